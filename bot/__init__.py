@@ -1,0 +1,1 @@
+"""The answering core, the command line and one module per chat platform."""

@@ -1,0 +1,284 @@
+"""The `articlebot` command line.
+
+Exit status: 0 on success (an abstention is a success), 2 for bad usage or
+bad input (one line on stderr), 1 for other failures (a clear message; the
+traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from bot.core import Answer, Passage, QuestionError
+from bot.settings import Settings, load_settings
+from index.errors import (
+    IndexIncompatibleError,
+    IndexLayerError,
+    IndexMissingError,
+    NoArticlesError,
+    SourceError,
+)
+
+log = logging.getLogger("articlebot")
+
+app = typer.Typer(
+    help="Answer questions about news articles, quoting and citing the passage.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+index_app = typer.Typer(help="Build and inspect the article index.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+BAD_INPUT = (
+    QuestionError,
+    SourceError,
+    NoArticlesError,
+    IndexMissingError,
+    IndexIncompatibleError,
+    FileNotFoundError,
+)
+
+
+class BadInput(Exception):
+    """A user error found by the command line itself."""
+
+
+class SourcesFailed(Exception):
+    """Some sources were not indexed (the rest were)."""
+
+
+IndexDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--index-dir",
+        help="Index directory (default: $ARTICLEBOT_INDEX_DIR, else the configured one).",
+        file_okay=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object per question.")]
+TopKOption = Annotated[
+    int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve.")
+]
+FileOption = Annotated[
+    str | None,
+    typer.Option("--file", help="Read one question per line from FILE ('-' = standard input)."),
+]
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", envvar="ARTICLEBOT_CONFIG", help="Settings file (TOML) to read."
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and tracebacks.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = {"config": config}
+
+
+def _settings(ctx: typer.Context, **overrides: object) -> Settings:
+    return load_settings(ctx.obj["config"], **overrides)
+
+
+# --- index ---------------------------------------------------------------------------------
+
+
+@index_app.command("build")
+def index_build(
+    ctx: typer.Context,
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="Files, directories and URLs (default: the configured sources)."),
+    ] = None,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Build the index from scratch out of SOURCEs and make it current."""
+    from bot.runtime import build_from_sources, make_embedder
+
+    settings = _settings(ctx, index_dir=index_dir)
+    embedder = make_embedder(settings)
+    target = settings.resolved_index_dir
+    report = build_from_sources(
+        settings, embedder, target, sources or settings.resolved_sources, progress=sys.stderr.isatty()
+    )
+    manifest = report.manifest
+    assert manifest is not None
+    typer.echo(
+        f"Indexed {len(manifest.articles)} article(s), {manifest.chunk_count} chunk(s) "
+        f"into {target} (version {manifest.version}) in {report.seconds:.1f} s."
+    )
+    if report.failures:
+        for failure in report.failures:
+            typer.echo(f"not indexed: {failure.source}: {failure.reason}", err=True)
+        raise SourcesFailed(f"{len(report.failures)} source(s) could not be indexed")
+
+
+# --- ask and search ----------------------------------------------------------------------
+
+
+def _questions(question: str | None, file: str | None) -> Iterator[str]:
+    if (question is None) == (file is None):
+        raise BadInput("give either a QUESTION or --file FILE")
+    if question is not None:
+        yield question
+        return
+    if file == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        try:
+            raw = Path(file).read_bytes()
+        except OSError as exc:
+            raise BadInput(f"cannot read {file}: {exc.strerror or exc}") from None
+    for line in raw.decode("utf-8", errors="replace").splitlines():
+        if line.strip():
+            yield line
+
+
+def _answerer(ctx: typer.Context, index_dir: Path | None):
+    from bot.runtime import make_answerer, make_embedder, open_index
+
+    settings = _settings(ctx, index_dir=index_dir)
+    embedder = make_embedder(settings)
+    index = open_index(settings, embedder, bootstrap=settings.index_dir is None)
+    return make_answerer(settings, embedder, index)
+
+
+def _each_question(questions: Iterator[str], handle) -> None:
+    """Run `handle` on every question; a bad one is reported and the rest still run."""
+    failed = 0
+    for question in questions:
+        try:
+            handle(question)
+        except QuestionError as exc:
+            failed += 1
+            typer.echo(f"articlebot: error: {exc}", err=True)
+        sys.stdout.flush()
+    if failed:
+        raise typer.Exit(2)
+
+
+def _quote(passage: Passage, limit: int = 300) -> str:
+    from bot.core import shorten
+
+    return shorten(passage.chunk.text.replace("\n\n", " "), limit)
+
+
+def _print_answer(answer: Answer) -> None:
+    for note in answer.notes:
+        typer.echo(f"({note})")
+    typer.echo(answer.text)
+    if answer.abstained:
+        typer.echo("Try rephrasing the question, or ask about something the articles cover.")
+        return
+    typer.echo("\nSources:")
+    for n, passage in enumerate(answer.sources, 1):
+        date = f", {passage.article.published}" if passage.article.published else ""
+        typer.echo(f"  [{n}] {passage.article.title}{date} (score {passage.score:.2f})")
+        typer.echo(f'      "{_quote(passage)}"')
+        typer.echo(f"      {passage.article.source}")
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str | None, typer.Argument(help="The question.")] = None,
+    file: FileOption = None,
+    index_dir: IndexDirOption = None,
+    as_json: JsonOption = False,
+    top_k: TopKOption = None,
+) -> None:
+    """Answer QUESTION (or each line of --file) from the articles, citing the passages."""
+    questions = _questions(question, file)
+    answerer = _answerer(ctx, index_dir)
+
+    def handle(text: str) -> None:
+        answer = answerer.answer(text, top_k)
+        if as_json:
+            typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            _print_answer(answer)
+
+    _each_question(questions, handle)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    question: Annotated[str | None, typer.Argument(help="The question.")] = None,
+    file: FileOption = None,
+    index_dir: IndexDirOption = None,
+    as_json: JsonOption = False,
+    top_k: TopKOption = None,
+) -> None:
+    """Show the passages retrieved for QUESTION, without composing an answer."""
+    from bot.core import prepare_question
+
+    questions = _questions(question, file)
+    answerer = _answerer(ctx, index_dir)
+
+    def handle(text: str) -> None:
+        prepared = prepare_question(text, answerer.question_max_chars)
+        passages = answerer.search(prepared.text, top_k)
+        if as_json:
+            rows = [p.to_dict() for p in passages]
+            typer.echo(json.dumps({"question": prepared.text, "passages": rows}, ensure_ascii=False))
+            return
+        typer.echo(prepared.text)
+        for p in passages:
+            typer.echo(f"  {p.rank}. {p.score:.3f}  {p.article.title}: {_quote(p, 160)}")
+
+    _each_question(questions, handle)
+
+
+# --- entry point -------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int) -> int:
+    typer.echo(f"articlebot: error: {message}", err=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status instead of raising."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="articlebot", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except click.exceptions.Abort:
+        return 130
+    except (BadInput, *BAD_INPUT) as exc:
+        return _fail(str(exc), 2)
+    except SourcesFailed as exc:
+        return _fail(str(exc), 2)
+    except IndexLayerError as exc:
+        return _fail(str(exc), 1)
+    except Exception as exc:
+        log.debug("unexpected failure", exc_info=True)
+        hint = "" if debug else " (run with --debug for details)"
+        return _fail(f"{exc.__class__.__name__}: {exc}{hint}", 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""The answering core: a question in, a short answer with its sources out.
+
+Platform-free: the command line, Discord and Slack all call `Answerer.answer`
+and only format what comes back. Answers are extractive: every word of an
+answer is a sentence of an indexed article, and every source is checked to
+really contain the sentence it is cited for.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from index.articles import Article, normalise_text
+from index.chunking import Chunk, sentence_spans
+from index.embedding import Embedder
+from index.store import ArticleIndex
+
+WORD = re.compile(r"\w+", re.UNICODE)
+QUESTION_WORDS = frozenset(
+    "what which who whom whose when where why how does did do is are was were has have had "
+    "can could would should will shall may might much many about according".split()
+)
+# How much the lexical overlap of a sentence with the question counts against
+# the dense score of the passage it comes from, when choosing the answer sentence.
+LEXICAL_WEIGHT = 0.6
+SECOND_SENTENCE_RATIO = 0.85
+PASSAGES_FOR_ANSWER = 3
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given (e.g. it is empty)."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with what a citation needs: its article and its score."""
+
+    rank: int
+    chunk: Chunk
+    article: Article
+    score: float
+
+    def to_dict(self) -> dict:
+        return {
+            "rank": self.rank,
+            "article": self.article.id,
+            "title": self.article.title,
+            "source": self.article.source,
+            "published": self.article.published,
+            "text": self.chunk.text,
+            "start": self.chunk.start,
+            "end": self.chunk.end,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply to one question. `abstained` means: not in the articles."""
+
+    question: str
+    text: str
+    abstained: bool
+    sources: list[Passage] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    index_version: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "sources": [
+                {k: v for k, v in p.to_dict().items() if k != "rank"} for p in self.sources
+            ],
+            "notes": self.notes,
+            "index_version": self.index_version,
+        }
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class ServedIndex:
+    """The index being answered from, with term weights derived from it."""
+
+    index: ArticleIndex
+    idf: dict[str, float]
+    unknown_idf: float
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    passage: Passage
+    start: int
+    end: int
+    score: float
+
+    @property
+    def text(self) -> str:
+        return self.passage.chunk.text[self.start : self.end]
+
+
+NOT_FOUND = "I couldn't find that in the articles."
+
+
+def prepare_question(raw: str, max_chars: int) -> Question:
+    """Clean a question; an empty one is refused, an over-long one shortened with a note."""
+    text = " ".join(normalise_text(raw).split())
+    if not text or not WORD.search(text):
+        raise QuestionError("the question is empty; ask something about the articles")
+    notes = []
+    if len(text) > max_chars:
+        text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+        notes.append(f"Your question was long, so only its first {len(text):,} characters were used.")
+    return Question(text, notes)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut at a word boundary and mark the cut with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]
+    return cut.rstrip(" ,;:") + "…"
+
+
+class Terms:
+    """Content words for lexical matching: lower-cased, stemmed, no stop or question words."""
+
+    def __init__(self) -> None:
+        import Stemmer
+        from bm25s.stopwords import STOPWORDS_EN
+
+        self._stemmer = Stemmer.Stemmer("english")
+        self._skip = frozenset(STOPWORDS_EN) | QUESTION_WORDS
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> set[str]:
+        words = [w for w in WORD.findall(text.lower()) if w not in self._skip]
+        words = [w[:-2] if w.endswith("'s") else w for w in words]
+        with self._lock:  # PyStemmer objects are not thread-safe
+            return set(self._stemmer.stemWords(words))
+
+
+class Answerer:
+    """Answers questions from one index version at a time; `use_index` swaps it."""
+
+    def __init__(
+        self,
+        index: ArticleIndex,
+        embedder: Embedder,
+        *,
+        top_k: int = 5,
+        min_score: float = 0.3,
+        answer_max_chars: int = 400,
+        question_max_chars: int = 1000,
+    ) -> None:
+        self.embedder = embedder
+        self.top_k = top_k
+        self.min_score = min_score
+        self.answer_max_chars = answer_max_chars
+        self.question_max_chars = question_max_chars
+        self._terms = Terms()
+        self._served = self._serve(index)
+
+    @property
+    def index(self) -> ArticleIndex:
+        return self._served.index
+
+    def use_index(self, index: ArticleIndex) -> None:
+        """Answer from `index` from now on; questions already running finish on the old one."""
+        self._served = self._serve(index)
+
+    def _serve(self, index: ArticleIndex) -> ServedIndex:
+        """An index with the inverse document frequencies of its terms."""
+        df: Counter[str] = Counter()
+        for chunk in index.chunks:
+            df.update(self._terms(chunk.text))
+        n = max(1, len(index.chunks))
+        idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        return ServedIndex(index, idf, math.log(1 + 2 * n))
+
+    def search(self, question: str, top_k: int | None = None) -> list[Passage]:
+        """The passages most similar to the question, best first."""
+        return self._search(self._served.index, question, top_k)
+
+    def _search(self, index: ArticleIndex, question: str, top_k: int | None) -> list[Passage]:
+        vector = self.embedder.encode([question])[0]
+        return [
+            Passage(rank, chunk, index.articles[chunk.article_id], score)
+            for rank, (chunk, score) in enumerate(index.search(vector, top_k or self.top_k), 1)
+        ]
+
+    def answer(self, question: str, top_k: int | None = None) -> Answer:
+        """Answer with the best sentence(s) of the retrieved passages, or abstain."""
+        prepared = prepare_question(question, self.question_max_chars)
+        served = self._served
+        index = served.index
+        passages = self._search(index, prepared.text, top_k)
+        relevant = [p for p in passages if p.score >= self.min_score]
+        if not relevant:
+            return Answer(prepared.text, NOT_FOUND, True, [], prepared.notes, index.version)
+        chosen = self._choose_sentences(prepared.text, relevant[:PASSAGES_FOR_ANSWER], served)
+        text = shorten(" ".join(s.text for s in chosen), self.answer_max_chars)
+        sources = _cited_passages(chosen)
+        return Answer(prepared.text, text, False, sources, prepared.notes, index.version)
+
+    def _choose_sentences(
+        self, question: str, passages: list[Passage], served: ServedIndex
+    ) -> list[ScoredSentence]:
+        wanted = self._terms(question)
+        weights = {t: served.idf.get(t, served.unknown_idf) for t in wanted}
+        total = sum(weights.values()) or 1.0
+        scored = []
+        for passage in passages:
+            for span in sentence_spans(passage.chunk.text):
+                found = self._terms(passage.chunk.text[span.start : span.end])
+                lexical = sum(w for t, w in weights.items() if t in found) / total
+                score = passage.score + LEXICAL_WEIGHT * lexical
+                scored.append(ScoredSentence(passage, span.start, span.end, score))
+        scored.sort(key=lambda s: s.score, reverse=True)
+        best = scored[0]
+        chosen = [best]
+        for other in scored[1:2]:
+            fits = len(best.text) + len(other.text) + 1 <= self.answer_max_chars
+            if fits and other.score >= SECOND_SENTENCE_RATIO * best.score and other.text != best.text:
+                chosen.append(other)
+        return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
+
+
+def _cited_passages(chosen: list[ScoredSentence]) -> list[Passage]:
+    """The passages the answer quotes, each verified to contain its sentence."""
+    sources: list[Passage] = []
+    for sentence in chosen:
+        passage = sentence.passage
+        chunk, article = passage.chunk, passage.article
+        if article.text[chunk.start : chunk.end] != chunk.text or sentence.text not in chunk.text:
+            raise AssertionError(f"citation check failed for {chunk.id}")
+        if passage not in sources:
+            sources.append(passage)
+    return sources

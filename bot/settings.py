@@ -1,0 +1,98 @@
+"""The one settings object: defaults, the settings files, then environment variables.
+
+Read once at the entry point and passed down; nothing else reads the
+environment. Priority, highest first: explicit values (command-line options),
+`ARTICLEBOT_*` environment variables, the operator's settings file
+(`--config` / `ARTICLEBOT_CONFIG`), the bundled `config/articlebot.toml`,
+the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+SETTINGS_FILE = "articlebot.toml"
+
+
+def bundled_dir() -> Path:
+    """The `config/` folder: inside the installed wheel (`bot/_config`), else the checkout's."""
+    installed = Path(__file__).parent / "_config"
+    return installed if installed.is_dir() else Path(__file__).parent.parent / "config"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "articlebot"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. See config/articlebot.toml for each field's meaning."""
+
+    model_config = SettingsConfigDict(env_prefix="ARTICLEBOT_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    index_dir: Path | None = None
+    sources: list[str] = Field(default_factory=list)
+
+    model_path: Path | None = None
+    model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    embed_batch_size: int = Field(32, ge=1)
+
+    chunk_target_tokens: int = Field(200, ge=16, le=254)
+    chunk_overlap_tokens: int = Field(48, ge=0)
+    keep_versions: int = Field(3, ge=1)
+
+    top_k: int = Field(5, ge=1, le=50)
+    min_score: float = Field(0.30, ge=-1.0, le=1.0)
+    answer_max_chars: int = Field(400, ge=80)
+    question_max_chars: int = Field(1000, ge=10)
+
+    fetch_timeout_seconds: float = Field(10.0, gt=0)
+    fetch_max_bytes: int = Field(5_000_000, gt=0)
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir or self.data_dir / "index"
+
+    @property
+    def resolved_sources(self) -> list[str]:
+        """Configured sources, relative paths read against the bundled config folder;
+        with none configured, the bundled articles."""
+        if not self.sources:
+            return [str(bundled_dir() / "articles")]
+        return [s if "://" in s or Path(s).is_absolute() else str(bundled_dir() / s) for s in self.sources]
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from every source; `overrides` are explicit values (e.g. CLI options)."""
+    files = [bundled_dir() / SETTINGS_FILE]
+    if config_file is not None:
+        if not Path(config_file).is_file():
+            raise FileNotFoundError(f"settings file {config_file} does not exist")
+        files.append(Path(config_file))
+
+    class FileSettings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            toml = [TomlConfigSettingsSource(settings_cls, toml_file=f) for f in reversed(files)]
+            return (init_settings, env_settings, *toml)
+
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return FileSettings(**values)

@@ -1,0 +1,322 @@
+"""Articles: loading them from files, directories and URLs, and cleaning their text.
+
+Every loader ends in `make_article`, so an article from any source is cleaned
+the same way and gets the same kind of id and content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlparse
+
+from index.errors import SourceError
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES
+
+# Whole lines that are page furniture rather than article text. Only short
+# lines that match completely are dropped, so a sentence that merely mentions
+# "share" survives.
+BOILERPLATE_LINE = re.compile(
+    r"^(?:previous\s+(?:post|article|story)(?:\s*[|/·-]?\s*next\s+(?:post|article|story))?"
+    r"|next\s+(?:post|article|story)"
+    r"|share(?:\s+(?:this|on\s+\w+(?:\s*\w+)?))?(?:\s*(?:article|story|post))?"
+    r"|(?:follow|like)\s+us\s+on\s+[\w ,]+"
+    r"|(?:read\s+more|related\s+(?:posts|articles|stories)|advertisement|skip\s+to\s+content)"
+    r"|(?:click\s+here\s+to\s+)?subscribe(?:\s+to\s+our\s+newsletter)?"
+    r"|tweet|email|print|whatsapp|facebook|twitter|linkedin)[\s.:!|]*$",
+    re.IGNORECASE,
+)
+BOILERPLATE_MAX_CHARS = 80
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\u200b-\u200d\u2060\ufeff]")
+FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class Article:
+    """One cleaned article: the unit an operator adds, updates and removes."""
+
+    id: str
+    title: str
+    text: str
+    source: str
+    published: str | None = None
+    content_hash: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "source": self.source,
+            "published": self.published,
+            "content_hash": self.content_hash,
+            "text": self.text,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Article:
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            text=data["text"],
+            source=data["source"],
+            published=data.get("published"),
+            content_hash=data["content_hash"],
+        )
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A source that could not be loaded, and why, in words an operator can act on."""
+
+    source: str
+    reason: str
+
+
+# --- cleaning ------------------------------------------------------------------
+
+
+def normalise_text(raw: str) -> str:
+    """Unicode NFKC, no control characters, one space between words, and
+    paragraphs (blank-line separated) each on one line."""
+    text = unicodedata.normalize("NFKC", raw).replace("\r\n", "\n").replace("\r", "\n")
+    text = CONTROL_CHARS.sub("", text.replace("\t", " "))
+    paragraphs = re.split(r"\n\s*\n", text)
+    joined = (" ".join(p.split()) for p in paragraphs)
+    return "\n\n".join(p for p in joined if p)
+
+
+def _same_line(a: str, b: str) -> bool:
+    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def _is_boilerplate(paragraph: str) -> bool:
+    return len(paragraph) <= BOILERPLATE_MAX_CHARS and bool(BOILERPLATE_LINE.match(paragraph))
+
+
+def clean_body(title: str, body: str) -> str:
+    """Normalise the body, drop a repeated title at its start and navigation
+    or share lines anywhere."""
+    paragraphs = normalise_text(body).split("\n\n") if body.strip() else []
+    while paragraphs and _same_line(paragraphs[0], title):
+        paragraphs.pop(0)
+    return "\n\n".join(p for p in paragraphs if not _is_boilerplate(p))
+
+
+def split_title(text: str) -> tuple[str, str]:
+    """Title = the first non-empty line; the body is everything after it."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.strip():
+            return line.strip().lstrip("#").strip(), "\n".join(lines[i + 1 :])
+    return "", ""
+
+
+def slugify(value: str) -> str:
+    value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")[:80] or "article"
+
+
+def content_hash(title: str, text: str) -> str:
+    return hashlib.sha256(f"{title}\n\n{text}".encode()).hexdigest()
+
+
+def make_article(
+    *, article_id: str, title: str, body: str, source: str, published: str | None = None
+) -> Article:
+    """Clean title and body and wrap them as an Article; an empty one is a SourceError."""
+    title = " ".join(normalise_text(title).split())
+    text = clean_body(title, body)
+    if not text:
+        raise SourceError(source, "the article has no text")
+    return Article(
+        id=article_id,
+        title=title or article_id,
+        text=text,
+        source=source,
+        published=published,
+        content_hash=content_hash(title, text),
+    )
+
+
+# --- parsing one document ------------------------------------------------------------
+
+
+def _front_matter(text: str) -> tuple[dict[str, str], str]:
+    """`key: value` lines between leading `---` fences (Markdown front matter)."""
+    match = FRONT_MATTER.match(text)
+    if not match:
+        return {}, text
+    fields = {}
+    for line in match.group(1).splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip().lower()] = value.strip().strip("\"'")
+    return fields, text[match.end() :]
+
+
+def _date_or_none(value: str | None) -> str | None:
+    match = DATE_PREFIX.match(value or "")
+    return match.group(0) if match else None
+
+
+def parse_text(raw: str, *, article_id: str, source: str) -> Article:
+    """A plain text or Markdown article: optional front matter, title on the first line."""
+    meta, rest = _front_matter(raw.lstrip("\ufeff"))
+    title, body = split_title(rest)
+    if meta.get("title"):
+        title, body = meta["title"], rest
+    published = _date_or_none(meta.get("date") or meta.get("published"))
+    return make_article(
+        article_id=article_id, title=title, body=body, source=source, published=published
+    )
+
+
+def parse_html(html: str, *, article_id: str, source: str) -> Article:
+    """The main text of a web page, found by trafilatura, with its title and date."""
+    import trafilatura
+
+    url = source if source.startswith(("http://", "https://")) else None
+    doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
+    if doc is None or not (doc.text or "").strip():
+        raise SourceError(source, "no article text found in the page")
+    body = (doc.text or "").replace("\n", "\n\n")
+    return make_article(
+        article_id=article_id,
+        title=doc.title or "",
+        body=body,
+        source=source,
+        published=_date_or_none(doc.date),
+    )
+
+
+def decode_bytes(data: bytes) -> str:
+    """UTF-8, with undecodable bytes dropped rather than failing the whole article."""
+    return data.decode("utf-8", errors="replace")
+
+
+# --- sources: files, directories, URLs ------------------------------------------------
+
+
+def article_id_for_path(path: Path) -> str:
+    return slugify(path.stem)
+
+
+def article_id_for_url(url: str) -> str:
+    parsed = urlparse(url)
+    last = Path(parsed.path.rstrip("/")).stem or parsed.netloc
+    return f"{slugify(last)}-{hashlib.sha256(url.encode()).hexdigest()[:8]}"
+
+
+def load_file(path: Path) -> Article:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise SourceError(str(path), f"unsupported file type {suffix or '(none)'}")
+    try:
+        raw = decode_bytes(path.read_bytes())
+    except FileNotFoundError:
+        raise SourceError(str(path), "no such file") from None
+    except OSError as exc:
+        raise SourceError(str(path), exc.strerror or str(exc)) from None
+    article_id = article_id_for_path(path)
+    if suffix in HTML_SUFFIXES:
+        return parse_html(raw, article_id=article_id, source=str(path))
+    return parse_text(raw, article_id=article_id, source=str(path))
+
+
+def fetch_url(url: str, *, timeout: float, max_bytes: int) -> tuple[str, str]:
+    """GET a URL with a timeout and a size cap; returns (content type, text)."""
+    import httpx
+
+    try:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
+            response.raise_for_status()
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise SourceError(url, f"larger than the {max_bytes:,}-byte limit")
+                chunks.append(chunk)
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+            return content_type, decode_bytes(b"".join(chunks))
+    except httpx.HTTPStatusError as exc:
+        raise SourceError(url, f"HTTP {exc.response.status_code}") from None
+    except httpx.TimeoutException:
+        raise SourceError(url, f"no answer within {timeout:g} s") from None
+    except httpx.HTTPError as exc:
+        raise SourceError(url, f"could not fetch ({exc.__class__.__name__}: {exc})") from None
+
+
+def load_url(url: str, *, timeout: float = 10.0, max_bytes: int = 5_000_000) -> Article:
+    content_type, text = fetch_url(url, timeout=timeout, max_bytes=max_bytes)
+    article_id = article_id_for_url(url)
+    if content_type in {"text/plain", "text/markdown"}:
+        return parse_text(text, article_id=article_id, source=url)
+    return parse_html(text, article_id=article_id, source=url)
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def expand_source(source: str) -> list[str]:
+    """A directory becomes the supported files in it (recursively, sorted); others stay."""
+    if is_url(source):
+        return [source]
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES)
+        if not files:
+            raise SourceError(source, "the directory holds no .txt, .md or .html files")
+        return [str(p) for p in files]
+    return [source]
+
+
+def load_one(source: str, *, timeout: float, max_bytes: int) -> Article:
+    if is_url(source):
+        return load_url(source, timeout=timeout, max_bytes=max_bytes)
+    return load_file(Path(source))
+
+
+def iter_load(
+    sources: Iterable[str], *, timeout: float = 10.0, max_bytes: int = 5_000_000
+) -> Iterator[Article | LoadFailure]:
+    """Load every source, yielding each article or the reason it failed, so one
+    bad source never stops the others."""
+    for source in sources:
+        try:
+            expanded = expand_source(source)
+        except SourceError as exc:
+            yield LoadFailure(exc.source, exc.reason)
+            continue
+        for item in expanded:
+            try:
+                yield load_one(item, timeout=timeout, max_bytes=max_bytes)
+            except SourceError as exc:
+                yield LoadFailure(exc.source, exc.reason)
+
+
+def load_articles(
+    sources: Iterable[str], *, timeout: float = 10.0, max_bytes: int = 5_000_000
+) -> tuple[list[Article], list[LoadFailure]]:
+    """All loadable articles (ids made unique) and the failures, in source order."""
+    articles: list[Article] = []
+    failures: list[LoadFailure] = []
+    seen: set[str] = set()
+    for item in iter_load(sources, timeout=timeout, max_bytes=max_bytes):
+        if isinstance(item, LoadFailure):
+            failures.append(item)
+            continue
+        if item.id in seen:
+            suffix = hashlib.sha256(item.source.encode()).hexdigest()[:8]
+            item = replace(item, id=f"{item.id}-{suffix}")
+        seen.add(item.id)
+        articles.append(item)
+    return articles, failures

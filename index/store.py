@@ -1,0 +1,335 @@
+"""The index on disk: FAISS vectors, chunk texts, articles and a manifest.
+
+Layout of an index directory:
+
+    CURRENT              name of the version in use (replaced atomically)
+    versions/<name>/     manifest.json, vectors.faiss, chunks.jsonl, articles.jsonl
+    .lock                held while a build runs
+
+A build writes a new version directory under a temporary name, renames it
+into place, then switches CURRENT with an atomic rename. A crash at any point
+leaves CURRENT naming the previous, complete version.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from index.articles import Article
+from index.chunking import Chunk, ChunkingConfig, chunk_article
+from index.embedding import Embedder
+from index.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexIncompatibleError,
+    IndexMissingError,
+    NoArticlesError,
+)
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+VERSIONS = "versions"
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+CHUNKS = "chunks.jsonl"
+ARTICLES = "articles.jsonl"
+DATA_FILES = (VECTORS, CHUNKS, ARTICLES)
+REBUILD_HINT = "rebuild it with `articlebot index build`"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index version holds and how it was made; checked on every load."""
+
+    version: str
+    model_name: str
+    dimension: int
+    max_tokens: int
+    chunking: dict
+    articles: list[dict]
+    chunk_count: int
+    files: dict[str, int]
+    built_at: str
+    build_seconds: float
+    format: int = FORMAT_VERSION
+    faiss_index: str = "IndexFlatIP"
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        return cls(**json.loads(text))
+
+
+# --- building --------------------------------------------------------------------------
+
+
+def chunk_articles(articles: list[Article], embedder: Embedder, config: ChunkingConfig) -> list[Chunk]:
+    return [
+        chunk
+        for article in articles
+        for chunk in chunk_article(article, config, embedder.count_tokens, embedder.token_offsets)
+    ]
+
+
+def new_version_name() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _write_file(path: Path, write: Callable[[Path], None]) -> None:
+    write(path)
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _write_text(path: Path, text: str) -> None:
+    _write_file(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def _jsonl(rows: list[dict]) -> str:
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_version(
+    index_dir: Path,
+    articles: list[Article],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    manifest_fields: dict,
+) -> Manifest:
+    """Write one complete version next to the others and make it current."""
+    import faiss
+
+    versions = index_dir / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    name = new_version_name()
+    staging = versions / f".tmp-{name}"
+    staging.mkdir()
+    try:
+        flat = faiss.IndexFlatIP(vectors.shape[1])
+        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        _write_file(staging / VECTORS, lambda p: faiss.write_index(flat, str(p)))
+        _write_text(staging / CHUNKS, _jsonl([c.to_dict() for c in chunks]))
+        _write_text(staging / ARTICLES, _jsonl([a.to_dict() for a in articles]))
+        sizes = {f: (staging / f).stat().st_size for f in DATA_FILES}
+        manifest = Manifest(version=name, files=sizes, chunk_count=len(chunks), **manifest_fields)
+        _write_text(staging / MANIFEST, manifest.to_json())
+        _fsync_dir(staging)
+        staging.rename(versions / name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    switch_current(index_dir, name)
+    return manifest
+
+
+def switch_current(index_dir: Path, name: str) -> None:
+    """Point CURRENT at version `name` with one atomic rename."""
+    temporary = index_dir / f".{POINTER}.{secrets.token_hex(4)}"
+    _write_text(temporary, name + "\n")
+    os.replace(temporary, index_dir / POINTER)
+    _fsync_dir(index_dir)
+
+
+def prune_versions(index_dir: Path, keep: int) -> None:
+    """Remove all but the newest `keep` versions (never the current one), and
+    any staging directory a crashed build left behind."""
+    versions = index_dir / VERSIONS
+    current = read_pointer(index_dir)
+    names = sorted(p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    stale = [n for n in names[: max(0, len(names) - keep)] if n != current]
+    stale += [p.name for p in versions.iterdir() if p.name.startswith(".tmp-")]
+    for name in stale:
+        shutil.rmtree(versions / name, ignore_errors=True)
+
+
+class BuildLock:
+    """An exclusive lock on an index directory, so two builds never interleave."""
+
+    def __init__(self, index_dir: Path, wait_seconds: float = 0.0) -> None:
+        from filelock import FileLock
+
+        index_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(index_dir / ".lock"))
+        self._wait = wait_seconds
+        self._index_dir = index_dir
+
+    def __enter__(self) -> BuildLock:
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire(timeout=self._wait)
+        except Timeout:
+            raise IndexBusyError(
+                f"another build is running on {self._index_dir}; try again when it has finished"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def build_index(
+    articles: list[Article],
+    embedder: Embedder,
+    index_dir: Path,
+    *,
+    chunking: ChunkingConfig | None = None,
+    keep_versions: int = 3,
+    progress: bool = False,
+    lock_wait_seconds: float = 0.0,
+) -> Manifest:
+    """Chunk, embed and store `articles` as a new current version of the index."""
+    if not articles:
+        raise NoArticlesError("no articles to index")
+    config = chunking or ChunkingConfig(max_tokens=embedder.max_tokens - 2)
+    started = time.perf_counter()
+    chunks = chunk_articles(articles, embedder, config)
+    vectors = embedder.encode([c.text for c in chunks], progress=progress)
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
+    fields = {
+        "model_name": embedder.model_name,
+        "dimension": embedder.dimension,
+        "max_tokens": embedder.max_tokens,
+        "chunking": asdict(config),
+        "articles": [
+            {"id": a.id, "title": a.title, "content_hash": a.content_hash, "chunks": counts[a.id]}
+            for a in articles
+        ],
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    with BuildLock(Path(index_dir), lock_wait_seconds):
+        fields["build_seconds"] = round(time.perf_counter() - started, 3)
+        manifest = write_version(Path(index_dir), articles, chunks, vectors, fields)
+        prune_versions(Path(index_dir), keep_versions)
+    return manifest
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def read_pointer(index_dir: Path) -> str | None:
+    try:
+        return (index_dir / POINTER).read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def has_index(index_dir: Path) -> bool:
+    return read_pointer(Path(index_dir)) is not None
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"cannot read {path} ({exc}); {REBUILD_HINT}") from None
+
+
+def _read_manifest(path: Path) -> Manifest:
+    try:
+        return Manifest.from_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise IndexCorruptError(f"cannot read {path} ({exc}); {REBUILD_HINT}") from None
+
+
+def _check_files(version_dir: Path, manifest: Manifest) -> None:
+    for name, size in manifest.files.items():
+        path = version_dir / name
+        actual = path.stat().st_size if path.exists() else None
+        if actual != size:
+            found = "missing" if actual is None else f"{actual:,} bytes, expected {size:,}"
+            raise IndexCorruptError(f"{path} is damaged ({found}); {REBUILD_HINT}")
+
+
+def _check_compatible(manifest: Manifest, embedder: Embedder, version_dir: Path) -> None:
+    if manifest.format != FORMAT_VERSION:
+        raise IndexIncompatibleError(
+            f"the index at {version_dir} has format {manifest.format}, this version reads "
+            f"{FORMAT_VERSION}; {REBUILD_HINT}"
+        )
+    if (manifest.model_name, manifest.dimension) != (embedder.model_name, embedder.dimension):
+        raise IndexIncompatibleError(
+            f"the index at {version_dir} was built with {manifest.model_name} "
+            f"({manifest.dimension} dimensions), but the configured model is "
+            f"{embedder.model_name} ({embedder.dimension}); {REBUILD_HINT}"
+        )
+
+
+class ArticleIndex:
+    """One loaded, read-only version of the index."""
+
+    def __init__(
+        self, manifest: Manifest, articles: dict[str, Article], chunks: list[Chunk], vectors: object
+    ) -> None:
+        self.manifest = manifest
+        self.articles = articles
+        self.chunks = chunks
+        self._vectors = vectors
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @classmethod
+    def load(cls, index_dir: Path, embedder: Embedder) -> ArticleIndex:
+        """Load the current version, refusing anything damaged or built for another model."""
+        import faiss
+
+        index_dir = Path(index_dir)
+        name = read_pointer(index_dir)
+        if name is None:
+            raise IndexMissingError(
+                f"no index at {index_dir}; build one with "
+                f"`articlebot index build --index-dir {index_dir}`"
+            )
+        version_dir = index_dir / VERSIONS / name
+        manifest = _read_manifest(version_dir / MANIFEST)
+        _check_compatible(manifest, embedder, version_dir)
+        _check_files(version_dir, manifest)
+        try:
+            vectors = faiss.read_index(str(version_dir / VECTORS))
+        except RuntimeError as exc:
+            message = str(exc).strip().splitlines()[-1]
+            raise IndexCorruptError(f"cannot read {version_dir / VECTORS} ({message}); {REBUILD_HINT}") from None
+        chunks = [Chunk.from_dict(row) for row in _read_jsonl(version_dir / CHUNKS)]
+        articles = {row["id"]: Article.from_dict(row) for row in _read_jsonl(version_dir / ARTICLES)}
+        if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:
+            raise IndexCorruptError(
+                f"the index at {version_dir} is inconsistent ({vectors.ntotal} vectors, "
+                f"{len(chunks)} chunks); {REBUILD_HINT}"
+            )
+        return cls(manifest, articles, chunks, vectors)
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        """The `k` chunks nearest to one unit-length query vector, best first."""
+        k = min(k, len(self.chunks))
+        if k <= 0:
+            return []
+        scores, ids = self._vectors.search(np.ascontiguousarray(query.reshape(1, -1)), k)
+        return [(self.chunks[i], float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
