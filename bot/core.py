@@ -24,10 +24,7 @@ QUESTION_WORDS = frozenset(
     "what which who whom whose when where why how does did do is are was were has have had "
     "can could would should will shall may might much many about according".split()
 )
-# How much the lexical overlap of a sentence with the question counts against
-# the dense score of the passage it comes from, when choosing the answer sentence.
-LEXICAL_WEIGHT = 0.6
-SECOND_SENTENCE_RATIO = 0.85
+SECOND_SENTENCE_RATIO = 0.9
 PASSAGES_FOR_ANSWER = 3
 
 
@@ -68,6 +65,7 @@ class Answer:
     sources: list[Passage] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     index_version: str = ""
+    confidence: float = 0.0
 
     def to_dict(self) -> dict:
         return {
@@ -78,6 +76,7 @@ class Answer:
                 {k: v for k, v in p.to_dict().items() if k != "rank"} for p in self.sources
             ],
             "notes": self.notes,
+            "confidence": round(self.confidence, 4),
             "index_version": self.index_version,
         }
 
@@ -159,13 +158,15 @@ class Answerer:
         embedder: Embedder,
         *,
         top_k: int = 5,
-        min_score: float = 0.3,
+        min_score: float = 0.5,
+        lexical_weight: float = 1.0,
         answer_max_chars: int = 400,
         question_max_chars: int = 1000,
     ) -> None:
         self.embedder = embedder
         self.top_k = top_k
         self.min_score = min_score
+        self.lexical_weight = lexical_weight
         self.answer_max_chars = answer_max_chars
         self.question_max_chars = question_max_chars
         self._terms = Terms()
@@ -200,18 +201,25 @@ class Answerer:
         ]
 
     def answer(self, question: str, top_k: int | None = None) -> Answer:
-        """Answer with the best sentence(s) of the retrieved passages, or abstain."""
+        """Answer with the best sentence(s) of the retrieved passages, or abstain.
+
+        The evidence for a sentence is the dense score of its passage plus the
+        IDF-weighted share of the question's content words it contains; below
+        `min_score` (calibrated by bench/calibrate_threshold.py) the bot abstains.
+        """
         prepared = prepare_question(question, self.question_max_chars)
         served = self._served
-        index = served.index
-        passages = self._search(index, prepared.text, top_k)
-        relevant = [p for p in passages if p.score >= self.min_score]
-        if not relevant:
-            return Answer(prepared.text, NOT_FOUND, True, [], prepared.notes, index.version)
-        chosen = self._choose_sentences(prepared.text, relevant[:PASSAGES_FOR_ANSWER], served)
+        version = served.index.version
+        passages = self._search(served.index, prepared.text, top_k)
+        if not passages:
+            return Answer(prepared.text, NOT_FOUND, True, [], prepared.notes, version)
+        chosen = self._choose_sentences(prepared.text, passages[:PASSAGES_FOR_ANSWER], served)
+        confidence = max(s.score for s in chosen)
+        if confidence < self.min_score:
+            return Answer(prepared.text, NOT_FOUND, True, [], prepared.notes, version, confidence)
         text = shorten(" ".join(s.text for s in chosen), self.answer_max_chars)
         sources = _cited_passages(chosen)
-        return Answer(prepared.text, text, False, sources, prepared.notes, index.version)
+        return Answer(prepared.text, text, False, sources, prepared.notes, version, confidence)
 
     def _choose_sentences(
         self, question: str, passages: list[Passage], served: ServedIndex
@@ -224,7 +232,7 @@ class Answerer:
             for span in sentence_spans(passage.chunk.text):
                 found = self._terms(passage.chunk.text[span.start : span.end])
                 lexical = sum(w for t, w in weights.items() if t in found) / total
-                score = passage.score + LEXICAL_WEIGHT * lexical
+                score = passage.score + self.lexical_weight * lexical
                 scored.append(ScoredSentence(passage, span.start, span.end, score))
         scored.sort(key=lambda s: s.score, reverse=True)
         best = scored[0]

@@ -95,6 +95,7 @@ def make_answerer(settings: Settings, embedder: Embedder, index: ArticleIndex) -
         embedder,
         top_k=settings.top_k,
         min_score=settings.min_score,
+        lexical_weight=settings.lexical_weight,
         answer_max_chars=settings.answer_max_chars,
         question_max_chars=settings.question_max_chars,
     )

@@ -79,7 +79,9 @@ class Embedder:
     @cached_property
     def model(self) -> SentenceTransformer:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # "Loading weights" noise on every start
         try:
             return SentenceTransformer(str(self.model_path), device="cpu", local_files_only=True)
         except (OSError, ValueError) as exc:

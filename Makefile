@@ -1,0 +1,33 @@
+# Two entry points, both safe on a fresh machine:
+#   make demo   install, then answer a sample question about the bundled article
+#   make test   install with the test tools, then lint and run the test suite
+#
+# torch is installed first and pinned to the CPU build: installing
+# sentence-transformers first (or an unpinned torch) pulls a multi-GB CUDA build.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH := torch==2.13.0
+QUESTION ?= When was the International Space Station launched?
+
+.PHONY: demo test lint venv
+
+venv: $(BIN)/python
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet $(TORCH)
+
+demo: venv
+	$(BIN)/python -m pip install --quiet .
+	$(BIN)/articlebot ask "$(QUESTION)"
+
+test: venv
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: venv
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
