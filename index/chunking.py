@@ -86,14 +86,25 @@ def _trimmed(paragraph: str, start: int, end: int, offset: int) -> list[Span]:
     return [Span(offset + start + lead, offset + start + lead + len(stripped))]
 
 
-def _split_long(text: str, span: Span, limit: int, offsets: TokenOffsets) -> list[Span]:
+def _split_long(
+    text: str, span: Span, limit: int, count: TokenCounter, offsets: TokenOffsets
+) -> list[Span]:
     """Cut one over-long sentence into pieces of at most `limit` word pieces,
-    at word-piece boundaries."""
-    pieces = offsets(text[span.start : span.end])
-    result = []
-    for i in range(0, len(pieces), limit):
-        window = pieces[i : i + limit]
-        result.append(Span(span.start + window[0][0], span.start + window[-1][1]))
+    at word boundaries where there are any (a cut inside a word re-tokenises
+    differently, so every piece is counted again)."""
+    sentence = text[span.start : span.end]
+    pieces = offsets(sentence)
+    result, i = [], 0
+    while i < len(pieces):
+        j = min(i + limit, len(pieces))
+        k = j
+        while j < len(pieces) and k > i + 1 and pieces[k][0] == pieces[k - 1][1]:
+            k -= 1  # back off to the start of a word
+        j = k if k > i + 1 else j
+        while j > i + 1 and count([sentence[pieces[i][0] : pieces[j - 1][1]]])[0] > limit:
+            j -= max(1, (j - i) // 16)
+        result.append(Span(span.start + pieces[i][0], span.start + pieces[j - 1][1]))
+        i = j
     return result
 
 
@@ -108,7 +119,7 @@ def sentence_units(
         if tokens <= limit:
             units.append((span, tokens))
             continue
-        pieces = _split_long(text, span, limit, offsets)
+        pieces = _split_long(text, span, limit, count, offsets)
         piece_counts = count([text[p.start : p.end] for p in pieces])
         units.extend(zip(pieces, piece_counts, strict=True))
     return units

@@ -1,0 +1,69 @@
+"""Chunking: sentence-aware, overlapping, never over the model's limit, exact offsets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.settings import bundled_dir
+from index.articles import load_articles, make_article
+from index.chunking import ChunkingConfig, chunk_article, sentence_spans
+from index.embedding import Embedder
+
+SQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-v1.1-dev" / "articles"
+
+
+def chunks_of(text: str, embedder: Embedder, **config: int):
+    article = make_article(article_id="a", title="T", body=text, source="mem")
+    cfg = ChunkingConfig(**config) if config else ChunkingConfig()
+    return article, chunk_article(article, cfg, embedder.count_tokens, embedder.token_offsets)
+
+
+def model_tokens(embedder: Embedder, text: str) -> int:
+    """Word pieces the model itself sees, special tokens included."""
+    return len(embedder.model.tokenizer(text, truncation=False)["input_ids"])
+
+
+def test_chunks_fit_the_model_and_slice_back(embedder: Embedder) -> None:
+    articles, _ = load_articles([str(bundled_dir() / "articles")])
+    article = articles[0]
+    chunks = chunk_article(article, ChunkingConfig(), embedder.count_tokens, embedder.token_offsets)
+    assert len(chunks) >= 2
+    for chunk in chunks:
+        assert article.text[chunk.start : chunk.end] == chunk.text
+        assert chunk.article_id == article.id
+        assert model_tokens(embedder, chunk.text) <= embedder.max_tokens
+
+
+def test_every_sentence_is_in_some_chunk_and_chunks_overlap(embedder: Embedder) -> None:
+    text = " ".join(f"Sentence number {i} tells of the harbour and the {i} ships." for i in range(60))
+    article, chunks = chunks_of(text, embedder, target_tokens=60, overlap_tokens=20)
+    for span in sentence_spans(article.text):
+        assert any(c.start <= span.start and span.end <= c.end for c in chunks)
+    overlaps = [b.start < a.end for a, b in zip(chunks, chunks[1:], strict=False)]
+    assert all(overlaps)
+    # chunks start and end on sentence boundaries
+    starts = {s.start for s in sentence_spans(article.text)}
+    assert all(c.start in starts for c in chunks)
+
+
+def test_one_giant_sentence_is_cut_within_the_limit(embedder: Embedder) -> None:
+    text = "word " * 3000 + "pneumonoultramicroscopicsilicovolcanoconiosis " * 200
+    article, chunks = chunks_of(text.strip() + ".", embedder)
+    assert len(chunks) > 10
+    covered = "".join(article.text[c.start : c.end] for c in chunks)
+    assert covered.replace(" ", "") == article.text.replace(" ", "")
+    for chunk in chunks:
+        assert model_tokens(embedder, chunk.text) <= embedder.max_tokens
+
+
+def test_real_articles_never_exceed_the_limit(embedder: Embedder) -> None:
+    files = sorted(SQUAD.glob("*.txt"))[:3] if SQUAD.is_dir() else []
+    sources = [str(f) for f in files] or [str(bundled_dir() / "articles")]
+    articles, failures = load_articles(sources)
+    assert not failures
+    for article in articles:
+        for chunk in chunk_article(
+            article, ChunkingConfig(target_tokens=254), embedder.count_tokens, embedder.token_offsets
+        ):
+            assert model_tokens(embedder, chunk.text) <= embedder.max_tokens
+            assert article.text[chunk.start : chunk.end] == chunk.text

@@ -1,0 +1,128 @@
+"""The answering core, with the real model and a real FAISS index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.core import NOT_FOUND, Answerer, QuestionError, prepare_question
+from bot.runtime import make_answerer
+from bot.settings import Settings
+from index.embedding import Embedder
+from index.store import ArticleIndex
+
+SEED = Path(__file__).resolve().parents[2] / "shared" / "eval" / "seed" / "questions-dev.jsonl"
+
+
+def contains(answer: str, golds: list[str]) -> bool:
+    return any(g.lower() in answer.lower() for g in golds)
+
+
+def test_launch_year_is_answered_and_cited(answerer: Answerer) -> None:
+    answer = answerer.answer("When was the International Space Station launched?")
+    assert not answer.abstained
+    assert "1998" in answer.text
+    assert len(answer.text) <= 400
+    source = answer.sources[0]
+    assert source.article.id == "russia-leaves-iss"
+    assert source.article.title == "Russia plans to leave the International Space Station"
+    assert "launched in 1998" in source.chunk.text
+    assert source.score > 0
+
+
+def test_off_topic_question_abstains(answerer: Answerer) -> None:
+    answer = answerer.answer("Who won the 2022 World Cup?")
+    assert answer.abstained
+    assert answer.text == NOT_FOUND
+    assert answer.sources == []
+
+
+def test_every_answer_sentence_is_quoted_from_its_source(answerer: Answerer) -> None:
+    for question in [
+        "How long was Mir in orbit?",
+        "What is the name of Russia's space agency?",
+        "Who criticised Russia's treatment of an opposition leader?",
+    ]:
+        answer = answerer.answer(question)
+        assert not answer.abstained
+        for source in answer.sources:
+            assert source.article.text[source.chunk.start : source.chunk.end] == source.chunk.text
+        # the answer is made only of text found in the cited passages
+        text = answer.text.rstrip("…")
+        assert any(text[:60] in s.chunk.text for s in answer.sources)
+
+
+def test_answers_come_from_the_right_article(fixture_index_dir: Path, embedder: Embedder, settings: Settings) -> None:
+    answerer = make_answerer(settings, embedder, ArticleIndex.load(fixture_index_dir, embedder))
+    cases = {
+        "How much did the harbour bridge cost?": ("harbour-bridge", "412 million"),
+        "What is the new comet called?": ("observatory", "C/2023 H2"),
+        "Which team won the cider pressing contest?": ("orchard-festival", "Lower Brook"),
+    }
+    for question, (article_id, gold) in cases.items():
+        answer = answerer.answer(question)
+        assert not answer.abstained, question
+        assert gold in answer.text, (question, answer.text)
+        assert answer.sources[0].article.id == article_id
+    dated = answerer.answer("What is the new comet called?").sources[0].article
+    assert dated.published == "2023-05-02"
+
+
+@pytest.mark.skipif(not SEED.is_file(), reason="needs ../shared/eval (the evaluation data)")
+def test_seed_questions(answerer: Answerer) -> None:
+    """All answerable seed questions answered with the gold answer; the off-topic one abstains."""
+    rows = [json.loads(line) for line in SEED.read_text().splitlines() if line.strip()]
+    wrong = []
+    for row in rows:
+        answer = answerer.answer(row["question"])
+        if row["answerable"]:
+            if answer.abstained or not contains(answer.text, row["answers"]):
+                wrong.append((row["id"], answer.text))
+        elif "weather" in row["question"] and not answer.abstained:
+            wrong.append((row["id"], answer.text))
+    assert wrong == []
+    assert sum(r["answerable"] for r in rows) == 12
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t", "\x00\x07", "?!?", "…"])
+def test_empty_questions_are_refused(answerer: Answerer, question: str) -> None:
+    with pytest.raises(QuestionError, match="empty"):
+        answerer.answer(question)
+
+
+def test_huge_question_is_truncated_with_a_note(answerer: Answerer) -> None:
+    question = "When was the International Space Station launched? " + "space " * 20_000
+    assert len(question) > 100_000
+    answer = answerer.answer(question)
+    assert len(answer.question) <= answerer.question_max_chars
+    assert answer.notes and "first" in answer.notes[0]
+    assert "1998" in answer.text
+
+
+def test_control_characters_in_question(answerer: Answerer) -> None:
+    answer = answerer.answer("When\x00 was the\x1b International Space\u200b Station launched?\x07")
+    assert "1998" in answer.text
+    assert "\x00" not in answer.question
+
+
+def test_prepare_question_keeps_short_questions() -> None:
+    prepared = prepare_question("  What   happened?  ", 100)
+    assert prepared.text == "What happened?" and prepared.notes == []
+
+
+def test_swapping_the_index(fixture_index_dir: Path, bundled_index_dir: Path, embedder: Embedder, settings: Settings) -> None:
+    answerer = make_answerer(settings, embedder, ArticleIndex.load(bundled_index_dir, embedder))
+    assert answerer.answer("How much did the harbour bridge cost?").abstained
+    answerer.use_index(ArticleIndex.load(fixture_index_dir, embedder))
+    answer = answerer.answer("How much did the harbour bridge cost?")
+    assert "412 million" in answer.text
+    assert answer.index_version == answerer.index.version
+
+
+def test_json_shape(answerer: Answerer) -> None:
+    data = answerer.answer("How long was Mir in orbit?").to_dict()
+    assert {"question", "answer", "abstained", "sources"} <= set(data)
+    assert {"article", "title", "text", "score"} <= set(data["sources"][0])
+    json.dumps(data)

@@ -1,0 +1,154 @@
+"""The FAISS store on disk: manifest, atomic versions, clear errors on damage."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from bot.settings import bundled_dir
+from index.articles import load_articles
+from index.embedding import Embedder
+from index.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexIncompatibleError,
+    IndexMissingError,
+    NoArticlesError,
+)
+from index.store import MANIFEST, VECTORS, ArticleIndex, BuildLock, build_index, read_pointer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def current_dir(index_dir: Path) -> Path:
+    return index_dir / "versions" / read_pointer(index_dir)
+
+
+def test_manifest_records_how_the_index_was_built(bundled_index_dir: Path, embedder: Embedder) -> None:
+    index = ArticleIndex.load(bundled_index_dir, embedder)
+    manifest = json.loads((current_dir(bundled_index_dir) / MANIFEST).read_text())
+    assert manifest["format"] == 1
+    assert manifest["model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest["dimension"] == 384
+    assert manifest["chunking"]["max_tokens"] == 254
+    assert [a["id"] for a in manifest["articles"]] == ["russia-leaves-iss"]
+    assert len(manifest["articles"][0]["content_hash"]) == 64
+    assert manifest["chunk_count"] == len(index.chunks) == index._vectors.ntotal
+    assert manifest["built_at"] and manifest["build_seconds"] >= 0
+
+
+def test_vectors_are_normalised_inner_product(bundled_index_dir: Path, embedder: Embedder) -> None:
+    raw = faiss.read_index(str(current_dir(bundled_index_dir) / VECTORS))
+    assert raw.metric_type == faiss.METRIC_INNER_PRODUCT
+    vectors = raw.reconstruct_n(0, raw.ntotal)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # the stored vector of a chunk is the model's vector of its text
+    index = ArticleIndex.load(bundled_index_dir, embedder)
+    again = embedder.encode([index.chunks[0].text])[0]
+    assert float(vectors[0] @ again) > 0.9999
+
+
+def test_rebuild_switches_version_and_keeps_a_few(index_copy: Path, embedder: Embedder) -> None:
+    articles, _ = load_articles([str(FIXTURES)])
+    before = read_pointer(index_copy)
+    for _ in range(4):
+        build_index(articles, embedder, index_copy, keep_versions=2)
+    after = read_pointer(index_copy)
+    assert after != before
+    versions = sorted(p.name for p in (index_copy / "versions").iterdir())
+    assert len(versions) == 2 and after in versions
+    assert {a for a in ArticleIndex.load(index_copy, embedder).articles} == {
+        "harbour-bridge",
+        "observatory",
+        "orchard-festival",
+    }
+
+
+def test_crash_mid_build_leaves_the_previous_index_whole(
+    index_copy: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = read_pointer(index_copy)
+    articles, _ = load_articles([str(FIXTURES)])
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(faiss, "write_index", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        build_index(articles, embedder, index_copy)
+    assert read_pointer(index_copy) == before
+    index = ArticleIndex.load(index_copy, embedder)
+    assert set(index.articles) == {"russia-leaves-iss"}
+    assert not [p for p in (index_copy / "versions").iterdir() if p.name.startswith(".tmp")]
+
+
+def test_missing_index_is_a_clear_error(tmp_path: Path, embedder: Embedder) -> None:
+    with pytest.raises(IndexMissingError, match="articlebot index build"):
+        ArticleIndex.load(tmp_path / "nowhere", embedder)
+
+
+@pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl", "articles.jsonl"])
+def test_truncated_file_is_named_in_the_error(index_copy: Path, embedder: Embedder, name: str) -> None:
+    path = current_dir(index_copy) / name
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorruptError) as info:
+        ArticleIndex.load(index_copy, embedder)
+    assert name in str(info.value) and "articlebot index build" in str(info.value)
+
+
+def test_garbage_files_are_corrupt_not_crashes(index_copy: Path, embedder: Embedder) -> None:
+    version = current_dir(index_copy)
+    (version / MANIFEST).write_text("{not json")
+    with pytest.raises(IndexCorruptError, match="manifest.json"):
+        ArticleIndex.load(index_copy, embedder)
+
+
+def test_same_size_garbage_in_vectors_is_caught(index_copy: Path, embedder: Embedder) -> None:
+    path = current_dir(index_copy) / VECTORS
+    path.write_bytes(b"\0" * path.stat().st_size)
+    with pytest.raises(IndexCorruptError, match="vectors.faiss"):
+        ArticleIndex.load(index_copy, embedder)
+
+
+def test_index_from_another_model_is_refused(index_copy: Path, embedder: Embedder) -> None:
+    path = current_dir(index_copy) / MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest["model_name"], manifest["dimension"] = "intfloat/e5-large", 1024
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexIncompatibleError, match="e5-large"):
+        ArticleIndex.load(index_copy, embedder)
+
+
+def test_build_with_no_articles_changes_nothing(index_copy: Path, embedder: Embedder) -> None:
+    before = read_pointer(index_copy)
+    with pytest.raises(NoArticlesError):
+        build_index([], embedder, index_copy)
+    assert read_pointer(index_copy) == before
+
+
+def test_a_second_build_waits_or_fails_clearly(index_copy: Path, embedder: Embedder) -> None:
+    articles, _ = load_articles([str(bundled_dir() / "articles")])
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with BuildLock(index_copy):
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    holding.wait(5)
+    try:
+        with pytest.raises(IndexBusyError, match="another build"):
+            build_index(articles, embedder, index_copy)
+    finally:
+        release.set()
+        thread.join()
+    build_index(articles, embedder, index_copy)
+    assert ArticleIndex.load(index_copy, embedder).chunks
