@@ -54,7 +54,10 @@ def main() -> None:
     weights = [0.0, 0.5, 0.75, 1.0, 1.5]
     pos: dict[float, list[float]] = {w: [] for w in weights}
     neg: dict[float, list[float]] = {w: [] for w in weights}
-    corpora = [(str(f), rng.sample(by_article[f.stem], min(args.questions, len(by_article[f.stem])))) for f in files]
+    corpora = [
+        (str(f), rng.sample(by_article[f.stem], min(args.questions, len(by_article[f.stem]))))
+        for f in files
+    ]
     seed_q = read_jsonl(args.eval_dir / "seed" / "questions-dev.jsonl")
     seed_pos = [q for q in seed_q if q["answerable"]]
     corpora.append((str(bundled_dir() / "articles"), seed_pos))
@@ -77,11 +80,23 @@ def main() -> None:
     for w in weights:
         threshold = float(np.quantile(pos[w], 1 - args.recall))
         rejected = float(np.mean(np.array(neg[w]) < threshold))
-        rows.append({"lexical_weight": w, "min_score": round(threshold, 3),
-                     "positives_answered": args.recall, "negatives_abstained": round(rejected, 3)})
-        print(f"lexical_weight={w:<5} min_score={threshold:.3f}  off-topic abstained={rejected:.1%}")
-    result = {"positives": len(pos[weights[0]]), "negatives": len(neg[weights[0]]),
-              "seconds": round(time.perf_counter() - started, 1), "rows": rows}
+        rows.append(
+            {
+                "lexical_weight": w,
+                "min_score": round(threshold, 3),
+                "positives_answered": args.recall,
+                "negatives_abstained": round(rejected, 3),
+            }
+        )
+        print(
+            f"lexical_weight={w:<5} min_score={threshold:.3f}  off-topic abstained={rejected:.1%}"
+        )
+    result = {
+        "positives": len(pos[weights[0]]),
+        "negatives": len(neg[weights[0]]),
+        "seconds": round(time.perf_counter() - started, 1),
+        "rows": rows,
+    }
     print(json.dumps(result, indent=2))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

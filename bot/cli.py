@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
+from pydantic import ValidationError
+from typer.exceptions import TyperException
 
 from bot.core import Answer, Passage, QuestionError
 from bot.settings import Settings, load_settings
@@ -79,9 +80,7 @@ def root(
     ctx: typer.Context,
     config: Annotated[
         Path | None,
-        typer.Option(
-            "--config", envvar="ARTICLEBOT_CONFIG", help="Settings file (TOML) to read."
-        ),
+        typer.Option("--config", envvar="ARTICLEBOT_CONFIG", help="Settings file (TOML) to read."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and tracebacks.")] = False,
 ) -> None:
@@ -115,7 +114,11 @@ def index_build(
     embedder = make_embedder(settings)
     target = settings.resolved_index_dir
     report = build_from_sources(
-        settings, embedder, target, sources or settings.resolved_sources, progress=sys.stderr.isatty()
+        settings,
+        embedder,
+        target,
+        sources or settings.resolved_sources,
+        progress=sys.stderr.isatty(),
     )
     manifest = report.manifest
     assert manifest is not None
@@ -237,7 +240,9 @@ def search(
         passages = answerer.search(prepared.text, top_k)
         if as_json:
             rows = [p.to_dict() for p in passages]
-            typer.echo(json.dumps({"question": prepared.text, "passages": rows}, ensure_ascii=False))
+            typer.echo(
+                json.dumps({"question": prepared.text, "passages": rows}, ensure_ascii=False)
+            )
             return
         typer.echo(prepared.text)
         for p in passages:
@@ -259,14 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        app(args=args, prog_name="articlebot", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        # without standalone mode, typer returns an Exit's status instead of raising it
+        status = app(args=args, prog_name="articlebot", standalone_mode=False)
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.ClickException as exc:
+    except typer.Abort:
+        return 130
+    except TyperException as exc:  # usage errors: bad option, missing argument
         exc.show()
         return 2
-    except click.exceptions.Abort:
-        return 130
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _fail(f"invalid settings: {problems}", 2)
     except (BadInput, *BAD_INPUT) as exc:
         return _fail(str(exc), 2)
     except SourcesFailed as exc:
@@ -277,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         log.debug("unexpected failure", exc_info=True)
         hint = "" if debug else " (run with --debug for details)"
         return _fail(f"{exc.__class__.__name__}: {exc}{hint}", 1)
-    return 0
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":

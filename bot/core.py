@@ -21,8 +21,39 @@ from index.store import ArticleIndex
 
 WORD = re.compile(r"\w+", re.UNICODE)
 QUESTION_WORDS = frozenset(
-    "what which who whom whose when where why how does did do is are was were has have had "
-    "can could would should will shall may might much many about according".split()
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "does",
+        "did",
+        "do",
+        "is",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "much",
+        "many",
+        "about",
+        "according",
+    ]
 )
 SECOND_SENTENCE_RATIO = 0.9
 PASSAGES_FOR_ANSWER = 3
@@ -119,7 +150,9 @@ def prepare_question(raw: str, max_chars: int) -> Question:
     notes = []
     if len(text) > max_chars:
         text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
-        notes.append(f"Your question was long, so only its first {len(text):,} characters were used.")
+        notes.append(
+            f"Your question was long, so only its first {len(text):,} characters were used."
+        )
     return Question(text, notes)
 
 
@@ -239,7 +272,11 @@ class Answerer:
         chosen = [best]
         for other in scored[1:2]:
             fits = len(best.text) + len(other.text) + 1 <= self.answer_max_chars
-            if fits and other.score >= SECOND_SENTENCE_RATIO * best.score and other.text != best.text:
+            if (
+                fits
+                and other.score >= SECOND_SENTENCE_RATIO * best.score
+                and other.text != best.text
+            ):
                 chosen.append(other)
         return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
 

@@ -71,7 +71,10 @@ class Settings(BaseSettings):
         with none configured, the bundled articles."""
         if not self.sources:
             return [str(bundled_dir() / "articles")]
-        return [s if "://" in s or Path(s).is_absolute() else str(bundled_dir() / s) for s in self.sources]
+        return [
+            s if "://" in s or Path(s).is_absolute() else str(bundled_dir() / s)
+            for s in self.sources
+        ]
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

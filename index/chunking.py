@@ -141,14 +141,21 @@ def pack(units: Sequence[tuple[Span, int]], config: ChunkingConfig) -> list[tupl
 
 
 def _overlap_start(
-    units: Sequence[tuple[Span, int]], previous_first: int, nxt: int, size: int, config: ChunkingConfig
+    units: Sequence[tuple[Span, int]],
+    previous_first: int,
+    nxt: int,
+    size: int,
+    config: ChunkingConfig,
 ) -> int:
     """How far back the next chunk may start: whole sentences within the overlap budget,
     never the whole previous chunk, never past the hard limit."""
     start, carried = nxt, 0
     while start - 1 > previous_first:
         candidate = units[start - 1][1]
-        if carried + candidate > config.overlap_tokens or carried + candidate + size > config.max_tokens:
+        if (
+            carried + candidate > config.overlap_tokens
+            or carried + candidate + size > config.max_tokens
+        ):
             break
         carried += candidate
         start -= 1

@@ -76,7 +76,9 @@ class Manifest:
 # --- building --------------------------------------------------------------------------
 
 
-def chunk_articles(articles: list[Article], embedder: Embedder, config: ChunkingConfig) -> list[Chunk]:
+def chunk_articles(
+    articles: list[Article], embedder: Embedder, config: ChunkingConfig
+) -> list[Chunk]:
     return [
         chunk
         for article in articles
@@ -316,9 +318,13 @@ class ArticleIndex:
             vectors = faiss.read_index(str(version_dir / VECTORS))
         except RuntimeError as exc:
             message = str(exc).strip().splitlines()[-1]
-            raise IndexCorruptError(f"cannot read {version_dir / VECTORS} ({message}); {REBUILD_HINT}") from None
+            raise IndexCorruptError(
+                f"cannot read {version_dir / VECTORS} ({message}); {REBUILD_HINT}"
+            ) from None
         chunks = [Chunk.from_dict(row) for row in _read_jsonl(version_dir / CHUNKS)]
-        articles = {row["id"]: Article.from_dict(row) for row in _read_jsonl(version_dir / ARTICLES)}
+        articles = {
+            row["id"]: Article.from_dict(row) for row in _read_jsonl(version_dir / ARTICLES)
+        }
         if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:
             raise IndexCorruptError(
                 f"the index at {version_dir} is inconsistent ({vectors.ntotal} vectors, "
@@ -332,4 +338,6 @@ class ArticleIndex:
         if k <= 0:
             return []
         scores, ids = self._vectors.search(np.ascontiguousarray(query.reshape(1, -1)), k)
-        return [(self.chunks[i], float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return [
+            (self.chunks[i], float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0
+        ]

@@ -69,7 +69,8 @@ def test_control_characters_and_invalid_utf8(tmp_path: Path) -> None:
 
 def test_unicode_is_normalised() -> None:
     # NFKC folds the ligature and the full-width digits; white space is folded
-    assert normalise_text("ﬁnal   score：１２\n\n\n\nnext") == "final score:12\n\nnext"
+    raw = "\ufb01nal   score\uff1a\uff11\uff12\n\n\n\nnext"
+    assert normalise_text(raw) == "final score:12\n\nnext"
 
 
 def test_empty_article_is_a_clear_error(tmp_path: Path) -> None:
@@ -90,7 +91,9 @@ def test_missing_and_unsupported_files(tmp_path: Path) -> None:
 def test_directory_loads_every_supported_file_and_reports_failures(tmp_path: Path) -> None:
     articles, failures = load_articles([str(FIXTURES), str(tmp_path / "missing.txt")])
     assert sorted(a.id for a in articles) == ["harbour-bridge", "observatory", "orchard-festival"]
-    assert [(f.source, f.reason) for f in failures] == [(str(tmp_path / "missing.txt"), "no such file")]
+    assert [(f.source, f.reason) for f in failures] == [
+        (str(tmp_path / "missing.txt"), "no such file")
+    ]
 
 
 def test_duplicate_ids_are_made_unique(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 from bot.settings import bundled_dir
@@ -35,11 +36,13 @@ def test_chunks_fit_the_model_and_slice_back(embedder: Embedder) -> None:
 
 
 def test_every_sentence_is_in_some_chunk_and_chunks_overlap(embedder: Embedder) -> None:
-    text = " ".join(f"Sentence number {i} tells of the harbour and the {i} ships." for i in range(60))
+    text = " ".join(
+        f"Sentence number {i} tells of the harbour and the {i} ships." for i in range(60)
+    )
     article, chunks = chunks_of(text, embedder, target_tokens=60, overlap_tokens=20)
     for span in sentence_spans(article.text):
         assert any(c.start <= span.start and span.end <= c.end for c in chunks)
-    overlaps = [b.start < a.end for a, b in zip(chunks, chunks[1:], strict=False)]
+    overlaps = [b.start < a.end for a, b in pairwise(chunks)]
     assert all(overlaps)
     # chunks start and end on sentence boundaries
     starts = {s.start for s in sentence_spans(article.text)}
@@ -63,7 +66,10 @@ def test_real_articles_never_exceed_the_limit(embedder: Embedder) -> None:
     assert not failures
     for article in articles:
         for chunk in chunk_article(
-            article, ChunkingConfig(target_tokens=254), embedder.count_tokens, embedder.token_offsets
+            article,
+            ChunkingConfig(target_tokens=254),
+            embedder.count_tokens,
+            embedder.token_offsets,
         ):
             assert model_tokens(embedder, chunk.text) <= embedder.max_tokens
             assert article.text[chunk.start : chunk.end] == chunk.text

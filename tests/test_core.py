@@ -54,7 +54,9 @@ def test_every_answer_sentence_is_quoted_from_its_source(answerer: Answerer) -> 
         assert any(text[:60] in s.chunk.text for s in answer.sources)
 
 
-def test_answers_come_from_the_right_article(fixture_index_dir: Path, embedder: Embedder, settings: Settings) -> None:
+def test_answers_come_from_the_right_article(
+    fixture_index_dir: Path, embedder: Embedder, settings: Settings
+) -> None:
     answerer = make_answerer(settings, embedder, ArticleIndex.load(fixture_index_dir, embedder))
     cases = {
         "How much did the harbour bridge cost?": ("harbour-bridge", "412 million"),
@@ -112,7 +114,9 @@ def test_prepare_question_keeps_short_questions() -> None:
     assert prepared.text == "What happened?" and prepared.notes == []
 
 
-def test_swapping_the_index(fixture_index_dir: Path, bundled_index_dir: Path, embedder: Embedder, settings: Settings) -> None:
+def test_swapping_the_index(
+    fixture_index_dir: Path, bundled_index_dir: Path, embedder: Embedder, settings: Settings
+) -> None:
     answerer = make_answerer(settings, embedder, ArticleIndex.load(bundled_index_dir, embedder))
     assert answerer.answer("How much did the harbour bridge cost?").abstained
     answerer.use_index(ArticleIndex.load(fixture_index_dir, embedder))

@@ -29,7 +29,9 @@ def current_dir(index_dir: Path) -> Path:
     return index_dir / "versions" / read_pointer(index_dir)
 
 
-def test_manifest_records_how_the_index_was_built(bundled_index_dir: Path, embedder: Embedder) -> None:
+def test_manifest_records_how_the_index_was_built(
+    bundled_index_dir: Path, embedder: Embedder
+) -> None:
     index = ArticleIndex.load(bundled_index_dir, embedder)
     manifest = json.loads((current_dir(bundled_index_dir) / MANIFEST).read_text())
     assert manifest["format"] == 1
@@ -93,7 +95,9 @@ def test_missing_index_is_a_clear_error(tmp_path: Path, embedder: Embedder) -> N
 
 
 @pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl", "articles.jsonl"])
-def test_truncated_file_is_named_in_the_error(index_copy: Path, embedder: Embedder, name: str) -> None:
+def test_truncated_file_is_named_in_the_error(
+    index_copy: Path, embedder: Embedder, name: str
+) -> None:
     path = current_dir(index_copy) / name
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -105,14 +109,14 @@ def test_truncated_file_is_named_in_the_error(index_copy: Path, embedder: Embedd
 def test_garbage_files_are_corrupt_not_crashes(index_copy: Path, embedder: Embedder) -> None:
     version = current_dir(index_copy)
     (version / MANIFEST).write_text("{not json")
-    with pytest.raises(IndexCorruptError, match="manifest.json"):
+    with pytest.raises(IndexCorruptError, match=r"manifest\.json"):
         ArticleIndex.load(index_copy, embedder)
 
 
 def test_same_size_garbage_in_vectors_is_caught(index_copy: Path, embedder: Embedder) -> None:
     path = current_dir(index_copy) / VECTORS
     path.write_bytes(b"\0" * path.stat().st_size)
-    with pytest.raises(IndexCorruptError, match="vectors.faiss"):
+    with pytest.raises(IndexCorruptError, match=r"vectors\.faiss"):
         ArticleIndex.load(index_copy, embedder)
 
 

@@ -1,0 +1,249 @@
+"""The command line: the documented contract, exit statuses and messages."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from index.store import read_pointer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ARTICLEBOT_INDEX_DIR", raising=False)
+    monkeypatch.delenv("ARTICLEBOT_CONFIG", raising=False)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_first_ask_builds_the_bundled_index(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "ask", "When was the International Space Station launched?")
+    assert code == 0, err
+    assert "1998" in out
+    assert "Russia plans to leave the International Space Station" in out
+    assert read_pointer(tmp_path / "data" / "index")
+
+
+def test_ask_json(capsys: pytest.CaptureFixture[str], bundled_index_dir: Path) -> None:
+    code, out, _ = run(
+        capsys, "ask", "--index-dir", str(bundled_index_dir), "--json", "How long was Mir in orbit?"
+    )
+    assert code == 0
+    (data,) = json_lines(out)
+    assert data["question"] == "How long was Mir in orbit?"
+    assert "15 years" in data["answer"] and data["abstained"] is False
+    source = data["sources"][0]
+    assert source["article"] == "russia-leaves-iss" and source["title"].startswith("Russia plans")
+    assert "15 years" in source["text"] and isinstance(source["score"], float)
+
+
+def test_abstention_is_success(capsys: pytest.CaptureFixture[str], bundled_index_dir: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "ask",
+        "--index-dir",
+        str(bundled_index_dir),
+        "--json",
+        "Who won the 2022 World Cup?",
+    )
+    assert code == 0
+    (data,) = json_lines(out)
+    assert data["abstained"] is True and data["sources"] == []
+
+
+def test_ask_file_from_stdin_in_order(
+    capsys: pytest.CaptureFixture[str], bundled_index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    questions = "How long was Mir in orbit?\n\nWhen was the International Space Station launched?\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(questions.encode())))
+    code, out, _ = run(
+        capsys, "ask", "--index-dir", str(bundled_index_dir), "--json", "--file", "-"
+    )
+    assert code == 0
+    rows = json_lines(out)
+    assert [r["question"] for r in rows] == [
+        "How long was Mir in orbit?",
+        "When was the International Space Station launched?",
+    ]
+    assert "1998" in rows[1]["answer"]
+
+
+def test_ask_file_with_a_bad_line_answers_the_rest(
+    capsys: pytest.CaptureFixture[str], bundled_index_dir: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "q.txt"
+    path.write_bytes(b"???\nHow long was Mir in orbit?\n\xff\xfe\n")
+    code, out, err = run(
+        capsys, "ask", "--index-dir", str(bundled_index_dir), "--json", "--file", str(path)
+    )
+    assert code == 2
+    assert "15 years" in json_lines(out)[0]["answer"]
+    assert err.count("empty") == 2 and "Traceback" not in err
+
+
+def test_search_json(capsys: pytest.CaptureFixture[str], bundled_index_dir: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "search",
+        "--index-dir",
+        str(bundled_index_dir),
+        "--json",
+        "--top-k",
+        "2",
+        "Mir orbit",
+    )
+    assert code == 0
+    (data,) = json_lines(out)
+    assert data["question"] == "Mir orbit"
+    assert [p["rank"] for p in data["passages"]] == [1, 2]
+    assert {"rank", "article", "title", "text", "score"} <= set(data["passages"][0])
+    assert data["passages"][0]["score"] >= data["passages"][1]["score"]
+
+
+def test_index_build_from_sources_then_ask(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "idx"
+    code, out, err = run(capsys, "index", "build", str(FIXTURES), "--index-dir", str(index_dir))
+    assert code == 0, err
+    assert "Indexed 3 article(s)" in out
+    code, out, _ = run(
+        capsys, "ask", "--index-dir", str(index_dir), "How much did the bridge cost?"
+    )
+    assert code == 0 and "412 million" in out
+
+
+def test_index_build_reports_failed_sources_and_indexes_the_rest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    index_dir = tmp_path / "idx"
+    missing = tmp_path / "missing.txt"
+    code, out, err = run(
+        capsys, "index", "build", str(FIXTURES), str(missing), "--index-dir", str(index_dir)
+    )
+    assert code == 2
+    assert "Indexed 3 article(s)" in out
+    assert f"not indexed: {missing}: no such file" in err
+    assert "Traceback" not in err
+
+
+def test_nothing_loadable_leaves_the_index_unchanged(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundled_index_dir: Path
+) -> None:
+    before = read_pointer(bundled_index_dir)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("Title only\n")
+    code, _, err = run(capsys, "index", "build", str(empty), "--index-dir", str(bundled_index_dir))
+    assert code == 2
+    assert "unchanged" in err and "no text" in err
+    assert read_pointer(bundled_index_dir) == before
+
+
+@pytest.mark.parametrize("question", ["", "   "])
+def test_empty_question_exit_2(
+    capsys: pytest.CaptureFixture[str], bundled_index_dir: Path, question: str
+) -> None:
+    code, out, err = run(capsys, "ask", "--index-dir", str(bundled_index_dir), question)
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "empty" in err
+
+
+def test_missing_index_dir_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "ask", "--index-dir", str(tmp_path / "none"), "Anything?")
+    assert code == 2
+    assert "no index at" in err and "articlebot index build" in err
+
+
+def test_index_dir_from_environment(
+    capsys: pytest.CaptureFixture[str], bundled_index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARTICLEBOT_INDEX_DIR", str(bundled_index_dir))
+    code, out, _ = run(capsys, "ask", "--json", "How long was Mir in orbit?")
+    assert code == 0 and json_lines(out)[0]["index_version"] == read_pointer(bundled_index_dir)
+
+
+def test_corrupt_index_exit_1_with_the_file_named(
+    capsys: pytest.CaptureFixture[str], index_copy: Path
+) -> None:
+    version = index_copy / "versions" / read_pointer(index_copy)
+    (version / "chunks.jsonl").write_text("")
+    code, _, err = run(capsys, "ask", "--index-dir", str(index_copy), "Anything?")
+    assert code == 1
+    assert "chunks.jsonl" in err and "articlebot index build" in err and "Traceback" not in err
+
+
+def test_bad_usage_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "ask", "--top-k", "0", "x")[0] == 2
+    assert run(capsys, "frobnicate")[0] == 2
+    code, _, err = run(capsys, "ask")
+    assert code == 2 and "QUESTION or --file" in err
+
+
+def test_settings_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundled_index_dir: Path
+) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text(f'index_dir = "{bundled_index_dir}"\nmin_score = 2.9\n')
+    code, out, _ = run(
+        capsys, "--config", str(config), "ask", "--json", "How long was Mir in orbit?"
+    )
+    assert code == 0
+    assert json_lines(out)[0]["abstained"] is True  # the file's threshold was applied
+
+
+def test_real_process_no_traceback_and_debug_shows_it(
+    tmp_path: Path, bundled_index_dir: Path
+) -> None:
+    """The installed console script, as a user runs it."""
+    env = {**os.environ, "ARTICLEBOT_DATA_DIR": str(tmp_path)}
+    exe = Path(sys.executable).parent / "articlebot"
+    done = subprocess.run(
+        [str(exe), "ask", "--index-dir", str(tmp_path / "none"), "hi"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    version = bundled_index_dir / "versions" / read_pointer(bundled_index_dir)
+    broken = tmp_path / "broken"
+    (broken / "versions").mkdir(parents=True)
+    (broken / "CURRENT").write_text(version.name)
+    (broken / "versions" / version.name).mkdir()
+    done = subprocess.run(
+        [str(exe), "--debug", "ask", "--index-dir", str(broken), "hi"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "manifest.json is missing" in done.stderr
+
+
+def test_invalid_settings_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text('top_k = "many"\n')
+    code, _, err = run(capsys, "--config", str(config), "ask", "x")
+    assert code == 2 and "invalid settings: top_k" in err and "Traceback" not in err
+    code, _, err = run(capsys, "--config", str(tmp_path / "absent.toml"), "ask", "x")
+    assert code == 2 and "absent.toml does not exist" in err
