@@ -87,7 +87,8 @@ def chunk_articles(
 
 
 def new_version_name() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+    """Sortable by build time (microseconds), so pruning keeps the newest."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(3)}"
 
 
 def _write_file(path: Path, write: Callable[[Path], None]) -> None:
