@@ -192,7 +192,7 @@ class Answerer:
         *,
         top_k: int = 5,
         min_score: float = 0.5,
-        lexical_weight: float = 1.0,
+        lexical_weight: float = 0.75,
         answer_max_chars: int = 400,
         question_max_chars: int = 1000,
     ) -> None:
