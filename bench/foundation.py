@@ -51,18 +51,20 @@ def cold_start(index_dir: Path, runs: int) -> list[float]:
     return times
 
 
+# VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child started
+# from this large process would report the parent's peak.
 ASK_WITH_PEAK_RSS = (
-    "import resource, sys\n"
+    "import re, sys\n"
     "from bot.cli import main\n"
     "code = main(sys.argv[1:])\n"
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+    "status = open('/proc/self/status').read()\n"
+    "print(re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)\n"
     "sys.exit(code)\n"
 )
 
 
 def ask_peak_rss_mb(index_dir: Path) -> float:
-    """Peak resident memory of one `articlebot ask` process, measured by itself
-    (a parent's RUSAGE_CHILDREN would count the pages a fork shares with it)."""
+    """Peak resident memory of one `articlebot ask` process, measured by itself."""
     done = subprocess.run(
         [sys.executable, "-c", ASK_WITH_PEAK_RSS, "ask", "--index-dir", str(index_dir), "Mir?"],
         capture_output=True,
