@@ -133,6 +133,7 @@ class ScoredSentence:
     start: int
     end: int
     score: float
+    terms: frozenset[str] | set[str] = frozenset()
 
     @property
     def text(self) -> str:
@@ -257,26 +258,25 @@ class Answerer:
     def _choose_sentences(
         self, question: str, passages: list[Passage], served: ServedIndex
     ) -> list[ScoredSentence]:
+        """The best sentence, plus the runner-up when it scores almost as well and
+        covers question words the best one lacks."""
         wanted = self._terms(question)
         weights = {t: served.idf.get(t, served.unknown_idf) for t in wanted}
         total = sum(weights.values()) or 1.0
         scored = []
         for passage in passages:
             for span in sentence_spans(passage.chunk.text):
-                found = self._terms(passage.chunk.text[span.start : span.end])
-                lexical = sum(w for t, w in weights.items() if t in found) / total
+                found = wanted & self._terms(passage.chunk.text[span.start : span.end])
+                lexical = sum(weights[t] for t in found) / total
                 score = passage.score + self.lexical_weight * lexical
-                scored.append(ScoredSentence(passage, span.start, span.end, score))
+                scored.append(ScoredSentence(passage, span.start, span.end, score, found))
         scored.sort(key=lambda s: s.score, reverse=True)
         best = scored[0]
         chosen = [best]
         for other in scored[1:2]:
             fits = len(best.text) + len(other.text) + 1 <= self.answer_max_chars
-            if (
-                fits
-                and other.score >= SECOND_SENTENCE_RATIO * best.score
-                and other.text != best.text
-            ):
+            adds = bool(other.terms - best.terms) and other.text != best.text
+            if fits and adds and other.score >= SECOND_SENTENCE_RATIO * best.score:
                 chosen.append(other)
         return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
 

@@ -24,6 +24,8 @@ def test_launch_year_is_answered_and_cited(answerer: Answerer) -> None:
     answer = answerer.answer("When was the International Space Station launched?")
     assert not answer.abstained
     assert "1998" in answer.text
+    # one sentence: the neighbour adds no question word the answer lacks
+    assert answer.text.startswith("The International Space Station was launched in 1998")
     assert len(answer.text) <= 400
     source = answer.sources[0]
     assert source.article.id == "russia-leaves-iss"
