@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from typer.exceptions import TyperException
 
 from bot.core import Answer, Passage, QuestionError
+from bot.launcher import LaunchError, MissingSecretError
 from bot.settings import Settings, load_settings
 from index.errors import (
     IndexIncompatibleError,
@@ -38,6 +39,10 @@ app = typer.Typer(
 )
 index_app = typer.Typer(help="Build and inspect the article index.", no_args_is_help=True)
 app.add_typer(index_app, name="index")
+serve_app = typer.Typer(help="Run a chat bot.", no_args_is_help=True)
+app.add_typer(serve_app, name="serve")
+discord_app = typer.Typer(help="Discord set-up helpers.", no_args_is_help=True)
+app.add_typer(discord_app, name="discord")
 
 BAD_INPUT = (
     QuestionError,
@@ -251,6 +256,34 @@ def search(
     _each_question(questions, handle)
 
 
+# --- chat bots ------------------------------------------------------------------------------
+
+
+@serve_app.command("discord")
+def serve_discord(ctx: typer.Context, index_dir: IndexDirOption = None) -> None:
+    """Run the Discord bot (token from DISCORD_TOKEN or the settings file)."""
+    from bot.launcher import run_discord
+
+    run_discord(_settings(ctx, index_dir=index_dir))
+
+
+@discord_app.command("invite-url")
+def discord_invite_url(
+    ctx: typer.Context,
+    application_id: Annotated[
+        int | None,
+        typer.Option(help="Application ID (default: DISCORD_APPLICATION_ID or the settings)."),
+    ] = None,
+) -> None:
+    """Print the OAuth2 URL that invites the bot with exactly the access it needs."""
+    from bot.discord_bot import invite_url
+
+    app_id = application_id or _settings(ctx).discord_application_id
+    if app_id is None:
+        raise BadInput("give --application-id or set DISCORD_APPLICATION_ID")
+    typer.echo(invite_url(app_id))
+
+
 # --- entry point -------------------------------------------------------------------------
 
 
@@ -278,8 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"invalid settings: {problems}", 2)
     except (BadInput, *BAD_INPUT) as exc:
         return _fail(str(exc), 2)
-    except SourcesFailed as exc:
+    except (SourcesFailed, MissingSecretError) as exc:
         return _fail(str(exc), 2)
+    except LaunchError as exc:
+        return _fail(str(exc), 1)
     except IndexLayerError as exc:
         return _fail(str(exc), 1)
     except Exception as exc:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -38,7 +38,9 @@ def default_data_dir() -> Path:
 class Settings(BaseSettings):
     """Everything an operator can set. See config/articlebot.toml for each field's meaning."""
 
-    model_config = SettingsConfigDict(env_prefix="ARTICLEBOT_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="ARTICLEBOT_", extra="ignore", populate_by_name=True
+    )
 
     data_dir: Path = Field(default_factory=default_data_dir)
     index_dir: Path | None = None
@@ -60,6 +62,43 @@ class Settings(BaseSettings):
 
     fetch_timeout_seconds: float = Field(10.0, gt=0)
     fetch_max_bytes: int = Field(5_000_000, gt=0)
+
+    # Chat platforms, shared
+    rate_limit_questions: int = Field(5, ge=1)
+    rate_limit_seconds: float = Field(60.0, gt=0)
+    answer_threads: int = Field(4, ge=1)
+
+    # Discord. The token is a secret: never logged, never shown in errors.
+    discord_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("DISCORD_TOKEN", "ARTICLEBOT_DISCORD_TOKEN", "discord_token"),
+    )
+    discord_application_id: int | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "DISCORD_APPLICATION_ID", "ARTICLEBOT_DISCORD_APPLICATION_ID", "discord_application_id"
+        ),
+    )
+    discord_api_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "DISCORD_API_BASE_URL", "ARTICLEBOT_DISCORD_API_BASE_URL", "discord_api_base_url"
+        ),
+    )
+    discord_gateway_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "DISCORD_GATEWAY_URL", "ARTICLEBOT_DISCORD_GATEWAY_URL", "discord_gateway_url"
+        ),
+    )
+    discord_guild_id: int | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "DISCORD_GUILD_ID", "ARTICLEBOT_DISCORD_GUILD_ID", "discord_guild_id"
+        ),
+    )
+    discord_channel_allowlist: list[int] = Field(default_factory=list)
+    discord_admin_role_ids: list[int] = Field(default_factory=list)
 
     @property
     def resolved_index_dir(self) -> Path:

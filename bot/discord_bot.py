@@ -1,0 +1,271 @@
+"""The Discord bot: answers mentions, DMs and `/ask`, with `/reindex` and `/sources`.
+
+`create_discord_bot` takes the chat service and the settings and returns the
+client without starting it; `articlebot serve discord` runs it. Needs no
+privileged intent: Discord shows a bot the text of DMs and of messages that
+mention it even without Message Content.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+
+import discord
+import yarl
+from discord import app_commands
+
+from bot.core import Answer, Passage, QuestionError, shorten
+from bot.service import ChatService
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 2000
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_TITLE_LIMIT = 256
+EMBEDS_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+QUOTE_CHARS = 600
+SORRY = "Sorry, something went wrong; the operator has been told."
+NOT_FOUND_HINT = "Try rephrasing the question, or ask about something the articles cover."
+HOW_TO_ASK = "Ask me a question about the articles, e.g. `/ask question: What happened?`"
+NO_MENTIONS = discord.AllowedMentions.none()
+# What the bot needs in a channel: read it, answer there and in threads, embed sources,
+# and see the message it replies to.
+PERMISSIONS = discord.Permissions(
+    view_channel=True,
+    send_messages=True,
+    send_messages_in_threads=True,
+    embed_links=True,
+    read_message_history=True,
+)
+SCOPES = ("bot", "applications.commands")
+
+
+@dataclass
+class Reply:
+    """One Discord message: text and embeds within the platform's limits."""
+
+    content: str = ""
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+
+def invite_url(application_id: int) -> str:
+    return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
+
+def apply_endpoints(settings: Settings) -> None:
+    """Point discord.py at another REST API and gateway (a proxy, or a test's fake).
+    discord.py keeps both as class attributes, so this is the one place that sets them."""
+    if settings.discord_api_base_url:
+        discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def safe_text(text: str) -> str:
+    """Article or user text shown by the bot: mentions defused even before
+    allowed_mentions (which stops the pings) is applied."""
+    return discord.utils.escape_mentions(text)
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Pieces of at most `limit` characters, cut at paragraph, line or word breaks."""
+    pieces = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def source_embed(n: int, passage: Passage) -> discord.Embed:
+    article = passage.article
+    url = article.source if article.source.startswith(("http://", "https://")) else None
+    quote = shorten(passage.chunk.text.replace("\n\n", " "), QUOTE_CHARS)
+    embed = discord.Embed(
+        title=shorten(f"[{n}] {safe_text(article.title)}", EMBED_TITLE_LIMIT),
+        url=url,
+        description=shorten(f"> {safe_text(quote)}", EMBED_DESCRIPTION_LIMIT),
+    )
+    footer = " · ".join(filter(None, [article.published, f"score {passage.score:.2f}"]))
+    embed.set_footer(text=footer)
+    return embed
+
+
+def format_answer(answer: Answer) -> list[Reply]:
+    """The short answer first, then one embed per source, split over as many
+    messages as Discord's limits need."""
+    notes = "".join(f"-# {note}\n" for note in answer.notes)
+    if answer.abstained:
+        return [Reply(f"{notes}{answer.text} {NOT_FOUND_HINT}")]
+    replies = [Reply(piece) for piece in split_text(notes + safe_text(answer.text))]
+    batches: list[list[discord.Embed]] = [[]]
+    for n, passage in enumerate(answer.sources, 1):
+        embed, batch = source_embed(n, passage), batches[-1]
+        if (
+            len(batch) == EMBEDS_PER_MESSAGE
+            or sum(map(len, batch)) + len(embed) > EMBEDS_TOTAL_LIMIT
+        ):
+            batches.append(batch := [])
+        batch.append(embed)
+    replies[-1].embeds = batches[0]
+    return replies + [Reply(embeds=batch) for batch in batches[1:]]
+
+
+def rate_note(seconds: float) -> str:
+    return f"You're asking quickly. Please wait {max(1, round(seconds))} s and try again."
+
+
+class ArticleBot(discord.Client):
+    """A discord.py client with the slash commands on its own CommandTree."""
+
+    def __init__(self, service: ChatService, settings: Settings, **options: object) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = False  # privileged; mentions and DMs still carry text
+        # a text bot: no voice, so no warnings about voice libraries at start
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
+        super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
+        self.service = service
+        self.settings = settings
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = self.on_app_command_error
+        register_commands(self)
+
+    async def setup_hook(self) -> None:
+        guild_id = self.settings.discord_guild_id
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    def allowed_channel(self, channel_id: int | None, in_guild: bool) -> bool:
+        allowlist = self.settings.discord_channel_allowlist
+        return not in_guild or not allowlist or channel_id in allowlist
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or self.user is None:
+            return  # never answer bots, this one included: no loops
+        in_guild = not isinstance(message.channel, discord.DMChannel)
+        if in_guild and self.user not in message.mentions:
+            return
+        if not self.allowed_channel(message.channel.id, in_guild):
+            return
+        question = re.sub(rf"<@!?{self.user.id}>", " ", message.content)
+        try:
+            await self.answer_message(message, question)
+        except Exception:
+            log.exception("failed to answer message %s", message.id)
+            await message.reply(SORRY, allowed_mentions=NO_MENTIONS)
+
+    async def answer_message(self, message: discord.Message, question: str) -> None:
+        wait = self.service.retry_after(f"discord:{message.author.id}")
+        if wait:
+            await message.reply(rate_note(wait), allowed_mentions=NO_MENTIONS)
+            return
+        try:
+            async with message.channel.typing():
+                answer = await self.service.answer(question)
+        except QuestionError:
+            await message.reply(HOW_TO_ASK, allowed_mentions=NO_MENTIONS)
+            return
+        first, *rest = format_answer(answer)
+        await message.reply(first.content, embeds=first.embeds, allowed_mentions=NO_MENTIONS)
+        for reply in rest:
+            await message.channel.send(
+                reply.content, embeds=reply.embeds, allowed_mentions=NO_MENTIONS
+            )
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        log.error("slash command failed", exc_info=error)
+        await send_private(interaction, SORRY)
+
+
+async def send_private(interaction: discord.Interaction, text: str) -> None:
+    """An ephemeral note, as the first response or as a follow-up."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    else:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def is_admin(interaction: discord.Interaction, admin_roles: list[int]) -> bool:
+    """Manage Server (as Discord resolved it for this interaction), or a configured role."""
+    member = interaction.user
+    if interaction.guild_id is None or not isinstance(member, discord.Member):
+        return False
+    return interaction.permissions.manage_guild or any(r.id in admin_roles for r in member.roles)
+
+
+def register_commands(bot: ArticleBot) -> None:
+    service, settings = bot.service, bot.settings
+
+    @bot.tree.command(name="ask", description="Ask a question about the articles")
+    @app_commands.describe(question="Your question", private="Only you see the answer")
+    async def ask(interaction: discord.Interaction, question: str, private: bool = False) -> None:
+        if not bot.allowed_channel(interaction.channel_id, interaction.guild_id is not None):
+            await send_private(interaction, "I don't answer in this channel.")
+            return
+        wait = service.retry_after(f"discord:{interaction.user.id}")
+        if wait:
+            await send_private(interaction, rate_note(wait))
+            return
+        await interaction.response.defer(thinking=True, ephemeral=private)
+        try:
+            answer = await service.answer(question)
+        except QuestionError:
+            await interaction.followup.send(HOW_TO_ASK, ephemeral=True)
+            return
+        for reply in format_answer(answer):
+            await interaction.followup.send(
+                reply.content or discord.utils.MISSING,
+                embeds=reply.embeds,
+                ephemeral=private,
+                allowed_mentions=NO_MENTIONS,
+            )
+
+    @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
+    async def reindex(interaction: discord.Interaction) -> None:
+        if not is_admin(interaction, settings.discord_admin_role_ids):
+            await send_private(interaction, "Only server managers can rebuild the index.")
+            return
+        if service.reindexing:
+            await send_private(interaction, "A rebuild is already running.")
+            return
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        report = await service.reindex()
+        manifest = report.manifest
+        text = (
+            f"Index rebuilt: {len(manifest.articles)} article(s), {manifest.chunk_count} "
+            f"passages, version `{manifest.version}`."
+        )
+        if report.failed:
+            text += "\nNot indexed:\n" + "\n".join(f"- {safe_text(f)}" for f in report.failed)
+        await interaction.followup.send(shorten(text, TEXT_LIMIT), ephemeral=True)
+
+    @bot.tree.command(name="sources", description="List the indexed articles")
+    async def sources(interaction: discord.Interaction) -> None:
+        lines = [
+            f"- {safe_text(a.title)}" + (f" ({a.published})" if a.published else "")
+            for a in service.articles()
+        ]
+        pieces = split_text("\n".join(lines) or "No articles are indexed.", TEXT_LIMIT)
+        await interaction.response.send_message(pieces[0], ephemeral=True)
+        for piece in pieces[1:]:
+            await interaction.followup.send(piece, ephemeral=True)
+
+
+def create_discord_bot(service: ChatService, settings: Settings, **options: object) -> ArticleBot:
+    """The Discord client, not started. `options` go to discord.Client (e.g. timeouts)."""
+    apply_endpoints(settings)
+    return ArticleBot(service, settings, **options)

@@ -1,0 +1,94 @@
+"""What every chat platform needs from the core, without knowing the platform.
+
+Answers run in worker threads so a slow question never blocks a bot's event
+loop (Discord's gateway heartbeat, Slack's 3-second ack). A rebuild also runs
+in a thread and swaps the new index in when it is complete: questions keep
+being answered from the old one until then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bot.core import Answer, Answerer
+from bot.runtime import build_from_sources
+from bot.settings import Settings
+from index.articles import Article
+from index.store import ArticleIndex, Manifest
+
+log = logging.getLogger(__name__)
+
+
+class RateLimiter:
+    """At most `limit` events per `window` seconds for each key (a sliding window)."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._events: dict[str, deque[float]] = {}
+
+    def retry_after(self, key: str, now: float | None = None) -> float:
+        """0 if `key` may go ahead (and count it), else seconds until it may."""
+        now = time.monotonic() if now is None else now
+        events = self._events.setdefault(key, deque())
+        while events and events[0] <= now - self.window:
+            events.popleft()
+        if len(events) >= self.limit:
+            return events[0] + self.window - now
+        events.append(now)
+        return 0.0
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    manifest: Manifest
+    failed: list[str]
+
+
+class ChatService:
+    """The answering core as a chat bot uses it: async, rate-limited, reindexable."""
+
+    def __init__(self, answerer: Answerer, settings: Settings) -> None:
+        self.answerer = answerer
+        self.settings = settings
+        self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
+        self._pool = ThreadPoolExecutor(settings.answer_threads, thread_name_prefix="answer")
+        self._reindex_lock = asyncio.Lock()
+
+    def retry_after(self, user_key: str) -> float:
+        return self.limiter.retry_after(user_key)
+
+    async def answer(self, question: str) -> Answer:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.answerer.answer, question)
+
+    def articles(self) -> list[Article]:
+        """Indexed articles, newest first where dated."""
+        articles = list(self.answerer.index.articles.values())
+        return sorted(articles, key=lambda a: (a.published or "", a.title), reverse=True)
+
+    @property
+    def reindexing(self) -> bool:
+        return self._reindex_lock.locked()
+
+    async def reindex(self) -> ReindexReport:
+        """Rebuild from the configured sources in a thread, then swap the new index in."""
+        async with self._reindex_lock:
+            return await asyncio.to_thread(self._rebuild)
+
+    def _rebuild(self) -> ReindexReport:
+        settings, embedder = self.settings, self.answerer.embedder
+        index_dir = settings.resolved_index_dir
+        report = build_from_sources(settings, embedder, index_dir, settings.resolved_sources)
+        self.answerer.use_index(ArticleIndex.load(index_dir, embedder))
+        assert report.manifest is not None
+        log.info("reindexed: version %s", report.manifest.version)
+        return ReindexReport(report.manifest, [f"{f.source}: {f.reason}" for f in report.failures])
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,267 @@
+"""A small fake Discord (REST API + gateway websocket) on 127.0.0.1, for end-to-end
+tests of the real discord.py client. It runs in its own thread and event loop,
+records every request, and lists the ones it did not expect."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+APP_ID = 900000000000000001
+BOT_ID = 900000000000000002
+GUILD_ID = 910000000000000001
+CHANNEL_ID = 920000000000000001
+DM_CHANNEL_ID = 920000000000000009
+VALID_TOKEN = "fake.discord.token-for-tests"
+MANAGE_GUILD = 1 << 5
+BOT_USER = {
+    "id": str(BOT_ID),
+    "username": "articlebot",
+    "discriminator": "0",
+    "bot": True,
+    "avatar": None,
+}
+
+
+def user(user_id: int, name: str = "asker", bot: bool = False) -> dict:
+    return {"id": str(user_id), "username": name, "discriminator": "0", "bot": bot, "avatar": None}
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    # exactly application/json: discord.py reads "...; charset=utf-8" as text
+    return web.Response(
+        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+    )
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    body: Any
+
+
+@dataclass
+class FakeDiscord:
+    token: str = VALID_TOKEN
+    requests: list[Recorded] = field(default_factory=list)
+    unexpected: list[Recorded] = field(default_factory=list)
+    synced_commands: list[dict] = field(default_factory=list)
+    sync_path: str = ""
+
+    def __post_init__(self) -> None:
+        self._ids = itertools.count(930000000000000001)
+        self._sockets: list[web.WebSocketResponse] = []
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> FakeDiscord:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        assert ready.wait(10), "fake Discord did not start"
+        return self
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        app = web.Application()
+        app.router.add_get("/gateway", self.gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self.rest)
+        self._runner = web.AppRunner(app)
+        self.loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]
+        ready.set()
+        self.loop.run_forever()
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            for ws in list(self._sockets):
+                await ws.close()
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    # --- gateway -------------------------------------------------------------------------
+
+    async def gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self._seq = itertools.count(1)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
+        async for msg in ws:
+            if msg.type != WSMsgType.TEXT:
+                break
+            payload = json.loads(msg.data)
+            if payload["op"] == 1:
+                await ws.send_str(json.dumps({"op": 11}))
+            elif payload["op"] == 2:
+                if payload["d"]["intents"] & (1 << 15):  # Message Content, not enabled
+                    await ws.close(code=4014)
+                    break
+                ready = {
+                    "v": 10,
+                    "user": BOT_USER,
+                    "guilds": [],
+                    "session_id": "fake-session",
+                    "resume_gateway_url": self.gateway_url,
+                    "application": {"id": str(APP_ID), "flags": 0},
+                }
+                await self._send(ws, "READY", ready)
+        self._sockets.remove(ws)
+        return ws
+
+    async def _send(self, ws: web.WebSocketResponse, event: str, data: dict) -> None:
+        await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
+
+    def dispatch(self, event: str, data: dict) -> None:
+        """Send a gateway event to every connected client (from the test's thread)."""
+
+        async def send() -> None:
+            for ws in self._sockets:
+                await self._send(ws, event, data)
+
+        asyncio.run_coroutine_threadsafe(send(), self.loop).result(5)
+
+    @property
+    def connected(self) -> bool:
+        return bool(self._sockets)
+
+    # --- REST ----------------------------------------------------------------------------
+
+    def message_payload(self, channel_id: str, body: dict, author: dict = BOT_USER) -> dict:
+        return {
+            "id": str(next(self._ids)),
+            "channel_id": channel_id,
+            "type": 0,
+            "content": body.get("content") or "",
+            "author": author,
+            "attachments": [],
+            "embeds": body.get("embeds") or [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "pinned": False,
+            "tts": False,
+            "timestamp": "2026-11-25T12:00:00+00:00",
+            "edited_timestamp": None,
+            "flags": body.get("flags") or 0,
+            "components": [],
+        }
+
+    async def rest(self, request: web.Request) -> web.StreamResponse:
+        path = "/" + request.match_info["tail"]
+        raw = await request.read()
+        body = self._body(request, raw)
+        record = Recorded(request.method, path, body)
+        self.requests.append(record)
+        if request.headers.get("Authorization") not in (f"Bot {self.token}", None):
+            return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        route = self._route(request.method, path)
+        if route is None:
+            self.unexpected.append(record)
+            return json_response({"message": "Unknown route", "code": 0}, 404)
+        return route(path, body)
+
+    @staticmethod
+    def _body(request: web.Request, raw: bytes) -> Any:
+        if not raw:
+            return None
+        if request.content_type == "multipart/form-data":
+            # discord.py sends JSON in a "payload_json" part when there are files
+            text = raw.decode(errors="replace")
+            start = text.find("{")
+            return json.loads(text[start : text.rfind("}") + 1])
+        return json.loads(raw)
+
+    def _route(self, method: str, path: str) -> Callable[[str, Any], web.Response] | None:
+        parts = path.strip("/").split("/")
+        table: list[tuple[str, list[str], Callable[[str, Any], web.Response]]] = [
+            ("GET", ["users", "@me"], lambda p, b: json_response(BOT_USER)),
+            ("GET", ["oauth2", "applications", "@me"], self._application),
+            ("PUT", ["applications", "*", "commands"], self._sync),
+            ("PUT", ["applications", "*", "guilds", "*", "commands"], self._sync),
+            ("POST", ["channels", "*", "messages"], self._channel_message),
+            ("POST", ["channels", "*", "typing"], lambda p, b: web.Response(status=204)),
+            ("POST", ["interactions", "*", "*", "callback"], self._callback),
+            ("POST", ["webhooks", "*", "*"], self._followup),
+            ("PATCH", ["webhooks", "*", "*", "messages", "@original"], self._followup),
+        ]
+        for verb, pattern, handler in table:
+            same_shape = verb == method and len(pattern) == len(parts)
+            if same_shape and all(a in ("*", b) for a, b in zip(pattern, parts, strict=True)):
+                return handler
+        return None
+
+    def _application(self, path: str, body: Any) -> web.Response:
+        return json_response(
+            {
+                "id": str(APP_ID),
+                "name": "ArticleBot",
+                "description": "",
+                "icon": None,
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "owner": user(1, "owner"),
+                "verify_key": "00",
+                "flags": 0,
+            }
+        )
+
+    def _sync(self, path: str, body: Any) -> web.Response:
+        self.sync_path = path
+        self.synced_commands = [
+            {**cmd, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}
+            for cmd in body
+        ]
+        return json_response(self.synced_commands)
+
+    def _channel_message(self, path: str, body: Any) -> web.Response:
+        return json_response(self.message_payload(path.split("/")[2], body))
+
+    def _callback(self, path: str, body: Any) -> web.Response:
+        interaction_id = path.split("/")[2]
+        return json_response(
+            {"interaction": {"id": interaction_id, "type": 2}, "resource": {"type": body["type"]}}
+        )
+
+    def _followup(self, path: str, body: Any) -> web.Response:
+        return json_response(self.message_payload(str(CHANNEL_ID), body or {}))
+
+    # --- what tests look at ----------------------------------------------------------------
+
+    def posts(self, prefix: str) -> list[Recorded]:
+        return [
+            r for r in self.requests if r.method in ("POST", "PATCH") and r.path.startswith(prefix)
+        ]
+
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = predicate()
+            if result:
+                return result
+            time.sleep(0.02)
+        raise AssertionError("timed out waiting for the bot")

@@ -1,0 +1,577 @@
+"""End to end: the real discord.py client against a fake Discord on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.cli import main
+from bot.core import Answer
+from bot.discord_bot import (
+    EMBED_DESCRIPTION_LIMIT,
+    EMBEDS_TOTAL_LIMIT,
+    TEXT_LIMIT,
+    ArticleBot,
+    create_discord_bot,
+    invite_url,
+)
+from bot.runtime import build_from_sources, make_answerer
+from bot.service import ChatService
+from bot.settings import Settings, bundled_dir, load_settings
+from index.embedding import Embedder
+from index.store import ArticleIndex
+from tests.fakes.discord_server import (
+    APP_ID,
+    BOT_ID,
+    BOT_USER,
+    CHANNEL_ID,
+    DM_CHANNEL_ID,
+    GUILD_ID,
+    MANAGE_GUILD,
+    VALID_TOKEN,
+    FakeDiscord,
+    user,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LAUNCH = "When was the International Space Station launched?"
+PING_ARTICLE = """Town hall row over @everyone notice
+
+A notice addressed to @everyone and @here was pinned in the town hall by the caretaker, \
+who also tagged <@&555> and <@123456789> in the message about the broken boiler.
+"""
+ids = itertools.count(800000000000000001)
+user_ids = itertools.count(100)
+
+
+@pytest.fixture(scope="module")
+def sources_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("discord-sources")
+    shutil.copy(bundled_dir() / "articles" / "russia-leaves-iss.txt", folder)
+    (folder / "town-hall.txt").write_text(PING_ARTICLE)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeDiscord]:
+    server = FakeDiscord().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def discord_settings(
+    tmp_path_factory: pytest.TempPathFactory, fake: FakeDiscord, sources_dir: Path
+) -> Settings:
+    return load_settings(
+        data_dir=tmp_path_factory.mktemp("discord-data"),
+        index_dir=tmp_path_factory.mktemp("discord-index") / "index",
+        sources=[str(sources_dir)],
+        discord_api_base_url=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+        discord_guild_id=GUILD_ID,
+        rate_limit_questions=3,
+        rate_limit_seconds=60,
+    )
+
+
+@pytest.fixture(scope="module")
+def service(discord_settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
+    index_dir = discord_settings.resolved_index_dir
+    build_from_sources(discord_settings, embedder, index_dir, discord_settings.resolved_sources)
+    answerer = make_answerer(discord_settings, embedder, ArticleIndex.load(index_dir, embedder))
+    chat = ChatService(answerer, discord_settings)
+    yield chat
+    chat.close()
+
+
+@pytest.fixture(scope="module")
+def bot(
+    fake: FakeDiscord, service: ChatService, discord_settings: Settings
+) -> Iterator[ArticleBot]:
+    client = create_discord_bot(service, discord_settings, guild_ready_timeout=0.05)
+    loop = asyncio.new_event_loop()
+    failure: list[BaseException] = []
+
+    def died(task: asyncio.Task) -> None:
+        if not task.cancelled() and task.exception():
+            failure.append(task.exception())
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.create_task(client.start(VALID_TOKEN)).add_done_callback(died)
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    fake.wait_for(lambda: client.is_ready() or failure, timeout=30)
+    assert not failure, failure
+    yield client
+    asyncio.run_coroutine_threadsafe(client.close(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_requests(fake: FakeDiscord) -> Iterator[None]:
+    yield
+    assert fake.unexpected == []
+
+
+def new_user() -> int:
+    return next(user_ids)
+
+
+def mention(fake: FakeDiscord, text: str, *, author: dict | None = None, dm: bool = False) -> str:
+    message_id = str(next(ids))
+    data = {
+        "id": message_id,
+        "channel_id": str(DM_CHANNEL_ID if dm else CHANNEL_ID),
+        "type": 0,
+        "content": text if dm else f"<@{BOT_ID}> {text}",
+        "author": author or user(new_user()),
+        "mentions": [] if dm else [BOT_USER],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": False,
+        "mention_everyone": False,
+        "tts": False,
+        "timestamp": "2026-11-25T12:00:00+00:00",
+        "edited_timestamp": None,
+        "flags": 0,
+    }
+    if not dm:
+        data["guild_id"] = str(GUILD_ID)
+    fake.dispatch("MESSAGE_CREATE", data)
+    return message_id
+
+
+def replies_to(fake: FakeDiscord, message_id: str) -> list[dict]:
+    return [
+        r.body
+        for r in fake.posts("/channels/")
+        if r.path.endswith("/messages")
+        and str((r.body.get("message_reference") or {}).get("message_id")) == message_id
+    ]
+
+
+def wait_reply(fake: FakeDiscord, message_id: str) -> dict:
+    return fake.wait_for(lambda: replies_to(fake, message_id))[0]
+
+
+def slash(
+    fake: FakeDiscord,
+    name: str,
+    options: list[dict] | None = None,
+    *,
+    permissions: int = 0,
+    user_id: int | None = None,
+) -> str:
+    interaction_id = str(next(ids))
+    token = f"interaction-token-{interaction_id}"
+    command = next(c for c in fake.synced_commands if c["name"] == name)
+    fake.dispatch(
+        "INTERACTION_CREATE",
+        {
+            "id": interaction_id,
+            "application_id": str(APP_ID),
+            "type": 2,
+            "token": token,
+            "version": 1,
+            "attachment_size_limit": 8388608,
+            "channel_id": str(CHANNEL_ID),
+            "guild_id": str(GUILD_ID),
+            "app_permissions": "0",
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {},
+            "context": 0,
+            "data": {"id": command["id"], "name": name, "type": 1, "options": options or []},
+            "member": {
+                "user": user(user_id or new_user()),
+                "roles": [],
+                "permissions": str(permissions),
+                "flags": 0,
+                "joined_at": "2026-01-01T00:00:00+00:00",
+                "deaf": False,
+                "mute": False,
+            },
+        },
+    )
+    return token
+
+
+def callbacks(fake: FakeDiscord, token: str) -> list[dict]:
+    return [r.body for r in fake.posts("/interactions/") if token in r.path]
+
+
+def followups(fake: FakeDiscord, token: str) -> list[dict]:
+    return [r.body for r in fake.posts("/webhooks/") if token in r.path]
+
+
+def text_of(message: dict) -> str:
+    parts = [message.get("content") or ""]
+    for embed in message.get("embeds") or []:
+        parts += [
+            embed.get("title", ""),
+            embed.get("description", ""),
+            (embed.get("footer") or {}).get("text", ""),
+        ]
+    return "\n".join(parts)
+
+
+# --- start-up --------------------------------------------------------------------------
+
+
+def test_start_syncs_commands_to_the_guild(bot: ArticleBot, fake: FakeDiscord) -> None:
+    assert fake.sync_path == f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"
+    by_name = {c["name"]: c for c in fake.synced_commands}
+    assert set(by_name) == {"ask", "reindex", "sources"}
+    options = {o["name"]: o for o in by_name["ask"]["options"]}
+    assert options["question"]["required"] is True and options["private"]["required"] is False
+    assert all(1 <= len(c["description"]) <= 100 for c in fake.synced_commands)
+
+
+def test_no_privileged_intent(bot: ArticleBot) -> None:
+    assert not bot.intents.message_content and not bot.intents.members and not bot.intents.presences
+
+
+# --- mentions and DMs --------------------------------------------------------------------
+
+
+def test_mention_gets_a_cited_reply(bot: ArticleBot, fake: FakeDiscord) -> None:
+    message_id = mention(fake, LAUNCH)
+    reply = wait_reply(fake, message_id)
+    assert "1998" in reply["content"]
+    (embed,) = reply["embeds"]
+    assert "Russia plans to leave the International Space Station" in embed["title"]
+    assert "launched in 1998" in embed["description"]
+    assert reply["allowed_mentions"]["parse"] == []
+    assert not reply["allowed_mentions"].get("replied_user")
+    # the typing indicator was shown while answering
+    assert any(r.path == f"/channels/{CHANNEL_ID}/typing" for r in fake.requests)
+
+
+def test_direct_message_is_answered(bot: ArticleBot, fake: FakeDiscord) -> None:
+    message_id = mention(fake, "How long was Mir in orbit?", dm=True)
+    reply = wait_reply(fake, message_id)
+    assert "15 years" in reply["content"]
+    assert any(r.path == f"/channels/{DM_CHANNEL_ID}/messages" for r in fake.posts("/channels/"))
+
+
+def test_guild_message_without_mention_is_ignored(bot: ArticleBot, fake: FakeDiscord) -> None:
+    message_id = str(next(ids))
+    fake.dispatch(
+        "MESSAGE_CREATE",
+        {
+            "id": message_id,
+            "channel_id": str(CHANNEL_ID),
+            "guild_id": str(GUILD_ID),
+            "type": 0,
+            "content": "",
+            "author": user(new_user()),
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": [],
+            "pinned": False,
+            "mention_everyone": False,
+            "tts": False,
+            "timestamp": "2026-11-25T12:00:00+00:00",
+            "edited_timestamp": None,
+            "flags": 0,
+        },
+    )
+    control = mention(fake, LAUNCH)  # answered after the ignored one, so it was seen and skipped
+    wait_reply(fake, control)
+    assert replies_to(fake, message_id) == []
+
+
+def test_bots_are_never_answered(bot: ArticleBot, fake: FakeDiscord) -> None:
+    from_bot = mention(fake, LAUNCH, author=user(new_user(), "otherbot", bot=True))
+    from_self = mention(fake, LAUNCH, author=BOT_USER)
+    control = mention(fake, LAUNCH)
+    wait_reply(fake, control)
+    assert replies_to(fake, from_bot) == [] and replies_to(fake, from_self) == []
+
+
+def test_abstention_is_said_plainly(bot: ArticleBot, fake: FakeDiscord) -> None:
+    reply = wait_reply(fake, mention(fake, "Who won the 2022 World Cup?"))
+    assert "couldn't find that in the articles" in reply["content"]
+    assert "rephrasing" in reply["content"]
+    assert not reply.get("embeds")
+
+
+def test_everyone_in_article_and_question_pings_nobody(bot: ArticleBot, fake: FakeDiscord) -> None:
+    reply = wait_reply(
+        fake, mention(fake, "What did the caretaker pin in the town hall for @everyone?")
+    )
+    body = text_of(reply)
+    assert "boiler" in body or "notice" in body
+    assert reply["allowed_mentions"]["parse"] == []
+    assert "@everyone" not in body and "@here" not in body  # defused with a zero-width space
+    assert "@\u200beveryone" in body
+
+
+def test_empty_mention_gets_help(bot: ArticleBot, fake: FakeDiscord) -> None:
+    reply = wait_reply(fake, mention(fake, "   "))
+    assert "/ask" in reply["content"]
+
+
+def test_rate_limit_gives_a_friendly_note(bot: ArticleBot, fake: FakeDiscord) -> None:
+    asker = user(new_user())
+    sent = [mention(fake, "How long was Mir in orbit?", author=asker) for _ in range(4)]
+    replies = [wait_reply(fake, m)["content"] for m in sent]
+    assert sum("15 years" in r for r in replies) == 3
+    assert sum("asking quickly" in r for r in replies) == 1
+
+
+def test_core_exception_reaches_the_user(
+    bot: ArticleBot,
+    fake: FakeDiscord,
+    service: ChatService,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(question: str) -> Answer:
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr(service.answerer, "answer", broken)
+    reply = wait_reply(fake, mention(fake, LAUNCH))
+    assert reply["content"] == "Sorry, something went wrong; the operator has been told."
+    assert "index exploded" in caplog.text
+
+
+def test_long_answer_is_split_within_limits(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = service.answerer.answer(LAUNCH)
+    sentence = real.text + " "
+    long_answer = dataclasses.replace(
+        real, text=(sentence * (5000 // len(sentence) + 1))[:5000], sources=real.sources * 12
+    )
+    monkeypatch.setattr(service.answerer, "answer", lambda question: long_answer)
+    marker = len(fake.requests)
+    mention(fake, LAUNCH)
+
+    def all_sent() -> list[dict] | None:
+        path = f"/channels/{CHANNEL_ID}/messages"
+        bodies = [r.body for r in fake.requests[marker:] if r.method == "POST" and r.path == path]
+        embeds = sum(len(b.get("embeds") or []) for b in bodies)
+        return bodies if embeds == 12 else None
+
+    messages = fake.wait_for(all_sent)
+    text = "".join(m.get("content") or "" for m in messages)
+    assert len(text) >= 4950 and text.startswith("The International Space Station was launched")
+    assert len(messages) >= 4  # 5,000 characters of text need three messages, 12 embeds two
+    for message in messages:
+        embeds = message.get("embeds") or []
+        assert len(message.get("content") or "") <= TEXT_LIMIT
+        assert len(embeds) <= 10
+        assert (
+            sum(len(e["title"]) + len(e["description"]) + len(e["footer"]["text"]) for e in embeds)
+            <= EMBEDS_TOTAL_LIMIT
+        )
+        assert all(len(e["description"]) <= EMBED_DESCRIPTION_LIMIT for e in embeds)
+
+
+# --- slash commands ----------------------------------------------------------------------
+
+
+def test_ask_defers_then_follows_up(bot: ArticleBot, fake: FakeDiscord) -> None:
+    token = slash(fake, "ask", [{"name": "question", "type": 3, "value": LAUNCH}])
+    followup = fake.wait_for(lambda: followups(fake, token))[0]
+    (callback,) = callbacks(fake, token)
+    assert callback["type"] == 5  # deferred, "thinking"
+    assert not (callback.get("data") or {}).get("flags", 0) & 64
+    assert "1998" in followup["content"]
+    assert followup["embeds"] and "launched in 1998" in followup["embeds"][0]["description"]
+    assert followup["allowed_mentions"]["parse"] == []
+
+
+def test_private_ask_is_ephemeral(bot: ArticleBot, fake: FakeDiscord) -> None:
+    token = slash(
+        fake,
+        "ask",
+        [
+            {"name": "question", "type": 3, "value": "How long was Mir in orbit?"},
+            {"name": "private", "type": 5, "value": True},
+        ],
+    )
+    followup = fake.wait_for(lambda: followups(fake, token))[0]
+    (callback,) = callbacks(fake, token)
+    assert callback["type"] == 5 and callback["data"]["flags"] & 64
+    assert followup["flags"] & 64 and "15 years" in followup["content"]
+
+
+def test_sources_lists_articles(bot: ArticleBot, fake: FakeDiscord) -> None:
+    token = slash(fake, "sources")
+    (callback,) = fake.wait_for(lambda: callbacks(fake, token))
+    assert callback["type"] == 4 and callback["data"]["flags"] & 64
+    assert "Russia plans to leave the International Space Station" in callback["data"]["content"]
+    assert "Town hall row" in callback["data"]["content"]
+
+
+def test_reindex_refused_without_manage_server(bot: ArticleBot, fake: FakeDiscord) -> None:
+    token = slash(fake, "reindex", permissions=0)
+    (callback,) = fake.wait_for(lambda: callbacks(fake, token))
+    assert callback["type"] == 4 and callback["data"]["flags"] & 64
+    assert "Only server managers" in callback["data"]["content"]
+
+
+def test_admin_reindex_swaps_while_answering(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService, sources_dir: Path
+) -> None:
+    before = service.answerer.index.version
+    bridge = "How much did the harbour bridge cost?"
+    assert wait_reply(fake, mention(fake, bridge))["content"].startswith("I couldn't find")
+    shutil.copy(FIXTURES / "harbour-bridge.txt", sources_dir)
+    token = slash(fake, "reindex", permissions=MANAGE_GUILD)
+    during = [mention(fake, LAUNCH) for _ in range(2)]  # answered from the old or new index
+    done = fake.wait_for(lambda: followups(fake, token), timeout=60)[0]
+    assert "Index rebuilt: 3 article(s)" in done["content"] and done["flags"] & 64
+    assert all("1998" in wait_reply(fake, m)["content"] for m in during)
+    assert service.answerer.index.version != before
+    assert "412 million" in wait_reply(fake, mention(fake, bridge))["content"]
+
+
+# --- set-up commands ---------------------------------------------------------------------
+
+
+def test_invite_url_has_exactly_the_needed_scopes_and_permissions() -> None:
+    url = invite_url(APP_ID)
+    assert f"client_id={APP_ID}" in url and "scope=bot+applications.commands" in url
+    permissions = discord.Permissions(int(url.split("permissions=")[1].split("&")[0]))
+    granted = {name for name, value in permissions if value}
+    # discord.py names View Channel "read_messages"
+    assert granted == {
+        "read_messages",
+        "send_messages",
+        "send_messages_in_threads",
+        "embed_links",
+        "read_message_history",
+    }
+
+
+def test_invalid_token_is_a_clear_error(
+    fake: FakeDiscord,
+    bundled_index_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "not-the-right-token")
+    monkeypatch.setenv("DISCORD_API_BASE_URL", fake.api_base)
+    monkeypatch.setenv("DISCORD_GATEWAY_URL", fake.gateway_url)
+    code = main(["serve", "discord", "--index-dir", str(bundled_index_dir)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Discord rejected the token" in err and "not-the-right-token" not in err
+    assert "Traceback" not in err
+
+
+def test_missing_token_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    assert main(["serve", "discord"]) == 2
+    assert "set DISCORD_TOKEN" in capsys.readouterr().err
+
+
+# --- concurrency, channel allow-list, slash-command errors ---------------------------------
+
+
+def test_slow_question_does_not_block_others(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = service.answerer.answer
+    release = threading.Event()
+
+    def slow_for_one(question: str) -> Answer:
+        if "slow" in question:
+            release.wait(20)
+        return real(question)
+
+    monkeypatch.setattr(service.answerer, "answer", slow_for_one)
+    slow = mention(fake, "slow: How long was Mir in orbit?")
+    fast = mention(fake, LAUNCH)
+    assert "1998" in wait_reply(fake, fast)["content"]  # answered while the slow one still runs
+    assert replies_to(fake, slow) == []
+    release.set()
+    assert "15 years" in wait_reply(fake, slow)["content"]
+
+
+def test_channel_allowlist(
+    bot: ArticleBot, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot.settings, "discord_channel_allowlist", [CHANNEL_ID + 1])
+    outside = mention(fake, LAUNCH)
+    token = slash(fake, "ask", [{"name": "question", "type": 3, "value": LAUNCH}])
+    (callback,) = fake.wait_for(lambda: callbacks(fake, token))
+    assert callback["type"] == 4 and callback["data"]["flags"] & 64
+    assert "don't answer in this channel" in callback["data"]["content"]
+    assert "1998" in wait_reply(fake, mention(fake, LAUNCH, dm=True))["content"]  # DMs still work
+    assert replies_to(fake, outside) == []
+
+
+def test_slash_command_error_reaches_the_user(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(question: str) -> Answer:
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr(service.answerer, "answer", broken)
+    token = slash(fake, "ask", [{"name": "question", "type": 3, "value": LAUNCH}])
+    followup = fake.wait_for(lambda: followups(fake, token))[0]
+    assert followup["content"] == "Sorry, something went wrong; the operator has been told."
+    assert followup["flags"] & 64
+
+
+def test_serve_discord_command_answers(bundled_index_dir: Path, tmp_path: Path) -> None:
+    """`articlebot serve discord`, as an operator runs it, against its own fake Discord."""
+    server = FakeDiscord().start()
+    env = {
+        **os.environ,
+        "DISCORD_TOKEN": VALID_TOKEN,
+        "DISCORD_API_BASE_URL": server.api_base,
+        "DISCORD_GATEWAY_URL": server.gateway_url,
+        "ARTICLEBOT_DATA_DIR": str(tmp_path),
+    }
+    exe = Path(sys.executable).parent / "articlebot"
+    process = subprocess.Popen(
+        [str(exe), "serve", "discord", "--index-dir", str(bundled_index_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        server.wait_for(
+            lambda: (server.connected and server.synced_commands) or process.poll() is not None, 120
+        )
+        assert process.poll() is None, process.communicate()
+        message_id = mention(server, LAUNCH)
+        reply = server.wait_for(lambda: replies_to(server, message_id))[0]
+        assert "1998" in reply["content"]
+        assert "launched in 1998" in reply["embeds"][0]["description"]
+        assert server.sync_path == f"/applications/{APP_ID}/commands"
+        assert server.unexpected == []
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+        server.stop()
+    assert process.returncode == 0, err
+    assert VALID_TOKEN not in out + err
