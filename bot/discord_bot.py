@@ -128,7 +128,8 @@ class ArticleBot(discord.Client):
 
     def __init__(self, service: ChatService, settings: Settings, **options: object) -> None:
         intents = discord.Intents.default()
-        intents.message_content = False  # privileged; mentions and DMs still carry text
+        # privileged and off by default: mentions and DMs carry their text without it
+        intents.message_content = settings.discord_message_content
         # a text bot: no voice, so no warnings about voice libraries at start
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
@@ -155,7 +156,7 @@ class ArticleBot(discord.Client):
         if message.author.bot or self.user is None:
             return  # never answer bots, this one included: no loops
         in_guild = not isinstance(message.channel, discord.DMChannel)
-        if in_guild and self.user not in message.mentions:
+        if in_guild and not (self.user in message.mentions or self.replies_to_me(message)):
             return
         if not self.allowed_channel(message.channel.id, in_guild):
             return
@@ -165,6 +166,11 @@ class ArticleBot(discord.Client):
         except Exception:
             log.exception("failed to answer message %s", message.id)
             await message.reply(SORRY, allowed_mentions=NO_MENTIONS)
+
+    def replies_to_me(self, message: discord.Message) -> bool:
+        """A reply to one of this bot's answers (readable only with Message Content)."""
+        resolved = message.reference.resolved if message.reference else None
+        return isinstance(resolved, discord.Message) and resolved.author == self.user
 
     async def answer_message(self, message: discord.Message, question: str) -> None:
         wait = self.service.retry_after(f"discord:{message.author.id}")

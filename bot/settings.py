@@ -98,6 +98,9 @@ class Settings(BaseSettings):
         ),
     )
     discord_channel_allowlist: list[int] = Field(default_factory=list)
+    # Privileged; enable it in the Developer Portal first. Lets the bot read replies
+    # to its answers that have the @-ping turned off, and answer them as questions.
+    discord_message_content: bool = False
     discord_admin_role_ids: list[int] = Field(default_factory=list)
 
     @property

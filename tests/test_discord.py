@@ -575,3 +575,24 @@ def test_serve_discord_command_answers(bundled_index_dir: Path, tmp_path: Path) 
         server.stop()
     assert process.returncode == 0, err
     assert VALID_TOKEN not in out + err
+
+
+def test_message_content_intent_not_enabled_is_a_clear_error(
+    bundled_index_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fake that, like Discord, closes with 4014 when an intent the app lacks is asked for."""
+    server = FakeDiscord().start()
+    # the endpoints are discord.py class attributes: give the module's bot its fake back after
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    gateway = discord.gateway.DiscordWebSocket
+    monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
+    monkeypatch.setenv("DISCORD_TOKEN", VALID_TOKEN)
+    monkeypatch.setenv("DISCORD_API_BASE_URL", server.api_base)
+    monkeypatch.setenv("DISCORD_GATEWAY_URL", server.gateway_url)
+    monkeypatch.setenv("ARTICLEBOT_DISCORD_MESSAGE_CONTENT", "true")
+    try:
+        code = main(["serve", "discord", "--index-dir", str(bundled_index_dir)])
+    finally:
+        server.stop()
+    assert code == 1
+    assert "privileged intent" in capsys.readouterr().err
