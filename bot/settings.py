@@ -35,6 +35,12 @@ def default_data_dir() -> Path:
     return Path(base) / "articlebot"
 
 
+def platform_env(name: str) -> AliasChoices:
+    """A platform's customary variable (e.g. DISCORD_TOKEN), its ARTICLEBOT_ twin, or the
+    settings-file key."""
+    return AliasChoices(name, f"ARTICLEBOT_{name}", name.lower())
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. See config/articlebot.toml for each field's meaning."""
 
@@ -71,37 +77,45 @@ class Settings(BaseSettings):
     # Discord. The token is a secret: never logged, never shown in errors.
     discord_token: SecretStr | None = Field(
         None,
-        validation_alias=AliasChoices("DISCORD_TOKEN", "ARTICLEBOT_DISCORD_TOKEN", "discord_token"),
+        validation_alias=platform_env("DISCORD_TOKEN"),
     )
     discord_application_id: int | None = Field(
-        None,
-        validation_alias=AliasChoices(
-            "DISCORD_APPLICATION_ID", "ARTICLEBOT_DISCORD_APPLICATION_ID", "discord_application_id"
-        ),
+        None, validation_alias=platform_env("DISCORD_APPLICATION_ID")
     )
     discord_api_base_url: str | None = Field(
-        None,
-        validation_alias=AliasChoices(
-            "DISCORD_API_BASE_URL", "ARTICLEBOT_DISCORD_API_BASE_URL", "discord_api_base_url"
-        ),
+        None, validation_alias=platform_env("DISCORD_API_BASE_URL")
     )
     discord_gateway_url: str | None = Field(
-        None,
-        validation_alias=AliasChoices(
-            "DISCORD_GATEWAY_URL", "ARTICLEBOT_DISCORD_GATEWAY_URL", "discord_gateway_url"
-        ),
+        None, validation_alias=platform_env("DISCORD_GATEWAY_URL")
     )
-    discord_guild_id: int | None = Field(
-        None,
-        validation_alias=AliasChoices(
-            "DISCORD_GUILD_ID", "ARTICLEBOT_DISCORD_GUILD_ID", "discord_guild_id"
-        ),
-    )
+    discord_guild_id: int | None = Field(None, validation_alias=platform_env("DISCORD_GUILD_ID"))
     discord_channel_allowlist: list[int] = Field(default_factory=list)
+    discord_admin_role_ids: list[int] = Field(default_factory=list)
     # Privileged; enable it in the Developer Portal first. Lets the bot read replies
     # to its answers that have the @-ping turned off, and answer them as questions.
     discord_message_content: bool = False
-    discord_admin_role_ids: list[int] = Field(default_factory=list)
+
+    # Slack. Tokens and the signing secret are secrets: never logged.
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=platform_env("SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=platform_env("SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=platform_env("SLACK_APP_TOKEN")
+    )
+    slack_api_base_url: str | None = Field(
+        None, validation_alias=platform_env("SLACK_API_BASE_URL")
+    )
+    slack_channel_allowlist: list[str] = Field(default_factory=list)
+    slack_admin_user_ids: list[str] = Field(default_factory=list)
+    slack_ephemeral_answers: bool = False
+    slack_api_retries: int = Field(3, ge=0)
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.data_dir / "feedback.sqlite3"
 
     @property
     def resolved_index_dir(self) -> Path:
