@@ -18,7 +18,7 @@ import typer
 from pydantic import ValidationError
 from typer.exceptions import TyperException
 
-from bot.core import Answer, Passage, QuestionError
+from bot.core import Answer, Passage, QuestionError, shorten
 from bot.launcher import LaunchError, MissingSecretError
 from bot.settings import Settings, load_settings
 from index.errors import (
@@ -182,8 +182,6 @@ def _each_question(questions: Iterator[str], handle) -> None:
 
 
 def _quote(passage: Passage, limit: int = 300) -> str:
-    from bot.core import shorten
-
     return shorten(passage.chunk.text.replace("\n\n", " "), limit)
 
 
@@ -265,6 +263,40 @@ def serve_discord(ctx: typer.Context, index_dir: IndexDirOption = None) -> None:
     from bot.launcher import run_discord
 
     run_discord(_settings(ctx, index_dir=index_dir))
+
+
+@serve_app.command("slack")
+def serve_slack(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="HTTP mode: address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP mode: port to listen on.")] = 3000,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP at /slack/events."""
+    from bot.launcher import run_slack
+
+    run_slack(_settings(ctx, index_dir=index_dir), host, port)
+
+
+@app.command()
+def feedback(ctx: typer.Context) -> None:
+    """Summarise the Helpful / Not helpful votes on the bots' answers."""
+    from bot.feedback import FeedbackStore
+
+    path = _settings(ctx).feedback_path
+    if not path.exists():
+        typer.echo(f"No feedback yet ({path} does not exist).")
+        return
+    summary = FeedbackStore(path).summary()
+    share = f" ({summary.helpful / summary.votes:.0%} helpful)" if summary.votes else ""
+    typer.echo(f"Answers given: {summary.answers}")
+    typer.echo(
+        f"Votes: {summary.votes}: {summary.helpful} helpful, {summary.not_helpful} not{share}"
+    )
+    if summary.recent_not_helpful:
+        typer.echo("Recent answers voted not helpful:")
+        for question, answer in summary.recent_not_helpful:
+            typer.echo(f"  Q: {question}\n  A: {shorten(answer, 160)}")
 
 
 @discord_app.command("invite-url")

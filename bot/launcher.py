@@ -64,3 +64,69 @@ def run_discord(settings: Settings) -> None:
         log.info("stopped")
     finally:
         service.close()
+
+
+def _secret(value: object) -> str:
+    return value.get_secret_value() if value is not None else ""  # type: ignore[attr-defined]
+
+
+def run_slack(settings: Settings, host: str, port: int) -> None:
+    """Run the Slack app until interrupted: Socket Mode with an app-level token,
+    else HTTP on host:port at /slack/events."""
+    from bot.feedback import FeedbackStore
+
+    if not _secret(settings.slack_bot_token):
+        raise MissingSecretError("set SLACK_BOT_TOKEN (or slack_bot_token in the settings file)")
+    socket_mode = bool(_secret(settings.slack_app_token))
+    if not socket_mode and not _secret(settings.slack_signing_secret):
+        raise MissingSecretError(
+            "set SLACK_SIGNING_SECRET for HTTP mode, or SLACK_APP_TOKEN for Socket Mode"
+        )
+    service = make_service(settings)
+    feedback = FeedbackStore(settings.feedback_path)
+    try:
+        asyncio.run(_serve_slack(settings, service, feedback, host, port, socket_mode))
+    finally:
+        service.close()
+        feedback.close()
+
+
+async def _serve_slack(
+    settings: Settings,
+    service: ChatService,
+    feedback: object,
+    host: str,
+    port: int,
+    socket_mode: bool,
+) -> None:
+    from aiohttp import web
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack_app import create_slack_app
+
+    app = create_slack_app(service, feedback, settings)  # type: ignore[arg-type]
+    try:
+        await app.client.auth_test()
+    except SlackApiError as exc:
+        raise LaunchError(
+            f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}); "
+            "copy the Bot User OAuth Token from the app's OAuth & Permissions page"
+        ) from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    if socket_mode:
+        handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
+        await handler.connect_async()
+        log.warning("connected to Slack in Socket Mode")
+        await stop.wait()
+        await handler.close_async()
+        return
+    runner = web.AppRunner(app.web_app(path="/slack/events"))
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.warning("listening on http://%s:%d/slack/events", host, port)
+    await stop.wait()
+    await runner.cleanup()

@@ -4,16 +4,15 @@ records every request, and lists the ones it did not expect."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.background import BackgroundServer
 
 APP_ID = 900000000000000001
 BOT_ID = 900000000000000002
@@ -49,51 +48,22 @@ class Recorded:
     body: Any
 
 
-@dataclass
-class FakeDiscord:
-    token: str = VALID_TOKEN
-    requests: list[Recorded] = field(default_factory=list)
-    unexpected: list[Recorded] = field(default_factory=list)
-    synced_commands: list[dict] = field(default_factory=list)
-    sync_path: str = ""
-
-    def __post_init__(self) -> None:
+class FakeDiscord(BackgroundServer):
+    def __init__(self, token: str = VALID_TOKEN) -> None:
+        super().__init__()
+        self.token = token
+        self.requests: list[Recorded] = []
+        self.unexpected: list[Recorded] = []
+        self.synced_commands: list[dict] = []
+        self.sync_path = ""
         self._ids = itertools.count(930000000000000001)
-        self._sockets: list[web.WebSocketResponse] = []
-        self.loop = asyncio.new_event_loop()
-        self.port = 0
+        self._seq = itertools.count(1)
 
-    # --- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> FakeDiscord:
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
-        self._thread.start()
-        assert ready.wait(10), "fake Discord did not start"
-        return self
-
-    def _run(self, ready: threading.Event) -> None:
-        asyncio.set_event_loop(self.loop)
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/gateway", self.gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self.rest)
-        self._runner = web.AppRunner(app)
-        self.loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self.loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        ready.set()
-        self.loop.run_forever()
-
-    def stop(self) -> None:
-        async def shutdown() -> None:
-            for ws in list(self._sockets):
-                await ws.close()
-            await self._runner.cleanup()
-
-        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
+        return app
 
     @property
     def api_base(self) -> str:
@@ -108,8 +78,7 @@ class FakeDiscord:
     async def gateway(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._sockets.append(ws)
-        self._seq = itertools.count(1)
+        self.sockets.append(ws)
         await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
@@ -130,7 +99,7 @@ class FakeDiscord:
                     "application": {"id": str(APP_ID), "flags": 0},
                 }
                 await self._send(ws, "READY", ready)
-        self._sockets.remove(ws)
+        self.sockets.remove(ws)
         return ws
 
     async def _send(self, ws: web.WebSocketResponse, event: str, data: dict) -> None:
@@ -138,16 +107,11 @@ class FakeDiscord:
 
     def dispatch(self, event: str, data: dict) -> None:
         """Send a gateway event to every connected client (from the test's thread)."""
-
-        async def send() -> None:
-            for ws in self._sockets:
-                await self._send(ws, event, data)
-
-        asyncio.run_coroutine_threadsafe(send(), self.loop).result(5)
+        self.broadcast(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
 
     @property
     def connected(self) -> bool:
-        return bool(self._sockets)
+        return bool(self.sockets)
 
     # --- REST ----------------------------------------------------------------------------
 
@@ -256,12 +220,3 @@ class FakeDiscord:
         return [
             r for r in self.requests if r.method in ("POST", "PATCH") and r.path.startswith(prefix)
         ]
-
-    def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            result = predicate()
-            if result:
-                return result
-            time.sleep(0.02)
-        raise AssertionError("timed out waiting for the bot")

@@ -1,0 +1,83 @@
+"""An aiohttp application served on 127.0.0.1 from its own thread and event loop,
+so synchronous tests can drive real clients that run elsewhere."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+
+class BackgroundServer:
+    """Subclasses build their application in `make_app`; open websockets go in `self.sockets`."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        self.sockets: list[web.WebSocketResponse] = []
+
+    def make_app(self) -> web.Application:
+        raise NotImplementedError
+
+    def start(self) -> Any:
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        assert ready.wait(10), f"{type(self).__name__} did not start"
+        return self
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
+        self._runner = web.AppRunner(self.make_app())
+        self.loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self.loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]
+        ready.set()
+        self.loop.run_forever()
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            for ws in list(self.sockets):
+                await ws.close()
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    def call(self, coroutine: Any, timeout: float = 10) -> Any:
+        """Run a coroutine on the server's loop from the test's thread."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def broadcast(self, text: str) -> None:
+        async def send() -> None:
+            for ws in self.sockets:
+                await ws.send_str(text)
+
+        self.call(send(), 5)
+
+    @staticmethod
+    def wait_for(predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = predicate()
+            if result:
+                return result
+            time.sleep(0.02)
+        raise AssertionError("timed out waiting for the bot")
+
+
+class AppServer(BackgroundServer):
+    """Serves a given aiohttp application (e.g. a Bolt app's `web_app()`)."""
+
+    def __init__(self, app: web.Application) -> None:
+        super().__init__()
+        self._app = app
+
+    def make_app(self) -> web.Application:
+        return self._app

@@ -1,0 +1,559 @@
+"""End to end: the real Bolt app, served over HTTP on 127.0.0.1, against a fake Slack."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.signature import SignatureVerifier
+
+from bot.cli import main
+from bot.core import Answer
+from bot.feedback import FeedbackStore
+from bot.runtime import build_from_sources, make_answerer
+from bot.service import ChatService
+from bot.settings import Settings, bundled_dir, load_settings
+from bot.slack_app import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, create_slack_app
+from index.embedding import Embedder
+from index.store import ArticleIndex
+from tests.fakes.background import AppServer
+from tests.fakes.slack_server import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    BOT_USER_ID,
+    SIGNING_SECRET,
+    TEAM_ID,
+    FakeSlack,
+)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+LAUNCH = "When was the International Space Station launched?"
+PING_ARTICLE = """Newsroom notice about <!channel> alerts
+
+The editor wrote <!channel> and <!here> and <@U999> in a memo & asked staff to stop pinging \
+everyone about the broken coffee machine on the third floor.
+"""
+numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="module")
+def sources_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("slack-sources")
+    shutil.copy(bundled_dir() / "articles" / "russia-leaves-iss.txt", folder)
+    (folder / "newsroom-notice.txt").write_text(PING_ARTICLE)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeSlack]:
+    server = FakeSlack().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def slack_settings(
+    tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, sources_dir: Path
+) -> Settings:
+    return load_settings(
+        data_dir=tmp_path_factory.mktemp("slack-data"),
+        index_dir=tmp_path_factory.mktemp("slack-index") / "index",
+        sources=[str(sources_dir)],
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_base_url=fake.api_base,
+        slack_admin_user_ids=["UADMIN"],
+        rate_limit_questions=1000,
+    )
+
+
+@pytest.fixture(scope="module")
+def service(slack_settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
+    index_dir = slack_settings.resolved_index_dir
+    build_from_sources(slack_settings, embedder, index_dir, slack_settings.resolved_sources)
+    answerer = make_answerer(slack_settings, embedder, ArticleIndex.load(index_dir, embedder))
+    chat = ChatService(answerer, slack_settings)
+    yield chat
+    chat.close()
+
+
+@pytest.fixture(scope="module")
+def feedback(slack_settings: Settings) -> FeedbackStore:
+    return FeedbackStore(slack_settings.feedback_path)
+
+
+@pytest.fixture(scope="module")
+def app_url(
+    service: ChatService, feedback: FeedbackStore, slack_settings: Settings
+) -> Iterator[str]:
+    app = create_slack_app(service, feedback, slack_settings)
+    server = AppServer(app.web_app(path="/slack/events")).start()
+    yield f"http://127.0.0.1:{server.port}/slack/events"
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_requests(fake: FakeSlack) -> Iterator[None]:
+    yield
+    assert fake.unexpected == []
+
+
+def signed(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
+    ts = str(timestamp or int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+def post_form(url: str, fields: dict, **sign: object) -> httpx.Response:
+    body = urlencode(fields)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed(body, **sign)}
+    return httpx.post(url, content=body, headers=headers, timeout=10)
+
+
+def post_json(url: str, payload: dict, extra: dict | None = None) -> httpx.Response:
+    body = json.dumps(payload)
+    headers = {"Content-Type": "application/json", **signed(body), **(extra or {})}
+    return httpx.post(url, content=body, headers=headers, timeout=10)
+
+
+def command_fields(
+    fake: FakeSlack, text: str, command: str = "/ask", user: str = "U1", channel: str = "C1"
+) -> tuple[dict, str]:
+    name = f"cmd{next(numbers)}"
+    fields = {
+        "token": "legacy",
+        "team_id": TEAM_ID,
+        "team_domain": "newsroom",
+        "channel_id": channel,
+        "channel_name": "general",
+        "user_id": user,
+        "user_name": "asker",
+        "command": command,
+        "text": text,
+        "api_app_id": "A1",
+        "response_url": fake.response_url_for(name),
+        "trigger_id": f"trigger{next(numbers)}",
+    }
+    return fields, name
+
+
+def ask(fake: FakeSlack, app_url: str, text: str, **options: str) -> dict:
+    fields, name = command_fields(fake, text, **options)
+    response = post_form(app_url, fields)
+    assert response.status_code == 200
+    return fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
+
+
+def event(
+    kind: str,
+    text: str,
+    *,
+    channel: str = "C1",
+    channel_type: str = "channel",
+    user: str = "U1",
+    **extra: object,
+) -> dict:
+    ts = f"{time.time():.0f}.{next(numbers):06d}"
+    return {
+        "token": "legacy",
+        "team_id": TEAM_ID,
+        "api_app_id": "A1",
+        "type": "event_callback",
+        "event_id": f"Ev{next(numbers):08d}",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+        "event": {
+            "type": kind,
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "channel": channel,
+            "channel_type": channel_type,
+            "event_ts": ts,
+            **extra,
+        },
+    }
+
+
+def posts_in_thread(fake: FakeSlack, thread_ts: str) -> list[dict]:
+    return [b for b in fake.calls("chat.postMessage") if b.get("thread_ts") == thread_ts]
+
+
+def all_text(message: dict) -> str:
+    return json.dumps(message.get("blocks", [])) + message.get("text", "")
+
+
+# --- slash commands --------------------------------------------------------------------
+
+
+def test_signed_slash_command_answers_at_the_response_url(fake: FakeSlack, app_url: str) -> None:
+    fields, name = command_fields(fake, LAUNCH)
+    started = time.monotonic()
+    response = post_form(app_url, fields)
+    assert response.status_code == 200 and time.monotonic() - started < 3  # acked in time
+    reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
+    assert reply["response_type"] == "in_channel"
+    assert "1998" in reply["blocks"][0]["text"]["text"] and "1998" in reply["text"]
+    context, quote = reply["blocks"][1], reply["blocks"][2]
+    assert "Russia plans to leave the International Space Station" in context["elements"][0]["text"]
+    assert "launched in 1998" in quote["text"]["text"]
+    assert reply["blocks"][-1]["type"] == "actions"
+
+
+@pytest.mark.parametrize(
+    "sign",
+    [{"secret": "wrong-secret"}, {"timestamp": int(time.time()) - 6 * 60}],
+    ids=["bad signature", "older than 5 minutes"],
+)
+def test_bad_signature_or_old_timestamp_is_refused(
+    fake: FakeSlack, app_url: str, sign: dict
+) -> None:
+    fields, name = command_fields(fake, LAUNCH)
+    assert post_form(app_url, fields, **sign).status_code == 401
+    time.sleep(0.5)
+    assert fake.calls(f"response/{name}") == []
+
+
+def test_url_verification(app_url: str) -> None:
+    response = post_json(
+        app_url, {"type": "url_verification", "challenge": "c-123", "token": "legacy"}
+    )
+    assert response.status_code == 200 and "c-123" in response.text
+
+
+def test_abstention(fake: FakeSlack, app_url: str) -> None:
+    reply = ask(fake, app_url, "Who won the 2022 World Cup?")
+    assert "couldn't find that in the articles" in reply["text"] and "rephrasing" in reply["text"]
+    assert [b["type"] for b in reply["blocks"]] == ["section", "actions"]
+
+
+def test_channel_broadcast_in_an_article_pings_nobody(fake: FakeSlack, app_url: str) -> None:
+    reply = ask(fake, app_url, "What did the editor write about the coffee machine?")
+    body = all_text(reply)
+    assert "coffee machine" in body
+    for ping in ("<!channel>", "<!here>", "<@U999>"):
+        assert ping not in body
+    assert "&lt;!channel&gt;" in body and "&amp;" in body
+
+
+def test_empty_question_gets_help(fake: FakeSlack, app_url: str) -> None:
+    assert "/ask" in ask(fake, app_url, "   ")["text"]
+
+
+def test_core_exception_reaches_the_user(
+    fake: FakeSlack,
+    app_url: str,
+    service: ChatService,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(question: str) -> Answer:
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr(service.answerer, "answer", broken)
+    reply = ask(fake, app_url, LAUNCH)
+    assert reply["text"] == "Sorry, something went wrong; the operator has been told."
+    assert reply["response_type"] == "ephemeral"
+    assert "index exploded" in caplog.text
+
+
+def test_long_answer_stays_within_block_limits(
+    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    real = service.answerer.answer(LAUNCH)
+    long_answer = dataclasses.replace(real, text="1998 " * 2000, sources=real.sources * 40)
+    monkeypatch.setattr(service.answerer, "answer", lambda question: long_answer)
+    reply = ask(fake, app_url, LAUNCH)
+    assert len(reply["blocks"]) <= BLOCK_LIMIT and len(reply["text"]) <= TEXT_LIMIT
+    for block in reply["blocks"]:
+        texts = (
+            [block["text"]["text"]]
+            if "text" in block
+            else [
+                e.get("text", "")
+                for e in block.get("elements", [])
+                if isinstance(e.get("text"), str)
+            ]
+        )
+        assert all(len(t) <= SECTION_LIMIT for t in texts)
+    assert reply["blocks"][0]["text"]["text"].startswith("1998 1998")
+
+
+def test_rate_limit(
+    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service.limiter, "limit", 2)
+    replies = [
+        ask(fake, app_url, "How long was Mir in orbit?", user="URATE")["text"] for _ in range(3)
+    ]
+    assert sum("15 years" in r for r in replies) == 2 and "asking quickly" in replies[2]
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+def test_mention_is_answered_in_its_thread(fake: FakeSlack, app_url: str) -> None:
+    payload = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}")
+    assert post_json(app_url, payload).status_code == 200
+    ts = payload["event"]["ts"]
+    (reply,) = fake.wait_for(lambda: posts_in_thread(fake, ts))
+    assert reply["channel"] == "C1" and "1998" in reply["text"]
+    assert "launched in 1998" in all_text(reply)
+
+
+def test_reply_in_an_existing_thread_stays_there(fake: FakeSlack, app_url: str) -> None:
+    payload = event(
+        "app_mention", f"<@{BOT_USER_ID}> How long was Mir in orbit?", thread_ts="111.000001"
+    )
+    post_json(app_url, payload)
+    (reply,) = fake.wait_for(lambda: posts_in_thread(fake, "111.000001"))
+    assert "15 years" in reply["text"]
+
+
+def test_direct_message(fake: FakeSlack, app_url: str) -> None:
+    payload = event("message", "How long was Mir in orbit?", channel="D1", channel_type="im")
+    post_json(app_url, payload)
+    (reply,) = fake.wait_for(lambda: posts_in_thread(fake, payload["event"]["ts"]))
+    assert reply["channel"] == "D1" and "15 years" in reply["text"]
+
+
+def test_retried_event_is_answered_once(fake: FakeSlack, app_url: str) -> None:
+    payload = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}")
+    post_json(app_url, payload)
+    for attempt in (1, 2):
+        retry = post_json(
+            app_url,
+            payload,
+            {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_timeout"},
+        )
+        assert retry.status_code == 200
+    ts = payload["event"]["ts"]
+    fake.wait_for(lambda: posts_in_thread(fake, ts))
+    time.sleep(1.0)
+    assert len(posts_in_thread(fake, ts)) == 1
+
+
+def test_bot_messages_are_never_answered(fake: FakeSlack, app_url: str) -> None:
+    from_bot = event("message", LAUNCH, channel="D1", channel_type="im", bot_id="BOTHER")
+    from_self = event(
+        "message", LAUNCH, channel="D1", channel_type="im", user=BOT_USER_ID, bot_id="BBOT0001"
+    )
+    control = event("message", LAUNCH, channel="D1", channel_type="im")
+    for payload in (from_bot, from_self, control):
+        post_json(app_url, payload)
+    fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
+    time.sleep(0.5)
+    assert posts_in_thread(fake, from_bot["event"]["ts"]) == []
+    assert posts_in_thread(fake, from_self["event"]["ts"]) == []
+
+
+# --- feedback and admin commands ----------------------------------------------------------
+
+
+def test_feedback_click_is_stored(
+    fake: FakeSlack,
+    app_url: str,
+    feedback: FeedbackStore,
+    slack_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reply = ask(fake, app_url, LAUNCH)
+    answer_id = reply["blocks"][-1]["elements"][1]["value"]
+    name = f"click{next(numbers)}"
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U7"},
+        "team": {"id": TEAM_ID},
+        "api_app_id": "A1",
+        "channel": {"id": "C1"},
+        "container": {"type": "message"},
+        "trigger_id": "t1",
+        "response_url": fake.response_url_for(name),
+        "actions": [
+            {
+                "type": "button",
+                "action_id": "feedback_not_helpful",
+                "block_id": "feedback",
+                "value": answer_id,
+                "action_ts": "1",
+            }
+        ],
+    }
+    assert post_form(app_url, {"payload": json.dumps(payload)}).status_code == 200
+    note = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
+    assert note["text"] == "Thanks for the feedback." and note["response_type"] == "ephemeral"
+    summary = feedback.summary()
+    assert summary.not_helpful >= 1
+    assert any("Space Station launched" in q for q, _ in summary.recent_not_helpful)
+    monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(slack_settings.data_dir))
+    capsys.readouterr()
+    assert main(["feedback"]) == 0  # the operator's summary
+    out = capsys.readouterr().out
+    assert "not helpful" in out.lower() and "Space Station launched" in out
+
+
+def test_sources_lists_articles(fake: FakeSlack, app_url: str) -> None:
+    fields, name = command_fields(fake, "", command="/sources")
+    post_form(app_url, fields)
+    reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
+    assert "Russia plans to leave" in reply["text"] and reply["response_type"] == "ephemeral"
+    assert "&lt;!channel&gt;" in reply["text"]
+
+
+def test_reindex_refused_for_non_admins(fake: FakeSlack, app_url: str) -> None:
+    fields, name = command_fields(fake, "", command="/reindex", user="UNOBODY")
+    post_form(app_url, fields)
+    reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
+    assert (
+        reply["text"] == "Only admins can rebuild the index."
+        and reply["response_type"] == "ephemeral"
+    )
+
+
+def test_admin_reindex_keeps_answering_then_swaps(
+    fake: FakeSlack, app_url: str, service: ChatService, sources_dir: Path
+) -> None:
+    bridge = "How much did the harbour bridge cost?"
+    assert "couldn't find" in ask(fake, app_url, bridge)["text"]
+    before = service.answerer.index.version
+    shutil.copy(FIXTURES / "harbour-bridge.txt", sources_dir)
+    fields, name = command_fields(fake, "", command="/reindex", user="UADMIN")
+    post_form(app_url, fields)
+    during = [ask(fake, app_url, LAUNCH)["text"] for _ in range(2)]
+    done = fake.wait_for(lambda: fake.calls(f"response/{name}"), 60)[0]
+    assert "Index rebuilt: 3 article(s)" in done["text"]
+    assert all("1998" in text for text in during)
+    assert service.answerer.index.version != before
+    assert "412 million" in ask(fake, app_url, bridge)["text"]
+
+
+# --- Socket Mode and the real command -----------------------------------------------------
+
+
+def test_socket_mode_round_trip(
+    fake: FakeSlack, service: ChatService, feedback: FeedbackStore, slack_settings: Settings
+) -> None:
+    import asyncio
+
+    app = create_slack_app(service, feedback, slack_settings)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def connect() -> AsyncSocketModeHandler:
+        handler = AsyncSocketModeHandler(app, APP_TOKEN)  # needs a running loop
+        await handler.connect_async()
+        return handler
+
+    handler = asyncio.run_coroutine_threadsafe(connect(), loop).result(20)
+    try:
+        fake.wait_for(lambda: fake.sockets)
+        fields, name = command_fields(fake, LAUNCH)
+        fake.send_envelope(
+            {
+                "envelope_id": "env-1",
+                "type": "slash_commands",
+                "payload": fields,
+                "accepts_response_payload": True,
+            }
+        )
+        reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
+        assert "1998" in reply["text"]
+        assert any(ack.get("envelope_id") == "env-1" for ack in fake.socket_acks)
+    finally:
+        asyncio.run_coroutine_threadsafe(handler.close_async(), loop).result(20)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_path: Path) -> None:
+    """`articlebot serve slack --host 127.0.0.1 --port P`, as an operator runs it."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_BASE_URL": fake.api_base,
+        "ARTICLEBOT_DATA_DIR": str(tmp_path),
+        "NO_PROXY": "127.0.0.1",
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    exe = Path(sys.executable).parent / "articlebot"
+    process = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            "slack",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--index-dir",
+            str(bundled_index_dir),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}/slack/events"
+    try:
+
+        def listening() -> bool:
+            if process.poll() is not None:
+                return True
+            try:
+                return httpx.get(url, timeout=1).status_code > 0
+            except httpx.HTTPError:
+                return False
+
+        fake.wait_for(listening, 120)
+        assert process.poll() is None
+        reply = ask(fake, url, LAUNCH)
+        assert "1998" in reply["text"] and "launched in 1998" in all_text(reply)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    for secret in (BOT_TOKEN, SIGNING_SECRET):
+        assert secret not in out + err
+
+
+def test_invalid_bot_token_is_a_clear_error(
+    fake: FakeSlack,
+    bundled_index_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-wrong")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.setenv("SLACK_API_BASE_URL", fake.api_base)
+    code = main(
+        ["serve", "slack", "--port", str(free_port()), "--index-dir", str(bundled_index_dir)]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "Slack rejected SLACK_BOT_TOKEN (invalid_auth)" in err
+    assert "xoxb-wrong" not in err
