@@ -146,9 +146,9 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
     )
     app = AsyncApp(client=make_client(settings), signing_secret=secret)
     seen = RecentIds()
-    allowlist = set(settings.slack_channel_allowlist)
 
     def allowed(channel: str | None, channel_type: str | None = None) -> bool:
+        allowlist = settings.slack_channel_allowlist
         return channel_type == "im" or not allowlist or channel in allowlist
 
     async def answer_blocks(question: str, user_id: str) -> tuple[str, list[dict]]:

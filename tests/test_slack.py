@@ -557,3 +557,35 @@ def test_invalid_bot_token_is_a_clear_error(
     err = capsys.readouterr().err
     assert code == 1 and "Slack rejected SLACK_BOT_TOKEN (invalid_auth)" in err
     assert "xoxb-wrong" not in err
+
+
+def test_ephemeral_setting_and_channel_allowlist(
+    fake: FakeSlack, app_url: str, slack_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slack_settings, "slack_ephemeral_answers", True)
+    assert ask(fake, app_url, LAUNCH)["response_type"] == "ephemeral"
+    monkeypatch.setattr(slack_settings, "slack_channel_allowlist", ["CALLOWED"])
+    refused = ask(fake, app_url, LAUNCH, channel="COTHER")
+    assert refused["text"] == "I don't answer in this channel."
+    assert "1998" in ask(fake, app_url, LAUNCH, channel="CALLOWED")["text"]
+    outside = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="COTHER")
+    control = event("message", LAUNCH, channel="D1", channel_type="im")  # DMs always answered
+    post_json(app_url, outside)
+    post_json(app_url, control)
+    fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
+    time.sleep(0.3)
+    assert posts_in_thread(fake, outside["event"]["ts"]) == []
+
+
+def test_manifest_matches_the_app() -> None:
+    import yaml
+
+    manifest = yaml.safe_load((bundled_dir() / "slack-manifest.yml").read_text())
+    commands = {c["command"] for c in manifest["features"]["slash_commands"]}
+    assert commands == {"/ask", "/sources", "/reindex"}
+    assert all(len(c["description"]) <= 100 for c in manifest["features"]["slash_commands"])
+    settings = manifest["settings"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert settings["interactivity"]["is_enabled"] is True
+    scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+    assert scopes == {"app_mentions:read", "chat:write", "commands", "im:history"}
