@@ -21,6 +21,7 @@ from typer.exceptions import TyperException
 from bot.core import Answer, Passage, QuestionError, shorten
 from bot.launcher import LaunchError, MissingSecretError
 from bot.settings import Settings, load_settings
+from index.collection import UnknownArticleError
 from index.errors import (
     IndexIncompatibleError,
     IndexLayerError,
@@ -50,6 +51,7 @@ BAD_INPUT = (
     NoArticlesError,
     IndexMissingError,
     IndexIncompatibleError,
+    UnknownArticleError,
     FileNotFoundError,
 )
 
@@ -135,6 +137,129 @@ def index_build(
         for failure in report.failures:
             typer.echo(f"not indexed: {failure.source}: {failure.reason}", err=True)
         raise SourcesFailed(f"{len(report.failures)} source(s) could not be indexed")
+
+
+def _collection(ctx: typer.Context, index_dir: Path | None):
+    from bot.runtime import make_collection, make_embedder
+
+    settings = _settings(ctx, index_dir=index_dir)
+    embedder = make_embedder(settings)
+    return settings, make_collection(
+        settings, embedder, settings.resolved_index_dir, progress=sys.stderr.isatty()
+    )
+
+
+def _summary(report, failures: list) -> None:
+    """One summary line, failures by name, and a non-zero exit if any failed."""
+    manifest = report.manifest
+    version = f", version {manifest.version}" if manifest else ""
+    typer.echo(
+        f"added {len(report.added)}, updated {len(report.updated)}, removed "
+        f"{len(report.removed)}, unchanged {report.unchanged}, failed {len(failures)} "
+        f"in {report.seconds:.1f} s{version}"
+        + ("" if report.changed else " (nothing changed, no new version)")
+    )
+    for failure in failures:
+        typer.echo(f"not indexed: {failure.source}: {failure.reason}", err=True)
+    if failures:
+        raise SourcesFailed(f"{len(failures)} source(s) could not be indexed")
+
+
+SourcesArgument = Annotated[list[str], typer.Argument(help="Files, directories and URLs.")]
+
+
+@index_app.command("add")
+def index_add(
+    ctx: typer.Context, sources: SourcesArgument, index_dir: IndexDirOption = None
+) -> None:
+    """Add new articles and update changed ones; unchanged text is not embedded again."""
+    from bot.runtime import load_sources
+
+    settings, collection = _collection(ctx, index_dir)
+    articles, failures = load_sources(settings, sources, progress=collection.progress)
+    if not articles:
+        reasons = "; ".join(f"{f.source}: {f.reason}" for f in failures)
+        raise NoArticlesError(f"nothing to add, the index is unchanged ({reasons})")
+    _summary(collection.add(articles), failures)
+
+
+@index_app.command("sync")
+def index_sync(
+    ctx: typer.Context,
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Default: the configured sources.")
+    ] = None,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Make the index hold exactly SOURCEs: add new, update changed, remove the rest."""
+    from bot.runtime import make_embedder, sync_from_sources
+
+    settings = _settings(ctx, index_dir=index_dir)
+    progress = sys.stderr.isatty()
+    report, failures = sync_from_sources(
+        settings,
+        make_embedder(settings),
+        settings.resolved_index_dir,
+        sources or settings.resolved_sources,
+        progress=progress,
+    )
+    _summary(report, failures)
+
+
+@index_app.command("remove")
+def index_remove(
+    ctx: typer.Context,
+    articles: Annotated[list[str], typer.Argument(help="Article ids (see `index list`).")],
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Remove articles; they are never cited again."""
+    _, collection = _collection(ctx, index_dir)
+    _summary(collection.remove(articles), [])
+
+
+@index_app.command("list")
+def index_list(
+    ctx: typer.Context, index_dir: IndexDirOption = None, as_json: JsonOption = False
+) -> None:
+    """The indexed articles: id, title, source, date, chunks, added at."""
+    from index.collection import read_current
+
+    settings = _settings(ctx, index_dir=index_dir)
+    current = read_current(settings.resolved_index_dir)
+    if current is None:
+        raise IndexMissingError(f"no index at {settings.resolved_index_dir}")
+    rows = current[0].articles
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        date = row.get("published") or "undated"
+        typer.echo(f"{row['id']}  {date}  {row['chunks']} chunks  added {row['added_at']}")
+        typer.echo(f"    {row['title']}\n    {row['source']}")
+
+
+@index_app.command("status")
+def index_status(
+    ctx: typer.Context, index_dir: IndexDirOption = None, as_json: JsonOption = False
+) -> None:
+    """Counts, model, size on disk, build time and version of the index."""
+    from index.collection import index_status
+
+    status = index_status(_settings(ctx, index_dir=index_dir).resolved_index_dir)
+    if as_json:
+        typer.echo(json.dumps(status, indent=2))
+        return
+    for key, value in status.items():
+        typer.echo(f"{key:<14} {value}")
+
+
+@index_app.command("rollback")
+def index_rollback(ctx: typer.Context, index_dir: IndexDirOption = None) -> None:
+    """Make the previous version current again (running bots pick it up)."""
+    from index.collection import rollback
+
+    name = rollback(_settings(ctx, index_dir=index_dir).resolved_index_dir)
+    typer.echo(f"Rolled back to version {name}.")
 
 
 # --- ask and search ----------------------------------------------------------------------
@@ -252,6 +377,29 @@ def search(
             typer.echo(f"  {p.rank}. {p.score:.3f}  {p.article.title}: {_quote(p, 160)}")
 
     _each_question(questions, handle)
+
+
+@app.command()
+def chat(ctx: typer.Context, index_dir: IndexDirOption = None) -> None:
+    """Ask questions at a prompt; picks up newly published index versions as it goes."""
+    from bot.runtime import IndexWatcher
+
+    answerer = _answerer(ctx, index_dir)
+    watcher = IndexWatcher(answerer, _settings(ctx, index_dir=index_dir).resolved_index_dir)
+    typer.echo("Ask about the articles (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            question = input("> ")
+        except EOFError:
+            break
+        if not question.strip():
+            break
+        watcher.refresh()
+        try:
+            _print_answer(answerer.answer(question))
+        except QuestionError as exc:
+            typer.echo(str(exc))
+        typer.echo()
 
 
 # --- chat bots ------------------------------------------------------------------------------

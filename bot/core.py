@@ -55,6 +55,9 @@ QUESTION_WORDS = frozenset(
         "according",
     ]
 )
+LATEST = re.compile(
+    r"\b(latest|newest|most recent|recently|lately|today|this week|current news)\b", re.IGNORECASE
+)
 SECOND_SENTENCE_RATIO = 0.9
 PASSAGES_FOR_ANSWER = 3
 
@@ -125,6 +128,7 @@ class ServedIndex:
     index: ArticleIndex
     idf: dict[str, float]
     unknown_idf: float
+    recency: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class ScoredSentence:
     end: int
     score: float
     terms: frozenset[str] | set[str] = frozenset()
+    evidence: float = 0.0  # the score without any recency boost: what abstention looks at
 
     @property
     def text(self) -> str:
@@ -155,6 +160,13 @@ def prepare_question(raw: str, max_chars: int) -> Question:
             f"Your question was long, so only its first {len(text):,} characters were used."
         )
     return Question(text, notes)
+
+
+def recency_ranks(articles: dict[str, Article]) -> dict[str, float]:
+    """By date rank: the newest dated article 1.0, the oldest 0.0, undated ones 0.0."""
+    dates = sorted({a.published for a in articles.values() if a.published})
+    rank = {d: i / (len(dates) - 1) if len(dates) > 1 else 1.0 for i, d in enumerate(dates)}
+    return {a.id: rank.get(a.published or "", 0.0) for a in articles.values()}
 
 
 def shorten(text: str, limit: int) -> str:
@@ -194,6 +206,7 @@ class Answerer:
         top_k: int = 5,
         min_score: float = 0.5,
         lexical_weight: float = 0.75,
+        recency_weight: float = 0.15,
         answer_max_chars: int = 400,
         question_max_chars: int = 1000,
     ) -> None:
@@ -201,6 +214,7 @@ class Answerer:
         self.top_k = top_k
         self.min_score = min_score
         self.lexical_weight = lexical_weight
+        self.recency_weight = recency_weight
         self.answer_max_chars = answer_max_chars
         self.question_max_chars = question_max_chars
         self._terms = Terms()
@@ -221,7 +235,7 @@ class Answerer:
             df.update(self._terms(chunk.text))
         n = max(1, len(index.chunks))
         idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        return ServedIndex(index, idf, math.log(1 + 2 * n))
+        return ServedIndex(index, idf, math.log(1 + 2 * n), recency_ranks(index.articles))
 
     def search(self, question: str, top_k: int | None = None) -> list[Passage]:
         """The passages most similar to the question, best first."""
@@ -247,8 +261,15 @@ class Answerer:
         passages = self._search(served.index, prepared.text, top_k)
         if not passages:
             return Answer(prepared.text, NOT_FOUND, True, [], prepared.notes, version)
-        chosen = self._choose_sentences(prepared.text, passages[:PASSAGES_FOR_ANSWER], served)
-        confidence = max(s.score for s in chosen)
+        boosts = {}
+        if LATEST.search(prepared.text):  # "latest news": newer articles first
+            boosts = {
+                p.chunk.id: self.recency_weight * served.recency[p.article.id] for p in passages
+            }
+            passages = sorted(passages, key=lambda p: p.score + boosts[p.chunk.id], reverse=True)
+        top = passages[:PASSAGES_FOR_ANSWER]
+        chosen = self._choose_sentences(prepared.text, top, served, boosts)
+        confidence = max(s.evidence for s in chosen)
         if confidence < self.min_score:
             return Answer(prepared.text, NOT_FOUND, True, [], prepared.notes, version, confidence)
         text = shorten(" ".join(s.text for s in chosen), self.answer_max_chars)
@@ -256,7 +277,11 @@ class Answerer:
         return Answer(prepared.text, text, False, sources, prepared.notes, version, confidence)
 
     def _choose_sentences(
-        self, question: str, passages: list[Passage], served: ServedIndex
+        self,
+        question: str,
+        passages: list[Passage],
+        served: ServedIndex,
+        boosts: dict[str, float],
     ) -> list[ScoredSentence]:
         """The best sentence, plus the runner-up when it scores almost as well and
         covers question words the best one lacks."""
@@ -268,8 +293,9 @@ class Answerer:
             for span in sentence_spans(passage.chunk.text):
                 found = wanted & self._terms(passage.chunk.text[span.start : span.end])
                 lexical = sum(weights[t] for t in found) / total
-                score = passage.score + self.lexical_weight * lexical
-                scored.append(ScoredSentence(passage, span.start, span.end, score, found))
+                evidence = passage.score + self.lexical_weight * lexical
+                score = evidence + boosts.get(passage.chunk.id, 0.0)
+                scored.append(ScoredSentence(passage, span.start, span.end, score, found, evidence))
         scored.sort(key=lambda s: s.score, reverse=True)
         best = scored[0]
         chosen = [best]

@@ -7,17 +7,19 @@ build these once from the settings and hand them down.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.core import Answerer
 from bot.settings import Settings
-from index.articles import LoadFailure, load_articles
+from index.articles import Article, LoadFailure, load_articles
 from index.chunking import ChunkingConfig
+from index.collection import ChangeReport, Collection
 from index.embedding import Embedder
-from index.errors import NoArticlesError
-from index.store import ArticleIndex, Manifest, build_index, has_index
+from index.errors import IndexLayerError, NoArticlesError
+from index.store import ArticleIndex, Manifest, build_index, has_index, read_pointer
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,50 @@ def chunking_config(settings: Settings, embedder: Embedder) -> ChunkingConfig:
     )
 
 
+def load_sources(
+    settings: Settings, sources: list[str], *, progress: bool = False
+) -> tuple[list[Article], list[LoadFailure]]:
+    articles, failures = load_articles(
+        sources,
+        timeout=settings.fetch_timeout_seconds,
+        max_bytes=settings.fetch_max_bytes,
+        progress=progress,
+    )
+    for failure in failures:
+        log.warning("not indexed: %s: %s", failure.source, failure.reason)
+    return articles, failures
+
+
+def make_collection(
+    settings: Settings, embedder: Embedder, index_dir: Path, *, progress: bool = False
+) -> Collection:
+    return Collection(
+        index_dir,
+        embedder,
+        chunking=chunking_config(settings, embedder),
+        keep_versions=settings.keep_versions,
+        progress=progress,
+    )
+
+
+def sync_from_sources(
+    settings: Settings,
+    embedder: Embedder,
+    index_dir: Path,
+    sources: list[str],
+    *,
+    progress: bool = False,
+) -> tuple[ChangeReport, list[LoadFailure]]:
+    """Make the index hold exactly what `sources` give now. An article whose source
+    failed to load this time is kept, not dropped (the failure is reported)."""
+    articles, failures = load_sources(settings, sources, progress=progress)
+    if not articles and not failures:
+        raise NoArticlesError("the sources hold no articles; the index is unchanged")
+    collection = make_collection(settings, embedder, index_dir, progress=progress)
+    report = collection.sync(articles, keep_sources={f.source for f in failures})
+    return report, failures
+
+
 def build_from_sources(
     settings: Settings,
     embedder: Embedder,
@@ -56,11 +102,7 @@ def build_from_sources(
 ) -> BuildReport:
     """Load every source and build a new index version of those that loaded."""
     started = time.perf_counter()
-    articles, failures = load_articles(
-        sources, timeout=settings.fetch_timeout_seconds, max_bytes=settings.fetch_max_bytes
-    )
-    for failure in failures:
-        log.warning("not indexed: %s: %s", failure.source, failure.reason)
+    articles, failures = load_sources(settings, sources, progress=progress)
     if not articles:
         reasons = "; ".join(f"{f.source}: {f.reason}" for f in failures) or "no sources given"
         raise NoArticlesError(f"nothing to index, the index is unchanged ({reasons})")
@@ -96,6 +138,41 @@ def make_answerer(settings: Settings, embedder: Embedder, index: ArticleIndex) -
         top_k=settings.top_k,
         min_score=settings.min_score,
         lexical_weight=settings.lexical_weight,
+        recency_weight=settings.recency_weight,
         answer_max_chars=settings.answer_max_chars,
         question_max_chars=settings.question_max_chars,
     )
+
+
+class IndexWatcher:
+    """Keeps an answerer on the current version of its index directory: a check
+    of the pointer file before each question (a few microseconds), a load when
+    another process or this one published a new version."""
+
+    def __init__(self, answerer: Answerer, index_dir: Path) -> None:
+        self.answerer = answerer
+        self.index_dir = Path(index_dir)
+        self._lock = threading.Lock()
+
+    def refresh(self) -> bool:
+        """Swap in the current version if it changed; True if it did."""
+        if read_pointer(self.index_dir) in (None, self.answerer.index.version):
+            return False
+        with self._lock:
+            name = read_pointer(self.index_dir)
+            if name in (None, self.answerer.index.version):
+                return False
+            try:
+                index = ArticleIndex.load(self.index_dir, self.answerer.embedder)
+            except IndexLayerError:
+                # e.g. the version was pruned between pointer and load: keep serving
+                log.warning(
+                    "could not load index version %s; still serving %s",
+                    name,
+                    self.answerer.index.version,
+                    exc_info=True,
+                )
+                return False
+            self.answerer.use_index(index)
+            log.info("now answering from index version %s", index.version)
+            return True

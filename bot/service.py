@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from bot.core import Answer, Answerer
-from bot.runtime import build_from_sources
+from bot.runtime import IndexWatcher, sync_from_sources
 from bot.settings import Settings
 from index.articles import Article
-from index.store import ArticleIndex, Manifest
+from index.store import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +59,19 @@ class ChatService:
         self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
         self._pool = ThreadPoolExecutor(settings.answer_threads, thread_name_prefix="answer")
         self._reindex_lock = asyncio.Lock()
+        self.watcher = IndexWatcher(answerer, settings.resolved_index_dir)
 
     def retry_after(self, user_key: str) -> float:
         return self.limiter.retry_after(user_key)
 
     async def answer(self, question: str) -> Answer:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.answerer.answer, question)
+        return await loop.run_in_executor(self._pool, self._answer_current, question)
+
+    def _answer_current(self, question: str) -> Answer:
+        """Pick up a version another process published, then answer."""
+        self.watcher.refresh()
+        return self.answerer.answer(question)
 
     def articles(self) -> list[Article]:
         """Indexed articles, newest first where dated."""
@@ -82,13 +88,17 @@ class ChatService:
             return await asyncio.to_thread(self._rebuild)
 
     def _rebuild(self) -> ReindexReport:
+        """Sync with the configured sources: unchanged text comes from the embedding
+        cache, removed and changed articles are gone from the new version."""
         settings, embedder = self.settings, self.answerer.embedder
         index_dir = settings.resolved_index_dir
-        report = build_from_sources(settings, embedder, index_dir, settings.resolved_sources)
-        self.answerer.use_index(ArticleIndex.load(index_dir, embedder))
+        report, failures = sync_from_sources(
+            settings, embedder, index_dir, settings.resolved_sources
+        )
+        self.watcher.refresh()
         assert report.manifest is not None
         log.info("reindexed: version %s", report.manifest.version)
-        return ReindexReport(report.manifest, [f"{f.source}: {f.reason}" for f in report.failures])
+        return ReindexReport(report.manifest, [f"{f.source}: {f.reason}" for f in failures])
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=50)
     min_score: float = Field(0.50, ge=-1.0, le=3.0)
     lexical_weight: float = Field(0.75, ge=0.0, le=5.0)
+    recency_weight: float = Field(0.15, ge=0.0, le=5.0)
     answer_max_chars: int = Field(400, ge=80)
     question_max_chars: int = Field(1000, ge=10)
 

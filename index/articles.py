@@ -254,12 +254,43 @@ def fetch_url(url: str, *, timeout: float, max_bytes: int) -> tuple[str, str]:
         raise SourceError(url, f"could not fetch ({exc.__class__.__name__}: {exc})") from None
 
 
-def load_url(url: str, *, timeout: float = 10.0, max_bytes: int = 5_000_000) -> Article:
-    content_type, text = fetch_url(url, timeout=timeout, max_bytes=max_bytes)
+FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/xml", "text/xml"}
+
+
+def parse_page(url: str, content_type: str, text: str, published: str | None = None) -> Article:
+    """An article from a fetched page; `published` (e.g. a feed entry's date) fills
+    in when the page itself has none."""
     article_id = article_id_for_url(url)
     if content_type in {"text/plain", "text/markdown"}:
-        return parse_text(text, article_id=article_id, source=url)
-    return parse_html(text, article_id=article_id, source=url)
+        article = parse_text(text, article_id=article_id, source=url)
+    else:
+        article = parse_html(text, article_id=article_id, source=url)
+    return article if article.published or not published else replace(article, published=published)
+
+
+def load_url(url: str, *, timeout: float = 10.0, max_bytes: int = 5_000_000) -> Article:
+    content_type, text = fetch_url(url, timeout=timeout, max_bytes=max_bytes)
+    return parse_page(url, content_type, text)
+
+
+def feed_entries(text: str) -> list[tuple[str, str | None]]:
+    """(link, publication date) of each entry of an RSS or Atom feed."""
+    import feedparser
+
+    feed = feedparser.parse(text)
+    entries = []
+    for entry in feed.entries:
+        link = entry.get("link")
+        parsed = entry.get("published_parsed") or entry.get("updated_parsed")
+        date = f"{parsed.tm_year:04d}-{parsed.tm_mon:02d}-{parsed.tm_mday:02d}" if parsed else None
+        if link:
+            entries.append((link, date))
+    return entries
+
+
+def looks_like_feed(content_type: str, text: str) -> bool:
+    head = text[:500].lstrip().lower()
+    return content_type in FEED_TYPES or "<rss" in head or "<feed" in head
 
 
 def is_url(source: str) -> bool:
@@ -267,9 +298,7 @@ def is_url(source: str) -> bool:
 
 
 def expand_source(source: str) -> list[str]:
-    """A directory becomes the supported files in it (recursively, sorted); others stay."""
-    if is_url(source):
-        return [source]
+    """A directory becomes the supported files in it (recursively, sorted); a file stays."""
     path = Path(source)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES)
@@ -279,10 +308,21 @@ def expand_source(source: str) -> list[str]:
     return [source]
 
 
-def load_one(source: str, *, timeout: float, max_bytes: int) -> Article:
-    if is_url(source):
-        return load_url(source, timeout=timeout, max_bytes=max_bytes)
-    return load_file(Path(source))
+def iter_url(url: str, *, timeout: float, max_bytes: int) -> Iterator[Article | LoadFailure]:
+    """One article, or every entry of an RSS/Atom feed (each fetched in turn)."""
+    content_type, text = fetch_url(url, timeout=timeout, max_bytes=max_bytes)
+    if not looks_like_feed(content_type, text):
+        yield parse_page(url, content_type, text)
+        return
+    entries = feed_entries(text)
+    if not entries:
+        raise SourceError(url, "the feed has no entries with links")
+    for link, date in entries:
+        try:
+            entry_type, page = fetch_url(link, timeout=timeout, max_bytes=max_bytes)
+            yield parse_page(link, entry_type, page, published=date)
+        except SourceError as exc:
+            yield LoadFailure(exc.source, exc.reason)
 
 
 def iter_load(
@@ -292,25 +332,35 @@ def iter_load(
     bad source never stops the others."""
     for source in sources:
         try:
+            if is_url(source):
+                yield from iter_url(source, timeout=timeout, max_bytes=max_bytes)
+                continue
             expanded = expand_source(source)
         except SourceError as exc:
             yield LoadFailure(exc.source, exc.reason)
             continue
         for item in expanded:
             try:
-                yield load_one(item, timeout=timeout, max_bytes=max_bytes)
+                yield load_file(Path(item))
             except SourceError as exc:
                 yield LoadFailure(exc.source, exc.reason)
 
 
 def load_articles(
-    sources: Iterable[str], *, timeout: float = 10.0, max_bytes: int = 5_000_000
+    sources: Iterable[str],
+    *,
+    timeout: float = 10.0,
+    max_bytes: int = 5_000_000,
+    progress: bool = False,
 ) -> tuple[list[Article], list[LoadFailure]]:
     """All loadable articles (ids made unique) and the failures, in source order."""
+    from tqdm import tqdm
+
     articles: list[Article] = []
     failures: list[LoadFailure] = []
     seen: set[str] = set()
-    for item in iter_load(sources, timeout=timeout, max_bytes=max_bytes):
+    loading = iter_load(sources, timeout=timeout, max_bytes=max_bytes)
+    for item in tqdm(loading, desc="Loading", unit=" article", disable=not progress):
         if isinstance(item, LoadFailure):
             failures.append(item)
             continue

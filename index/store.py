@@ -4,6 +4,7 @@ Layout of an index directory:
 
     CURRENT              name of the version in use (replaced atomically)
     versions/<name>/     manifest.json, vectors.faiss, chunks.jsonl, articles.jsonl
+    embeddings.sqlite3   embedding cache shared by all versions (index/cache.py)
     .lock                held while a build runs
 
 A build writes a new version directory under a temporary name, renames it
@@ -18,6 +19,7 @@ import os
 import secrets
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from index.articles import Article
+from index.cache import EmbeddingCache, embed_with_cache
 from index.chunking import Chunk, ChunkingConfig, chunk_article
 from index.embedding import Embedder
 from index.errors import (
@@ -44,6 +47,7 @@ VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.jsonl"
 DATA_FILES = (VECTORS, CHUNKS, ARTICLES)
+CACHE = "embeddings.sqlite3"
 REBUILD_HINT = "rebuild it with `articlebot index build`"
 
 
@@ -192,6 +196,63 @@ class BuildLock:
         self._lock.release()
 
 
+def open_cache(index_dir: Path, embedder: Embedder) -> EmbeddingCache:
+    return EmbeddingCache(Path(index_dir) / CACHE, embedder.model_name, embedder.dimension)
+
+
+def publish(
+    articles: list[Article],
+    embedder: Embedder,
+    index_dir: Path,
+    *,
+    chunking: ChunkingConfig | None = None,
+    keep_versions: int = 3,
+    progress: bool = False,
+    added_at: dict[str, str] | None = None,
+) -> Manifest:
+    """Chunk, embed (through the cache) and store `articles` as the new current
+    version. The caller holds the build lock."""
+    if not articles:
+        raise NoArticlesError("no articles to index")
+    index_dir = Path(index_dir)
+    config = chunking or ChunkingConfig(max_tokens=embedder.max_tokens - 2)
+    started = time.perf_counter()
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    chunks = chunk_articles(articles, embedder, config)
+    cache = open_cache(index_dir, embedder)
+    try:
+        vectors, embedded = embed_with_cache(
+            [c.text for c in chunks], embedder, cache, progress=progress
+        )
+    finally:
+        cache.close()
+    counts = Counter(chunk.article_id for chunk in chunks)
+    fields = {
+        "model_name": embedder.model_name,
+        "dimension": embedder.dimension,
+        "max_tokens": embedder.max_tokens,
+        "chunking": asdict(config),
+        "articles": [
+            {
+                "id": a.id,
+                "title": a.title,
+                "source": a.source,
+                "published": a.published,
+                "content_hash": a.content_hash,
+                "chunks": counts[a.id],
+                "added_at": (added_at or {}).get(a.id, now),
+            }
+            for a in articles
+        ],
+        "built_at": now,
+        "extra": {"chunks_embedded": embedded},
+        "build_seconds": round(time.perf_counter() - started, 3),
+    }
+    manifest = write_version(index_dir, articles, chunks, vectors, fields)
+    prune_versions(index_dir, keep_versions)
+    return manifest
+
+
 def build_index(
     articles: list[Article],
     embedder: Embedder,
@@ -202,32 +263,17 @@ def build_index(
     progress: bool = False,
     lock_wait_seconds: float = 0.0,
 ) -> Manifest:
-    """Chunk, embed and store `articles` as a new current version of the index."""
-    if not articles:
-        raise NoArticlesError("no articles to index")
-    config = chunking or ChunkingConfig(max_tokens=embedder.max_tokens - 2)
-    started = time.perf_counter()
-    chunks = chunk_articles(articles, embedder, config)
-    vectors = embedder.encode([c.text for c in chunks], progress=progress)
-    counts: dict[str, int] = {}
-    for chunk in chunks:
-        counts[chunk.article_id] = counts.get(chunk.article_id, 0) + 1
-    fields = {
-        "model_name": embedder.model_name,
-        "dimension": embedder.dimension,
-        "max_tokens": embedder.max_tokens,
-        "chunking": asdict(config),
-        "articles": [
-            {"id": a.id, "title": a.title, "content_hash": a.content_hash, "chunks": counts[a.id]}
-            for a in articles
-        ],
-        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+    """Build `articles` from scratch (unchanged text comes from the embedding cache)
+    as a new current version, holding the build lock."""
     with BuildLock(Path(index_dir), lock_wait_seconds):
-        fields["build_seconds"] = round(time.perf_counter() - started, 3)
-        manifest = write_version(Path(index_dir), articles, chunks, vectors, fields)
-        prune_versions(Path(index_dir), keep_versions)
-    return manifest
+        return publish(
+            articles,
+            embedder,
+            index_dir,
+            chunking=chunking,
+            keep_versions=keep_versions,
+            progress=progress,
+        )
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -244,7 +290,7 @@ def has_index(index_dir: Path) -> bool:
     return read_pointer(Path(index_dir)) is not None
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     try:
         with open(path, encoding="utf-8") as handle:
             return [json.loads(line) for line in handle if line.strip()]
@@ -252,7 +298,7 @@ def _read_jsonl(path: Path) -> list[dict]:
         raise IndexCorruptError(f"cannot read {path} ({exc}); {REBUILD_HINT}") from None
 
 
-def _read_manifest(path: Path) -> Manifest:
+def read_manifest(path: Path) -> Manifest:
     try:
         return Manifest.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -312,7 +358,7 @@ class ArticleIndex:
                 f"`articlebot index build --index-dir {index_dir}`"
             )
         version_dir = index_dir / VERSIONS / name
-        manifest = _read_manifest(version_dir / MANIFEST)
+        manifest = read_manifest(version_dir / MANIFEST)
         _check_compatible(manifest, embedder, version_dir)
         _check_files(version_dir, manifest)
         try:
@@ -322,10 +368,8 @@ class ArticleIndex:
             raise IndexCorruptError(
                 f"cannot read {version_dir / VECTORS} ({message}); {REBUILD_HINT}"
             ) from None
-        chunks = [Chunk.from_dict(row) for row in _read_jsonl(version_dir / CHUNKS)]
-        articles = {
-            row["id"]: Article.from_dict(row) for row in _read_jsonl(version_dir / ARTICLES)
-        }
+        chunks = [Chunk.from_dict(row) for row in read_jsonl(version_dir / CHUNKS)]
+        articles = {row["id"]: Article.from_dict(row) for row in read_jsonl(version_dir / ARTICLES)}
         if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:
             raise IndexCorruptError(
                 f"the index at {version_dir} is inconsistent ({vectors.ntotal} vectors, "

@@ -1,0 +1,189 @@
+"""The article collection in an index directory, and the changes an operator makes
+to it: add, remove, sync, rollback. Each change publishes a new version (or
+none, when nothing changed) under the build lock."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from index.articles import Article
+from index.chunking import ChunkingConfig
+from index.embedding import Embedder
+from index.errors import IndexLayerError, IndexMissingError
+from index.store import (
+    ARTICLES,
+    MANIFEST,
+    VERSIONS,
+    BuildLock,
+    Manifest,
+    publish,
+    read_jsonl,
+    read_manifest,
+    read_pointer,
+    switch_current,
+)
+
+
+class UnknownArticleError(IndexLayerError):
+    """An article id that the index does not hold."""
+
+
+@dataclass
+class ChangeReport:
+    """What a change did, for the summary line."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    manifest: Manifest | None = None
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+
+def current_version_dir(index_dir: Path) -> Path | None:
+    name = read_pointer(Path(index_dir))
+    return Path(index_dir) / VERSIONS / name if name else None
+
+
+def read_current(index_dir: Path) -> tuple[Manifest, list[Article]] | None:
+    """The current manifest and articles, without loading vectors (cheap)."""
+    version_dir = current_version_dir(index_dir)
+    if version_dir is None:
+        return None
+    manifest = read_manifest(version_dir / MANIFEST)
+    articles = [Article.from_dict(row) for row in read_jsonl(version_dir / ARTICLES)]
+    return manifest, articles
+
+
+def versions(index_dir: Path) -> list[str]:
+    folder = Path(index_dir) / VERSIONS
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def disk_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+class Collection:
+    """One index directory's articles, changed safely one version at a time."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        embedder: Embedder,
+        *,
+        chunking: ChunkingConfig | None = None,
+        keep_versions: int = 3,
+        progress: bool = False,
+        lock_wait_seconds: float = 0.0,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.embedder = embedder
+        self.chunking = chunking
+        self.keep_versions = keep_versions
+        self.progress = progress
+        self.lock_wait_seconds = lock_wait_seconds
+
+    def articles(self) -> list[Article]:
+        current = read_current(self.index_dir)
+        return current[1] if current else []
+
+    def add(self, articles: list[Article]) -> ChangeReport:
+        """Add new articles and replace changed ones; the others stay."""
+        return self._change(lambda old: {**old, **{a.id: a for a in articles}})
+
+    def remove(self, article_ids: list[str]) -> ChangeReport:
+        def without(old: dict[str, Article]) -> dict[str, Article]:
+            unknown = [i for i in article_ids if i not in old]
+            if unknown:
+                raise UnknownArticleError(
+                    f"no such article: {', '.join(unknown)} (see `articlebot index list`)"
+                )
+            return {k: v for k, v in old.items() if k not in article_ids}
+
+        return self._change(without)
+
+    def sync(self, articles: list[Article], keep_sources: set[str] = frozenset()) -> ChangeReport:
+        """Hold exactly `articles`; old articles whose source is in `keep_sources`
+        (it failed to load this time) are kept rather than dropped."""
+
+        def exactly(old: dict[str, Article]) -> dict[str, Article]:
+            kept = {k: v for k, v in old.items() if v.source in keep_sources}
+            return {**kept, **{a.id: a for a in articles}}
+
+        return self._change(exactly)
+
+    def _change(self, new_set) -> ChangeReport:
+        started = time.perf_counter()
+        with BuildLock(self.index_dir, self.lock_wait_seconds):
+            current = read_current(self.index_dir)
+            old_manifest, old_list = current if current else (None, [])
+            old = {a.id: a for a in old_list}
+            new = new_set(dict(old))
+            report = ChangeReport(
+                added=[i for i in new if i not in old],
+                updated=[i for i in new if i in old and new[i].content_hash != old[i].content_hash],
+                removed=[i for i in old if i not in new],
+            )
+            report.unchanged = len(new) - len(report.added) - len(report.updated)
+            if report.changed or current is None:
+                added_at = (
+                    {a["id"]: a["added_at"] for a in old_manifest.articles} if old_manifest else {}
+                )
+                report.manifest = publish(
+                    list(new.values()),
+                    self.embedder,
+                    self.index_dir,
+                    chunking=self.chunking,
+                    keep_versions=self.keep_versions,
+                    progress=self.progress,
+                    added_at=added_at,
+                )
+            else:
+                report.manifest = old_manifest
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+def rollback(index_dir: Path) -> str:
+    """Make the version before the current one current again; returns its name."""
+    index_dir = Path(index_dir)
+    with BuildLock(index_dir):
+        current = read_pointer(index_dir)
+        if current is None:
+            raise IndexMissingError(f"no index at {index_dir}")
+        older = [n for n in versions(index_dir) if n < current]
+        if not older:
+            raise IndexLayerError("there is no older version to roll back to")
+        switch_current(index_dir, older[-1])
+        return older[-1]
+
+
+def index_status(index_dir: Path) -> dict:
+    """Counts, model, size on disk, build time and version, from the manifest."""
+    index_dir = Path(index_dir)
+    current = read_current(index_dir)
+    if current is None:
+        raise IndexMissingError(f"no index at {index_dir}; build one with `articlebot index build`")
+    manifest, articles = current
+    return {
+        "index_dir": str(index_dir),
+        "version": manifest.version,
+        "versions": versions(index_dir),
+        "articles": len(articles),
+        "chunks": manifest.chunk_count,
+        "model": manifest.model_name,
+        "dimension": manifest.dimension,
+        "built_at": manifest.built_at,
+        "build_seconds": manifest.build_seconds,
+        "disk_bytes": disk_bytes(index_dir),
+        "format": manifest.format,
+    }

@@ -1,0 +1,501 @@
+"""Index lifecycle: incremental add, update, remove, sync, rollback, hot swap, and
+robustness against crashes, concurrent builds and failing disks."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import faiss
+import pytest
+
+from bot.cli import main
+from bot.runtime import IndexWatcher, make_answerer
+from bot.settings import Settings, bundled_dir
+from index.articles import load_articles
+from index.collection import Collection, read_current, versions
+from index.embedding import Embedder
+from index.store import ArticleIndex, BuildLock, read_pointer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BUNDLED = bundled_dir() / "articles" / "russia-leaves-iss.txt"
+BRIDGE = "How much did the harbour bridge cost?"
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    """A sources folder an operator edits: the bundled article and the bridge story."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    shutil.copy(BUNDLED, folder)
+    shutil.copy(FIXTURES / "harbour-bridge.txt", folder)
+    return folder
+
+
+@pytest.fixture
+def index_dir(tmp_path: Path) -> Path:
+    return tmp_path / "index"
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def ask_json(capsys: pytest.CaptureFixture[str], index_dir: Path, question: str) -> dict:
+    code, out, err = cli(capsys, "ask", "--index-dir", str(index_dir), "--json", question)
+    assert code == 0, err
+    return json.loads(out)
+
+
+def manifest_of(index_dir: Path):
+    current = read_current(index_dir)
+    assert current is not None
+    return current[0]
+
+
+# --- add, update, remove, list, status ----------------------------------------------------
+
+
+def test_add_embeds_only_new_text(capsys: pytest.CaptureFixture[str], index_dir: Path) -> None:
+    assert cli(capsys, "index", "build", str(BUNDLED), "--index-dir", str(index_dir))[0] == 0
+    first = manifest_of(index_dir)
+    code, out, _ = cli(
+        capsys, "index", "add", str(FIXTURES / "harbour-bridge.txt"), "--index-dir", str(index_dir)
+    )
+    assert code == 0 and "added 1, updated 0, removed 0, unchanged 1, failed 0" in out
+    second = manifest_of(index_dir)
+    bridge_chunks = next(a["chunks"] for a in second.articles if a["id"] == "harbour-bridge")
+    assert second.extra["chunks_embedded"] == bridge_chunks  # the old article came from the cache
+    assert second.version != first.version
+    added = {a["id"]: a["added_at"] for a in second.articles}
+    assert added["russia-leaves-iss"] == first.articles[0]["added_at"]
+    # adding the same thing again changes nothing and publishes no version
+    code, out, _ = cli(
+        capsys, "index", "add", str(FIXTURES / "harbour-bridge.txt"), "--index-dir", str(index_dir)
+    )
+    assert "unchanged 2" in out and "nothing changed" in out
+    assert read_pointer(index_dir) == second.version
+    # a full rebuild of unchanged articles embeds nothing
+    cli(
+        capsys,
+        "index",
+        "build",
+        str(BUNDLED),
+        str(FIXTURES / "harbour-bridge.txt"),
+        "--index-dir",
+        str(index_dir),
+    )
+    assert manifest_of(index_dir).extra["chunks_embedded"] == 0
+
+
+def test_changed_article_is_never_cited_with_its_old_text(
+    capsys: pytest.CaptureFixture[str], index_dir: Path, library: Path
+) -> None:
+    cli(capsys, "index", "build", str(library), "--index-dir", str(index_dir))
+    assert "412 million" in ask_json(capsys, index_dir, BRIDGE)["answer"]
+    story = library / "harbour-bridge.txt"
+    story.write_text(story.read_text().replace("412 million dollars", "530 million dollars"))
+    _code, out, _ = cli(capsys, "index", "add", str(story), "--index-dir", str(index_dir))
+    assert "updated 1" in out
+    answer = ask_json(capsys, index_dir, BRIDGE)
+    assert "530 million" in answer["answer"]
+    assert all("412 million" not in s["text"] for s in answer["sources"])
+
+
+def test_removed_article_is_never_cited_again(
+    capsys: pytest.CaptureFixture[str], index_dir: Path, library: Path
+) -> None:
+    cli(capsys, "index", "build", str(library), "--index-dir", str(index_dir))
+    code, out, _ = cli(capsys, "index", "remove", "harbour-bridge", "--index-dir", str(index_dir))
+    assert code == 0 and "removed 1" in out
+    answer = ask_json(capsys, index_dir, BRIDGE)
+    assert answer["abstained"] or all(s["article"] != "harbour-bridge" for s in answer["sources"])
+    search = json.loads(
+        cli(capsys, "search", "--index-dir", str(index_dir), "--json", "--top-k", "50", BRIDGE)[1]
+    )
+    assert all(p["article"] != "harbour-bridge" for p in search["passages"])
+    code, _, err = cli(capsys, "index", "remove", "no-such-article", "--index-dir", str(index_dir))
+    assert code == 2 and "no such article: no-such-article" in err
+
+
+def test_list_and_status(capsys: pytest.CaptureFixture[str], index_dir: Path) -> None:
+    cli(
+        capsys,
+        "index",
+        "build",
+        str(FIXTURES / "orchard-festival.md"),
+        str(BUNDLED),
+        "--index-dir",
+        str(index_dir),
+    )
+    _, out, _ = cli(capsys, "index", "list", "--json", "--index-dir", str(index_dir))
+    rows = {r["id"]: r for r in json.loads(out)}
+    orchard = rows["orchard-festival"]
+    assert (
+        orchard["title"] == "Apple festival draws record crowds"
+        and orchard["published"] == "2024-09-14"
+    )
+    assert (
+        orchard["source"].endswith("orchard-festival.md")
+        and orchard["chunks"] >= 1
+        and orchard["added_at"]
+    )
+    _, out, _ = cli(capsys, "index", "status", "--json", "--index-dir", str(index_dir))
+    status = json.loads(out)
+    assert status["articles"] == 2 and status["chunks"] >= 2 and status["dimension"] == 384
+    assert status["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert status["version"] == read_pointer(index_dir) and status["disk_bytes"] > 0
+    _code, out, _ = cli(capsys, "index", "list", "--index-dir", str(index_dir))
+    assert "orchard-festival  2024-09-14" in out
+
+
+# --- sync, failures, rollback --------------------------------------------------------------
+
+
+def test_sync_holds_exactly_the_sources(
+    capsys: pytest.CaptureFixture[str], index_dir: Path, library: Path
+) -> None:
+    cli(capsys, "index", "build", str(library), "--index-dir", str(index_dir))
+    (library / "harbour-bridge.txt").unlink()
+    shutil.copy(FIXTURES / "orchard-festival.md", library)
+    code, out, _ = cli(capsys, "index", "sync", str(library), "--index-dir", str(index_dir))
+    assert code == 0 and "added 1, updated 0, removed 1, unchanged 1, failed 0" in out
+    assert {a.id for a in Collection(index_dir, None).articles()} == {
+        "russia-leaves-iss",
+        "orchard-festival",
+    }  # type: ignore[arg-type]
+    assert ask_json(capsys, index_dir, BRIDGE)["abstained"]
+    before = read_pointer(index_dir)
+    started = time.perf_counter()
+    code, out, _ = cli(capsys, "index", "sync", str(library), "--index-dir", str(index_dir))
+    assert "nothing changed" in out and read_pointer(index_dir) == before
+    assert time.perf_counter() - started < 30  # generous; the figure is in bench/
+
+
+def test_failed_source_is_reported_and_the_rest_go_in(
+    capsys: pytest.CaptureFixture[str], index_dir: Path, library: Path, tmp_path: Path
+) -> None:
+    cli(capsys, "index", "build", str(library), "--index-dir", str(index_dir))
+    broken = tmp_path / "broken.txt"
+    broken.write_text("Only a title\n")
+    code, out, err = cli(
+        capsys,
+        "index",
+        "sync",
+        str(BUNDLED),
+        str(FIXTURES / "orchard-festival.md"),
+        str(broken),
+        "--index-dir",
+        str(index_dir),
+    )
+    assert code == 2
+    assert f"not indexed: {broken}: the article has no text" in err
+    assert "added 1" in out and "removed 1" in out  # the bridge story was not among the sources
+
+
+def test_sync_keeps_an_article_whose_source_failed_this_time(
+    capsys: pytest.CaptureFixture[str], index_dir: Path, library: Path
+) -> None:
+    story = library / "harbour-bridge.txt"
+    cli(capsys, "index", "build", str(BUNDLED), str(story), "--index-dir", str(index_dir))
+    story.write_bytes(b"")  # emptied (e.g. half-copied): a failure, not a deletion
+    code, out, err = cli(
+        capsys, "index", "sync", str(BUNDLED), str(story), "--index-dir", str(index_dir)
+    )
+    assert code == 2 and "harbour-bridge.txt: the article has no text" in err
+    assert "removed 0" in out
+    assert "412 million" in ask_json(capsys, index_dir, BRIDGE)["answer"]
+
+
+def test_rollback(capsys: pytest.CaptureFixture[str], index_dir: Path, library: Path) -> None:
+    cli(capsys, "index", "build", str(BUNDLED), "--index-dir", str(index_dir))
+    first = read_pointer(index_dir)
+    cli(capsys, "index", "add", str(library / "harbour-bridge.txt"), "--index-dir", str(index_dir))
+    assert "412 million" in ask_json(capsys, index_dir, BRIDGE)["answer"]
+    code, out, _ = cli(capsys, "index", "rollback", "--index-dir", str(index_dir))
+    assert code == 0 and first in out and read_pointer(index_dir) == first
+    assert ask_json(capsys, index_dir, BRIDGE)["abstained"]
+    code, _, err = cli(capsys, "index", "rollback", "--index-dir", str(index_dir))
+    assert code == 1 and "no older version" in err
+
+
+def test_keep_versions_setting(
+    capsys: pytest.CaptureFixture[str],
+    index_dir: Path,
+    library: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ARTICLEBOT_KEEP_VERSIONS", "2")
+    cli(capsys, "index", "build", str(BUNDLED), "--index-dir", str(index_dir))
+    cli(capsys, "index", "add", str(library / "harbour-bridge.txt"), "--index-dir", str(index_dir))
+    cli(
+        capsys, "index", "add", str(FIXTURES / "orchard-festival.md"), "--index-dir", str(index_dir)
+    )
+    assert len(versions(index_dir)) == 2
+
+
+# --- URLs and feeds ----------------------------------------------------------------------------
+
+
+class NewsSite(BaseHTTPRequestHandler):
+    pages: ClassVar[dict[str, tuple[str, bytes]]] = {}
+
+    def do_GET(self) -> None:
+        if self.path not in self.pages:
+            self.send_error(404)
+            return
+        content_type, body = self.pages[self.path]
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def news_site() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), NewsSite)
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    page = "<html><head><title>{t}</title></head><body><article><h1>{t}</h1><p>{p}</p></article></body></html>"
+    NewsSite.pages = {
+        "/comet.html": ("text/html", (FIXTURES / "observatory.html").read_bytes()),
+        "/ferry.html": (
+            "text/html",
+            page.format(
+                t="Ferry service returns",
+                p="The island ferry service resumed on Friday after a three-week strike by the crew, the operator Bluewater Lines said.",
+            ).encode(),
+        ),
+        "/market.html": (
+            "text/html",
+            page.format(
+                t="Night market opens",
+                p="A new night market with sixty stalls opened in the old tram depot, selling street food from twelve countries.",
+            ).encode(),
+        ),
+        "/feed.xml": (
+            "application/rss+xml",
+            f"""<?xml version="1.0"?><rss version="2.0"><channel><title>Valley News</title>
+<item><title>Ferry service returns</title><link>{base}/ferry.html</link><pubDate>Fri, 07 Nov 2025 09:00:00 GMT</pubDate></item>
+<item><title>Night market opens</title><link>{base}/market.html</link><pubDate>Sat, 08 Nov 2025 18:00:00 GMT</pubDate></item>
+<item><title>Gone</title><link>{base}/gone.html</link></item>
+</channel></rss>""".encode(),
+        ),
+    }
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield base
+    httpd.shutdown()
+
+
+def test_url_and_feed_are_ingested(
+    capsys: pytest.CaptureFixture[str], index_dir: Path, news_site: str
+) -> None:
+    code, _out, err = cli(
+        capsys,
+        "index",
+        "build",
+        f"{news_site}/comet.html",
+        f"{news_site}/feed.xml",
+        "--index-dir",
+        str(index_dir),
+    )
+    assert (
+        code == 2 and f"not indexed: {news_site}/gone.html: HTTP 404" in err
+    )  # reported, not fatal
+    rows = {r["title"]: r for r in manifest_of(index_dir).articles}
+    assert rows["Ferry service returns"]["published"] == "2025-11-07"  # from the feed entry
+    assert rows["Ferry service returns"]["source"] == f"{news_site}/ferry.html"
+    assert "Night market opens" in rows
+    answer = ask_json(capsys, index_dir, "Who operates the island ferry?")
+    assert (
+        "Bluewater Lines" in answer["answer"]
+        and answer["sources"][0]["source"] == f"{news_site}/ferry.html"
+    )
+
+
+def test_latest_news_prefers_newer_articles(
+    capsys: pytest.CaptureFixture[str], index_dir: Path
+) -> None:
+    cli(
+        capsys,
+        "index",
+        "build",
+        str(FIXTURES.parent / "fixtures-dated"),
+        "--index-dir",
+        str(index_dir),
+    )
+    latest = ask_json(capsys, index_dir, "What is the latest news about the harbour bridge?")
+    assert latest["sources"][0]["published"] == "2025-06-02"
+    assert "delayed" in latest["answer"]
+
+
+# --- hot swap ------------------------------------------------------------------------------------
+
+
+def test_running_answerer_picks_up_a_version_published_by_another_process(
+    index_dir: Path, embedder: Embedder, settings: Settings, tmp_path: Path
+) -> None:
+    articles, _ = load_articles([str(BUNDLED)])
+    Collection(index_dir, embedder).add(articles)
+    answerer = make_answerer(settings, embedder, ArticleIndex.load(index_dir, embedder))
+    watcher = IndexWatcher(answerer, index_dir)
+    assert answerer.answer(BRIDGE).abstained
+    exe = Path(sys.executable).parent / "articlebot"
+    subprocess.run(
+        [
+            str(exe),
+            "index",
+            "add",
+            str(FIXTURES / "harbour-bridge.txt"),
+            "--index-dir",
+            str(index_dir),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "ARTICLEBOT_DATA_DIR": str(tmp_path)},
+    )
+    assert watcher.refresh() is True
+    assert "412 million" in answerer.answer(BRIDGE).text
+    assert watcher.refresh() is False  # nothing new: a pointer read, no reload
+
+
+def test_questions_during_ten_publications_never_fail_or_tear(
+    index_dir: Path, embedder: Embedder, settings: Settings, library: Path
+) -> None:
+    collection = Collection(index_dir, embedder)
+    base, _ = load_articles([str(BUNDLED)])
+    collection.add(base)
+    answerer = make_answerer(settings, embedder, ArticleIndex.load(index_dir, embedder))
+    watcher = IndexWatcher(answerer, index_dir)
+    published: list[str] = []
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def publish_ten() -> None:
+        try:
+            for n in range(10):
+                story = library / f"story-{n}.txt"
+                story.write_text(
+                    f"Story {n}\n\nThe lighthouse number {n} was repainted in colour {n}."
+                )
+                articles, _ = load_articles([str(story)])
+                report = Collection(index_dir, embedder, keep_versions=2).add(articles)
+                published.append(report.manifest.version)
+        except BaseException as exc:
+            failures.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=publish_ten)
+    thread.start()
+    answered = 0
+    while not done.is_set() or answered < 5:
+        watcher.refresh()
+        answer = answerer.answer("When was the International Space Station launched?")
+        assert "1998" in answer.text
+        # no torn read: every cited chunk is exactly its article's text in that version
+        for source in answer.sources:
+            assert source.article.text[source.chunk.start : source.chunk.end] == source.chunk.text
+        answered += 1
+    thread.join()
+    assert failures == [] and len(published) == 10 and answered >= 10
+    watcher.refresh()
+    assert answerer.index.version == published[-1]
+
+
+# --- robustness ----------------------------------------------------------------------------------
+
+
+def test_killed_builds_never_break_the_index(
+    tmp_path: Path, index_dir: Path, embedder: Embedder, settings: Settings
+) -> None:
+    """SIGKILL `articlebot index add` at random moments, 20 rounds."""
+    Collection(index_dir, embedder).add(load_articles([str(BUNDLED)])[0])
+    exe = Path(sys.executable).parent / "articlebot"
+    env = {**os.environ, "ARTICLEBOT_DATA_DIR": str(tmp_path)}
+    rng = random.Random(20)
+    killed_mid_way = 0
+    for round_ in range(20):
+        story = tmp_path / f"round-{round_}.txt"
+        story.write_text(f"Round {round_}\n\nThe tide gauge recorded {round_} metres at the pier.")
+        process = subprocess.Popen(
+            [str(exe), "index", "add", str(story), "--index-dir", str(index_dir)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.0, 6.0))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed_mid_way += 1
+        process.wait(30)
+        index = ArticleIndex.load(index_dir, embedder)  # always loads ...
+        answerer = make_answerer(settings, embedder, index)
+        assert (
+            "1998" in answerer.answer("When was the International Space Station launched?").text
+        )  # ... and answers
+    assert killed_mid_way >= 5
+    final = tmp_path / "final.txt"
+    final.write_text("Final\n\nThe harbour crane was replaced after forty years.")
+    report = Collection(index_dir, embedder).add(
+        load_articles([str(final)])[0]
+    )  # the next build succeeds
+    assert "final" in {a["id"] for a in report.manifest.articles}
+
+
+def test_second_build_at_once_fails_clearly(
+    capsys: pytest.CaptureFixture[str], index_dir: Path, library: Path
+) -> None:
+    cli(capsys, "index", "build", str(BUNDLED), "--index-dir", str(index_dir))
+    before = read_pointer(index_dir)
+    with BuildLock(index_dir):
+        code, _, err = cli(capsys, "index", "add", str(library), "--index-dir", str(index_dir))
+    assert code == 1 and "another build is running" in err
+    assert read_pointer(index_dir) == before
+
+
+@pytest.mark.parametrize(
+    "error", [OSError(28, "No space left on device"), PermissionError(13, "Permission denied")]
+)
+def test_disk_errors_leave_the_old_index_serving(
+    capsys: pytest.CaptureFixture[str],
+    index_dir: Path,
+    library: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    error: OSError,
+) -> None:
+    cli(capsys, "index", "build", str(BUNDLED), "--index-dir", str(index_dir))
+    before = read_pointer(index_dir)
+
+    def failing(*args: object) -> None:
+        raise error
+
+    monkeypatch.setattr(faiss, "write_index", failing)
+    code, _, err = cli(capsys, "index", "add", str(library), "--index-dir", str(index_dir))
+    assert code == 1 and error.strerror in err
+    monkeypatch.undo()
+    assert read_pointer(index_dir) == before
+    assert (
+        "1998"
+        in ask_json(capsys, index_dir, "When was the International Space Station launched?")[
+            "answer"
+        ]
+    )
