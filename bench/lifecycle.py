@@ -59,7 +59,8 @@ def main() -> None:
         # so the process has to import and load the model
         env = {**os.environ, "ARTICLEBOT_DATA_DIR": tmp}
         fresh = Path(tmp) / "fresh-article.txt"
-        fresh.write_text(Path(new_article).read_text() + "\n\nA fresh closing line for the benchmark.\n")
+        closing = "\n\nA fresh closing line for the benchmark.\n"
+        fresh.write_text(Path(new_article).read_text() + closing)
         add_cli = timed([exe, "index", "add", str(fresh), "--index-dir", str(index_dir)], env)
         sync_dir = Path(tmp) / "sources"
         shutil.copytree(squad, sync_dir)
