@@ -247,3 +247,13 @@ def test_invalid_settings_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == 2 and "invalid settings: top_k" in err and "Traceback" not in err
     code, _, err = run(capsys, "--config", str(tmp_path / "absent.toml"), "ask", "x")
     assert code == 2 and "absent.toml does not exist" in err
+
+
+def test_chat_console(
+    capsys: pytest.CaptureFixture[str], bundled_index_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = "How long was Mir in orbit?\n???\nWho won the 2022 World Cup?\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(lines))
+    code, out, _ = run(capsys, "chat", "--index-dir", str(bundled_index_dir))
+    assert code == 0
+    assert "15 years" in out and "the question is empty" in out and "couldn't find" in out

@@ -589,3 +589,17 @@ def test_manifest_matches_the_app() -> None:
     assert settings["interactivity"]["is_enabled"] is True
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
     assert scopes == {"app_mentions:read", "chat:write", "commands", "im:history"}
+
+
+def test_version_published_by_another_process_is_picked_up(
+    fake: FakeSlack, app_url: str, slack_settings: Settings, embedder: Embedder
+) -> None:
+    """A cron job or the CLI publishes; the running app answers from it without a restart."""
+    from bot.runtime import load_sources, make_collection
+
+    question = "Which team won the cider pressing contest?"
+    assert "couldn't find" in ask(fake, app_url, question)["text"]
+    articles, _ = load_sources(slack_settings, [str(FIXTURES / "orchard-festival.md")])
+    make_collection(slack_settings, embedder, slack_settings.resolved_index_dir).add(articles)
+    reply = ask(fake, app_url, question)
+    assert "Lower Brook" in reply["text"] and "2024-09-14" in all_text(reply)
