@@ -95,6 +95,7 @@ def root(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("bm25s").setLevel(logging.DEBUG if debug else logging.WARNING)
     ctx.obj = {"config": config}
 
 
@@ -377,6 +378,39 @@ def search(
             typer.echo(f"  {p.rank}. {p.score:.3f}  {p.article.title}: {_quote(p, 160)}")
 
     _each_question(questions, handle)
+
+
+@app.command("eval")
+def evaluate_command(
+    ctx: typer.Context,
+    questions: Annotated[Path, typer.Argument(help="Questions with gold answers (JSON Lines).")],
+    articles: Annotated[
+        Path | None,
+        typer.Option("--articles", help="Index this directory first (kept under the data dir)."),
+    ] = None,
+    index_dir: IndexDirOption = None,
+    top_k: TopKOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure retrieval (BM25, dense, hybrid) and answers against gold answers."""
+    from bot.evaluation import evaluate, format_report, read_questions
+    from bot.runtime import make_answerer, make_embedder, sync_from_sources
+    from index.articles import slugify
+    from index.store import ArticleIndex
+
+    try:
+        gold = read_questions(questions)
+    except (OSError, ValueError) as exc:
+        raise BadInput(str(exc)) from None
+    settings = _settings(ctx, index_dir=index_dir)
+    embedder = make_embedder(settings)
+    target = settings.resolved_index_dir
+    if articles is not None:
+        target = index_dir or settings.data_dir / "eval" / slugify(str(articles.resolve()))
+        sync_from_sources(settings, embedder, target, [str(articles)], progress=sys.stderr.isatty())
+    answerer = make_answerer(settings, embedder, ArticleIndex.load(target, embedder))
+    result = evaluate(answerer, gold, top_k or settings.top_k)
+    typer.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 
 @app.command()

@@ -122,6 +122,16 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Retrieval:
+    """How passages are found: see ArticleIndex.retrieve."""
+
+    mode: str = "hybrid"
+    fusion: str = "weighted"
+    dense_weight: float = 0.7
+    candidates: int = 30
+
+
+@dataclass(frozen=True)
 class ServedIndex:
     """The index being answered from, with term weights derived from it."""
 
@@ -207,6 +217,7 @@ class Answerer:
         min_score: float = 0.5,
         lexical_weight: float = 0.75,
         recency_weight: float = 0.15,
+        retrieval: Retrieval | None = None,
         answer_max_chars: int = 400,
         question_max_chars: int = 1000,
     ) -> None:
@@ -215,6 +226,7 @@ class Answerer:
         self.min_score = min_score
         self.lexical_weight = lexical_weight
         self.recency_weight = recency_weight
+        self.retrieval = retrieval or Retrieval()
         self.answer_max_chars = answer_max_chars
         self.question_max_chars = question_max_chars
         self._terms = Terms()
@@ -237,16 +249,31 @@ class Answerer:
         idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         return ServedIndex(index, idf, math.log(1 + 2 * n), recency_ranks(index.articles))
 
-    def search(self, question: str, top_k: int | None = None) -> list[Passage]:
-        """The passages most similar to the question, best first."""
-        return self._search(self._served.index, question, top_k)
+    def search(
+        self, question: str, top_k: int | None = None, mode: str | None = None
+    ) -> list[Passage]:
+        """The passages that best match the question, best first (`mode`: dense,
+        bm25 or hybrid; default from the settings)."""
+        return self._search(self._served.index, question, top_k, mode)
 
-    def _search(self, index: ArticleIndex, question: str, top_k: int | None) -> list[Passage]:
+    def _search(
+        self, index: ArticleIndex, question: str, top_k: int | None, mode: str | None = None
+    ) -> list[Passage]:
         vector = self.embedder.encode([question])[0]
-        return [
-            Passage(rank, chunk, index.articles[chunk.article_id], score)
-            for rank, (chunk, score) in enumerate(index.search(vector, top_k or self.top_k), 1)
-        ]
+        found = index.retrieve(
+            question,
+            vector,
+            top_k or self.top_k,
+            mode or self.retrieval.mode,
+            fusion=self.retrieval.fusion,
+            dense_weight=self.retrieval.dense_weight,
+            candidates=self.retrieval.candidates,
+        )
+        passages = []
+        for rank, (position, cosine, _) in enumerate(found, 1):
+            chunk = index.chunks[position]
+            passages.append(Passage(rank, chunk, index.articles[chunk.article_id], cosine))
+        return passages
 
     def answer(self, question: str, top_k: int | None = None) -> Answer:
         """Answer with the best sentence(s) of the retrieved passages, or abstain.

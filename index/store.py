@@ -3,7 +3,7 @@
 Layout of an index directory:
 
     CURRENT              name of the version in use (replaced atomically)
-    versions/<name>/     manifest.json, vectors.faiss, chunks.jsonl, articles.jsonl
+    versions/<name>/     manifest.json, vectors.faiss, chunks.jsonl, articles.jsonl, bm25/
     embeddings.sqlite3   embedding cache shared by all versions (index/cache.py)
     .lock                held while a build runs
 
@@ -38,6 +38,7 @@ from index.errors import (
     IndexMissingError,
     NoArticlesError,
 )
+from index.lexical import LexicalIndex, cosines, normalise, reciprocal_rank_fusion
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
@@ -46,7 +47,7 @@ MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.jsonl"
-DATA_FILES = (VECTORS, CHUNKS, ARTICLES)
+LEXICAL = "bm25"
 CACHE = "embeddings.sqlite3"
 REBUILD_HINT = "rebuild it with `articlebot index build`"
 
@@ -138,7 +139,10 @@ def write_version(
         _write_file(staging / VECTORS, lambda p: faiss.write_index(flat, str(p)))
         _write_text(staging / CHUNKS, _jsonl([c.to_dict() for c in chunks]))
         _write_text(staging / ARTICLES, _jsonl([a.to_dict() for a in articles]))
-        sizes = {f: (staging / f).stat().st_size for f in DATA_FILES}
+        LexicalIndex.build([c.text for c in chunks]).save(staging / LEXICAL)
+        sizes = {
+            str(p.relative_to(staging)): p.stat().st_size for p in staging.rglob("*") if p.is_file()
+        }
         manifest = Manifest(version=name, files=sizes, chunk_count=len(chunks), **manifest_fields)
         _write_text(staging / MANIFEST, manifest.to_json())
         _fsync_dir(staging)
@@ -334,12 +338,18 @@ class ArticleIndex:
     """One loaded, read-only version of the index."""
 
     def __init__(
-        self, manifest: Manifest, articles: dict[str, Article], chunks: list[Chunk], vectors: object
+        self,
+        manifest: Manifest,
+        articles: dict[str, Article],
+        chunks: list[Chunk],
+        vectors: object,
+        lexical: LexicalIndex,
     ) -> None:
         self.manifest = manifest
         self.articles = articles
         self.chunks = chunks
         self._vectors = vectors
+        self.lexical = lexical
 
     @property
     def version(self) -> str:
@@ -375,14 +385,63 @@ class ArticleIndex:
                 f"the index at {version_dir} is inconsistent ({vectors.ntotal} vectors, "
                 f"{len(chunks)} chunks); {REBUILD_HINT}"
             )
-        return cls(manifest, articles, chunks, vectors)
+        try:
+            lexical = LexicalIndex.load(version_dir / LEXICAL, len(chunks))
+        except (OSError, ValueError) as exc:
+            raise IndexCorruptError(
+                f"cannot read {version_dir / LEXICAL} ({exc}); {REBUILD_HINT}"
+            ) from None
+        return cls(manifest, articles, chunks, vectors, lexical)
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         """The `k` chunks nearest to one unit-length query vector, best first."""
-        k = min(k, len(self.chunks))
-        if k <= 0:
+        return [(self.chunks[i], score) for i, score, _ in self.retrieve("", query, k, "dense")]
+
+    def retrieve(
+        self,
+        text: str,
+        query: np.ndarray,
+        k: int,
+        mode: str = "hybrid",
+        *,
+        fusion: str = "weighted",
+        dense_weight: float = 0.7,
+        candidates: int = 30,
+    ) -> list[tuple[int, float, float]]:
+        """(chunk position, cosine, ranking score) of the best `k` chunks, best first.
+
+        `dense` ranks by cosine, `bm25` by BM25, `hybrid` fuses both over the top
+        `candidates` of each: `weighted` mixes the cosine with BM25 scaled to [0, 1],
+        `rrf` sums reciprocal ranks. The cosine is always returned, as the evidence
+        that abstention is calibrated on.
+        """
+        n = min(max(k, candidates), len(self.chunks))
+        if n <= 0:
             return []
-        scores, ids = self._vectors.search(np.ascontiguousarray(query.reshape(1, -1)), k)
-        return [
-            (self.chunks[i], float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0
-        ]
+        dense: dict[int, float] = {}
+        lexical: dict[int, float] = {}
+        if mode in ("dense", "hybrid"):
+            scores, ids = self._vectors.search(np.ascontiguousarray(query.reshape(1, -1)), n)
+            dense = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+        if mode in ("bm25", "hybrid"):
+            lexical = dict(self.lexical.search(text, n))
+        if mode == "dense":
+            ranking = dense
+        elif mode == "bm25":
+            ranking = lexical
+        elif fusion == "rrf":
+            ranking = reciprocal_rank_fusion([_ranked(dense), _ranked(lexical)])
+        else:
+            missing = [i for i in lexical if i not in dense]
+            dense.update(cosines(self._vectors, missing, query))
+            bm25 = normalise(lexical)
+            ranking = {
+                i: dense_weight * dense[i] + (1 - dense_weight) * bm25.get(i, 0.0) for i in dense
+            }
+        best = _ranked(ranking)[:k]
+        exact = {**dense, **cosines(self._vectors, [i for i in best if i not in dense], query)}
+        return [(i, exact[i], ranking[i]) for i in best]
+
+
+def _ranked(scores: dict[int, float]) -> list[int]:
+    return sorted(scores, key=scores.__getitem__, reverse=True)

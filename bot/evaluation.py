@@ -1,0 +1,149 @@
+"""Measuring retrieval and answers on question sets with gold answers
+(format: ../shared/eval/README.md), for `articlebot eval` and the benchmarks.
+
+A passage or an answer "contains" a gold answer when the normalised gold
+string is a substring of the normalised text (the SQuAD normalisation).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.core import Answerer, QuestionError
+
+MODES = ("bm25", "dense", "hybrid")
+PUNCTUATION = str.maketrans("", "", string.punctuation)
+ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+@dataclass(frozen=True)
+class GoldQuestion:
+    id: str
+    question: str
+    answers: list[str]
+    answerable: bool
+
+
+def normalise_answer(text: str) -> str:
+    """SQuAD's normalisation: lower case, no punctuation or articles, single spaces."""
+    text = ARTICLES.sub(" ", text.lower().translate(PUNCTUATION))
+    return " ".join(text.split())
+
+
+def contains_gold(text: str, answers: list[str]) -> bool:
+    haystack = normalise_answer(text)
+    return any(normalise_answer(a) and normalise_answer(a) in haystack for a in answers)
+
+
+def read_questions(path: Path) -> list[GoldQuestion]:
+    questions = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            answers = [a for a in row.get("answers", []) if a]
+            answerable = bool(row.get("answerable", bool(answers))) and bool(answers)
+            questions.append(
+                GoldQuestion(str(row.get("id", n)), row["question"], answers, answerable)
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}, line {n}: not a question record ({exc})") from None
+    if not questions:
+        raise ValueError(f"{path} holds no questions")
+    return questions
+
+
+def retrieval_metrics(answerer: Answerer, questions: list[GoldQuestion], mode: str, k: int) -> dict:
+    """hit@1/3/5 and MRR (over the top max(k, 5)) for the answerable questions."""
+    depth = max(k, 5)
+    ranks = []
+    for q in questions:
+        passages = answerer.search(q.question, depth, mode)
+        ranks.append(
+            next((p.rank for p in passages if contains_gold(p.chunk.text, q.answers)), None)
+        )
+    n = max(1, len(ranks))
+    return {
+        "hit@1": sum(r is not None and r <= 1 for r in ranks) / n,
+        "hit@3": sum(r is not None and r <= 3 for r in ranks) / n,
+        "hit@5": sum(r is not None and r <= 5 for r in ranks) / n,
+        "mrr": sum(1 / r for r in ranks if r) / n,
+    }
+
+
+def answer_metrics(answerer: Answerer, questions: list[GoldQuestion], k: int) -> dict:
+    answerable = [q for q in questions if q.answerable]
+    unanswerable = [q for q in questions if not q.answerable]
+    correct = wrongly_abstained = abstained_unanswerable = 0
+    lengths: list[int] = []
+    started = time.perf_counter()
+    for q in questions:
+        try:
+            answer = answerer.answer(q.question, k)
+        except QuestionError:
+            continue
+        if not answer.abstained:
+            lengths.append(len(answer.text))
+        if q.answerable:
+            wrongly_abstained += answer.abstained
+            correct += not answer.abstained and contains_gold(answer.text, q.answers)
+        else:
+            abstained_unanswerable += answer.abstained
+    seconds = time.perf_counter() - started
+    abstained_total = wrongly_abstained + abstained_unanswerable
+    return {
+        "answer_accuracy": correct / max(1, len(answerable)),
+        "mean_answer_chars": sum(lengths) / max(1, len(lengths)),
+        "unanswerable_abstained": abstained_unanswerable / len(unanswerable)
+        if unanswerable
+        else None,
+        "answerable_wrongly_abstained": wrongly_abstained / max(1, len(answerable)),
+        "abstention_precision": abstained_unanswerable / abstained_total
+        if abstained_total
+        else None,
+        "ms_per_question": 1000 * seconds / max(1, len(questions)),
+    }
+
+
+def evaluate(answerer: Answerer, questions: list[GoldQuestion], k: int = 5) -> dict:
+    """Retrieval for each mode side by side, and answers with the configured mode."""
+    answerable = [q for q in questions if q.answerable]
+    return {
+        "questions": len(questions),
+        "answerable": len(answerable),
+        "retrieval_mode": answerer.retrieval.mode,
+        "retrieval": {mode: retrieval_metrics(answerer, answerable, mode, k) for mode in MODES},
+        **answer_metrics(answerer, questions, k),
+    }
+
+
+def format_report(result: dict) -> str:
+    lines = [
+        f"{result['questions']} questions ({result['answerable']} answerable)",
+        "",
+        f"{'retrieval':<10} {'hit@1':>7} {'hit@3':>7} {'hit@5':>7} {'MRR':>7}",
+    ]
+    for mode, m in result["retrieval"].items():
+        mark = " *" if mode == result["retrieval_mode"] else ""
+        figures = " ".join(f"{m[key]:>7.3f}" for key in ("hit@1", "hit@3", "hit@5", "mrr"))
+        lines.append(f"{mode:<10} {figures}{mark}")
+
+    def share(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    lines += [
+        "",
+        f"answer accuracy              {result['answer_accuracy']:.3f}",
+        f"mean answer length           {result['mean_answer_chars']:.0f} characters",
+        f"unanswerable abstained       {share(result['unanswerable_abstained'])}",
+        f"answerable wrongly abstained {result['answerable_wrongly_abstained']:.3f}",
+        f"abstention precision         {share(result['abstention_precision'])}",
+        f"time per question            {result['ms_per_question']:.1f} ms",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""BM25 over the chunks (bm25s), stored beside the FAISS vectors: names, dates and
+numbers are where embeddings alone miss."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+K1, B = 0.9, 0.4  # the Anserini defaults, good for passages
+
+
+class LexicalIndex:
+    """A BM25 retriever over chunk texts, with the same stemming for queries."""
+
+    def __init__(self, retriever: object, size: int) -> None:
+        import Stemmer
+
+        self._retriever = retriever
+        self._stemmer = Stemmer.Stemmer("english")
+        self._lock = threading.Lock()  # the stemmer is not thread-safe
+        self.size = size
+
+    @staticmethod
+    def _tokenize(texts: list[str], stemmer: object, **options: object) -> object:
+        import bm25s
+
+        return bm25s.tokenize(
+            texts, stopwords="en", stemmer=stemmer, show_progress=False, **options
+        )
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalIndex:
+        import bm25s
+        import Stemmer
+
+        retriever = bm25s.BM25(k1=K1, b=B)
+        retriever.index(cls._tokenize(texts, Stemmer.Stemmer("english")), show_progress=False)
+        return cls(retriever, len(texts))
+
+    def save(self, folder: Path) -> None:
+        self._retriever.save(str(folder))
+
+    @classmethod
+    def load(cls, folder: Path, size: int) -> LexicalIndex:
+        import bm25s
+
+        retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        return cls(retriever, size)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(chunk position, BM25 score) of the best `k` chunks with any query term."""
+        k = min(k, self.size)
+        with self._lock:
+            tokens = self._tokenize([query], self._stemmer, return_ids=False)
+        if k <= 0 or not tokens[0]:
+            return []
+        ids, scores = self._retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
+
+
+def normalise(scores: dict[int, float]) -> dict[int, float]:
+    """Scale to [0, 1] by the best score, so BM25 can be mixed with cosines."""
+    if not scores:
+        return {}
+    top = max(scores.values()) or 1.0
+    return {i: s / top for i, s in scores.items()}
+
+
+def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, 1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+def cosines(vectors: object, ids: list[int], query: np.ndarray) -> dict[int, float]:
+    """Exact cosine of the query with stored vectors (FAISS flat index)."""
+    if not ids:
+        return {}
+    stored = np.vstack([vectors.reconstruct(int(i)) for i in ids])
+    return dict(zip(ids, (stored @ query).tolist(), strict=True))
