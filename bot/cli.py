@@ -95,7 +95,6 @@ def root(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    logging.getLogger("bm25s").setLevel(logging.DEBUG if debug else logging.WARNING)
     ctx.obj = {"config": config}
 
 
@@ -308,13 +307,13 @@ def _each_question(questions: Iterator[str], handle) -> None:
 
 
 def _quote(passage: Passage, limit: int = 300) -> str:
-    return shorten(passage.chunk.text.replace("\n\n", " "), limit)
+    return passage.quote(limit)
 
 
 def _print_answer(answer: Answer) -> None:
     for note in answer.notes:
         typer.echo(f"({note})")
-    typer.echo(answer.text)
+    typer.echo(answer.marked("**"))
     if answer.abstained:
         typer.echo("Try rephrasing the question, or ask about something the articles cover.")
         return

@@ -12,8 +12,10 @@ import math
 import re
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
+from bot.highlight import answer_span
 from index.articles import Article, normalise_text
 from index.chunking import Chunk, sentence_spans
 from index.embedding import Embedder
@@ -74,6 +76,20 @@ class Passage:
     chunk: Chunk
     article: Article
     score: float
+    cited: tuple[int, int] | None = None  # span of the quoted sentence within the chunk
+
+    def quote(self, limit: int) -> str:
+        """The passage, shortened to `limit` characters around the cited sentence,
+        with an ellipsis wherever it was cut."""
+        text = self.chunk.text
+        if len(text) <= limit:
+            return text.replace("\n\n", " ")
+        start, end = self.cited or (0, 0)
+        left = max(0, min(start - (limit - (end - start)) // 2, len(text) - limit))
+        window = text[left : left + limit]
+        if left > 0:
+            window = "…" + window.split(" ", 1)[-1]
+        return shorten(window.replace("\n\n", " "), limit)
 
     def to_dict(self) -> dict:
         return {
@@ -100,6 +116,16 @@ class Answer:
     notes: list[str] = field(default_factory=list)
     index_version: str = ""
     confidence: float = 0.0
+    highlight: tuple[int, int] | None = None  # the part of `text` that answers, if one stands out
+
+    def marked(self, mark: str, escape: Callable[[str], str] = str) -> str:
+        """The answer text with the highlighted part between `mark`s (e.g. "**"),
+        every piece passed through `escape` first."""
+        if self.highlight is None:
+            return escape(self.text)
+        start, end = self.highlight
+        before, part, after = self.text[:start], self.text[start:end], self.text[end:]
+        return f"{escape(before)}{mark}{escape(part)}{mark}{escape(after)}"
 
     def to_dict(self) -> dict:
         return {
@@ -110,6 +136,7 @@ class Answer:
                 {k: v for k, v in p.to_dict().items() if k != "rank"} for p in self.sources
             ],
             "notes": self.notes,
+            "highlight": list(self.highlight) if self.highlight else None,
             "confidence": round(self.confidence, 4),
             "index_version": self.index_version,
         }
@@ -301,7 +328,10 @@ class Answerer:
             return Answer(prepared.text, NOT_FOUND, True, [], prepared.notes, version, confidence)
         text = shorten(" ".join(s.text for s in chosen), self.answer_max_chars)
         sources = _cited_passages(chosen)
-        return Answer(prepared.text, text, False, sources, prepared.notes, version, confidence)
+        span = answer_span(prepared.text, text)
+        return Answer(
+            prepared.text, text, False, sources, prepared.notes, version, confidence, span
+        )
 
     def _choose_sentences(
         self,
@@ -336,12 +366,12 @@ class Answerer:
 
 def _cited_passages(chosen: list[ScoredSentence]) -> list[Passage]:
     """The passages the answer quotes, each verified to contain its sentence."""
-    sources: list[Passage] = []
+    sources: dict[str, Passage] = {}
     for sentence in chosen:
         passage = sentence.passage
         chunk, article = passage.chunk, passage.article
         if article.text[chunk.start : chunk.end] != chunk.text or sentence.text not in chunk.text:
             raise AssertionError(f"citation check failed for {chunk.id}")
-        if passage not in sources:
-            sources.append(passage)
-    return sources
+        if chunk.id not in sources:
+            sources[chunk.id] = replace(passage, cited=(sentence.start, sentence.end))
+    return list(sources.values())

@@ -88,7 +88,7 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 def source_embed(n: int, passage: Passage) -> discord.Embed:
     article = passage.article
     url = article.source if article.source.startswith(("http://", "https://")) else None
-    quote = shorten(passage.chunk.text.replace("\n\n", " "), QUOTE_CHARS)
+    quote = passage.quote(QUOTE_CHARS)
     embed = discord.Embed(
         title=shorten(f"[{n}] {safe_text(article.title)}", EMBED_TITLE_LIMIT),
         url=url,
@@ -105,7 +105,7 @@ def format_answer(answer: Answer) -> list[Reply]:
     notes = "".join(f"-# {note}\n" for note in answer.notes)
     if answer.abstained:
         return [Reply(f"{notes}{answer.text} {NOT_FOUND_HINT}")]
-    replies = [Reply(piece) for piece in split_text(notes + safe_text(answer.text))]
+    replies = [Reply(piece) for piece in split_text(notes + answer.marked("**", safe_text))]
     batches: list[list[discord.Embed]] = [[]]
     for n, passage in enumerate(answer.sources, 1):
         embed, batch = source_embed(n, passage), batches[-1]

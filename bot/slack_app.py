@@ -83,7 +83,7 @@ def source_blocks(n: int, answer: Answer) -> list[dict]:
     meta = " · ".join(
         filter(None, [f"*[{n}] {title}*", article.published, f"score {passage.score:.2f}"])
     )
-    quote = escape(shorten(passage.chunk.text.replace("\n\n", " "), QUOTE_CHARS))
+    quote = escape(passage.quote(QUOTE_CHARS))
     return [
         {"type": "context", "elements": [{"type": "mrkdwn", "text": shorten(meta, CONTEXT_LIMIT)}]},
         section(f"> {quote}"),
@@ -97,7 +97,7 @@ def format_answer(answer: Answer, answer_id: str) -> tuple[str, list[dict]]:
     if answer.abstained:
         text = f"{notes}{answer.text} {NOT_FOUND_HINT}"
         return text, [section(text), feedback_buttons(answer_id)]
-    text = notes + escape(answer.text)
+    text = notes + answer.marked("*", escape)
     blocks = [section(text)]
     room = (BLOCK_LIMIT - 2) // 2  # the answer and the buttons take two
     for n in range(1, min(len(answer.sources), room, MAX_SOURCES) + 1):

@@ -3,12 +3,21 @@ numbers are where embeddings alone miss."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 import numpy as np
 
 K1, B = 0.9, 0.4  # the Anserini defaults, good for passages
+
+
+def _bm25s():
+    """bm25s, with the debug logging it switches on at import turned back off."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 class LexicalIndex:
@@ -24,18 +33,15 @@ class LexicalIndex:
 
     @staticmethod
     def _tokenize(texts: list[str], stemmer: object, **options: object) -> object:
-        import bm25s
-
-        return bm25s.tokenize(
+        return _bm25s().tokenize(
             texts, stopwords="en", stemmer=stemmer, show_progress=False, **options
         )
 
     @classmethod
     def build(cls, texts: list[str]) -> LexicalIndex:
-        import bm25s
         import Stemmer
 
-        retriever = bm25s.BM25(k1=K1, b=B)
+        retriever = _bm25s().BM25(k1=K1, b=B)
         retriever.index(cls._tokenize(texts, Stemmer.Stemmer("english")), show_progress=False)
         return cls(retriever, len(texts))
 
@@ -44,9 +50,7 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path, size: int) -> LexicalIndex:
-        import bm25s
-
-        retriever = bm25s.BM25.load(str(folder), show_progress=False)
+        retriever = _bm25s().BM25.load(str(folder), show_progress=False)
         return cls(retriever, size)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:

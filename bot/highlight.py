@@ -1,0 +1,67 @@
+"""Which part of an answer sentence answers the question, when that is unambiguous.
+
+For questions that ask for a date, a number, a person or a place, an answer
+sentence with exactly one candidate of that kind (not already in the
+question) gets that candidate marked. Nothing is added or changed: the mark
+is a character span, and each platform renders it in its own markup.
+"""
+
+from __future__ import annotations
+
+import re
+
+MONTH = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
+)
+DATE = re.compile(
+    rf"\b(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{MONTH}\s+\d{{4}}"
+    rf"|{MONTH}\s+\d{{4}}|(?:1[0-9]|20)\d{{2}}s?)\b"
+)
+UNITS = (
+    r"(?:%|percent|per cent|million|billion|thousand|hundred|years?|months?|weeks?|days?|hours?"
+    r"|minutes?|seconds?|km|kilometres?|kilometers?|miles?|metres?|meters?|feet|kg|tonnes?|tons?"
+    r"|dollars?|euros?|pounds?|people|times)"
+)
+NUMBER = re.compile(
+    rf"(?:[$€£]\s?)?\b\d[\d,]*(?:\.\d+)?(?:\s+{UNITS}\b)?"
+    r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    rf"thirty|forty|fifty|hundred)\s+{UNITS}\b",
+    re.IGNORECASE,
+)
+NAME = re.compile(r"\b[A-Z][\w'\u2019-]+(?:\s+(?:of|de|van|von|the|la)?\s*[A-Z][\w'\u2019-]+)*")
+ASKS = [
+    ("date", r"^\s*(when|what year|which year|in what year|what date|on what date)\b"),
+    (
+        "number",
+        r"\bhow (many|much|long|old|far|big|tall|high|large)\b|\bwhat (percentage|number)\b",
+    ),
+    ("person", r"^\s*(who|whom|whose)\b|\bwhich (person|man|woman|leader|president)\b"),
+    ("place", r"^\s*where\b|\b(what|which) (city|country|state|place|town|region|continent)\b"),
+]
+
+
+def asked_kind(question: str) -> str | None:
+    return next((kind for kind, pattern in ASKS if re.search(pattern, question, re.I)), None)
+
+
+def _candidates(kind: str, sentence: str) -> list[tuple[int, int]]:
+    if kind == "date":
+        return [m.span() for m in DATE.finditer(sentence)]
+    if kind == "number":
+        spans = [m.span() for m in NUMBER.finditer(sentence)]
+        return [s for s in spans if not DATE.fullmatch(sentence[s[0] : s[1]])]
+    names = [m.span() for m in NAME.finditer(sentence)]
+    return [s for s in names if s[0] > 0]  # the first word is capitalised anyway
+
+
+def answer_span(question: str, sentence: str) -> tuple[int, int] | None:
+    """The one date/number/person/place in `sentence` that the question asks for."""
+    kind = asked_kind(question)
+    if kind is None:
+        return None
+    known = question.casefold()
+    spans = [
+        s for s in _candidates(kind, sentence) if sentence[s[0] : s[1]].casefold() not in known
+    ]
+    return spans[0] if len(spans) == 1 else None
