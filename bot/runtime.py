@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.core import Answerer
+from bot.core import Answerer, Retrieval
 from bot.settings import Settings
 from index.articles import Article, LoadFailure, load_articles
 from index.chunking import ChunkingConfig
@@ -132,6 +132,27 @@ def open_index(settings: Settings, embedder: Embedder, *, bootstrap: bool) -> Ar
 
 
 def make_answerer(settings: Settings, embedder: Embedder, index: ArticleIndex) -> Answerer:
+    """The extractive answerer, or, with answer_backend = "openai", one whose
+    wording comes from a chat model (checked, with the extractive answer as fallback)."""
+    answerer = make_extractive_answerer(settings, embedder, index)
+    if settings.answer_backend == "openai":
+        from bot.generation import GeneratedAnswerer
+
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return GeneratedAnswerer(  # type: ignore[return-value]
+            answerer,
+            base_url=settings.openai_base_url,
+            model=settings.openai_model,
+            api_key=key,
+            timeout_seconds=settings.openai_timeout_seconds,
+            passages=settings.top_k,
+        )
+    return answerer
+
+
+def make_extractive_answerer(
+    settings: Settings, embedder: Embedder, index: ArticleIndex
+) -> Answerer:
     return Answerer(
         index,
         embedder,
@@ -139,6 +160,12 @@ def make_answerer(settings: Settings, embedder: Embedder, index: ArticleIndex) -
         min_score=settings.min_score,
         lexical_weight=settings.lexical_weight,
         recency_weight=settings.recency_weight,
+        retrieval=Retrieval(
+            settings.retrieval_mode,
+            settings.retrieval_fusion,
+            settings.dense_weight,
+            settings.retrieval_candidates,
+        ),
         answer_max_chars=settings.answer_max_chars,
         question_max_chars=settings.question_max_chars,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
@@ -61,10 +61,22 @@ class Settings(BaseSettings):
     keep_versions: int = Field(3, ge=1)
 
     top_k: int = Field(5, ge=1, le=50)
+    # How passages are found: "hybrid" (BM25 + embeddings), "dense" or "bm25"; hybrid
+    # fusion "weighted" (dense_weight x cosine + the rest x BM25 scaled to [0, 1]) or "rrf".
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    retrieval_fusion: Literal["weighted", "rrf"] = "weighted"
+    dense_weight: float = Field(0.7, ge=0.0, le=1.0)
+    retrieval_candidates: int = Field(30, ge=1, le=1000)
     min_score: float = Field(0.50, ge=-1.0, le=3.0)
     lexical_weight: float = Field(0.75, ge=0.0, le=5.0)
     recency_weight: float = Field(0.15, ge=0.0, le=5.0)
     answer_max_chars: int = Field(400, ge=80)
+    # "extractive" (default, offline) or "openai": any OpenAI-compatible chat endpoint
+    answer_backend: Literal["extractive", "openai"] = "extractive"
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_model: str = "llama3.1"
+    openai_api_key: SecretStr | None = Field(None, validation_alias=platform_env("OPENAI_API_KEY"))
+    openai_timeout_seconds: float = Field(20.0, gt=0)
     question_max_chars: int = Field(1000, ge=10)
 
     fetch_timeout_seconds: float = Field(10.0, gt=0)

@@ -1,0 +1,94 @@
+"""Optional generated answers: a real OpenAI-compatible HTTP exchange with a fake
+server on 127.0.0.1, citations checked, extractive fallback on every failure."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.generation import GeneratedAnswerer
+from bot.runtime import make_answerer
+from bot.settings import Settings, load_settings
+from index.embedding import Embedder
+from index.store import ArticleIndex
+from tests.fakes.openai_server import FakeOpenAI
+
+LAUNCH = "When was the International Space Station launched?"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeOpenAI]:
+    fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def generated(
+    server: FakeOpenAI, bundled_index_dir: Path, embedder: Embedder, tmp_path: Path
+) -> Iterator[GeneratedAnswerer]:
+    server.reply, server.status, server.delay = "The station was launched in 1998 [1].", 200, 0.0
+    settings: Settings = load_settings(
+        data_dir=tmp_path,
+        answer_backend="openai",
+        openai_base_url=server.base_url,
+        openai_model="fake-model",
+        openai_api_key="sk-test-key",
+        openai_timeout_seconds=1.0,
+    )
+    answerer = make_answerer(settings, embedder, ArticleIndex.load(bundled_index_dir, embedder))
+    assert isinstance(answerer, GeneratedAnswerer)
+    yield answerer
+    answerer.close()
+
+
+def test_generated_answer_with_valid_citation(
+    generated: GeneratedAnswerer, server: FakeOpenAI
+) -> None:
+    answer = generated.answer(LAUNCH)
+    assert answer.text == "The station was launched in 1998 [1]."
+    assert not answer.abstained and "fake-model" in answer.notes[-1]
+    request = server.requests[-1]
+    assert request["auth"] == "Bearer sk-test-key"
+    prompt = request["body"]["messages"][-1]["content"]
+    assert "[1] Russia plans to leave the International Space Station" in prompt
+    assert "launched in 1998" in prompt and LAUNCH in prompt
+    assert answer.sources[0].chunk.text in prompt  # the cited passage is one that was sent
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "delay", "why"),
+    [
+        ("Launched in 1998 [9].", 200, 0.0, "cites [9]"),
+        ("Launched in 1998.", 200, 0.0, "cites none"),
+        ("irrelevant", 500, 0.0, "HTTPStatusError"),
+        ("Launched in 1998 [1].", 200, 3.0, "ReadTimeout"),
+    ],
+    ids=["bad citation", "uncited", "server error", "timeout"],
+)
+def test_failures_fall_back_to_the_extractive_answer(
+    generated: GeneratedAnswerer,
+    server: FakeOpenAI,
+    caplog: pytest.LogCaptureFixture,
+    reply: str,
+    status: int,
+    delay: float,
+    why: str,
+) -> None:
+    server.reply, server.status, server.delay = reply, status, delay
+    with caplog.at_level(logging.WARNING, logger="bot.generation"):
+        answer = generated.answer(LAUNCH)
+    assert answer.text.startswith("The International Space Station was launched in 1998")
+    assert answer.notes == []  # the extractive answer, as is
+    assert why in caplog.text and "using the extractive answer" in caplog.text
+
+
+def test_abstention_stays_extractive_and_sends_nothing(
+    generated: GeneratedAnswerer, server: FakeOpenAI
+) -> None:
+    before = len(server.requests)
+    assert generated.answer("Who won the 2022 World Cup?").abstained
+    assert len(server.requests) == before
