@@ -156,6 +156,8 @@ class Retrieval:
     fusion: str = "weighted"
     dense_weight: float = 0.7
     candidates: int = 30
+    rerank_weight: float = 1.0
+    rerank_depth: int = 20
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,13 @@ class ServedIndex:
     idf: dict[str, float]
     unknown_idf: float
     recency: dict[str, float]
+    sentence_terms: dict[str, list[tuple[int, int, frozenset[str]]]] = field(default_factory=dict)
+
+    def weights(self, wanted: set[str]) -> dict[str, float]:
+        """Each question term's share of the question, by inverse document frequency."""
+        raw = {t: self.idf.get(t, self.unknown_idf) for t in wanted}
+        total = sum(raw.values()) or 1.0
+        return {t: w / total for t, w in raw.items()}
 
 
 @dataclass(frozen=True)
@@ -277,30 +286,78 @@ class Answerer:
         return ServedIndex(index, idf, math.log(1 + 2 * n), recency_ranks(index.articles))
 
     def search(
-        self, question: str, top_k: int | None = None, mode: str | None = None
+        self,
+        question: str,
+        top_k: int | None = None,
+        mode: str | None = None,
+        rerank: bool = True,
     ) -> list[Passage]:
         """The passages that best match the question, best first (`mode`: dense,
-        bm25 or hybrid; default from the settings)."""
-        return self._search(self._served.index, question, top_k, mode)
+        bm25 or hybrid; default from the settings; `rerank=False` for the plain
+        retriever, as a baseline)."""
+        return self._search(self._served, question, top_k, mode, rerank)
 
     def _search(
-        self, index: ArticleIndex, question: str, top_k: int | None, mode: str | None = None
+        self,
+        served: ServedIndex,
+        question: str,
+        top_k: int | None,
+        mode: str | None = None,
+        rerank: bool = True,
     ) -> list[Passage]:
+        """Retrieve, then rerank the candidates by how well their best sentence covers
+        the question's words: the passage that holds the answer usually has one
+        sentence that says most of what was asked."""
+        index, retrieval = served.index, self.retrieval
+        k = top_k or self.top_k
+        rerank = rerank and retrieval.rerank_weight > 0
+        depth = max(k, retrieval.rerank_depth) if rerank else k
         vector = self.embedder.encode([question])[0]
         found = index.retrieve(
             question,
             vector,
-            top_k or self.top_k,
-            mode or self.retrieval.mode,
-            fusion=self.retrieval.fusion,
-            dense_weight=self.retrieval.dense_weight,
-            candidates=self.retrieval.candidates,
+            depth,
+            mode or retrieval.mode,
+            fusion=retrieval.fusion,
+            dense_weight=retrieval.dense_weight,
+            candidates=retrieval.candidates,
         )
+        if rerank:
+            weights = served.weights(self._terms(question))
+            found.sort(
+                key=lambda f: (
+                    f[2]
+                    + retrieval.rerank_weight * self._coverage(served, index.chunks[f[0]], weights)
+                ),
+                reverse=True,
+            )
         passages = []
-        for rank, (position, cosine, _) in enumerate(found, 1):
+        for rank, (position, cosine, _) in enumerate(found[:k], 1):
             chunk = index.chunks[position]
             passages.append(Passage(rank, chunk, index.articles[chunk.article_id], cosine))
         return passages
+
+    def _sentences(
+        self, served: ServedIndex, chunk: Chunk
+    ) -> list[tuple[int, int, frozenset[str]]]:
+        """(start, end, terms) of each sentence of a chunk, worked out once per index."""
+        cached = served.sentence_terms.get(chunk.id)
+        if cached is None:
+            text = chunk.text
+            cached = [
+                (span.start, span.end, frozenset(self._terms(text[span.start : span.end])))
+                for span in sentence_spans(text)
+            ]
+            served.sentence_terms[chunk.id] = cached
+        return cached
+
+    def _coverage(self, served: ServedIndex, chunk: Chunk, weights: dict[str, float]) -> float:
+        """The largest share of the question's (IDF-weighted) words in one sentence."""
+        sentences = self._sentences(served, chunk)
+        return max(
+            (sum(w for t, w in weights.items() if t in terms) for *_, terms in sentences),
+            default=0.0,
+        )
 
     def answer(self, question: str, top_k: int | None = None) -> Answer:
         """Answer with the best sentence(s) of the retrieved passages, or abstain.
@@ -312,7 +369,7 @@ class Answerer:
         prepared = prepare_question(question, self.question_max_chars)
         served = self._served
         version = served.index.version
-        passages = self._search(served.index, prepared.text, top_k)
+        passages = self._search(served, prepared.text, top_k)
         if not passages:
             return Answer(prepared.text, NOT_FOUND, True, [], prepared.notes, version)
         boosts = {}
@@ -342,17 +399,15 @@ class Answerer:
     ) -> list[ScoredSentence]:
         """The best sentence, plus the runner-up when it scores almost as well and
         covers question words the best one lacks."""
-        wanted = self._terms(question)
-        weights = {t: served.idf.get(t, served.unknown_idf) for t in wanted}
-        total = sum(weights.values()) or 1.0
+        weights = served.weights(self._terms(question))
         scored = []
         for passage in passages:
-            for span in sentence_spans(passage.chunk.text):
-                found = wanted & self._terms(passage.chunk.text[span.start : span.end])
-                lexical = sum(weights[t] for t in found) / total
+            for start, end, terms in self._sentences(served, passage.chunk):
+                found = terms & weights.keys()
+                lexical = sum(weights[t] for t in found)
                 evidence = passage.score + self.lexical_weight * lexical
                 score = evidence + boosts.get(passage.chunk.id, 0.0)
-                scored.append(ScoredSentence(passage, span.start, span.end, score, found, evidence))
+                scored.append(ScoredSentence(passage, start, end, score, found, evidence))
         scored.sort(key=lambda s: s.score, reverse=True)
         best = scored[0]
         chosen = [best]

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from bot.core import Answerer, QuestionError
 
-MODES = ("bm25", "dense", "hybrid")
+# (row name, retrieval mode, rerank): plain baselines, fusion alone, and what answers use
+RETRIEVERS = (
+    ("bm25", "bm25", False),
+    ("dense", "dense", False),
+    ("hybrid", "hybrid", False),
+    ("hybrid+rerank", "hybrid", True),
+)
 PUNCTUATION = str.maketrans("", "", string.punctuation)
 ARTICLES = re.compile(r"\b(a|an|the)\b")
 
@@ -59,12 +65,14 @@ def read_questions(path: Path) -> list[GoldQuestion]:
     return questions
 
 
-def retrieval_metrics(answerer: Answerer, questions: list[GoldQuestion], mode: str, k: int) -> dict:
+def retrieval_metrics(
+    answerer: Answerer, questions: list[GoldQuestion], mode: str, k: int, rerank: bool = True
+) -> dict:
     """hit@1/3/5 and MRR (over the top max(k, 5)) for the answerable questions."""
     depth = max(k, 5)
     ranks = []
     for q in questions:
-        passages = answerer.search(q.question, depth, mode)
+        passages = answerer.search(q.question, depth, mode, rerank)
         ranks.append(
             next((p.rank for p in passages if contains_gold(p.chunk.text, q.answers)), None)
         )
@@ -117,8 +125,12 @@ def evaluate(answerer: Answerer, questions: list[GoldQuestion], k: int = 5) -> d
     return {
         "questions": len(questions),
         "answerable": len(answerable),
-        "retrieval_mode": answerer.retrieval.mode,
-        "retrieval": {mode: retrieval_metrics(answerer, answerable, mode, k) for mode in MODES},
+        "retrieval_mode": answerer.retrieval.mode
+        + ("+rerank" if answerer.retrieval.rerank_weight else ""),
+        "retrieval": {
+            name: retrieval_metrics(answerer, answerable, mode, k, rerank)
+            for name, mode, rerank in RETRIEVERS
+        },
         **answer_metrics(answerer, questions, k),
     }
 
@@ -127,12 +139,12 @@ def format_report(result: dict) -> str:
     lines = [
         f"{result['questions']} questions ({result['answerable']} answerable)",
         "",
-        f"{'retrieval':<10} {'hit@1':>7} {'hit@3':>7} {'hit@5':>7} {'MRR':>7}",
+        f"{'retrieval':<14} {'hit@1':>7} {'hit@3':>7} {'hit@5':>7} {'MRR':>7}",
     ]
     for mode, m in result["retrieval"].items():
         mark = " *" if mode == result["retrieval_mode"] else ""
         figures = " ".join(f"{m[key]:>7.3f}" for key in ("hit@1", "hit@3", "hit@5", "mrr"))
-        lines.append(f"{mode:<10} {figures}{mark}")
+        lines.append(f"{mode:<14} {figures}{mark}")
 
     def share(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.3f}"

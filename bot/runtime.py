@@ -165,6 +165,8 @@ def make_extractive_answerer(
             settings.retrieval_fusion,
             settings.dense_weight,
             settings.retrieval_candidates,
+            settings.rerank_weight,
+            settings.rerank_depth,
         ),
         answer_max_chars=settings.answer_max_chars,
         question_max_chars=settings.question_max_chars,

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     retrieval_fusion: Literal["weighted", "rrf"] = "weighted"
     dense_weight: float = Field(0.7, ge=0.0, le=1.0)
     retrieval_candidates: int = Field(30, ge=1, le=1000)
+    # Rerank the best `rerank_depth` passages by fused score + rerank_weight x the share of
+    # the question's words in their best sentence (0 turns it off).
+    rerank_weight: float = Field(1.0, ge=0.0, le=5.0)
+    rerank_depth: int = Field(20, ge=1, le=200)
     min_score: float = Field(0.50, ge=-1.0, le=3.0)
     lexical_weight: float = Field(0.75, ge=0.0, le=5.0)
     recency_weight: float = Field(0.15, ge=0.0, le=5.0)
