@@ -91,7 +91,16 @@ def main() -> None:
         print(
             f"lexical_weight={w:<5} min_score={threshold:.3f}  off-topic abstained={rejected:.1%}"
         )
+    w = settings.lexical_weight
+    configured = {
+        "lexical_weight": w,
+        "min_score": settings.min_score,
+        "positives_answered": round(float(np.mean(np.array(pos[w]) >= settings.min_score)), 3),
+        "negatives_abstained": round(float(np.mean(np.array(neg[w]) < settings.min_score)), 3),
+    }
+    print(f"configured: {configured}")
     result = {
+        "configured": configured,
         "positives": len(pos[weights[0]]),
         "negatives": len(neg[weights[0]]),
         "seconds": round(time.perf_counter() - started, 1),
