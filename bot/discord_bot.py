@@ -250,22 +250,12 @@ def register_commands(bot: ArticleBot) -> None:
             return
         await interaction.response.defer(thinking=True, ephemeral=True)
         report = await service.reindex()
-        manifest = report.manifest
-        text = (
-            f"Index rebuilt: {len(manifest.articles)} article(s), {manifest.chunk_count} "
-            f"passages, version `{manifest.version}`."
-        )
-        if report.failed:
-            text += "\nNot indexed:\n" + "\n".join(f"- {safe_text(f)}" for f in report.failed)
+        text = report.summary("-", safe_text)
         await interaction.followup.send(shorten(text, TEXT_LIMIT), ephemeral=True)
 
     @bot.tree.command(name="sources", description="List the indexed articles")
     async def sources(interaction: discord.Interaction) -> None:
-        lines = [
-            f"- {safe_text(a.title)}" + (f" ({a.published})" if a.published else "")
-            for a in service.articles()
-        ]
-        pieces = split_text("\n".join(lines) or "No articles are indexed.", TEXT_LIMIT)
+        pieces = split_text(service.sources_text("-", safe_text), TEXT_LIMIT)
         await interaction.response.send_message(pieces[0], ephemeral=True)
         for piece in pieces[1:]:
             await interaction.followup.send(piece, ephemeral=True)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -49,6 +50,17 @@ class ReindexReport:
     manifest: Manifest
     failed: list[str]
 
+    def summary(self, bullet: str, escape: Callable[[str], str]) -> str:
+        """What the rebuild did, in words for the admin who asked for it."""
+        manifest = self.manifest
+        text = (
+            f"Index rebuilt: {len(manifest.articles)} article(s), {manifest.chunk_count} "
+            f"passages, version `{manifest.version}`."
+        )
+        if self.failed:
+            text += "\nNot indexed:\n" + "\n".join(f"{bullet} {escape(f)}" for f in self.failed)
+        return text
+
 
 class ChatService:
     """The answering core as a chat bot uses it: async, rate-limited, reindexable."""
@@ -77,6 +89,14 @@ class ChatService:
         """Indexed articles, newest first where dated."""
         articles = list(self.answerer.index.articles.values())
         return sorted(articles, key=lambda a: (a.published or "", a.title), reverse=True)
+
+    def sources_text(self, bullet: str, escape: Callable[[str], str]) -> str:
+        """The indexed articles, one line each with its date, for /sources."""
+        lines = [
+            f"{bullet} {escape(a.title)}" + (f" ({a.published})" if a.published else "")
+            for a in self.articles()
+        ]
+        return "\n".join(lines) or "No articles are indexed."
 
     @property
     def reindexing(self) -> bool:

@@ -236,23 +236,13 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             log.exception("reindex failed")
             await respond(text=SORRY, response_type="ephemeral")
             return
-        manifest = report.manifest
-        text = (
-            f"Index rebuilt: {len(manifest.articles)} article(s), {manifest.chunk_count} "
-            f"passages, version `{manifest.version}`."
-        )
-        if report.failed:
-            text += "\nNot indexed:\n" + "\n".join(f"• {escape(f)}" for f in report.failed)
+        text = report.summary("•", escape)
         await respond(text=shorten(text, SECTION_LIMIT), response_type="ephemeral")
 
     @app.command("/sources")
     async def sources(ack: Any, respond: AsyncRespond) -> None:
         await ack()
-        lines = [
-            f"• {escape(a.title)}" + (f" ({a.published})" if a.published else "")
-            for a in service.articles()
-        ]
-        text = shorten("\n".join(lines) or "No articles are indexed.", SECTION_LIMIT)
+        text = shorten(service.sources_text("•", escape), SECTION_LIMIT)
         await respond(text=text, response_type="ephemeral")
 
     return app
