@@ -102,9 +102,9 @@ def source_embed(n: int, passage: Passage) -> discord.Embed:
 def format_answer(answer: Answer) -> list[Reply]:
     """The short answer first, then one embed per source, split over as many
     messages as Discord's limits need."""
-    notes = "".join(f"-# {note}\n" for note in answer.notes)
+    notes = "".join(f"-# {safe_text(note)}\n" for note in answer.notes)
     if answer.abstained:
-        return [Reply(f"{notes}{answer.text} {NOT_FOUND_HINT}")]
+        return [Reply(shorten(f"{notes}{safe_text(answer.text)} {NOT_FOUND_HINT}", TEXT_LIMIT))]
     replies = [Reply(piece) for piece in split_text(notes + answer.marked("**", safe_text))]
     batches: list[list[discord.Embed]] = [[]]
     for n, passage in enumerate(answer.sources, 1):

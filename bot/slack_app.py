@@ -95,7 +95,7 @@ def format_answer(answer: Answer, answer_id: str) -> tuple[str, list[dict]]:
     all within Slack's limits."""
     notes = "".join(f"_{escape(note)}_\n" for note in answer.notes)
     if answer.abstained:
-        text = f"{notes}{answer.text} {NOT_FOUND_HINT}"
+        text = shorten(f"{notes}{escape(answer.text)} {NOT_FOUND_HINT}", SECTION_LIMIT)
         return text, [section(text), feedback_buttons(answer_id)]
     text = notes + answer.marked("*", escape)
     blocks = [section(text)]

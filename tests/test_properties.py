@@ -1,0 +1,140 @@
+"""Property-based tests (hypothesis): loaders, chunker, question path and the
+platform formatters never crash, never leak a ping, and keep their invariants,
+whatever the text. The "thorough" profile (ARTICLEBOT_HYPOTHESIS=thorough, set
+by `make test`) runs 10,000 cases per target."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.core import NOT_FOUND, Answer, Answerer, QuestionError, prepare_question
+from bot.discord_bot import EMBEDS_TOTAL_LIMIT, TEXT_LIMIT
+from bot.discord_bot import format_answer as discord_format
+from bot.slack_app import BLOCK_LIMIT, SECTION_LIMIT
+from bot.slack_app import TEXT_LIMIT as SLACK_TEXT_LIMIT
+from bot.slack_app import format_answer as slack_format
+from index.articles import make_article, normalise_text, parse_text
+from index.chunking import ChunkingConfig, chunk_article, sentence_spans
+from index.embedding import Embedder
+from index.errors import SourceError
+
+settings.register_profile(
+    "thorough", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.register_profile(
+    "quick", max_examples=300, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.load_profile(os.environ.get("ARTICLEBOT_HYPOTHESIS", "quick"))
+
+# Text that exercises what breaks bots: any Unicode, control characters, mention and
+# markup syntax, code fences, emoji, long runs.
+TRICKY = st.sampled_from(
+    [
+        "@everyone",
+        "@here",
+        "<@123>",
+        "<@!456>",
+        "<@&789>",
+        "<#42>",
+        "<!channel>",
+        "<!here>",
+        "<@U12345>",
+        "<!subteam^S1>",
+        "&",
+        "<",
+        ">",
+        "```",
+        "**",
+        "\n\n",
+        "\x00",
+        "\u200b",
+        "😀",
+        "…",
+    ]
+)
+TEXT = st.lists(st.one_of(st.text(max_size=60), TRICKY), max_size=40).map("".join)
+# Discord pings on bare @everyone / @here and <@id>, <@&role>; Slack only on <!...> and <@U...>
+DISCORD_PINGS = re.compile(r"@everyone|@here|<@[!&]?\d{17,20}>")  # ids are snowflakes
+SLACK_PINGS = re.compile(r"<!channel>|<!here>|<!everyone>|<@[UW]\w+>|<!subteam")
+
+
+@given(TEXT, TEXT)
+def test_loading_any_text_gives_an_article_or_a_clear_error(title: str, body: str) -> None:
+    try:
+        article = parse_text(f"{title}\n\n{body}", article_id="a", source="mem")
+    except SourceError as exc:
+        assert exc.reason  # e.g. "the article has no text"
+        return
+    assert article.text and article.text == normalise_text(article.text)
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", article.text)
+
+
+def test_chunker_properties(embedder: Embedder) -> None:
+    config = ChunkingConfig(target_tokens=60, overlap_tokens=16, max_tokens=embedder.max_tokens - 2)
+
+    @given(TEXT)
+    def check(body: str) -> None:
+        try:
+            article = make_article(article_id="a", title="T", body=body, source="mem")
+        except SourceError:
+            return
+        chunks = chunk_article(article, config, embedder.count_tokens, embedder.token_offsets)
+        for chunk in chunks:
+            assert article.text[chunk.start : chunk.end] == chunk.text  # offsets slice back
+            assert embedder.count_tokens([chunk.text])[0] <= config.max_tokens  # model limit
+        for span in sentence_spans(article.text):  # chunks cover the cleaned text
+            assert any(c.start <= span.start < c.end for c in chunks)
+
+    check()
+
+
+def test_question_path_never_crashes(answerer: Answerer) -> None:
+    huge = st.builds(lambda part, n: (part or "@everyone ") * n, TEXT, st.integers(2_000, 5_000))
+
+    @given(st.one_of(TEXT, huge))
+    def check(question: str) -> None:
+        try:
+            answer = answerer.answer(question)
+        except QuestionError:
+            assert prepare_question.__name__  # refused with a message, never a crash
+            return
+        assert len(answer.question) <= answerer.question_max_chars
+        assert answer.abstained == (answer.text == NOT_FOUND)
+        assert len(answer.text) <= answerer.answer_max_chars
+
+    check()
+
+
+def test_formatters_stay_within_limits_and_never_ping(answerer: Answerer) -> None:
+    base = answerer.answer("When was the International Space Station launched?")
+
+    @given(TEXT, TEXT, st.integers(0, 30), st.booleans())
+    def check(text: str, title: str, copies: int, abstained: bool) -> None:
+        passage = base.sources[0]
+        article = passage.article.__class__(**{**passage.article.__dict__, "title": title or "t"})
+        sources = [passage.__class__(**{**passage.__dict__, "article": article})] * copies
+        answer = Answer(base.question, text or "x", abstained, sources, [text[:50]])
+        for reply in discord_format(answer):
+            assert len(reply.content) <= TEXT_LIMIT
+            assert sum(len(e) for e in reply.embeds) <= EMBEDS_TOTAL_LIMIT
+            shown = reply.content + "".join(str(e.to_dict()) for e in reply.embeds)
+            assert not DISCORD_PINGS.search(shown)
+        fallback, blocks = slack_format(answer, "id")
+        assert len(blocks) <= BLOCK_LIMIT and len(fallback) <= SLACK_TEXT_LIMIT
+        for block in blocks:
+            texts = (
+                [block["text"]["text"]]
+                if "text" in block
+                else [
+                    e["text"] for e in block.get("elements", []) if isinstance(e.get("text"), str)
+                ]
+            )
+            for shown in [*texts, fallback]:
+                assert len(shown) <= SECTION_LIMIT or shown is fallback
+                assert not SLACK_PINGS.search(shown)
+
+    check()
