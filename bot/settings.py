@@ -10,6 +10,8 @@ the defaults below.
 from __future__ import annotations
 
 import os
+import re
+import stat
 from pathlib import Path
 from typing import Any, Literal
 
@@ -150,12 +152,34 @@ class Settings(BaseSettings):
         ]
 
 
+SECRET_KEYS = re.compile(
+    r"^\s*(discord_token|slack_bot_token|slack_signing_secret|slack_app_token|openai_api_key)\s*=",
+    re.MULTILINE,
+)
+
+
+class InsecureSettingsError(Exception):
+    """A settings file holds secrets but other users can read it."""
+
+
+def check_private(path: Path) -> None:
+    """Refuse a settings file that holds a secret and is readable by group or others."""
+    if SECRET_KEYS.search(path.read_text(encoding="utf-8", errors="replace")):
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRGRP | stat.S_IROTH):
+            raise InsecureSettingsError(
+                f"settings file {path} holds secrets and other users can read it; "
+                f"run `chmod 600 {path}`"
+            )
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Settings from every source; `overrides` are explicit values (e.g. CLI options)."""
     files = [bundled_dir() / SETTINGS_FILE]
     if config_file is not None:
         if not Path(config_file).is_file():
             raise FileNotFoundError(f"settings file {config_file} does not exist")
+        check_private(Path(config_file))
         files.append(Path(config_file))
 
     class FileSettings(Settings):

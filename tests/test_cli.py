@@ -257,3 +257,20 @@ def test_chat_console(
     code, out, _ = run(capsys, "chat", "--index-dir", str(bundled_index_dir))
     assert code == 0
     assert "15 years" in out and "the question is empty" in out and "couldn't find" in out
+
+
+def test_settings_file_with_secrets_must_be_private(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundled_index_dir: Path
+) -> None:
+    config = tmp_path / "secret.toml"
+    config.write_text(f'index_dir = "{bundled_index_dir}"\ndiscord_token = "top-secret-token"\n')
+    config.chmod(0o644)
+    code, out, err = run(capsys, "--config", str(config), "ask", "How long was Mir in orbit?")
+    assert code == 2 and "holds secrets and other users can read it" in err
+    assert f"chmod 600 {config}" in err and "top-secret-token" not in out + err
+    config.chmod(0o600)
+    assert run(capsys, "--config", str(config), "ask", "How long was Mir in orbit?")[0] == 0
+    public = tmp_path / "public.toml"  # no secrets: any mode is fine
+    public.write_text(f'index_dir = "{bundled_index_dir}"\n')
+    public.chmod(0o644)
+    assert run(capsys, "--config", str(public), "ask", "How long was Mir in orbit?")[0] == 0

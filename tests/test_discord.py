@@ -552,7 +552,7 @@ def test_serve_discord_command_answers(bundled_index_dir: Path, tmp_path: Path) 
     }
     exe = Path(sys.executable).parent / "articlebot"
     process = subprocess.Popen(
-        [str(exe), "serve", "discord", "--index-dir", str(bundled_index_dir)],
+        [str(exe), "--debug", "serve", "discord", "--index-dir", str(bundled_index_dir)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -574,6 +574,7 @@ def test_serve_discord_command_answers(bundled_index_dir: Path, tmp_path: Path) 
         out, err = process.communicate(timeout=30)
         server.stop()
     assert process.returncode == 0, err
+    assert "DEBUG" in err  # --debug logging was on, and still no token in it
     assert VALID_TOKEN not in out + err
 
 

@@ -505,6 +505,7 @@ def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_pat
     process = subprocess.Popen(
         [
             str(exe),
+            "--debug",
             "serve",
             "slack",
             "--host",
@@ -538,6 +539,7 @@ def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_pat
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
+    assert "DEBUG" in err  # --debug logging was on, and still no secret in it
     for secret in (BOT_TOKEN, SIGNING_SECRET):
         assert secret not in out + err
 
