@@ -274,3 +274,24 @@ def test_settings_file_with_secrets_must_be_private(
     public.write_text(f'index_dir = "{bundled_index_dir}"\n')
     public.chmod(0o644)
     assert run(capsys, "--config", str(public), "ask", "How long was Mir in orbit?")[0] == 0
+
+
+def test_missing_model_files_are_a_clear_error(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    bundled_index_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ARTICLEBOT_MODEL_PATH", str(tmp_path / "no-model"))
+    code, _, err = run(capsys, "ask", "--index-dir", str(bundled_index_dir), "Anything?")
+    assert code == 1 and "no model files at" in err and "Traceback" not in err
+
+
+def test_corrupt_index_stops_a_bot_with_the_file_named(
+    capsys: pytest.CaptureFixture[str], index_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (index_copy / "versions" / read_pointer(index_copy) / "vectors.faiss").write_bytes(b"garbage")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-any")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "any")
+    code, _, err = run(capsys, "serve", "slack", "--index-dir", str(index_copy))
+    assert code == 1 and "vectors.faiss" in err and "articlebot index build" in err

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -597,3 +598,16 @@ def test_message_content_intent_not_enabled_is_a_clear_error(
         server.stop()
     assert code == 1
     assert "privileged intent" in capsys.readouterr().err
+
+
+def test_rate_limited_send_is_retried_by_discord_py(bot: ArticleBot, fake: FakeDiscord) -> None:
+    fake.failures.append(
+        (429, {"message": "You are being rate limited.", "retry_after": 0.5, "global": False})
+    )
+    started = time.monotonic()
+    message_id = mention(fake, LAUNCH)
+    first, retry = fake.wait_for(
+        lambda: len(replies_to(fake, message_id)) == 2 and replies_to(fake, message_id)
+    )
+    assert first == retry and "1998" in retry["content"]  # the same reply, sent again
+    assert time.monotonic() - started >= 0.5  # after retry_after

@@ -605,3 +605,23 @@ def test_version_published_by_another_process_is_picked_up(
     make_collection(slack_settings, embedder, slack_settings.resolved_index_dir).add(articles)
     reply = ask(fake, app_url, question)
     assert "Lower Brook" in reply["text"] and "2024-09-14" in all_text(reply)
+
+
+@pytest.mark.parametrize(
+    "failure", [(429, {"Retry-After": "1"}), (500, {})], ids=["429 with Retry-After", "500"]
+)
+def test_api_errors_are_retried_by_slack_sdk(fake: FakeSlack, app_url: str, failure: tuple) -> None:
+    fake.failures.append(failure)
+    payload = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}")
+    started = time.monotonic()
+    post_json(app_url, payload)
+    ts = payload["event"]["ts"]
+    # the failed try, then slack_sdk's retry (the fake records both)
+    first, retry = fake.wait_for(
+        lambda: len(posts_in_thread(fake, ts)) == 2 and posts_in_thread(fake, ts)
+    )
+    assert first == retry and "1998" in retry["text"]
+    time.sleep(0.5)
+    assert len(posts_in_thread(fake, ts)) == 2  # retried once, not answered twice
+    if failure[0] == 429:
+        assert time.monotonic() - started >= 1.0  # Retry-After honoured

@@ -34,10 +34,12 @@ def user(user_id: int, name: str = "asker", bot: bool = False) -> dict:
     return {"id": str(user_id), "username": name, "discriminator": "0", "bot": bot, "avatar": None}
 
 
-def json_response(data: Any, status: int = 200) -> web.Response:
+def json_response(data: Any, status: int = 200, headers: dict | None = None) -> web.Response:
     # exactly application/json: discord.py reads "...; charset=utf-8" as text
     return web.Response(
-        body=json.dumps(data).encode(), status=status, headers={"Content-Type": "application/json"}
+        body=json.dumps(data).encode(),
+        status=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
 
 
@@ -56,6 +58,8 @@ class FakeDiscord(BackgroundServer):
         self.unexpected: list[Recorded] = []
         self.synced_commands: list[dict] = []
         self.sync_path = ""
+        # the next channel-message posts answer these: (status, body, headers)
+        self.failures: list[tuple[int, dict, dict]] = []
         self._ids = itertools.count(930000000000000001)
         self._seq = itertools.count(1)
 
@@ -203,6 +207,9 @@ class FakeDiscord(BackgroundServer):
         return json_response(self.synced_commands)
 
     def _channel_message(self, path: str, body: Any) -> web.Response:
+        if self.failures:
+            status, payload, headers = self.failures.pop(0)
+            return json_response(payload, status, headers)
         return json_response(self.message_payload(path.split("/")[2], body))
 
     def _callback(self, path: str, body: Any) -> web.Response:

@@ -36,6 +36,7 @@ class FakeSlack(BackgroundServer):
         self.requests: list[Recorded] = []
         self.unexpected: list[Recorded] = []
         self.socket_acks: list[dict] = []
+        self.failures: list[tuple[int, dict[str, str]]] = []  # next chat.postMessage answers
         self._ts = itertools.count(1)
 
     def make_app(self) -> web.Application:
@@ -84,6 +85,11 @@ class FakeSlack(BackgroundServer):
                     "team": "Newsroom",
                     "url": "https://newsroom.slack.com/",
                 }
+            )
+        if method == "chat.postMessage" and self.failures:
+            status, headers = self.failures.pop(0)
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=status, headers=headers
             )
         if method == "chat.postMessage":
             ts = f"{time.time():.0f}.{next(self._ts):06d}"
