@@ -173,7 +173,9 @@ class ArticleBot(discord.Client):
         return isinstance(resolved, discord.Message) and resolved.author == self.user
 
     async def answer_message(self, message: discord.Message, question: str) -> None:
-        wait = self.service.retry_after(f"discord:{message.author.id}")
+        wait = self.service.retry_after(
+            f"discord:{message.author.id}", f"discord-channel:{message.channel.id}"
+        )
         if wait:
             await message.reply(rate_note(wait), allowed_mentions=NO_MENTIONS)
             return
@@ -222,7 +224,9 @@ def register_commands(bot: ArticleBot) -> None:
         if not bot.allowed_channel(interaction.channel_id, interaction.guild_id is not None):
             await send_private(interaction, "I don't answer in this channel.")
             return
-        wait = service.retry_after(f"discord:{interaction.user.id}")
+        wait = service.retry_after(
+            f"discord:{interaction.user.id}", f"discord-channel:{interaction.channel_id}"
+        )
         if wait:
             await send_private(interaction, rate_note(wait))
             return

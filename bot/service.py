@@ -69,12 +69,21 @@ class ChatService:
         self.answerer = answerer
         self.settings = settings
         self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
+        self.channel_limiter = RateLimiter(
+            settings.rate_limit_channel_questions, settings.rate_limit_seconds
+        )
         self._pool = ThreadPoolExecutor(settings.answer_threads, thread_name_prefix="answer")
         self._reindex_lock = asyncio.Lock()
         self.watcher = IndexWatcher(answerer, settings.resolved_index_dir)
 
-    def retry_after(self, user_key: str) -> float:
-        return self.limiter.retry_after(user_key)
+    def retry_after(self, user_key: str, channel_key: str | None = None) -> float:
+        """0 if this user may ask now in this channel, else seconds to wait. A question
+        refused for its user does not count against its channel, so one flooding user
+        never uses up a channel's quota."""
+        wait = self.limiter.retry_after(user_key)
+        if wait or channel_key is None:
+            return wait
+        return self.channel_limiter.retry_after(channel_key)
 
     async def answer(self, question: str) -> Answer:
         loop = asyncio.get_running_loop()

@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     # Chat platforms, shared
     rate_limit_questions: int = Field(5, ge=1)
     rate_limit_seconds: float = Field(60.0, gt=0)
+    rate_limit_channel_questions: int = Field(30, ge=1)
     answer_threads: int = Field(4, ge=1)
 
     # Discord. The token is a secret: never logged, never shown in errors.

@@ -151,8 +151,8 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         allowlist = settings.slack_channel_allowlist
         return channel_type == "im" or not allowlist or channel in allowlist
 
-    async def answer_blocks(question: str, user_id: str) -> tuple[str, list[dict]]:
-        wait = service.retry_after(f"slack:{user_id}")
+    async def answer_blocks(question: str, user_id: str, channel: str) -> tuple[str, list[dict]]:
+        wait = service.retry_after(f"slack:{user_id}", f"slack-channel:{channel}")
         if wait:
             text = f"You're asking quickly. Please wait {max(1, round(wait))} s and try again."
             return text, [section(text)]
@@ -179,7 +179,9 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             await respond(text="I don't answer in this channel.", response_type="ephemeral")
             return
         try:
-            text, blocks = await answer_blocks(command.get("text", ""), command["user_id"])
+            text, blocks = await answer_blocks(
+                command.get("text", ""), command["user_id"], command.get("channel_id", "")
+            )
         except Exception:
             log.exception("failed to answer /ask")
             await respond(text=SORRY, response_type="ephemeral")
@@ -195,7 +197,9 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         thread = event.get("thread_ts") or event["ts"]
         question = MENTION.sub(" ", event.get("text", ""))
         try:
-            text, blocks = await answer_blocks(question, event.get("user", ""))
+            text, blocks = await answer_blocks(
+                question, event.get("user", ""), event.get("channel", "")
+            )
         except Exception:
             log.exception("failed to answer event")
             await say(text=SORRY, thread_ts=thread)

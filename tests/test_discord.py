@@ -84,6 +84,7 @@ def discord_settings(
         discord_gateway_url=fake.gateway_url,
         discord_guild_id=GUILD_ID,
         rate_limit_questions=3,
+        rate_limit_channel_questions=100_000,
         rate_limit_seconds=60,
     )
 

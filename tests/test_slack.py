@@ -78,6 +78,7 @@ def slack_settings(
         slack_api_base_url=fake.api_base,
         slack_admin_user_ids=["UADMIN"],
         rate_limit_questions=1000,
+        rate_limit_channel_questions=100_000,
     )
 
 
@@ -625,3 +626,36 @@ def test_api_errors_are_retried_by_slack_sdk(fake: FakeSlack, app_url: str, fail
     assert len(posts_in_thread(fake, ts)) == 2  # retried once, not answered twice
     if failure[0] == 429:
         assert time.monotonic() - started >= 1.0  # Retry-After honoured
+
+
+def test_a_flood_from_one_user_leaves_others_answered(
+    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1,000 questions from one user within a minute, then other users in the same channel."""
+    from bot.service import RateLimiter
+
+    monkeypatch.setattr(service, "limiter", RateLimiter(5, 60))
+    monkeypatch.setattr(service, "channel_limiter", RateLimiter(30, 60))
+    names = []
+    started = time.monotonic()
+    with httpx.Client(timeout=10) as client:
+        for _ in range(1000):
+            fields, name = command_fields(fake, LAUNCH, user="UFLOOD", channel="CBUSY")
+            body = urlencode(fields)
+            headers = {"Content-Type": "application/x-www-form-urlencoded", **signed(body)}
+            assert client.post(app_url, content=body, headers=headers).status_code == 200
+            names.append(name)
+    assert time.monotonic() - started < 60
+    others = [
+        ask(fake, app_url, LAUNCH, user=f"UOTHER{n}", channel="CBUSY")["text"] for n in range(3)
+    ]
+    assert all("1998" in text for text in others)
+    replies = fake.wait_for(
+        lambda: (
+            all(fake.calls(f"response/{n}") for n in names)
+            and [fake.calls(f"response/{n}")[0]["text"] for n in names]
+        ),
+        60,
+    )
+    assert sum("1998" in r for r in replies) == 5
+    assert sum("asking quickly" in r for r in replies) == 995
