@@ -91,11 +91,10 @@ def root(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and tracebacks.")] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
     ctx.obj = {"config": config}
+    from bot.ops import configure_logging
+
+    configure_logging(debug, _settings(ctx).log_format == "json")
 
 
 def _settings(ctx: typer.Context, **overrides: object) -> Settings:

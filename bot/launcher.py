@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 
+from bot.ops import OpsServer
 from bot.runtime import make_answerer, make_embedder, open_index
 from bot.service import ChatService
 from bot.settings import Settings
@@ -22,10 +23,21 @@ class MissingSecretError(LaunchError):
     """A token or secret the platform needs is not set."""
 
 
-def make_service(settings: Settings) -> ChatService:
+def make_service(settings: Settings, platform: str) -> ChatService:
     embedder = make_embedder(settings)
     index = open_index(settings, embedder, bootstrap=settings.index_dir is None)
-    return ChatService(make_answerer(settings, embedder, index), settings)
+    return ChatService(make_answerer(settings, embedder, index), settings, platform)
+
+
+async def start_ops(settings: Settings, service: ChatService, connected) -> OpsServer | None:
+    """The health and metrics server, when `ops_port` is set."""
+    if settings.ops_port is None:
+        return None
+    server = OpsServer(
+        service.metrics, lambda: service.health(connected()), settings.ops_host, settings.ops_port
+    )
+    await server.start()
+    return server
 
 
 def run_discord(settings: Settings) -> None:
@@ -38,15 +50,20 @@ def run_discord(settings: Settings) -> None:
     token = settings.discord_token.get_secret_value() if settings.discord_token else ""
     if not token:
         raise MissingSecretError("set DISCORD_TOKEN (or discord_token in the settings file)")
-    service = make_service(settings)
+    service = make_service(settings, "discord")
     bot = create_discord_bot(service, settings)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
-        async with bot:
-            await bot.start(token)
+        ops = await start_ops(settings, service, lambda: bot.is_ready() and not bot.is_closed())
+        try:
+            async with bot:
+                await bot.start(token)
+        finally:
+            if ops:
+                await ops.stop()
 
     try:
         asyncio.run(main())
@@ -82,7 +99,7 @@ def run_slack(settings: Settings, host: str, port: int) -> None:
         raise MissingSecretError(
             "set SLACK_SIGNING_SECRET for HTTP mode, or SLACK_APP_TOKEN for Socket Mode"
         )
-    service = make_service(settings)
+    service = make_service(settings, "slack")
     feedback = FeedbackStore(settings.feedback_path)
     try:
         asyncio.run(_serve_slack(settings, service, feedback, host, port, socket_mode))
@@ -121,12 +138,17 @@ async def _serve_slack(
         handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
         await handler.connect_async()
         log.warning("connected to Slack in Socket Mode")
+        session = lambda: handler.client.current_session  # noqa: E731
+        ops = await start_ops(settings, service, lambda: bool(session() and not session().closed))
         await stop.wait()
         await handler.close_async()
-        return
-    runner = web.AppRunner(app.web_app(path="/slack/events"))
-    await runner.setup()
-    await web.TCPSite(runner, host, port).start()
-    log.warning("listening on http://%s:%d/slack/events", host, port)
-    await stop.wait()
-    await runner.cleanup()
+    else:
+        runner = web.AppRunner(app.web_app(path="/slack/events"))
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        log.warning("listening on http://%s:%d/slack/events", host, port)
+        ops = await start_ops(settings, service, lambda: True)
+        await stop.wait()
+        await runner.cleanup()
+    if ops:
+        await ops.stop()

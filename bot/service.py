@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.core import Answer, Answerer
+from bot.core import Answer, Answerer, QuestionError
+from bot.ops import Metrics
 from bot.runtime import IndexWatcher, sync_from_sources
 from bot.settings import Settings
 from index.articles import Article
@@ -65,9 +67,10 @@ class ReindexReport:
 class ChatService:
     """The answering core as a chat bot uses it: async, rate-limited, reindexable."""
 
-    def __init__(self, answerer: Answerer, settings: Settings) -> None:
+    def __init__(self, answerer: Answerer, settings: Settings, platform: str = "chat") -> None:
         self.answerer = answerer
         self.settings = settings
+        self.metrics = Metrics(platform)
         self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
         self.channel_limiter = RateLimiter(
             settings.rate_limit_channel_questions, settings.rate_limit_seconds
@@ -90,9 +93,43 @@ class ChatService:
         return await loop.run_in_executor(self._pool, self._answer_current, question)
 
     def _answer_current(self, question: str) -> Answer:
-        """Pick up a version another process published, then answer."""
-        self.watcher.refresh()
-        return self.answerer.answer(question)
+        """Pick up a version another process published, then answer; every question
+        gets a request id in the logs and counts in the metrics."""
+        request_id = uuid.uuid4().hex[:12]
+        started = time.perf_counter()
+        try:
+            self.watcher.refresh()
+            answer = self.answerer.answer(question)
+        except QuestionError:
+            raise
+        except Exception:
+            self.metrics.failed()
+            log.exception("question failed", extra={"request_id": request_id})
+            raise
+        seconds = time.perf_counter() - started
+        self.metrics.answered(seconds, answer.abstained, answer.index_version)
+        log.info(
+            "answered",
+            extra={
+                "request_id": request_id,
+                "abstained": answer.abstained,
+                "ms": round(1000 * seconds, 1),
+                "index_version": answer.index_version,
+                "sources": [p.article.id for p in answer.sources],
+            },
+        )
+        return answer
+
+    def health(self, connected: bool) -> dict:
+        """For /healthz: healthy when the platform is connected and an index is loaded."""
+        index = self.answerer.index
+        return {
+            "ok": connected,
+            "platform_connected": connected,
+            "index_version": index.version,
+            "articles": len(index.articles),
+            "reindexing": self.reindexing,
+        }
 
     def articles(self) -> list[Article]:
         """Indexed articles, newest first where dated."""

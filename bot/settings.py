@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     rate_limit_questions: int = Field(5, ge=1)
     rate_limit_seconds: float = Field(60.0, gt=0)
     rate_limit_channel_questions: int = Field(30, ge=1)
+
+    # Operations: /healthz and Prometheus /metrics on ops_host:ops_port (off when unset),
+    # and log lines as JSON objects (with a request id per question) or plain text.
+    ops_port: int | None = Field(None, ge=1, le=65535)
+    ops_host: str = "127.0.0.1"
+    log_format: Literal["text", "json"] = "text"
     answer_threads: int = Field(4, ge=1)
 
     # Discord. The token is a secret: never logged, never shown in errors.

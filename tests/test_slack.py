@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -30,7 +29,7 @@ from bot.settings import Settings, bundled_dir, load_settings
 from bot.slack_app import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, create_slack_app
 from index.embedding import Embedder
 from index.store import ArticleIndex
-from tests.fakes.background import AppServer
+from tests.fakes.background import AppServer, free_port
 from tests.fakes.slack_server import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -484,15 +483,10 @@ def test_socket_mode_round_trip(
         thread.join(10)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_path: Path) -> None:
-    """`articlebot serve slack --host 127.0.0.1 --port P`, as an operator runs it."""
-    port = free_port()
+    """`articlebot serve slack --host 127.0.0.1 --port P`, as an operator runs it, with
+    health, metrics and JSON logs on."""
+    port, ops_port = free_port(), free_port()
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -500,6 +494,8 @@ def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_pat
         "SLACK_API_BASE_URL": fake.api_base,
         "ARTICLEBOT_DATA_DIR": str(tmp_path),
         "NO_PROXY": "127.0.0.1",
+        "ARTICLEBOT_OPS_PORT": str(ops_port),
+        "ARTICLEBOT_LOG_FORMAT": "json",
     }
     env.pop("SLACK_APP_TOKEN", None)
     exe = Path(sys.executable).parent / "articlebot"
@@ -536,11 +532,22 @@ def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_pat
         assert process.poll() is None
         reply = ask(fake, url, LAUNCH)
         assert "1998" in reply["text"] and "launched in 1998" in all_text(reply)
+        health = httpx.get(f"http://127.0.0.1:{ops_port}/healthz", timeout=5).json()
+        assert health["ok"] and health["platform_connected"] and health["index_version"]
+        metrics = httpx.get(f"http://127.0.0.1:{ops_port}/metrics", timeout=5).text
+        assert 'articlebot_questions_total{platform="slack"} 1.0' in metrics
+        assert (
+            "articlebot_answer_seconds_bucket" in metrics
+            and "articlebot_index_info{version=" in metrics
+        )
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err
     assert "DEBUG" in err  # --debug logging was on, and still no secret in it
+    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    answered = [r for r in records if r["message"] == "answered"]
+    assert answered and answered[0]["request_id"] and answered[0]["abstained"] is False
     for secret in (BOT_TOKEN, SIGNING_SECRET):
         assert secret not in out + err
 

@@ -4,6 +4,7 @@ so synchronous tests can drive real clients that run elsewhere."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -81,3 +82,10 @@ class AppServer(BackgroundServer):
 
     def make_app(self) -> web.Application:
         return self._app
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

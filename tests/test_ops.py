@@ -1,0 +1,59 @@
+"""Health, metrics and JSON logs, with the real service and a real HTTP server."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import httpx
+
+from bot.core import Answerer
+from bot.ops import JsonFormatter, OpsServer
+from bot.service import ChatService
+from bot.settings import Settings
+from tests.fakes.background import free_port
+
+
+async def test_health_and_metrics(answerer: Answerer, settings: Settings) -> None:
+    service = ChatService(answerer, settings, "discord")
+    connected = {"now": False}
+    port = free_port()
+    server = OpsServer(service.metrics, lambda: service.health(connected["now"]), "127.0.0.1", port)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            down = await client.get("/healthz")
+            assert down.status_code == 503 and down.json()["platform_connected"] is False
+            connected["now"] = True
+            await service.answer("When was the International Space Station launched?")
+            await service.answer("Who won the 2022 World Cup?")
+            up = (await client.get("/healthz")).json()
+            assert (
+                up["ok"] and up["index_version"] == answerer.index.version and up["articles"] == 1
+            )
+            metrics = (await client.get("/metrics")).text
+            assert 'articlebot_questions_total{platform="discord"} 2.0' in metrics
+            assert 'articlebot_abstentions_total{platform="discord"} 1.0' in metrics
+            assert f'articlebot_index_info{{version="{answerer.index.version}"}} 1.0' in metrics
+    finally:
+        await server.stop()
+        service.close()
+
+
+def test_json_log_lines_carry_extra_fields() -> None:
+    record = logging.makeLogRecord(
+        {
+            "name": "bot.service",
+            "levelno": 20,
+            "levelname": "INFO",
+            "msg": "answered %s",
+            "args": ("ok",),
+        }
+    )
+    record.request_id = "abc123"
+    line = json.loads(JsonFormatter().format(record))
+    assert (
+        line["message"] == "answered ok"
+        and line["request_id"] == "abc123"
+        and line["level"] == "INFO"
+    )
