@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +30,8 @@ settings.register_profile(
     "quick", max_examples=300, deadline=None, suppress_health_check=list(HealthCheck)
 )
 settings.load_profile(os.environ.get("ARTICLEBOT_HYPOTHESIS", "quick"))
+# 10,000 cases of the whole question path take minutes: beyond the suite's per-test timeout
+pytestmark = pytest.mark.timeout(3600)
 
 # Text that exercises what breaks bots: any Unicode, control characters, mention and
 # markup syntax, code fences, emoji, long runs.
