@@ -612,3 +612,10 @@ def test_rate_limited_send_is_retried_by_discord_py(bot: ArticleBot, fake: FakeD
     )
     assert first == retry and "1998" in retry["content"]  # the same reply, sent again
     assert time.monotonic() - started >= 0.5  # after retry_after
+
+
+def test_dropped_gateway_connection_is_resumed(bot: ArticleBot, fake: FakeDiscord) -> None:
+    fake.drop_connections()
+    fake.wait_for(lambda: fake.resumes >= 1 and fake.connected, timeout=60)  # discord.py reconnects
+    reply = wait_reply(fake, mention(fake, LAUNCH))
+    assert "1998" in reply["content"]

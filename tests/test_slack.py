@@ -477,6 +477,22 @@ def test_socket_mode_round_trip(
         reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
         assert "1998" in reply["text"]
         assert any(ack.get("envelope_id") == "env-1" for ack in fake.socket_acks)
+        # a dropped websocket: slack_sdk opens a new connection and carries on
+        opened = len(fake.calls("apps.connections.open"))
+        fake.drop_connections()
+        fake.wait_for(
+            lambda: len(fake.calls("apps.connections.open")) > opened and fake.sockets, 60
+        )
+        fields, name = command_fields(fake, "How long was Mir in orbit?")
+        fake.send_envelope(
+            {
+                "envelope_id": "env-2",
+                "type": "slash_commands",
+                "payload": fields,
+                "accepts_response_payload": True,
+            }
+        )
+        assert "15 years" in fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]["text"]
     finally:
         asyncio.run_coroutine_threadsafe(handler.close_async(), loop).result(20)
         loop.call_soon_threadsafe(loop.stop)

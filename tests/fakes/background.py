@@ -55,6 +55,15 @@ class BackgroundServer:
         """Run a coroutine on the server's loop from the test's thread."""
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
+    def drop_connections(self) -> None:
+        """Close every websocket abruptly, as a network fault would."""
+
+        async def drop() -> None:
+            for ws in list(self.sockets):
+                await ws.close(code=1006)
+
+        self.call(drop())
+
     def broadcast(self, text: str) -> None:
         async def send() -> None:
             for ws in self.sockets:

@@ -58,6 +58,7 @@ class FakeDiscord(BackgroundServer):
         self.unexpected: list[Recorded] = []
         self.synced_commands: list[dict] = []
         self.sync_path = ""
+        self.resumes = 0
         # the next channel-message posts answer these: (status, body, headers)
         self.failures: list[tuple[int, dict, dict]] = []
         self._ids = itertools.count(930000000000000001)
@@ -103,6 +104,9 @@ class FakeDiscord(BackgroundServer):
                     "application": {"id": str(APP_ID), "flags": 0},
                 }
                 await self._send(ws, "READY", ready)
+            elif payload["op"] == 6:  # RESUME after a dropped connection
+                self.resumes += 1
+                await self._send(ws, "RESUMED", {})
         self.sockets.remove(ws)
         return ws
 
