@@ -619,3 +619,12 @@ def test_dropped_gateway_connection_is_resumed(bot: ArticleBot, fake: FakeDiscor
     fake.wait_for(lambda: fake.resumes >= 1 and fake.connected, timeout=60)  # discord.py reconnects
     reply = wait_reply(fake, mention(fake, LAUNCH))
     assert "1998" in reply["content"]
+
+
+def test_server_error_on_send_is_retried_by_discord_py(bot: ArticleBot, fake: FakeDiscord) -> None:
+    fake.failures.append((500, {"message": "500: Internal Server Error", "code": 0}, {}))
+    message_id = mention(fake, LAUNCH)
+    first, retry = fake.wait_for(
+        lambda: len(replies_to(fake, message_id)) == 2 and replies_to(fake, message_id)
+    )
+    assert first == retry and "1998" in retry["content"]
