@@ -65,8 +65,24 @@ DISCORD_PINGS = re.compile(r"@everyone|@here|<@[!&]?\d{17,20}>")  # ids are snow
 SLACK_PINGS = re.compile(r"<!channel>|<!here>|<!everyone>|<@[UW]\w+>|<!subteam")
 
 
-@given(TEXT, TEXT)
-def test_loading_any_text_gives_an_article_or_a_clear_error(title: str, body: str) -> None:
+def ran_every_case(cases: list[int]) -> None:
+    """Each target really ran the profile's number of cases (10,000 when thorough)."""
+    assert len(cases) >= settings.default.max_examples
+
+
+def test_loading_any_text_gives_an_article_or_a_clear_error() -> None:
+    cases: list[int] = []
+
+    @given(TEXT, TEXT)
+    def check(title: str, body: str) -> None:
+        cases.append(1)
+        load_any(title, body)
+
+    check()
+    ran_every_case(cases)
+
+
+def load_any(title: str, body: str) -> None:
     try:
         article = parse_text(f"{title}\n\n{body}", article_id="a", source="mem")
     except SourceError as exc:
@@ -77,10 +93,12 @@ def test_loading_any_text_gives_an_article_or_a_clear_error(title: str, body: st
 
 
 def test_chunker_properties(embedder: Embedder) -> None:
+    cases: list[int] = []
     config = ChunkingConfig(target_tokens=60, overlap_tokens=16, max_tokens=embedder.max_tokens - 2)
 
     @given(TEXT)
     def check(body: str) -> None:
+        cases.append(1)
         try:
             article = make_article(article_id="a", title="T", body=body, source="mem")
         except SourceError:
@@ -93,13 +111,16 @@ def test_chunker_properties(embedder: Embedder) -> None:
             assert any(c.start <= span.start < c.end for c in chunks)
 
     check()
+    ran_every_case(cases)
 
 
 def test_question_path_never_crashes(answerer: Answerer) -> None:
+    cases: list[int] = []
     huge = st.builds(lambda part, n: (part or "@everyone ") * n, TEXT, st.integers(2_000, 5_000))
 
     @given(st.one_of(TEXT, huge))
     def check(question: str) -> None:
+        cases.append(1)
         try:
             answer = answerer.answer(question)
         except QuestionError:
@@ -110,13 +131,16 @@ def test_question_path_never_crashes(answerer: Answerer) -> None:
         assert len(answer.text) <= answerer.answer_max_chars
 
     check()
+    ran_every_case(cases)
 
 
 def test_formatters_stay_within_limits_and_never_ping(answerer: Answerer) -> None:
+    cases: list[int] = []
     base = answerer.answer("When was the International Space Station launched?")
 
     @given(TEXT, TEXT, st.integers(0, 30), st.booleans())
     def check(text: str, title: str, copies: int, abstained: bool) -> None:
+        cases.append(1)
         passage = base.sources[0]
         article = passage.article.__class__(**{**passage.article.__dict__, "title": title or "t"})
         sources = [passage.__class__(**{**passage.__dict__, "article": article})] * copies
@@ -141,3 +165,4 @@ def test_formatters_stay_within_limits_and_never_ping(answerer: Answerer) -> Non
                 assert not SLACK_PINGS.search(shown)
 
     check()
+    ran_every_case(cases)
