@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -13,6 +10,7 @@ import pytest
 from bot.settings import bundled_dir
 from index.articles import load_articles, load_file, load_url, normalise_text
 from index.errors import SourceError
+from tests.fakes.pages import serve_pages
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OBSERVATORY = (FIXTURES / "observatory.html").read_bytes()
@@ -108,36 +106,18 @@ def test_duplicate_ids_are_made_unique(tmp_path: Path) -> None:
 # --- URLs, from a local HTTP server --------------------------------------------------
 
 
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        routes = {
-            "/comet.html": ("text/html; charset=utf-8", OBSERVATORY),
-            "/note.txt": ("text/plain", b"Plain note\n\nThe river rose by two metres overnight."),
-            "/huge.html": ("text/html", b"<p>" + b"x" * 200_000 + b"</p>"),
-        }
-        if self.path == "/slow.html":
-            time.sleep(2)
-        if self.path not in routes:
-            self.send_error(404)
-            return
-        content_type, body = routes[self.path]
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+PAGES = {
+    "/comet.html": ("text/html; charset=utf-8", OBSERVATORY),
+    "/note.txt": ("text/plain", b"Plain note\n\nThe river rose by two metres overnight."),
+    "/huge.html": ("text/html", b"<p>" + b"x" * 200_000 + b"</p>"),
+    "/slow.html": ("text/html", b"<p>late</p>"),
+}
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve_pages(PAGES, slow={"/slow.html": 2}) as base:
+        yield base
 
 
 def test_url_html_is_extracted(server: str) -> None:

@@ -136,15 +136,24 @@ def new_user() -> int:
     return next(user_ids)
 
 
-def mention(fake: FakeDiscord, text: str, *, author: dict | None = None, dm: bool = False) -> str:
+def mention(
+    fake: FakeDiscord,
+    text: str,
+    *,
+    author: dict | None = None,
+    dm: bool = False,
+    at_bot: bool = True,
+) -> str:
+    """Send a message (by default one that @-mentions the bot); returns its id."""
     message_id = str(next(ids))
+    at_bot = at_bot and not dm
     data = {
         "id": message_id,
         "channel_id": str(DM_CHANNEL_ID if dm else CHANNEL_ID),
         "type": 0,
-        "content": text if dm else f"<@{BOT_ID}> {text}",
+        "content": f"<@{BOT_ID}> {text}" if at_bot else text,
         "author": author or user(new_user()),
-        "mentions": [] if dm else [BOT_USER],
+        "mentions": [BOT_USER] if at_bot else [],
         "mention_roles": [],
         "attachments": [],
         "embeds": [],
@@ -276,28 +285,7 @@ def test_direct_message_is_answered(bot: ArticleBot, fake: FakeDiscord) -> None:
 
 
 def test_guild_message_without_mention_is_ignored(bot: ArticleBot, fake: FakeDiscord) -> None:
-    message_id = str(next(ids))
-    fake.dispatch(
-        "MESSAGE_CREATE",
-        {
-            "id": message_id,
-            "channel_id": str(CHANNEL_ID),
-            "guild_id": str(GUILD_ID),
-            "type": 0,
-            "content": "",
-            "author": user(new_user()),
-            "mentions": [],
-            "mention_roles": [],
-            "attachments": [],
-            "embeds": [],
-            "pinned": False,
-            "mention_everyone": False,
-            "tts": False,
-            "timestamp": "2026-11-25T12:00:00+00:00",
-            "edited_timestamp": None,
-            "flags": 0,
-        },
-    )
+    message_id = mention(fake, LAUNCH, at_bot=False)
     control = mention(fake, LAUNCH)  # answered after the ignored one, so it was seen and skipped
     wait_reply(fake, control)
     assert replies_to(fake, message_id) == []

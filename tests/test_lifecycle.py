@@ -13,9 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import faiss
 import pytest
@@ -27,6 +25,8 @@ from index.articles import load_articles
 from index.collection import Collection, read_current, versions
 from index.embedding import Embedder
 from index.store import ArticleIndex, BuildLock, read_pointer
+from tests.fakes.background import free_port
+from tests.fakes.pages import serve_pages
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BUNDLED = bundled_dir() / "articles" / "russia-leaves-iss.txt"
@@ -250,30 +250,12 @@ def test_keep_versions_setting(
 # --- URLs and feeds ----------------------------------------------------------------------------
 
 
-class NewsSite(BaseHTTPRequestHandler):
-    pages: ClassVar[dict[str, tuple[str, bytes]]] = {}
-
-    def do_GET(self) -> None:
-        if self.path not in self.pages:
-            self.send_error(404)
-            return
-        content_type, body = self.pages[self.path]
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def news_site() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), NewsSite)
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
     page = "<html><head><title>{t}</title></head><body><article><h1>{t}</h1><p>{p}</p></article></body></html>"
-    NewsSite.pages = {
+    pages = {
         "/comet.html": ("text/html", (FIXTURES / "observatory.html").read_bytes()),
         "/ferry.html": (
             "text/html",
@@ -298,10 +280,9 @@ def news_site() -> Iterator[str]:
 </channel></rss>""".encode(),
         ),
     }
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    httpd.shutdown()
+    with serve_pages(pages, port=port) as served:
+        assert served == base
+        yield base
 
 
 def test_url_and_feed_are_ingested(
