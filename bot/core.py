@@ -79,8 +79,8 @@ class Passage:
     cited: tuple[int, int] | None = None  # span of the quoted sentence within the chunk
 
     def quote(self, limit: int) -> str:
-        """The passage, shortened to `limit` characters around the cited sentence,
-        with an ellipsis wherever it was cut."""
+        """The passage, shortened to about `limit` characters around the cited
+        sentence, cut at word boundaries, with an ellipsis wherever it was cut."""
         text = self.chunk.text
         if len(text) <= limit:
             return text.replace("\n\n", " ")
@@ -89,7 +89,9 @@ class Passage:
         window = text[left : left + limit]
         if left > 0:
             window = "…" + window.split(" ", 1)[-1]
-        return shorten(window.replace("\n\n", " "), limit)
+        if left + limit < len(text):
+            window = window.rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+        return window.replace("\n\n", " ")
 
     def to_dict(self) -> dict:
         return {

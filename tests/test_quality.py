@@ -164,3 +164,15 @@ def test_eval_command(
     bad.write_text("{not json\n")
     assert main(["eval", str(bad)]) == 2
     assert "line 1" in capsys.readouterr().err
+
+
+def test_quote_centres_on_the_cited_sentence_and_marks_cuts(answerer: Answerer) -> None:
+    answer = answerer.answer("How long was Mir in orbit?")
+    passage = answer.sources[0]
+    quote = passage.quote(120)
+    assert "15 years" in quote and len(quote) <= 121
+    assert quote.startswith("…") == (not passage.chunk.text.startswith(quote.lstrip("…")[:20]))
+    if not passage.chunk.text.endswith(quote.rstrip("…")[-20:]):
+        assert quote.endswith("…")
+    whole = passage.quote(10_000)
+    assert "…" not in whole and whole == passage.chunk.text.replace("\n\n", " ")
