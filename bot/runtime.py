@@ -20,6 +20,7 @@ from index.collection import ChangeReport, Collection
 from index.embedding import Embedder
 from index.errors import IndexLayerError, NoArticlesError
 from index.store import ArticleIndex, Manifest, build_index, has_index, read_pointer
+from index.vectors import VectorIndexConfig
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,15 @@ def load_sources(
     return articles, failures
 
 
+def vector_config(settings: Settings) -> VectorIndexConfig:
+    return VectorIndexConfig(
+        flat_max=settings.faiss_flat_max,
+        hnsw_m=settings.hnsw_m,
+        ef_construction=settings.hnsw_ef_construction,
+        ef_search=settings.hnsw_ef_search,
+    )
+
+
 def make_collection(
     settings: Settings, embedder: Embedder, index_dir: Path, *, progress: bool = False
 ) -> Collection:
@@ -70,6 +80,7 @@ def make_collection(
         chunking=chunking_config(settings, embedder),
         keep_versions=settings.keep_versions,
         progress=progress,
+        vector_config=vector_config(settings),
     )
 
 
@@ -114,6 +125,7 @@ def build_from_sources(
         keep_versions=settings.keep_versions,
         progress=progress,
         lock_wait_seconds=lock_wait_seconds,
+        vector_config=vector_config(settings),
     )
     return BuildReport(manifest, failures, time.perf_counter() - started)
 

@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     chunk_target_tokens: int = Field(200, ge=16, le=254)
     chunk_overlap_tokens: int = Field(48, ge=0)
     keep_versions: int = Field(3, ge=1)
+    # Vector index: exact (flat) up to faiss_flat_max vectors, HNSW beyond (its recall@5
+    # against exact search is measured at build time and written to the manifest).
+    faiss_flat_max: int = Field(200_000, ge=1)
+    hnsw_m: int = Field(32, ge=4, le=128)
+    hnsw_ef_construction: int = Field(200, ge=8)
+    hnsw_ef_search: int = Field(128, ge=8)
 
     top_k: int = Field(5, ge=1, le=50)
     # How passages are found: "hybrid" (BM25 + embeddings), "dense" or "bm25"; hybrid

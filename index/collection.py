@@ -24,6 +24,7 @@ from index.store import (
     read_pointer,
     switch_current,
 )
+from index.vectors import VectorIndexConfig
 
 
 class UnknownArticleError(IndexLayerError):
@@ -84,8 +85,10 @@ class Collection:
         keep_versions: int = 3,
         progress: bool = False,
         lock_wait_seconds: float = 0.0,
+        vector_config: VectorIndexConfig | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
+        self.vector_config = vector_config
         self.embedder = embedder
         self.chunking = chunking
         self.keep_versions = keep_versions
@@ -146,6 +149,7 @@ class Collection:
                     keep_versions=self.keep_versions,
                     progress=self.progress,
                     added_at=added_at,
+                    vector_config=self.vector_config,
                 )
             else:
                 report.manifest = old_manifest

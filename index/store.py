@@ -39,6 +39,7 @@ from index.errors import (
     NoArticlesError,
 )
 from index.lexical import LexicalIndex, cosines, normalise, reciprocal_rank_fusion
+from index.vectors import VectorIndexConfig, build_vector_index
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
@@ -124,6 +125,7 @@ def write_version(
     chunks: list[Chunk],
     vectors: np.ndarray,
     manifest_fields: dict,
+    vector_config: VectorIndexConfig | None = None,
 ) -> Manifest:
     """Write one complete version next to the others and make it current."""
     import faiss
@@ -134,16 +136,17 @@ def write_version(
     staging = versions / f".tmp-{name}"
     staging.mkdir()
     try:
-        flat = faiss.IndexFlatIP(vectors.shape[1])
-        flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        _write_file(staging / VECTORS, lambda p: faiss.write_index(flat, str(p)))
+        vector_index, about = build_vector_index(vectors, vector_config or VectorIndexConfig())
+        _write_file(staging / VECTORS, lambda p: faiss.write_index(vector_index, str(p)))
         _write_text(staging / CHUNKS, _jsonl([c.to_dict() for c in chunks]))
         _write_text(staging / ARTICLES, _jsonl([a.to_dict() for a in articles]))
         LexicalIndex.build([c.text for c in chunks]).save(staging / LEXICAL)
         sizes = {
             str(p.relative_to(staging)): p.stat().st_size for p in staging.rglob("*") if p.is_file()
         }
-        manifest = Manifest(version=name, files=sizes, chunk_count=len(chunks), **manifest_fields)
+        fields = {**manifest_fields, "faiss_index": about["type"]}
+        fields["extra"] = {**manifest_fields.get("extra", {}), "vector_index": about}
+        manifest = Manifest(version=name, files=sizes, chunk_count=len(chunks), **fields)
         _write_text(staging / MANIFEST, manifest.to_json())
         _fsync_dir(staging)
         staging.rename(versions / name)
@@ -213,6 +216,7 @@ def publish(
     keep_versions: int = 3,
     progress: bool = False,
     added_at: dict[str, str] | None = None,
+    vector_config: VectorIndexConfig | None = None,
 ) -> Manifest:
     """Chunk, embed (through the cache) and store `articles` as the new current
     version. The caller holds the build lock."""
@@ -252,7 +256,7 @@ def publish(
         "extra": {"chunks_embedded": embedded},
         "build_seconds": round(time.perf_counter() - started, 3),
     }
-    manifest = write_version(index_dir, articles, chunks, vectors, fields)
+    manifest = write_version(index_dir, articles, chunks, vectors, fields, vector_config)
     prune_versions(index_dir, keep_versions)
     return manifest
 
@@ -266,6 +270,7 @@ def build_index(
     keep_versions: int = 3,
     progress: bool = False,
     lock_wait_seconds: float = 0.0,
+    vector_config: VectorIndexConfig | None = None,
 ) -> Manifest:
     """Build `articles` from scratch (unchanged text comes from the embedding cache)
     as a new current version, holding the build lock."""
@@ -277,6 +282,7 @@ def build_index(
             chunking=chunking,
             keep_versions=keep_versions,
             progress=progress,
+            vector_config=vector_config,
         )
 
 
@@ -378,6 +384,9 @@ class ArticleIndex:
             raise IndexCorruptError(
                 f"cannot read {version_dir / VECTORS} ({message}); {REBUILD_HINT}"
             ) from None
+        about = manifest.extra.get("vector_index", {})
+        if about.get("type") == "IndexHNSWFlat":
+            vectors.hnsw.efSearch = about["ef_search"]
         chunks = [Chunk.from_dict(row) for row in read_jsonl(version_dir / CHUNKS)]
         articles = {row["id"]: Article.from_dict(row) for row in read_jsonl(version_dir / ARTICLES)}
         if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:

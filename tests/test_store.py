@@ -156,3 +156,39 @@ def test_a_second_build_waits_or_fails_clearly(index_copy: Path, embedder: Embed
         thread.join()
     build_index(articles, embedder, index_copy)
     assert ArticleIndex.load(index_copy, embedder).chunks
+
+
+def test_large_indexes_use_hnsw_with_measured_recall(tmp_path: Path, embedder: Embedder) -> None:
+    from index.vectors import VectorIndexConfig
+
+    articles, _ = load_articles([str(FIXTURES), str(bundled_dir() / "articles")])
+    config = VectorIndexConfig(flat_max=2)  # so these few chunks count as "large"
+    manifest = build_index(articles, embedder, tmp_path / "hnsw", vector_config=config)
+    about = manifest.extra["vector_index"]
+    assert manifest.faiss_index == about["type"] == "IndexHNSWFlat"
+    assert about["recall_at_5"] >= 0.95 and about["ef_search"] == config.ef_search
+    index = ArticleIndex.load(tmp_path / "hnsw", embedder)
+    assert (
+        isinstance(index._vectors, faiss.IndexHNSWFlat)
+        and index._vectors.hnsw.efSearch == config.ef_search
+    )
+    question = "How much did the harbour bridge cost?"
+    found = index.retrieve(question, embedder.encode([question])[0], 3, "dense")
+    assert index.chunks[found[0][0]].article_id == "harbour-bridge"
+    small = build_index(articles, embedder, tmp_path / "flat")
+    assert small.faiss_index == "IndexFlatIP" and small.extra["vector_index"]["recall_at_5"] == 1.0
+
+
+def test_measured_recall_reflects_a_weak_index() -> None:
+    from index.vectors import measure_recall
+
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(2000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    exact = faiss.IndexFlatIP(32)
+    exact.add(vectors)
+    assert measure_recall(exact, vectors, 200) == 1.0
+    weak = faiss.IndexHNSWFlat(32, 4, faiss.METRIC_INNER_PRODUCT)
+    weak.add(vectors)
+    weak.hnsw.efSearch = 1
+    assert measure_recall(weak, vectors, 200) < 0.95
