@@ -18,7 +18,7 @@ import typer
 from pydantic import ValidationError
 from typer.exceptions import TyperException
 
-from bot.core import Answer, Passage, QuestionError, shorten
+from bot.core import Answer, QuestionError, shorten
 from bot.launcher import LaunchError, MissingSecretError
 from bot.settings import InsecureSettingsError, Settings, load_settings
 from index.collection import UnknownArticleError
@@ -305,10 +305,6 @@ def _each_question(questions: Iterator[str], handle) -> None:
         raise typer.Exit(2)
 
 
-def _quote(passage: Passage, limit: int = 300) -> str:
-    return passage.quote(limit)
-
-
 def _print_answer(answer: Answer) -> None:
     for note in answer.notes:
         typer.echo(f"({note})")
@@ -320,7 +316,7 @@ def _print_answer(answer: Answer) -> None:
     for n, passage in enumerate(answer.sources, 1):
         date = f", {passage.article.published}" if passage.article.published else ""
         typer.echo(f"  [{n}] {passage.article.title}{date} (score {passage.score:.2f})")
-        typer.echo(f'      "{_quote(passage)}"')
+        typer.echo(f'      "{passage.quote(300)}"')
         typer.echo(f"      {passage.article.source}")
 
 
@@ -373,7 +369,7 @@ def search(
             return
         typer.echo(prepared.text)
         for p in passages:
-            typer.echo(f"  {p.rank}. {p.score:.3f}  {p.article.title}: {_quote(p, 160)}")
+            typer.echo(f"  {p.rank}. {p.score:.3f}  {p.article.title}: {p.quote(160)}")
 
     _each_question(questions, handle)
 

@@ -402,10 +402,6 @@ class ArticleIndex:
             ) from None
         return cls(manifest, articles, chunks, vectors, lexical)
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
-        """The `k` chunks nearest to one unit-length query vector, best first."""
-        return [(self.chunks[i], score) for i, score, _ in self.retrieve("", query, k, "dense")]
-
     def retrieve(
         self,
         text: str,
