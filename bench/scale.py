@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--eval-dir", type=Path, default=EVAL)
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[128, 256, 512, 1024])
     args = parser.parse_args()
 
     settings = load_settings()
@@ -61,27 +62,17 @@ def main() -> None:
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    config = VectorIndexConfig(flat_max=100_000, recall_sample=1000)
+    config = VectorIndexConfig(flat_max=min(100_000, args.passages - 1), recall_sample=1000)
     index, about = build_vector_index(vectors, config)
     build_seconds = time.perf_counter() - started
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    faiss.omp_set_num_threads(1)  # one query at a time, as a bot answers
-    times = []
-    for query in queries:
-        started = time.perf_counter()
-        index.search(query.reshape(1, -1), 5)
-        times.append(1000 * (time.perf_counter() - started))
     exact = faiss.IndexFlatIP(vectors.shape[1])
     exact.add(vectors)
     _, truth = exact.search(queries, 5)
-    _, found = index.search(queries, 5)
-    recall = np.mean([len(set(t) & set(f)) / 5 for t, f in zip(truth, found, strict=True)])
-    flat_times = []
-    for query in queries[:100]:
-        started = time.perf_counter()
-        exact.search(query.reshape(1, -1), 5)
-        flat_times.append(1000 * (time.perf_counter() - started))
+    flat_times = [_timed_search(exact, query) for query in queries[:100]]
+    faiss.omp_set_num_threads(1)  # one query at a time, as a bot answers
+    sweep = [_measure(index, queries, truth, ef) for ef in args.ef_search]
 
     result = {
         "passages": len(vectors),
@@ -89,14 +80,32 @@ def main() -> None:
         "build_seconds": round(build_seconds, 1),
         "peak_rss_mb_before_build": round(rss_before),
         "peak_rss_mb_after_build": round(rss_after),
-        "search_ms_p50": round(statistics.median(times), 3),
-        "search_ms_p99": round(statistics.quantiles(times, n=100)[98], 3),
-        "recall_at_5_question_queries": round(float(recall), 4),
+        "ef_search_sweep": sweep,
         "exact_flat_search_ms_p50": round(statistics.median(flat_times), 1),
     }
     print(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _timed_search(index: faiss.Index, query: np.ndarray) -> float:
+    started = time.perf_counter()
+    index.search(query.reshape(1, -1), 5)
+    return 1000 * (time.perf_counter() - started)
+
+
+def _measure(index: faiss.Index, queries: np.ndarray, truth: np.ndarray, ef: int) -> dict:
+    """Search p50/p99 (one query at a time) and recall@5 against exact search at one efSearch."""
+    index.hnsw.efSearch = ef
+    times = [_timed_search(index, query) for query in queries]
+    _, found = index.search(queries, 5)
+    recall = np.mean([len(set(t) & set(f)) / 5 for t, f in zip(truth, found, strict=True)])
+    return {
+        "ef_search": ef,
+        "search_ms_p50": round(statistics.median(times), 3),
+        "search_ms_p99": round(statistics.quantiles(times, n=100)[98], 3),
+        "recall_at_5_question_queries": round(float(recall), 4),
+    }
 
 
 if __name__ == "__main__":
