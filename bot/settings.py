@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     model_path: Path | None = None
     model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
     embed_batch_size: int = Field(32, ge=1)
+    # "auto": embed with the ONNX export stored with the index (no torch at run
+    # time), exported at build; "torch": always sentence-transformers.
+    embedding_backend: Literal["auto", "torch"] = "auto"
+    onnx_threads: int = Field(0, ge=0)
 
     chunk_target_tokens: int = Field(200, ge=16, le=254)
     chunk_overlap_tokens: int = Field(48, ge=0)
@@ -66,7 +70,7 @@ class Settings(BaseSettings):
     faiss_flat_max: int = Field(200_000, ge=1)
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=8)
-    hnsw_ef_search: int = Field(128, ge=8)
+    hnsw_ef_search: int = Field(1024, ge=8)
 
     top_k: int = Field(5, ge=1, le=50)
     # How passages are found: "hybrid" (BM25 + embeddings), "dense" or "bm25"; hybrid

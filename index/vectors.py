@@ -17,7 +17,7 @@ class VectorIndexConfig:
     flat_max: int = 200_000
     hnsw_m: int = 32
     ef_construction: int = 200
-    ef_search: int = 128
+    ef_search: int = 1024
     recall_sample: int = 500
 
 
