@@ -2,6 +2,7 @@
 #   make demo   install, then answer a sample question about the bundled article
 #   make test   install with the test tools, then lint and run the test suite
 #               (property tests at 10,000 cases per target; plain `pytest` runs 300)
+#   make bench-peers  the LangChain peer's own environment for bench/speed.py
 #
 # torch is installed first and pinned to the CPU build: installing
 # sentence-transformers first (or an unpinned torch) pulls a multi-GB CUDA build.
@@ -12,7 +13,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 QUESTION ?= When was the International Space Station launched?
 
-.PHONY: demo test lint venv
+.PHONY: demo test lint venv bench-peers
 
 venv: $(BIN)/python
 
@@ -32,3 +33,9 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench-peers: venv
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(PYTHON) -m venv .venv-peers
+	.venv-peers/bin/python -m pip install --quiet $(TORCH)
+	.venv-peers/bin/python -m pip install --quiet -r bench/peers/requirements.txt

@@ -1,7 +1,7 @@
 """Soak run: `articlebot serve slack` over real HTTP on loopback, 50 concurrent askers
 for 60 s, answers collected at a fake Slack's response_url.
 
-    python bench/soak.py [--askers 50] [--seconds 60]
+    python bench/soak.py [--askers 50] [--seconds 60] [--index-dir DIR] [--no-save]
 
 Reports answered, failed, latency p50/p99 (signed request sent -> answer received)
 and the server's resident memory over the run. Writes bench/results/soak.json.
@@ -123,6 +123,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--askers", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--index-dir", type=Path, help="serve this index (default: the bundled)")
+    parser.add_argument("--no-save", action="store_true", help="print only, keep soak.json")
     args = parser.parse_args()
     fake = FakeSlack().start()
     port = free_port()
@@ -136,6 +138,8 @@ def main() -> None:
             "ARTICLEBOT_RATE_LIMIT_QUESTIONS": "1000000",
             "ARTICLEBOT_RATE_LIMIT_CHANNEL_QUESTIONS": "1000000",
         }
+        if args.index_dir:
+            env["ARTICLEBOT_INDEX_DIR"] = str(args.index_dir)
         env.pop("SLACK_APP_TOKEN", None)
         exe = str(Path(sys.executable).parent / "articlebot")
         server = subprocess.Popen(
@@ -159,8 +163,9 @@ def main() -> None:
             server.wait(30)
             fake.stop()
     print(json.dumps(result, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
+    if not args.no_save:
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from typer.exceptions import TyperException
 
 from bot.core import Answer, QuestionError, shorten
-from bot.launcher import LaunchError, MissingSecretError
+from bot.errors import LaunchError, MissingSecretError
 from bot.settings import InsecureSettingsError, Settings, load_settings
 from index.collection import UnknownArticleError
 from index.errors import (

@@ -7,20 +7,13 @@ import asyncio
 import logging
 import signal
 
+from bot.errors import LaunchError, MissingSecretError
 from bot.ops import OpsServer
 from bot.runtime import make_answerer, make_embedder, open_index
 from bot.service import ChatService
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class LaunchError(Exception):
-    """The bot cannot start; the message says why and what to change."""
-
-
-class MissingSecretError(LaunchError):
-    """A token or secret the platform needs is not set."""
 
 
 def make_service(settings: Settings, platform: str) -> ChatService:

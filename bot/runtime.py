@@ -36,7 +36,11 @@ class BuildReport:
 
 def make_embedder(settings: Settings) -> Embedder:
     return Embedder(
-        settings.model_path, model_name=settings.model_name, batch_size=settings.embed_batch_size
+        settings.model_path,
+        model_name=settings.model_name,
+        batch_size=settings.embed_batch_size,
+        backend=settings.embedding_backend,
+        onnx_threads=settings.onnx_threads,
     )
 
 

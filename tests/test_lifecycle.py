@@ -408,22 +408,28 @@ def test_questions_during_ten_publications_never_fail_or_tear(
 def test_killed_builds_never_break_the_index(
     tmp_path: Path, index_dir: Path, embedder: Embedder, settings: Settings
 ) -> None:
-    """SIGKILL `articlebot index add` at random moments, 20 rounds."""
+    """SIGKILL `articlebot index add` at random moments of its run, 20 rounds."""
     Collection(index_dir, embedder).add(load_articles([str(BUNDLED)])[0])
     exe = Path(sys.executable).parent / "articlebot"
     env = {**os.environ, "ARTICLEBOT_DATA_DIR": str(tmp_path)}
     rng = random.Random(20)
     killed_mid_way = 0
-    for round_ in range(20):
+    whole_run = None  # seconds one unkilled `index add` takes; the kills fall within it
+    for round_ in range(21):
         story = tmp_path / f"round-{round_}.txt"
         story.write_text(f"Round {round_}\n\nThe tide gauge recorded {round_} metres at the pier.")
+        started = time.monotonic()
         process = subprocess.Popen(
             [str(exe), "index", "add", str(story), "--index-dir", str(index_dir)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(rng.uniform(0.0, 6.0))
+        if whole_run is None:
+            assert process.wait(60) == 0
+            whole_run = time.monotonic() - started
+            continue
+        time.sleep(rng.uniform(0.0, whole_run))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
             killed_mid_way += 1

@@ -1,0 +1,147 @@
+"""The embedding model as ONNX, for a query path without torch.
+
+The export runs once per model, at index-build time, from the loaded
+sentence-transformers model (`torch.onnx.export`: the whole pipeline, so
+pooling and normalisation are inside the graph). It is kept only if it gives
+the same vectors as the original on a set of probe texts, and is stored with
+the index under a name derived from the model's weights, so a changed model is
+never served by a stale export. onnxruntime and the model's own tokenizer then
+embed text in a process that never imports torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from tokenizers import Tokenizer
+
+log = logging.getLogger(__name__)
+
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+MIN_COSINE = 0.999
+# Texts the export must reproduce: short and long, padded in one batch, and
+# over the model's length limit (truncation must match too).
+PROBES = (
+    "When did Russia say it would leave the International Space Station?",
+    "ok",
+    "Zürich, 北京 and São Paulo: 3 cities, 2 continents — and an emoji 🚀.",
+    " ".join(["The station has been continuously occupied since November 2000."] * 40),
+)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def onnx_available() -> bool:
+    """True when onnxruntime is installed (the export also needs the `onnx` package)."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
+class OnnxEncoder:
+    """Unit-length float32 vectors from an exported model, without torch."""
+
+    def __init__(self, path: Path, tokenizer: Tokenizer, max_tokens: int, threads: int = 0) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.path = Path(path)
+        self._session = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+        self._tokenizer = tokenizer.__class__.from_str(tokenizer.to_str())
+        self._tokenizer.enable_truncation(max_tokens)
+        self._tokenizer.enable_padding()
+
+    def encode(
+        self, texts: list[str], batch_size: int = 32, *, progress: bool = False
+    ) -> np.ndarray:
+        batches = list(_batches(texts, batch_size))
+        if progress:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="Embedding", unit="batch")
+        rows = [self._run(batch) for batch in batches]
+        return np.ascontiguousarray(np.concatenate(rows), dtype=np.float32)
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        return self._session.run(None, feed)[0]
+
+
+def _batches(texts: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(texts), size):
+        yield texts[start : start + size]
+
+
+def export_onnx(model: SentenceTransformer, tokenizer: Tokenizer, path: Path) -> None:
+    """Export `model` to `path` (atomically), or raise if the export's vectors
+    differ from the model's own (cosine below MIN_COSINE on any probe text)."""
+    import torch
+
+    class Pipeline(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            features = dict(zip(INPUTS, (input_ids, attention_mask, token_type_ids), strict=True))
+            return self.model({**features, "modality": "text"})["sentence_embedding"]
+
+    features = model.preprocess(list(PROBES[:2]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".tmp-{secrets.token_hex(4)}-{path.name}")
+    dynamic = {name: {0: "batch", 1: "tokens"} for name in INPUTS}
+    try:
+        # The tracer warns about each Python branch it freezes; in sentence-transformers
+        # and BERT those are shape checks that hold for any input.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Pipeline().eval(),
+                tuple(features[name] for name in INPUTS),
+                str(staging),
+                input_names=list(INPUTS),
+                output_names=["embedding"],
+                dynamic_axes={**dynamic, "embedding": {0: "batch"}},
+                opset_version=17,
+                dynamo=False,
+            )
+        _check_export(model, tokenizer, staging)
+        with open(staging, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def _check_export(model: SentenceTransformer, tokenizer: Tokenizer, path: Path) -> None:
+    exported = OnnxEncoder(path, tokenizer, model.max_seq_length).encode(list(PROBES))
+    original = model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True)
+    worst = float(np.min(np.sum(exported * original, axis=1)))
+    if worst < MIN_COSINE:
+        raise ValueError(f"the ONNX export differs from the model (cosine {worst:.4f})")

@@ -1,0 +1,213 @@
+"""The ONNX query path: exported at build, the same vectors as the model,
+checked by checksum, torch as the fallback, and no torch where it serves."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from bot.evaluation import read_questions
+from bot.runtime import make_answerer
+from bot.settings import Settings, bundled_dir
+from index.articles import load_articles
+from index.embedding import Embedder
+from index.onnx_model import MIN_COSINE, file_sha256
+from index.store import MODELS, ArticleIndex, Manifest, build_index, read_manifest
+from tests.conftest import EVAL_DIR
+
+QUESTION = "When was the International Space Station launched?"
+
+
+@pytest.fixture(scope="module")
+def torch_embedder() -> Embedder:
+    return Embedder(backend="torch")
+
+
+@pytest.fixture(scope="module")
+def onnx_embedder(bundled_index_dir: Path) -> Embedder:
+    """A fresh embedder that loads the bundled index, so it serves with the export."""
+    embedder = Embedder()
+    ArticleIndex.load(bundled_index_dir, embedder)
+    assert embedder.backend == "onnx"
+    return embedder
+
+
+def current_manifest(index_dir: Path) -> Manifest:
+    name = (index_dir / "CURRENT").read_text().strip()
+    return read_manifest(index_dir / "versions" / name / "manifest.json")
+
+
+def test_build_stores_the_export_with_its_checksum(bundled_index_dir: Path) -> None:
+    manifest = current_manifest(bundled_index_dir)
+    path = bundled_index_dir / manifest.onnx["file"]
+    assert path.parent == bundled_index_dir / MODELS
+    assert path.name.startswith("all-MiniLM-L6-v2-") and path.suffix == ".onnx"
+    assert file_sha256(path) == manifest.onnx["sha256"]
+    assert path.stat().st_size > 80_000_000  # the whole model, weights included
+
+
+def test_export_gives_the_models_vectors(onnx_embedder: Embedder, torch_embedder: Embedder) -> None:
+    """Questions, whole chunks, text over the 256-piece limit and odd scripts, in
+    one padded batch and one by one: cosine >= 0.999 against sentence-transformers."""
+    questions = [q.question for q in read_questions(EVAL_DIR / "squad-v1.1-dev/questions.jsonl")]
+    article = (bundled_dir() / "articles" / "russia-leaves-iss.txt").read_text()
+    texts = [
+        *questions[:300],
+        article[:1200],
+        article,  # far over the model's limit: both must truncate alike
+        "ok",
+        "?",
+        "Zürich, 北京, São Paulo, Москва — 🚀🛰️ and ‮reversed‬ text",
+    ]
+    fast = onnx_embedder.encode(texts)
+    reference = torch_embedder.encode(texts)
+    assert fast.dtype == np.float32 and fast.flags["C_CONTIGUOUS"]
+    assert fast.shape == reference.shape == (len(texts), 384)
+    assert float(np.min(np.sum(fast * reference, axis=1))) >= MIN_COSINE
+    one_by_one = np.concatenate([onnx_embedder.encode([t]) for t in texts[-6:]])
+    assert float(np.min(np.sum(one_by_one * reference[-6:], axis=1))) >= MIN_COSINE
+
+
+@hypothesis_settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(min_size=1, max_size=400))
+def test_any_text_gets_the_same_vector(
+    onnx_embedder: Embedder, torch_embedder: Embedder, text: str
+) -> None:
+    fast, reference = onnx_embedder.encode([text]), torch_embedder.encode([text])
+    assert float(np.sum(fast * reference)) >= MIN_COSINE
+
+
+def test_a_damaged_export_falls_back_to_torch(
+    index_copy: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    manifest = current_manifest(index_copy)
+    path = index_copy / manifest.onnx["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # same size, different bytes
+    path.unlink()  # the copy may share its inode with the session's export
+    path.write_bytes(bytes(data))
+    embedder = Embedder()
+    with caplog.at_level(logging.WARNING):
+        index = ArticleIndex.load(index_copy, embedder)
+    assert embedder.backend == "torch"
+    assert "missing or damaged" in caplog.text and str(path) in caplog.text
+    assert "1998" in make_answerer(settings, embedder, index).answer(QUESTION).text
+
+
+def test_an_index_without_an_export_is_served_with_torch(
+    tmp_path: Path, torch_embedder: Embedder, settings: Settings
+) -> None:
+    """backend = "torch" exports nothing; such an index (or one built before
+    exports existed) loads and answers, with torch."""
+    articles, _ = load_articles([str(bundled_dir() / "articles")])
+    build_index(articles, torch_embedder, tmp_path / "index")
+    assert current_manifest(tmp_path / "index").onnx is None
+    assert not (tmp_path / "index" / MODELS).exists()
+    embedder = Embedder()
+    index = ArticleIndex.load(tmp_path / "index", embedder)
+    assert embedder.backend == "torch"
+    assert "1998" in make_answerer(settings, embedder, index).answer(QUESTION).text
+
+
+def test_a_failed_export_leaves_a_working_torch_index(
+    tmp_path: Path, embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    (index_dir / MODELS).write_text("a file where the models folder should be")
+    articles, _ = load_articles([str(bundled_dir() / "articles")])
+    with caplog.at_level(logging.WARNING):
+        manifest = build_index(articles, embedder, index_dir)
+    assert manifest.onnx is None and "no ONNX export" in caplog.text
+    fresh = Embedder()
+    ArticleIndex.load(index_dir, fresh)
+    assert fresh.backend == "torch"
+
+
+def test_exports_no_version_uses_are_pruned(index_copy: Path, embedder: Embedder) -> None:
+    stale = index_copy / MODELS / "all-MiniLM-L6-v2-0000000000000000.onnx"
+    stale.write_bytes(b"an export of weights no version uses any more")
+    articles, _ = load_articles([str(bundled_dir() / "articles")])
+    manifest = build_index(articles, embedder, index_copy)
+    assert not stale.exists()
+    assert (index_copy / manifest.onnx["file"]).is_file()
+
+
+NO_TORCH = """
+import json, sys
+from bot.cli import main
+code = main(sys.argv[1:])
+heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules)
+print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["index", "list", "--index-dir", "{index}"],
+        ["index", "status", "--index-dir", "{index}"],
+        ["ask", "--index-dir", "{index}", QUESTION],
+    ],
+    ids=["help", "index-list", "index-status", "ask"],
+)
+def test_cli_on_the_onnx_path_never_imports_torch(bundled_index_dir: Path, args: list) -> None:
+    args = [a.format(index=bundled_index_dir) for a in args]
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, timeout=120
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}, done.stderr
+    if args[0] == "ask":
+        assert "1998" in done.stdout
+
+
+BOTS_START = """
+import json, sys
+from pathlib import Path
+from bot.settings import load_settings
+from bot.launcher import make_service
+from bot.discord_bot import create_discord_bot
+from bot.feedback import FeedbackStore
+from bot.slack_app import create_slack_app
+settings = load_settings(index_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[1]).parent)
+service = make_service(settings, "slack")
+create_slack_app(service, FeedbackStore(settings.feedback_path), settings)
+create_discord_bot(make_service(settings, "discord"), settings)
+answer = service.answerer.answer("When was the International Space Station launched?")
+heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules)
+print(json.dumps({"heavy": heavy, "answered": "1998" in answer.text}))
+"""
+
+
+def test_bots_start_and_answer_without_torch(bundled_index_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    shutil.copytree(bundled_index_dir, index_dir)
+    done = subprocess.run(
+        [sys.executable, "-c", BOTS_START, str(index_dir)],
+        env={
+            **os.environ,
+            "DISCORD_TOKEN": "discord-token",
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_SIGNING_SECRET": "secret",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"heavy": [], "answered": True}
