@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 BACKENDS = ("auto", "torch")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# From this many texts at once, torch embeds: its batched encode of ~180-token
+# chunks runs at 54 chunks/s here against onnxruntime's 35, which repays its
+# 4.5 s import from about 450 chunks on (bench/README.md, "Speed"). Once torch
+# is loaded anyway, it takes jobs from BULK_TEXTS_TORCH_LOADED on.
+BULK_TEXTS = 448
+BULK_TEXTS_TORCH_LOADED = 64
 
 
 class ModelMissingError(IndexLayerError):
@@ -103,8 +109,12 @@ class Embedder:
             raise ModelMissingError(f"cannot load the model at {self.model_path}: {exc}") from exc
 
     @property
+    def _bulk_texts(self) -> int:
+        return BULK_TEXTS_TORCH_LOADED if "model" in self.__dict__ else BULK_TEXTS
+
+    @property
     def backend(self) -> str:
-        """What embeds text now: "onnx" or "torch"."""
+        """What embeds questions now: "onnx" or "torch" (bulk jobs: see BULK_TEXTS)."""
         return "onnx" if self._onnx else "torch"
 
     @property
@@ -154,7 +164,7 @@ class Embedder:
         """Unit-length float32 vectors, one row per text, C-contiguous for FAISS."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self._onnx:
+        if self._onnx and len(texts) < self._bulk_texts:
             return self._onnx.encode(texts, self.batch_size, progress=progress)
         vectors = self.model.encode(
             texts,

@@ -71,17 +71,22 @@ class OnnxEncoder:
         self._tokenizer = tokenizer.__class__.from_str(tokenizer.to_str())
         self._tokenizer.enable_truncation(max_tokens)
         self._tokenizer.enable_padding()
+        self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
     def encode(
         self, texts: list[str], batch_size: int = 32, *, progress: bool = False
     ) -> np.ndarray:
-        batches = list(_batches(texts, batch_size))
+        # Longest first, as sentence-transformers does: a batch pads to its longest
+        # text, so similar lengths together waste the least arithmetic.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        batches = list(_batches([texts[i] for i in order], batch_size))
         if progress:
             from tqdm import tqdm
 
             batches = tqdm(batches, desc="Embedding", unit="batch")
-        rows = [self._run(batch) for batch in batches]
-        return np.ascontiguousarray(np.concatenate(rows), dtype=np.float32)
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        vectors[order] = np.concatenate([self._run(batch) for batch in batches])
+        return vectors
 
     def _run(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)

@@ -21,7 +21,7 @@ from bot.evaluation import read_questions
 from bot.runtime import make_answerer
 from bot.settings import Settings, bundled_dir
 from index.articles import load_articles
-from index.embedding import Embedder
+from index.embedding import BULK_TEXTS_TORCH_LOADED, Embedder
 from index.onnx_model import MIN_COSINE, file_sha256
 from index.store import MODELS, ArticleIndex, Manifest, build_index, read_manifest
 from tests.conftest import EVAL_DIR
@@ -62,14 +62,15 @@ def test_export_gives_the_models_vectors(onnx_embedder: Embedder, torch_embedder
     one padded batch and one by one: cosine >= 0.999 against sentence-transformers."""
     questions = [q.question for q in read_questions(EVAL_DIR / "squad-v1.1-dev/questions.jsonl")]
     article = (bundled_dir() / "articles" / "russia-leaves-iss.txt").read_text()
-    texts = [
-        *questions[:300],
+    texts = [  # fewer than BULK_TEXTS_TORCH_LOADED, so the export embeds them all
+        *questions[:50],
         article[:1200],
         article,  # far over the model's limit: both must truncate alike
         "ok",
         "?",
         "Zürich, 北京, São Paulo, Москва — 🚀🛰️ and ‮reversed‬ text",
     ]
+    assert len(texts) < BULK_TEXTS_TORCH_LOADED
     fast = onnx_embedder.encode(texts)
     reference = torch_embedder.encode(texts)
     assert fast.dtype == np.float32 and fast.flags["C_CONTIGUOUS"]
@@ -162,11 +163,16 @@ print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
         ["index", "list", "--index-dir", "{index}"],
         ["index", "status", "--index-dir", "{index}"],
         ["ask", "--index-dir", "{index}", QUESTION],
+        ["index", "add", "{story}", "--index-dir", "{index}"],
     ],
-    ids=["help", "index-list", "index-status", "ask"],
+    ids=["help", "index-list", "index-status", "ask", "index-add"],
 )
-def test_cli_on_the_onnx_path_never_imports_torch(bundled_index_dir: Path, args: list) -> None:
-    args = [a.format(index=bundled_index_dir) for a in args]
+def test_cli_on_the_onnx_path_never_imports_torch(
+    index_copy: Path, tmp_path: Path, args: list
+) -> None:
+    story = tmp_path / "harbour.txt"
+    story.write_text("Harbour crane replaced\n\nThe harbour crane was replaced after forty years.")
+    args = [a.format(index=index_copy, story=story) for a in args]
     done = subprocess.run(
         [sys.executable, "-c", NO_TORCH, *args], capture_output=True, text=True, timeout=120
     )
@@ -174,6 +180,10 @@ def test_cli_on_the_onnx_path_never_imports_torch(bundled_index_dir: Path, args:
     assert report == {"code": 0, "heavy": []}, done.stderr
     if args[0] == "ask":
         assert "1998" in done.stdout
+    if args[:2] == ["index", "add"]:
+        manifest = current_manifest(index_copy)
+        assert "harbour" in {a["id"] for a in manifest.articles}
+        assert manifest.onnx is not None
 
 
 BOTS_START = """
