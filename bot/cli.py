@@ -92,7 +92,7 @@ def root(
     debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and tracebacks.")] = False,
 ) -> None:
     ctx.obj = {"config": config}
-    from bot.ops import configure_logging
+    from bot.logs import configure_logging
 
     configure_logging(debug, _settings(ctx).log_format == "json")
 

@@ -1,4 +1,4 @@
-"""Operations: Prometheus metrics, a /healthz endpoint, and JSON logs.
+"""Operations: Prometheus metrics and a /healthz endpoint (JSON logs: bot/logs.py).
 
 The metrics and health server is off by default (`ops_port`); when on, it
 listens on `ops_host` (127.0.0.1) inside the bot's own event loop.
@@ -6,10 +6,8 @@ listens on `ops_host` (127.0.0.1) inside the bot's own event loop.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from aiohttp import web
 from prometheus_client import (
@@ -93,34 +91,3 @@ class OpsServer:
         return web.Response(
             body=self.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line, with any `extra` fields (e.g. request_id) included."""
-
-    STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        entry.update({k: v for k, v in vars(record).items() if k not in self.STANDARD})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
-
-
-def configure_logging(debug: bool, json_format: bool) -> None:
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else logging.WARNING)
-    logging.getLogger("bot").setLevel(
-        logging.DEBUG if debug else logging.INFO if json_format else logging.WARNING
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,10 @@ import numpy as np
 K1, B = 0.9, 0.4  # the Anserini defaults, good for passages
 
 
+@cache
 def _bm25s():
-    """bm25s, with the debug logging it switches on at import turned back off."""
+    """bm25s, with the debug logging it switches on at import turned back off (once:
+    setting a level clears every logger's cache, a cost on each question)."""
     import bm25s
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -60,7 +63,8 @@ class LexicalIndex:
             tokens = self._tokenize([query], self._stemmer, return_ids=False)
         if k <= 0 or not tokens[0]:
             return []
-        ids, scores = self._retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        # n_threads=0: in this thread (1 starts a thread pool on every call)
+        ids, scores = self._retriever.retrieve(tokens, k=k, show_progress=False, n_threads=0)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
 
 

@@ -8,7 +8,8 @@ import logging
 import httpx
 
 from bot.core import Answerer
-from bot.ops import JsonFormatter, OpsServer
+from bot.logs import JsonFormatter
+from bot.ops import OpsServer
 from bot.service import ChatService
 from bot.settings import Settings
 from tests.fakes.background import free_port
