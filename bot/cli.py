@@ -248,8 +248,9 @@ def index_status(
     if as_json:
         typer.echo(json.dumps(status, indent=2))
         return
+    width = max(map(len, status))
     for key, value in status.items():
-        typer.echo(f"{key:<14} {value}")
+        typer.echo(f"{key:<{width}}  {value}")
 
 
 @index_app.command("rollback")

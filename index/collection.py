@@ -186,6 +186,8 @@ def index_status(index_dir: Path) -> dict:
         "chunks": manifest.chunk_count,
         "model": manifest.model_name,
         "dimension": manifest.dimension,
+        "query_embedding": f"onnx ({manifest.onnx['file']})" if manifest.onnx else "torch",
+        "vector_index": manifest.faiss_index,
         "built_at": manifest.built_at,
         "build_seconds": manifest.build_seconds,
         "disk_bytes": disk_bytes(index_dir),

@@ -158,6 +158,8 @@ def test_list_and_status(capsys: pytest.CaptureFixture[str], index_dir: Path) ->
     assert status["articles"] == 2 and status["chunks"] >= 2 and status["dimension"] == 384
     assert status["model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert status["version"] == read_pointer(index_dir) and status["disk_bytes"] > 0
+    assert status["query_embedding"].startswith("onnx (models/all-MiniLM-L6-v2-")
+    assert status["vector_index"] == "IndexFlatIP"
     _code, out, _ = cli(capsys, "index", "list", "--index-dir", str(index_dir))
     assert "orchard-festival  2024-09-14" in out
 
