@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-BACKENDS = ("auto", "torch")
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # From this many texts at once, torch embeds: its batched encode of ~180-token
 # chunks runs at 54 chunks/s here against onnxruntime's 35, which repays its

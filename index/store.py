@@ -193,7 +193,10 @@ def _prune_models(index_dir: Path) -> None:
         return
     used = set()
     for manifest_path in (index_dir / VERSIONS).glob(f"*/{MANIFEST}"):
-        onnx = read_manifest(manifest_path).onnx
+        try:
+            onnx = read_manifest(manifest_path).onnx
+        except IndexCorruptError:
+            return  # cannot tell what that version uses: keep every export
         used.add(onnx["file"] if onnx else None)
     for path in folder.iterdir():
         if f"{MODELS}/{path.name}" not in used:
@@ -239,7 +242,7 @@ def prepare_onnx(index_dir: Path, embedder: Embedder) -> dict | None:
     path = index_dir / MODELS / embedder.onnx_file_name
     in_use = embedder.onnx_path
     try:
-        if not path.is_file() and in_use and in_use.name == path.name:
+        if not path.is_file() and in_use and in_use.name == path.name and in_use.is_file():
             _share_file(in_use, path)  # this process already exported this model elsewhere
         if not path.is_file():
             embedder.export_onnx(path)

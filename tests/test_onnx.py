@@ -221,3 +221,18 @@ def test_bots_start_and_answer_without_torch(bundled_index_dir: Path, tmp_path: 
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"heavy": [], "answered": True}
+
+
+def test_an_unreadable_old_manifest_keeps_exports_and_the_build(
+    index_copy: Path, embedder: Embedder
+) -> None:
+    """Pruning exports must not fail a build, nor guess what a damaged version uses."""
+    damaged = index_copy / "versions" / "20000101T000000000000Z-000000"
+    damaged.mkdir()
+    (damaged / "manifest.json").write_text("{ not json")
+    kept = index_copy / MODELS / "all-MiniLM-L6-v2-0000000000000000.onnx"
+    kept.write_bytes(b"an export only the damaged version might use")
+    articles, _ = load_articles([str(bundled_dir() / "articles")])
+    manifest = build_index(articles, embedder, index_copy)
+    assert current_manifest(index_copy).version == manifest.version
+    assert kept.exists() and (index_copy / manifest.onnx["file"]).is_file()
