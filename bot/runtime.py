@@ -7,8 +7,11 @@ build these once from the settings and hand them down.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,11 +143,32 @@ def open_index(settings: Settings, embedder: Embedder, *, bootstrap: bool) -> Ar
     index_dir = settings.resolved_index_dir
     if bootstrap and not has_index(index_dir):
         log.info("no index at %s yet; building it from %s", index_dir, settings.resolved_sources)
-        # Another process doing the same first-use build makes this one wait, not fail.
-        build_from_sources(
-            settings, embedder, index_dir, settings.resolved_sources, lock_wait_seconds=600
-        )
+        build_in_child_process(settings, index_dir)
     return ArticleIndex.load(index_dir, embedder)
+
+
+def build_in_child_process(settings: Settings, index_dir: Path) -> None:
+    """Build from the configured sources in a child process. The first build loads
+    torch to export the model; done here, torch would stay in this process (a
+    serving bot) for good, doubling its memory."""
+    context = multiprocessing.get_context("spawn")
+    portable = Settings.model_construct(**dict(settings))  # the file-reading subclass is local
+    try:
+        with ProcessPoolExecutor(1, mp_context=context) as pool:
+            pool.submit(_first_build, portable, index_dir).result()
+    except BrokenProcessPool as exc:
+        raise IndexLayerError(
+            f"the first build of the index stopped unexpectedly ({exc}); "
+            "run `articlebot index build` to see why"
+        ) from None
+
+
+def _first_build(settings: Settings, index_dir: Path) -> None:
+    # Another process doing the same first-use build makes this one wait, not fail.
+    embedder = make_embedder(settings)
+    build_from_sources(
+        settings, embedder, index_dir, settings.resolved_sources, lock_wait_seconds=600
+    )
 
 
 def make_answerer(settings: Settings, embedder: Embedder, index: ArticleIndex) -> Answerer:

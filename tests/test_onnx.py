@@ -188,13 +188,12 @@ def test_cli_on_the_onnx_path_never_imports_torch(
 
 BOTS_START = """
 import json, sys
-from pathlib import Path
 from bot.settings import load_settings
 from bot.launcher import make_service
 from bot.discord_bot import create_discord_bot
 from bot.feedback import FeedbackStore
 from bot.slack_app import create_slack_app
-settings = load_settings(index_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[1]).parent)
+settings = load_settings()
 service = make_service(settings, "slack")
 create_slack_app(service, FeedbackStore(settings.feedback_path), settings)
 create_discord_bot(make_service(settings, "discord"), settings)
@@ -204,23 +203,30 @@ print(json.dumps({"heavy": heavy, "answered": "1998" in answer.text}))
 """
 
 
-def test_bots_start_and_answer_without_torch(bundled_index_dir: Path, tmp_path: Path) -> None:
-    index_dir = tmp_path / "index"
-    shutil.copytree(bundled_index_dir, index_dir)
+@pytest.mark.parametrize("first_start", [False, True], ids=["index-built", "first-start"])
+def test_bots_start_and_answer_without_torch(
+    bundled_index_dir: Path, tmp_path: Path, first_start: bool
+) -> None:
+    """With the index built, and on a first start that builds it (in a child
+    process, so the export's torch stays out of the bot)."""
+    env = {
+        **os.environ,
+        "ARTICLEBOT_DATA_DIR": str(tmp_path / "data"),
+        "DISCORD_TOKEN": "discord-token",
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "secret",
+    }
+    env.pop("ARTICLEBOT_INDEX_DIR", None)
+    if not first_start:
+        env["ARTICLEBOT_INDEX_DIR"] = str(tmp_path / "index")
+        shutil.copytree(bundled_index_dir, tmp_path / "index")
     done = subprocess.run(
-        [sys.executable, "-c", BOTS_START, str(index_dir)],
-        env={
-            **os.environ,
-            "DISCORD_TOKEN": "discord-token",
-            "SLACK_BOT_TOKEN": "xoxb-1",
-            "SLACK_SIGNING_SECRET": "secret",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [sys.executable, "-c", BOTS_START], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"heavy": [], "answered": True}
+    if first_start:
+        assert current_manifest(tmp_path / "data" / "index").onnx is not None
 
 
 def test_an_unreadable_old_manifest_keeps_exports_and_the_build(
