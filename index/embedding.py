@@ -133,15 +133,22 @@ class Embedder:
         """Export the model to `path`, checked against the model itself."""
         export_onnx(self.model, self.tokenizer, path)
 
-    def use_onnx(self, path: Path) -> bool:
-        """Embed with the export at `path` from now on; False (and torch stays) if
-        it cannot be opened."""
+    @property
+    def onnx_sha256(self) -> str | None:
+        """Checksum of the export in use, taken when it was opened."""
+        return self._onnx.sha256 if self._onnx else None
+
+    def use_onnx(self, path: Path, sha256: str | None = None) -> bool:
+        """Embed with the export at `path` (whose checksum, if given, must be
+        `sha256`) from now on; False, and torch embeds, if it cannot be opened."""
         if not self.onnx_wanted:
             return False
-        if self.onnx_path == Path(path):
+        if self.onnx_path == Path(path) and sha256 in (None, self.onnx_sha256):
             return True
         try:
-            self._onnx = OnnxEncoder(path, self.tokenizer, self.max_tokens, self.onnx_threads)
+            self._onnx = OnnxEncoder(
+                path, self.tokenizer, self.max_tokens, self.onnx_threads, sha256
+            )
         except Exception as exc:  # onnxruntime raises its own types for bad files
             log.warning("cannot open the ONNX model %s (%s); embedding with torch", path, exc)
             self._onnx = None

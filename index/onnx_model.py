@@ -58,9 +58,21 @@ def onnx_available() -> bool:
 class OnnxEncoder:
     """Unit-length float32 vectors from an exported model, without torch."""
 
-    def __init__(self, path: Path, tokenizer: Tokenizer, max_tokens: int, threads: int = 0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        tokenizer: Tokenizer,
+        max_tokens: int,
+        threads: int = 0,
+        expected_sha256: str | None = None,
+    ) -> None:
+        """Opens the export at `path`; with `expected_sha256`, only if its checksum
+        matches (checked before onnxruntime reads the file)."""
         import onnxruntime
 
+        self.sha256 = file_sha256(path)
+        if expected_sha256 is not None and self.sha256 != expected_sha256:
+            raise ValueError("its checksum differs from the manifest's")
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3

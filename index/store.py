@@ -42,7 +42,6 @@ from index.errors import (
     NoArticlesError,
 )
 from index.lexical import LexicalIndex, cosines, normalise, reciprocal_rank_fusion
-from index.onnx_model import file_sha256
 from index.vectors import VectorIndexConfig, build_vector_index
 
 log = logging.getLogger(__name__)
@@ -252,7 +251,7 @@ def prepare_onnx(index_dir: Path, embedder: Embedder) -> dict | None:
         return None
     if not embedder.use_onnx(path):
         return None
-    return {"file": f"{MODELS}/{path.name}", "sha256": file_sha256(path)}
+    return {"file": f"{MODELS}/{path.name}", "sha256": embedder.onnx_sha256}
 
 
 def _share_file(source: Path, target: Path) -> None:
@@ -413,13 +412,9 @@ def attach_onnx(index_dir: Path, manifest: Manifest, embedder: Embedder) -> None
         embedder.use_torch()
         return
     path = index_dir / manifest.onnx["file"]
-    if embedder.onnx_path == path:
-        return  # the same export, already checked when it was attached
-    if not path.is_file() or file_sha256(path) != manifest.onnx["sha256"]:
+    if not path.is_file() or not embedder.use_onnx(path, manifest.onnx["sha256"]):
         log.warning("the ONNX model %s is missing or damaged; embedding with torch", path)
         embedder.use_torch()
-        return
-    embedder.use_onnx(path)
 
 
 class ArticleIndex:
