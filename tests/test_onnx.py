@@ -21,9 +21,10 @@ from bot.evaluation import read_questions
 from bot.runtime import make_answerer
 from bot.settings import Settings, bundled_dir
 from index.articles import load_articles
+from index.collection import read_current
 from index.embedding import BULK_TEXTS_TORCH_LOADED, Embedder
 from index.onnx_model import MIN_COSINE, file_sha256
-from index.store import MODELS, ArticleIndex, Manifest, build_index, read_manifest
+from index.store import MODELS, ArticleIndex, Manifest, build_index
 from tests.conftest import EVAL_DIR
 
 QUESTION = "When was the International Space Station launched?"
@@ -44,8 +45,9 @@ def onnx_embedder(bundled_index_dir: Path) -> Embedder:
 
 
 def current_manifest(index_dir: Path) -> Manifest:
-    name = (index_dir / "CURRENT").read_text().strip()
-    return read_manifest(index_dir / "versions" / name / "manifest.json")
+    current = read_current(index_dir)
+    assert current is not None
+    return current[0]
 
 
 def test_build_stores_the_export_with_its_checksum(bundled_index_dir: Path) -> None:
