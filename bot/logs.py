@@ -7,6 +7,20 @@ import json
 import logging
 from datetime import UTC, datetime
 
+from index.redact import redact_urls
+
+
+class RedactingFormatter(logging.Formatter):
+    """Credentials in URLs never reach a log line, tracebacks included, whichever
+    library logs the URL."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_urls(self.inner.format(record))
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object a line, with any `extra` fields (e.g. request_id) included."""
@@ -28,9 +42,10 @@ class JsonFormatter(logging.Formatter):
 
 def configure_logging(debug: bool, json_format: bool) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(
+    formatter = (
         JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s: %(message)s")
     )
+    handler.setFormatter(RedactingFormatter(formatter))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)

@@ -22,6 +22,7 @@ from index.chunking import ChunkingConfig
 from index.collection import ChangeReport, Collection
 from index.embedding import Embedder
 from index.errors import IndexLayerError, NoArticlesError
+from index.fetch import Fetcher, FetchPolicy
 from index.store import ArticleIndex, Manifest, build_index, has_index, read_pointer
 from index.vectors import VectorIndexConfig
 
@@ -59,14 +60,22 @@ def load_sources(
     settings: Settings, sources: list[str], *, progress: bool = False
 ) -> tuple[list[Article], list[LoadFailure]]:
     articles, failures = load_articles(
-        sources,
-        timeout=settings.fetch_timeout_seconds,
-        max_bytes=settings.fetch_max_bytes,
-        progress=progress,
+        sources, fetcher=Fetcher(fetch_policy(settings)), progress=progress
     )
     for failure in failures:
         log.warning("not indexed: %s: %s", failure.source, failure.reason)
     return articles, failures
+
+
+def fetch_policy(settings: Settings) -> FetchPolicy:
+    return FetchPolicy(
+        timeout_seconds=settings.fetch_timeout_seconds,
+        deadline_seconds=settings.fetch_deadline_seconds,
+        max_bytes=settings.fetch_max_bytes,
+        allow_private_networks=settings.fetch_allow_private_networks,
+        feed_entry_hosts=tuple(settings.fetch_feed_entry_hosts),
+        feed_max_entries=settings.feed_max_entries,
+    )
 
 
 def vector_config(settings: Settings) -> VectorIndexConfig:

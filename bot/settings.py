@@ -95,8 +95,13 @@ class Settings(BaseSettings):
     openai_timeout_seconds: float = Field(20.0, gt=0)
     question_max_chars: int = Field(1000, ge=10)
 
+    # Fetching URLs and feeds: see index/fetch.py and the README's Operations section.
     fetch_timeout_seconds: float = Field(10.0, gt=0)
+    fetch_deadline_seconds: float = Field(60.0, gt=0)
     fetch_max_bytes: int = Field(5_000_000, gt=0)
+    fetch_allow_private_networks: bool = False
+    fetch_feed_entry_hosts: list[str] = Field(default_factory=list)
+    feed_max_entries: int = Field(100, ge=1)
 
     # Chat platforms, shared
     rate_limit_questions: int = Field(5, ge=1)

@@ -7,6 +7,8 @@ the same way and gets the same kind of id and content hash.
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -15,6 +17,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from index.errors import SourceError
+from index.fetch import Fetcher
+from index.redact import redact_url
+
+log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 HTML_SUFFIXES = {".html", ".htm"}
@@ -231,53 +237,31 @@ def load_file(path: Path) -> Article:
     return parse_text(raw, article_id=article_id, source=str(path))
 
 
-def fetch_url(url: str, *, timeout: float, max_bytes: int) -> tuple[str, str]:
-    """GET a URL with a timeout and a size cap; returns (content type, text)."""
-    import httpx
-
-    try:
-        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True) as response:
-            response.raise_for_status()
-            chunks, size = [], 0
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > max_bytes:
-                    raise SourceError(url, f"larger than the {max_bytes:,}-byte limit")
-                chunks.append(chunk)
-            content_type = response.headers.get("content-type", "").split(";")[0].strip()
-            return content_type, decode_bytes(b"".join(chunks))
-    except httpx.HTTPStatusError as exc:
-        raise SourceError(url, f"HTTP {exc.response.status_code}") from None
-    except httpx.TimeoutException:
-        raise SourceError(url, f"no answer within {timeout:g} s") from None
-    except httpx.HTTPError as exc:
-        raise SourceError(url, f"could not fetch ({exc.__class__.__name__}: {exc})") from None
-
-
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/xml", "text/xml"}
 
 
 def parse_page(url: str, content_type: str, text: str, published: str | None = None) -> Article:
     """An article from a fetched page; `published` (e.g. a feed entry's date) fills
     in when the page itself has none."""
-    article_id = article_id_for_url(url)
+    article_id, source = article_id_for_url(url), redact_url(url)
     if content_type in {"text/plain", "text/markdown"}:
-        article = parse_text(text, article_id=article_id, source=url)
+        article = parse_text(text, article_id=article_id, source=source)
     else:
-        article = parse_html(text, article_id=article_id, source=url)
+        article = parse_html(text, article_id=article_id, source=source)
     return article if article.published or not published else replace(article, published=published)
 
 
-def load_url(url: str, *, timeout: float = 10.0, max_bytes: int = 5_000_000) -> Article:
-    content_type, text = fetch_url(url, timeout=timeout, max_bytes=max_bytes)
-    return parse_page(url, content_type, text)
+def load_url(url: str, fetcher: Fetcher | None = None) -> Article:
+    page = (fetcher or Fetcher()).get(url)
+    return parse_page(url, page.content_type, decode_bytes(page.body))
 
 
-def feed_entries(text: str) -> list[tuple[str, str | None]]:
-    """(link, publication date) of each entry of an RSS or Atom feed."""
+def feed_entries(body: bytes) -> list[tuple[str, str | None]]:
+    """(link, publication date) of each entry of an RSS or Atom feed. feedparser
+    gets the bytes as a stream: given a string, it would open it as a path or URL."""
     import feedparser
 
-    feed = feedparser.parse(text)
+    feed = feedparser.parse(io.BytesIO(body))
     entries = []
     for entry in feed.entries:
         link = entry.get("link")
@@ -308,32 +292,40 @@ def expand_source(source: str) -> list[str]:
     return [source]
 
 
-def iter_url(url: str, *, timeout: float, max_bytes: int) -> Iterator[Article | LoadFailure]:
-    """One article, or every entry of an RSS/Atom feed (each fetched in turn)."""
-    content_type, text = fetch_url(url, timeout=timeout, max_bytes=max_bytes)
-    if not looks_like_feed(content_type, text):
-        yield parse_page(url, content_type, text)
+def iter_url(url: str, fetcher: Fetcher) -> Iterator[Article | LoadFailure]:
+    """One article, or every entry of an RSS/Atom feed (each fetched in turn, at
+    most `feed_max_entries` of them)."""
+    page = fetcher.get(url)
+    text = decode_bytes(page.body)
+    if not looks_like_feed(page.content_type, text):
+        yield parse_page(url, page.content_type, text)
         return
-    entries = feed_entries(text)
+    entries = feed_entries(page.body)
     if not entries:
-        raise SourceError(url, "the feed has no entries with links")
-    for link, date in entries:
+        raise SourceError(redact_url(url), "the feed has no entries with links")
+    limit = fetcher.policy.feed_max_entries
+    if len(entries) > limit:
+        log.warning(
+            "%s has %d entries; indexing the first %d (feed_max_entries)",
+            redact_url(url),
+            len(entries),
+            limit,
+        )
+    for link, date in entries[:limit]:
         try:
-            entry_type, page = fetch_url(link, timeout=timeout, max_bytes=max_bytes)
-            yield parse_page(link, entry_type, page, published=date)
+            entry = fetcher.get(link, feed_entry=True)
+            yield parse_page(link, entry.content_type, decode_bytes(entry.body), published=date)
         except SourceError as exc:
             yield LoadFailure(exc.source, exc.reason)
 
 
-def iter_load(
-    sources: Iterable[str], *, timeout: float = 10.0, max_bytes: int = 5_000_000
-) -> Iterator[Article | LoadFailure]:
+def iter_load(sources: Iterable[str], fetcher: Fetcher) -> Iterator[Article | LoadFailure]:
     """Load every source, yielding each article or the reason it failed, so one
     bad source never stops the others."""
     for source in sources:
         try:
             if is_url(source):
-                yield from iter_url(source, timeout=timeout, max_bytes=max_bytes)
+                yield from iter_url(source, fetcher)
                 continue
             expanded = expand_source(source)
         except SourceError as exc:
@@ -349,17 +341,17 @@ def iter_load(
 def load_articles(
     sources: Iterable[str],
     *,
-    timeout: float = 10.0,
-    max_bytes: int = 5_000_000,
+    fetcher: Fetcher | None = None,
     progress: bool = False,
 ) -> tuple[list[Article], list[LoadFailure]]:
-    """All loadable articles (ids made unique) and the failures, in source order."""
+    """All loadable articles (ids made unique) and the failures, in source order.
+    URLs are fetched by `fetcher` (by default under the default FetchPolicy)."""
     from tqdm import tqdm
 
     articles: list[Article] = []
     failures: list[LoadFailure] = []
     seen: set[str] = set()
-    loading = iter_load(sources, timeout=timeout, max_bytes=max_bytes)
+    loading = iter_load(sources, fetcher or Fetcher())
     for item in tqdm(loading, desc="Loading", unit=" article", disable=not progress):
         if isinstance(item, LoadFailure):
             failures.append(item)

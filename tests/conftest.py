@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shutil
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,69 @@ from index.store import ArticleIndex, build_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
+
+
+# --- nothing leaves 127.0.0.0/8 ------------------------------------------------------------
+
+OUTSIDE: list[str] = []  # every attempt to reach another address, for the check below
+LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+
+
+def _loopback(host: object) -> bool:
+    if not isinstance(host, str):
+        return True  # not an IP socket address (e.g. a Unix socket path)
+    if host.lower() in LOCAL_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def loopback_only_network() -> Iterator[None]:
+    """In this process, a connection or DNS lookup for anything outside loopback
+    fails, whatever the code under test does, and the test that tried is failed."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+    real_getaddrinfo = socket.getaddrinfo
+
+    def refuse(what: str) -> OSError:
+        OUTSIDE.append(what)
+        return ConnectionRefusedError(f"tests may only reach 127.0.0.0/8, not {what}")
+
+    def connect(self: socket.socket, address: object) -> None:
+        host = address[0] if isinstance(address, tuple) else None
+        if not _loopback(host):
+            raise refuse(str(host))
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        host = address[0] if isinstance(address, tuple) else None
+        if not _loopback(host):
+            raise refuse(str(host))
+        return real_connect_ex(self, address)
+
+    def getaddrinfo(host: object, *args: object, **kwargs: object) -> list:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is not None and not _loopback(name):
+            raise socket.gaierror(socket.EAI_NONAME, f"{refuse(str(name))}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    socket.socket.connect, socket.socket.connect_ex = connect, connect_ex  # type: ignore[method-assign]
+    socket.getaddrinfo = getaddrinfo  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        socket.socket.connect, socket.socket.connect_ex = real_connect, real_connect_ex  # type: ignore[method-assign]
+        socket.getaddrinfo = real_getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def no_traffic_outside_loopback(loopback_only_network: None) -> Iterator[None]:
+    before = len(OUTSIDE)
+    yield
+    tried = OUTSIDE[before:]
+    assert not tried, f"the test tried to reach addresses outside 127.0.0.0/8: {tried}"
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import pytest
 from bot.settings import bundled_dir
 from index.articles import load_articles, load_file, load_url, normalise_text
 from index.errors import SourceError
+from index.fetch import Fetcher, FetchPolicy
 from tests.fakes.pages import serve_pages
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -114,6 +115,11 @@ PAGES = {
 }
 
 
+def local(**policy: object) -> Fetcher:
+    """A fetcher that may reach the test's server on 127.0.0.1."""
+    return Fetcher(FetchPolicy(allow_private_networks=True, **policy))  # type: ignore[arg-type]
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     with serve_pages(PAGES, slow={"/slow.html": 2}) as base:
@@ -121,7 +127,7 @@ def server() -> Iterator[str]:
 
 
 def test_url_html_is_extracted(server: str) -> None:
-    article = load_url(f"{server}/comet.html")
+    article = load_url(f"{server}/comet.html", local())
     assert "new comet" in article.title
     assert article.published == "2023-05-02"
     assert article.source == f"{server}/comet.html"
@@ -129,17 +135,17 @@ def test_url_html_is_extracted(server: str) -> None:
 
 
 def test_url_plain_text(server: str) -> None:
-    article = load_url(f"{server}/note.txt")
+    article = load_url(f"{server}/note.txt", local())
     assert article.title == "Plain note"
     assert article.text == "The river rose by two metres overnight."
 
 
 def test_url_errors_are_clear(server: str) -> None:
     with pytest.raises(SourceError, match="HTTP 404"):
-        load_url(f"{server}/gone.html")
+        load_url(f"{server}/gone.html", local())
     with pytest.raises(SourceError, match="byte limit"):
-        load_url(f"{server}/huge.html", max_bytes=100_000)
+        load_url(f"{server}/huge.html", local(max_bytes=100_000))
     with pytest.raises(SourceError, match="no answer within"):
-        load_url(f"{server}/slow.html", timeout=0.3)
+        load_url(f"{server}/slow.html", local(timeout_seconds=0.3))
     with pytest.raises(SourceError, match="could not fetch"):
-        load_url("http://127.0.0.1:9/unreachable.html", timeout=2)
+        load_url("http://127.0.0.1:9/unreachable.html", local(timeout_seconds=2))

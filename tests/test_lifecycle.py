@@ -24,7 +24,7 @@ from bot.settings import Settings, bundled_dir
 from index.articles import load_articles
 from index.collection import Collection, read_current, versions
 from index.embedding import Embedder
-from index.store import ArticleIndex, BuildLock, read_pointer
+from index.store import ArticleIndex, BuildLock, has_index, read_pointer
 from tests.fakes.background import free_port
 from tests.fakes.pages import serve_pages
 
@@ -288,8 +288,17 @@ def news_site() -> Iterator[str]:
 
 
 def test_url_and_feed_are_ingested(
-    capsys: pytest.CaptureFixture[str], index_dir: Path, news_site: str
+    capsys: pytest.CaptureFixture[str],
+    index_dir: Path,
+    news_site: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # by default a source on a loopback address is refused, and nothing is built
+    code, _out, err = cli(
+        capsys, "index", "build", f"{news_site}/feed.xml", "--index-dir", str(index_dir)
+    )
+    assert code == 2 and "127.0.0.1 is a loopback address" in err and not has_index(index_dir)
+    monkeypatch.setenv("ARTICLEBOT_FETCH_ALLOW_PRIVATE_NETWORKS", "true")
     code, _out, err = cli(
         capsys,
         "index",
@@ -311,6 +320,28 @@ def test_url_and_feed_are_ingested(
         "Bluewater Lines" in answer["answer"]
         and answer["sources"][0]["source"] == f"{news_site}/ferry.html"
     )
+
+
+def test_credentials_in_source_urls_never_reach_logs_or_listings(
+    capsys: pytest.CaptureFixture[str],
+    index_dir: Path,
+    news_site: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ARTICLEBOT_FETCH_ALLOW_PRIVATE_NETWORKS", "true")
+    host = news_site.removeprefix("http://")
+    good = f"http://editor:hunter2@{host}/ferry.html?api_key=SEKRET123"
+    bad = f"http://editor:hunter2@{host}/gone.html?token=SEKRET123"
+    code, out, err = cli(
+        capsys, "--debug", "index", "build", good, bad, "--index-dir", str(index_dir)
+    )
+    assert code == 2 and "DEBUG" in err  # built, one source failed, debug logging was on
+    assert f"not indexed: http://{host}/gone.html?token=REDACTED: HTTP 404" in err
+    _code, listing, _err = cli(capsys, "index", "list", "--json", "--index-dir", str(index_dir))
+    answer = ask_json(capsys, index_dir, "Who operates the island ferry?")
+    assert answer["sources"][0]["source"] == f"http://{host}/ferry.html?api_key=REDACTED"
+    for shown in (out, err, listing, json.dumps(answer)):
+        assert "hunter2" not in shown and "SEKRET123" not in shown
 
 
 def test_latest_news_prefers_newer_articles(

@@ -6,36 +6,77 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass(frozen=True)
+class Page:
+    """A response: status, headers and body; `drip` sends the body a byte at a time
+    with that many seconds between bytes."""
+
+    body: bytes = b""
+    content_type: str = "text/html"
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    drip: float = 0.0
+
+
+def redirect(location: str, status: int = 302) -> Page:
+    return Page(status=status, headers={"Location": location})
 
 
 @contextmanager
 def serve_pages(
-    pages: dict[str, tuple[str, bytes]], slow: dict[str, float] | None = None, port: int = 0
+    pages: dict[str, tuple[str, bytes] | Page],
+    slow: dict[str, float] | None = None,
+    port: int = 0,
+    seen: list[tuple[str, dict[str, str]]] | None = None,
 ) -> Iterator[str]:
-    """Serve `pages` ({path: (content type, body)}); paths in `slow` wait that many
-    seconds first. Yields the base URL; any other path is a 404."""
+    """Serve `pages` ({path: (content type, body) or Page}); paths in `slow` wait that
+    many seconds first. Every request's path (with query) and headers are appended to
+    `seen`. Yields the base URL; any other path is a 404."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if seen is not None:
+                seen.append((self.path, dict(self.headers)))
             time.sleep((slow or {}).get(self.path, 0))
-            if self.path not in pages:
+            page = pages.get(self.path) or pages.get(self.path.split("?", 1)[0])
+            if page is None:
                 self.send_error(404)
                 return
-            content_type, body = pages[self.path]
-            self.send_response(200)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            if isinstance(page, tuple):
+                page = Page(page[1], page[0])
+            self.send_response(page.status)
+            self.send_header("Content-Type", page.content_type)
+            self.send_header("Content-Length", str(len(page.body)))
+            for name, value in page.headers.items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(body)
+            self._send_body(page)
+
+        def _send_body(self, page: Page) -> None:
+            if not page.drip:
+                self.wfile.write(page.body)
+                return
+            try:
+                for i in range(len(page.body)):
+                    self.wfile.write(page.body[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(page.drip)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up, as it should
 
         def log_message(self, *args: object) -> None:
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
+        httpd.server_close()

@@ -1,0 +1,301 @@
+"""Fetching pages and feeds to index, so that no source can turn the fetcher
+against the host it runs on.
+
+Operators choose the sources, but not where those sources lead: a feed entry,
+a redirect or anyone in the middle of an `http://` link can point anywhere. So
+every hop is checked the same way: http or https only, the host resolved once
+and refused when any of its addresses is loopback, private, link-local,
+carrier-grade NAT, reserved or multicast (IPv4-in-IPv6 forms included), and
+the connection made to the address that was checked, never to a second DNS
+answer. Redirects are followed here, at most `MAX_REDIRECTS`. Bodies are read
+raw and decompressed with a bound, so a small compressed body cannot grow past
+`max_bytes` in memory, and the whole fetch, redirects included, has one
+deadline.
+
+URLs are shown to people (logs, citations, `index list`) only through
+`redact_url` (index/redact.py); the real URL is used only to fetch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import socket
+import zlib
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urljoin
+
+import httpx
+
+from index.errors import SourceError
+from index.redact import redact_url
+
+MAX_REDIRECTS = 5
+REDIRECTS = {301, 302, 303, 307, 308}
+USER_AGENT = "ArticleBot/0.1 (+https://github.com/articlebot)"
+
+# A resolver maps (host, port) to IP address strings; the system one asks DNS.
+Resolver = Callable[[str, int], list[str]]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits and trust for fetching; the defaults are what an operator gets."""
+
+    timeout_seconds: float = 10.0  # each connect or read
+    deadline_seconds: float = 60.0  # the whole fetch, redirects included
+    max_bytes: int = 5_000_000  # after decompression
+    allow_private_networks: bool = False
+    feed_entry_hosts: tuple[str, ...] = ()  # when set, feed entries may only come from these
+    feed_max_entries: int = 100
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A page as fetched: its final URL (after redirects), content type and body."""
+
+    url: str
+    content_type: str
+    body: bytes
+
+
+# --- checking addresses -----------------------------------------------------------------
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address carried by an IPv4-mapped, 6to4, Teredo or NAT64 address."""
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address.teredo:
+        return address.teredo[1]
+    if address in ipaddress.ip_network("64:ff9b::/96"):
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def refusal(address: str) -> str | None:
+    """Why an address must not be fetched from, or None when it is a public one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
+        return refusal(str(inner))
+    kinds = [
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("multicast", ip.is_multicast),
+        ("unspecified", ip.is_unspecified),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+        ("non-public", not ip.is_global),
+    ]
+    kind = next((name for name, found in kinds if found), None)
+    return f"{address} is a {kind} address" if kind else None
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address DNS (or /etc/hosts) gives for `host`."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+# --- reading bodies -------------------------------------------------------------------------
+
+
+class BoundedDecoder:
+    """Content-Encoding undone a piece at a time, never holding more than `limit`
+    decompressed bytes: a 600-byte bomb stops at the cap, not at 300 MB."""
+
+    def __init__(self, content_encoding: str, limit: int) -> None:
+        codings = [
+            c.strip().lower()
+            for c in content_encoding.split(",")
+            if c.strip().lower() not in ("", "identity")
+        ]
+        if len(codings) > 1:
+            raise ValueError(f"stacked content encodings ({content_encoding}) are refused")
+        wbits = {
+            "gzip": 16 + zlib.MAX_WBITS,
+            "x-gzip": 16 + zlib.MAX_WBITS,
+            "deflate": zlib.MAX_WBITS,
+        }
+        if codings and codings[0] not in wbits:
+            raise ValueError(f"content encoding {codings[0]} is not supported")
+        self._zlib = zlib.decompressobj(wbits[codings[0]]) if codings else None
+        self.limit = limit
+        self.size = 0
+
+    def feed(self, raw: bytes) -> bytes:
+        if self._zlib is None:
+            return self._count(raw)
+        # at most one byte past the cap: enough to know the body is too large
+        return self._count(self._zlib.decompress(raw, self.limit - self.size + 1))
+
+    def finish(self) -> bytes:
+        return self._count(self._zlib.flush() if self._zlib else b"")
+
+    def _count(self, data: bytes) -> bytes:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise OverflowError(f"larger than the {self.limit:,}-byte limit")
+        return data
+
+
+# --- fetching ------------------------------------------------------------------------------
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to the end from synchronous code, even from a thread
+    that already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+class Fetcher:
+    """GETs URLs under a FetchPolicy. `resolver` and `transport` are the network
+    (tests pass a resolver with made-up names and a transport that only reaches
+    127.0.0.1)."""
+
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        *,
+        resolver: Resolver = system_resolver,
+        transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self.policy = policy or FetchPolicy()
+        self._resolver = resolver
+        self._transport = transport or (lambda: httpx.AsyncHTTPTransport(retries=0))
+
+    def get(self, url: str, *, feed_entry: bool = False) -> Fetched:
+        """The page at `url`, or a SourceError naming the (redacted) URL and why.
+        Feed entries must also come from `feed_entry_hosts` when that is set."""
+        shown = redact_url(url)
+        deadline = self.policy.deadline_seconds
+        try:
+            return _run(asyncio.wait_for(self._get(url, feed_entry), deadline))
+        except TimeoutError:
+            raise SourceError(
+                shown, f"took longer than the {deadline:g} s fetch deadline"
+            ) from None
+        except httpx.TimeoutException:
+            raise SourceError(
+                shown, f"no answer within {self.policy.timeout_seconds:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            reason = redact_url(str(exc)) if "://" in str(exc) else str(exc)
+            raise SourceError(
+                shown, f"could not fetch ({exc.__class__.__name__}: {reason})"
+            ) from None
+        except _Refused as exc:
+            raise SourceError(shown, str(exc)) from None
+
+    async def _get(self, url: str, feed_entry: bool) -> Fetched:
+        timeout = httpx.Timeout(self.policy.timeout_seconds)
+        async with httpx.AsyncClient(
+            transport=self._transport(), timeout=timeout, trust_env=False
+        ) as client:
+            for hop in range(MAX_REDIRECTS + 1):
+                try:
+                    request = await self._request(url, feed_entry)
+                except _Refused as exc:
+                    raise _Refused(
+                        f"redirected to {redact_url(url)}; {exc}" if hop else str(exc)
+                    ) from None
+                response = await client.send(request, stream=True)
+                try:
+                    location = response.headers.get("location")
+                    if response.status_code in REDIRECTS and location:
+                        url = urljoin(url, location)
+                        continue
+                    if response.status_code >= 400:
+                        raise _Refused(f"HTTP {response.status_code}")
+                    return await self._read(url, response)
+                finally:
+                    await response.aclose()
+        raise _Refused(f"more than {MAX_REDIRECTS} redirects")
+
+    async def _request(self, url: str, feed_entry: bool) -> httpx.Request:
+        """A request to the checked address of `url`'s host, carrying the host name
+        in the Host header and TLS server name."""
+        shown = redact_url(url)
+        try:
+            target = httpx.URL(url)
+        except httpx.InvalidURL:
+            raise _Refused(f"{shown} is not a valid URL") from None
+        if target.scheme not in ("http", "https"):
+            raise _Refused(f"{shown}: only http and https URLs are fetched")
+        host = target.host
+        if not host:
+            raise _Refused(f"{shown} has no host")
+        self._check_entry_host(host, shown, feed_entry)
+        address = await self._address(
+            host, target.port or (443 if target.scheme == "https" else 80)
+        )
+        headers = {
+            "Host": target.netloc.decode("ascii").rsplit("@", 1)[-1],
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": "gzip, deflate",
+        }
+        if target.username or target.password:
+            pair = f"{target.username}:{target.password}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        extensions = {"sni_hostname": host} if target.scheme == "https" else {}
+        direct = target.copy_with(host=address, username=None, password=None)
+        return httpx.Request("GET", direct, headers=headers, extensions=extensions)
+
+    def _check_entry_host(self, host: str, shown: str, feed_entry: bool) -> None:
+        allowed = self.policy.feed_entry_hosts
+        if not feed_entry or not allowed:
+            return
+        host = host.lower().rstrip(".")
+        if not any(host == h.lower() or host.endswith("." + h.lower()) for h in allowed):
+            raise _Refused(f"{shown}: host {host} is not in fetch_feed_entry_hosts")
+
+    async def _address(self, host: str, port: int) -> str:
+        """The one address to connect to, after every address of the host is checked."""
+        try:
+            addresses = [str(ipaddress.ip_address(host))]
+        except ValueError:
+            try:
+                addresses = await asyncio.to_thread(self._resolver, host, port)
+            except OSError as exc:
+                raise _Refused(f"cannot resolve {host} ({exc})") from None
+        if not addresses:
+            raise _Refused(f"cannot resolve {host}")
+        if not self.policy.allow_private_networks:
+            for address in addresses:
+                if reason := refusal(address):
+                    raise _Refused(
+                        f"refused {host}: {reason} (set fetch_allow_private_networks "
+                        "to index an intranet)"
+                    )
+        return addresses[0]
+
+    async def _read(self, url: str, response: httpx.Response) -> Fetched:
+        limit = self.policy.max_bytes
+        length = response.headers.get("content-length", "")
+        encoding = response.headers.get("content-encoding", "")
+        if length.isdigit() and int(length) > limit and not encoding:
+            raise _Refused(f"larger than the {limit:,}-byte limit")
+        try:
+            decoder = BoundedDecoder(encoding, limit)
+            parts = [decoder.feed(raw) async for raw in response.aiter_raw()]
+            parts.append(decoder.finish())
+        except (ValueError, OverflowError, zlib.error) as exc:
+            raise _Refused(str(exc)) from None
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        return Fetched(url, content_type, b"".join(parts))
+
+
+class _Refused(Exception):
+    """A hop that must not be followed, or a response that must not be read."""

@@ -1,0 +1,374 @@
+"""Fetching cannot be turned against the host: redirects and feed entries are
+checked hop by hop, feeds are parsed from bytes, bodies are capped after
+decompression, and every fetch has one deadline.
+
+Everything here runs on a pretend internet (tests/fakes/internet.py): made-up
+names resolve to what each test says, and nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import gzip
+import tracemalloc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from index.articles import load_articles, load_url
+from index.errors import SourceError
+from index.fetch import BoundedDecoder, refusal
+from index.redact import redact_url, redact_urls
+from tests.fakes.internet import PUBLIC, FakeInternet
+from tests.fakes.pages import Page, redirect, serve_pages
+
+CREDENTIALS = (
+    b'{"Code": "Success", "AccessKeyId": "ASIAFAKEKEYID0000000", '
+    b'"SecretAccessKey": "fakeSecretAccessKey/000000000000000000000"}'
+)
+STORY = (
+    b"<html><head><title>Harbour ferry returns</title></head><body><article>"
+    b"<h1>Harbour ferry returns</h1><p>The harbour ferry service resumed on Friday "
+    b"after a three-week strike by the crew, the operator Bluewater Lines said.</p>"
+    b"</article></body></html>"
+)
+
+
+def rss(*links: str) -> bytes:
+    items = "".join(f"<item><title>Entry</title><link>{link}</link></item>" for link in links)
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>{items}</channel></rss>'.encode()
+
+
+@dataclass
+class Site:
+    """A web site on 127.0.0.1 that tests add pages to, and the requests it saw."""
+
+    port: int
+    pages: dict[str, Page]
+    seen: list[tuple[str, dict[str, str]]]
+
+    def url(self, path: str, host: str = "news.example") -> str:
+        return f"http://{host}:{self.port}{path}"
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for path, _headers in self.seen]
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    pages: dict[str, Page] = {}
+    seen: list[tuple[str, dict[str, str]]] = []
+    with serve_pages(pages, seen=seen) as base:  # type: ignore[arg-type]
+        yield Site(int(base.rsplit(":", 1)[1]), pages, seen)
+
+
+@pytest.fixture
+def internet() -> FakeInternet:
+    return FakeInternet(
+        {
+            "news.example": [PUBLIC],
+            "metadata.internal": ["169.254.169.254"],
+            "intranet.example": ["10.0.0.7"],
+        }
+    )
+
+
+# --- SSRF through redirects and feed entries (finding 1) ---------------------------------
+
+
+def test_feed_entry_redirect_to_loopback_is_refused(site: Site, internet: FakeInternet) -> None:
+    site.pages["/feed.xml"] = Page(rss(site.url("/story.html")), "application/rss+xml")
+    site.pages["/story.html"] = redirect(
+        f"http://127.0.0.1:{site.port}/latest/meta-data/credentials"
+    )
+    site.pages["/latest/meta-data/credentials"] = Page(CREDENTIALS, "text/plain")
+
+    articles, failures = load_articles([site.url("/feed.xml")], fetcher=internet.fetcher())
+
+    assert articles == []
+    assert "/latest/meta-data/credentials" not in site.paths
+    [failure] = failures
+    assert failure.source == site.url("/story.html")
+    assert "redirected to http://127.0.0.1" in failure.reason
+    assert "loopback address" in failure.reason
+
+
+def test_the_same_redirect_is_followed_when_private_networks_are_allowed(
+    site: Site, internet: FakeInternet
+) -> None:
+    """The control for the test above: the credentials page is reachable, so it is the
+    address check that keeps it out."""
+    site.pages["/story.txt"] = redirect(f"http://127.0.0.1:{site.port}/credentials")
+    site.pages["/credentials"] = Page(b"Credentials\n\n" + CREDENTIALS, "text/plain")
+    article = load_url(
+        site.url("/story.txt"),
+        internet.fetcher(allow_private_networks=True),
+    )
+    assert "fakeSecretAccessKey" in article.text
+    assert "/credentials" in site.paths
+
+
+def test_redirect_to_a_name_with_a_private_address_is_refused_before_connecting(
+    site: Site, internet: FakeInternet
+) -> None:
+    site.pages["/a.html"] = redirect("http://metadata.internal/latest/meta-data/iam/credentials")
+    site.pages["/b.html"] = redirect("http://intranet.example/wiki")
+    for path, why in (("/a.html", "169.254.169.254 is a link-local"), ("/b.html", "private")):
+        with pytest.raises(SourceError, match=why):
+            load_url(site.url(f"{path}"), internet.fetcher())
+    assert "169.254.169.254" not in internet.connections
+    assert "10.0.0.7" not in internet.connections
+
+
+def test_a_configured_url_on_a_private_address_is_refused(internet: FakeInternet) -> None:
+    for url in (
+        "http://127.0.0.1:9/page.html",
+        "http://[::1]:9/page.html",
+        "http://[::ffff:127.0.0.1]:9/page.html",
+        "http://metadata.internal/latest",
+    ):
+        with pytest.raises(SourceError, match="address"):
+            load_url(url, internet.fetcher())
+    assert internet.connections == []
+
+
+def test_only_http_and_https_on_every_hop(site: Site, internet: FakeInternet) -> None:
+    site.pages["/to-file.html"] = redirect("file:///etc/passwd")
+    site.pages["/to-ftp.html"] = redirect("ftp://news.example/file.txt")
+    for path in ("/to-file.html", "/to-ftp.html"):
+        with pytest.raises(SourceError, match="only http and https"):
+            load_url(site.url(f"{path}"), internet.fetcher())
+
+
+def test_at_most_five_redirects(site: Site, internet: FakeInternet) -> None:
+    for n in range(7):
+        site.pages[f"/r{n}"] = redirect(f"/r{n + 1}")
+    site.pages["/r7"] = Page(STORY)
+    site.pages["/s0"] = redirect("/s1", 301)
+    site.pages["/s1"] = redirect("/s2", 307)
+    site.pages["/s2"] = Page(STORY)
+    with pytest.raises(SourceError, match="more than 5 redirects"):
+        load_url(site.url("/r0"), internet.fetcher())
+    assert "Bluewater" in load_url(site.url("/s0"), internet.fetcher()).text
+
+
+def test_connects_to_the_address_it_checked(site: Site, internet: FakeInternet) -> None:
+    """DNS rebinding: the name is looked up once per hop, and the connection goes to
+    that answer, with the name in the Host header."""
+    site.pages["/story.html"] = Page(STORY)
+    answers = iter([[PUBLIC], ["127.0.0.1"]])
+    internet.names = {}
+    fetcher = internet.fetcher()
+    fetcher._resolver = lambda _host, _port: next(answers)  # a name that rebinds after one lookup
+    article = load_url(site.url("/story.html"), fetcher)
+    assert "Bluewater" in article.text
+    assert internet.connections == [PUBLIC]
+    assert site.seen[-1][1]["Host"] == f"news.example:{site.port}"
+
+
+def test_a_name_with_any_private_address_is_refused(internet: FakeInternet) -> None:
+    internet.names["mixed.example"] = [PUBLIC, "192.168.1.10"]
+    with pytest.raises(SourceError, match=r"192\.168\.1\.10 is a private address"):
+        load_url("http://mixed.example/page.html", internet.fetcher())
+    assert internet.connections == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.8.9.10",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.0.1",
+        "169.254.169.254",
+        "100.64.0.1",  # carrier-grade NAT
+        "0.0.0.0",
+        "240.0.0.1",
+        "255.255.255.255",
+        "224.0.0.1",
+        "239.255.255.250",
+        "::1",
+        "::",
+        "fe80::1",
+        "fc00::1",
+        "fd12:3456::1",
+        "ff02::1",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.1",
+        "::ffff:169.254.169.254",
+        "2002:7f00:1::1",  # 6to4 around 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 around 169.254.169.254
+        "2001:db8::1",
+    ],
+)
+def test_non_public_addresses_are_refused(address: str) -> None:
+    assert refusal(address) is not None
+
+
+@pytest.mark.parametrize("address", [PUBLIC, "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"])
+def test_public_addresses_pass(address: str) -> None:
+    assert refusal(address) is None
+
+
+# --- feeds parsed from bytes (finding 2) --------------------------------------------------
+
+
+def test_a_feed_body_that_is_a_path_or_url_is_not_opened(
+    site: Site, internet: FakeInternet, tmp_path: Path
+) -> None:
+    local_feed = tmp_path / "local-feed.xml"
+    local_feed.write_bytes(rss(site.url("/from-local-file.html")))
+    site.pages["/path-feed.xml"] = Page(str(local_feed).encode(), "application/rss+xml")
+    site.pages["/url-feed.xml"] = Page(
+        f"http://127.0.0.1:{site.port}/internal".encode(), "application/rss+xml"
+    )
+    site.pages["/from-local-file.html"] = Page(STORY)
+    site.pages["/internal"] = Page(rss(site.url("/from-internal.html")), "application/rss+xml")
+
+    for path in ("/path-feed.xml", "/url-feed.xml"):
+        articles, failures = load_articles([site.url(f"{path}")], fetcher=internet.fetcher())
+        assert articles == []
+        assert [f.reason for f in failures] == ["the feed has no entries with links"]
+    assert "/from-local-file.html" not in site.paths
+    assert "/internal" not in site.paths
+
+
+# --- decompression bombs (finding 3) ------------------------------------------------------
+
+
+def test_stacked_gzip_is_refused(site: Site, internet: FakeInternet) -> None:
+    bomb = gzip.compress(gzip.compress(b"\0" * 20_000_000, 9), 9)
+    site.pages["/stacked.html"] = Page(bomb, headers={"Content-Encoding": "gzip, gzip"})
+    with pytest.raises(SourceError, match="stacked content encodings"):
+        load_url(site.url("/stacked.html"), internet.fetcher())
+
+
+def test_a_gzip_bomb_stays_under_the_cap_in_memory(site: Site, internet: FakeInternet) -> None:
+    bomb = gzip.compress(b"\0" * 100_000_000, 9)  # about 100 KB on the wire
+    site.pages["/bomb.html"] = Page(bomb, headers={"Content-Encoding": "gzip"})
+    fetcher = internet.fetcher(max_bytes=1_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(SourceError, match="1,000,000-byte limit"):
+            load_url(site.url("/bomb.html"), fetcher)
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8_000_000, f"held {peak:,} bytes while refusing a 1 MB-capped bomb"
+
+
+def test_gzip_within_the_cap_is_read(site: Site, internet: FakeInternet) -> None:
+    site.pages["/story.html"] = Page(gzip.compress(STORY), headers={"Content-Encoding": "gzip"})
+    assert "Bluewater" in load_url(site.url("/story.html"), internet.fetcher()).text
+
+
+def test_the_decoder_refuses_unknown_encodings_and_counts_plain_bodies() -> None:
+    with pytest.raises(ValueError, match="not supported"):
+        BoundedDecoder("br", 10)
+    decoder = BoundedDecoder("identity", 10)
+    decoder.feed(b"0123456789")
+    with pytest.raises(OverflowError):
+        decoder.feed(b"x")
+
+
+# --- one deadline per fetch, and a cap on feed entries (finding 10) -------------------------
+
+
+def test_a_drip_server_hits_the_total_deadline(site: Site, internet: FakeInternet) -> None:
+    """One byte every 0.4 s never trips a 1-second read timeout; the deadline stops it."""
+    site.pages["/drip.html"] = Page(STORY, drip=0.4)
+    fetcher = internet.fetcher(timeout_seconds=1.0, deadline_seconds=2.0)
+    with pytest.raises(SourceError, match="2 s fetch deadline"):
+        load_url(site.url("/drip.html"), fetcher)
+
+
+def test_feed_entries_are_capped(site: Site, internet: FakeInternet) -> None:
+    links = [site.url(f"/story-{n}.html") for n in range(6)]
+    site.pages["/feed.xml"] = Page(rss(*links), "application/rss+xml")
+    for n in range(6):
+        site.pages[f"/story-{n}.html"] = Page(STORY)
+    articles, failures = load_articles(
+        [site.url("/feed.xml")], fetcher=internet.fetcher(feed_max_entries=2)
+    )
+    assert len(articles) == 2 and failures == []
+    assert sorted(p for p in site.paths if p.startswith("/story")) == [
+        "/story-0.html",
+        "/story-1.html",
+    ]
+
+
+def test_feed_entries_only_from_allowed_hosts(site: Site, internet: FakeInternet) -> None:
+    internet.names["elsewhere.example"] = [PUBLIC]
+    internet.names["www.news.example"] = [PUBLIC]
+    site.pages["/feed.xml"] = Page(
+        rss(
+            site.url("/ok.html", "www.news.example"),
+            site.url("/other.html", "elsewhere.example"),
+            site.url("/hop.html"),
+        ),
+        "application/rss+xml",
+    )
+    site.pages["/ok.html"] = Page(STORY)
+    site.pages["/other.html"] = Page(STORY)
+    site.pages["/hop.html"] = redirect(site.url("/other.html", "elsewhere.example"))
+    articles, failures = load_articles(
+        [site.url("/feed.xml")],
+        fetcher=internet.fetcher(feed_entry_hosts=("news.example",)),
+    )
+    assert [a.source for a in articles] == [site.url("/ok.html", "www.news.example")]
+    assert all("not in fetch_feed_entry_hosts" in f.reason for f in failures)
+    assert len(failures) == 2
+    assert "/other.html" not in site.paths
+
+
+# --- credentials in URLs (finding 9) ------------------------------------------------------
+
+
+def test_credentials_in_urls_are_used_but_never_shown(site: Site, internet: FakeInternet) -> None:
+    site.pages["/note.txt"] = Page(
+        b"Plain note\n\nThe river rose by two metres overnight.", "text/plain"
+    )
+    url = f"http://editor:hunter2@news.example:{site.port}/note.txt?api_key=SEKRET123&page=2"
+    article = load_url(url, internet.fetcher())
+    assert article.source == site.url("/note.txt?api_key=REDACTED&page=2")
+    path, headers = site.seen[-1]
+    assert path == "/note.txt?api_key=SEKRET123&page=2"  # the real URL is what is fetched
+    assert headers["Authorization"] == "Basic ZWRpdG9yOmh1bnRlcjI="  # editor:hunter2
+
+    _articles, failures = load_articles(
+        [f"http://editor:hunter2@news.example:{site.port}/gone.txt?token=SEKRET123"],
+        fetcher=internet.fetcher(),
+    )
+    shown = f"{failures[0].source}: {failures[0].reason}"
+    assert "hunter2" not in shown and "SEKRET123" not in shown and "HTTP 404" in shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://u:p@example.com/a", "https://example.com/a"),
+        (
+            "https://example.com/a?access_token=x&id=3",
+            "https://example.com/a?access_token=REDACTED&id=3",
+        ),
+        (
+            "https://example.com/a?X-Amz-Signature=abc",
+            "https://example.com/a?X-Amz-Signature=REDACTED",
+        ),
+        ("https://example.com:8443/feed?apikey=1", "https://example.com:8443/feed?apikey=REDACTED"),
+        ("https://example.com/plain?page=2", "https://example.com/plain?page=2"),
+        ("/local/file.txt", "/local/file.txt"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_redact_urls_in_log_text() -> None:
+    line = 'HTTP Request: GET http://93.184.215.14:80/note.txt?api_key=SEKRET "HTTP/1.1 200 OK"'
+    assert redact_urls(line) == (
+        'HTTP Request: GET http://93.184.215.14:80/note.txt?api_key=REDACTED "HTTP/1.1 200 OK"'
+    )
