@@ -20,7 +20,7 @@ from typer.exceptions import TyperException
 
 from bot.core import Answer, QuestionError, shorten
 from bot.errors import LaunchError, MissingSecretError
-from bot.settings import InsecureSettingsError, Settings, load_settings
+from bot.settings import Settings, SettingsFileError, load_settings
 from index.collection import UnknownArticleError
 from index.errors import (
     IndexIncompatibleError,
@@ -520,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"invalid settings: {problems}", 2)
     except (BadInput, *BAD_INPUT) as exc:
         return _fail(str(exc), 2)
-    except (SourcesFailed, MissingSecretError, InsecureSettingsError) as exc:
+    except (SourcesFailed, MissingSecretError, SettingsFileError) as exc:
         return _fail(str(exc), 2)
     except LaunchError as exc:
         return _fail(str(exc), 1)

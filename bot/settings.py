@@ -10,8 +10,10 @@ the defaults below.
 from __future__ import annotations
 
 import os
-import re
 import stat
+import tomllib
+import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -174,25 +176,57 @@ class Settings(BaseSettings):
         ]
 
 
-SECRET_KEYS = re.compile(
-    r"^\s*(discord_token|slack_bot_token|slack_signing_secret|slack_app_token|openai_api_key)\s*=",
-    re.MULTILINE,
-)
+class SettingsFileError(Exception):
+    """A settings file that cannot be used; the message says why and the fix."""
 
 
-class InsecureSettingsError(Exception):
-    """A settings file holds secrets but other users can read it."""
+class InsecureSettingsError(SettingsFileError):
+    """A settings file others can change, or one that holds secrets others can read."""
 
 
-def check_private(path: Path) -> None:
-    """Refuse a settings file that holds a secret and is readable by group or others."""
-    if SECRET_KEYS.search(path.read_text(encoding="utf-8", errors="replace")):
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRGRP | stat.S_IROTH):
-            raise InsecureSettingsError(
-                f"settings file {path} holds secrets and other users can read it; "
-                f"run `chmod 600 {path}`"
-            )
+def secret_keys() -> frozenset[str]:
+    """Every spelling under which a secret setting is read (field name, platform
+    variable, ARTICLEBOT_ twin), lower-cased: derived from the fields, so a new
+    secret field is covered without a list to keep in step."""
+    names: set[str] = set()
+    for name, info in Settings.model_fields.items():
+        if SecretStr not in typing.get_args(info.annotation) and info.annotation is not SecretStr:
+            continue
+        names |= {name, f"ARTICLEBOT_{name}"}
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names |= {choice for choice in alias.choices if isinstance(choice, str)}
+        elif isinstance(alias, str):
+            names.add(alias)
+    return frozenset(n.lower() for n in names)
+
+
+def _keys(table: dict[str, Any]) -> Iterator[str]:
+    for key, value in table.items():
+        yield key
+        if isinstance(value, dict):
+            yield from _keys(value)
+
+
+def check_settings_file(path: Path) -> None:
+    """Refuse a settings file that group or others can write (whoever can write it can
+    point the API base URLs at themselves and receive the tokens), or one that holds a
+    secret, under any spelling, and that group or others can read."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise InsecureSettingsError(
+            f"settings file {path} can be changed by other users; run `chmod go-w {path}`"
+        )
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsFileError(f"settings file {path} is not valid TOML ({exc})") from None
+    secrets = secret_keys()
+    if any(key.lower() in secrets for key in _keys(table)) and mode & (stat.S_IRGRP | stat.S_IROTH):
+        raise InsecureSettingsError(
+            f"settings file {path} holds secrets and other users can read it; "
+            f"run `chmod 600 {path}`"
+        )
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
@@ -201,7 +235,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if config_file is not None:
         if not Path(config_file).is_file():
             raise FileNotFoundError(f"settings file {config_file} does not exist")
-        check_private(Path(config_file))
+        check_settings_file(Path(config_file))
         files.append(Path(config_file))
 
     class FileSettings(Settings):

@@ -276,6 +276,53 @@ def test_settings_file_with_secrets_must_be_private(
     assert run(capsys, "--config", str(public), "ask", "How long was Mir in orbit?")[0] == 0
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        'DISCORD_TOKEN = "top-secret-token"',
+        '"discord_token" = "top-secret-token"',
+        'ARTICLEBOT_DISCORD_TOKEN = "top-secret-token"',
+        'Slack_Bot_Token = "top-secret-token"',
+        "slack_signing_secret = 'top-secret-token'",
+        'SLACK_APP_TOKEN = """top-secret-token"""',
+        'openai_api_key = "top-secret-token"',
+        '[extra]\nOPENAI_API_KEY = "top-secret-token"',
+    ],
+)
+def test_every_spelling_of_a_secret_makes_a_readable_file_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundled_index_dir: Path, line: str
+) -> None:
+    config = tmp_path / "secret.toml"
+    config.write_text(f'index_dir = "{bundled_index_dir}"\n{line}\n')
+    config.chmod(0o640)
+    code, out, err = run(capsys, "--config", str(config), "ask", "How long was Mir in orbit?")
+    assert code == 2 and "holds secrets and other users can read it" in err
+    assert "top-secret-token" not in out + err
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602, 0o666])
+def test_a_settings_file_others_can_write_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundled_index_dir: Path, mode: int
+) -> None:
+    config = tmp_path / "public.toml"  # no secrets, but whoever writes it can redirect tokens
+    config.write_text(
+        f'index_dir = "{bundled_index_dir}"\ndiscord_api_base_url = "http://127.0.0.1:9"\n'
+    )
+    config.chmod(mode)
+    code, _out, err = run(capsys, "--config", str(config), "ask", "How long was Mir in orbit?")
+    assert code == 2 and "can be changed by other users" in err and f"chmod go-w {config}" in err
+
+
+def test_a_settings_file_that_is_not_toml_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "broken.toml"
+    config.write_text("discord_token = \n")
+    config.chmod(0o600)
+    code, _out, err = run(capsys, "--config", str(config), "ask", "anything")
+    assert code == 2 and "is not valid TOML" in err and "Traceback" not in err
+
+
 def test_missing_model_files_are_a_clear_error(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
