@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core import Answer
+from index.files import private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
@@ -43,7 +44,7 @@ class FeedbackStore:
     """Thread-safe access to the feedback database."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)  # questions and user ids: 0600, in a 0700 data_dir
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False)

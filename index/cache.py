@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embedding import Embedder
+from index.files import private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (
@@ -29,7 +30,7 @@ class EmbeddingCache:
     """Vectors in SQLite (safe against a killed process: a write is a transaction)."""
 
     def __init__(self, path: Path, model_name: str, dimension: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(path)
         self.model_name = model_name
         self.dimension = dimension
         self._lock = threading.Lock()

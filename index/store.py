@@ -41,6 +41,7 @@ from index.errors import (
     IndexMissingError,
     NoArticlesError,
 )
+from index.files import private_dirs
 from index.lexical import LexicalIndex, cosines, normalise, reciprocal_rank_fusion
 from index.vectors import VectorIndexConfig, build_vector_index
 
@@ -208,7 +209,7 @@ class BuildLock:
     def __init__(self, index_dir: Path, wait_seconds: float = 0.0) -> None:
         from filelock import FileLock
 
-        index_dir.mkdir(parents=True, exist_ok=True)
+        private_dirs(index_dir)
         self._lock = FileLock(str(index_dir / ".lock"))
         self._wait = wait_seconds
         self._index_dir = index_dir
