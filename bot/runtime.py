@@ -233,24 +233,24 @@ class IndexWatcher:
         self._lock = threading.Lock()
 
     def refresh(self) -> bool:
-        """Swap in the current version if it changed; True if it did."""
-        if read_pointer(self.index_dir) in (None, self.answerer.index.version):
-            return False
-        with self._lock:
-            name = read_pointer(self.index_dir)
-            if name in (None, self.answerer.index.version):
+        """Swap in the current version if it changed; True if it did. A version that
+        cannot be loaded (pruned meanwhile, damaged, a bad pointer) is logged and the
+        one in use keeps serving."""
+        try:
+            if read_pointer(self.index_dir) in (None, self.answerer.index.version):
                 return False
-            try:
+            with self._lock:
+                name = read_pointer(self.index_dir)
+                if name in (None, self.answerer.index.version):
+                    return False
                 index = ArticleIndex.load(self.index_dir, self.answerer.embedder)
-            except IndexLayerError:
-                # e.g. the version was pruned between pointer and load: keep serving
-                log.warning(
-                    "could not load index version %s; still serving %s",
-                    name,
-                    self.answerer.index.version,
-                    exc_info=True,
-                )
-                return False
-            self.answerer.use_index(index)
-            log.info("now answering from index version %s", index.version)
-            return True
+        except IndexLayerError:
+            log.warning(
+                "could not load the current index version; still serving %s",
+                self.answerer.index.version,
+                exc_info=True,
+            )
+            return False
+        self.answerer.use_index(index)
+        log.info("now answering from index version %s", index.version)
+        return True

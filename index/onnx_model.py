@@ -67,10 +67,12 @@ class OnnxEncoder:
         expected_sha256: str | None = None,
     ) -> None:
         """Opens the export at `path`; with `expected_sha256`, only if its checksum
-        matches (checked before onnxruntime reads the file)."""
+        matches. The file is read once: the bytes that were hashed are the bytes
+        onnxruntime loads, so the file cannot change in between."""
         import onnxruntime
 
-        self.sha256 = file_sha256(path)
+        model_bytes = Path(path).read_bytes()
+        self.sha256 = hashlib.sha256(model_bytes).hexdigest()
         if expected_sha256 is not None and self.sha256 != expected_sha256:
             raise ValueError("its checksum differs from the manifest's")
         options = onnxruntime.SessionOptions()
@@ -78,8 +80,9 @@ class OnnxEncoder:
         options.log_severity_level = 3
         self.path = Path(path)
         self._session = onnxruntime.InferenceSession(
-            str(path), options, providers=["CPUExecutionProvider"]
+            model_bytes, options, providers=["CPUExecutionProvider"]
         )
+        del model_bytes
         self._tokenizer = tokenizer.__class__.from_str(tokenizer.to_str())
         self._tokenizer.enable_truncation(max_tokens)
         self._tokenizer.enable_padding()

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import time
@@ -58,6 +59,7 @@ LEXICAL = "bm25"
 CACHE = "embeddings.sqlite3"
 MODELS = "models"
 REBUILD_HINT = "rebuild it with `articlebot index build`"
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 @dataclass(frozen=True)
@@ -236,15 +238,23 @@ def open_cache(index_dir: Path, embedder: Embedder) -> EmbeddingCache:
 def prepare_onnx(index_dir: Path, embedder: Embedder) -> dict | None:
     """Make the embedder use the index's ONNX export of its model, exporting it
     first if there is none yet; what the manifest records about it, or None
-    (with a warning) when the export is not possible and torch embeds."""
+    (with a warning) when the export is not possible and torch embeds.
+
+    An export already on disk is trusted only with the checksum the current
+    version recorded for it; one that no manifest vouches for, or whose checksum
+    differs (damaged or tampered with), is exported again."""
     if not embedder.onnx_wanted:
         return None
     path = index_dir / MODELS / embedder.onnx_file_name
     in_use = embedder.onnx_path
     try:
-        if not path.is_file() and in_use and in_use.name == path.name and in_use.is_file():
+        if in_use == path:
+            pass  # opened (and checked) by this process: its checksum is recorded below
+        elif in_use and in_use.name == path.name and in_use.is_file():
             _share_file(in_use, path)  # this process already exported this model elsewhere
-        if not path.is_file():
+        elif not (path.is_file() and embedder.use_onnx(path, _recorded_sha256(index_dir, path))):
+            if path.is_file():
+                log.warning("the ONNX model %s is not the one recorded; exporting it again", path)
             embedder.export_onnx(path)
     except Exception as exc:  # torch.onnx raises many types; torch stays the fallback
         log.warning("no ONNX export of the model (%s); embedding with torch", exc)
@@ -253,6 +263,19 @@ def prepare_onnx(index_dir: Path, embedder: Embedder) -> dict | None:
     if not embedder.use_onnx(path):
         return None
     return {"file": f"{MODELS}/{path.name}", "sha256": embedder.onnx_sha256}
+
+
+def _recorded_sha256(index_dir: Path, export: Path) -> str:
+    """The checksum the current version recorded for `export`; "" when none did
+    (so no file on disk matches it)."""
+    name = read_pointer(index_dir)
+    if name is None:
+        return ""
+    try:
+        onnx = read_manifest(index_dir / VERSIONS / name / MANIFEST).onnx
+    except IndexCorruptError:
+        return ""
+    return onnx["sha256"] if onnx and onnx["file"] == f"{MODELS}/{export.name}" else ""
 
 
 def _share_file(source: Path, target: Path) -> None:
@@ -353,11 +376,24 @@ def build_index(
 # --- loading ---------------------------------------------------------------------------
 
 
+def is_plain_path(name: str, parts: int = 1) -> bool:
+    """A relative path of at most `parts` plain names: no absolute path, no `..`,
+    nothing that could lead out of the index directory."""
+    pieces = name.split("/")
+    return 0 < len(pieces) <= parts and all(PLAIN_NAME.match(p) for p in pieces)
+
+
 def read_pointer(index_dir: Path) -> str | None:
+    """The current version's name, refused unless it is a plain name inside the index."""
     try:
-        return (index_dir / POINTER).read_text(encoding="utf-8").strip() or None
+        name = (index_dir / POINTER).read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
+    if name is not None and not is_plain_path(name):
+        raise IndexCorruptError(
+            f"{index_dir / POINTER} names {name[:80]!r}, which is not a version; {REBUILD_HINT}"
+        )
+    return name
 
 
 def has_index(index_dir: Path) -> bool:
@@ -374,11 +410,18 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def read_manifest(path: Path) -> Manifest:
     try:
-        return Manifest.from_json(path.read_text(encoding="utf-8"))
+        manifest = Manifest.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IndexCorruptError(f"{path} is missing; {REBUILD_HINT}") from None
     except (OSError, ValueError, TypeError) as exc:
         raise IndexCorruptError(f"cannot read {path} ({exc}); {REBUILD_HINT}") from None
+    export = manifest.onnx.get("file") if isinstance(manifest.onnx, dict) else f"{MODELS}/none"
+    names = [*manifest.files, export]
+    if not all(isinstance(n, str) and is_plain_path(n, parts=2) for n in names) or not str(
+        export
+    ).startswith(f"{MODELS}/"):
+        raise IndexCorruptError(f"{path} names a file outside its index directory; {REBUILD_HINT}")
+    return manifest
 
 
 def _check_files(version_dir: Path, manifest: Manifest) -> None:

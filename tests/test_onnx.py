@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,11 @@ from index.articles import load_articles
 from index.chunking import sentence_spans
 from index.collection import read_current
 from index.embedding import BULK_TEXTS_TORCH_LOADED, Embedder
-from index.onnx_model import MIN_COSINE, file_sha256
+from index.errors import IndexCorruptError
+from index.onnx_model import MIN_COSINE, OnnxEncoder, file_sha256
 from index.store import MODELS, ArticleIndex, Manifest, build_index
 
+FIXTURES = Path(__file__).parent / "fixtures"
 QUESTION = "When was the International Space Station launched?"
 
 
@@ -249,3 +252,91 @@ def test_an_unreadable_old_manifest_keeps_exports_and_the_build(
     manifest = build_index(articles, embedder, index_copy)
     assert current_manifest(index_copy).version == manifest.version
     assert kept.exists() and (index_copy / manifest.onnx["file"]).is_file()
+
+
+def test_a_tampered_export_is_not_accepted_at_build(
+    index_copy: Path, torch_embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An export on disk is trusted at build time only with the checksum the current
+    version recorded; a changed one is exported again, never recorded as it is."""
+    recorded = current_manifest(index_copy).onnx
+    path = index_copy / recorded["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # still a valid model, other weights
+    path.unlink()  # the copy may share its inode with the session's export
+    path.write_bytes(bytes(data))
+    tampered = file_sha256(path)
+    articles, _ = load_articles([str(bundled_dir() / "articles"), str(FIXTURES)])
+    embedder = Embedder()  # a new process's embedder: it has opened no export yet
+    with caplog.at_level(logging.WARNING):
+        manifest = build_index(articles, embedder, index_copy)
+    assert "not the one recorded" in caplog.text
+    assert manifest.onnx["sha256"] != tampered
+    assert file_sha256(path) == manifest.onnx["sha256"]
+    fresh = Embedder()
+    ArticleIndex.load(index_copy, fresh)
+    assert fresh.backend == "onnx"
+    probe = ["When was the International Space Station launched?"]
+    assert float(fresh.encode(probe)[0] @ torch_embedder.encode(probe)[0]) >= MIN_COSINE
+
+
+def test_the_export_is_read_once(
+    bundled_index_dir: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    """The bytes that are hashed are the bytes onnxruntime loads. A named pipe can be
+    read only once: a second read of the file (a check-then-load race) would hang."""
+    recorded = current_manifest(bundled_index_dir).onnx
+    genuine = (bundled_index_dir / recorded["file"]).read_bytes()
+    pipe = tmp_path / "model.onnx"
+    os.mkfifo(pipe)
+
+    def write_once() -> None:
+        with open(pipe, "wb") as handle:
+            handle.write(genuine)
+
+    writer = threading.Thread(target=write_once, daemon=True)
+    writer.start()
+    opened: list[OnnxEncoder] = []
+    reader = threading.Thread(
+        target=lambda: opened.append(
+            OnnxEncoder(pipe, embedder.tokenizer, embedder.max_tokens, 0, recorded["sha256"])
+        ),
+        daemon=True,
+    )
+    reader.start()
+    reader.join(60)
+    if reader.is_alive():  # unblock the second read so the thread can end
+        with open(pipe, "wb"):
+            pass
+    assert opened, "the export was read more than once"
+    assert opened[0].sha256 == recorded["sha256"]
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        ("CURRENT", "../../../etc"),
+        ("CURRENT", "/etc/passwd"),
+        ("onnx", "/etc/passwd"),
+        ("onnx", "models/../../outside.onnx"),
+        ("onnx", "versions/other.onnx"),
+        ("files", "../outside.faiss"),
+        ("files", "/etc/passwd"),
+    ],
+)
+def test_index_file_names_must_stay_inside_the_index(
+    index_copy: Path, embedder: Embedder, where: str, value: str
+) -> None:
+    if where == "CURRENT":
+        (index_copy / "CURRENT").write_text(value + "\n")
+    else:
+        version = (index_copy / "CURRENT").read_text().strip()
+        path = index_copy / "versions" / version / "manifest.json"
+        manifest = json.loads(path.read_text())
+        if where == "onnx":
+            manifest["onnx"]["file"] = value
+        else:
+            manifest["files"][value] = 1
+        path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorruptError, match=r"not a version|outside its index directory"):
+        ArticleIndex.load(index_copy, embedder)
