@@ -17,7 +17,7 @@ import yarl
 from discord import app_commands
 
 from bot.core import Answer, Passage, QuestionError, shorten
-from bot.service import ChatService
+from bot.service import BusyError, ChatService, cooldown_note
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ QUOTE_CHARS = 600
 SORRY = "Sorry, something went wrong; the operator has been told."
 NOT_FOUND_HINT = "Try rephrasing the question, or ask about something the articles cover."
 HOW_TO_ASK = "Ask me a question about the articles, e.g. `/ask question: What happened?`"
+NOT_THIS_SERVER = "ArticleBot is not enabled in this server."
 NO_MENTIONS = discord.AllowedMentions.none()
 # What the bot needs in a channel: read it, answer there and in threads, embed sources,
 # and see the message it replies to.
@@ -135,11 +136,16 @@ class ArticleBot(discord.Client):
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
         self.service = service
         self.settings = settings
-        self.tree = app_commands.CommandTree(self)
+        self.tree = ServerCheckedTree(self)
         self.tree.on_error = self.on_app_command_error
         register_commands(self)
 
     async def setup_hook(self) -> None:
+        if not self.allowed_guilds():
+            log.warning(
+                "discord_guild_allowlist is empty: the bot answers in every server it is "
+                "added to; set it, and turn off Public Bot in the Developer Portal"
+            )
         guild_id = self.settings.discord_guild_id
         if guild_id:
             guild = discord.Object(id=guild_id)
@@ -147,6 +153,28 @@ class ArticleBot(discord.Client):
             await self.tree.sync(guild=guild)
         else:
             await self.tree.sync()
+
+    def allowed_guilds(self) -> frozenset[int]:
+        """The servers the bot may be in; empty means any."""
+        settings = self.settings
+        extra = {settings.discord_guild_id} if settings.discord_guild_id else set()
+        return frozenset(settings.discord_guild_allowlist) | extra
+
+    def allowed_guild(self, guild_id: int | None) -> bool:
+        allowed = self.allowed_guilds()
+        return guild_id is None or not allowed or guild_id in allowed
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.leave_if_not_allowed(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.leave_if_not_allowed(guild)
+
+    async def leave_if_not_allowed(self, guild: discord.Guild) -> None:
+        """Someone added the bot to a server it is not for: leave it at once."""
+        if not self.allowed_guild(guild.id):
+            log.warning("leaving server %s: it is not in discord_guild_allowlist", guild.id)
+            await guild.leave()
 
     def allowed_channel(self, channel_id: int | None, in_guild: bool) -> bool:
         allowlist = self.settings.discord_channel_allowlist
@@ -157,6 +185,8 @@ class ArticleBot(discord.Client):
             return  # never answer bots, this one included: no loops
         in_guild = not isinstance(message.channel, discord.DMChannel)
         if in_guild and not (self.user in message.mentions or self.replies_to_me(message)):
+            return
+        if not self.allowed_guild(message.guild.id if message.guild else None):
             return
         if not self.allowed_channel(message.channel.id, in_guild):
             return
@@ -185,6 +215,9 @@ class ArticleBot(discord.Client):
         except QuestionError:
             await message.reply(HOW_TO_ASK, allowed_mentions=NO_MENTIONS)
             return
+        except BusyError as busy:
+            await message.reply(str(busy), allowed_mentions=NO_MENTIONS)
+            return
         first, *rest = format_answer(answer)
         await message.reply(first.content, embeds=first.embeds, allowed_mentions=NO_MENTIONS)
         for reply in rest:
@@ -197,6 +230,18 @@ class ArticleBot(discord.Client):
     ) -> None:
         log.error("slash command failed", exc_info=error)
         await send_private(interaction, SORRY)
+
+
+class ServerCheckedTree(app_commands.CommandTree):
+    """Every slash command is refused in a server the bot is not allowed in."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        bot = self.client
+        assert isinstance(bot, ArticleBot)
+        if bot.allowed_guild(interaction.guild_id):
+            return True
+        await send_private(interaction, NOT_THIS_SERVER)
+        return False
 
 
 async def send_private(interaction: discord.Interaction, text: str) -> None:
@@ -236,6 +281,9 @@ def register_commands(bot: ArticleBot) -> None:
         except QuestionError:
             await interaction.followup.send(HOW_TO_ASK, ephemeral=True)
             return
+        except BusyError as busy:
+            await interaction.followup.send(str(busy), ephemeral=True)
+            return
         for reply in format_answer(answer):
             await interaction.followup.send(
                 reply.content or discord.utils.MISSING,
@@ -252,6 +300,9 @@ def register_commands(bot: ArticleBot) -> None:
         if service.reindexing:
             await send_private(interaction, "A rebuild is already running.")
             return
+        if wait := service.reindex_wait():
+            await send_private(interaction, cooldown_note(wait))
+            return
         await interaction.response.defer(thinking=True, ephemeral=True)
         report = await service.reindex()
         text = report.summary("-", safe_text)
@@ -259,6 +310,9 @@ def register_commands(bot: ArticleBot) -> None:
 
     @bot.tree.command(name="sources", description="List the indexed articles")
     async def sources(interaction: discord.Interaction) -> None:
+        if wait := service.retry_after(f"discord-sources:{interaction.user.id}"):
+            await send_private(interaction, rate_note(wait))
+            return
         pieces = split_text(service.sources_text("-", safe_text), TEXT_LIMIT)
         await interaction.response.send_message(pieces[0], ephemeral=True)
         for piece in pieces[1:]:

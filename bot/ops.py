@@ -38,6 +38,12 @@ class Metrics:
         self.errors = Counter(
             "articlebot_errors", "Questions that failed", labels, registry=self.registry
         )
+        self.refused_busy = Counter(
+            "articlebot_busy_refusals",
+            "Questions turned away because answer_queue_max were waiting",
+            labels,
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "articlebot_answer_seconds",
             "Question to answer",
@@ -58,6 +64,9 @@ class Metrics:
 
     def failed(self) -> None:
         self.errors.labels(self.platform).inc()
+
+    def busy(self) -> None:
+        self.refused_busy.labels(self.platform).inc()
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

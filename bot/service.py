@@ -28,16 +28,25 @@ log = logging.getLogger(__name__)
 
 
 class RateLimiter:
-    """At most `limit` events per `window` seconds for each key (a sliding window)."""
+    """At most `limit` events per `window` seconds for each key (a sliding window).
+    Keys idle for a whole window are forgotten, so memory follows the active users,
+    not everyone who ever asked."""
 
     def __init__(self, limit: int, window: float) -> None:
         self.limit = limit
         self.window = window
         self._events: dict[str, deque[float]] = {}
+        self._swept = 0.0
+
+    def __len__(self) -> int:
+        """How many keys are tracked now."""
+        return len(self._events)
 
     def retry_after(self, key: str, now: float | None = None) -> float:
         """0 if `key` may go ahead (and count it), else seconds until it may."""
         now = time.monotonic() if now is None else now
+        if now - self._swept >= self.window:
+            self._forget_idle(now)
         events = self._events.setdefault(key, deque())
         while events and events[0] <= now - self.window:
             events.popleft()
@@ -45,6 +54,20 @@ class RateLimiter:
             return events[0] + self.window - now
         events.append(now)
         return 0.0
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop keys whose last event left the window (at most once a window)."""
+        self._swept = now
+        idle = [
+            k for k, events in self._events.items() if not events or events[-1] <= now - self.window
+        ]
+        for key in idle:
+            del self._events[key]
+
+
+def cooldown_note(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"The index was rebuilt recently. Try again in about {minutes} min."
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,13 @@ class ReindexReport:
         return text
 
 
+class BusyError(Exception):
+    """Too many questions are waiting for an answer thread; the asker should retry."""
+
+
+BUSY = "I'm answering a lot of questions right now. Please try again in a minute."
+
+
 class ChatService:
     """The answering core as a chat bot uses it: async, rate-limited, reindexable."""
 
@@ -76,7 +106,9 @@ class ChatService:
             settings.rate_limit_channel_questions, settings.rate_limit_seconds
         )
         self._pool = ThreadPoolExecutor(settings.answer_threads, thread_name_prefix="answer")
+        self._waiting = 0  # questions submitted and not yet answered (touched on the loop only)
         self._reindex_lock = asyncio.Lock()
+        self._last_reindex: float | None = None
         self.watcher = IndexWatcher(answerer, settings.resolved_index_dir)
 
     def retry_after(self, user_key: str, channel_key: str | None = None) -> float:
@@ -89,8 +121,17 @@ class ChatService:
         return self.channel_limiter.retry_after(channel_key)
 
     async def answer(self, question: str) -> Answer:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._answer_current, question)
+        """The answer, from a worker thread; BusyError when `answer_queue_max`
+        questions are already waiting or being answered."""
+        if self._waiting >= self.settings.answer_queue_max:
+            self.metrics.busy()
+            raise BusyError(BUSY)
+        self._waiting += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, self._answer_current, question)
+        finally:
+            self._waiting -= 1
 
     def _answer_current(self, question: str) -> Answer:
         """Pick up a version another process published, then answer; every question
@@ -148,10 +189,21 @@ class ChatService:
     def reindexing(self) -> bool:
         return self._reindex_lock.locked()
 
+    def reindex_wait(self) -> float:
+        """0 if a /reindex may start now, else seconds until the cooldown after the last
+        one ends: every rebuild refetches every source, so it is not for the asking."""
+        cooldown = self.settings.reindex_cooldown_seconds
+        if self._last_reindex is None or not cooldown:
+            return 0.0
+        return max(0.0, self._last_reindex + cooldown - time.monotonic())
+
     async def reindex(self) -> ReindexReport:
         """Rebuild from the configured sources in a thread, then swap the new index in."""
         async with self._reindex_lock:
-            return await asyncio.to_thread(self._rebuild)
+            try:
+                return await asyncio.to_thread(self._rebuild)
+            finally:
+                self._last_reindex = time.monotonic()
 
     def _rebuild(self) -> ReindexReport:
         """Sync with the configured sources: unchanged text comes from the embedding

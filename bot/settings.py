@@ -109,6 +109,8 @@ class Settings(BaseSettings):
     rate_limit_questions: int = Field(5, ge=1)
     rate_limit_seconds: float = Field(60.0, gt=0)
     rate_limit_channel_questions: int = Field(30, ge=1)
+    # After a /reindex, the next one waits this long (0: no wait).
+    reindex_cooldown_seconds: float = Field(300.0, ge=0)
 
     # Operations: /healthz and Prometheus /metrics on ops_host:ops_port (off when unset),
     # and log lines as JSON objects (with a request id per question) or plain text.
@@ -116,6 +118,9 @@ class Settings(BaseSettings):
     ops_host: str = "127.0.0.1"
     log_format: Literal["text", "json"] = "text"
     answer_threads: int = Field(4, ge=1)
+    # Questions waiting for or in an answer thread, at most; past that askers are told the
+    # bot is busy, instead of a queue that grows without end.
+    answer_queue_max: int = Field(64, ge=1)
 
     # Discord. The token is a secret: never logged, never shown in errors.
     discord_token: SecretStr | None = Field(
@@ -132,6 +137,9 @@ class Settings(BaseSettings):
         None, validation_alias=platform_env("DISCORD_GATEWAY_URL")
     )
     discord_guild_id: int | None = Field(None, validation_alias=platform_env("DISCORD_GUILD_ID"))
+    # Servers the bot may be in (with discord_guild_id): it leaves any other server it is
+    # added to and refuses commands there. Empty, with no discord_guild_id: every server.
+    discord_guild_allowlist: list[int] = Field(default_factory=list)
     discord_channel_allowlist: list[int] = Field(default_factory=list)
     discord_admin_role_ids: list[int] = Field(default_factory=list)
     # Privileged; enable it in the Developer Portal first. Lets the bot read replies

@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import Answer, QuestionError, shorten
 from bot.feedback import FeedbackStore
-from bot.service import ChatService
+from bot.service import BusyError, ChatService, cooldown_note
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,9 @@ SORRY = "Sorry, something went wrong; the operator has been told."
 NOT_FOUND_HINT = "Try rephrasing the question, or ask about something the articles cover."
 HOW_TO_ASK = "Ask me a question about the articles, e.g. `/ask What happened?`"
 HELPFUL, NOT_HELPFUL = "feedback_helpful", "feedback_not_helpful"
-MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+# A user mention, `<@U123>` or `<@U123|name>`. The label cannot hold `<` or `>` (Slack
+# escapes them), and excluding both keeps the match linear on hostile text.
+MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
 
 
 def escape(text: str) -> str:
@@ -49,8 +51,14 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def mrkdwn(text: str) -> dict:
+    """A text object that Slack shows as written: `verbatim` stops it from turning
+    names, channels and URLs in article or user text into links or mentions."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def section(text: str) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": shorten(text, SECTION_LIMIT)}}
+    return {"type": "section", "text": mrkdwn(shorten(text, SECTION_LIMIT))}
 
 
 def feedback_buttons(answer_id: str) -> dict:
@@ -85,7 +93,7 @@ def source_blocks(n: int, answer: Answer) -> list[dict]:
     )
     quote = escape(passage.quote(QUOTE_CHARS))
     return [
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": shorten(meta, CONTEXT_LIMIT)}]},
+        {"type": "context", "elements": [mrkdwn(shorten(meta, CONTEXT_LIMIT))]},
         section(f"> {quote}"),
     ]
 
@@ -160,6 +168,8 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             answer = await service.answer(question)
         except QuestionError:
             return HOW_TO_ASK, [section(HOW_TO_ASK)]
+        except BusyError as busy:
+            return str(busy), [section(str(busy))]
         answer_id = feedback.record_answer(answer, platform="slack", user_id=user_id)
         return format_answer(answer, answer_id)
 
@@ -174,7 +184,8 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
     @app.command("/ask")
     async def ask(ack: Any, command: dict, respond: AsyncRespond) -> None:
         await ack()
-        channel_type = "im" if command.get("channel_name") == "directmessage" else None
+        # a DM's id starts with D; its channel_name is only a display name
+        channel_type = "im" if command.get("channel_id", "").startswith("D") else None
         if not allowed(command.get("channel_id"), channel_type):
             await respond(text="I don't answer in this channel.", response_type="ephemeral")
             return
@@ -234,6 +245,9 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         if service.reindexing:
             await respond(text="A rebuild is already running.", response_type="ephemeral")
             return
+        if wait := service.reindex_wait():
+            await respond(text=cooldown_note(wait), response_type="ephemeral")
+            return
         try:
             report = await service.reindex()
         except Exception:
@@ -244,8 +258,12 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         await respond(text=shorten(text, SECTION_LIMIT), response_type="ephemeral")
 
     @app.command("/sources")
-    async def sources(ack: Any, respond: AsyncRespond) -> None:
+    async def sources(ack: Any, command: dict, respond: AsyncRespond) -> None:
         await ack()
+        if wait := service.retry_after(f"slack-sources:{command['user_id']}"):
+            text = f"You're asking quickly. Please wait {max(1, round(wait))} s and try again."
+            await respond(text=text, response_type="ephemeral")
+            return
         text = shorten(service.sources_text("•", escape), SECTION_LIMIT)
         await respond(text=text, response_type="ephemeral")
 

@@ -41,6 +41,7 @@ from tests.fakes.discord_server import (
     DM_CHANNEL_ID,
     GUILD_ID,
     MANAGE_GUILD,
+    OTHER_GUILD_ID,
     VALID_TOKEN,
     FakeDiscord,
     user,
@@ -86,6 +87,7 @@ def discord_settings(
         rate_limit_questions=3,
         rate_limit_channel_questions=100_000,
         rate_limit_seconds=60,
+        reindex_cooldown_seconds=0,
     )
 
 
@@ -143,6 +145,7 @@ def mention(
     author: dict | None = None,
     dm: bool = False,
     at_bot: bool = True,
+    guild_id: int = GUILD_ID,
 ) -> str:
     """Send a message (by default one that @-mentions the bot); returns its id."""
     message_id = str(next(ids))
@@ -165,7 +168,7 @@ def mention(
         "flags": 0,
     }
     if not dm:
-        data["guild_id"] = str(GUILD_ID)
+        data["guild_id"] = str(guild_id)
     fake.dispatch("MESSAGE_CREATE", data)
     return message_id
 
@@ -190,6 +193,7 @@ def slash(
     *,
     permissions: int = 0,
     user_id: int | None = None,
+    guild_id: int = GUILD_ID,
 ) -> str:
     interaction_id = str(next(ids))
     token = f"interaction-token-{interaction_id}"
@@ -204,7 +208,7 @@ def slash(
             "version": 1,
             "attachment_size_limit": 8388608,
             "channel_id": str(CHANNEL_ID),
-            "guild_id": str(GUILD_ID),
+            "guild_id": str(guild_id),
             "app_permissions": "0",
             "locale": "en-US",
             "guild_locale": "en-US",
@@ -437,6 +441,92 @@ def test_admin_reindex_swaps_while_answering(
     assert all("1998" in wait_reply(fake, m)["content"] for m in during)
     assert service.answerer.index.version != before
     assert "412 million" in wait_reply(fake, mention(fake, bridge))["content"]
+
+
+def guild_payload(guild_id: int, name: str) -> dict:
+    return {
+        "id": str(guild_id),
+        "name": name,
+        "unavailable": False,
+        "owner_id": "1",
+        "member_count": 2,
+        "large": False,
+        "roles": [],
+        "emojis": [],
+        "stickers": [],
+        "features": [],
+        "channels": [],
+        "threads": [],
+        "members": [],
+        "voice_states": [],
+        "presences": [],
+        "verification_level": 0,
+        "default_message_notifications": 0,
+        "explicit_content_filter": 0,
+        "mfa_level": 0,
+        "nsfw_level": 0,
+        "premium_tier": 0,
+        "preferred_locale": "en-US",
+        "joined_at": "2026-11-25T12:00:00+00:00",
+    }
+
+
+def test_bot_leaves_servers_it_is_not_allowed_in(bot: ArticleBot, fake: FakeDiscord) -> None:
+    fake.dispatch("GUILD_CREATE", guild_payload(GUILD_ID, "Newsroom"))
+    fake.dispatch("GUILD_CREATE", guild_payload(OTHER_GUILD_ID, "Somebody else's server"))
+    fake.wait_for(lambda: str(OTHER_GUILD_ID) in fake.left_guilds)
+    assert fake.left_guilds == [str(OTHER_GUILD_ID)]
+
+
+def test_commands_and_mentions_are_refused_in_other_servers(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService
+) -> None:
+    version = service.answerer.index.version
+    ask = [{"name": "question", "type": 3, "value": LAUNCH}]
+    tokens = [
+        slash(fake, "reindex", permissions=MANAGE_GUILD, guild_id=OTHER_GUILD_ID),
+        slash(fake, "ask", ask, guild_id=OTHER_GUILD_ID),
+        slash(fake, "sources", guild_id=OTHER_GUILD_ID),
+    ]
+    # The same asker's quota (3 a minute) would be spent by the three outside mentions if
+    # they were answered, and the control, sent after them, would be refused.
+    asker = user(new_user())
+    outside = [mention(fake, LAUNCH, author=asker, guild_id=OTHER_GUILD_ID) for _ in range(3)]
+    control = mention(fake, LAUNCH, author=asker)
+    for token in tokens:
+        (callback,) = fake.wait_for(lambda token=token: callbacks(fake, token))
+        assert callback["type"] == 4 and callback["data"]["flags"] & 64
+        assert callback["data"]["content"] == "ArticleBot is not enabled in this server."
+    assert "1998" in wait_reply(fake, control)["content"]
+    assert all(replies_to(fake, m) == [] for m in outside)
+    assert all(followups(fake, t) == [] for t in tokens)
+    assert service.answerer.index.version == version and not service.reindexing
+
+
+def test_reindex_has_a_cooldown(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = slash(fake, "reindex", permissions=MANAGE_GUILD)
+    assert (
+        "Index rebuilt" in fake.wait_for(lambda: followups(fake, first), timeout=60)[0]["content"]
+    )
+    monkeypatch.setattr(service.settings, "reindex_cooldown_seconds", 3600)
+    second = slash(fake, "reindex", permissions=MANAGE_GUILD)
+    (callback,) = fake.wait_for(lambda: callbacks(fake, second))
+    assert callback["type"] == 4 and callback["data"]["flags"] & 64
+    assert "rebuilt recently. Try again in about 60 min" in callback["data"]["content"]
+    assert followups(fake, second) == []
+
+
+def test_sources_is_rate_limited(bot: ArticleBot, fake: FakeDiscord) -> None:
+    asker = new_user()
+    tokens = [slash(fake, "sources", user_id=asker) for _ in range(4)]
+    contents = [
+        fake.wait_for(lambda token=token: callbacks(fake, token))[0]["data"]["content"]
+        for token in tokens
+    ]
+    assert sum("Russia plans to leave" in c for c in contents) == 3
+    assert sum("asking quickly" in c for c in contents) == 1
 
 
 # --- set-up commands ---------------------------------------------------------------------

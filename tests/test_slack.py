@@ -78,6 +78,7 @@ def slack_settings(
         slack_admin_user_ids=["UADMIN"],
         rate_limit_questions=1000,
         rate_limit_channel_questions=100_000,
+        reindex_cooldown_seconds=0,
     )
 
 
@@ -131,7 +132,12 @@ def post_json(url: str, payload: dict, extra: dict | None = None) -> httpx.Respo
 
 
 def command_fields(
-    fake: FakeSlack, text: str, command: str = "/ask", user: str = "U1", channel: str = "C1"
+    fake: FakeSlack,
+    text: str,
+    command: str = "/ask",
+    user: str = "U1",
+    channel: str = "C1",
+    channel_name: str = "general",
 ) -> tuple[dict, str]:
     name = f"cmd{next(numbers)}"
     fields = {
@@ -139,7 +145,7 @@ def command_fields(
         "team_id": TEAM_ID,
         "team_domain": "newsroom",
         "channel_id": channel,
-        "channel_name": "general",
+        "channel_name": channel_name,
         "user_id": user,
         "user_name": "asker",
         "command": command,
@@ -442,6 +448,97 @@ def test_admin_reindex_keeps_answering_then_swaps(
     assert all("1998" in text for text in during)
     assert service.answerer.index.version != before
     assert "412 million" in ask(fake, app_url, bridge)["text"]
+
+
+def test_reindex_has_a_cooldown(
+    fake: FakeSlack, app_url: str, slack_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fields, name = command_fields(fake, "", command="/reindex", user="UADMIN")
+    post_form(app_url, fields)
+    assert "Index rebuilt" in fake.wait_for(lambda: fake.calls(f"response/{name}"), 60)[0]["text"]
+    monkeypatch.setattr(slack_settings, "reindex_cooldown_seconds", 3600)
+    fields, name = command_fields(fake, "", command="/reindex", user="UADMIN")
+    post_form(app_url, fields)
+    reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
+    assert "rebuilt recently. Try again in about 60 min" in reply["text"]
+    assert reply["response_type"] == "ephemeral"
+
+
+def test_sources_is_rate_limited(
+    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service.limiter, "limit", 3)
+    texts = []
+    for _ in range(4):
+        fields, name = command_fields(fake, "", command="/sources", user="USOURCES")
+        post_form(app_url, fields)
+        texts.append(fake.wait_for(lambda name=name: fake.calls(f"response/{name}"))[0]["text"])
+    assert sum("Russia plans to leave" in t for t in texts) == 3
+    assert sum("asking quickly" in t for t in texts) == 1
+
+
+def test_a_full_queue_tells_the_asker_the_bot_is_busy(
+    fake: FakeSlack,
+    app_url: str,
+    service: ChatService,
+    slack_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    release = threading.Event()
+    real = service.answerer.answer
+
+    def held(question: str) -> Answer:
+        if "slow" in question:
+            release.wait(20)
+        return real(question)
+
+    monkeypatch.setattr(service.answerer, "answer", held)
+    monkeypatch.setattr(slack_settings, "answer_queue_max", 1)
+    fields, slow = command_fields(fake, "slow: How long was Mir in orbit?")
+    post_form(app_url, fields)
+    try:
+        busy = ask(fake, app_url, LAUNCH)
+        assert (
+            busy["text"]
+            == "I'm answering a lot of questions right now. Please try again in a minute."
+        )
+    finally:
+        release.set()
+    assert "15 years" in fake.wait_for(lambda: fake.calls(f"response/{slow}"))[0]["text"]
+
+
+def test_mention_markup_is_stripped_in_linear_time() -> None:
+    """`[^>]*` after each `<@U1|` rescanned to the end: 40k characters took 1.8 s on the
+    event loop. 400k would take minutes; linear, it takes milliseconds."""
+    code = "from bot.slack_app import MENTION; print(len(MENTION.sub(' ', '<@U1|' * 80_000)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "400000"
+
+
+def test_mentions_are_removed_from_questions() -> None:
+    from bot.slack_app import MENTION
+
+    text = f"<@{BOT_USER_ID}> when was <@W12AB|someone> the <#C1|general> launch? <@U9|a&lt;b>"
+    assert MENTION.sub(" ", text).split() == ["when", "was", "the", "<#C1|general>", "launch?"]
+
+
+def test_a_dm_is_known_by_its_channel_id(
+    fake: FakeSlack, app_url: str, slack_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slack_settings, "slack_channel_allowlist", ["CALLOWED"])
+    in_dm = ask(fake, app_url, LAUNCH, channel="D0DM", channel_name="whatever")
+    assert "1998" in in_dm["text"]
+    spoofed = ask(fake, app_url, LAUNCH, channel="CNOTALLOWED", channel_name="directmessage")
+    assert spoofed["text"] == "I don't answer in this channel."
+
+
+def test_text_from_articles_and_users_is_shown_verbatim(fake: FakeSlack, app_url: str) -> None:
+    reply = ask(fake, app_url, LAUNCH)
+    objects = [b["text"] for b in reply["blocks"] if b["type"] == "section"]
+    objects += [e for b in reply["blocks"] if b["type"] == "context" for e in b["elements"]]
+    assert objects and all(o["type"] == "mrkdwn" and o["verbatim"] is True for o in objects)
 
 
 # --- Socket Mode and the real command -----------------------------------------------------

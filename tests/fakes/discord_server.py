@@ -17,6 +17,7 @@ from tests.fakes.background import BackgroundServer
 APP_ID = 900000000000000001
 BOT_ID = 900000000000000002
 GUILD_ID = 910000000000000001
+OTHER_GUILD_ID = 910000000000000077
 CHANNEL_ID = 920000000000000001
 DM_CHANNEL_ID = 920000000000000009
 VALID_TOKEN = "fake.discord.token-for-tests"
@@ -59,6 +60,7 @@ class FakeDiscord(BackgroundServer):
         self.synced_commands: list[dict] = []
         self.sync_path = ""
         self.resumes = 0
+        self.left_guilds: list[str] = []
         # the next channel-message posts answer these: (status, body, headers)
         self.failures: list[tuple[int, dict, dict]] = []
         self._ids = itertools.count(930000000000000001)
@@ -180,6 +182,7 @@ class FakeDiscord(BackgroundServer):
             ("POST", ["interactions", "*", "*", "callback"], self._callback),
             ("POST", ["webhooks", "*", "*"], self._followup),
             ("PATCH", ["webhooks", "*", "*", "messages", "@original"], self._followup),
+            ("DELETE", ["users", "@me", "guilds", "*"], self._leave_guild),
         ]
         for verb, pattern, handler in table:
             same_shape = verb == method and len(pattern) == len(parts)
@@ -215,6 +218,10 @@ class FakeDiscord(BackgroundServer):
             status, payload, headers = self.failures.pop(0)
             return json_response(payload, status, headers)
         return json_response(self.message_payload(path.split("/")[2], body))
+
+    def _leave_guild(self, path: str, body: Any) -> web.Response:
+        self.left_guilds.append(path.rsplit("/", 1)[1])
+        return web.Response(status=204)
 
     def _callback(self, path: str, body: Any) -> web.Response:
         interaction_id = path.split("/")[2]

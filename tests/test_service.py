@@ -1,0 +1,79 @@
+"""What chat platforms share: rate limits that forget idle users, and a bounded
+queue of questions."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.core import Answer, Answerer
+from bot.service import BusyError, ChatService, RateLimiter
+from bot.settings import Settings
+
+LAUNCH = "When was the International Space Station launched?"
+
+
+def test_idle_keys_are_forgotten() -> None:
+    limiter = RateLimiter(2, 60)
+    for n in range(1000):
+        assert limiter.retry_after(f"user{n}", now=float(n % 30)) == 0
+    assert len(limiter) == 1000
+    assert limiter.retry_after("someone-later", now=95.0) == 0
+    assert len(limiter) == 1  # everyone else was idle for a whole window
+
+
+events = st.lists(
+    st.tuples(st.sampled_from("abcde"), st.floats(0, 5, allow_nan=False)), max_size=60
+)
+
+
+@given(events=events, limit=st.integers(1, 4), window=st.floats(0.5, 3))
+def test_forgetting_never_changes_a_decision(
+    events: list[tuple[str, float]], limit: int, window: float
+) -> None:
+    """Against a reference that remembers everything, the same answer every time."""
+    limiter = RateLimiter(limit, window)
+    history: dict[str, list[float]] = {}
+    now = 0.0
+    for key, step in events:
+        now += step
+        recent = [t for t in history.get(key, []) if t > now - window]
+        expected = 0.0 if len(recent) < limit else recent[0] + window - now
+        if not expected:
+            recent.append(now)
+        history[key] = recent
+        assert limiter.retry_after(key, now=now) == pytest.approx(expected)
+
+
+async def test_a_full_queue_says_busy_instead_of_growing(
+    answerer: Answerer, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tight = settings.model_copy(update={"answer_threads": 1, "answer_queue_max": 2})
+    service = ChatService(answerer, tight)
+    release = threading.Event()
+    real = answerer.answer
+
+    def held(question: str) -> Answer:
+        release.wait(20)
+        return real(question)
+
+    monkeypatch.setattr(answerer, "answer", held)
+    try:
+        first = asyncio.create_task(service.answer(LAUNCH))
+        second = asyncio.create_task(service.answer(LAUNCH))
+        await asyncio.sleep(0.1)  # both submitted: one answering, one queued
+        with pytest.raises(BusyError, match="answering a lot of questions"):
+            await service.answer(LAUNCH)
+        release.set()
+        answers = await asyncio.gather(first, second)
+        assert all("1998" in a.text for a in answers)
+        assert "1998" in (await service.answer(LAUNCH)).text  # room again
+        exposition = service.metrics.exposition().decode()
+        assert 'articlebot_busy_refusals_total{platform="chat"} 1.0' in exposition
+    finally:
+        release.set()
+        service.close()
