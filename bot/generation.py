@@ -4,8 +4,12 @@ Ollama, llama.cpp, vLLM...), grounded in the retrieved passages and checked.
 The extractive answerer still decides whether the articles hold an answer
 (abstention stays calibrated and offline). Only then are the numbered
 passages sent, with the instruction to answer from them and cite them as [n].
-Every cited number must be one that was sent; on a timeout, an HTTP error or
-an answer without valid citations, the extractive answer is used and the log
+Every cited number must be one that was sent, and every sentence is held to
+the passages it cites: its content words must be there (SUPPORT_MIN of them,
+stemmed, as the extractive evidence counts them) and so must each of its
+numbers. Unsupported or uncited sentences are dropped and the answer says so;
+links and URLs that are not in the passages are removed. On a timeout, an HTTP
+error, or when too little survives, the extractive answer is used and the log
 says why.
 """
 
@@ -13,21 +17,68 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import httpx
 
-from bot.core import Answer, Answerer, Passage, prepare_question, shorten
+from bot.core import Answer, Answerer, Passage, Terms, prepare_question, shorten
 
 log = logging.getLogger(__name__)
 
 CITATION = re.compile(r"\[(\d{1,2})\]")
+# A sentence ends at . ! or ? followed by space, unless a citation follows ("1998. [1]").
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?!\[\d)")
+MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*\)")
+URL = re.compile(r"<?\b(?:https?|ftp)://[^\s<>]+>?|\bwww\.[^\s<>]+", re.IGNORECASE)
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+SUPPORT_MIN = 0.7  # share of a sentence's content words its passages must hold
+KEEP_MIN = 0.5  # share of the generated sentences that must survive
 SYSTEM = (
     "You answer questions about news articles using only the numbered passages given. "
     "Answer in one to three sentences. After each claim, cite the passage it comes from "
     "as [1], [2] and so on. If the passages do not contain the answer, reply exactly: "
     "NOT IN THE ARTICLES"
 )
+
+
+@dataclass(frozen=True)
+class CheckedText:
+    """A generated answer after each sentence was held to the passages it cites."""
+
+    text: str
+    cited: list[int]
+    kept: int
+    dropped: int
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
+
+
+def _without_foreign_links(sentence: str, allowed: str) -> str:
+    """Markdown links shown as their words; URLs that the passages do not hold removed."""
+    sentence = MARKDOWN_LINK.sub(lambda m: m.group(1), sentence)
+    return URL.sub(lambda m: m.group(0) if m.group(0).strip("<>") in allowed else "", sentence)
+
+
+def check_generated(text: str, passages: list[Passage], terms: Terms) -> CheckedText:
+    """Keep the sentences whose cited passages hold their content words and numbers."""
+    kept: list[str] = []
+    cited: set[int] = set()
+    sentences = [s for s in SENTENCE_END.split(text.strip()) if s.strip()]
+    for sentence in sentences:
+        numbers = [int(n) for n in CITATION.findall(sentence)]
+        if not numbers or any(not 1 <= n <= len(passages) for n in numbers):
+            continue
+        evidence = " ".join(passages[n - 1].chunk.text for n in numbers)
+        sentence = " ".join(_without_foreign_links(sentence, evidence).split())
+        claim = CITATION.sub(" ", sentence)
+        words = terms(claim)
+        held = len(words & terms(evidence)) / len(words) if words else 0.0
+        if held >= SUPPORT_MIN and _numbers(claim) <= _numbers(evidence):
+            kept.append(sentence)
+            cited.update(numbers)
+    return CheckedText(" ".join(kept), sorted(cited), len(kept), len(sentences) - len(kept))
 
 
 class GeneratedAnswerer:
@@ -46,6 +97,7 @@ class GeneratedAnswerer:
         self.extractive = extractive
         self.model = model
         self.passages = passages
+        self._terms = Terms()
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.Client(
             base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout_seconds
@@ -70,25 +122,35 @@ class GeneratedAnswerer:
                 exc,
             )
             return extractive
-        cited = sorted({int(n) for n in CITATION.findall(text)})
         if "NOT IN THE ARTICLES" in text:
             log.info("the model found no answer; using the extractive answer")
             return extractive
-        if not cited or any(not 1 <= n <= len(passages) for n in cited):
+        checked = check_generated(text, passages, self._terms)
+        sentences = checked.kept + checked.dropped
+        if not checked.kept or checked.kept < KEEP_MIN * sentences:
             log.warning(
-                "generated answer cites %s of %d passages sent; using the extractive answer",
-                cited or "none",
+                "generated answer: %d of %d sentences cite a passage that supports them "
+                "(cites %s of %d passages sent); using the extractive answer",
+                checked.kept,
+                sentences,
+                sorted({int(n) for n in CITATION.findall(text)}) or "none",
                 len(passages),
             )
             return extractive
-        sources = [passages[n - 1] for n in cited]
-        note = f"Written by {self.model} from the cited passages."
+        notes = [
+            f"Written by {self.model}; each sentence was checked against the passage it cites."
+        ]
+        if checked.dropped:
+            notes.append(
+                f"{checked.dropped} generated sentence(s) that the passages do not support "
+                "were left out."
+            )
         return replace(
             extractive,
-            text=shorten(text.strip(), self.answer_max_chars),
-            sources=sources,
+            text=shorten(checked.text, self.answer_max_chars),
+            sources=[passages[n - 1] for n in checked.cited],
             highlight=None,
-            notes=[*extractive.notes, note],
+            notes=[*extractive.notes, *notes],
         )
 
     def _complete(self, question: str, passages: list[Passage]) -> str:

@@ -92,3 +92,52 @@ def test_abstention_stays_extractive_and_sends_nothing(
     before = len(server.requests)
     assert generated.answer("Who won the 2022 World Cup?").abstained
     assert len(server.requests) == before
+
+
+def test_an_unsupported_sentence_is_dropped_and_the_answer_says_so(
+    generated: GeneratedAnswerer, server: FakeOpenAI
+) -> None:
+    server.reply = (
+        "The station was launched in 1998 [1]. It has been a research vessel for more than two "
+        "decades [1]. The station will be sold for $1 to a buyer [1]. It is the best ever built."
+    )
+    answer = generated.answer(LAUNCH)
+    assert answer.text == (
+        "The station was launched in 1998 [1]. "
+        "It has been a research vessel for more than two decades [1]."
+    )
+    assert "2 generated sentence(s) that the passages do not support were left out." in answer.notes
+    assert any("checked against the passage it cites" in n for n in answer.notes)
+
+
+def test_an_answer_the_passages_do_not_support_falls_back(
+    generated: GeneratedAnswerer, server: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.reply = "The station will be sold to a private buyer for $1 [1]."
+    with caplog.at_level(logging.WARNING, logger="bot.generation"):
+        answer = generated.answer(LAUNCH)
+    assert answer.text.startswith("The International Space Station was launched in 1998")
+    assert answer.notes == [] and "0 of 1 sentences" in caplog.text
+
+
+def test_a_wrong_number_is_not_supported(generated: GeneratedAnswerer, server: FakeOpenAI) -> None:
+    server.reply = (  # every word is in the passage but the year
+        "The International Space Station was launched in 1999 with Russia, the United States, "
+        "Canada, Japan and the European Space Agency [1]."
+    )
+    assert generated.answer(LAUNCH).text.startswith(
+        "The International Space Station was launched in 1998"
+    )
+
+
+def test_links_not_in_the_passages_are_removed(
+    generated: GeneratedAnswerer, server: FakeOpenAI
+) -> None:
+    server.reply = (
+        "The International Space Station was launched in 1998 [1] "
+        "([space station](https://phish.example/login)). "
+        "The space station was launched in 1998 https://phish.example/x [1]."
+    )
+    answer = generated.answer(LAUNCH)
+    assert "phish.example" not in answer.text and "](" not in answer.text
+    assert "launched in 1998" in answer.text and "Written by fake-model" in answer.notes[-1]
