@@ -3,30 +3,37 @@
 #   make test   install with the test tools, then lint and run the test suite
 #               (property tests at 10,000 cases per target; plain `pytest` runs 300)
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
+#   make lock   regenerate the lock files from pyproject.toml (after changing a pin)
 #
-# torch is installed first and pinned to the CPU build: installing
-# sentence-transformers first (or an unpinned torch) pulls a multi-GB CUDA build.
+# Every install comes from a lock file: every package, direct or not, pinned with
+# its hashes (pip --require-hashes). torch is pinned there to the CPU build
+# (2.13.0+cpu), so pip cannot pull the multi-GB CUDA build.
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 QUESTION ?= When was the International Space Station launched?
+LOCK := requirements.lock
+TEST_LOCK := requirements-test.lock
+PIP_COMPILE := pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--all-build-deps --no-emit-index-url --no-emit-find-links
 
-.PHONY: demo test lint venv bench-peers
+.PHONY: demo test lint venv bench-peers lock
 
 venv: $(BIN)/python
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet $(TORCH)
 
 demo: venv
-	$(BIN)/python -m pip install --quiet .
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation .
 	$(BIN)/articlebot ask "$(QUESTION)"
 
 test: venv
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	ARTICLEBOT_HYPOTHESIS=thorough $(BIN)/python -m pytest
@@ -34,8 +41,16 @@ test: venv
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
+lock:
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet pip-tools==7.6.2
+	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --output-file $(LOCK) pyproject.toml
+	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --extra test --extra bench \
+		--output-file $(TEST_LOCK) pyproject.toml
+
 bench-peers: venv
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PYTHON) -m venv .venv-peers
 	.venv-peers/bin/python -m pip install --quiet $(TORCH)
 	.venv-peers/bin/python -m pip install --quiet -r bench/peers/requirements.txt

@@ -35,3 +35,55 @@ def test_wheel_contains_config_and_bundled_article(tmp_path: Path) -> None:
     assert "bot/core.py" in names and "index/store.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "articlebot = bot.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+# --- the lock files ---------------------------------------------------------------------
+
+
+def locked(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """{normalised name: (version, hashes)} of a pip-compile lock file."""
+    from packaging.utils import canonicalize_name
+
+    entries: dict[str, tuple[str, list[str]]] = {}
+    for block in path.read_text().split("\n"):
+        line = block.strip()
+        if "==" in line and not line.startswith(("#", "--")):
+            name, _, rest = line.partition("==")
+            entries[canonicalize_name(name)] = (rest.split()[0].rstrip("\\"), [])
+            current = canonicalize_name(name)
+        elif line.startswith("--hash=sha256:"):
+            entries[current][1].append(line.split(":", 1)[1].rstrip(" \\"))
+    return entries
+
+
+def pinned(*extras: str) -> list:
+    """The project's own pins: dependencies, the build backend, and the given extras."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    lines = [*project["project"]["dependencies"], *project["build-system"]["requires"]]
+    for extra in extras:
+        lines += project["project"]["optional-dependencies"][extra]
+    return [Requirement(line) for line in lines]
+
+
+def test_lock_files_are_in_step_with_pyproject() -> None:
+    """Every pin in pyproject.toml is in its lock file at a version it allows, and
+    every locked package, direct or not, has a hash (`make lock` rewrites both)."""
+    from packaging.utils import canonicalize_name
+
+    for lock, extras in (("requirements.lock", ()), ("requirements-test.lock", ("test", "bench"))):
+        entries = locked(ROOT / lock)
+        assert len(entries) > 50, lock  # the whole tree, not only the direct pins
+        for requirement in pinned(*extras):
+            name = canonicalize_name(requirement.name)
+            assert name in entries, f"{requirement} is not in {lock}; run `make lock`"
+            version, _hashes = entries[name]
+            assert requirement.specifier.contains(version, prereleases=True), (
+                f"{lock} has {name}=={version}, pyproject.toml wants {requirement}; run `make lock`"
+            )
+        unhashed = [name for name, (_v, hashes) in entries.items() if not hashes]
+        assert unhashed == [], f"{lock}: no hash for {unhashed}"
+    assert locked(ROOT / "requirements.lock")["torch"][0] == "2.13.0+cpu"  # never a CUDA build
