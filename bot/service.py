@@ -48,10 +48,13 @@ class RateLimiter:
         if now - self._swept >= self.window:
             self._forget_idle(now)
         events = self._events.setdefault(key, deque())
-        while events and events[0] <= now - self.window:
+        cutoff = now - self.window
+        while events and events[0] <= cutoff:
             events.popleft()
         if len(events) >= self.limit:
-            return events[0] + self.window - now
+            # events[0] > cutoff, so this is > 0 even in floating point (a refusal is
+            # never reported as 0, "go ahead"; `events[0] + window - now` could be)
+            return events[0] - cutoff
         events.append(now)
         return 0.0
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from bot.core import Answerer
 from bot.runtime import make_answerer
@@ -18,6 +21,16 @@ from index.embedding import Embedder
 from index.store import ArticleIndex, build_index
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# Every property test: 300 cases a target by default, 10,000 under `make test`
+# (ARTICLEBOT_HYPOTHESIS=thorough).
+hypothesis_settings.register_profile(
+    "thorough", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck)
+)
+hypothesis_settings.register_profile(
+    "quick", max_examples=300, deadline=None, suppress_health_check=list(HealthCheck)
+)
+hypothesis_settings.load_profile(os.environ.get("ARTICLEBOT_HYPOTHESIS", "quick"))
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
 

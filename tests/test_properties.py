@@ -5,11 +5,10 @@ by `make test`) runs 10,000 cases per target."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core import NOT_FOUND, Answer, Answerer, QuestionError, prepare_question
@@ -23,13 +22,6 @@ from index.chunking import ChunkingConfig, chunk_article, sentence_spans
 from index.embedding import Embedder
 from index.errors import SourceError
 
-settings.register_profile(
-    "thorough", max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck)
-)
-settings.register_profile(
-    "quick", max_examples=300, deadline=None, suppress_health_check=list(HealthCheck)
-)
-settings.load_profile(os.environ.get("ARTICLEBOT_HYPOTHESIS", "quick"))
 # 10,000 cases of the whole question path take minutes: beyond the suite's per-test timeout
 pytestmark = pytest.mark.timeout(3600)
 
