@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.evaluation import read_questions, retrieval_metrics
+from bot.answer.evaluation import read_questions, retrieval_metrics
 from bot.runtime import make_answerer, make_embedder, sync_from_sources
 from bot.settings import load_settings
 from index.store import ArticleIndex

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pyinstrument import Profiler
 
-from bot.evaluation import read_questions
+from bot.answer.evaluation import read_questions
 from bot.runtime import build_from_sources, make_answerer, make_embedder
 from bot.settings import load_settings
 from index.store import ArticleIndex

@@ -15,7 +15,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from bot.evaluation import contains_gold, read_questions
+from bot.answer.evaluation import contains_gold, read_questions
 from bot.runtime import make_embedder, sync_from_sources
 from bot.settings import load_settings
 from index.store import ArticleIndex

@@ -23,7 +23,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bot.evaluation import read_questions
+from bot.answer.evaluation import read_questions
 from bot.runtime import make_embedder, sync_from_sources
 from bot.settings import load_settings
 from index.store import ArticleIndex

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.evaluation import read_questions
+from bot.answer.evaluation import read_questions
 from bot.runtime import build_from_sources, make_answerer, make_embedder
 from bot.settings import Settings, bundled_dir, load_settings
 from index.embedding import Embedder

@@ -18,7 +18,7 @@ import typer
 from pydantic import ValidationError
 from typer.exceptions import TyperException
 
-from bot.core import Answer, QuestionError, shorten
+from bot.answer.core import Answer, QuestionError, shorten
 from bot.errors import LaunchError, MissingSecretError
 from bot.settings import Settings, SettingsFileError, load_settings
 from index.collection import UnknownArticleError
@@ -354,7 +354,7 @@ def search(
     top_k: TopKOption = None,
 ) -> None:
     """Show the passages retrieved for QUESTION, without composing an answer."""
-    from bot.core import prepare_question
+    from bot.answer.core import prepare_question
 
     questions = _questions(question, file)
     answerer = _answerer(ctx, index_dir)
@@ -388,7 +388,7 @@ def evaluate_command(
     as_json: JsonOption = False,
 ) -> None:
     """Measure retrieval (BM25, dense, hybrid) and answers against gold answers."""
-    from bot.evaluation import evaluate, format_report, read_questions
+    from bot.answer.evaluation import evaluate, format_report, read_questions
     from bot.runtime import make_answerer, make_embedder, sync_from_sources
     from index.articles import slugify
     from index.store import ArticleIndex
@@ -458,7 +458,7 @@ def serve_slack(
 @app.command()
 def feedback(ctx: typer.Context) -> None:
     """Summarise the Helpful / Not helpful votes on the bots' answers."""
-    from bot.feedback import FeedbackStore
+    from bot.chat.feedback import FeedbackStore
 
     path = _settings(ctx).feedback_path
     if not path.exists():
@@ -485,7 +485,7 @@ def discord_invite_url(
     ] = None,
 ) -> None:
     """Print the OAuth2 URL that invites the bot with exactly the access it needs."""
-    from bot.discord_bot import invite_url
+    from bot.chat.discord_bot import invite_url
 
     app_id = application_id or _settings(ctx).discord_application_id
     if app_id is None:

@@ -7,10 +7,10 @@ import asyncio
 import logging
 import signal
 
+from bot.chat.service import ChatService
 from bot.errors import LaunchError, MissingSecretError
 from bot.ops import OpsServer
 from bot.runtime import make_answerer, make_embedder, open_index
-from bot.service import ChatService
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def run_discord(settings: Settings) -> None:
     import aiohttp
     import discord
 
-    from bot.discord_bot import create_discord_bot
+    from bot.chat.discord_bot import create_discord_bot
 
     token = settings.discord_token.get_secret_value() if settings.discord_token else ""
     if not token:
@@ -83,7 +83,7 @@ def _secret(value: object) -> str:
 def run_slack(settings: Settings, host: str, port: int) -> None:
     """Run the Slack app until interrupted: Socket Mode with an app-level token,
     else HTTP on host:port at /slack/events."""
-    from bot.feedback import FeedbackStore
+    from bot.chat.feedback import FeedbackStore
 
     if not _secret(settings.slack_bot_token):
         raise MissingSecretError("set SLACK_BOT_TOKEN (or slack_bot_token in the settings file)")
@@ -113,7 +113,7 @@ async def _serve_slack(
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
     from slack_sdk.errors import SlackApiError
 
-    from bot.slack_app import create_slack_app
+    from bot.chat.slack_app import create_slack_app
 
     app = create_slack_app(service, feedback, settings)  # type: ignore[arg-type]
     try:

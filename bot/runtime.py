@@ -15,7 +15,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.core import Answerer, Retrieval
+from bot.answer.core import Answerer, Retrieval
 from bot.settings import Settings
 from index.articles import Article, LoadFailure, load_articles
 from index.chunking import ChunkingConfig
@@ -185,7 +185,7 @@ def make_answerer(settings: Settings, embedder: Embedder, index: ArticleIndex) -
     wording comes from a chat model (checked, with the extractive answer as fallback)."""
     answerer = make_extractive_answerer(settings, embedder, index)
     if settings.answer_backend == "openai":
-        from bot.generation import GeneratedAnswerer
+        from bot.answer.generation import GeneratedAnswerer
 
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
         return GeneratedAnswerer(  # type: ignore[return-value]

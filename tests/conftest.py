@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from bot.core import Answerer
+from bot.answer.core import Answerer
 from bot.runtime import make_answerer
 from bot.settings import Settings, bundled_dir, load_settings
 from index.articles import load_articles

@@ -18,9 +18,8 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.cli import main
-from bot.core import Answer
-from bot.discord_bot import (
+from bot.answer.core import Answer
+from bot.chat.discord_bot import (
     EMBED_DESCRIPTION_LIMIT,
     EMBEDS_TOTAL_LIMIT,
     TEXT_LIMIT,
@@ -28,8 +27,9 @@ from bot.discord_bot import (
     create_discord_bot,
     invite_url,
 )
+from bot.chat.service import ChatService
+from bot.cli import main
 from bot.runtime import build_from_sources, make_answerer
-from bot.service import ChatService
 from bot.settings import Settings, bundled_dir, load_settings
 from index.embedding import Embedder
 from index.store import ArticleIndex

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.generation import GeneratedAnswerer
+from bot.answer.generation import GeneratedAnswerer
 from bot.runtime import make_answerer
 from bot.settings import Settings, load_settings
 from index.embedding import Embedder
@@ -79,7 +79,7 @@ def test_failures_fall_back_to_the_extractive_answer(
     why: str,
 ) -> None:
     server.reply, server.status, server.delay = reply, status, delay
-    with caplog.at_level(logging.WARNING, logger="bot.generation"):
+    with caplog.at_level(logging.WARNING, logger="bot.answer.generation"):
         answer = generated.answer(LAUNCH)
     assert answer.text.startswith("The International Space Station was launched in 1998")
     assert answer.notes == []  # the extractive answer, as is
@@ -114,7 +114,7 @@ def test_an_answer_the_passages_do_not_support_falls_back(
     generated: GeneratedAnswerer, server: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.reply = "The station will be sold to a private buyer for $1 [1]."
-    with caplog.at_level(logging.WARNING, logger="bot.generation"):
+    with caplog.at_level(logging.WARNING, logger="bot.answer.generation"):
         answer = generated.answer(LAUNCH)
     assert answer.text.startswith("The International Space Station was launched in 1998")
     assert answer.notes == [] and "0 of 1 sentences" in caplog.text

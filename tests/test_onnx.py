@@ -200,9 +200,9 @@ BOTS_START = """
 import json, sys
 from bot.settings import load_settings
 from bot.launcher import make_service
-from bot.discord_bot import create_discord_bot
-from bot.feedback import FeedbackStore
-from bot.slack_app import create_slack_app
+from bot.chat.discord_bot import create_discord_bot
+from bot.chat.feedback import FeedbackStore
+from bot.chat.slack_app import create_slack_app
 settings = load_settings()
 service = make_service(settings, "slack")
 create_slack_app(service, FeedbackStore(settings.feedback_path), settings)

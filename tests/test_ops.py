@@ -7,10 +7,10 @@ import logging
 
 import httpx
 
-from bot.core import Answerer
+from bot.answer.core import Answerer
+from bot.chat.service import ChatService
 from bot.logs import JsonFormatter
 from bot.ops import OpsServer
-from bot.service import ChatService
 from bot.settings import Settings
 from tests.fakes.background import free_port
 
@@ -44,7 +44,7 @@ async def test_health_and_metrics(answerer: Answerer, settings: Settings) -> Non
 def test_json_log_lines_carry_extra_fields() -> None:
     record = logging.makeLogRecord(
         {
-            "name": "bot.service",
+            "name": "bot.chat.service",
             "levelno": 20,
             "levelname": "INFO",
             "msg": "answered %s",

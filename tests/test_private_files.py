@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from bot.feedback import FeedbackStore
+from bot.chat.feedback import FeedbackStore
 from index.cache import EmbeddingCache
 from index.store import BuildLock
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.answer.core import Answerer, ScoredSentence, _cited_passages
+from bot.answer.evaluation import contains_gold, normalise_answer
+from bot.answer.highlight import answer_span, asked_kind
 from bot.cli import main
-from bot.core import Answerer, ScoredSentence, _cited_passages
-from bot.evaluation import contains_gold, normalise_answer
-from bot.highlight import answer_span, asked_kind
 from bot.runtime import make_answerer
 from bot.settings import Settings
 from index.embedding import Embedder

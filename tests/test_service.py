@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.core import Answer, Answerer
-from bot.service import BusyError, ChatService, RateLimiter
+from bot.answer.core import Answer, Answerer
+from bot.chat.service import BusyError, ChatService, RateLimiter
 from bot.settings import Settings
 
 LAUNCH = "When was the International Space Station launched?"

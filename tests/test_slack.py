@@ -20,13 +20,13 @@ import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.signature import SignatureVerifier
 
+from bot.answer.core import Answer
+from bot.chat.feedback import FeedbackStore
+from bot.chat.service import ChatService
+from bot.chat.slack_app import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, create_slack_app
 from bot.cli import main
-from bot.core import Answer
-from bot.feedback import FeedbackStore
 from bot.runtime import build_from_sources, make_answerer
-from bot.service import ChatService
 from bot.settings import Settings, bundled_dir, load_settings
-from bot.slack_app import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, create_slack_app
 from index.embedding import Embedder
 from index.store import ArticleIndex
 from tests.fakes.background import AppServer, free_port
@@ -510,7 +510,7 @@ def test_a_full_queue_tells_the_asker_the_bot_is_busy(
 def test_mention_markup_is_stripped_in_linear_time() -> None:
     """`[^>]*` after each `<@U1|` rescanned to the end: 40k characters took 1.8 s on the
     event loop. 400k would take minutes; linear, it takes milliseconds."""
-    code = "from bot.slack_app import MENTION; print(len(MENTION.sub(' ', '<@U1|' * 80_000)))"
+    code = "from bot.chat.slack_app import MENTION; print(len(MENTION.sub(' ', '<@U1|' * 80_000)))"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
@@ -518,7 +518,7 @@ def test_mention_markup_is_stripped_in_linear_time() -> None:
 
 
 def test_mentions_are_removed_from_questions() -> None:
-    from bot.slack_app import MENTION
+    from bot.chat.slack_app import MENTION
 
     text = f"<@{BOT_USER_ID}> when was <@W12AB|someone> the <#C1|general> launch? <@U9|a&lt;b>"
     assert MENTION.sub(" ", text).split() == ["when", "was", "the", "<#C1|general>", "launch?"]
@@ -752,7 +752,7 @@ def test_a_flood_from_one_user_leaves_others_answered(
     fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """1,000 questions from one user within a minute, then other users in the same channel."""
-    from bot.service import RateLimiter
+    from bot.chat.service import RateLimiter
 
     monkeypatch.setattr(service, "limiter", RateLimiter(5, 60))
     monkeypatch.setattr(service, "channel_limiter", RateLimiter(30, 60))

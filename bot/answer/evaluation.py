@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.core import Answerer, QuestionError
+from bot.answer.core import Answerer, QuestionError
 
 # (row name, retrieval mode, rerank): plain baselines, fusion alone, and what answers use
 RETRIEVERS = (

@@ -16,8 +16,8 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot.core import Answer, Passage, QuestionError, shorten
-from bot.service import BusyError, ChatService, cooldown_note
+from bot.answer.core import Answer, Passage, QuestionError, shorten
+from bot.chat.service import BusyError, ChatService, cooldown_note
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ def is_admin(interaction: discord.Interaction, admin_roles: list[int]) -> bool:
 
 
 def register_commands(bot: ArticleBot) -> None:
-    service, settings = bot.service, bot.settings
+    service, settings = bot.chat.service, bot.settings
 
     @bot.tree.command(name="ask", description="Ask a question about the articles")
     @app_commands.describe(question="Your question", private="Only you see the answer")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.core import Answer, Answerer, QuestionError
+from bot.answer.core import Answer, Answerer, QuestionError
 from bot.ops import Metrics
 from bot.runtime import IndexWatcher, sync_from_sources
 from bot.settings import Settings

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from bot.highlight import answer_span
+from bot.answer.highlight import answer_span
 from index.articles import Article, normalise_text
 from index.chunking import Chunk, sentence_spans
 from index.embedding import Embedder

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from bot.core import Answer, Answerer, Passage, Terms, prepare_question, shorten
+from bot.answer.core import Answer, Answerer, Passage, Terms, prepare_question, shorten
 
 log = logging.getLogger(__name__)
 

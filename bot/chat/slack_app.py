@@ -24,9 +24,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.core import Answer, QuestionError, shorten
-from bot.feedback import FeedbackStore
-from bot.service import BusyError, ChatService, cooldown_note
+from bot.answer.core import Answer, QuestionError, shorten
+from bot.chat.feedback import FeedbackStore
+from bot.chat.service import BusyError, ChatService, cooldown_note
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
