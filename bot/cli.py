@@ -18,19 +18,12 @@ import typer
 from pydantic import ValidationError
 from typer.exceptions import TyperException
 
-from bot.answer.core import Answer, QuestionError, shorten
-from bot.errors import LaunchError, MissingSecretError
-from bot.settings import Settings, SettingsFileError, load_settings
-from index.collection import UnknownArticleError
-from index.errors import (
-    IndexIncompatibleError,
-    IndexLayerError,
-    IndexMissingError,
-    NoArticlesError,
-    SourceError,
-)
+from bot.answer.core import Answer, shorten
+from bot.errors import QuestionError, SourcesFailedError, UsageError
+from bot.settings import Settings, load_settings
+from index.errors import ArticleBotError, IndexMissingError, NoArticlesError
 
-log = logging.getLogger("articlebot")
+log = logging.getLogger(__name__)
 
 app = typer.Typer(
     help="Answer questions about news articles, quoting and citing the passage.",
@@ -44,25 +37,6 @@ serve_app = typer.Typer(help="Run a chat bot.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
 discord_app = typer.Typer(help="Discord set-up helpers.", no_args_is_help=True)
 app.add_typer(discord_app, name="discord")
-
-BAD_INPUT = (
-    QuestionError,
-    SourceError,
-    NoArticlesError,
-    IndexMissingError,
-    IndexIncompatibleError,
-    UnknownArticleError,
-    FileNotFoundError,
-)
-
-
-class BadInput(Exception):
-    """A user error found by the command line itself."""
-
-
-class SourcesFailed(Exception):
-    """Some sources were not indexed (the rest were)."""
-
 
 IndexDirOption = Annotated[
     Path | None,
@@ -94,7 +68,8 @@ def root(
     ctx.obj = {"config": config}
     from bot.logs import configure_logging
 
-    configure_logging(debug, _settings(ctx).log_format == "json")
+    serving = ctx.invoked_subcommand == "serve"
+    configure_logging(debug, _settings(ctx).log_format == "json", serving)
 
 
 def _settings(ctx: typer.Context, **overrides: object) -> Settings:
@@ -135,7 +110,7 @@ def index_build(
     if report.failures:
         for failure in report.failures:
             typer.echo(f"not indexed: {failure.source}: {failure.reason}", err=True)
-        raise SourcesFailed(f"{len(report.failures)} source(s) could not be indexed")
+        raise SourcesFailedError(f"{len(report.failures)} source(s) could not be indexed")
 
 
 def _collection(ctx: typer.Context, index_dir: Path | None):
@@ -161,7 +136,7 @@ def _summary(report, failures: list) -> None:
     for failure in failures:
         typer.echo(f"not indexed: {failure.source}: {failure.reason}", err=True)
     if failures:
-        raise SourcesFailed(f"{len(failures)} source(s) could not be indexed")
+        raise SourcesFailedError(f"{len(failures)} source(s) could not be indexed")
 
 
 SourcesArgument = Annotated[list[str], typer.Argument(help="Files, directories and URLs.")]
@@ -267,7 +242,7 @@ def index_rollback(ctx: typer.Context, index_dir: IndexDirOption = None) -> None
 
 def _questions(question: str | None, file: str | None) -> Iterator[str]:
     if (question is None) == (file is None):
-        raise BadInput("give either a QUESTION or --file FILE")
+        raise UsageError("give either a QUESTION or --file FILE")
     if question is not None:
         yield question
         return
@@ -277,7 +252,7 @@ def _questions(question: str | None, file: str | None) -> Iterator[str]:
         try:
             raw = Path(file).read_bytes()
         except OSError as exc:
-            raise BadInput(f"cannot read {file}: {exc.strerror or exc}") from None
+            raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
     for line in raw.decode("utf-8", errors="replace").splitlines():
         if line.strip():
             yield line
@@ -396,7 +371,7 @@ def evaluate_command(
     try:
         gold = read_questions(questions)
     except (OSError, ValueError) as exc:
-        raise BadInput(str(exc)) from None
+        raise UsageError(str(exc)) from None
     settings = _settings(ctx, index_dir=index_dir)
     embedder = make_embedder(settings)
     target = settings.resolved_index_dir
@@ -489,7 +464,7 @@ def discord_invite_url(
 
     app_id = application_id or _settings(ctx).discord_application_id
     if app_id is None:
-        raise BadInput("give --application-id or set DISCORD_APPLICATION_ID")
+        raise UsageError("give --application-id or set DISCORD_APPLICATION_ID")
     typer.echo(invite_url(app_id))
 
 
@@ -502,7 +477,8 @@ def _fail(message: str, code: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status instead of raising."""
+    """Run the command line; returns the exit status instead of raising. An error
+    of ArticleBot exits with its own code (2: the input, 1: the environment)."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
@@ -516,21 +492,23 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return 2
     except ValidationError as exc:
+        _traceback(debug)
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return _fail(f"invalid settings: {problems}", 2)
-    except (BadInput, *BAD_INPUT) as exc:
-        return _fail(str(exc), 2)
-    except (SourcesFailed, MissingSecretError, SettingsFileError) as exc:
-        return _fail(str(exc), 2)
-    except LaunchError as exc:
-        return _fail(str(exc), 1)
-    except IndexLayerError as exc:
-        return _fail(str(exc), 1)
+    except ArticleBotError as exc:
+        _traceback(debug)
+        return _fail(str(exc), exc.exit_code)
     except Exception as exc:
-        log.debug("unexpected failure", exc_info=True)
+        _traceback(debug)
         hint = "" if debug else " (run with --debug for details)"
         return _fail(f"{exc.__class__.__name__}: {exc}{hint}", 1)
     return status if isinstance(status, int) else 0
+
+
+def _traceback(debug: bool) -> None:
+    """Under --debug, every error shows where it came from."""
+    if debug:
+        log.error("traceback", exc_info=True)
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ async def _serve_slack(
     if socket_mode:
         handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
         await handler.connect_async()
-        log.warning("connected to Slack in Socket Mode")
+        log.info("connected to Slack in Socket Mode")
         session = lambda: handler.client.current_session  # noqa: E731
         ops = await start_ops(settings, service, lambda: bool(session() and not session().closed))
         await stop.wait()
@@ -139,7 +139,7 @@ async def _serve_slack(
         runner = web.AppRunner(app.web_app(path="/slack/events"))
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
-        log.warning("listening on http://%s:%d/slack/events", host, port)
+        log.info("listening on http://%s:%d/slack/events", host, port)
         ops = await start_ops(settings, service, lambda: True)
         await stop.wait()
         await runner.cleanup()

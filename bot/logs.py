@@ -40,7 +40,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure_logging(debug: bool, json_format: bool) -> None:
+def configure_logging(debug: bool, json_format: bool, serving: bool = False) -> None:
+    """Log lines on stderr. ArticleBot's own loggers (named by module) show INFO when
+    serving a bot (start-up, each answer) or with JSON logs, else warnings only;
+    --debug shows everything, other libraries' too."""
     handler = logging.StreamHandler()
     formatter = (
         JsonFormatter() if json_format else logging.Formatter("%(levelname)s %(name)s: %(message)s")
@@ -49,6 +52,6 @@ def configure_logging(debug: bool, json_format: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.WARNING)
-    logging.getLogger("bot").setLevel(
-        logging.DEBUG if debug else logging.INFO if json_format else logging.WARNING
-    )
+    level = logging.DEBUG if debug else logging.INFO if json_format or serving else logging.WARNING
+    for ours in ("bot", "index"):
+        logging.getLogger(ours).setLevel(level)

@@ -21,7 +21,7 @@ from index.articles import Article, LoadFailure, load_articles
 from index.chunking import ChunkingConfig
 from index.collection import ChangeReport, Collection
 from index.embedding import Embedder
-from index.errors import IndexLayerError, NoArticlesError
+from index.errors import ArticleBotError, BuildFailedError, NoArticlesError
 from index.fetch import Fetcher, FetchPolicy
 from index.store import ArticleIndex, Manifest, build_index, has_index, read_pointer
 from index.vectors import VectorIndexConfig
@@ -166,7 +166,7 @@ def build_in_child_process(settings: Settings, index_dir: Path) -> None:
         with ProcessPoolExecutor(1, mp_context=context) as pool:
             pool.submit(_first_build, portable, index_dir).result()
     except BrokenProcessPool as exc:
-        raise IndexLayerError(
+        raise BuildFailedError(
             f"the first build of the index stopped unexpectedly ({exc}); "
             "run `articlebot index build` to see why"
         ) from None
@@ -244,7 +244,7 @@ class IndexWatcher:
                 if name in (None, self.answerer.index.version):
                     return False
                 index = ArticleIndex.load(self.index_dir, self.answerer.embedder)
-        except IndexLayerError:
+        except ArticleBotError:
             log.warning(
                 "could not load the current index version; still serving %s",
                 self.answerer.index.version,

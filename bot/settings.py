@@ -25,6 +25,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.errors import InsecureSettingsError, SettingsFileError
+
 SETTINGS_FILE = "articlebot.toml"
 
 
@@ -184,14 +186,6 @@ class Settings(BaseSettings):
         ]
 
 
-class SettingsFileError(Exception):
-    """A settings file that cannot be used; the message says why and the fix."""
-
-
-class InsecureSettingsError(SettingsFileError):
-    """A settings file others can change, or one that holds secrets others can read."""
-
-
 def secret_keys() -> frozenset[str]:
     """Every spelling under which a secret setting is read (field name, platform
     variable, ARTICLEBOT_ twin), lower-cased: derived from the fields, so a new
@@ -242,7 +236,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     files = [bundled_dir() / SETTINGS_FILE]
     if config_file is not None:
         if not Path(config_file).is_file():
-            raise FileNotFoundError(f"settings file {config_file} does not exist")
+            raise SettingsFileError(f"settings file {config_file} does not exist")
         check_settings_file(Path(config_file))
         files.append(Path(config_file))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from index.articles import Article
 from index.chunking import ChunkingConfig
 from index.embedding import Embedder
-from index.errors import IndexLayerError, IndexMissingError
+from index.errors import IndexMissingError, NoOlderVersionError, UnknownArticleError
 from index.store import (
     ARTICLES,
     MANIFEST,
@@ -25,10 +25,6 @@ from index.store import (
     switch_current,
 )
 from index.vectors import VectorIndexConfig
-
-
-class UnknownArticleError(IndexLayerError):
-    """An article id that the index does not hold."""
 
 
 @dataclass
@@ -166,7 +162,7 @@ def rollback(index_dir: Path) -> str:
             raise IndexMissingError(f"no index at {index_dir}")
         older = [n for n in versions(index_dir) if n < current]
         if not older:
-            raise IndexLayerError("there is no older version to roll back to")
+            raise NoOlderVersionError("there is no older version to roll back to")
         switch_current(index_dir, older[-1])
         return older[-1]
 

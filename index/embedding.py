@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from index.errors import IndexLayerError
+from index.errors import ModelMissingError
 from index.onnx_model import OnnxEncoder, export_onnx, file_sha256, onnx_available
 
 if TYPE_CHECKING:
@@ -34,10 +34,6 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # is loaded anyway, it takes jobs from BULK_TEXTS_TORCH_LOADED on.
 BULK_TEXTS = 448
 BULK_TEXTS_TORCH_LOADED = 64
-
-
-class ModelMissingError(IndexLayerError):
-    """The model files are not where they should be."""
 
 
 def default_model_path() -> Path:

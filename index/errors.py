@@ -1,13 +1,31 @@
-"""Errors of the index layer. Each carries a message an operator can act on."""
+"""Errors with a message a person can act on, in two kinds that decide the exit
+status: the user's input is wrong (exit 2), or the operator's environment is
+(exit 1). Every error of ArticleBot derives from one of the two; the command line
+prints the message (with the traceback under --debug) and exits with the code
+the error carries."""
 
 from __future__ import annotations
 
 
-class IndexLayerError(Exception):
-    """Base for the errors below; the command line shows their message, not a traceback."""
+class ArticleBotError(Exception):
+    """Base of every error below; `exit_code` is what the command line exits with."""
+
+    exit_code = 1
 
 
-class SourceError(IndexLayerError):
+class InputError(ArticleBotError):
+    """The user's input is wrong: a question, a source, an argument, a setting."""
+
+    exit_code = 2
+
+
+class OperatorError(ArticleBotError):
+    """The environment is wrong: a damaged index, a missing model, a rejected token."""
+
+    exit_code = 1
+
+
+class SourceError(InputError):
     """An article source (file, directory, URL) could not be loaded."""
 
     def __init__(self, source: str, reason: str) -> None:
@@ -16,21 +34,37 @@ class SourceError(IndexLayerError):
         self.reason = reason
 
 
-class NoArticlesError(IndexLayerError):
+class NoArticlesError(InputError):
     """A build was asked for, but no source gave an article."""
 
 
-class IndexMissingError(IndexLayerError):
+class IndexMissingError(InputError):
     """There is no index at the given directory."""
 
 
-class IndexCorruptError(IndexLayerError):
-    """An index exists but a file is unreadable, truncated or inconsistent."""
-
-
-class IndexIncompatibleError(IndexLayerError):
+class IndexIncompatibleError(InputError):
     """The index was built with another model, dimension or format version."""
 
 
-class IndexBusyError(IndexLayerError):
+class UnknownArticleError(InputError):
+    """An article id that the index does not hold."""
+
+
+class IndexCorruptError(OperatorError):
+    """An index exists but a file is unreadable, truncated or inconsistent."""
+
+
+class IndexBusyError(OperatorError):
     """Another build holds the index lock."""
+
+
+class NoOlderVersionError(OperatorError):
+    """A rollback was asked for, but no older version is kept."""
+
+
+class BuildFailedError(OperatorError):
+    """A build in a child process stopped unexpectedly."""
+
+
+class ModelMissingError(OperatorError):
+    """The model files are not where they should be."""

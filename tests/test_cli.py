@@ -192,6 +192,55 @@ def test_corrupt_index_exit_1_with_the_file_named(
     assert "chunks.jsonl" in err and "articlebot index build" in err and "Traceback" not in err
 
 
+def test_debug_shows_the_traceback_of_every_error(
+    capsys: pytest.CaptureFixture[str], index_copy: Path, tmp_path: Path
+) -> None:
+    version = index_copy / "versions" / read_pointer(index_copy)
+    (version / "chunks.jsonl").write_text("")
+    code, _, err = run(capsys, "--debug", "ask", "--index-dir", str(index_copy), "Anything?")
+    assert code == 1 and "Traceback" in err and "IndexCorruptError" in err
+    assert err.rstrip().endswith("articlebot index build`")  # the message is still the last line
+    code, _, err = run(capsys, "--debug", "ask", "--index-dir", str(tmp_path / "none"), "x")
+    assert code == 2 and "Traceback" in err and "IndexMissingError" in err
+
+
+def test_every_error_carries_its_exit_status() -> None:
+    """Two kinds: the user's input (2) and the operator's environment (1)."""
+    import bot.errors
+    import index.errors
+    from index.errors import ArticleBotError, InputError, OperatorError
+
+    errors = [
+        value
+        for module in (bot.errors, index.errors)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, ArticleBotError)
+    ]
+    assert len(errors) > 15
+    for error in errors:
+        if error is not ArticleBotError:
+            assert issubclass(error, InputError) != issubclass(error, OperatorError), error
+        assert error.exit_code == (2 if issubclass(error, InputError) else 1), error
+
+
+def test_serving_shows_start_up_information_by_default() -> None:
+    import logging
+
+    from bot.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging(debug=False, json_format=False, serving=True)
+        assert logging.getLogger("bot.launcher").isEnabledFor(logging.INFO)
+        configure_logging(debug=False, json_format=False, serving=False)
+        assert not logging.getLogger("bot.launcher").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]
+        logging.getLogger("bot").setLevel(logging.NOTSET)
+        logging.getLogger("index").setLevel(logging.NOTSET)
+
+
 def test_bad_usage_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "ask", "--top-k", "0", "x")[0] == 2
     assert run(capsys, "frobnicate")[0] == 2

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer.core import NOT_FOUND, Answerer, QuestionError, prepare_question
+from bot.answer.core import NOT_FOUND, Answerer, prepare_question
+from bot.errors import QuestionError
 from bot.runtime import make_answerer
 from bot.settings import Settings
 from index.embedding import Embedder

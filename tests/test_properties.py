@@ -11,12 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answer.core import NOT_FOUND, Answer, Answerer, QuestionError, prepare_question
+from bot.answer.core import NOT_FOUND, Answer, Answerer, prepare_question
 from bot.chat.discord_bot import EMBEDS_TOTAL_LIMIT, TEXT_LIMIT
 from bot.chat.discord_bot import format_answer as discord_format
 from bot.chat.slack_app import BLOCK_LIMIT, SECTION_LIMIT
 from bot.chat.slack_app import TEXT_LIMIT as SLACK_TEXT_LIMIT
 from bot.chat.slack_app import format_answer as slack_format
+from bot.errors import QuestionError
 from index.articles import make_article, normalise_text, parse_text
 from index.chunking import ChunkingConfig, chunk_article, sentence_spans
 from index.embedding import Embedder

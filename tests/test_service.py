@@ -11,7 +11,8 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bot.answer.core import Answer, Answerer
-from bot.chat.service import BusyError, ChatService, RateLimiter
+from bot.chat.service import ChatService, RateLimiter
+from bot.errors import BusyError
 from bot.settings import Settings
 
 LAUNCH = "When was the International Space Station launched?"

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from bot.answer.highlight import answer_span
+from bot.errors import QuestionError
 from index.articles import Article, normalise_text
 from index.chunking import Chunk, sentence_spans
 from index.embedding import Embedder
@@ -62,10 +63,6 @@ LATEST = re.compile(
 )
 SECOND_SENTENCE_RATIO = 0.9
 PASSAGES_FOR_ANSWER = 3
-
-
-class QuestionError(ValueError):
-    """The question cannot be asked as given (e.g. it is empty)."""
 
 
 @dataclass(frozen=True)

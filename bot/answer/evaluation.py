@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer.core import Answerer, QuestionError
+from bot.answer.core import Answerer
+from bot.errors import QuestionError
 
 # (row name, retrieval mode, rerank): plain baselines, fusion alone, and what answers use
 RETRIEVERS = (

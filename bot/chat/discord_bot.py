@@ -16,8 +16,9 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot.answer.core import Answer, Passage, QuestionError, shorten
-from bot.chat.service import BusyError, ChatService, cooldown_note
+from bot.answer.core import Answer, Passage, shorten
+from bot.chat.service import ChatService, cooldown_note
+from bot.errors import BusyError, QuestionError
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,9 @@ class ArticleBot(discord.Client):
         allowed = self.allowed_guilds()
         return guild_id is None or not allowed or guild_id in allowed
 
+    async def on_ready(self) -> None:
+        log.info("connected to Discord as %s, in %d server(s)", self.user, len(self.guilds))
+
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.leave_if_not_allowed(guild)
 
@@ -261,7 +265,7 @@ def is_admin(interaction: discord.Interaction, admin_roles: list[int]) -> bool:
 
 
 def register_commands(bot: ArticleBot) -> None:
-    service, settings = bot.chat.service, bot.settings
+    service, settings = bot.service, bot.settings
 
     @bot.tree.command(name="ask", description="Ask a question about the articles")
     @app_commands.describe(question="Your question", private="Only you see the answer")

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.answer.core import Answer, Answerer, QuestionError
+from bot.answer.core import Answer, Answerer
+from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
 from bot.runtime import IndexWatcher, sync_from_sources
 from bot.settings import Settings
@@ -88,10 +89,6 @@ class ReindexReport:
         if self.failed:
             text += "\nNot indexed:\n" + "\n".join(f"{bullet} {escape(f)}" for f in self.failed)
         return text
-
-
-class BusyError(Exception):
-    """Too many questions are waiting for an answer thread; the asker should retry."""
 
 
 BUSY = "I'm answering a lot of questions right now. Please try again in a minute."
