@@ -66,14 +66,15 @@ def main() -> None:
         for n, (source, questions) in enumerate(corpora):
             index_dir = Path(tmp) / str(n)
             build_from_sources(settings, embedder, index_dir, [source])
-            answerer = make_answerer(settings, embedder, ArticleIndex.load(index_dir, embedder))
+            answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
             others = [q for m, (_, qs) in enumerate(corpora) if m != n for q in qs]
             negatives = rng.sample(others, min(len(questions), len(others)))
             if source.endswith("articles"):
                 negatives += [q for q in seed_q if q["id"] == "d07"]
             for w in weights:
-                answerer.lexical_weight = w
-                answerer.min_score = -10
+                answerer.config = answerer.config.model_copy(
+                    update={"lexical_weight": w, "min_score": -10}
+                )
                 pos[w] += [answerer.answer(q["question"]).confidence for q in questions]
                 neg[w] += [answerer.answer(q["question"]).confidence for q in negatives]
     rows = []

@@ -110,7 +110,7 @@ def main() -> None:
         ]
         random.Random(1).shuffle(questions)
         questions = questions[: args.questions]
-        answerer = make_answerer(settings, embedder, index)
+        answerer = make_answerer(settings, index)
         latencies = []
         for question in questions:
             started = time.perf_counter()

@@ -43,7 +43,7 @@ def main() -> None:
 
         index_dir = Path(tmp) / "squad"
         build_from_sources(settings, embedder, index_dir, [str(squad / "articles")])
-        answerer = make_answerer(settings, embedder, ArticleIndex.load(index_dir, embedder))
+        answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
         questions = [q.question for q in read_questions(squad / "questions.jsonl")]
         random.Random(1).shuffle(questions)
         for question in questions[:10]:

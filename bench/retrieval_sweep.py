@@ -18,16 +18,18 @@ from pathlib import Path
 from bot.answer.evaluation import contains_gold, read_questions
 from bot.runtime import make_embedder, sync_from_sources
 from bot.settings import load_settings
+from index.config import RetrievalConfig
+from index.retrieval import Retriever, Terms
 from index.store import ArticleIndex
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def metrics(index: ArticleIndex, questions: list, vectors, mode: str, **options) -> dict:
+def metrics(index: ArticleIndex, questions: list, mode: str, **settings: object) -> dict:
+    retriever = Retriever(index, RetrievalConfig(**settings), Terms())  # type: ignore[arg-type]
     ranks = []
-    for q, vector in zip(questions, vectors, strict=True):
-        found = index.retrieve(q.question, vector, 5, mode, **options)
-        texts = [index.chunks[i].text for i, *_ in found]
+    for q in questions:
+        texts = [hit.chunk.text for hit in retriever.search(q.question, 5, mode, rerank=False)]
         ranks.append(next((r for r, t in enumerate(texts, 1) if contains_gold(t, q.answers)), None))
     n = len(ranks)
     return {
@@ -56,12 +58,11 @@ def main() -> None:
     sync_from_sources(settings, embedder, index_dir, [str(args.articles)])
     index = ArticleIndex.load(index_dir, embedder)
     questions = [q for q in read_questions(args.questions) if q.answerable]
-    vectors = embedder.encode([q.question for q in questions])
-    rows = {mode: metrics(index, questions, vectors, mode) for mode in ("bm25", "dense")}
-    rows["hybrid rrf"] = metrics(index, questions, vectors, "hybrid", fusion="rrf")
+    rows = {mode: metrics(index, questions, mode) for mode in ("bm25", "dense")}
+    rows["hybrid rrf"] = metrics(index, questions, "hybrid", retrieval_fusion="rrf")
     for weight in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7):
         rows[f"hybrid weighted {weight}"] = metrics(
-            index, questions, vectors, "hybrid", fusion="weighted", dense_weight=weight
+            index, questions, "hybrid", retrieval_fusion="weighted", dense_weight=weight
         )
     result = {
         "chunk_tokens": args.chunk_tokens,

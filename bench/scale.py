@@ -18,6 +18,7 @@ import resource
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -26,8 +27,10 @@ import numpy as np
 from bot.answer.evaluation import read_questions
 from bot.runtime import make_embedder, sync_from_sources
 from bot.settings import load_settings
+from index.build import vector_config
+from index.config import IndexConfig
 from index.store import ArticleIndex
-from index.vectors import VectorIndexConfig, build_vector_index
+from index.vectors import build_vector_index
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"
@@ -47,7 +50,7 @@ def main() -> None:
     index_dir = Path(tempfile.gettempdir()) / "articlebot-scale-base"
     sync_from_sources(settings, embedder, index_dir, [str(squad / "articles")])
     base_index = ArticleIndex.load(index_dir, embedder)
-    base = base_index._vectors.reconstruct_n(0, base_index._vectors.ntotal)
+    base = base_index.vectors.reconstruct_n(0, base_index.vectors.ntotal)
 
     rng = np.random.default_rng(0)
     repeats = -(-args.passages // len(base))
@@ -62,7 +65,11 @@ def main() -> None:
 
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    config = VectorIndexConfig(flat_max=min(100_000, args.passages - 1), recall_sample=1000)
+    config = replace(
+        vector_config(settings.section(IndexConfig)),
+        flat_max=min(100_000, args.passages - 1),
+        recall_sample=1000,
+    )
     index, about = build_vector_index(vectors, config)
     build_seconds = time.perf_counter() - started
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

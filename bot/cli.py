@@ -18,7 +18,7 @@ import typer
 from pydantic import ValidationError
 from typer.exceptions import TyperException
 
-from bot.answer.core import Answer, shorten
+from bot.answer.values import Answer, shorten
 from bot.errors import QuestionError, SourcesFailedError, UsageError
 from bot.settings import Settings, load_settings
 from index.errors import ArticleBotError, IndexMissingError, NoArticlesError
@@ -258,13 +258,11 @@ def _questions(question: str | None, file: str | None) -> Iterator[str]:
             yield line
 
 
-def _answerer(ctx: typer.Context, index_dir: Path | None):
-    from bot.runtime import make_answerer, make_embedder, open_index
+def _answerer(settings: Settings, embedder=None):
+    """The configured index's answerer; the default index is built on first use."""
+    from bot.runtime import open_answerer
 
-    settings = _settings(ctx, index_dir=index_dir)
-    embedder = make_embedder(settings)
-    index = open_index(settings, embedder, bootstrap=settings.index_dir is None)
-    return make_answerer(settings, embedder, index)
+    return open_answerer(settings, embedder, bootstrap=settings.index_dir is None)
 
 
 def _each_question(questions: Iterator[str], handle) -> None:
@@ -307,7 +305,7 @@ def ask(
 ) -> None:
     """Answer QUESTION (or each line of --file) from the articles, citing the passages."""
     questions = _questions(question, file)
-    answerer = _answerer(ctx, index_dir)
+    answerer = _answerer(_settings(ctx, index_dir=index_dir))
 
     def handle(text: str) -> None:
         answer = answerer.answer(text, top_k)
@@ -329,13 +327,13 @@ def search(
     top_k: TopKOption = None,
 ) -> None:
     """Show the passages retrieved for QUESTION, without composing an answer."""
-    from bot.answer.core import prepare_question
+    from bot.answer.question import prepare_question
 
     questions = _questions(question, file)
-    answerer = _answerer(ctx, index_dir)
+    answerer = _answerer(_settings(ctx, index_dir=index_dir))
 
     def handle(text: str) -> None:
-        prepared = prepare_question(text, answerer.question_max_chars)
+        prepared = prepare_question(text, answerer.config.question_max_chars)
         passages = answerer.search(prepared.text, top_k)
         if as_json:
             rows = [p.to_dict() for p in passages]
@@ -378,7 +376,7 @@ def evaluate_command(
     if articles is not None:
         target = index_dir or settings.data_dir / "eval" / slugify(str(articles.resolve()))
         sync_from_sources(settings, embedder, target, [str(articles)], progress=sys.stderr.isatty())
-    answerer = make_answerer(settings, embedder, ArticleIndex.load(target, embedder))
+    answerer = make_answerer(settings, ArticleIndex.load(target, embedder))
     result = evaluate(answerer, gold, top_k or settings.top_k)
     typer.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
@@ -386,10 +384,12 @@ def evaluate_command(
 @app.command()
 def chat(ctx: typer.Context, index_dir: IndexDirOption = None) -> None:
     """Ask questions at a prompt; picks up newly published index versions as it goes."""
-    from bot.runtime import IndexWatcher
+    from bot.runtime import IndexWatcher, make_embedder
 
-    answerer = _answerer(ctx, index_dir)
-    watcher = IndexWatcher(answerer, _settings(ctx, index_dir=index_dir).resolved_index_dir)
+    settings = _settings(ctx, index_dir=index_dir)
+    embedder = make_embedder(settings)
+    answerer = _answerer(settings, embedder)
+    watcher = IndexWatcher(answerer, settings.resolved_index_dir, embedder)
     typer.echo("Ask about the articles (empty line or Ctrl-D to quit).")
     while True:
         try:

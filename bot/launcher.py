@@ -10,7 +10,7 @@ import signal
 from bot.chat.service import ChatService
 from bot.errors import LaunchError, MissingSecretError
 from bot.ops import OpsServer
-from bot.runtime import make_answerer, make_embedder, open_index
+from bot.runtime import make_embedder, open_answerer
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 
 def make_service(settings: Settings, platform: str) -> ChatService:
     embedder = make_embedder(settings)
-    index = open_index(settings, embedder, bootstrap=settings.index_dir is None)
-    return ChatService(make_answerer(settings, embedder, index), settings, platform)
+    answerer = open_answerer(settings, embedder, bootstrap=settings.index_dir is None)
+    return ChatService(answerer, embedder, settings, platform)
 
 
 async def start_ops(settings: Settings, service: ChatService, connected) -> OpsServer | None:

@@ -1,7 +1,9 @@
-"""Process-level wiring shared by every entry point: model, index, answerer.
+"""Wiring shared by every entry point: from the settings to the embedder, the
+collection, the loaded index and the answerer.
 
-Entry points (the command line now, the Discord and Slack launchers later)
-build these once from the settings and hand them down.
+`open_answerer` is the one way to get an answerer from settings; the command
+line, the bot launcher, the benchmarks and the tests all call it. Each layer
+gets its own section of the settings (a RetrievalConfig, an AnswerConfig...).
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.answer.core import Answerer, Retrieval
+from bot.answer.config import AnswerConfig, GenerationConfig
+from bot.answer.core import Answerer
 from bot.settings import Settings
 from index.articles import Article, LoadFailure, load_articles
-from index.chunking import ChunkingConfig
+from index.build import build_index
 from index.collection import ChangeReport, Collection
+from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalConfig
 from index.embedding import Embedder
 from index.errors import ArticleBotError, BuildFailedError, NoArticlesError
-from index.fetch import Fetcher, FetchPolicy
-from index.store import ArticleIndex, Manifest, build_index, has_index, read_pointer
-from index.vectors import VectorIndexConfig
+from index.fetch import Fetcher
+from index.layout import Manifest, has_index, read_pointer
+from index.store import ArticleIndex
 
 log = logging.getLogger(__name__)
 
@@ -39,65 +43,23 @@ class BuildReport:
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    return Embedder(
-        settings.model_path,
-        model_name=settings.model_name,
-        batch_size=settings.embed_batch_size,
-        backend=settings.embedding_backend,
-        onnx_threads=settings.onnx_threads,
-    )
-
-
-def chunking_config(settings: Settings, embedder: Embedder) -> ChunkingConfig:
-    return ChunkingConfig(
-        target_tokens=settings.chunk_target_tokens,
-        max_tokens=embedder.max_tokens - 2,
-        overlap_tokens=settings.chunk_overlap_tokens,
-    )
+    return Embedder(settings.section(EmbeddingConfig))
 
 
 def load_sources(
     settings: Settings, sources: list[str], *, progress: bool = False
 ) -> tuple[list[Article], list[LoadFailure]]:
-    articles, failures = load_articles(
-        sources, fetcher=Fetcher(fetch_policy(settings)), progress=progress
-    )
+    fetcher = Fetcher(settings.section(FetchConfig))
+    articles, failures = load_articles(sources, fetcher=fetcher, progress=progress)
     for failure in failures:
         log.warning("not indexed: %s: %s", failure.source, failure.reason)
     return articles, failures
 
 
-def fetch_policy(settings: Settings) -> FetchPolicy:
-    return FetchPolicy(
-        timeout_seconds=settings.fetch_timeout_seconds,
-        deadline_seconds=settings.fetch_deadline_seconds,
-        max_bytes=settings.fetch_max_bytes,
-        allow_private_networks=settings.fetch_allow_private_networks,
-        feed_entry_hosts=tuple(settings.fetch_feed_entry_hosts),
-        feed_max_entries=settings.feed_max_entries,
-    )
-
-
-def vector_config(settings: Settings) -> VectorIndexConfig:
-    return VectorIndexConfig(
-        flat_max=settings.faiss_flat_max,
-        hnsw_m=settings.hnsw_m,
-        ef_construction=settings.hnsw_ef_construction,
-        ef_search=settings.hnsw_ef_search,
-    )
-
-
 def make_collection(
     settings: Settings, embedder: Embedder, index_dir: Path, *, progress: bool = False
 ) -> Collection:
-    return Collection(
-        index_dir,
-        embedder,
-        chunking=chunking_config(settings, embedder),
-        keep_versions=settings.keep_versions,
-        progress=progress,
-        vector_config=vector_config(settings),
-    )
+    return Collection(index_dir, embedder, settings.section(IndexConfig), progress=progress)
 
 
 def sync_from_sources(
@@ -137,11 +99,9 @@ def build_from_sources(
         articles,
         embedder,
         index_dir,
-        chunking=chunking_config(settings, embedder),
-        keep_versions=settings.keep_versions,
+        settings.section(IndexConfig),
         progress=progress,
         lock_wait_seconds=lock_wait_seconds,
-        vector_config=vector_config(settings),
     )
     return BuildReport(manifest, failures, time.perf_counter() - started)
 
@@ -180,46 +140,25 @@ def _first_build(settings: Settings, index_dir: Path) -> None:
     )
 
 
-def make_answerer(settings: Settings, embedder: Embedder, index: ArticleIndex) -> Answerer:
-    """The extractive answerer, or, with answer_backend = "openai", one whose
-    wording comes from a chat model (checked, with the extractive answer as fallback)."""
-    answerer = make_extractive_answerer(settings, embedder, index)
+def make_answerer(settings: Settings, index: ArticleIndex) -> Answerer:
+    """The answerer for a loaded index: extractive, or, with answer_backend =
+    "openai", reworded by a chat model (checked, the extractive answer as fallback)."""
+    answer = settings.section(AnswerConfig)
+    writer = None
     if settings.answer_backend == "openai":
-        from bot.answer.generation import GeneratedAnswerer
+        from bot.answer.generation import GeneratedWriter
 
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        return GeneratedAnswerer(  # type: ignore[return-value]
-            answerer,
-            base_url=settings.openai_base_url,
-            model=settings.openai_model,
-            api_key=key,
-            timeout_seconds=settings.openai_timeout_seconds,
-            passages=settings.top_k,
-        )
-    return answerer
+        writer = GeneratedWriter(settings.section(GenerationConfig), answer.answer_max_chars)
+    return Answerer(index, answer, settings.section(RetrievalConfig), writer)
 
 
-def make_extractive_answerer(
-    settings: Settings, embedder: Embedder, index: ArticleIndex
+def open_answerer(
+    settings: Settings, embedder: Embedder | None = None, *, bootstrap: bool = False
 ) -> Answerer:
-    return Answerer(
-        index,
-        embedder,
-        top_k=settings.top_k,
-        min_score=settings.min_score,
-        lexical_weight=settings.lexical_weight,
-        recency_weight=settings.recency_weight,
-        retrieval=Retrieval(
-            settings.retrieval_mode,
-            settings.retrieval_fusion,
-            settings.dense_weight,
-            settings.retrieval_candidates,
-            settings.rerank_weight,
-            settings.rerank_depth,
-        ),
-        answer_max_chars=settings.answer_max_chars,
-        question_max_chars=settings.question_max_chars,
-    )
+    """The answerer for the configured index: the one way from settings to answers.
+    With `bootstrap`, the index is first built if there is none yet."""
+    embedder = embedder or make_embedder(settings)
+    return make_answerer(settings, open_index(settings, embedder, bootstrap=bootstrap))
 
 
 class IndexWatcher:
@@ -227,9 +166,10 @@ class IndexWatcher:
     of the pointer file before each question (a few microseconds), a load when
     another process or this one published a new version."""
 
-    def __init__(self, answerer: Answerer, index_dir: Path) -> None:
+    def __init__(self, answerer: Answerer, index_dir: Path, embedder: Embedder) -> None:
         self.answerer = answerer
         self.index_dir = Path(index_dir)
+        self.embedder = embedder
         self._lock = threading.Lock()
 
     def refresh(self) -> bool:
@@ -243,7 +183,7 @@ class IndexWatcher:
                 name = read_pointer(self.index_dir)
                 if name in (None, self.answerer.index.version):
                     return False
-                index = ArticleIndex.load(self.index_dir, self.answerer.embedder)
+                index = ArticleIndex.load(self.index_dir, self.embedder)
         except ArticleBotError:
             log.warning(
                 "could not load the current index version; still serving %s",

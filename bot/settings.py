@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,9 +25,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.answer.config import AnswerConfig, GenerationConfig
+from bot.chat.config import ChatConfig
+from bot.env import platform_env
 from bot.errors import InsecureSettingsError, SettingsFileError
+from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalConfig
 
 SETTINGS_FILE = "articlebot.toml"
+Section = typing.TypeVar("Section", bound=BaseModel)
 
 
 def bundled_dir() -> Path:
@@ -41,14 +46,22 @@ def default_data_dir() -> Path:
     return Path(base) / "articlebot"
 
 
-def platform_env(name: str) -> AliasChoices:
-    """A platform's customary variable (e.g. DISCORD_TOKEN), its ARTICLEBOT_ twin, or the
-    settings-file key."""
-    return AliasChoices(name, f"ARTICLEBOT_{name}", name.lower())
+class Settings(
+    FetchConfig,
+    EmbeddingConfig,
+    IndexConfig,
+    RetrievalConfig,
+    AnswerConfig,
+    GenerationConfig,
+    ChatConfig,
+    BaseSettings,
+):
+    """Everything an operator can set. See config/articlebot.toml for each field's meaning.
 
-
-class Settings(BaseSettings):
-    """Everything an operator can set. See config/articlebot.toml for each field's meaning."""
+    Made of each layer's own section (index/config.py, bot/answer/config.py,
+    bot/chat/config.py), where its settings are declared once; `section` hands a
+    layer its part. What only the entry points and platforms use is declared here.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="ARTICLEBOT_", extra="ignore", populate_by_name=True
@@ -58,71 +71,11 @@ class Settings(BaseSettings):
     index_dir: Path | None = None
     sources: list[str] = Field(default_factory=list)
 
-    model_path: Path | None = None
-    model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
-    embed_batch_size: int = Field(32, ge=1)
-    # "auto": embed with the ONNX export stored with the index (no torch at run
-    # time), exported at build; "torch": always sentence-transformers.
-    embedding_backend: Literal["auto", "torch"] = "auto"
-    onnx_threads: int = Field(0, ge=0)
-
-    chunk_target_tokens: int = Field(200, ge=16, le=254)
-    chunk_overlap_tokens: int = Field(48, ge=0)
-    keep_versions: int = Field(3, ge=1)
-    # Vector index: exact (flat) up to faiss_flat_max vectors, HNSW beyond (its recall@5
-    # against exact search is measured at build time and written to the manifest).
-    faiss_flat_max: int = Field(200_000, ge=1)
-    hnsw_m: int = Field(32, ge=4, le=128)
-    hnsw_ef_construction: int = Field(200, ge=8)
-    hnsw_ef_search: int = Field(1024, ge=8)
-
-    top_k: int = Field(5, ge=1, le=50)
-    # How passages are found: "hybrid" (BM25 + embeddings), "dense" or "bm25"; hybrid
-    # fusion "weighted" (dense_weight x cosine + the rest x BM25 scaled to [0, 1]) or "rrf".
-    retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
-    retrieval_fusion: Literal["weighted", "rrf"] = "weighted"
-    dense_weight: float = Field(0.7, ge=0.0, le=1.0)
-    retrieval_candidates: int = Field(30, ge=1, le=1000)
-    # Rerank the best `rerank_depth` passages by fused score + rerank_weight x the share of
-    # the question's words in their best sentence (0 turns it off).
-    rerank_weight: float = Field(1.0, ge=0.0, le=5.0)
-    rerank_depth: int = Field(20, ge=1, le=200)
-    min_score: float = Field(0.50, ge=-1.0, le=3.0)
-    lexical_weight: float = Field(0.75, ge=0.0, le=5.0)
-    recency_weight: float = Field(0.15, ge=0.0, le=5.0)
-    answer_max_chars: int = Field(400, ge=80)
-    # "extractive" (default, offline) or "openai": any OpenAI-compatible chat endpoint
-    answer_backend: Literal["extractive", "openai"] = "extractive"
-    openai_base_url: str = "http://127.0.0.1:11434/v1"
-    openai_model: str = "llama3.1"
-    openai_api_key: SecretStr | None = Field(None, validation_alias=platform_env("OPENAI_API_KEY"))
-    openai_timeout_seconds: float = Field(20.0, gt=0)
-    question_max_chars: int = Field(1000, ge=10)
-
-    # Fetching URLs and feeds: see index/fetch.py and the README's Operations section.
-    fetch_timeout_seconds: float = Field(10.0, gt=0)
-    fetch_deadline_seconds: float = Field(60.0, gt=0)
-    fetch_max_bytes: int = Field(5_000_000, gt=0)
-    fetch_allow_private_networks: bool = False
-    fetch_feed_entry_hosts: list[str] = Field(default_factory=list)
-    feed_max_entries: int = Field(100, ge=1)
-
-    # Chat platforms, shared
-    rate_limit_questions: int = Field(5, ge=1)
-    rate_limit_seconds: float = Field(60.0, gt=0)
-    rate_limit_channel_questions: int = Field(30, ge=1)
-    # After a /reindex, the next one waits this long (0: no wait).
-    reindex_cooldown_seconds: float = Field(300.0, ge=0)
-
     # Operations: /healthz and Prometheus /metrics on ops_host:ops_port (off when unset),
     # and log lines as JSON objects (with a request id per question) or plain text.
     ops_port: int | None = Field(None, ge=1, le=65535)
     ops_host: str = "127.0.0.1"
     log_format: Literal["text", "json"] = "text"
-    answer_threads: int = Field(4, ge=1)
-    # Questions waiting for or in an answer thread, at most; past that askers are told the
-    # bot is busy, instead of a queue that grows without end.
-    answer_queue_max: int = Field(64, ge=1)
 
     # Discord. The token is a secret: never logged, never shown in errors.
     discord_token: SecretStr | None = Field(
@@ -165,6 +118,10 @@ class Settings(BaseSettings):
     slack_admin_user_ids: list[str] = Field(default_factory=list)
     slack_ephemeral_answers: bool = False
     slack_api_retries: int = Field(3, ge=0)
+
+    def section(self, kind: type[Section]) -> Section:
+        """The part of the settings one layer uses (e.g. its RetrievalConfig)."""
+        return kind.model_validate({name: getattr(self, name) for name in kind.model_fields})
 
     @property
     def feedback_path(self) -> Path:

@@ -303,7 +303,7 @@ def iter_url(url: str, fetcher: Fetcher) -> Iterator[Article | LoadFailure]:
     entries = feed_entries(page.body)
     if not entries:
         raise SourceError(redact_url(url), "the feed has no entries with links")
-    limit = fetcher.policy.feed_max_entries
+    limit = fetcher.config.feed_max_entries
     if len(entries) > limit:
         log.warning(
             "%s has %d entries; indexing the first %d (feed_max_entries)",
@@ -345,7 +345,7 @@ def load_articles(
     progress: bool = False,
 ) -> tuple[list[Article], list[LoadFailure]]:
     """All loadable articles (ids made unique) and the failures, in source order.
-    URLs are fetched by `fetcher` (by default under the default FetchPolicy)."""
+    URLs are fetched by `fetcher` (by default with the default FetchConfig)."""
     from tqdm import tqdm
 
     articles: list[Article] = []

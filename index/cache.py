@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedding import Embedder
+from index.embedding import TextEncoder
 from index.files import private_file
 
 SCHEMA = """
@@ -66,19 +66,19 @@ class EmbeddingCache:
 
 
 def embed_with_cache(
-    texts: list[str], embedder: Embedder, cache: EmbeddingCache | None, *, progress: bool = False
+    texts: list[str], encoder: TextEncoder, cache: EmbeddingCache | None, *, progress: bool = False
 ) -> tuple[np.ndarray, int]:
     """Vectors for `texts` (one row each) and how many had to be embedded now."""
     if cache is None:
-        return embedder.encode(texts, progress=progress), len(texts)
+        return encoder.encode(texts, progress=progress), len(texts)
     keys = [text_key(t) for t in texts]
     known = cache.get_many(list(set(keys)))
     missing = list(dict.fromkeys(k for k in keys if k not in known))
     if missing:
         text_of = dict(zip(keys, texts, strict=True))
-        fresh = embedder.encode([text_of[k] for k in missing], progress=progress)
+        fresh = encoder.encode([text_of[k] for k in missing], progress=progress)
         new = dict(zip(missing, fresh, strict=True))
         cache.put_many(new)
         known.update(new)
-    vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, embedder.dimension))
+    vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, encoder.dimension))
     return np.ascontiguousarray(vectors, dtype=np.float32), len(missing)

@@ -51,11 +51,13 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ChunkingConfig:
-    """Chunk size in word pieces, excluding the model's two special tokens."""
+    """Chunk size in word pieces, excluding the model's two special tokens (the
+    settings are IndexConfig's chunk_target_tokens and chunk_overlap_tokens; the
+    limit is the model's)."""
 
-    target_tokens: int = 200
-    max_tokens: int = 254
-    overlap_tokens: int = 48
+    target_tokens: int
+    max_tokens: int
+    overlap_tokens: int
 
     def __post_init__(self) -> None:
         if not 0 < self.target_tokens <= self.max_tokens:

@@ -9,22 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.articles import Article
-from index.chunking import ChunkingConfig
+from index.build import BuildLock, publish
+from index.config import IndexConfig
 from index.embedding import Embedder
 from index.errors import IndexMissingError, NoOlderVersionError, UnknownArticleError
-from index.store import (
-    ARTICLES,
-    MANIFEST,
-    VERSIONS,
-    BuildLock,
-    Manifest,
-    publish,
-    read_jsonl,
-    read_manifest,
-    read_pointer,
-    switch_current,
-)
-from index.vectors import VectorIndexConfig
+from index.layout import Manifest, read_current, read_pointer, switch_current, versions
 
 
 @dataclass
@@ -43,28 +32,6 @@ class ChangeReport:
         return bool(self.added or self.updated or self.removed)
 
 
-def current_version_dir(index_dir: Path) -> Path | None:
-    name = read_pointer(Path(index_dir))
-    return Path(index_dir) / VERSIONS / name if name else None
-
-
-def read_current(index_dir: Path) -> tuple[Manifest, list[Article]] | None:
-    """The current manifest and articles, without loading vectors (cheap)."""
-    version_dir = current_version_dir(index_dir)
-    if version_dir is None:
-        return None
-    manifest = read_manifest(version_dir / MANIFEST)
-    articles = [Article.from_dict(row) for row in read_jsonl(version_dir / ARTICLES)]
-    return manifest, articles
-
-
-def versions(index_dir: Path) -> list[str]:
-    folder = Path(index_dir) / VERSIONS
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
 def disk_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
@@ -76,18 +43,14 @@ class Collection:
         self,
         index_dir: Path,
         embedder: Embedder,
+        config: IndexConfig | None = None,
         *,
-        chunking: ChunkingConfig | None = None,
-        keep_versions: int = 3,
         progress: bool = False,
         lock_wait_seconds: float = 0.0,
-        vector_config: VectorIndexConfig | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
-        self.vector_config = vector_config
         self.embedder = embedder
-        self.chunking = chunking
-        self.keep_versions = keep_versions
+        self.config = config or IndexConfig()
         self.progress = progress
         self.lock_wait_seconds = lock_wait_seconds
 
@@ -141,11 +104,9 @@ class Collection:
                     list(new.values()),
                     self.embedder,
                     self.index_dir,
-                    chunking=self.chunking,
-                    keep_versions=self.keep_versions,
+                    self.config,
                     progress=self.progress,
                     added_at=added_at,
-                    vector_config=self.vector_config,
                 )
             else:
                 report.manifest = old_manifest

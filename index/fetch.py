@@ -31,6 +31,7 @@ from urllib.parse import urljoin
 
 import httpx
 
+from index.config import FetchConfig
 from index.errors import SourceError
 from index.redact import redact_url
 
@@ -41,18 +42,6 @@ USER_AGENT = "ArticleBot/0.1 (+https://github.com/articlebot)"
 # A resolver maps (host, port) to IP address strings; the system one asks DNS.
 Resolver = Callable[[str, int], list[str]]
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class FetchPolicy:
-    """Limits and trust for fetching; the defaults are what an operator gets."""
-
-    timeout_seconds: float = 10.0  # each connect or read
-    deadline_seconds: float = 60.0  # the whole fetch, redirects included
-    max_bytes: int = 5_000_000  # after decompression
-    allow_private_networks: bool = False
-    feed_entry_hosts: tuple[str, ...] = ()  # when set, feed entries may only come from these
-    feed_max_entries: int = 100
 
 
 @dataclass(frozen=True)
@@ -161,26 +150,26 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 class Fetcher:
-    """GETs URLs under a FetchPolicy. `resolver` and `transport` are the network
+    """GETs URLs under a FetchConfig. `resolver` and `transport` are the network
     (tests pass a resolver with made-up names and a transport that only reaches
     127.0.0.1)."""
 
     def __init__(
         self,
-        policy: FetchPolicy | None = None,
+        config: FetchConfig | None = None,
         *,
         resolver: Resolver = system_resolver,
         transport: Callable[[], httpx.AsyncBaseTransport] | None = None,
     ) -> None:
-        self.policy = policy or FetchPolicy()
+        self.config = config or FetchConfig()
         self._resolver = resolver
         self._transport = transport or (lambda: httpx.AsyncHTTPTransport(retries=0))
 
     def get(self, url: str, *, feed_entry: bool = False) -> Fetched:
         """The page at `url`, or a SourceError naming the (redacted) URL and why.
-        Feed entries must also come from `feed_entry_hosts` when that is set."""
+        Feed entries must also come from `fetch_feed_entry_hosts` when that is set."""
         shown = redact_url(url)
-        deadline = self.policy.deadline_seconds
+        deadline = self.config.fetch_deadline_seconds
         try:
             return _run(asyncio.wait_for(self._get(url, feed_entry), deadline))
         except TimeoutError:
@@ -189,7 +178,7 @@ class Fetcher:
             ) from None
         except httpx.TimeoutException:
             raise SourceError(
-                shown, f"no answer within {self.policy.timeout_seconds:g} s"
+                shown, f"no answer within {self.config.fetch_timeout_seconds:g} s"
             ) from None
         except httpx.HTTPError as exc:
             reason = redact_url(str(exc)) if "://" in str(exc) else str(exc)
@@ -200,7 +189,7 @@ class Fetcher:
             raise SourceError(shown, str(exc)) from None
 
     async def _get(self, url: str, feed_entry: bool) -> Fetched:
-        timeout = httpx.Timeout(self.policy.timeout_seconds)
+        timeout = httpx.Timeout(self.config.fetch_timeout_seconds)
         async with httpx.AsyncClient(
             transport=self._transport(), timeout=timeout, trust_env=False
         ) as client:
@@ -254,7 +243,7 @@ class Fetcher:
         return httpx.Request("GET", direct, headers=headers, extensions=extensions)
 
     def _check_entry_host(self, host: str, shown: str, feed_entry: bool) -> None:
-        allowed = self.policy.feed_entry_hosts
+        allowed = self.config.fetch_feed_entry_hosts
         if not feed_entry or not allowed:
             return
         host = host.lower().rstrip(".")
@@ -272,7 +261,7 @@ class Fetcher:
                 raise _Refused(f"cannot resolve {host} ({exc})") from None
         if not addresses:
             raise _Refused(f"cannot resolve {host}")
-        if not self.policy.allow_private_networks:
+        if not self.config.fetch_allow_private_networks:
             for address in addresses:
                 if reason := refusal(address):
                     raise _Refused(
@@ -282,7 +271,7 @@ class Fetcher:
         return addresses[0]
 
     async def _read(self, url: str, response: httpx.Response) -> Fetched:
-        limit = self.policy.max_bytes
+        limit = self.config.fetch_max_bytes
         length = response.headers.get("content-length", "")
         encoding = response.headers.get("content-encoding", "")
         if length.isdigit() and int(length) > limit and not encoding:

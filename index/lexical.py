@@ -8,8 +8,6 @@ import threading
 from functools import cache
 from pathlib import Path
 
-import numpy as np
-
 K1, B = 0.9, 0.4  # the Anserini defaults, good for passages
 
 
@@ -66,27 +64,3 @@ class LexicalIndex:
         # n_threads=0: in this thread (1 starts a thread pool on every call)
         ids, scores = self._retriever.retrieve(tokens, k=k, show_progress=False, n_threads=0)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
-
-
-def normalise(scores: dict[int, float]) -> dict[int, float]:
-    """Scale to [0, 1] by the best score, so BM25 can be mixed with cosines."""
-    if not scores:
-        return {}
-    top = max(scores.values()) or 1.0
-    return {i: s / top for i, s in scores.items()}
-
-
-def reciprocal_rank_fusion(rankings: list[list[int]], k: int = 60) -> dict[int, float]:
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, item in enumerate(ranking, 1):
-            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
-    return fused
-
-
-def cosines(vectors: object, ids: list[int], query: np.ndarray) -> dict[int, float]:
-    """Exact cosine of the query with stored vectors (FAISS flat index)."""
-    if not ids:
-        return {}
-    stored = np.vstack([vectors.reconstruct(int(i)) for i in ids])
-    return dict(zip(ids, (stored @ query).tolist(), strict=True))

@@ -12,13 +12,14 @@ RECALL_K = 5
 
 @dataclass(frozen=True)
 class VectorIndexConfig:
-    """`flat_max` vectors or fewer: exact inner product; more: HNSW with these parameters."""
+    """`flat_max` vectors or fewer: exact inner product; more: HNSW with these parameters
+    (the settings are IndexConfig's faiss_flat_max and hnsw_*)."""
 
-    flat_max: int = 200_000
-    hnsw_m: int = 32
-    ef_construction: int = 200
-    ef_search: int = 1024
-    recall_sample: int = 500
+    flat_max: int
+    hnsw_m: int
+    ef_construction: int
+    ef_search: int
+    recall_sample: int = 500  # vectors whose HNSW neighbours are checked at build
 
 
 def build_vector_index(vectors: np.ndarray, config: VectorIndexConfig) -> tuple[object, dict]:

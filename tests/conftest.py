@@ -17,8 +17,9 @@ from bot.answer.core import Answerer
 from bot.runtime import make_answerer
 from bot.settings import Settings, bundled_dir, load_settings
 from index.articles import load_articles
+from index.build import build_index
 from index.embedding import Embedder
-from index.store import ArticleIndex, build_index
+from index.store import ArticleIndex
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -119,7 +120,7 @@ def bundled_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedd
 
 @pytest.fixture(scope="session")
 def answerer(bundled_index_dir: Path, embedder: Embedder, settings: Settings) -> Answerer:
-    return make_answerer(settings, embedder, ArticleIndex.load(bundled_index_dir, embedder))
+    return make_answerer(settings, ArticleIndex.load(bundled_index_dir, embedder))
 
 
 @pytest.fixture(scope="session")

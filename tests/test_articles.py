@@ -9,8 +9,9 @@ import pytest
 
 from bot.settings import bundled_dir
 from index.articles import load_articles, load_file, load_url, normalise_text
+from index.config import FetchConfig
 from index.errors import SourceError
-from index.fetch import Fetcher, FetchPolicy
+from index.fetch import Fetcher
 from tests.fakes.pages import serve_pages
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -115,9 +116,9 @@ PAGES = {
 }
 
 
-def local(**policy: object) -> Fetcher:
+def local(**config: object) -> Fetcher:
     """A fetcher that may reach the test's server on 127.0.0.1."""
-    return Fetcher(FetchPolicy(allow_private_networks=True, **policy))  # type: ignore[arg-type]
+    return Fetcher(FetchConfig(fetch_allow_private_networks=True, **config))  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -144,8 +145,8 @@ def test_url_errors_are_clear(server: str) -> None:
     with pytest.raises(SourceError, match="HTTP 404"):
         load_url(f"{server}/gone.html", local())
     with pytest.raises(SourceError, match="byte limit"):
-        load_url(f"{server}/huge.html", local(max_bytes=100_000))
+        load_url(f"{server}/huge.html", local(fetch_max_bytes=100_000))
     with pytest.raises(SourceError, match="no answer within"):
-        load_url(f"{server}/slow.html", local(timeout_seconds=0.3))
+        load_url(f"{server}/slow.html", local(fetch_timeout_seconds=0.3))
     with pytest.raises(SourceError, match="could not fetch"):
-        load_url("http://127.0.0.1:9/unreachable.html", local(timeout_seconds=2))
+        load_url("http://127.0.0.1:9/unreachable.html", local(fetch_timeout_seconds=2))

@@ -7,15 +7,22 @@ from pathlib import Path
 
 from bot.settings import bundled_dir
 from index.articles import load_articles, make_article
+from index.build import chunking_config
 from index.chunking import ChunkingConfig, chunk_article, sentence_spans
+from index.config import IndexConfig
 from index.embedding import Embedder
 
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-v1.1-dev" / "articles"
 
 
-def chunks_of(text: str, embedder: Embedder, **config: int):
+def config(embedder: Embedder, **settings: int) -> ChunkingConfig:
+    """Chunking as the settings give it (the defaults, or e.g. chunk_target_tokens=60)."""
+    return chunking_config(IndexConfig(**settings), embedder)
+
+
+def chunks_of(text: str, embedder: Embedder, **settings: int):
     article = make_article(article_id="a", title="T", body=text, source="mem")
-    cfg = ChunkingConfig(**config) if config else ChunkingConfig()
+    cfg = config(embedder, **settings)
     return article, chunk_article(article, cfg, embedder.count_tokens, embedder.token_offsets)
 
 
@@ -27,7 +34,7 @@ def model_tokens(embedder: Embedder, text: str) -> int:
 def test_chunks_fit_the_model_and_slice_back(embedder: Embedder) -> None:
     articles, _ = load_articles([str(bundled_dir() / "articles")])
     article = articles[0]
-    chunks = chunk_article(article, ChunkingConfig(), embedder.count_tokens, embedder.token_offsets)
+    chunks = chunk_article(article, config(embedder), embedder.count_tokens, embedder.token_offsets)
     assert len(chunks) >= 2
     for chunk in chunks:
         assert article.text[chunk.start : chunk.end] == chunk.text
@@ -39,7 +46,7 @@ def test_every_sentence_is_in_some_chunk_and_chunks_overlap(embedder: Embedder) 
     text = " ".join(
         f"Sentence number {i} tells of the harbour and the {i} ships." for i in range(60)
     )
-    article, chunks = chunks_of(text, embedder, target_tokens=60, overlap_tokens=20)
+    article, chunks = chunks_of(text, embedder, chunk_target_tokens=60, chunk_overlap_tokens=20)
     for span in sentence_spans(article.text):
         assert any(c.start <= span.start and span.end <= c.end for c in chunks)
     overlaps = [b.start < a.end for a, b in pairwise(chunks)]
@@ -67,7 +74,7 @@ def test_real_articles_never_exceed_the_limit(embedder: Embedder) -> None:
     for article in articles:
         for chunk in chunk_article(
             article,
-            ChunkingConfig(target_tokens=254),
+            config(embedder, chunk_target_tokens=254),
             embedder.count_tokens,
             embedder.token_offsets,
         ):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from index.store import read_pointer
+from index.layout import read_pointer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer.core import NOT_FOUND, Answerer, prepare_question
+from bot.answer.core import Answerer
+from bot.answer.question import prepare_question
+from bot.answer.values import NOT_FOUND
 from bot.errors import QuestionError
 from bot.runtime import make_answerer
 from bot.settings import Settings
@@ -62,7 +64,7 @@ def test_every_answer_sentence_is_quoted_from_its_source(answerer: Answerer) -> 
 def test_answers_come_from_the_right_article(
     fixture_index_dir: Path, embedder: Embedder, settings: Settings
 ) -> None:
-    answerer = make_answerer(settings, embedder, ArticleIndex.load(fixture_index_dir, embedder))
+    answerer = make_answerer(settings, ArticleIndex.load(fixture_index_dir, embedder))
     cases = {
         "How much did the harbour bridge cost?": ("harbour-bridge", "412 million"),
         "What is the new comet called?": ("observatory", "C/2023 H2"),
@@ -101,7 +103,7 @@ def test_huge_question_is_truncated_with_a_note(answerer: Answerer) -> None:
     question = "When was the International Space Station launched? " + "space " * 20_000
     assert len(question) > 100_000
     answer = answerer.answer(question)
-    assert len(answer.question) <= answerer.question_max_chars
+    assert len(answer.question) <= answerer.config.question_max_chars
     assert answer.notes and "first" in answer.notes[0]
     assert "1998" in answer.text
 
@@ -120,7 +122,7 @@ def test_prepare_question_keeps_short_questions() -> None:
 def test_swapping_the_index(
     fixture_index_dir: Path, bundled_index_dir: Path, embedder: Embedder, settings: Settings
 ) -> None:
-    answerer = make_answerer(settings, embedder, ArticleIndex.load(bundled_index_dir, embedder))
+    answerer = make_answerer(settings, ArticleIndex.load(bundled_index_dir, embedder))
     assert answerer.answer("How much did the harbour bridge cost?").abstained
     answerer.use_index(ArticleIndex.load(fixture_index_dir, embedder))
     answer = answerer.answer("How much did the harbour bridge cost?")

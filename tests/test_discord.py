@@ -18,7 +18,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.answer.core import Answer
+from bot.answer.values import Answer
 from bot.chat.discord_bot import (
     EMBED_DESCRIPTION_LIMIT,
     EMBEDS_TOTAL_LIMIT,
@@ -95,8 +95,8 @@ def discord_settings(
 def service(discord_settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
     index_dir = discord_settings.resolved_index_dir
     build_from_sources(discord_settings, embedder, index_dir, discord_settings.resolved_sources)
-    answerer = make_answerer(discord_settings, embedder, ArticleIndex.load(index_dir, embedder))
-    chat = ChatService(answerer, discord_settings)
+    answerer = make_answerer(discord_settings, ArticleIndex.load(index_dir, embedder))
+    chat = ChatService(answerer, embedder, discord_settings)
     yield chat
     chat.close()
 
@@ -510,7 +510,7 @@ def test_reindex_has_a_cooldown(
     assert (
         "Index rebuilt" in fake.wait_for(lambda: followups(fake, first), timeout=60)[0]["content"]
     )
-    monkeypatch.setattr(service.settings, "reindex_cooldown_seconds", 3600)
+    monkeypatch.setattr(service.config, "reindex_cooldown_seconds", 3600)
     second = slash(fake, "reindex", permissions=MANAGE_GUILD)
     (callback,) = fake.wait_for(lambda: callbacks(fake, second))
     assert callback["type"] == 4 and callback["data"]["flags"] & 64

@@ -104,7 +104,7 @@ def test_the_same_redirect_is_followed_when_private_networks_are_allowed(
     site.pages["/credentials"] = Page(b"Credentials\n\n" + CREDENTIALS, "text/plain")
     article = load_url(
         site.url("/story.txt"),
-        internet.fetcher(allow_private_networks=True),
+        internet.fetcher(fetch_allow_private_networks=True),
     )
     assert "fakeSecretAccessKey" in article.text
     assert "/credentials" in site.paths
@@ -249,7 +249,7 @@ def test_stacked_gzip_is_refused(site: Site, internet: FakeInternet) -> None:
 def test_a_gzip_bomb_stays_under_the_cap_in_memory(site: Site, internet: FakeInternet) -> None:
     bomb = gzip.compress(b"\0" * 100_000_000, 9)  # about 100 KB on the wire
     site.pages["/bomb.html"] = Page(bomb, headers={"Content-Encoding": "gzip"})
-    fetcher = internet.fetcher(max_bytes=1_000_000)
+    fetcher = internet.fetcher(fetch_max_bytes=1_000_000)
     tracemalloc.start()
     try:
         with pytest.raises(SourceError, match="1,000,000-byte limit"):
@@ -280,7 +280,7 @@ def test_the_decoder_refuses_unknown_encodings_and_counts_plain_bodies() -> None
 def test_a_drip_server_hits_the_total_deadline(site: Site, internet: FakeInternet) -> None:
     """One byte every 0.4 s never trips a 1-second read timeout; the deadline stops it."""
     site.pages["/drip.html"] = Page(STORY, drip=0.4)
-    fetcher = internet.fetcher(timeout_seconds=1.0, deadline_seconds=2.0)
+    fetcher = internet.fetcher(fetch_timeout_seconds=1.0, fetch_deadline_seconds=2.0)
     with pytest.raises(SourceError, match="2 s fetch deadline"):
         load_url(site.url("/drip.html"), fetcher)
 
@@ -316,7 +316,7 @@ def test_feed_entries_only_from_allowed_hosts(site: Site, internet: FakeInternet
     site.pages["/hop.html"] = redirect(site.url("/other.html", "elsewhere.example"))
     articles, failures = load_articles(
         [site.url("/feed.xml")],
-        fetcher=internet.fetcher(feed_entry_hosts=("news.example",)),
+        fetcher=internet.fetcher(fetch_feed_entry_hosts=["news.example"]),
     )
     assert [a.source for a in articles] == [site.url("/ok.html", "www.news.example")]
     assert all("not in fetch_feed_entry_hosts" in f.reason for f in failures)

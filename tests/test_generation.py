@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer.generation import GeneratedAnswerer
+from bot.answer.core import Answerer
+from bot.answer.generation import GeneratedWriter
 from bot.runtime import make_answerer
 from bot.settings import Settings, load_settings
 from index.embedding import Embedder
@@ -29,7 +30,7 @@ def server() -> Iterator[FakeOpenAI]:
 @pytest.fixture
 def generated(
     server: FakeOpenAI, bundled_index_dir: Path, embedder: Embedder, tmp_path: Path
-) -> Iterator[GeneratedAnswerer]:
+) -> Iterator[Answerer]:
     server.reply, server.status, server.delay = "The station was launched in 1998 [1].", 200, 0.0
     settings: Settings = load_settings(
         data_dir=tmp_path,
@@ -39,15 +40,13 @@ def generated(
         openai_api_key="sk-test-key",
         openai_timeout_seconds=1.0,
     )
-    answerer = make_answerer(settings, embedder, ArticleIndex.load(bundled_index_dir, embedder))
-    assert isinstance(answerer, GeneratedAnswerer)
+    answerer = make_answerer(settings, ArticleIndex.load(bundled_index_dir, embedder))
+    assert isinstance(answerer.writer, GeneratedWriter)
     yield answerer
     answerer.close()
 
 
-def test_generated_answer_with_valid_citation(
-    generated: GeneratedAnswerer, server: FakeOpenAI
-) -> None:
+def test_generated_answer_with_valid_citation(generated: Answerer, server: FakeOpenAI) -> None:
     answer = generated.answer(LAUNCH)
     assert answer.text == "The station was launched in 1998 [1]."
     assert not answer.abstained and "fake-model" in answer.notes[-1]
@@ -70,7 +69,7 @@ def test_generated_answer_with_valid_citation(
     ids=["bad citation", "uncited", "server error", "timeout"],
 )
 def test_failures_fall_back_to_the_extractive_answer(
-    generated: GeneratedAnswerer,
+    generated: Answerer,
     server: FakeOpenAI,
     caplog: pytest.LogCaptureFixture,
     reply: str,
@@ -87,7 +86,7 @@ def test_failures_fall_back_to_the_extractive_answer(
 
 
 def test_abstention_stays_extractive_and_sends_nothing(
-    generated: GeneratedAnswerer, server: FakeOpenAI
+    generated: Answerer, server: FakeOpenAI
 ) -> None:
     before = len(server.requests)
     assert generated.answer("Who won the 2022 World Cup?").abstained
@@ -95,7 +94,7 @@ def test_abstention_stays_extractive_and_sends_nothing(
 
 
 def test_an_unsupported_sentence_is_dropped_and_the_answer_says_so(
-    generated: GeneratedAnswerer, server: FakeOpenAI
+    generated: Answerer, server: FakeOpenAI
 ) -> None:
     server.reply = (
         "The station was launched in 1998 [1]. It has been a research vessel for more than two "
@@ -111,7 +110,7 @@ def test_an_unsupported_sentence_is_dropped_and_the_answer_says_so(
 
 
 def test_an_answer_the_passages_do_not_support_falls_back(
-    generated: GeneratedAnswerer, server: FakeOpenAI, caplog: pytest.LogCaptureFixture
+    generated: Answerer, server: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.reply = "The station will be sold to a private buyer for $1 [1]."
     with caplog.at_level(logging.WARNING, logger="bot.answer.generation"):
@@ -120,7 +119,7 @@ def test_an_answer_the_passages_do_not_support_falls_back(
     assert answer.notes == [] and "0 of 1 sentences" in caplog.text
 
 
-def test_a_wrong_number_is_not_supported(generated: GeneratedAnswerer, server: FakeOpenAI) -> None:
+def test_a_wrong_number_is_not_supported(generated: Answerer, server: FakeOpenAI) -> None:
     server.reply = (  # every word is in the passage but the year
         "The International Space Station was launched in 1999 with Russia, the United States, "
         "Canada, Japan and the European Space Agency [1]."
@@ -130,9 +129,7 @@ def test_a_wrong_number_is_not_supported(generated: GeneratedAnswerer, server: F
     )
 
 
-def test_links_not_in_the_passages_are_removed(
-    generated: GeneratedAnswerer, server: FakeOpenAI
-) -> None:
+def test_links_not_in_the_passages_are_removed(generated: Answerer, server: FakeOpenAI) -> None:
     server.reply = (
         "The International Space Station was launched in 1998 [1] "
         "([space station](https://phish.example/login)). "
@@ -141,3 +138,15 @@ def test_links_not_in_the_passages_are_removed(
     answer = generated.answer(LAUNCH)
     assert "phish.example" not in answer.text and "](" not in answer.text
     assert "launched in 1998" in answer.text and "Written by fake-model" in answer.notes[-1]
+
+
+def test_the_passages_retrieved_for_the_answer_are_the_ones_sent(
+    generated: Answerer, server: FakeOpenAI
+) -> None:
+    """One retrieval per question: top_k passages are retrieved, and exactly those go
+    to the model (a second search could ignore top_k or read a newer version)."""
+    for k in (1, 2, 3):  # the bundled article has three chunks
+        generated.answer(LAUNCH, top_k=k)
+        prompt = server.requests[-1]["body"]["messages"][-1]["content"]
+        sent = [n for n in range(1, 10) if f"[{n}] Russia plans" in prompt]
+        assert sent == list(range(1, k + 1))

@@ -22,9 +22,12 @@ from bot.cli import main
 from bot.runtime import IndexWatcher, make_answerer
 from bot.settings import Settings, bundled_dir
 from index.articles import load_articles
-from index.collection import Collection, read_current, versions
+from index.build import BuildLock
+from index.collection import Collection
+from index.config import IndexConfig
 from index.embedding import Embedder
-from index.store import ArticleIndex, BuildLock, has_index, read_pointer
+from index.layout import has_index, read_current, read_pointer, versions
+from index.store import ArticleIndex
 from tests.fakes.background import free_port
 from tests.fakes.pages import serve_pages
 
@@ -368,8 +371,8 @@ def test_running_answerer_picks_up_a_version_published_by_another_process(
 ) -> None:
     articles, _ = load_articles([str(BUNDLED)])
     Collection(index_dir, embedder).add(articles)
-    answerer = make_answerer(settings, embedder, ArticleIndex.load(index_dir, embedder))
-    watcher = IndexWatcher(answerer, index_dir)
+    answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
+    watcher = IndexWatcher(answerer, index_dir, embedder)
     assert answerer.answer(BRIDGE).abstained
     exe = Path(sys.executable).parent / "articlebot"
     subprocess.run(
@@ -397,8 +400,8 @@ def test_questions_during_ten_publications_never_fail_or_tear(
     collection = Collection(index_dir, embedder)
     base, _ = load_articles([str(BUNDLED)])
     collection.add(base)
-    answerer = make_answerer(settings, embedder, ArticleIndex.load(index_dir, embedder))
-    watcher = IndexWatcher(answerer, index_dir)
+    answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
+    watcher = IndexWatcher(answerer, index_dir, embedder)
     published: list[str] = []
     failures: list[BaseException] = []
     done = threading.Event()
@@ -411,7 +414,7 @@ def test_questions_during_ten_publications_never_fail_or_tear(
                     f"Story {n}\n\nThe lighthouse number {n} was repainted in colour {n}."
                 )
                 articles, _ = load_articles([str(story)])
-                report = Collection(index_dir, embedder, keep_versions=2).add(articles)
+                report = Collection(index_dir, embedder, IndexConfig(keep_versions=2)).add(articles)
                 published.append(report.manifest.version)
         except BaseException as exc:
             failures.append(exc)
@@ -468,7 +471,7 @@ def test_killed_builds_never_break_the_index(
             killed_mid_way += 1
         process.wait(30)
         index = ArticleIndex.load(index_dir, embedder)  # always loads ...
-        answerer = make_answerer(settings, embedder, index)
+        answerer = make_answerer(settings, index)
         assert (
             "1998" in answerer.answer("When was the International Space Station launched?").text
         )  # ... and answers

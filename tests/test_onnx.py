@@ -21,12 +21,14 @@ from hypothesis import strategies as st
 from bot.runtime import make_answerer
 from bot.settings import Settings, bundled_dir
 from index.articles import load_articles
+from index.build import build_index
 from index.chunking import sentence_spans
-from index.collection import read_current
-from index.embedding import BULK_TEXTS_TORCH_LOADED, Embedder
+from index.config import EmbeddingConfig
+from index.embedding import BULK_TEXTS_TORCH_LOADED, Embedder, TextEncoder
 from index.errors import IndexCorruptError
+from index.layout import MODELS, Manifest, read_current
 from index.onnx_model import MIN_COSINE, OnnxEncoder, file_sha256
-from index.store import MODELS, ArticleIndex, Manifest, build_index
+from index.store import ArticleIndex
 
 FIXTURES = Path(__file__).parent / "fixtures"
 QUESTION = "When was the International Space Station launched?"
@@ -34,16 +36,15 @@ QUESTION = "When was the International Space Station launched?"
 
 @pytest.fixture(scope="module")
 def torch_embedder() -> Embedder:
-    return Embedder(backend="torch")
+    return Embedder(EmbeddingConfig(embedding_backend="torch"))
 
 
 @pytest.fixture(scope="module")
-def onnx_embedder(bundled_index_dir: Path) -> Embedder:
-    """A fresh embedder that loads the bundled index, so it serves with the export."""
-    embedder = Embedder()
-    ArticleIndex.load(bundled_index_dir, embedder)
-    assert embedder.backend == "onnx"
-    return embedder
+def onnx_encoder(bundled_index_dir: Path) -> TextEncoder:
+    """What embeds questions for the bundled index, loaded by a fresh embedder: the export."""
+    encoder = ArticleIndex.load(bundled_index_dir, Embedder()).encoder
+    assert encoder.backend == "onnx"
+    return encoder
 
 
 def current_manifest(index_dir: Path) -> Manifest:
@@ -61,7 +62,9 @@ def test_build_stores_the_export_with_its_checksum(bundled_index_dir: Path) -> N
     assert path.stat().st_size > 80_000_000  # the whole model, weights included
 
 
-def test_export_gives_the_models_vectors(onnx_embedder: Embedder, torch_embedder: Embedder) -> None:
+def test_export_gives_the_models_vectors(
+    onnx_encoder: TextEncoder, torch_embedder: Embedder
+) -> None:
     """Questions, sentences, whole chunks, text over the 256-piece limit and odd
     scripts, in one padded batch and one by one: cosine >= 0.999 against
     sentence-transformers. Needs nothing outside the repository."""
@@ -81,12 +84,12 @@ def test_export_gives_the_models_vectors(onnx_embedder: Embedder, torch_embedder
         "Zürich, 北京, São Paulo, Москва — 🚀🛰️ and ‮reversed‬ text",
     ]
     assert len(texts) < BULK_TEXTS_TORCH_LOADED
-    fast = onnx_embedder.encode(texts)
+    fast = onnx_encoder.encode(texts)
     reference = torch_embedder.encode(texts)
     assert fast.dtype == np.float32 and fast.flags["C_CONTIGUOUS"]
     assert fast.shape == reference.shape == (len(texts), 384)
     assert float(np.min(np.sum(fast * reference, axis=1))) >= MIN_COSINE
-    one_by_one = np.concatenate([onnx_embedder.encode([t]) for t in texts[-6:]])
+    one_by_one = np.concatenate([onnx_encoder.encode([t]) for t in texts[-6:]])
     assert float(np.min(np.sum(one_by_one * reference[-6:], axis=1))) >= MIN_COSINE
 
 
@@ -95,9 +98,9 @@ def test_export_gives_the_models_vectors(onnx_embedder: Embedder, torch_embedder
 )
 @given(st.text(min_size=1, max_size=400))
 def test_any_text_gets_the_same_vector(
-    onnx_embedder: Embedder, torch_embedder: Embedder, text: str
+    onnx_encoder: TextEncoder, torch_embedder: Embedder, text: str
 ) -> None:
-    fast, reference = onnx_embedder.encode([text]), torch_embedder.encode([text])
+    fast, reference = onnx_encoder.encode([text]), torch_embedder.encode([text])
     assert float(np.sum(fast * reference)) >= MIN_COSINE
 
 
@@ -113,9 +116,9 @@ def test_a_damaged_export_falls_back_to_torch(
     embedder = Embedder()
     with caplog.at_level(logging.WARNING):
         index = ArticleIndex.load(index_copy, embedder)
-    assert embedder.backend == "torch"
+    assert index.encoder.backend == "torch"
     assert "missing or damaged" in caplog.text and str(path) in caplog.text
-    assert "1998" in make_answerer(settings, embedder, index).answer(QUESTION).text
+    assert "1998" in make_answerer(settings, index).answer(QUESTION).text
 
 
 def test_an_index_without_an_export_is_served_with_torch(
@@ -129,8 +132,8 @@ def test_an_index_without_an_export_is_served_with_torch(
     assert not (tmp_path / "index" / MODELS).exists()
     embedder = Embedder()
     index = ArticleIndex.load(tmp_path / "index", embedder)
-    assert embedder.backend == "torch"
-    assert "1998" in make_answerer(settings, embedder, index).answer(QUESTION).text
+    assert index.encoder.backend == "torch"
+    assert "1998" in make_answerer(settings, index).answer(QUESTION).text
 
 
 def test_a_failed_export_leaves_a_working_torch_index(
@@ -143,9 +146,7 @@ def test_a_failed_export_leaves_a_working_torch_index(
     with caplog.at_level(logging.WARNING):
         manifest = build_index(articles, embedder, index_dir)
     assert manifest.onnx is None and "no ONNX export" in caplog.text
-    fresh = Embedder()
-    ArticleIndex.load(index_dir, fresh)
-    assert fresh.backend == "torch"
+    assert ArticleIndex.load(index_dir, Embedder()).encoder.backend == "torch"
 
 
 def test_exports_no_version_uses_are_pruned(index_copy: Path, embedder: Embedder) -> None:
@@ -273,8 +274,7 @@ def test_a_tampered_export_is_not_accepted_at_build(
     assert "not the one recorded" in caplog.text
     assert manifest.onnx["sha256"] != tampered
     assert file_sha256(path) == manifest.onnx["sha256"]
-    fresh = Embedder()
-    ArticleIndex.load(index_copy, fresh)
+    fresh = ArticleIndex.load(index_copy, Embedder()).encoder
     assert fresh.backend == "onnx"
     probe = ["When was the International Space Station launched?"]
     assert float(fresh.encode(probe)[0] @ torch_embedder.encode(probe)[0]) >= MIN_COSINE

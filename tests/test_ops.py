@@ -12,11 +12,14 @@ from bot.chat.service import ChatService
 from bot.logs import JsonFormatter
 from bot.ops import OpsServer
 from bot.settings import Settings
+from index.embedding import Embedder
 from tests.fakes.background import free_port
 
 
-async def test_health_and_metrics(answerer: Answerer, settings: Settings) -> None:
-    service = ChatService(answerer, settings, "discord")
+async def test_health_and_metrics(
+    answerer: Answerer, embedder: Embedder, settings: Settings
+) -> None:
+    service = ChatService(answerer, embedder, settings, "discord")
     connected = {"now": False}
     port = free_port()
     server = OpsServer(service.metrics, lambda: service.health(connected["now"]), "127.0.0.1", port)

@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 from bot.chat.feedback import FeedbackStore
+from index.build import BuildLock
 from index.cache import EmbeddingCache
-from index.store import BuildLock
 
 
 def mode(path: Path) -> int:

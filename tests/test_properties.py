@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answer.core import NOT_FOUND, Answer, Answerer, prepare_question
+from bot.answer.core import Answerer
+from bot.answer.question import prepare_question
+from bot.answer.values import NOT_FOUND, Answer
 from bot.chat.discord_bot import EMBEDS_TOTAL_LIMIT, TEXT_LIMIT
 from bot.chat.discord_bot import format_answer as discord_format
 from bot.chat.slack_app import BLOCK_LIMIT, SECTION_LIMIT
@@ -119,9 +121,9 @@ def test_question_path_never_crashes(answerer: Answerer) -> None:
         except QuestionError:
             assert prepare_question.__name__  # refused with a message, never a crash
             return
-        assert len(answer.question) <= answerer.question_max_chars
+        assert len(answer.question) <= answerer.config.question_max_chars
         assert answer.abstained == (answer.text == NOT_FOUND)
-        assert len(answer.text) <= answerer.answer_max_chars
+        assert len(answer.text) <= answerer.config.answer_max_chars
 
     check()
     ran_every_case(cases)

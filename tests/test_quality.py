@@ -15,8 +15,9 @@ from bot.answer.highlight import answer_span, asked_kind
 from bot.cli import main
 from bot.runtime import make_answerer
 from bot.settings import Settings
+from index.config import RetrievalConfig
 from index.embedding import Embedder
-from index.lexical import normalise, reciprocal_rank_fusion
+from index.retrieval import Retriever, Terms, normalise, reciprocal_rank_fusion
 from index.store import ArticleIndex
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -24,7 +25,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture(scope="module")
 def fixture_answerer(fixture_index_dir: Path, embedder: Embedder, settings: Settings) -> Answerer:
-    return make_answerer(settings, embedder, ArticleIndex.load(fixture_index_dir, embedder))
+    return make_answerer(settings, ArticleIndex.load(fixture_index_dir, embedder))
 
 
 def test_rrf_and_score_normalisation() -> None:
@@ -39,20 +40,29 @@ def test_each_mode_ranks_and_reports_cosines(
 ) -> None:
     index = ArticleIndex.load(fixture_index_dir, embedder)
     question = "Mara Lindqvist"  # a name: BM25's strength
-    vector = embedder.encode([question])[0]
-    lexical = index.retrieve(question, vector, 3, "bm25")
-    assert index.chunks[lexical[0][0]].article_id == "harbour-bridge"
+    vector = index.encoder.encode([question])[0]
+
+    def retriever(**settings: object) -> Retriever:
+        return Retriever(index, RetrievalConfig(**settings), Terms())  # type: ignore[arg-type]
+
+    lexical = retriever().search(question, 3, "bm25", rerank=False)
+    assert lexical[0].chunk.article_id == "harbour-bridge"
     for mode in ("dense", "hybrid"):
         for fusion in ("weighted", "rrf"):
-            found = index.retrieve(question, vector, 3, mode, fusion=fusion)
-            assert index.chunks[found[0][0]].article_id == "harbour-bridge"
-            # the second value is always the exact cosine, whatever ranked the passage
-            for position, cosine, _ in found:
-                stored = index._vectors.reconstruct(position)
-                assert cosine == pytest.approx(float(stored @ vector), abs=1e-5)
+            found = retriever(retrieval_fusion=fusion).search(question, 3, mode, rerank=False)
+            assert found[0].chunk.article_id == "harbour-bridge"
+            # the cosine is always the exact one, whatever ranked the passage
+            for hit in found:
+                stored = index.vectors.reconstruct(index.chunks.index(hit.chunk))
+                assert hit.cosine == pytest.approx(float(stored @ vector), abs=1e-5)
     # hybrid ranks by the fused score, which mixes both signals
-    weighted = index.retrieve(question, vector, 3, "hybrid", dense_weight=0.5)
-    assert [f[2] for f in weighted] == sorted((f[2] for f in weighted), reverse=True)
+    weighted = retriever(dense_weight=0.5).search(question, 3, "hybrid", rerank=False)
+    assert [h.score for h in weighted] == sorted((h.score for h in weighted), reverse=True)
+
+
+def test_a_misspelt_retrieval_mode_is_refused(fixture_answerer: Answerer) -> None:
+    with pytest.raises(ValueError, match="dens"):
+        fixture_answerer.search("Mara Lindqvist", 3, "dens")
 
 
 def test_rerank_prefers_the_passage_whose_sentence_covers_the_question(

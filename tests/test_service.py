@@ -10,10 +10,12 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.answer.core import Answer, Answerer
+from bot.answer.core import Answerer
+from bot.answer.values import Answer
 from bot.chat.service import ChatService, RateLimiter
 from bot.errors import BusyError
 from bot.settings import Settings
+from index.embedding import Embedder
 
 LAUNCH = "When was the International Space Station launched?"
 
@@ -56,10 +58,10 @@ def test_forgetting_never_changes_a_decision(
 
 
 async def test_a_full_queue_says_busy_instead_of_growing(
-    answerer: Answerer, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    answerer: Answerer, embedder: Embedder, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tight = settings.model_copy(update={"answer_threads": 1, "answer_queue_max": 2})
-    service = ChatService(answerer, tight)
+    service = ChatService(answerer, embedder, tight)
     release = threading.Event()
     real = answerer.answer
 

@@ -20,7 +20,7 @@ import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.answer.core import Answer
+from bot.answer.values import Answer
 from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService
 from bot.chat.slack_app import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, create_slack_app
@@ -86,8 +86,8 @@ def slack_settings(
 def service(slack_settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
     index_dir = slack_settings.resolved_index_dir
     build_from_sources(slack_settings, embedder, index_dir, slack_settings.resolved_sources)
-    answerer = make_answerer(slack_settings, embedder, ArticleIndex.load(index_dir, embedder))
-    chat = ChatService(answerer, slack_settings)
+    answerer = make_answerer(slack_settings, ArticleIndex.load(index_dir, embedder))
+    chat = ChatService(answerer, embedder, slack_settings)
     yield chat
     chat.close()
 
@@ -451,12 +451,12 @@ def test_admin_reindex_keeps_answering_then_swaps(
 
 
 def test_reindex_has_a_cooldown(
-    fake: FakeSlack, app_url: str, slack_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fields, name = command_fields(fake, "", command="/reindex", user="UADMIN")
     post_form(app_url, fields)
     assert "Index rebuilt" in fake.wait_for(lambda: fake.calls(f"response/{name}"), 60)[0]["text"]
-    monkeypatch.setattr(slack_settings, "reindex_cooldown_seconds", 3600)
+    monkeypatch.setattr(service.config, "reindex_cooldown_seconds", 3600)
     fields, name = command_fields(fake, "", command="/reindex", user="UADMIN")
     post_form(app_url, fields)
     reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
@@ -493,7 +493,7 @@ def test_a_full_queue_tells_the_asker_the_bot_is_busy(
         return real(question)
 
     monkeypatch.setattr(service.answerer, "answer", held)
-    monkeypatch.setattr(slack_settings, "answer_queue_max", 1)
+    monkeypatch.setattr(service.config, "answer_queue_max", 1)
     fields, slow = command_fields(fake, "slow: How long was Mir in orbit?")
     post_form(app_url, fields)
     try:

@@ -12,6 +12,8 @@ import pytest
 
 from bot.settings import bundled_dir
 from index.articles import load_articles
+from index.build import BuildLock, build_index
+from index.config import IndexConfig, RetrievalConfig
 from index.embedding import Embedder
 from index.errors import (
     IndexBusyError,
@@ -20,7 +22,9 @@ from index.errors import (
     IndexMissingError,
     NoArticlesError,
 )
-from index.store import MANIFEST, VECTORS, ArticleIndex, BuildLock, build_index, read_pointer
+from index.layout import MANIFEST, VECTORS, read_pointer
+from index.retrieval import Retriever, Terms
+from index.store import ArticleIndex
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -40,7 +44,7 @@ def test_manifest_records_how_the_index_was_built(
     assert manifest["chunking"]["max_tokens"] == 254
     assert [a["id"] for a in manifest["articles"]] == ["russia-leaves-iss"]
     assert len(manifest["articles"][0]["content_hash"]) == 64
-    assert manifest["chunk_count"] == len(index.chunks) == index._vectors.ntotal
+    assert manifest["chunk_count"] == len(index.chunks) == index.vectors.ntotal
     assert manifest["built_at"] and manifest["build_seconds"] >= 0
 
 
@@ -59,7 +63,7 @@ def test_rebuild_switches_version_and_keeps_a_few(index_copy: Path, embedder: Em
     articles, _ = load_articles([str(FIXTURES)])
     before = read_pointer(index_copy)
     for _ in range(4):
-        build_index(articles, embedder, index_copy, keep_versions=2)
+        build_index(articles, embedder, index_copy, IndexConfig(keep_versions=2))
     after = read_pointer(index_copy)
     assert after != before
     versions = sorted(p.name for p in (index_copy / "versions").iterdir())
@@ -159,22 +163,20 @@ def test_a_second_build_waits_or_fails_clearly(index_copy: Path, embedder: Embed
 
 
 def test_large_indexes_use_hnsw_with_measured_recall(tmp_path: Path, embedder: Embedder) -> None:
-    from index.vectors import VectorIndexConfig
-
     articles, _ = load_articles([str(FIXTURES), str(bundled_dir() / "articles")])
-    config = VectorIndexConfig(flat_max=2)  # so these few chunks count as "large"
-    manifest = build_index(articles, embedder, tmp_path / "hnsw", vector_config=config)
+    config = IndexConfig(faiss_flat_max=2)  # so these few chunks count as "large"
+    manifest = build_index(articles, embedder, tmp_path / "hnsw", config)
     about = manifest.extra["vector_index"]
     assert manifest.faiss_index == about["type"] == "IndexHNSWFlat"
-    assert about["recall_at_5"] >= 0.95 and about["ef_search"] == config.ef_search
+    assert about["recall_at_5"] >= 0.95 and about["ef_search"] == config.hnsw_ef_search
     index = ArticleIndex.load(tmp_path / "hnsw", embedder)
     assert (
-        isinstance(index._vectors, faiss.IndexHNSWFlat)
-        and index._vectors.hnsw.efSearch == config.ef_search
+        isinstance(index.vectors, faiss.IndexHNSWFlat)
+        and index.vectors.hnsw.efSearch == config.hnsw_ef_search
     )
     question = "How much did the harbour bridge cost?"
-    found = index.retrieve(question, embedder.encode([question])[0], 3, "dense")
-    assert index.chunks[found[0][0]].article_id == "harbour-bridge"
+    found = Retriever(index, RetrievalConfig(), Terms()).search(question, 3, "dense", rerank=False)
+    assert found[0].chunk.article_id == "harbour-bridge"
     small = build_index(articles, embedder, tmp_path / "flat")
     assert small.faiss_index == "IndexFlatIP" and small.extra["vector_index"]["recall_at_5"] == 1.0
 

@@ -126,7 +126,7 @@ def evaluate(answerer: Answerer, questions: list[GoldQuestion], k: int = 5) -> d
     return {
         "questions": len(questions),
         "answerable": len(answerable),
-        "retrieval_mode": answerer.retrieval.mode
+        "retrieval_mode": answerer.retrieval.retrieval_mode.value
         + ("+rerank" if answerer.retrieval.rerank_weight else ""),
         "retrieval": {
             name: retrieval_metrics(answerer, answerable, mode, k, rerank)

@@ -3,7 +3,8 @@ Ollama, llama.cpp, vLLM...), grounded in the retrieved passages and checked.
 
 The extractive answerer still decides whether the articles hold an answer
 (abstention stays calibrated and offline). Only then are the numbered
-passages sent, with the instruction to answer from them and cite them as [n].
+passages it retrieved (the same ones: a question is retrieved once) sent, with
+the instruction to answer from them and cite them as [n].
 Every cited number must be one that was sent, and every sentence is held to
 the passages it cites: its content words must be there (SUPPORT_MIN of them,
 stemmed, as the extractive evidence counts them) and so must each of its
@@ -21,7 +22,9 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from bot.answer.core import Answer, Answerer, Passage, Terms, prepare_question, shorten
+from bot.answer.config import GenerationConfig
+from bot.answer.values import Answer, Passage, shorten
+from index.retrieval import Terms
 
 log = logging.getLogger(__name__)
 
@@ -81,38 +84,27 @@ def check_generated(text: str, passages: list[Passage], terms: Terms) -> Checked
     return CheckedText(" ".join(kept), sorted(cited), len(kept), len(sentences) - len(kept))
 
 
-class GeneratedAnswerer:
-    """An Answerer whose wording comes from a chat model, with extractive fallback."""
+class GeneratedWriter:
+    """Rewords answers with a chat model, from the passages retrieved for them;
+    the extractive answer is kept on any failure."""
 
-    def __init__(
-        self,
-        extractive: Answerer,
-        *,
-        base_url: str,
-        model: str,
-        api_key: str | None = None,
-        timeout_seconds: float = 20.0,
-        passages: int = 5,
-    ) -> None:
-        self.extractive = extractive
-        self.model = model
-        self.passages = passages
+    def __init__(self, config: GenerationConfig, answer_max_chars: int) -> None:
+        self.model = config.openai_model
+        self.answer_max_chars = answer_max_chars
         self._terms = Terms()
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        key = config.openai_api_key.get_secret_value() if config.openai_api_key else None
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(
-            base_url=base_url.rstrip("/") + "/", headers=headers, timeout=timeout_seconds
+            base_url=config.openai_base_url.rstrip("/") + "/",
+            headers=headers,
+            timeout=config.openai_timeout_seconds,
         )
 
-    def __getattr__(self, name: str) -> object:
-        # index, embedder, search, use_index, question_max_chars...: the extractive core's
-        return getattr(self.extractive, name)
-
-    def answer(self, question: str, top_k: int | None = None) -> Answer:
-        extractive = self.extractive.answer(question, top_k)
+    def write(self, extractive: Answer, passages: list[Passage]) -> Answer:
+        """The model's answer from `passages`, every sentence held to the passage it
+        cites; `extractive` when the model fails or too little of it is supported."""
         if extractive.abstained:
             return extractive
-        passages = self.extractive.search(prepare_question(question, self.question_max_chars).text)
-        passages = passages[: self.passages]
         try:
             text = self._complete(extractive.question, passages)
         except (httpx.HTTPError, KeyError, IndexError, TypeError, ValueError) as exc:

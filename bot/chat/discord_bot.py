@@ -16,7 +16,7 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot.answer.core import Answer, Passage, shorten
+from bot.answer.values import Answer, Passage, shorten
 from bot.chat.service import ChatService, cooldown_note
 from bot.errors import BusyError, QuestionError
 from bot.settings import Settings

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer.core import Answer
+from bot.answer.values import Answer
 from index.files import private_file
 
 SCHEMA = """

@@ -17,13 +17,16 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from bot.answer.core import Answer, Answerer
+from bot.answer.core import Answerer
+from bot.answer.values import Answer
+from bot.chat.config import ChatConfig
 from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
 from bot.runtime import IndexWatcher, sync_from_sources
 from bot.settings import Settings
 from index.articles import Article
-from index.store import Manifest
+from index.embedding import Embedder
+from index.layout import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +100,27 @@ BUSY = "I'm answering a lot of questions right now. Please try again in a minute
 class ChatService:
     """The answering core as a chat bot uses it: async, rate-limited, reindexable."""
 
-    def __init__(self, answerer: Answerer, settings: Settings, platform: str = "chat") -> None:
+    def __init__(
+        self,
+        answerer: Answerer,
+        embedder: Embedder,
+        settings: Settings,
+        platform: str = "chat",
+    ) -> None:
         self.answerer = answerer
-        self.settings = settings
+        self.embedder = embedder
+        self.settings = settings  # the sources and index directory that /reindex rebuilds
+        self.config = config = settings.section(ChatConfig)
         self.metrics = Metrics(platform)
-        self.limiter = RateLimiter(settings.rate_limit_questions, settings.rate_limit_seconds)
+        self.limiter = RateLimiter(config.rate_limit_questions, config.rate_limit_seconds)
         self.channel_limiter = RateLimiter(
-            settings.rate_limit_channel_questions, settings.rate_limit_seconds
+            config.rate_limit_channel_questions, config.rate_limit_seconds
         )
-        self._pool = ThreadPoolExecutor(settings.answer_threads, thread_name_prefix="answer")
+        self._pool = ThreadPoolExecutor(config.answer_threads, thread_name_prefix="answer")
         self._waiting = 0  # questions submitted and not yet answered (touched on the loop only)
         self._reindex_lock = asyncio.Lock()
         self._last_reindex: float | None = None
-        self.watcher = IndexWatcher(answerer, settings.resolved_index_dir)
+        self.watcher = IndexWatcher(answerer, settings.resolved_index_dir, embedder)
 
     def retry_after(self, user_key: str, channel_key: str | None = None) -> float:
         """0 if this user may ask now in this channel, else seconds to wait. A question
@@ -123,7 +134,7 @@ class ChatService:
     async def answer(self, question: str) -> Answer:
         """The answer, from a worker thread; BusyError when `answer_queue_max`
         questions are already waiting or being answered."""
-        if self._waiting >= self.settings.answer_queue_max:
+        if self._waiting >= self.config.answer_queue_max:
             self.metrics.busy()
             raise BusyError(BUSY)
         self._waiting += 1
@@ -192,7 +203,7 @@ class ChatService:
     def reindex_wait(self) -> float:
         """0 if a /reindex may start now, else seconds until the cooldown after the last
         one ends: every rebuild refetches every source, so it is not for the asking."""
-        cooldown = self.settings.reindex_cooldown_seconds
+        cooldown = self.config.reindex_cooldown_seconds
         if self._last_reindex is None or not cooldown:
             return 0.0
         return max(0.0, self._last_reindex + cooldown - time.monotonic())
@@ -208,7 +219,7 @@ class ChatService:
     def _rebuild(self) -> ReindexReport:
         """Sync with the configured sources: unchanged text comes from the embedding
         cache, removed and changed articles are gone from the new version."""
-        settings, embedder = self.settings, self.answerer.embedder
+        settings, embedder = self.settings, self.embedder
         index_dir = settings.resolved_index_dir
         report, failures = sync_from_sources(
             settings, embedder, index_dir, settings.resolved_sources

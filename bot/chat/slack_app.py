@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answer.core import Answer, shorten
+from bot.answer.values import Answer, shorten
 from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService, cooldown_note
 from bot.errors import BusyError, QuestionError

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from index.fetch import Fetcher, FetchPolicy
+from index.config import FetchConfig
+from index.fetch import Fetcher
 
 PUBLIC = "93.184.215.14"
 
@@ -54,9 +55,9 @@ class FakeInternet:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return list(self.names[host])
 
-    def fetcher(self, **policy: object) -> Fetcher:
+    def fetcher(self, **config: object) -> Fetcher:
         return Fetcher(
-            FetchPolicy(**policy),  # type: ignore[arg-type]
+            FetchConfig(**config),  # type: ignore[arg-type]
             resolver=self.resolve,
             transport=lambda: LoopbackOnlyTransport(self),
         )

@@ -1,0 +1,33 @@
+"""The answering core's settings, each declared once with its default and bounds
+(`bot.settings.Settings` is made of these sections; config/articlebot.toml says
+what each means)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+
+from bot.env import platform_env
+
+
+class AnswerConfig(BaseModel):
+    """How a question becomes an answer (bot/answer/core.py)."""
+
+    top_k: int = Field(5, ge=1, le=50)
+    min_score: float = Field(0.50, ge=-1.0, le=3.0)
+    lexical_weight: float = Field(0.75, ge=0.0, le=5.0)
+    recency_weight: float = Field(0.15, ge=0.0, le=5.0)
+    answer_max_chars: int = Field(400, ge=80)
+    question_max_chars: int = Field(1000, ge=10)
+
+
+class GenerationConfig(BaseModel):
+    """Generated answers from an OpenAI-compatible endpoint (bot/answer/generation.py)."""
+
+    # "extractive" (default, offline) or "openai": any OpenAI-compatible chat endpoint
+    answer_backend: Literal["extractive", "openai"] = "extractive"
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_model: str = "llama3.1"
+    openai_api_key: SecretStr | None = Field(None, validation_alias=platform_env("OPENAI_API_KEY"))
+    openai_timeout_seconds: float = Field(20.0, gt=0)

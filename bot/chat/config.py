@@ -1,0 +1,21 @@
+"""What every chat platform's bot shares in settings: limits and answer threads
+(`bot.settings.Settings` is made of these sections; config/articlebot.toml says
+what each means)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ChatConfig(BaseModel):
+    """Rate limits, the /reindex cooldown and the answer threads (bot/chat/service.py)."""
+
+    rate_limit_questions: int = Field(5, ge=1)
+    rate_limit_seconds: float = Field(60.0, gt=0)
+    rate_limit_channel_questions: int = Field(30, ge=1)
+    # After a /reindex, the next one waits this long (0: no wait).
+    reindex_cooldown_seconds: float = Field(300.0, ge=0)
+    answer_threads: int = Field(4, ge=1)
+    # Questions waiting for or in an answer thread, at most; past that askers are told the
+    # bot is busy, instead of a queue that grows without end.
+    answer_queue_max: int = Field(64, ge=1)

@@ -1,0 +1,315 @@
+"""Building index versions: chunk and embed articles (through the embedding
+cache), write a complete version beside the others, make it current, prune old
+ones. Every build holds the index directory's lock.
+
+A version is written under a temporary name, renamed into place, and then
+CURRENT is switched with an atomic rename: a crash at any point leaves CURRENT
+naming the previous, complete version.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections import Counter
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from index.articles import Article
+from index.cache import EmbeddingCache, embed_with_cache
+from index.chunking import Chunk, ChunkingConfig, chunk_article
+from index.config import IndexConfig
+from index.embedding import Embedder
+from index.errors import IndexBusyError, IndexCorruptError, NoArticlesError
+from index.files import fsync_dir, private_dirs, write_file, write_text
+from index.layout import (
+    ARTICLES,
+    CACHE,
+    CHUNKS,
+    LEXICAL,
+    MANIFEST,
+    MODELS,
+    VECTORS,
+    VERSIONS,
+    Manifest,
+    jsonl,
+    new_version_name,
+    read_manifest,
+    read_pointer,
+    switch_current,
+)
+from index.lexical import LexicalIndex
+from index.onnx_model import OnnxEncoder
+from index.vectors import VectorIndexConfig, build_vector_index
+
+log = logging.getLogger(__name__)
+
+
+def chunking_config(config: IndexConfig, embedder: Embedder) -> ChunkingConfig:
+    return ChunkingConfig(
+        target_tokens=config.chunk_target_tokens,
+        max_tokens=embedder.max_tokens - 2,
+        overlap_tokens=config.chunk_overlap_tokens,
+    )
+
+
+def vector_config(config: IndexConfig) -> VectorIndexConfig:
+    return VectorIndexConfig(
+        flat_max=config.faiss_flat_max,
+        hnsw_m=config.hnsw_m,
+        ef_construction=config.hnsw_ef_construction,
+        ef_search=config.hnsw_ef_search,
+    )
+
+
+def chunk_articles(
+    articles: list[Article], embedder: Embedder, config: ChunkingConfig
+) -> list[Chunk]:
+    return [
+        chunk
+        for article in articles
+        for chunk in chunk_article(article, config, embedder.count_tokens, embedder.token_offsets)
+    ]
+
+
+def write_version(
+    index_dir: Path,
+    articles: list[Article],
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    manifest_fields: dict,
+    vectors_config: VectorIndexConfig,
+) -> Manifest:
+    """Write one complete version next to the others and make it current."""
+    import faiss
+
+    versions = index_dir / VERSIONS
+    versions.mkdir(parents=True, exist_ok=True)
+    name = new_version_name()
+    staging = versions / f".tmp-{name}"
+    staging.mkdir()
+    try:
+        vector_index, about = build_vector_index(vectors, vectors_config)
+        write_file(staging / VECTORS, lambda p: faiss.write_index(vector_index, str(p)))
+        write_text(staging / CHUNKS, jsonl([c.to_dict() for c in chunks]))
+        write_text(staging / ARTICLES, jsonl([a.to_dict() for a in articles]))
+        LexicalIndex.build([c.text for c in chunks]).save(staging / LEXICAL)
+        sizes = {
+            str(p.relative_to(staging)): p.stat().st_size for p in staging.rglob("*") if p.is_file()
+        }
+        fields = {**manifest_fields, "faiss_index": about["type"]}
+        fields["extra"] = {**manifest_fields.get("extra", {}), "vector_index": about}
+        manifest = Manifest(version=name, files=sizes, chunk_count=len(chunks), **fields)
+        write_text(staging / MANIFEST, manifest.to_json())
+        fsync_dir(staging)
+        staging.rename(versions / name)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    switch_current(index_dir, name)
+    return manifest
+
+
+def prune_versions(index_dir: Path, keep: int) -> None:
+    """Remove all but the newest `keep` versions (never the current one), and
+    any staging directory a crashed build left behind."""
+    versions = index_dir / VERSIONS
+    current = read_pointer(index_dir)
+    names = sorted(p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    stale = [n for n in names[: max(0, len(names) - keep)] if n != current]
+    stale += [p.name for p in versions.iterdir() if p.name.startswith(".tmp-")]
+    for name in stale:
+        shutil.rmtree(versions / name, ignore_errors=True)
+    _prune_models(index_dir)
+
+
+def _prune_models(index_dir: Path) -> None:
+    """Remove ONNX exports that no remaining version uses (the model changed)."""
+    folder = index_dir / MODELS
+    if not folder.is_dir():
+        return
+    used = set()
+    for manifest_path in (index_dir / VERSIONS).glob(f"*/{MANIFEST}"):
+        try:
+            onnx = read_manifest(manifest_path).onnx
+        except IndexCorruptError:
+            return  # cannot tell what that version uses: keep every export
+        used.add(onnx["file"] if onnx else None)
+    for path in folder.iterdir():
+        if f"{MODELS}/{path.name}" not in used:
+            path.unlink(missing_ok=True)
+
+
+class BuildLock:
+    """An exclusive lock on an index directory, so two builds never interleave."""
+
+    def __init__(self, index_dir: Path, wait_seconds: float = 0.0) -> None:
+        from filelock import FileLock
+
+        private_dirs(index_dir)
+        self._lock = FileLock(str(index_dir / ".lock"))
+        self._wait = wait_seconds
+        self._index_dir = index_dir
+
+    def __enter__(self) -> BuildLock:
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire(timeout=self._wait)
+        except Timeout:
+            raise IndexBusyError(
+                f"another build is running on {self._index_dir}; try again when it has finished"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+def open_cache(index_dir: Path, embedder: Embedder) -> EmbeddingCache:
+    return EmbeddingCache(Path(index_dir) / CACHE, embedder.model_name, embedder.dimension)
+
+
+# --- the ONNX export -------------------------------------------------------------------------
+
+
+def prepare_onnx(index_dir: Path, embedder: Embedder) -> tuple[dict | None, OnnxEncoder | None]:
+    """The index's ONNX export of the model, exported first if there is none yet:
+    what the manifest records about it, and the opened export. (None, None), with
+    a warning, when no export is possible and torch embeds.
+
+    An export already on disk is trusted only with the checksum the current
+    version recorded for it; one that no manifest vouches for, or whose checksum
+    differs (damaged or tampered with), is exported again."""
+    if not embedder.onnx_wanted:
+        return None, None
+    path = index_dir / MODELS / embedder.onnx_file_name
+    try:
+        onnx = _recorded_export(index_dir, path, embedder) or _shared_export(path, embedder)
+        if onnx is None:
+            if path.is_file():
+                log.warning("the ONNX model %s is not the one recorded; exporting it again", path)
+            embedder.export_onnx(path)
+            onnx = embedder.open_export(path)
+    except Exception as exc:  # torch.onnx raises many types; torch stays the fallback
+        log.warning("no ONNX export of the model (%s); embedding with torch", exc)
+        return None, None
+    if onnx is None:
+        return None, None
+    return {"file": f"{MODELS}/{path.name}", "sha256": onnx.sha256}, onnx
+
+
+def _recorded_export(index_dir: Path, path: Path, embedder: Embedder) -> OnnxEncoder | None:
+    """The export at `path`, if the current version recorded its checksum and it matches."""
+    name = read_pointer(index_dir)
+    if name is None or not path.is_file():
+        return None
+    try:
+        onnx = read_manifest(index_dir / VERSIONS / name / MANIFEST).onnx
+    except IndexCorruptError:
+        return None
+    if not onnx or onnx["file"] != f"{MODELS}/{path.name}":
+        return None
+    return embedder.open_export(path, onnx["sha256"])
+
+
+def _shared_export(path: Path, embedder: Embedder) -> OnnxEncoder | None:
+    """The same export, already opened by this process for another index directory:
+    linked (or copied) here and checked against the checksum it was opened with."""
+    opened = embedder.opened_export(path.name)
+    if opened is None or opened.path == path or not opened.path.is_file():
+        return None
+    _share_file(opened.path, path)
+    return embedder.open_export(path, opened.sha256)
+
+
+def _share_file(source: Path, target: Path) -> None:
+    """Put `source` at `target` atomically: a hard link, or a copy across file systems."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".tmp-{secrets.token_hex(4)}-{target.name}")
+    try:
+        try:
+            os.link(source, staging)
+        except OSError:
+            write_file(staging, lambda p: shutil.copyfile(source, p))
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+# --- publishing ----------------------------------------------------------------------------
+
+
+def publish(
+    articles: list[Article],
+    embedder: Embedder,
+    index_dir: Path,
+    config: IndexConfig,
+    *,
+    progress: bool = False,
+    added_at: dict[str, str] | None = None,
+) -> Manifest:
+    """Chunk, embed (through the cache) and store `articles` as the new current
+    version. The caller holds the build lock."""
+    if not articles:
+        raise NoArticlesError("no articles to index")
+    index_dir = Path(index_dir)
+    chunking = chunking_config(config, embedder)
+    started = time.perf_counter()
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    onnx, export = prepare_onnx(index_dir, embedder)
+    chunks = chunk_articles(articles, embedder, chunking)
+    cache = open_cache(index_dir, embedder)
+    try:
+        vectors, embedded = embed_with_cache(
+            [c.text for c in chunks], embedder.encoder(export), cache, progress=progress
+        )
+    finally:
+        cache.close()
+    counts = Counter(chunk.article_id for chunk in chunks)
+    fields = {
+        "model_name": embedder.model_name,
+        "dimension": embedder.dimension,
+        "max_tokens": embedder.max_tokens,
+        "chunking": asdict(chunking),
+        "articles": [
+            {
+                "id": a.id,
+                "title": a.title,
+                "source": a.source,
+                "published": a.published,
+                "content_hash": a.content_hash,
+                "chunks": counts[a.id],
+                "added_at": (added_at or {}).get(a.id, now),
+            }
+            for a in articles
+        ],
+        "built_at": now,
+        "onnx": onnx,
+        "extra": {"chunks_embedded": embedded},
+        "build_seconds": round(time.perf_counter() - started, 3),
+    }
+    manifest = write_version(index_dir, articles, chunks, vectors, fields, vector_config(config))
+    prune_versions(index_dir, config.keep_versions)
+    return manifest
+
+
+def build_index(
+    articles: list[Article],
+    embedder: Embedder,
+    index_dir: Path,
+    config: IndexConfig | None = None,
+    *,
+    progress: bool = False,
+    lock_wait_seconds: float = 0.0,
+) -> Manifest:
+    """Build `articles` from scratch (unchanged text comes from the embedding cache)
+    as a new current version, holding the build lock."""
+    with BuildLock(Path(index_dir), lock_wait_seconds):
+        return publish(articles, embedder, index_dir, config or IndexConfig(), progress=progress)

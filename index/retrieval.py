@@ -1,0 +1,222 @@
+"""Finding passages in a loaded index: dense (FAISS), BM25 (bm25s), their fusion,
+and a rerank by how much of the question one sentence of each passage covers.
+
+Everything a question's passages are ranked by lives here, with the term
+statistics it needs (inverse document frequencies, each chunk's sentences and
+their content words), derived once per loaded index. Results are typed `Hit`s
+that carry each score; what an answer says about them is the bot's business.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.chunking import Chunk, sentence_spans
+from index.config import Fusion, RetrievalConfig, RetrievalMode
+from index.store import ArticleIndex
+
+WORD = re.compile(r"\w+", re.UNICODE)
+# Words that say what kind of answer is wanted, not what it is about.
+QUESTION_WORDS = frozenset(
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "does",
+        "did",
+        "do",
+        "is",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "much",
+        "many",
+        "about",
+        "according",
+    ]
+)
+RRF_K = 60
+
+
+class Terms:
+    """Content words for lexical matching: lower-cased, stemmed, no stop or question words."""
+
+    def __init__(self) -> None:
+        import Stemmer
+        from bm25s.stopwords import STOPWORDS_EN
+
+        self._stemmer = Stemmer.Stemmer("english")
+        self._skip = frozenset(STOPWORDS_EN) | QUESTION_WORDS
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> set[str]:
+        words = [w for w in WORD.findall(text.lower()) if w not in self._skip]
+        words = [w[:-2] if w.endswith("'s") else w for w in words]
+        with self._lock:  # PyStemmer objects are not thread-safe
+            return set(self._stemmer.stemWords(words))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk and the scores that placed it."""
+
+    chunk: Chunk
+    cosine: float  # question-passage similarity: the evidence abstention is calibrated on
+    score: float  # what ranked it: the fused score, plus the rerank's share when reranked
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence of a chunk (character span in the chunk) and its content words."""
+
+    start: int
+    end: int
+    terms: frozenset[str]
+
+
+class Retriever:
+    """Finds passages in one loaded index. Built once per loaded version: the
+    inverse document frequencies are counted here, and each chunk's sentences are
+    split and reduced to their terms the first time the chunk is seen."""
+
+    def __init__(self, index: ArticleIndex, config: RetrievalConfig, terms: Terms) -> None:
+        self.index = index
+        self.config = config
+        self.terms = terms
+        df: Counter[str] = Counter()
+        for chunk in index.chunks:
+            df.update(terms(chunk.text))
+        n = max(1, len(index.chunks))
+        self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self._unknown_idf = math.log(1 + 2 * n)
+        self._sentences: dict[str, list[Sentence]] = {}
+
+    def weights(self, question: str) -> dict[str, float]:
+        """Each of the question's terms, weighted by its share of the question's IDF."""
+        raw = {t: self._idf.get(t, self._unknown_idf) for t in self.terms(question)}
+        total = sum(raw.values()) or 1.0
+        return {t: w / total for t, w in raw.items()}
+
+    def sentences(self, chunk: Chunk) -> list[Sentence]:
+        cached = self._sentences.get(chunk.id)
+        if cached is None:
+            text = chunk.text
+            cached = [
+                Sentence(s.start, s.end, frozenset(self.terms(text[s.start : s.end])))
+                for s in sentence_spans(text)
+            ]
+            self._sentences[chunk.id] = cached
+        return cached
+
+    def coverage(self, chunk: Chunk, weights: dict[str, float]) -> float:
+        """The largest share of the question's (IDF-weighted) words in one sentence."""
+        return max(
+            (sum(w for t, w in weights.items() if t in s.terms) for s in self.sentences(chunk)),
+            default=0.0,
+        )
+
+    def search(
+        self,
+        question: str,
+        k: int,
+        mode: RetrievalMode | str | None = None,
+        rerank: bool = True,
+    ) -> list[Hit]:
+        """The best `k` passages for the question, best first. `mode` defaults to the
+        configured one; `rerank=False` gives the plain retriever, as a baseline."""
+        mode = RetrievalMode(mode or self.config.retrieval_mode)
+        rerank = rerank and self.config.rerank_weight > 0
+        depth = max(k, self.config.rerank_depth) if rerank else k
+        vector = self.index.encoder.encode([question])[0]
+        hits = self._retrieve(question, vector, depth, mode)
+        if rerank:
+            weights = self.weights(question)
+            share = self.config.rerank_weight
+            hits = [
+                Hit(h.chunk, h.cosine, h.score + share * self.coverage(h.chunk, weights))
+                for h in hits
+            ]
+            hits.sort(key=lambda h: h.score, reverse=True)
+        return hits[:k]
+
+    def _retrieve(self, text: str, query: np.ndarray, k: int, mode: RetrievalMode) -> list[Hit]:
+        """The best `k` chunks by `mode`. `dense` ranks by cosine, `bm25` by BM25,
+        `hybrid` fuses both over the top `retrieval_candidates` of each. The cosine
+        is always returned, as the evidence abstention is calibrated on."""
+        index, config = self.index, self.config
+        n = min(max(k, config.retrieval_candidates), len(index.chunks))
+        if n <= 0:
+            return []
+        dense: dict[int, float] = {}
+        lexical: dict[int, float] = {}
+        if mode in (RetrievalMode.DENSE, RetrievalMode.HYBRID):
+            scores, ids = index.vectors.search(np.ascontiguousarray(query.reshape(1, -1)), n)
+            dense = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
+        if mode in (RetrievalMode.BM25, RetrievalMode.HYBRID):
+            lexical = dict(index.lexical.search(text, n))
+        if mode == RetrievalMode.DENSE:
+            ranking = dense
+        elif mode == RetrievalMode.BM25:
+            ranking = lexical
+        elif config.retrieval_fusion == Fusion.RRF:
+            ranking = reciprocal_rank_fusion([ranked(dense), ranked(lexical)])
+        else:
+            dense.update(cosines(index.vectors, [i for i in lexical if i not in dense], query))
+            bm25 = normalise(lexical)
+            weight = config.dense_weight
+            ranking = {i: weight * dense[i] + (1 - weight) * bm25.get(i, 0.0) for i in dense}
+        best = ranked(ranking)[:k]
+        exact = {**dense, **cosines(index.vectors, [i for i in best if i not in dense], query)}
+        return [Hit(index.chunks[i], exact[i], ranking[i]) for i in best]
+
+
+def ranked(scores: dict[int, float]) -> list[int]:
+    return sorted(scores, key=scores.__getitem__, reverse=True)
+
+
+def normalise(scores: dict[int, float]) -> dict[int, float]:
+    """Scale to [0, 1] by the best score, so BM25 can be mixed with cosines."""
+    if not scores:
+        return {}
+    top = max(scores.values()) or 1.0
+    return {i: s / top for i, s in scores.items()}
+
+
+def reciprocal_rank_fusion(rankings: Iterable[list[int]], k: int = RRF_K) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, 1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+def cosines(vectors: object, ids: list[int], query: np.ndarray) -> dict[int, float]:
+    """Exact cosine of the query with stored vectors (reconstructed from FAISS)."""
+    if not ids:
+        return {}
+    stored = np.vstack([vectors.reconstruct(int(i)) for i in ids])
+    return dict(zip(ids, (stored @ query).tolist(), strict=True))
