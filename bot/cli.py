@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from typer.exceptions import TyperException
 
 from bot.answer.values import Answer, shorten
+from bot.chat.messages import NOT_FOUND_HINT
 from bot.errors import QuestionError, SourcesFailedError, UsageError
 from bot.settings import Settings, load_settings
 from index.errors import ArticleBotError, IndexMissingError, NoArticlesError
@@ -284,7 +285,7 @@ def _print_answer(answer: Answer) -> None:
         typer.echo(f"({note})")
     typer.echo(answer.marked("**"))
     if answer.abstained:
-        typer.echo("Try rephrasing the question, or ask about something the articles cover.")
+        typer.echo(NOT_FOUND_HINT)
         return
     typer.echo("\nSources:")
     for n, passage in enumerate(answer.sources, 1):

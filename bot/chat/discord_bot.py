@@ -17,8 +17,8 @@ import yarl
 from discord import app_commands
 
 from bot.answer.values import Answer, Passage, shorten
-from bot.chat.service import ChatService, cooldown_note
-from bot.errors import BusyError, QuestionError
+from bot.chat import messages
+from bot.chat.service import ChatService, Outcome
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,10 +29,7 @@ EMBED_TITLE_LIMIT = 256
 EMBEDS_TOTAL_LIMIT = 6000
 EMBEDS_PER_MESSAGE = 10
 QUOTE_CHARS = 600
-SORRY = "Sorry, something went wrong; the operator has been told."
-NOT_FOUND_HINT = "Try rephrasing the question, or ask about something the articles cover."
-HOW_TO_ASK = "Ask me a question about the articles, e.g. `/ask question: What happened?`"
-NOT_THIS_SERVER = "ArticleBot is not enabled in this server."
+HOW_TO_ASK = messages.how_to_ask("/ask question: What happened?")
 NO_MENTIONS = discord.AllowedMentions.none()
 # What the bot needs in a channel: read it, answer there and in threads, embed sources,
 # and see the message it replies to.
@@ -106,7 +103,8 @@ def format_answer(answer: Answer) -> list[Reply]:
     messages as Discord's limits need."""
     notes = "".join(f"-# {safe_text(note)}\n" for note in answer.notes)
     if answer.abstained:
-        return [Reply(shorten(f"{notes}{safe_text(answer.text)} {NOT_FOUND_HINT}", TEXT_LIMIT))]
+        text = f"{notes}{safe_text(answer.text)} {messages.NOT_FOUND_HINT}"
+        return [Reply(shorten(text, TEXT_LIMIT))]
     replies = [Reply(piece) for piece in split_text(notes + answer.marked("**", safe_text))]
     batches: list[list[discord.Embed]] = [[]]
     for n, passage in enumerate(answer.sources, 1):
@@ -119,10 +117,6 @@ def format_answer(answer: Answer) -> list[Reply]:
         batch.append(embed)
     replies[-1].embeds = batches[0]
     return replies + [Reply(embeds=batch) for batch in batches[1:]]
-
-
-def rate_note(seconds: float) -> str:
-    return f"You're asking quickly. Please wait {max(1, round(seconds))} s and try again."
 
 
 class ArticleBot(discord.Client):
@@ -195,11 +189,7 @@ class ArticleBot(discord.Client):
         if not self.allowed_channel(message.channel.id, in_guild):
             return
         question = re.sub(rf"<@!?{self.user.id}>", " ", message.content)
-        try:
-            await self.answer_message(message, question)
-        except Exception:
-            log.exception("failed to answer message %s", message.id)
-            await message.reply(SORRY, allowed_mentions=NO_MENTIONS)
+        await self.answer_message(message, question)
 
     def replies_to_me(self, message: discord.Message) -> bool:
         """A reply to one of this bot's answers (readable only with Message Content)."""
@@ -207,33 +197,27 @@ class ArticleBot(discord.Client):
         return isinstance(resolved, discord.Message) and resolved.author == self.user
 
     async def answer_message(self, message: discord.Message, question: str) -> None:
-        wait = self.service.retry_after(
-            f"discord:{message.author.id}", f"discord-channel:{message.channel.id}"
-        )
-        if wait:
-            await message.reply(rate_note(wait), allowed_mentions=NO_MENTIONS)
-            return
-        try:
+        """The shared ask flow, rendered as a reply to the message."""
+        user, channel = f"discord:{message.author.id}", f"discord-channel:{message.channel.id}"
+        reply = self.service.admit(user, channel)
+        if reply is None:
             async with message.channel.typing():
-                answer = await self.service.answer(question)
-        except QuestionError:
-            await message.reply(HOW_TO_ASK, allowed_mentions=NO_MENTIONS)
+                reply = await self.service.reply(question, HOW_TO_ASK)
+        if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
+            await message.reply(reply.text, allowed_mentions=NO_MENTIONS)
             return
-        except BusyError as busy:
-            await message.reply(str(busy), allowed_mentions=NO_MENTIONS)
-            return
-        first, *rest = format_answer(answer)
+        first, *rest = format_answer(reply.answer)
         await message.reply(first.content, embeds=first.embeds, allowed_mentions=NO_MENTIONS)
-        for reply in rest:
+        for more in rest:
             await message.channel.send(
-                reply.content, embeds=reply.embeds, allowed_mentions=NO_MENTIONS
+                more.content, embeds=more.embeds, allowed_mentions=NO_MENTIONS
             )
 
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         log.error("slash command failed", exc_info=error)
-        await send_private(interaction, SORRY)
+        await send_private(interaction, messages.SORRY)
 
 
 class ServerCheckedTree(app_commands.CommandTree):
@@ -244,7 +228,7 @@ class ServerCheckedTree(app_commands.CommandTree):
         assert isinstance(bot, ArticleBot)
         if bot.allowed_guild(interaction.guild_id):
             return True
-        await send_private(interaction, NOT_THIS_SERVER)
+        await send_private(interaction, messages.NOT_THIS_SERVER)
         return False
 
 
@@ -270,28 +254,21 @@ def register_commands(bot: ArticleBot) -> None:
     @bot.tree.command(name="ask", description="Ask a question about the articles")
     @app_commands.describe(question="Your question", private="Only you see the answer")
     async def ask(interaction: discord.Interaction, question: str, private: bool = False) -> None:
-        if not bot.allowed_channel(interaction.channel_id, interaction.guild_id is not None):
-            await send_private(interaction, "I don't answer in this channel.")
-            return
-        wait = service.retry_after(
-            f"discord:{interaction.user.id}", f"discord-channel:{interaction.channel_id}"
-        )
-        if wait:
-            await send_private(interaction, rate_note(wait))
+        allowed = bot.allowed_channel(interaction.channel_id, interaction.guild_id is not None)
+        user = f"discord:{interaction.user.id}"
+        refusal = service.admit(user, f"discord-channel:{interaction.channel_id}", allowed)
+        if refusal is not None:
+            await send_private(interaction, refusal.text)
             return
         await interaction.response.defer(thinking=True, ephemeral=private)
-        try:
-            answer = await service.answer(question)
-        except QuestionError:
-            await interaction.followup.send(HOW_TO_ASK, ephemeral=True)
+        reply = await service.reply(question, HOW_TO_ASK)
+        if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
+            await interaction.followup.send(reply.text, ephemeral=True)
             return
-        except BusyError as busy:
-            await interaction.followup.send(str(busy), ephemeral=True)
-            return
-        for reply in format_answer(answer):
+        for piece in format_answer(reply.answer):
             await interaction.followup.send(
-                reply.content or discord.utils.MISSING,
-                embeds=reply.embeds,
+                piece.content or discord.utils.MISSING,
+                embeds=piece.embeds,
                 ephemeral=private,
                 allowed_mentions=NO_MENTIONS,
             )
@@ -299,25 +276,19 @@ def register_commands(bot: ArticleBot) -> None:
     @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
     async def reindex(interaction: discord.Interaction) -> None:
         if not is_admin(interaction, settings.discord_admin_role_ids):
-            await send_private(interaction, "Only server managers can rebuild the index.")
+            await send_private(interaction, messages.only_admins("server managers"))
             return
-        if service.reindexing:
-            await send_private(interaction, "A rebuild is already running.")
-            return
-        if wait := service.reindex_wait():
-            await send_private(interaction, cooldown_note(wait))
+        if refusal := service.reindex_refusal():
+            await send_private(interaction, refusal)
             return
         await interaction.response.defer(thinking=True, ephemeral=True)
-        report = await service.reindex()
-        text = report.summary("-", safe_text)
+        text = await service.reindex_text("-", safe_text)
         await interaction.followup.send(shorten(text, TEXT_LIMIT), ephemeral=True)
 
     @bot.tree.command(name="sources", description="List the indexed articles")
     async def sources(interaction: discord.Interaction) -> None:
-        if wait := service.retry_after(f"discord-sources:{interaction.user.id}"):
-            await send_private(interaction, rate_note(wait))
-            return
-        pieces = split_text(service.sources_text("-", safe_text), TEXT_LIMIT)
+        text = service.sources_text_for(f"discord:{interaction.user.id}", "-", safe_text)
+        pieces = split_text(text, TEXT_LIMIT)
         await interaction.response.send_message(pieces[0], ephemeral=True)
         for piece in pieces[1:]:
             await interaction.followup.send(piece, ephemeral=True)

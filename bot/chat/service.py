@@ -16,9 +16,11 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.answer.core import Answerer
 from bot.answer.values import Answer
+from bot.chat import messages
 from bot.chat.config import ChatConfig
 from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
@@ -72,11 +74,6 @@ class RateLimiter:
             del self._events[key]
 
 
-def cooldown_note(seconds: float) -> str:
-    minutes = max(1, round(seconds / 60))
-    return f"The index was rebuilt recently. Try again in about {minutes} min."
-
-
 @dataclass(frozen=True)
 class ReindexReport:
     manifest: Manifest
@@ -94,7 +91,23 @@ class ReindexReport:
         return text
 
 
-BUSY = "I'm answering a lot of questions right now. Please try again in a minute."
+class Outcome(StrEnum):
+    """What became of a question, for the platform to render."""
+
+    ANSWERED = "answered"
+    REFUSED = "refused"  # not here, or asking too quickly: `text` says which
+    HELP = "help"  # nothing that could be asked: `text` says how to ask
+    BUSY = "busy"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to show for a question: the answer, or the note in place of one."""
+
+    outcome: Outcome
+    text: str = ""
+    answer: Answer | None = None
 
 
 class ChatService:
@@ -122,6 +135,34 @@ class ChatService:
         self._last_reindex: float | None = None
         self.watcher = IndexWatcher(answerer, settings.resolved_index_dir, embedder)
 
+    def admit(self, user_key: str, channel_key: str | None, allowed: bool = True) -> Reply | None:
+        """None if this question may be answered now; else the refusal to show.
+        Instant, so a platform can refuse before it acknowledges."""
+        if not allowed:
+            return Reply(Outcome.REFUSED, messages.NOT_THIS_CHANNEL)
+        if wait := self.retry_after(user_key, channel_key):
+            return Reply(Outcome.REFUSED, messages.wait_note(wait))
+        return None
+
+    async def reply(self, question: str, how_to_ask: str) -> Reply:
+        """The answer, or what to say instead: help for an empty question, "busy",
+        or "sorry" when something failed (logged, with the traceback)."""
+        try:
+            return Reply(Outcome.ANSWERED, answer=await self.answer(question))
+        except QuestionError:
+            return Reply(Outcome.HELP, how_to_ask)
+        except BusyError:
+            return Reply(Outcome.BUSY, messages.BUSY)
+        except Exception:
+            log.exception("failed to answer a question")
+            return Reply(Outcome.FAILED, messages.SORRY)
+
+    async def ask(
+        self, question: str, user_key: str, channel_key: str | None, how_to_ask: str
+    ) -> Reply:
+        """The one ask flow of every platform: admitted, then answered."""
+        return self.admit(user_key, channel_key) or await self.reply(question, how_to_ask)
+
     def retry_after(self, user_key: str, channel_key: str | None = None) -> float:
         """0 if this user may ask now in this channel, else seconds to wait. A question
         refused for its user does not count against its channel, so one flooding user
@@ -136,7 +177,7 @@ class ChatService:
         questions are already waiting or being answered."""
         if self._waiting >= self.config.answer_queue_max:
             self.metrics.busy()
-            raise BusyError(BUSY)
+            raise BusyError(messages.BUSY)
         self._waiting += 1
         try:
             loop = asyncio.get_running_loop()
@@ -194,7 +235,7 @@ class ChatService:
             f"{bullet} {escape(a.title)}" + (f" ({a.published})" if a.published else "")
             for a in self.articles()
         ]
-        return "\n".join(lines) or "No articles are indexed."
+        return "\n".join(lines) or messages.NO_ARTICLES
 
     @property
     def reindexing(self) -> bool:
@@ -207,6 +248,30 @@ class ChatService:
         if self._last_reindex is None or not cooldown:
             return 0.0
         return max(0.0, self._last_reindex + cooldown - time.monotonic())
+
+    def reindex_refusal(self) -> str | None:
+        """What to say instead of starting a rebuild now, or None to start one."""
+        if self.reindexing:
+            return messages.REBUILD_RUNNING
+        if wait := self.reindex_wait():
+            return messages.cooldown_note(wait)
+        return None
+
+    async def reindex_text(self, bullet: str, escape: Callable[[str], str]) -> str:
+        """Rebuild, and say what it did; "sorry" (the traceback goes to the log) when
+        the rebuild fails. The same on every platform."""
+        try:
+            report = await self.reindex()
+        except Exception:
+            log.exception("reindex failed")
+            return messages.SORRY
+        return report.summary(bullet, escape)
+
+    def sources_text_for(self, user_key: str, bullet: str, escape: Callable[[str], str]) -> str:
+        """/sources for one user: the list, or a note when they ask too often."""
+        if wait := self.retry_after(f"sources:{user_key}"):
+            return messages.wait_note(wait)
+        return self.sources_text(bullet, escape)
 
     async def reindex(self) -> ReindexReport:
         """Rebuild from the configured sources in a thread, then swap the new index in."""

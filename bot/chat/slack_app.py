@@ -9,6 +9,7 @@ then `respond` / `say`, as Bolt expects.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -25,9 +26,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answer.values import Answer, shorten
+from bot.chat import messages
 from bot.chat.feedback import FeedbackStore
-from bot.chat.service import ChatService, cooldown_note
-from bot.errors import BusyError, QuestionError
+from bot.chat.service import ChatService, Outcome, Reply
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,7 @@ BLOCK_LIMIT = 50
 TEXT_LIMIT = 40_000
 QUOTE_CHARS = 600
 MAX_SOURCES = 10
-SORRY = "Sorry, something went wrong; the operator has been told."
-NOT_FOUND_HINT = "Try rephrasing the question, or ask about something the articles cover."
-HOW_TO_ASK = "Ask me a question about the articles, e.g. `/ask What happened?`"
+HOW_TO_ASK = messages.how_to_ask("/ask What happened?")
 HELPFUL, NOT_HELPFUL = "feedback_helpful", "feedback_not_helpful"
 # A user mention, `<@U123>` or `<@U123|name>`. The label cannot hold `<` or `>` (Slack
 # escapes them), and excluding both keeps the match linear on hostile text.
@@ -104,7 +103,7 @@ def format_answer(answer: Answer, answer_id: str) -> tuple[str, list[dict]]:
     all within Slack's limits."""
     notes = "".join(f"_{escape(note)}_\n" for note in answer.notes)
     if answer.abstained:
-        text = shorten(f"{notes}{escape(answer.text)} {NOT_FOUND_HINT}", SECTION_LIMIT)
+        text = shorten(f"{notes}{escape(answer.text)} {messages.NOT_FOUND_HINT}", SECTION_LIMIT)
         return text, [section(text), feedback_buttons(answer_id)]
     text = notes + answer.marked("*", escape)
     blocks = [section(text)]
@@ -160,19 +159,20 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         allowlist = settings.slack_channel_allowlist
         return channel_type == "im" or not allowlist or channel in allowlist
 
-    async def answer_blocks(question: str, user_id: str, channel: str) -> tuple[str, list[dict]]:
-        wait = service.retry_after(f"slack:{user_id}", f"slack-channel:{channel}")
-        if wait:
-            text = f"You're asking quickly. Please wait {max(1, round(wait))} s and try again."
-            return text, [section(text)]
-        try:
-            answer = await service.answer(question)
-        except QuestionError:
-            return HOW_TO_ASK, [section(HOW_TO_ASK)]
-        except BusyError as busy:
-            return str(busy), [section(str(busy))]
-        answer_id = feedback.record_answer(answer, platform="slack", user_id=user_id)
-        return format_answer(answer, answer_id)
+    async def render(reply: Reply, user_id: str) -> tuple[str, list[dict]]:
+        """(fallback text, blocks) for what the shared ask flow gave; an answer is
+        recorded for the feedback buttons (in a thread: SQLite stays off the loop)."""
+        if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
+            return reply.text, [section(reply.text)]
+        answer_id = await asyncio.to_thread(
+            feedback.record_answer, reply.answer, platform="slack", user_id=user_id
+        )
+        return format_answer(reply.answer, answer_id)
+
+    async def ask_flow(question: str, user_id: str, channel: str) -> Reply:
+        return await service.ask(
+            question, f"slack:{user_id}", f"slack-channel:{channel}", HOW_TO_ASK
+        )
 
     @app.middleware
     async def answer_each_event_once(body: dict, next_: Any) -> BoltResponse | None:
@@ -188,16 +188,14 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         # a DM's id starts with D; its channel_name is only a display name
         channel_type = "im" if command.get("channel_id", "").startswith("D") else None
         if not allowed(command.get("channel_id"), channel_type):
-            await respond(text="I don't answer in this channel.", response_type="ephemeral")
+            await respond(text=messages.NOT_THIS_CHANNEL, response_type="ephemeral")
             return
-        try:
-            text, blocks = await answer_blocks(
-                command.get("text", ""), command["user_id"], command.get("channel_id", "")
-            )
-        except Exception:
-            log.exception("failed to answer /ask")
-            await respond(text=SORRY, response_type="ephemeral")
+        user = command["user_id"]
+        reply = await ask_flow(command.get("text", ""), user, command.get("channel_id", ""))
+        if reply.outcome is Outcome.FAILED:
+            await respond(text=reply.text, response_type="ephemeral")
             return
+        text, blocks = await render(reply, user)
         visibility = "ephemeral" if settings.slack_ephemeral_answers else "in_channel"
         await respond(text=text, blocks=blocks, response_type=visibility, replace_original=False)
 
@@ -208,14 +206,12 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             return
         thread = event.get("thread_ts") or event["ts"]
         question = MENTION.sub(" ", event.get("text", ""))
-        try:
-            text, blocks = await answer_blocks(
-                question, event.get("user", ""), event.get("channel", "")
-            )
-        except Exception:
-            log.exception("failed to answer event")
-            await say(text=SORRY, thread_ts=thread)
+        user = event.get("user", "")
+        reply = await ask_flow(question, user, event.get("channel", ""))
+        if reply.outcome is Outcome.FAILED:
+            await say(text=reply.text, thread_ts=thread)
             return
+        text, blocks = await render(reply, user)
         await say(text=text, blocks=blocks, thread_ts=thread)
 
     @app.event("app_mention")
@@ -231,41 +227,32 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
     @app.action(NOT_HELPFUL)
     async def on_vote(ack: Any, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
-        stored = feedback.vote(
-            action["value"], user_id=body["user"]["id"], helpful=action["action_id"] == HELPFUL
+        stored = await asyncio.to_thread(
+            feedback.vote,
+            action["value"],
+            user_id=body["user"]["id"],
+            helpful=action["action_id"] == HELPFUL,
         )
-        note = "Thanks for the feedback." if stored else "That answer is too old to rate."
+        note = messages.THANKS_FOR_VOTE if stored else messages.VOTE_TOO_LATE
         await respond(text=note, response_type="ephemeral", replace_original=False)
 
     @app.command("/reindex")
     async def reindex(ack: Any, command: dict, respond: AsyncRespond) -> None:
         await ack()
         if command["user_id"] not in settings.slack_admin_user_ids:
-            await respond(text="Only admins can rebuild the index.", response_type="ephemeral")
+            await respond(text=messages.only_admins("admins"), response_type="ephemeral")
             return
-        if service.reindexing:
-            await respond(text="A rebuild is already running.", response_type="ephemeral")
+        if refusal := service.reindex_refusal():
+            await respond(text=refusal, response_type="ephemeral")
             return
-        if wait := service.reindex_wait():
-            await respond(text=cooldown_note(wait), response_type="ephemeral")
-            return
-        try:
-            report = await service.reindex()
-        except Exception:
-            log.exception("reindex failed")
-            await respond(text=SORRY, response_type="ephemeral")
-            return
-        text = report.summary("•", escape)
+        text = await service.reindex_text("•", escape)
         await respond(text=shorten(text, SECTION_LIMIT), response_type="ephemeral")
 
     @app.command("/sources")
     async def sources(ack: Any, command: dict, respond: AsyncRespond) -> None:
         await ack()
-        if wait := service.retry_after(f"slack-sources:{command['user_id']}"):
-            text = f"You're asking quickly. Please wait {max(1, round(wait))} s and try again."
-            await respond(text=text, response_type="ephemeral")
-            return
-        text = shorten(service.sources_text("•", escape), SECTION_LIMIT)
+        listing = service.sources_text_for(f"slack:{command['user_id']}", "•", escape)
+        text = shorten(listing, SECTION_LIMIT)
         await respond(text=text, response_type="ephemeral")
 
     return app

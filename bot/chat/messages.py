@@ -1,0 +1,32 @@
+"""Every sentence the chat bots say that is not an answer, in one place, so both
+platforms say the same thing and a wording is changed once."""
+
+from __future__ import annotations
+
+SORRY = "Sorry, something went wrong; the operator has been told."
+NOT_FOUND_HINT = "Try rephrasing the question, or ask about something the articles cover."
+BUSY = "I'm answering a lot of questions right now. Please try again in a minute."
+NOT_THIS_CHANNEL = "I don't answer in this channel."
+NOT_THIS_SERVER = "ArticleBot is not enabled in this server."
+REBUILD_RUNNING = "A rebuild is already running."
+NO_ARTICLES = "No articles are indexed."
+THANKS_FOR_VOTE = "Thanks for the feedback."
+VOTE_TOO_LATE = "That answer is too old to rate."
+
+
+def how_to_ask(example: str) -> str:
+    """Help for an empty question, with the platform's own way of asking."""
+    return f"Ask me a question about the articles, e.g. `{example}`"
+
+
+def wait_note(seconds: float) -> str:
+    return f"You're asking quickly. Please wait {max(1, round(seconds))} s and try again."
+
+
+def cooldown_note(seconds: float) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"The index was rebuilt recently. Try again in about {minutes} min."
+
+
+def only_admins(who: str) -> str:
+    return f"Only {who} can rebuild the index."
