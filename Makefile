@@ -2,6 +2,7 @@
 #   make demo   install, then answer a sample question about the bundled article
 #   make test   install with the test tools, then lint and run the test suite
 #               (property tests at 10,000 cases per target; plain `pytest` runs 300)
+#   make test-fast  the fast tier only: no real model, under a minute
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
 #   make lock   regenerate the lock files from pyproject.toml (after changing a pin)
 #
@@ -19,7 +20,7 @@ TEST_LOCK := requirements-test.lock
 PIP_COMPILE := pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--all-build-deps --no-emit-index-url --no-emit-find-links
 
-.PHONY: demo test lint venv bench-peers lock
+.PHONY: demo test test-fast lint venv bench-peers lock
 
 venv: $(BIN)/python
 
@@ -37,6 +38,12 @@ test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	ARTICLEBOT_HYPOTHESIS=thorough $(BIN)/python -m pytest
+
+# The fast tier: everything that does not need the real model (under a minute).
+test-fast: venv
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pytest -m "not model"
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

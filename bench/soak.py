@@ -1,5 +1,5 @@
 """Soak run: `articlebot serve slack` over real HTTP on loopback, 50 concurrent askers
-for 60 s, answers collected at a fake Slack's response_url.
+for 60 s, answers collected at the response_url of a Slack stand-in (bench/slack_sink.py).
 
     python bench/soak.py [--askers 50] [--seconds 60] [--index-dir DIR] [--no-save]
 
@@ -24,12 +24,7 @@ from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the fake Slack lives with the tests
-
-from tests.fakes.background import free_port  # noqa: E402
-from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack  # noqa: E402
+from slack_sink import BOT_TOKEN, SIGNING_SECRET, SlackSink, free_port
 
 QUESTIONS = [
     "When was the International Space Station launched?",
@@ -48,7 +43,7 @@ def rss_mb(pid: int) -> float:
 
 
 async def asker(
-    n: int, url: str, fake: FakeSlack, deadline: float, out: dict, ids: itertools.count
+    n: int, url: str, fake: SlackSink, deadline: float, out: dict, ids: itertools.count
 ) -> None:
     verifier = SignatureVerifier(SIGNING_SECRET)
     async with httpx.AsyncClient(timeout=30) as client:
@@ -82,20 +77,20 @@ async def asker(
             if response.status_code != 200:
                 out["failed"] += 1
                 continue
-            while not fake.calls(f"response/{name}"):
+            while name not in fake.responses:
                 if time.monotonic() - started > 30:
                     out["failed"] += 1
                     break
                 await asyncio.sleep(0.005)
             else:
-                text = fake.calls(f"response/{name}")[0]["text"]
+                text = fake.responses.pop(name)["text"]
                 if "went wrong" in text:
                     out["failed"] += 1
                 else:
                     out["latencies"].append(time.monotonic() - started)
 
 
-async def soak(url: str, fake: FakeSlack, pid: int, askers: int, seconds: float) -> dict:
+async def soak(url: str, fake: SlackSink, pid: int, askers: int, seconds: float) -> dict:
     out: dict = {"failed": 0, "latencies": []}
     memory = [round(rss_mb(pid), 1)]
     deadline = time.monotonic() + seconds
@@ -126,7 +121,7 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, help="serve this index (default: the bundled)")
     parser.add_argument("--no-save", action="store_true", help="print only, keep soak.json")
     args = parser.parse_args()
-    fake = FakeSlack().start()
+    fake = SlackSink().start()
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -146,8 +141,7 @@ def main() -> None:
             [exe, "serve", "slack", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=subprocess.DEVNULL,  # a line per answer: never a pipe nobody reads
         )
         url = f"http://127.0.0.1:{port}/slack/events"
         try:

@@ -79,9 +79,7 @@ class OnnxEncoder:
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
         self.path = Path(path)
-        self._session = onnxruntime.InferenceSession(
-            model_bytes, options, providers=["CPUExecutionProvider"]
-        )
+        self._session = _session(model_bytes, options)
         del model_bytes
         self._tokenizer = tokenizer.__class__.from_str(tokenizer.to_str())
         self._tokenizer.enable_truncation(max_tokens)
@@ -111,6 +109,25 @@ class OnnxEncoder:
             "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
         }
         return self._session.run(None, feed)[0]
+
+
+def _session(model: bytes, options: object) -> object:
+    """An onnxruntime session of exactly these (checked) bytes. Given bytes,
+    onnxruntime keeps a copy of them for good (+90 MB); given a path, it does not. So
+    the bytes go into a memfd, an anonymous file only this process can reach, and
+    onnxruntime reads that by path."""
+    import onnxruntime
+
+    providers = ["CPUExecutionProvider"]
+    if not hasattr(os, "memfd_create"):  # not Linux
+        return onnxruntime.InferenceSession(model, options, providers=providers)
+    fd = os.memfd_create("articlebot-model.onnx", os.MFD_CLOEXEC)
+    try:
+        with open(fd, "wb", closefd=False) as handle:
+            handle.write(model)
+        return onnxruntime.InferenceSession(f"/proc/self/fd/{fd}", options, providers=providers)
+    finally:
+        os.close(fd)
 
 
 def _batches(texts: list[str], size: int) -> Iterator[list[str]]:

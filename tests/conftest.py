@@ -20,6 +20,7 @@ from index.articles import load_articles
 from index.build import build_index
 from index.embedding import Embedder
 from index.store import ArticleIndex
+from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -98,9 +99,55 @@ def no_traffic_outside_loopback(loopback_only_network: None) -> Iterator[None]:
     assert not tried, f"the test tried to reach addresses outside 127.0.0.0/8: {tried}"
 
 
+# --- tiers --------------------------------------------------------------------------------
+# A test that uses the real model (the `embedder` fixture, directly or through an
+# index, an answerer or a bot built on it) is in the "model" tier; every other test
+# is in the fast tier (`make test-fast` = pytest -m "not model"), which must run in
+# well under a minute. A test that starts the model another way (a subprocess, its
+# own Embedder) says so with @pytest.mark.model.
+MODEL_FIXTURES = {"embedder"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.model)
+
+
 @pytest.fixture(scope="session")
 def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2 model: the end-to-end tier."""
     return Embedder()
+
+
+@pytest.fixture(scope="session")
+def fast_embedder() -> HashingEmbedder:
+    """A deterministic hashing embedder with the real tokenizer: the fast tier."""
+    return HashingEmbedder()
+
+
+def library_index(index_dir: Path, embedder: Embedder) -> Path:
+    """An index of the bundled article and the three made-up fixture articles."""
+    articles, failures = load_articles([str(bundled_dir() / "articles"), str(FIXTURES)])
+    assert len(articles) == 4 and not failures
+    build_index(articles, embedder, index_dir)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def fast_index_dir(
+    tmp_path_factory: pytest.TempPathFactory, fast_embedder: HashingEmbedder
+) -> Path:
+    """The bundled article and the fixture articles, indexed with the hashing embedder."""
+    return library_index(tmp_path_factory.mktemp("fast") / "index", fast_embedder)
+
+
+@pytest.fixture
+def fast_index_copy(fast_index_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the fast index that a test may change or damage."""
+    target = tmp_path / "fast-index"
+    shutil.copytree(fast_index_dir, target)
+    return target
 
 
 @pytest.fixture(scope="session")
@@ -126,11 +173,7 @@ def answerer(bundled_index_dir: Path, embedder: Embedder, settings: Settings) ->
 @pytest.fixture(scope="session")
 def fixture_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """The bundled article plus the made-up fixture articles."""
-    index_dir = tmp_path_factory.mktemp("fixtures") / "index"
-    articles, failures = load_articles([str(bundled_dir() / "articles"), str(FIXTURES)])
-    assert len(articles) == 4 and not failures
-    build_index(articles, embedder, index_dir)
-    return index_dir
+    return library_index(tmp_path_factory.mktemp("fixtures") / "index", embedder)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from index.build import chunking_config
 from index.chunking import ChunkingConfig, chunk_article, sentence_spans
 from index.config import IndexConfig
 from index.embedding import Embedder
+from tests.fakes.hashing import HashingEmbedder
 
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-v1.1-dev" / "articles"
 
@@ -27,26 +28,35 @@ def chunks_of(text: str, embedder: Embedder, **settings: int):
 
 
 def model_tokens(embedder: Embedder, text: str) -> int:
-    """Word pieces the model itself sees, special tokens included."""
-    return len(embedder.model.tokenizer(text, truncation=False)["input_ids"])
+    """Word pieces the model is fed for `text`, its special tokens included: the model's
+    own tokenizer file, encoding as the model does (not our count_tokens)."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(embedder.model_path / "tokenizer.json"))
+    tokenizer.no_truncation()
+    return len(tokenizer.encode(text, add_special_tokens=True).ids)
 
 
-def test_chunks_fit_the_model_and_slice_back(embedder: Embedder) -> None:
+def test_chunks_fit_the_model_and_slice_back(fast_embedder: HashingEmbedder) -> None:
     articles, _ = load_articles([str(bundled_dir() / "articles")])
     article = articles[0]
-    chunks = chunk_article(article, config(embedder), embedder.count_tokens, embedder.token_offsets)
+    chunks = chunk_article(
+        article, config(fast_embedder), fast_embedder.count_tokens, fast_embedder.token_offsets
+    )
     assert len(chunks) >= 2
     for chunk in chunks:
         assert article.text[chunk.start : chunk.end] == chunk.text
         assert chunk.article_id == article.id
-        assert model_tokens(embedder, chunk.text) <= embedder.max_tokens
+        assert model_tokens(fast_embedder, chunk.text) <= fast_embedder.max_tokens
 
 
-def test_every_sentence_is_in_some_chunk_and_chunks_overlap(embedder: Embedder) -> None:
+def test_every_sentence_is_in_some_chunk_and_chunks_overlap(fast_embedder: HashingEmbedder) -> None:
     text = " ".join(
         f"Sentence number {i} tells of the harbour and the {i} ships." for i in range(60)
     )
-    article, chunks = chunks_of(text, embedder, chunk_target_tokens=60, chunk_overlap_tokens=20)
+    article, chunks = chunks_of(
+        text, fast_embedder, chunk_target_tokens=60, chunk_overlap_tokens=20
+    )
     for span in sentence_spans(article.text):
         assert any(c.start <= span.start and span.end <= c.end for c in chunks)
     overlaps = [b.start < a.end for a, b in pairwise(chunks)]
@@ -56,17 +66,17 @@ def test_every_sentence_is_in_some_chunk_and_chunks_overlap(embedder: Embedder) 
     assert all(c.start in starts for c in chunks)
 
 
-def test_one_giant_sentence_is_cut_within_the_limit(embedder: Embedder) -> None:
+def test_one_giant_sentence_is_cut_within_the_limit(fast_embedder: HashingEmbedder) -> None:
     text = "word " * 3000 + "pneumonoultramicroscopicsilicovolcanoconiosis " * 200
-    article, chunks = chunks_of(text.strip() + ".", embedder)
+    article, chunks = chunks_of(text.strip() + ".", fast_embedder)
     assert len(chunks) > 10
     covered = "".join(article.text[c.start : c.end] for c in chunks)
     assert covered.replace(" ", "") == article.text.replace(" ", "")
     for chunk in chunks:
-        assert model_tokens(embedder, chunk.text) <= embedder.max_tokens
+        assert model_tokens(fast_embedder, chunk.text) <= fast_embedder.max_tokens
 
 
-def test_real_articles_never_exceed_the_limit(embedder: Embedder) -> None:
+def test_real_articles_never_exceed_the_limit(fast_embedder: HashingEmbedder) -> None:
     files = sorted(SQUAD.glob("*.txt"))[:3] if SQUAD.is_dir() else []
     sources = [str(f) for f in files] or [str(bundled_dir() / "articles")]
     articles, failures = load_articles(sources)
@@ -74,9 +84,9 @@ def test_real_articles_never_exceed_the_limit(embedder: Embedder) -> None:
     for article in articles:
         for chunk in chunk_article(
             article,
-            config(embedder, chunk_target_tokens=254),
-            embedder.count_tokens,
-            embedder.token_offsets,
+            config(fast_embedder, chunk_target_tokens=254),
+            fast_embedder.count_tokens,
+            fast_embedder.token_offsets,
         ):
-            assert model_tokens(embedder, chunk.text) <= embedder.max_tokens
+            assert model_tokens(fast_embedder, chunk.text) <= fast_embedder.max_tokens
             assert article.text[chunk.start : chunk.end] == chunk.text

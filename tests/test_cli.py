@@ -34,6 +34,7 @@ def json_lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 
 
+@pytest.mark.model  # runs the command line, which loads the real model
 def test_first_ask_builds_the_bundled_index(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -120,6 +121,7 @@ def test_search_json(capsys: pytest.CaptureFixture[str], bundled_index_dir: Path
     assert data["passages"][0]["score"] >= data["passages"][1]["score"]
 
 
+@pytest.mark.model  # runs the command line, which loads the real model
 def test_index_build_from_sources_then_ask(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -133,6 +135,7 @@ def test_index_build_from_sources_then_ask(
     assert code == 0 and "412 million" in out
 
 
+@pytest.mark.model  # runs the command line, which loads the real model
 def test_index_build_reports_failed_sources_and_indexes_the_rest(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -241,6 +244,7 @@ def test_serving_shows_start_up_information_by_default() -> None:
         logging.getLogger("index").setLevel(logging.NOTSET)
 
 
+@pytest.mark.model  # runs the command line, which loads the real model
 def test_bad_usage_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "ask", "--top-k", "0", "x")[0] == 2
     assert run(capsys, "frobnicate")[0] == 2

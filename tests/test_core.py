@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from bot.answer.core import Answerer
+from bot.answer.core import Answerer, ScoredSentence, _cited_passages
 from bot.answer.question import prepare_question
 from bot.answer.values import NOT_FOUND
 from bot.errors import QuestionError
@@ -135,3 +136,34 @@ def test_json_shape(answerer: Answerer) -> None:
     assert {"question", "answer", "abstained", "sources"} <= set(data)
     assert {"article", "title", "text", "score"} <= set(data["sources"][0])
     json.dumps(data)
+
+
+def test_sentence_choice_looks_at_the_question(answerer: Answerer) -> None:
+    # both questions retrieve the same passage; each gets its own sentence
+    mir = answerer.answer("How long was Mir in orbit?")
+    china = answerer.answer("With which country will Russia build a research station on the moon?")
+    assert "15 years" in mir.text and "China" in china.text
+
+
+def test_citation_check_refuses_a_passage_without_the_sentence(answerer: Answerer) -> None:
+    passage = answerer.search("How long was Mir in orbit?", 1)[0]
+    good = ScoredSentence(passage, 0, 20, 1.0)
+    assert _cited_passages([good])[0].cited == (0, 20)
+    tampered_article = dataclasses.replace(
+        passage.article, text=passage.article.text.replace("Mir", "Zar")
+    )
+    tampered = dataclasses.replace(passage, article=tampered_article)
+    with pytest.raises(AssertionError, match="citation check failed"):
+        _cited_passages([ScoredSentence(tampered, 0, 20, 1.0)])
+
+
+def test_quote_centres_on_the_cited_sentence_and_marks_cuts(answerer: Answerer) -> None:
+    answer = answerer.answer("How long was Mir in orbit?")
+    passage = answer.sources[0]
+    quote = passage.quote(120)
+    assert "15 years" in quote and len(quote) <= 121
+    assert quote.startswith("…") == (not passage.chunk.text.startswith(quote.lstrip("…")[:20]))
+    if not passage.chunk.text.endswith(quote.rstrip("…")[-20:]):
+        assert quote.endswith("…")
+    whole = passage.quote(10_000)
+    assert "…" not in whole and whole == passage.chunk.text.replace("\n\n", " ")

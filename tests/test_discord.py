@@ -29,10 +29,9 @@ from bot.chat.discord_bot import (
 )
 from bot.chat.service import ChatService
 from bot.cli import main
-from bot.runtime import build_from_sources, make_answerer
-from bot.settings import Settings, bundled_dir, load_settings
+from bot.settings import Settings
 from index.embedding import Embedder
-from index.store import ArticleIndex
+from tests.fakes.chat import chat_service, chat_settings, running, sources_with
 from tests.fakes.discord_server import (
     APP_ID,
     BOT_ID,
@@ -60,45 +59,36 @@ user_ids = itertools.count(100)
 
 @pytest.fixture(scope="module")
 def sources_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("discord-sources")
-    shutil.copy(bundled_dir() / "articles" / "russia-leaves-iss.txt", folder)
-    (folder / "town-hall.txt").write_text(PING_ARTICLE)
-    return folder
+    return sources_with(tmp_path_factory, "discord", "town-hall.txt", PING_ARTICLE)
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeDiscord]:
-    server = FakeDiscord().start()
-    yield server
-    server.stop()
+    with running(FakeDiscord()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def discord_settings(
     tmp_path_factory: pytest.TempPathFactory, fake: FakeDiscord, sources_dir: Path
 ) -> Settings:
-    return load_settings(
-        data_dir=tmp_path_factory.mktemp("discord-data"),
-        index_dir=tmp_path_factory.mktemp("discord-index") / "index",
-        sources=[str(sources_dir)],
+    return chat_settings(
+        tmp_path_factory,
+        "discord",
+        sources_dir,
         discord_api_base_url=fake.api_base,
         discord_gateway_url=fake.gateway_url,
         discord_guild_id=GUILD_ID,
         rate_limit_questions=3,
         rate_limit_channel_questions=100_000,
         rate_limit_seconds=60,
-        reindex_cooldown_seconds=0,
     )
 
 
 @pytest.fixture(scope="module")
 def service(discord_settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
-    index_dir = discord_settings.resolved_index_dir
-    build_from_sources(discord_settings, embedder, index_dir, discord_settings.resolved_sources)
-    answerer = make_answerer(discord_settings, ArticleIndex.load(index_dir, embedder))
-    chat = ChatService(answerer, embedder, discord_settings)
-    yield chat
-    chat.close()
+    with chat_service(discord_settings, embedder, "discord") as chat:
+        yield chat
 
 
 @pytest.fixture(scope="module")

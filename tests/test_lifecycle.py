@@ -31,6 +31,9 @@ from index.store import ArticleIndex
 from tests.fakes.background import free_port
 from tests.fakes.pages import serve_pages
 
+# Every change here goes through the command line or a real build: the real model.
+pytestmark = pytest.mark.model
+
 FIXTURES = Path(__file__).parent / "fixtures"
 BUNDLED = bundled_dir() / "articles" / "russia-leaves-iss.txt"
 BRIDGE = "How much did the harbour bridge cost?"

@@ -30,6 +30,9 @@ from index.layout import MODELS, Manifest, read_current
 from index.onnx_model import MIN_COSINE, OnnxEncoder, file_sha256
 from index.store import ArticleIndex
 
+# The export, its checks and its fallbacks: all about the real model.
+pytestmark = pytest.mark.model
+
 FIXTURES = Path(__file__).parent / "fixtures"
 QUESTION = "When was the International Space Station launched?"
 

@@ -22,8 +22,8 @@ from bot.chat.slack_app import format_answer as slack_format
 from bot.errors import QuestionError
 from index.articles import make_article, normalise_text, parse_text
 from index.chunking import ChunkingConfig, chunk_article, sentence_spans
-from index.embedding import Embedder
 from index.errors import SourceError
+from tests.fakes.hashing import HashingEmbedder
 
 # 10,000 cases of the whole question path take minutes: beyond the suite's per-test timeout
 pytestmark = pytest.mark.timeout(3600)
@@ -87,9 +87,11 @@ def load_any(title: str, body: str) -> None:
     assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", article.text)
 
 
-def test_chunker_properties(embedder: Embedder) -> None:
+def test_chunker_properties(fast_embedder: HashingEmbedder) -> None:
     cases: list[int] = []
-    config = ChunkingConfig(target_tokens=60, overlap_tokens=16, max_tokens=embedder.max_tokens - 2)
+    config = ChunkingConfig(
+        target_tokens=60, overlap_tokens=16, max_tokens=fast_embedder.max_tokens - 2
+    )
 
     @given(TEXT)
     def check(body: str) -> None:
@@ -98,10 +100,12 @@ def test_chunker_properties(embedder: Embedder) -> None:
             article = make_article(article_id="a", title="T", body=body, source="mem")
         except SourceError:
             return
-        chunks = chunk_article(article, config, embedder.count_tokens, embedder.token_offsets)
+        chunks = chunk_article(
+            article, config, fast_embedder.count_tokens, fast_embedder.token_offsets
+        )
         for chunk in chunks:
             assert article.text[chunk.start : chunk.end] == chunk.text  # offsets slice back
-            assert embedder.count_tokens([chunk.text])[0] <= config.max_tokens  # model limit
+            assert fast_embedder.count_tokens([chunk.text])[0] <= config.max_tokens  # model limit
         for span in sentence_spans(article.text):  # chunks cover the cleaned text
             assert any(c.start <= span.start < c.end for c in chunks)
 

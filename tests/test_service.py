@@ -1,10 +1,12 @@
-"""What chat platforms share: rate limits that forget idle users, and a bounded
-queue of questions."""
+"""What chat platforms share: the one ask flow, /reindex and /sources, rate limits
+that forget idle users, and a bounded queue of questions."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import example, given
@@ -12,10 +14,14 @@ from hypothesis import strategies as st
 
 from bot.answer.core import Answerer
 from bot.answer.values import Answer
-from bot.chat.service import ChatService, RateLimiter
+from bot.chat import messages
+from bot.chat.service import ChatService, Outcome, RateLimiter, Reply
 from bot.errors import BusyError
+from bot.runtime import make_answerer
 from bot.settings import Settings
 from index.embedding import Embedder
+from index.store import ArticleIndex
+from tests.fakes.hashing import HashingEmbedder
 
 LAUNCH = "When was the International Space Station launched?"
 
@@ -85,3 +91,72 @@ async def test_a_full_queue_says_busy_instead_of_growing(
     finally:
         release.set()
         service.close()
+
+
+# --- the ask flow, on the hashing embedder (fast tier) -------------------------------------
+
+
+@pytest.fixture
+def fast_service(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder, settings: Settings
+) -> Iterator[ChatService]:
+    """A chat service on a private copy of the fast index (a /reindex changes it)."""
+    limited = settings.model_copy(
+        update={
+            "rate_limit_questions": 2,
+            "index_dir": fast_index_copy,
+            "reindex_cooldown_seconds": 0,
+        }
+    )
+    answerer = make_answerer(limited, ArticleIndex.load(fast_index_copy, fast_embedder))
+    service = ChatService(answerer, fast_embedder, limited)
+    yield service
+    service.close()
+
+
+async def test_admitted_questions_are_answered_and_the_rest_get_a_note(
+    fast_service: ChatService,
+) -> None:
+    assert fast_service.admit("u1", "c1", allowed=False) == Reply(
+        Outcome.REFUSED, messages.NOT_THIS_CHANNEL
+    )
+    first = await fast_service.ask("How much did the harbour bridge cost?", "u1", "c1", "help")
+    assert first.outcome is Outcome.ANSWERED and first.answer is not None
+    assert first.answer.question == "How much did the harbour bridge cost?"
+    help_ = await fast_service.ask("   ", "u1", "c1", "Ask me with /ask")
+    assert help_ == Reply(Outcome.HELP, "Ask me with /ask")
+    third = await fast_service.ask("How much did the harbour bridge cost?", "u1", "c1", "help")
+    assert third.outcome is Outcome.REFUSED and third.text.startswith("You're asking quickly")
+    other = await fast_service.ask("How much did the harbour bridge cost?", "u2", "c1", "help")
+    assert other.outcome is Outcome.ANSWERED  # one user's limit is not another's
+
+
+async def test_a_failure_becomes_sorry_and_is_logged(
+    fast_service: ChatService, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(question: str) -> Answer:
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr(fast_service.answerer, "answer", broken)
+    reply = await fast_service.reply("anything", "help")
+    assert reply == Reply(Outcome.FAILED, messages.SORRY)
+    assert "index exploded" in caplog.text  # the traceback is for the operator
+
+
+async def test_reindex_and_sources_say_the_same_on_every_platform(
+    fast_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = await fast_service.reindex_text("-", str)
+    assert summary.startswith("Index rebuilt: ") and fast_service.reindex_refusal() is None
+    monkeypatch.setattr(fast_service.config, "reindex_cooldown_seconds", 600)
+    assert fast_service.reindex_refusal() == messages.cooldown_note(600)
+    listing = fast_service.sources_text_for("u9", "-", str)
+    assert "- Russia plans to leave the International Space Station" in listing
+    fast_service.sources_text_for("u9", "-", str)
+    assert fast_service.sources_text_for("u9", "-", str).startswith("You're asking quickly")
+
+    def broken() -> object:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(fast_service, "_rebuild", broken)
+    assert await fast_service.reindex_text("-", str) == messages.SORRY

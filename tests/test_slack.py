@@ -25,11 +25,10 @@ from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService
 from bot.chat.slack_app import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, create_slack_app
 from bot.cli import main
-from bot.runtime import build_from_sources, make_answerer
-from bot.settings import Settings, bundled_dir, load_settings
+from bot.settings import Settings, bundled_dir
 from index.embedding import Embedder
-from index.store import ArticleIndex
 from tests.fakes.background import AppServer, free_port
+from tests.fakes.chat import chat_service, chat_settings, running, sources_with
 from tests.fakes.slack_server import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -51,45 +50,36 @@ numbers = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def sources_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("slack-sources")
-    shutil.copy(bundled_dir() / "articles" / "russia-leaves-iss.txt", folder)
-    (folder / "newsroom-notice.txt").write_text(PING_ARTICLE)
-    return folder
+    return sources_with(tmp_path_factory, "slack", "newsroom-notice.txt", PING_ARTICLE)
 
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeSlack]:
-    server = FakeSlack().start()
-    yield server
-    server.stop()
+    with running(FakeSlack()) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def slack_settings(
     tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, sources_dir: Path
 ) -> Settings:
-    return load_settings(
-        data_dir=tmp_path_factory.mktemp("slack-data"),
-        index_dir=tmp_path_factory.mktemp("slack-index") / "index",
-        sources=[str(sources_dir)],
+    return chat_settings(
+        tmp_path_factory,
+        "slack",
+        sources_dir,
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
         slack_api_base_url=fake.api_base,
         slack_admin_user_ids=["UADMIN"],
         rate_limit_questions=1000,
         rate_limit_channel_questions=100_000,
-        reindex_cooldown_seconds=0,
     )
 
 
 @pytest.fixture(scope="module")
 def service(slack_settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
-    index_dir = slack_settings.resolved_index_dir
-    build_from_sources(slack_settings, embedder, index_dir, slack_settings.resolved_sources)
-    answerer = make_answerer(slack_settings, ArticleIndex.load(index_dir, embedder))
-    chat = ChatService(answerer, embedder, slack_settings)
-    yield chat
-    chat.close()
+    with chat_service(slack_settings, embedder, "slack") as chat:
+        yield chat
 
 
 @pytest.fixture(scope="module")

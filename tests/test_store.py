@@ -14,7 +14,6 @@ from bot.settings import bundled_dir
 from index.articles import load_articles
 from index.build import BuildLock, build_index
 from index.config import IndexConfig, RetrievalConfig
-from index.embedding import Embedder
 from index.errors import (
     IndexBusyError,
     IndexCorruptError,
@@ -25,6 +24,7 @@ from index.errors import (
 from index.layout import MANIFEST, VECTORS, read_pointer
 from index.retrieval import Retriever, Terms
 from index.store import ArticleIndex
+from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -34,41 +34,47 @@ def current_dir(index_dir: Path) -> Path:
 
 
 def test_manifest_records_how_the_index_was_built(
-    bundled_index_dir: Path, embedder: Embedder
+    fast_index_dir: Path, fast_embedder: HashingEmbedder
 ) -> None:
-    index = ArticleIndex.load(bundled_index_dir, embedder)
-    manifest = json.loads((current_dir(bundled_index_dir) / MANIFEST).read_text())
+    index = ArticleIndex.load(fast_index_dir, fast_embedder)
+    manifest = json.loads((current_dir(fast_index_dir) / MANIFEST).read_text())
     assert manifest["format"] == 1
-    assert manifest["model_name"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert manifest["dimension"] == 384
+    assert manifest["model_name"] == fast_embedder.model_name
+    assert manifest["dimension"] == fast_embedder.dimension
     assert manifest["chunking"]["max_tokens"] == 254
-    assert [a["id"] for a in manifest["articles"]] == ["russia-leaves-iss"]
+    assert {a["id"] for a in manifest["articles"]} == set(index.articles) and len(
+        index.articles
+    ) == 4
     assert len(manifest["articles"][0]["content_hash"]) == 64
     assert manifest["chunk_count"] == len(index.chunks) == index.vectors.ntotal
     assert manifest["built_at"] and manifest["build_seconds"] >= 0
 
 
-def test_vectors_are_normalised_inner_product(bundled_index_dir: Path, embedder: Embedder) -> None:
-    raw = faiss.read_index(str(current_dir(bundled_index_dir) / VECTORS))
+def test_vectors_are_normalised_inner_product(
+    fast_index_dir: Path, fast_embedder: HashingEmbedder
+) -> None:
+    raw = faiss.read_index(str(current_dir(fast_index_dir) / VECTORS))
     assert raw.metric_type == faiss.METRIC_INNER_PRODUCT
     vectors = raw.reconstruct_n(0, raw.ntotal)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    # the stored vector of a chunk is the model's vector of its text
-    index = ArticleIndex.load(bundled_index_dir, embedder)
-    again = embedder.encode([index.chunks[0].text])[0]
+    # the stored vector of a chunk is the embedder's vector of its text
+    index = ArticleIndex.load(fast_index_dir, fast_embedder)
+    again = fast_embedder.encode([index.chunks[0].text])[0]
     assert float(vectors[0] @ again) > 0.9999
 
 
-def test_rebuild_switches_version_and_keeps_a_few(index_copy: Path, embedder: Embedder) -> None:
+def test_rebuild_switches_version_and_keeps_a_few(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder
+) -> None:
     articles, _ = load_articles([str(FIXTURES)])
-    before = read_pointer(index_copy)
+    before = read_pointer(fast_index_copy)
     for _ in range(4):
-        build_index(articles, embedder, index_copy, IndexConfig(keep_versions=2))
-    after = read_pointer(index_copy)
+        build_index(articles, fast_embedder, fast_index_copy, IndexConfig(keep_versions=2))
+    after = read_pointer(fast_index_copy)
     assert after != before
-    versions = sorted(p.name for p in (index_copy / "versions").iterdir())
+    versions = sorted(p.name for p in (fast_index_copy / "versions").iterdir())
     assert len(versions) == 2 and after in versions
-    assert {a for a in ArticleIndex.load(index_copy, embedder).articles} == {
+    assert {a for a in ArticleIndex.load(fast_index_copy, fast_embedder).articles} == {
         "harbour-bridge",
         "observatory",
         "orchard-festival",
@@ -76,9 +82,10 @@ def test_rebuild_switches_version_and_keeps_a_few(index_copy: Path, embedder: Em
 
 
 def test_crash_mid_build_leaves_the_previous_index_whole(
-    index_copy: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+    fast_index_copy: Path, fast_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = read_pointer(index_copy)
+    before = read_pointer(fast_index_copy)
+    held = set(ArticleIndex.load(fast_index_copy, fast_embedder).articles)
     articles, _ = load_articles([str(FIXTURES)])
 
     def disk_full(*args: object) -> None:
@@ -86,66 +93,76 @@ def test_crash_mid_build_leaves_the_previous_index_whole(
 
     monkeypatch.setattr(faiss, "write_index", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        build_index(articles, embedder, index_copy)
-    assert read_pointer(index_copy) == before
-    index = ArticleIndex.load(index_copy, embedder)
-    assert set(index.articles) == {"russia-leaves-iss"}
-    assert not [p for p in (index_copy / "versions").iterdir() if p.name.startswith(".tmp")]
+        build_index(articles, fast_embedder, fast_index_copy)
+    assert read_pointer(fast_index_copy) == before
+    index = ArticleIndex.load(fast_index_copy, fast_embedder)
+    assert set(index.articles) == held
+    assert not [p for p in (fast_index_copy / "versions").iterdir() if p.name.startswith(".tmp")]
 
 
-def test_missing_index_is_a_clear_error(tmp_path: Path, embedder: Embedder) -> None:
+def test_missing_index_is_a_clear_error(tmp_path: Path, fast_embedder: HashingEmbedder) -> None:
     with pytest.raises(IndexMissingError, match="articlebot index build"):
-        ArticleIndex.load(tmp_path / "nowhere", embedder)
+        ArticleIndex.load(tmp_path / "nowhere", fast_embedder)
 
 
 @pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl", "articles.jsonl"])
 def test_truncated_file_is_named_in_the_error(
-    index_copy: Path, embedder: Embedder, name: str
+    fast_index_copy: Path, fast_embedder: HashingEmbedder, name: str
 ) -> None:
-    path = current_dir(index_copy) / name
+    path = current_dir(fast_index_copy) / name
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(IndexCorruptError) as info:
-        ArticleIndex.load(index_copy, embedder)
+        ArticleIndex.load(fast_index_copy, fast_embedder)
     assert name in str(info.value) and "articlebot index build" in str(info.value)
 
 
-def test_garbage_files_are_corrupt_not_crashes(index_copy: Path, embedder: Embedder) -> None:
-    version = current_dir(index_copy)
+def test_garbage_files_are_corrupt_not_crashes(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder
+) -> None:
+    version = current_dir(fast_index_copy)
     (version / MANIFEST).write_text("{not json")
     with pytest.raises(IndexCorruptError, match=r"manifest\.json"):
-        ArticleIndex.load(index_copy, embedder)
+        ArticleIndex.load(fast_index_copy, fast_embedder)
 
 
-def test_same_size_garbage_in_vectors_is_caught(index_copy: Path, embedder: Embedder) -> None:
-    path = current_dir(index_copy) / VECTORS
+def test_same_size_garbage_in_vectors_is_caught(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder
+) -> None:
+    path = current_dir(fast_index_copy) / VECTORS
     path.write_bytes(b"\0" * path.stat().st_size)
     with pytest.raises(IndexCorruptError, match=r"vectors\.faiss"):
-        ArticleIndex.load(index_copy, embedder)
+        ArticleIndex.load(fast_index_copy, fast_embedder)
 
 
-def test_index_from_another_model_is_refused(index_copy: Path, embedder: Embedder) -> None:
-    path = current_dir(index_copy) / MANIFEST
+def test_index_from_another_model_is_refused(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder
+) -> None:
+    path = current_dir(fast_index_copy) / MANIFEST
     manifest = json.loads(path.read_text())
     manifest["model_name"], manifest["dimension"] = "intfloat/e5-large", 1024
     path.write_text(json.dumps(manifest))
     with pytest.raises(IndexIncompatibleError, match="e5-large"):
-        ArticleIndex.load(index_copy, embedder)
+        ArticleIndex.load(fast_index_copy, fast_embedder)
 
 
-def test_build_with_no_articles_changes_nothing(index_copy: Path, embedder: Embedder) -> None:
-    before = read_pointer(index_copy)
+def test_build_with_no_articles_changes_nothing(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder
+) -> None:
+    before = read_pointer(fast_index_copy)
     with pytest.raises(NoArticlesError):
-        build_index([], embedder, index_copy)
-    assert read_pointer(index_copy) == before
+        build_index([], fast_embedder, fast_index_copy)
+    assert read_pointer(fast_index_copy) == before
 
 
-def test_a_second_build_waits_or_fails_clearly(index_copy: Path, embedder: Embedder) -> None:
+def test_a_second_build_waits_or_fails_clearly(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder
+) -> None:
     articles, _ = load_articles([str(bundled_dir() / "articles")])
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with BuildLock(index_copy):
+        with BuildLock(fast_index_copy):
             holding.set()
             release.wait(10)
 
@@ -154,22 +171,24 @@ def test_a_second_build_waits_or_fails_clearly(index_copy: Path, embedder: Embed
     holding.wait(5)
     try:
         with pytest.raises(IndexBusyError, match="another build"):
-            build_index(articles, embedder, index_copy)
+            build_index(articles, fast_embedder, fast_index_copy)
     finally:
         release.set()
         thread.join()
-    build_index(articles, embedder, index_copy)
-    assert ArticleIndex.load(index_copy, embedder).chunks
+    build_index(articles, fast_embedder, fast_index_copy)
+    assert ArticleIndex.load(fast_index_copy, fast_embedder).chunks
 
 
-def test_large_indexes_use_hnsw_with_measured_recall(tmp_path: Path, embedder: Embedder) -> None:
+def test_large_indexes_use_hnsw_with_measured_recall(
+    tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
     articles, _ = load_articles([str(FIXTURES), str(bundled_dir() / "articles")])
     config = IndexConfig(faiss_flat_max=2)  # so these few chunks count as "large"
-    manifest = build_index(articles, embedder, tmp_path / "hnsw", config)
+    manifest = build_index(articles, fast_embedder, tmp_path / "hnsw", config)
     about = manifest.extra["vector_index"]
     assert manifest.faiss_index == about["type"] == "IndexHNSWFlat"
     assert about["recall_at_5"] >= 0.95 and about["ef_search"] == config.hnsw_ef_search
-    index = ArticleIndex.load(tmp_path / "hnsw", embedder)
+    index = ArticleIndex.load(tmp_path / "hnsw", fast_embedder)
     assert (
         isinstance(index.vectors, faiss.IndexHNSWFlat)
         and index.vectors.hnsw.efSearch == config.hnsw_ef_search
@@ -177,7 +196,7 @@ def test_large_indexes_use_hnsw_with_measured_recall(tmp_path: Path, embedder: E
     question = "How much did the harbour bridge cost?"
     found = Retriever(index, RetrievalConfig(), Terms()).search(question, 3, "dense", rerank=False)
     assert found[0].chunk.article_id == "harbour-bridge"
-    small = build_index(articles, embedder, tmp_path / "flat")
+    small = build_index(articles, fast_embedder, tmp_path / "flat")
     assert small.faiss_index == "IndexFlatIP" and small.extra["vector_index"]["recall_at_5"] == 1.0
 
 

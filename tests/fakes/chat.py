@@ -1,0 +1,66 @@
+"""What the Discord and Slack end-to-end tests set up alike: a sources folder with
+the bundled article and one made-up article, the platform's fake server, and a
+chat service over a real index built from those sources."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.chat.service import ChatService
+from bot.runtime import build_from_sources, make_answerer
+from bot.settings import Settings, bundled_dir, load_settings
+from index.embedding import Embedder
+from index.store import ArticleIndex
+
+
+def sources_with(
+    tmp_path_factory: pytest.TempPathFactory, platform: str, name: str, article: str
+) -> Path:
+    """A sources folder: the bundled article, and `article` (title first) as `name`."""
+    folder = tmp_path_factory.mktemp(f"{platform}-sources")
+    shutil.copy(bundled_dir() / "articles" / "russia-leaves-iss.txt", folder)
+    (folder / name).write_text(article)
+    return folder
+
+
+@contextmanager
+def running(server: Any) -> Iterator[Any]:
+    """A fake platform server, started for the block and stopped after it."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def chat_settings(
+    tmp_path_factory: pytest.TempPathFactory, platform: str, sources: Path, **values: object
+) -> Settings:
+    """Settings for one platform's tests: their own data and index folders, those
+    sources, no /reindex cooldown, and the platform's own `values`."""
+    return load_settings(
+        data_dir=tmp_path_factory.mktemp(f"{platform}-data"),
+        index_dir=tmp_path_factory.mktemp(f"{platform}-index") / "index",
+        sources=[str(sources)],
+        reindex_cooldown_seconds=0,
+        **values,
+    )
+
+
+@contextmanager
+def chat_service(settings: Settings, embedder: Embedder, platform: str) -> Iterator[ChatService]:
+    """The chat service over an index built from the settings' sources."""
+    index_dir = settings.resolved_index_dir
+    build_from_sources(settings, embedder, index_dir, settings.resolved_sources)
+    answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
+    service = ChatService(answerer, embedder, settings, platform)
+    try:
+        yield service
+    finally:
+        service.close()

@@ -1,0 +1,51 @@
+"""A deterministic stand-in for the embedding model, for the fast test tier.
+
+It hashes each word (lower-cased) into one of DIMENSION buckets and returns the
+normalised counts: texts that share words get similar vectors, the same text
+always gets the same one, and no torch, no ONNX and no model weights are needed.
+It keeps the real model's tokenizer (light: `tokenizers` only), so chunking is
+measured exactly as in production. What depends on the model's meaning (answer
+quality, abstention thresholds) is tested with the real model instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import cached_property
+
+import numpy as np
+
+from index.config import EmbeddingConfig
+from index.embedding import Embedder
+
+DIMENSION = 256
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class HashingEmbedder(Embedder):
+    """The Embedder interface, with bag-of-hashed-words vectors instead of a model."""
+
+    def __init__(self) -> None:
+        super().__init__(EmbeddingConfig(model_name="test/hashing-embedder"))
+        self.onnx_wanted = False  # nothing to export: every index embeds with `encode`
+        self.calls = 0
+
+    @cached_property
+    def dimension(self) -> int:
+        return DIMENSION
+
+    @property
+    def model(self) -> object:
+        raise AssertionError("the fast tier must never load the real model")
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        self.calls += 1
+        vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in WORD.findall(text.lower()):
+                bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest())
+                vectors[row, bucket % DIMENSION] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        vectors /= np.where(norms == 0, 1.0, norms)
+        return np.ascontiguousarray(vectors)

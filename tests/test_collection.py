@@ -1,0 +1,99 @@
+"""An index directory's articles changed one version at a time (index/collection.py),
+with the hashing embedder: the fast tier's view of add, remove, sync and rollback."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.settings import bundled_dir
+from index.articles import Article, load_articles
+from index.collection import Collection, index_status, rollback
+from index.config import IndexConfig
+from index.errors import NoOlderVersionError, UnknownArticleError
+from index.layout import read_current, read_pointer, versions
+from tests.fakes.hashing import HashingEmbedder
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def library() -> list[Article]:
+    articles, failures = load_articles([str(bundled_dir() / "articles"), str(FIXTURES)])
+    assert len(articles) == 4 and not failures
+    return articles
+
+
+def by_id(articles: list[Article], article_id: str) -> Article:
+    return next(a for a in articles if a.id == article_id)
+
+
+def test_add_embeds_only_new_text(
+    tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
+) -> None:
+    collection = Collection(tmp_path / "index", fast_embedder)
+    first = collection.add(library[:3])
+    assert sorted(first.added) == sorted(a.id for a in library[:3]) and first.changed
+    chunks_before = first.manifest.chunk_count
+    second = collection.add(library[3:])
+    assert second.added == [library[3].id] and second.unchanged == 3
+    embedded = second.manifest.extra["chunks_embedded"]
+    assert embedded == second.manifest.chunk_count - chunks_before  # only the new article's
+
+
+def test_nothing_changed_publishes_nothing(
+    tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
+) -> None:
+    collection = Collection(tmp_path / "index", fast_embedder)
+    collection.add(library)
+    version = read_pointer(tmp_path / "index")
+    again = collection.add(library)
+    assert not again.changed and read_pointer(tmp_path / "index") == version
+    assert len(versions(tmp_path / "index")) == 1
+
+
+def test_changed_and_removed_articles_leave_the_index(
+    tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
+) -> None:
+    collection = Collection(tmp_path / "index", fast_embedder)
+    collection.add(library)
+    bridge = by_id(library, "harbour-bridge")
+    changed = replace(bridge, text=bridge.text + "\n\nThe toll was abolished.", content_hash="x")
+    report = collection.add([changed])
+    assert report.updated == ["harbour-bridge"]
+    report = collection.remove(["observatory"])
+    assert report.removed == ["observatory"]
+    _manifest, held = read_current(tmp_path / "index")
+    assert {a.id for a in held} == {"russia-leaves-iss", "harbour-bridge", "orchard-festival"}
+    assert "toll was abolished" in by_id(held, "harbour-bridge").text
+    with pytest.raises(UnknownArticleError, match="no such article: nope"):
+        collection.remove(["nope"])
+
+
+def test_sync_holds_exactly_the_given_articles_and_keeps_failed_sources(
+    tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
+) -> None:
+    collection = Collection(tmp_path / "index", fast_embedder)
+    collection.add(library)
+    kept_source = by_id(library, "observatory").source
+    report = collection.sync(library[:1], keep_sources={kept_source})
+    _manifest, held = read_current(tmp_path / "index")
+    assert {a.id for a in held} == {library[0].id, "observatory"}
+    assert set(report.removed) == {a.id for a in library[1:]} - {"observatory"}
+
+
+def test_rollback_and_versions_kept(
+    tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
+) -> None:
+    index_dir = tmp_path / "index"
+    Collection(index_dir, fast_embedder).add(library[:1])
+    with pytest.raises(NoOlderVersionError):
+        rollback(index_dir)
+    collection = Collection(index_dir, fast_embedder, IndexConfig(keep_versions=2))
+    names = [collection.add([article]).manifest.version for article in library[1:]]
+    assert versions(index_dir) == names[-2:]  # the oldest were pruned
+    assert rollback(index_dir) == names[-2] == read_pointer(index_dir)
+    status = index_status(index_dir)
+    assert status["version"] == names[-2] and status["query_embedding"] == "torch"

@@ -1,0 +1,83 @@
+"""Finding passages (index/retrieval.py): fusion, each mode, the rerank."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.answer.core import Answerer
+from bot.runtime import make_answerer
+from bot.settings import Settings
+from index.config import RetrievalConfig
+from index.embedding import Embedder
+from index.retrieval import Retriever, Terms, normalise, reciprocal_rank_fusion
+from index.store import ArticleIndex
+from tests.fakes.hashing import HashingEmbedder
+
+
+@pytest.fixture(scope="module")
+def fixture_answerer(fixture_index_dir: Path, embedder: Embedder, settings: Settings) -> Answerer:
+    return make_answerer(settings, ArticleIndex.load(fixture_index_dir, embedder))
+
+
+@pytest.fixture(scope="module")
+def fast_index(fast_index_dir: Path, fast_embedder: HashingEmbedder) -> ArticleIndex:
+    return ArticleIndex.load(fast_index_dir, fast_embedder)
+
+
+def test_rrf_and_score_normalisation() -> None:
+    fused = reciprocal_rank_fusion([[1, 2, 3], [3, 1]], k=60)
+    assert fused[1] == pytest.approx(1 / 61 + 1 / 62) and fused[3] == pytest.approx(1 / 63 + 1 / 61)
+    assert max(fused, key=fused.get) == 1
+    assert normalise({4: 8.0, 5: 2.0}) == {4: 1.0, 5: 0.25}
+
+
+def test_each_mode_ranks_and_reports_cosines(fast_index: ArticleIndex) -> None:
+    index = fast_index
+    question = "Mara Lindqvist"  # a name: BM25's strength
+    vector = index.encoder.encode([question])[0]
+
+    def retriever(**settings: object) -> Retriever:
+        return Retriever(index, RetrievalConfig(**settings), Terms())  # type: ignore[arg-type]
+
+    lexical = retriever().search(question, 3, "bm25", rerank=False)
+    assert lexical[0].chunk.article_id == "harbour-bridge"
+    for mode in ("dense", "hybrid"):
+        for fusion in ("weighted", "rrf"):
+            found = retriever(retrieval_fusion=fusion).search(question, 3, mode, rerank=False)
+            assert found[0].chunk.article_id == "harbour-bridge"
+            # the cosine is always the exact one, whatever ranked the passage
+            for hit in found:
+                stored = index.vectors.reconstruct(index.chunks.index(hit.chunk))
+                assert hit.cosine == pytest.approx(float(stored @ vector), abs=1e-5)
+    # hybrid ranks by the fused score, which mixes both signals
+    weighted = retriever(dense_weight=0.5).search(question, 3, "hybrid", rerank=False)
+    assert [h.score for h in weighted] == sorted((h.score for h in weighted), reverse=True)
+
+
+def test_a_misspelt_retrieval_mode_is_refused(fast_index: ArticleIndex) -> None:
+    retriever = Retriever(fast_index, RetrievalConfig(), Terms())
+    with pytest.raises(ValueError, match="dens"):
+        retriever.search("Mara Lindqvist", 3, "dens")
+    with pytest.raises(ValueError, match="retrieval_mode"):
+        RetrievalConfig(retrieval_mode="dens")  # type: ignore[arg-type]
+
+
+def test_rerank_prefers_the_passage_whose_sentence_covers_the_question(
+    fixture_answerer: Answerer,
+) -> None:
+    question = "Who designed the harbour bridge and also built the northern tunnel?"
+    plain = fixture_answerer.search(question, 3, rerank=False)
+    reranked = fixture_answerer.search(question, 3)
+    assert reranked[0].article.id == "harbour-bridge"
+    assert {p.chunk.id for p in reranked} <= {
+        p.chunk.id for p in fixture_answerer.search(question, 20, rerank=False)
+    }
+    assert plain and reranked[0].score == pytest.approx(
+        next(
+            p.score
+            for p in fixture_answerer.search(question, 20, rerank=False)
+            if p.chunk.id == reranked[0].chunk.id
+        )
+    )
