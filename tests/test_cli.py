@@ -395,3 +395,19 @@ def test_corrupt_index_stops_a_bot_with_the_file_named(
     monkeypatch.setenv("SLACK_SIGNING_SECRET", "any")
     code, _, err = run(capsys, "serve", "slack", "--index-dir", str(index_copy))
     assert code == 1 and "vectors.faiss" in err and "articlebot index build" in err
+
+
+def test_the_settings_file_and_the_settings_agree() -> None:
+    """config/articlebot.toml names only real settings, with their declared defaults:
+    each setting is declared once, in its layer's section, and documented there."""
+    import tomllib
+
+    from bot.settings import Settings, bundled_dir
+
+    shipped = tomllib.loads((bundled_dir() / "articlebot.toml").read_text())
+    fields = Settings.model_fields
+    assert set(shipped) <= set(fields), set(shipped) - set(fields)
+    for key, value in shipped.items():
+        default = fields[key].get_default(call_default_factory=True)
+        assert value == default, (key, value, default)
+    assert len(shipped) > 40  # most settings are written out, with what they mean
