@@ -87,3 +87,22 @@ def test_lock_files_are_in_step_with_pyproject() -> None:
         unhashed = [name for name, (_v, hashes) in entries.items() if not hashes]
         assert unhashed == [], f"{lock}: no hash for {unhashed}"
     assert locked(ROOT / "requirements.lock")["torch"][0] == "2.13.0+cpu"  # never a CUDA build
+
+
+def test_the_index_layer_never_imports_the_bot() -> None:
+    """index/ turns articles into a store and finds passages; it knows nothing of
+    answers or chat platforms."""
+    import ast
+
+    offenders = []
+    for path in sorted((ROOT / "index").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [f"{path.name}: {n}" for n in names if n == "bot" or n.startswith("bot.")]
+    assert offenders == []
