@@ -343,10 +343,10 @@ def test_settings_file_with_secrets_must_be_private(
     ],
 )
 def test_every_spelling_of_a_secret_makes_a_readable_file_refused(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundled_index_dir: Path, line: str
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, line: str
 ) -> None:
-    config = tmp_path / "secret.toml"
-    config.write_text(f'index_dir = "{bundled_index_dir}"\n{line}\n')
+    config = tmp_path / "secret.toml"  # refused before any index is opened
+    config.write_text(f'index_dir = "{tmp_path / "index"}"\n{line}\n')
     config.chmod(0o640)
     code, out, err = run(capsys, "--config", str(config), "ask", "How long was Mir in orbit?")
     assert code == 2 and "holds secrets and other users can read it" in err
@@ -355,11 +355,11 @@ def test_every_spelling_of_a_secret_makes_a_readable_file_refused(
 
 @pytest.mark.parametrize("mode", [0o620, 0o602, 0o666])
 def test_a_settings_file_others_can_write_is_refused(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, bundled_index_dir: Path, mode: int
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, mode: int
 ) -> None:
     config = tmp_path / "public.toml"  # no secrets, but whoever writes it can redirect tokens
     config.write_text(
-        f'index_dir = "{bundled_index_dir}"\ndiscord_api_base_url = "http://127.0.0.1:9"\n'
+        f'index_dir = "{tmp_path / "index"}"\ndiscord_api_base_url = "http://127.0.0.1:9"\n'
     )
     config.chmod(mode)
     code, _out, err = run(capsys, "--config", str(config), "ask", "How long was Mir in orbit?")
