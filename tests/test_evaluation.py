@@ -48,9 +48,14 @@ def test_eval_command(
     assert result["retrieval"]["hybrid+rerank"]["hit@1"] == 1.0
     assert result["answer_accuracy"] == 1.0 and result["unanswerable_abstained"] == 1.0
     assert result["answerable_wrongly_abstained"] == 0.0 and result["ms_per_question"] > 0
+    curve = result["abstention_curve"]  # the trade-off, over thresholds, from the same run
+    wrongly = [row["answerable_wrongly_abstained"] for row in curve]
+    assert len(curve) == 9 and wrongly == sorted(wrongly) and wrongly[-1] > 0
+    assert all(0 <= row["unanswerable_abstained"] <= 1 for row in curve)
     assert main(["eval", str(questions), "--articles", str(FIXTURES)]) == 0
     table = capsys.readouterr().out
     assert "hybrid+rerank" in table and "answer accuracy" in table
+    assert "abstention trade-off" in table
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n")
     assert main(["eval", str(bad)]) == 2

@@ -7,7 +7,9 @@ string is a substring of the normalised text (the SQuAD normalisation).
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import re
 import string
 import time
@@ -86,37 +88,71 @@ def retrieval_metrics(
     }
 
 
-def answer_metrics(answerer: Answerer, questions: list[GoldQuestion], k: int) -> dict:
-    answerable = [q for q in questions if q.answerable]
-    unanswerable = [q for q in questions if not q.answerable]
-    correct = wrongly_abstained = abstained_unanswerable = 0
-    lengths: list[int] = []
-    started = time.perf_counter()
+@dataclass(frozen=True)
+class Outcome:
+    """One question, answered without a threshold: what abstention decides on."""
+
+    answerable: bool
+    confidence: float
+    correct: bool  # the answer, had it been given, holds a gold answer
+    chars: int
+
+
+def outcomes(answerer: Answerer, questions: list[GoldQuestion], k: int) -> list[Outcome]:
+    """Every question answered as if min_score were -inf (abstention is a threshold on
+    the confidence, so every threshold's results follow from this one run)."""
+    never_abstains = copy.copy(answerer)
+    never_abstains.config = answerer.config.model_copy(update={"min_score": -math.inf})
+    found = []
     for q in questions:
         try:
-            answer = answerer.answer(q.question, k)
+            answer = never_abstains.answer(q.question, k)
         except QuestionError:
             continue
-        if not answer.abstained:
-            lengths.append(len(answer.text))
-        if q.answerable:
-            wrongly_abstained += answer.abstained
-            correct += not answer.abstained and contains_gold(answer.text, q.answers)
-        else:
-            abstained_unanswerable += answer.abstained
-    seconds = time.perf_counter() - started
-    abstained_total = wrongly_abstained + abstained_unanswerable
+        correct = q.answerable and contains_gold(answer.text, q.answers)
+        found.append(Outcome(q.answerable, answer.confidence, correct, len(answer.text)))
+    return found
+
+
+def at_threshold(found: list[Outcome], min_score: float) -> dict:
+    """The answer metrics had abstention been `confidence < min_score`."""
+    answerable = [o for o in found if o.answerable]
+    unanswerable = [o for o in found if not o.answerable]
+    answered = [o for o in found if o.confidence >= min_score]
+    wrongly = sum(o.confidence < min_score for o in answerable)
+    rightly = sum(o.confidence < min_score for o in unanswerable)
     return {
-        "answer_accuracy": correct / max(1, len(answerable)),
-        "mean_answer_chars": sum(lengths) / max(1, len(lengths)),
-        "unanswerable_abstained": abstained_unanswerable / len(unanswerable)
-        if unanswerable
-        else None,
-        "answerable_wrongly_abstained": wrongly_abstained / max(1, len(answerable)),
-        "abstention_precision": abstained_unanswerable / abstained_total
-        if abstained_total
-        else None,
+        "answer_accuracy": sum(o.correct for o in answered) / max(1, len(answerable)),
+        "mean_answer_chars": sum(o.chars for o in answered) / max(1, len(answered)),
+        "unanswerable_abstained": rightly / len(unanswerable) if unanswerable else None,
+        "answerable_wrongly_abstained": wrongly / max(1, len(answerable)),
+        "abstention_precision": rightly / (rightly + wrongly) if rightly + wrongly else None,
+    }
+
+
+def abstention_curve(found: list[Outcome], points: int = 9) -> list[dict]:
+    """The trade-off an operator chooses `min_score` on: unanswerable questions
+    abstained against answerable ones wrongly abstained, at thresholds that wrongly
+    abstain on 0 %, 1 %, 2 %, 5 %, 10 %... of the answerable questions."""
+    scores = sorted(o.confidence for o in found if o.answerable)
+    if not scores:
+        return []
+    shares = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)[:points]
+    rows = []
+    for share in shares:
+        threshold = scores[min(len(scores) - 1, int(share * len(scores)))]
+        rows.append({"min_score": round(threshold, 4), **at_threshold(found, threshold)})
+    return rows
+
+
+def answer_metrics(answerer: Answerer, questions: list[GoldQuestion], k: int) -> dict:
+    started = time.perf_counter()
+    found = outcomes(answerer, questions, k)
+    seconds = time.perf_counter() - started
+    return {
+        **at_threshold(found, answerer.config.min_score),
         "ms_per_question": 1000 * seconds / max(1, len(questions)),
+        "abstention_curve": abstention_curve(found),
     }
 
 
@@ -158,5 +194,14 @@ def format_report(result: dict) -> str:
         f"answerable wrongly abstained {result['answerable_wrongly_abstained']:.3f}",
         f"abstention precision         {share(result['abstention_precision'])}",
         f"time per question            {result['ms_per_question']:.1f} ms",
+        "",
+        "abstention trade-off (set min_score to choose a point)",
+        f"{'min_score':>9} {'unanswerable abstained':>23} {'answerable wrongly abstained':>29}"
+        f" {'accuracy':>9}",
     ]
+    for row in result["abstention_curve"]:
+        lines.append(
+            f"{row['min_score']:>9.3f} {share(row['unanswerable_abstained']):>23}"
+            f" {row['answerable_wrongly_abstained']:>29.3f} {row['answer_accuracy']:>9.3f}"
+        )
     return "\n".join(lines)
