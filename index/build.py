@@ -33,6 +33,7 @@ from index.layout import (
     CACHE,
     CHUNKS,
     LEXICAL,
+    LEXICON,
     MANIFEST,
     MODELS,
     VECTORS,
@@ -45,6 +46,7 @@ from index.layout import (
     switch_current,
 )
 from index.lexical import LexicalIndex
+from index.lexicon import Lexicon
 from index.onnx_model import OnnxEncoder
 from index.vectors import VectorIndexConfig, build_vector_index
 
@@ -100,6 +102,8 @@ def write_version(
         write_text(staging / CHUNKS, jsonl([c.to_dict() for c in chunks]))
         write_text(staging / ARTICLES, jsonl([a.to_dict() for a in articles]))
         LexicalIndex.build([c.text for c in chunks]).save(staging / LEXICAL)
+        lexicon = Lexicon.of(f"{a.title}\n\n{a.text}" for a in articles)
+        write_text(staging / LEXICON, lexicon.to_json())
         sizes = {
             str(p.relative_to(staging)): p.stat().st_size for p in staging.rglob("*") if p.is_file()
         }

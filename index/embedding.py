@@ -78,6 +78,14 @@ class Embedder:
         return tokenizer
 
     @cached_property
+    def english_words(self) -> frozenset[str]:
+        """Whole words in the model's vocabulary: English the model knows, which a
+        question may use without being corrected to an article word."""
+        return frozenset(
+            w for w in self.tokenizer.get_vocab() if w.isalpha() and w.islower() and len(w) > 2
+        )
+
+    @cached_property
     def max_tokens(self) -> int:
         """Word pieces the model reads per text, [CLS] and [SEP] included."""
         config = self.model_path / "sentence_bert_config.json"

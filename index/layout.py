@@ -2,7 +2,8 @@
 and the CURRENT pointer.
 
     CURRENT              name of the version in use (replaced atomically)
-    versions/<name>/     manifest.json, vectors.faiss, chunks.jsonl, articles.jsonl, bm25/
+    versions/<name>/     manifest.json, vectors.faiss, chunks.jsonl, articles.jsonl, bm25/,
+                         lexicon.json (since question rewriting; older versions lack it)
     models/<model>.onnx  the embedding model as ONNX, named by its weights; the
                          manifest holds its checksum (index/onnx_model.py)
     embeddings.sqlite3   embedding cache shared by all versions (index/cache.py)
@@ -34,6 +35,7 @@ VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.jsonl"
 LEXICAL = "bm25"
+LEXICON = "lexicon.json"
 CACHE = "embeddings.sqlite3"
 MODELS = "models"
 REBUILD_HINT = "rebuild it with `articlebot index build`"

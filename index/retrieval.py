@@ -132,6 +132,11 @@ class Retriever:
             self._sentences[chunk.id] = cached
         return cached
 
+    def coverage_of_text(self, text: str, weights: dict[str, float]) -> float:
+        """The share of the question's (IDF-weighted) words anywhere in `text`."""
+        terms = self.terms(text)
+        return sum(w for t, w in weights.items() if t in terms)
+
     def coverage(self, chunk: Chunk, weights: dict[str, float]) -> float:
         """The largest share of the question's (IDF-weighted) words in one sentence."""
         return max(

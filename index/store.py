@@ -17,6 +17,7 @@ from index.layout import (
     CHUNKS,
     FORMAT_VERSION,
     LEXICAL,
+    LEXICON,
     MANIFEST,
     REBUILD_HINT,
     VECTORS,
@@ -27,6 +28,7 @@ from index.layout import (
     read_pointer,
 )
 from index.lexical import LexicalIndex
+from index.lexicon import Lexicon
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,18 @@ def query_encoder(index_dir: Path, manifest: Manifest, embedder: Embedder) -> Te
     return embedder.encoder(onnx)
 
 
+def read_lexicon(version_dir: Path, manifest: Manifest) -> Lexicon:
+    """The version's words and abbreviations; empty for versions built before them."""
+    if LEXICON not in manifest.files:
+        return Lexicon()
+    try:
+        return Lexicon.from_json((version_dir / LEXICON).read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexCorruptError(
+            f"cannot read {version_dir / LEXICON} ({exc}); {REBUILD_HINT}"
+        ) from None
+
+
 class ArticleIndex:
     """One loaded, read-only version of the index."""
 
@@ -84,6 +98,7 @@ class ArticleIndex:
         self.vectors = vectors
         self.lexical = lexical
         self.encoder = encoder
+        self.lexicon = Lexicon()
 
     @property
     def version(self) -> str:
@@ -129,4 +144,6 @@ class ArticleIndex:
                 f"cannot read {version_dir / LEXICAL} ({exc}); {REBUILD_HINT}"
             ) from None
         encoder = query_encoder(index_dir, manifest, embedder)
-        return cls(manifest, articles, chunks, vectors, lexical, encoder)
+        index = cls(manifest, articles, chunks, vectors, lexical, encoder)
+        index.lexicon = read_lexicon(version_dir, manifest)
+        return index

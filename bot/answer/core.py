@@ -17,10 +17,12 @@ from typing import Protocol
 
 from bot.answer.config import AnswerConfig
 from bot.answer.highlight import answer_span
+from bot.answer.language import other_language
 from bot.answer.question import prepare_question
-from bot.answer.values import NOT_FOUND, Answer, Passage, shorten
+from bot.answer.values import NOT_FOUND, Answer, Passage, not_english, shorten
 from index.articles import Article
 from index.config import RetrievalConfig, RetrievalMode
+from index.lexicon import rewrite
 from index.retrieval import Retriever, Terms
 from index.store import ArticleIndex
 
@@ -38,6 +40,14 @@ class AnswerWriter(Protocol):
     def write(self, answer: Answer, passages: list[Passage]) -> Answer: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Asked:
+    """The question as the core answers it, and the notes that say how it was read."""
+
+    text: str
+    notes: list[str]
 
 
 @dataclass(frozen=True)
@@ -106,10 +116,13 @@ class Answerer:
         mode: RetrievalMode | str | None = None,
         rerank: bool = True,
     ) -> list[Passage]:
-        """The passages that best match the question, best first (`mode`: dense,
-        bm25 or hybrid; default from the settings; `rerank=False` for the plain
-        retriever, as a baseline)."""
-        return self._passages(self._served, question, top_k or self.config.top_k, mode, rerank)
+        """The passages that best match the question as answers read it (abbreviations
+        spelled out, typos corrected), best first (`mode`: dense, bm25 or hybrid;
+        default from the settings; `rerank=False` for the plain retriever, as a
+        baseline)."""
+        served = self._served
+        asked = self._rewrite(served.index, question)
+        return self._passages(served, asked.text, top_k or self.config.top_k, mode, rerank)
 
     @staticmethod
     def _passages(
@@ -137,35 +150,51 @@ class Answerer:
         prepared = prepare_question(question, config.question_max_chars)
         served = self._served
         version = served.index.version
-        passages = self._passages(served, prepared.text, top_k or config.top_k)
+        if language := other_language(prepared.text):
+            return Answer(prepared.text, not_english(language), True, [], prepared.notes, version)
+        asked = self._rewrite(served.index, prepared.text)
+        notes = prepared.notes + asked.notes
+        passages = self._passages(served, asked.text, top_k or config.top_k)
         if not passages:
-            return Answer(prepared.text, NOT_FOUND, True, [], prepared.notes, version)
+            return Answer(prepared.text, NOT_FOUND, True, [], notes, version)
         boosts = {}
         ranked = passages
-        if LATEST.search(prepared.text):  # "latest news": newer articles first
+        if LATEST.search(asked.text):  # "latest news": newer articles first
             boosts = {
                 p.chunk.id: config.recency_weight * served.recency[p.article.id] for p in passages
             }
             ranked = sorted(passages, key=lambda p: p.score + boosts[p.chunk.id], reverse=True)
         chosen = self._choose_sentences(
-            prepared.text, ranked[:PASSAGES_FOR_ANSWER], served.retriever, boosts
+            asked.text, ranked[:PASSAGES_FOR_ANSWER], served.retriever, boosts
         )
         confidence = max(s.evidence for s in chosen)
         if confidence < config.min_score:
-            return Answer(prepared.text, NOT_FOUND, True, [], prepared.notes, version, confidence)
+            return Answer(prepared.text, NOT_FOUND, True, [], notes, version, confidence)
         text = shorten(" ".join(s.text for s in chosen), config.answer_max_chars)
-        span = answer_span(prepared.text, text)
+        span = answer_span(asked.text, text)
         answer = Answer(
             prepared.text,
             text,
             False,
             _cited_passages(chosen),
-            prepared.notes,
+            notes,
             version,
             confidence,
             span,
         )
         return self.writer.write(answer, passages) if self.writer else answer
+
+    @staticmethod
+    def _rewrite(index: ArticleIndex, question: str) -> Asked:
+        """The question as answered: abbreviations the articles spell out are spelled
+        out, misspelt words corrected to the articles' own (with a note saying so)."""
+        rewritten = rewrite(question, index.lexicon, index.encoder.embedder.english_words)
+        notes = (
+            ["I read " + ", ".join(f"“{a}” as “{b}”" for a, b in rewritten.corrected) + "."]
+            if rewritten.corrected
+            else []
+        )
+        return Asked(rewritten.text, notes)
 
     def _choose_sentences(
         self,

@@ -55,13 +55,17 @@ def _candidates(kind: str, sentence: str) -> list[tuple[int, int]]:
     return [s for s in names if s[0] > 0]  # the first word is capitalised anyway
 
 
-def answer_span(question: str, sentence: str) -> tuple[int, int] | None:
-    """The one date/number/person/place in `sentence` that the question asks for."""
+def typed_spans(question: str, sentence: str) -> list[tuple[int, int]] | None:
+    """The dates, numbers, people or places in `sentence` that could answer the
+    question (what it asks for, not already in it); None when it asks for no kind."""
     kind = asked_kind(question)
     if kind is None:
         return None
     known = question.casefold()
-    spans = [
-        s for s in _candidates(kind, sentence) if sentence[s[0] : s[1]].casefold() not in known
-    ]
-    return spans[0] if len(spans) == 1 else None
+    return [s for s in _candidates(kind, sentence) if sentence[s[0] : s[1]].casefold() not in known]
+
+
+def answer_span(question: str, sentence: str) -> tuple[int, int] | None:
+    """The one date/number/person/place in `sentence` that the question asks for."""
+    spans = typed_spans(question, sentence)
+    return spans[0] if spans and len(spans) == 1 else None

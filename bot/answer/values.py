@@ -11,6 +11,13 @@ from index.chunking import Chunk
 NOT_FOUND = "I couldn't find that in the articles."
 
 
+def not_english(language: str) -> str:
+    return (
+        f"This question looks like {language}. The articles are in English, and I can only "
+        "answer questions asked in English."
+    )
+
+
 @dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with what a citation needs: its article and its score."""
