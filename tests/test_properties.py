@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.answer.core import Answerer
+from bot.answer.language import OTHERS
 from bot.answer.question import prepare_question
-from bot.answer.values import NOT_FOUND, Answer
+from bot.answer.values import NOT_FOUND, Answer, not_english
 from bot.chat.discord_bot import EMBEDS_TOTAL_LIMIT, TEXT_LIMIT
 from bot.chat.discord_bot import format_answer as discord_format
 from bot.chat.slack_app import BLOCK_LIMIT, SECTION_LIMIT
@@ -126,7 +127,9 @@ def test_question_path_never_crashes(answerer: Answerer) -> None:
             assert prepare_question.__name__  # refused with a message, never a crash
             return
         assert len(answer.question) <= answerer.config.question_max_chars
-        assert answer.abstained == (answer.text == NOT_FOUND)
+        refusals = {NOT_FOUND, not_english("another language"), *map(not_english, OTHERS)}
+        assert answer.abstained == (answer.text in refusals)
+        assert answer.abstained == (not answer.sources)
         assert len(answer.text) <= answerer.config.answer_max_chars
 
     check()
