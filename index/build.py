@@ -48,6 +48,7 @@ from index.layout import (
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.onnx_model import OnnxEncoder
+from index.sentences import SentenceTable
 from index.vectors import VectorIndexConfig, build_vector_index
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ def write_version(
     articles: list[Article],
     chunks: list[Chunk],
     vectors: np.ndarray,
+    sentences: SentenceTable,
     manifest_fields: dict,
     vectors_config: VectorIndexConfig,
 ) -> Manifest:
@@ -102,6 +104,7 @@ def write_version(
         write_text(staging / CHUNKS, jsonl([c.to_dict() for c in chunks]))
         write_text(staging / ARTICLES, jsonl([a.to_dict() for a in articles]))
         LexicalIndex.build([c.text for c in chunks]).save(staging / LEXICAL)
+        sentences.save(staging, write_file)
         lexicon = Lexicon.of(f"{a.title}\n\n{a.text}" for a in articles)
         write_text(staging / LEXICON, lexicon.to_json())
         sizes = {
@@ -270,12 +273,18 @@ def publish(
     onnx, export = prepare_onnx(index_dir, embedder)
     chunks = chunk_articles(articles, embedder, chunking)
     cache = open_cache(index_dir, embedder)
+    encoder = embedder.encoder(export)
+    spans, sentence_texts = SentenceTable.split(chunks)
     try:
         vectors, embedded = embed_with_cache(
-            [c.text for c in chunks], embedder.encoder(export), cache, progress=progress
+            [c.text for c in chunks], encoder, cache, progress=progress
+        )
+        sentence_vectors, sentences_embedded = embed_with_cache(
+            sentence_texts, encoder, cache, progress=progress
         )
     finally:
         cache.close()
+    sentences = SentenceTable(spans, sentence_vectors)
     counts = Counter(chunk.article_id for chunk in chunks)
     fields = {
         "model_name": embedder.model_name,
@@ -296,10 +305,12 @@ def publish(
         ],
         "built_at": now,
         "onnx": onnx,
-        "extra": {"chunks_embedded": embedded},
+        "extra": {"chunks_embedded": embedded, "sentences_embedded": sentences_embedded},
         "build_seconds": round(time.perf_counter() - started, 3),
     }
-    manifest = write_version(index_dir, articles, chunks, vectors, fields, vector_config(config))
+    manifest = write_version(
+        index_dir, articles, chunks, vectors, sentences, fields, vector_config(config)
+    )
     prune_versions(index_dir, config.keep_versions)
     return manifest
 

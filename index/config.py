@@ -80,3 +80,6 @@ class RetrievalConfig(BaseModel):
     # share of the question's words in their best sentence (0 turns it off).
     rerank_weight: float = Field(1.0, ge=0.0, le=5.0)
     rerank_depth: int = Field(20, ge=1, le=200)
+    # ... + rerank_sentence_weight x the cosine of its sentence closest to the question
+    # (versions with a sentence table): catches paraphrases a chunk's one vector blurs.
+    rerank_sentence_weight: float = Field(1.0, ge=0.0, le=5.0)

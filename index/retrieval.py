@@ -57,6 +57,15 @@ QUESTION_WORDS = frozenset(
         "many",
         "about",
         "according",
+        # words about the articles themselves, not what they report
+        "mentioned",
+        "mention",
+        "mentions",
+        "named",
+        "called",
+        "described",
+        "refers",
+        "referred",
     ]
 )
 RRF_K = 60
@@ -91,11 +100,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class Sentence:
-    """A sentence of a chunk (character span in the chunk) and its content words."""
+    """A sentence of a chunk (character span in the chunk), its content words, and
+    its vector when the version stores one (see index/sentences.py)."""
 
     start: int
     end: int
     terms: frozenset[str]
+    vector: np.ndarray | None = None
 
 
 class Retriever:
@@ -114,6 +125,7 @@ class Retriever:
         self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
         self._unknown_idf = math.log(1 + 2 * n)
         self._sentences: dict[str, list[Sentence]] = {}
+        self._positions = {chunk.id: i for i, chunk in enumerate(index.chunks)}
 
     def weights(self, question: str) -> dict[str, float]:
         """Each of the question's terms, weighted by its share of the question's IDF."""
@@ -122,15 +134,31 @@ class Retriever:
         return {t: w / total for t, w in raw.items()}
 
     def sentences(self, chunk: Chunk) -> list[Sentence]:
+        """The chunk's sentences: split and embedded at build time when the version
+        has a sentence table, else split here (once per chunk)."""
         cached = self._sentences.get(chunk.id)
         if cached is None:
-            text = chunk.text
+            text, table = chunk.text, self.index.sentences
+            if table is None:
+                spans = [(s.start, s.end, None) for s in sentence_spans(text)]
+            else:
+                rows = table.rows_of(self._positions[chunk.id])
+                spans = [
+                    (int(start), int(end), vector)
+                    for (_, start, end), vector in zip(
+                        table.spans[rows], table.vectors[rows], strict=True
+                    )
+                ]
             cached = [
-                Sentence(s.start, s.end, frozenset(self.terms(text[s.start : s.end])))
-                for s in sentence_spans(text)
+                Sentence(start, end, frozenset(self.terms(text[start:end])), vector)
+                for start, end, vector in spans
             ]
             self._sentences[chunk.id] = cached
         return cached
+
+    def embed(self, question: str) -> np.ndarray:
+        """The question's vector, by the index's own encoder."""
+        return self.index.encoder.encode([question])[0]
 
     def coverage_of_text(self, text: str, weights: dict[str, float]) -> float:
         """The share of the question's (IDF-weighted) words anywhere in `text`."""
@@ -144,25 +172,41 @@ class Retriever:
             default=0.0,
         )
 
+    def closest_sentence(self, chunk: Chunk, vector: np.ndarray) -> float:
+        """The cosine of the chunk's sentence closest to the question (0 without
+        sentence vectors)."""
+        return max(
+            (float(s.vector @ vector) for s in self.sentences(chunk) if s.vector is not None),
+            default=0.0,
+        )
+
     def search(
         self,
         question: str,
         k: int,
         mode: RetrievalMode | str | None = None,
         rerank: bool = True,
+        vector: np.ndarray | None = None,
     ) -> list[Hit]:
         """The best `k` passages for the question, best first. `mode` defaults to the
-        configured one; `rerank=False` gives the plain retriever, as a baseline."""
+        configured one; `rerank=False` gives the plain retriever, as a baseline;
+        `vector` is the question's, if the caller has embedded it already."""
         mode = RetrievalMode(mode or self.config.retrieval_mode)
         rerank = rerank and self.config.rerank_weight > 0
         depth = max(k, self.config.rerank_depth) if rerank else k
-        vector = self.index.encoder.encode([question])[0]
+        vector = self.embed(question) if vector is None else vector
         hits = self._retrieve(question, vector, depth, mode)
         if rerank:
             weights = self.weights(question)
-            share = self.config.rerank_weight
+            share, closeness = self.config.rerank_weight, self.config.rerank_sentence_weight
             hits = [
-                Hit(h.chunk, h.cosine, h.score + share * self.coverage(h.chunk, weights))
+                Hit(
+                    h.chunk,
+                    h.cosine,
+                    h.score
+                    + share * self.coverage(h.chunk, weights)
+                    + closeness * self.closest_sentence(h.chunk, vector),
+                )
                 for h in hits
             ]
             hits.sort(key=lambda h: h.score, reverse=True)

@@ -29,6 +29,8 @@ from index.layout import (
 )
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
+from index.sentences import VECTORS as SENTENCE_VECTORS
+from index.sentences import SentenceTable
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,20 @@ def read_lexicon(version_dir: Path, manifest: Manifest) -> Lexicon:
         ) from None
 
 
+def read_sentences(version_dir: Path, manifest: Manifest) -> SentenceTable | None:
+    """The version's sentences and their vectors; None for versions built before them
+    (answers then go without question-to-sentence similarity: rebuild to get it)."""
+    if SENTENCE_VECTORS not in manifest.files:
+        log.warning("index version %s has no sentence vectors; rebuild it", manifest.version)
+        return None
+    try:
+        return SentenceTable.load(version_dir, manifest.chunk_count, manifest.dimension)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"cannot read the sentence table in {version_dir} ({exc}); {REBUILD_HINT}"
+        ) from None
+
+
 class ArticleIndex:
     """One loaded, read-only version of the index."""
 
@@ -99,6 +115,7 @@ class ArticleIndex:
         self.lexical = lexical
         self.encoder = encoder
         self.lexicon = Lexicon()
+        self.sentences: SentenceTable | None = None
 
     @property
     def version(self) -> str:
@@ -146,4 +163,5 @@ class ArticleIndex:
         encoder = query_encoder(index_dir, manifest, embedder)
         index = cls(manifest, articles, chunks, vectors, lexical, encoder)
         index.lexicon = read_lexicon(version_dir, manifest)
+        index.sentences = read_sentences(version_dir, manifest)
         return index

@@ -14,6 +14,8 @@ from index.collection import Collection, index_status, rollback
 from index.config import IndexConfig
 from index.errors import NoOlderVersionError, UnknownArticleError
 from index.layout import read_current, read_pointer, versions
+from index.sentences import SentenceTable
+from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -41,6 +43,11 @@ def test_add_embeds_only_new_text(
     assert second.added == [library[3].id] and second.unchanged == 3
     embedded = second.manifest.extra["chunks_embedded"]
     assert embedded == second.manifest.chunk_count - chunks_before  # only the new article's
+    # and only its sentences: the others' sentence vectors come from the cache
+    loaded = ArticleIndex.load(tmp_path / "index", fast_embedder)
+    new_chunks = [c for c in loaded.chunks if c.article_id == library[3].id]
+    new_sentences = len(SentenceTable.split(new_chunks)[1])
+    assert 0 < second.manifest.extra["sentences_embedded"] <= new_sentences
 
 
 def test_nothing_changed_publishes_nothing(

@@ -81,3 +81,28 @@ def test_rerank_prefers_the_passage_whose_sentence_covers_the_question(
             if p.chunk.id == reranked[0].chunk.id
         )
     )
+
+
+def test_rerank_adds_the_closeness_of_each_passage_s_best_sentence(
+    fast_index: ArticleIndex,
+) -> None:
+    """rerank_sentence_weight x the cosine of the passage's sentence closest to the
+    question is added to the rerank score, from the sentence vectors stored at build."""
+    question = "Who designed the new bridge over the harbour?"
+    vector = fast_index.encoder.encode([question])[0]
+
+    def hits(weight: float) -> dict[str, float]:
+        config = RetrievalConfig(rerank_sentence_weight=weight, rerank_depth=5)
+        found = Retriever(fast_index, config, Terms()).search(question, 5)
+        return {h.chunk.id: h.score for h in found}
+
+    without, with_closeness = hits(0.0), hits(2.0)
+    assert without.keys() == with_closeness.keys()
+    table = fast_index.sentences
+    assert table is not None
+    for position, chunk in enumerate(fast_index.chunks):
+        if chunk.id in without:
+            closest = float(max(table.vectors[table.rows_of(position)] @ vector))
+            assert closest > 0.0
+            gained = with_closeness[chunk.id] - without[chunk.id]
+            assert gained == pytest.approx(2.0 * closest, abs=1e-5)

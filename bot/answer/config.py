@@ -15,8 +15,14 @@ class AnswerConfig(BaseModel):
     """How a question becomes an answer (bot/answer/core.py)."""
 
     top_k: int = Field(5, ge=1, le=50)
-    min_score: float = Field(0.50, ge=-1.0, le=3.0)
+    min_score: float = Field(0.95, ge=-1.0, le=3.0)
+    # The evidence a sentence answers with (bot/answer/signals.py): its passage's cosine,
+    # plus these times its features; fitted by bench/answer_features.py.
     lexical_weight: float = Field(0.75, ge=0.0, le=5.0)
+    sentence_weight: float = Field(1.0, ge=0.0, le=5.0)
+    answer_kind_weight: float = Field(0.1, ge=0.0, le=5.0)
+    unknown_name_penalty: float = Field(0.2, ge=0.0, le=5.0)
+    missing_number_penalty: float = Field(0.4, ge=0.0, le=5.0)
     recency_weight: float = Field(0.15, ge=0.0, le=5.0)
     answer_max_chars: int = Field(400, ge=80)
     question_max_chars: int = Field(1000, ge=10)

@@ -15,10 +15,13 @@ import re
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+import numpy as np
+
 from bot.answer.config import AnswerConfig
 from bot.answer.highlight import answer_span
 from bot.answer.language import other_language
 from bot.answer.question import prepare_question
+from bot.answer.signals import Question, features
 from bot.answer.values import NOT_FOUND, Answer, Passage, not_english, shorten
 from index.articles import Article
 from index.config import RetrievalConfig, RetrievalMode
@@ -131,8 +134,9 @@ class Answerer:
         k: int,
         mode: RetrievalMode | str | None = None,
         rerank: bool = True,
+        vector: np.ndarray | None = None,
     ) -> list[Passage]:
-        hits = served.retriever.search(question, k, mode, rerank)
+        hits = served.retriever.search(question, k, mode, rerank, vector)
         articles = served.index.articles
         return [
             Passage(rank, hit.chunk, articles[hit.chunk.article_id], hit.cosine)
@@ -154,7 +158,8 @@ class Answerer:
             return Answer(prepared.text, not_english(language), True, [], prepared.notes, version)
         asked = self._rewrite(served.index, prepared.text)
         notes = prepared.notes + asked.notes
-        passages = self._passages(served, asked.text, top_k or config.top_k)
+        vector = served.retriever.embed(asked.text)
+        passages = self._passages(served, asked.text, top_k or config.top_k, vector=vector)
         if not passages:
             return Answer(prepared.text, NOT_FOUND, True, [], notes, version)
         boosts = {}
@@ -164,8 +169,9 @@ class Answerer:
                 p.chunk.id: config.recency_weight * served.recency[p.article.id] for p in passages
             }
             ranked = sorted(passages, key=lambda p: p.score + boosts[p.chunk.id], reverse=True)
+        question_signals = Question.of(asked.text, vector, served.retriever)
         chosen = self._choose_sentences(
-            asked.text, ranked[:PASSAGES_FOR_ANSWER], served.retriever, boosts
+            question_signals, ranked[:PASSAGES_FOR_ANSWER], served.retriever, boosts
         )
         confidence = max(s.evidence for s in chosen)
         if confidence < config.min_score:
@@ -198,21 +204,19 @@ class Answerer:
 
     def _choose_sentences(
         self,
-        question: str,
+        question: Question,
         passages: list[Passage],
         retriever: Retriever,
         boosts: dict[str, float],
     ) -> list[ScoredSentence]:
         """The best sentence, plus the runner-up when it scores almost as well and
         covers question words the best one lacks."""
-        weights = retriever.weights(question)
         scored = []
         for passage in passages:
             for sentence in retriever.sentences(passage.chunk):
-                found = sentence.terms & weights.keys()
-                lexical = sum(weights[t] for t in found)
-                evidence = passage.score + self.config.lexical_weight * lexical
+                evidence = self.evidence(features(question, passage, sentence))
                 score = evidence + boosts.get(passage.chunk.id, 0.0)
+                found = sentence.terms & question.weights.keys()
                 scored.append(
                     ScoredSentence(passage, sentence.start, sentence.end, score, found, evidence)
                 )
@@ -225,6 +229,20 @@ class Answerer:
             if fits and adds and other.score >= SECOND_SENTENCE_RATIO * best.score:
                 chosen.append(other)
         return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
+
+    def evidence(self, values: tuple[float, ...]) -> float:
+        """How strongly a sentence answers: its features (bot/answer/signals.py),
+        weighted as the settings say; abstention compares this with min_score."""
+        passage, sentence, coverage, kind, unknown, missing = values
+        config = self.config
+        return (
+            passage
+            + config.sentence_weight * sentence
+            + config.lexical_weight * coverage
+            + config.answer_kind_weight * kind
+            - config.unknown_name_penalty * unknown
+            - config.missing_number_penalty * missing
+        )
 
     def close(self) -> None:
         if self.writer is not None:

@@ -1,0 +1,99 @@
+"""Evidence that a sentence answers a question, beyond word overlap.
+
+Each candidate sentence (of the best retrieved passages) gets a few features:
+how close its passage and the sentence itself are to the question in meaning,
+how much of the question's (IDF-weighted) wording it holds, whether it holds
+something of the kind asked for (a date, a number, a person, a place) that the
+question does not, and two signs that the articles do not answer the question at
+all: names in the question that no article mentions ("Bill Nelson"), and numbers
+in the question its passage does not hold. The evidence is their weighted sum
+(AnswerConfig); bench/answer_features.py measures each and fits the weights.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from bot.answer.highlight import asked_kind, typed_spans
+from bot.answer.values import Passage
+from index.lexicon import Lexicon
+from index.retrieval import Retriever, Sentence
+
+FEATURES = (
+    "passage_cosine",
+    "sentence_cosine",
+    "coverage",
+    "kind_found",
+    "unknown_names",
+    "missing_numbers",
+)
+NAME = re.compile(r"\b[A-Z][\w\u2019'&-]*")
+NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
+ROMAN = re.compile(r"^[IVXLC]+$")
+POSSESSIVE = re.compile(r"['\u2019]s?$")
+
+
+def question_names(question: str) -> list[str]:
+    """Names a question is about: capitalised words past its first, without a
+    possessive, each part of a hyphenated name; not single letters or numerals."""
+    names = []
+    for match in NAME.finditer(question.lstrip()):
+        word = POSSESSIVE.sub("", match.group(0))
+        if match.start() == 0 and not word.isupper():
+            continue  # capitalised as the question's first word, not as a name
+        names += [part for part in word.split("-") if len(part) >= 3 and not ROMAN.match(part)]
+    return names
+
+
+def unknown_names(question: str, lexicon: Lexicon) -> int:
+    """Names of the question that no article of the version mentions (abbreviations
+    the articles spell out count as mentioned)."""
+    if not lexicon.words:
+        return 0
+    return sum(
+        name.casefold() not in lexicon.words and lexicon.expansion(name) is None
+        for name in question_names(question)
+    )
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the features need of the question, worked out once per question."""
+
+    text: str
+    vector: np.ndarray
+    weights: dict[str, float]
+    kind: str | None
+    numbers: frozenset[str]
+    unknown_names: int
+
+    @classmethod
+    def of(cls, text: str, vector: np.ndarray, retriever: Retriever) -> Question:
+        return cls(
+            text,
+            vector,
+            retriever.weights(text),
+            asked_kind(text),
+            frozenset(n.rstrip(".,") for n in NUMBER.findall(text)),
+            unknown_names(text, retriever.index.lexicon),
+        )
+
+
+def features(question: Question, passage: Passage, sentence: Sentence) -> tuple[float, ...]:
+    """The FEATURES of one candidate sentence."""
+    text = passage.chunk.text[sentence.start : sentence.end]
+    found = sentence.terms & question.weights.keys()
+    similar = float(sentence.vector @ question.vector) if sentence.vector is not None else 0.0
+    kinds = typed_spans(question.text, text) if question.kind else None
+    missing = sum(n not in passage.chunk.text for n in question.numbers)
+    return (
+        passage.score,
+        similar,
+        sum(question.weights[t] for t in found),
+        float(bool(kinds)),
+        float(question.unknown_names),
+        float(missing),
+    )

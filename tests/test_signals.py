@@ -1,0 +1,174 @@
+"""Evidence beyond word overlap (bot/answer/signals.py) and the sentence table it
+rests on (index/sentences.py), on the hashing embedder: fast tier."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.answer.core import PASSAGES_FOR_ANSWER, Answerer
+from bot.answer.signals import FEATURES, Question, features, question_names, unknown_names
+from bot.runtime import make_answerer
+from bot.settings import Settings, load_settings
+from index.embedding import Embedder
+from index.layout import MANIFEST, read_pointer
+from index.lexicon import Lexicon
+from index.sentences import SPANS, VECTORS
+from index.store import ArticleIndex
+from tests.fakes.hashing import HashingEmbedder
+
+
+def test_the_names_a_question_is_about() -> None:
+    assert question_names("What did NASA chief Bill Nelson say about Russia's plan?") == [
+        "NASA",
+        "Bill",
+        "Nelson",
+        "Russia",
+    ]
+    assert question_names("How did Luther respond to Henry VIII's attack?") == ["Luther", "Henry"]
+    assert question_names("Who built the Saint-Clair bridge?") == ["Saint", "Clair"]
+    assert question_names("Luther's wife?") == []  # the first word is capitalised anyway
+    assert question_names("Besides the station's age, what else?") == []
+    assert question_names("NASA's plans?") == ["NASA"]  # an abbreviation even when first
+
+
+def test_names_no_article_mentions_are_counted() -> None:
+    lexicon = Lexicon.of(["NASA and Russia run the International Space Station together."])
+    assert unknown_names("What did NASA chief Bill Nelson say about Russia?", lexicon) == 2
+    assert unknown_names("When did the ISS open?", lexicon) == 0  # spelled out in the articles
+    assert unknown_names("What did Bill say?", Lexicon()) == 0  # no lexicon: no evidence
+
+
+def test_every_sentence_is_stored_with_its_vector(
+    fast_index_dir: Path, fast_embedder: HashingEmbedder
+) -> None:
+    index = ArticleIndex.load(fast_index_dir, fast_embedder)
+    table = index.sentences
+    assert table is not None and len(table.spans) > len(index.chunks)
+    for position, chunk in enumerate(index.chunks):
+        rows = table.rows_of(position)
+        texts = [chunk.text[start:end] for _, start, end in table.spans[rows]]
+        assert texts and all(texts) and " ".join(texts).split() == chunk.text.split()
+        assert np.allclose(table.vectors[rows], fast_embedder.encode(texts), atol=1e-6)
+
+
+def test_a_version_without_a_sentence_table_still_answers(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder, settings: Settings
+) -> None:
+    """Versions built before sentence vectors load, and answer without them."""
+    version = fast_index_copy / "versions" / read_pointer(fast_index_copy)
+    manifest = json.loads((version / MANIFEST).read_text())
+    for name in (SPANS, VECTORS):
+        (version / name).unlink()
+        del manifest["files"][name]
+    (version / MANIFEST).write_text(json.dumps(manifest))
+    index = ArticleIndex.load(fast_index_copy, fast_embedder)
+    assert index.sentences is None
+    answer = make_answerer(settings, index).answer("How much did the harbour bridge cost?")
+    assert answer.question and (answer.abstained or answer.sources)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "other-shape"])
+def test_a_damaged_sentence_table_is_named(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder, damage: str
+) -> None:
+    from index.errors import IndexCorruptError
+
+    version = fast_index_copy / "versions" / read_pointer(fast_index_copy)
+    path = version / VECTORS
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[:-8])
+    else:  # same size, other shape: only the table's own check can tell
+        vectors = np.load(path)
+        with open(path, "wb") as handle:
+            np.save(handle, vectors.reshape(-1, vectors.shape[1] // 2 * 2)[:, ::2].copy())
+        manifest = json.loads((version / MANIFEST).read_text())
+        manifest["files"][VECTORS] = path.stat().st_size
+        (version / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(IndexCorruptError, match="sentence"):
+        ArticleIndex.load(fast_index_copy, fast_embedder)
+
+
+def features_by_sentence(answerer: Answerer, question: str) -> dict[str, dict[str, float]]:
+    """Each candidate sentence's features, by the sentence's text."""
+    served = answerer._served
+    vector = served.retriever.embed(question)
+    asked = Question.of(question, vector, served.retriever)
+    found = {}
+    for passage in answerer._passages(served, question, 5, vector=vector)[:PASSAGES_FOR_ANSWER]:
+        for sentence in served.retriever.sentences(passage.chunk):
+            text = passage.chunk.text[sentence.start : sentence.end]
+            found[text] = dict(zip(FEATURES, features(asked, passage, sentence), strict=True))
+    return found
+
+
+def sentence_with(found: dict[str, dict[str, float]], words: str) -> dict[str, float]:
+    return next(f for text, f in found.items() if words in text)
+
+
+def test_each_feature_on_a_hand_made_article(
+    fast_index_dir: Path, fast_embedder: HashingEmbedder, settings: Settings
+) -> None:
+    answerer = make_answerer(settings, ArticleIndex.load(fast_index_dir, fast_embedder))
+    who = features_by_sentence(answerer, "Who designed the harbour bridge?")
+    designer = sentence_with(who, "designed by the engineer Mara Lindqvist")
+    traffic = sentence_with(who, "40,000 vehicles")
+    assert designer["kind_found"] == 1.0 and traffic["kind_found"] == 0.0  # a person
+    assert designer["coverage"] > traffic["coverage"]
+    question = fast_embedder.encode(["Who designed the harbour bridge?"])[0]
+    sentence = fast_embedder.encode([next(t for t in who if "Mara Lindqvist" in t)])[0]
+    assert designer["sentence_cosine"] == pytest.approx(float(sentence @ question), abs=1e-5)
+    assert designer["unknown_names"] == 0 and designer["missing_numbers"] == 0
+
+    stranger = features_by_sentence(answerer, "Who did Bill Nelson say designed the bridge?")
+    assert sentence_with(stranger, "Mara Lindqvist")["unknown_names"] == 2
+    year = features_by_sentence(answerer, "How much did the harbour bridge cost in 2011?")
+    assert sentence_with(year, "412 million dollars")["missing_numbers"] == 1
+    cost = features_by_sentence(answerer, "How much did the bridge cost, 412 million dollars?")
+    assert sentence_with(cost, "412 million dollars")["missing_numbers"] == 0
+
+
+def test_evidence_adds_and_subtracts_as_configured(
+    fast_index_dir: Path, fast_embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    weights = {
+        "sentence_weight": 2.0,
+        "lexical_weight": 3.0,
+        "answer_kind_weight": 5.0,
+        "unknown_name_penalty": 0.5,
+        "missing_number_penalty": 0.25,
+    }
+    settings = load_settings(data_dir=tmp_path, **weights)
+    answerer = make_answerer(settings, ArticleIndex.load(fast_index_dir, fast_embedder))
+    values = (0.5, 0.25, 0.5, 1.0, 2.0, 4.0)
+    assert answerer.evidence(values) == pytest.approx(0.5 + 0.5 + 1.5 + 5.0 - 1.0 - 1.0)
+
+
+def answers_with(
+    settings_dir: Path, index: ArticleIndex, question: str, **overrides: float
+) -> bool:
+    """Whether the bot answers (rather than abstains) with these settings."""
+    settings = load_settings(data_dir=settings_dir, **overrides)
+    return not make_answerer(settings, index).answer(question).abstained
+
+
+@pytest.mark.parametrize(
+    ("question", "penalty"),
+    [
+        # no Bill Nelson in the article: the AFP sentence would be quoted without the penalty
+        ("Why did Bill Nelson say Russia is leaving the International Space Station?", "name"),
+        # the article says nothing of 2019
+        ("What did Dmitry Rogozin say about the station in 2019?", "number"),
+    ],
+)
+def test_a_question_the_article_does_not_answer_abstains(
+    bundled_index_dir: Path, embedder: Embedder, tmp_path: Path, question: str, penalty: str
+) -> None:
+    index = ArticleIndex.load(bundled_index_dir, embedder)
+    assert not answers_with(tmp_path, index, question)
+    off = {"name": "unknown_name_penalty", "number": "missing_number_penalty"}[penalty]
+    assert answers_with(tmp_path, index, question, **{off: 0.0})  # the penalty decided it
+    assert answers_with(tmp_path, index, "What did Dmitry Rogozin say about the station?")
