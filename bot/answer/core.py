@@ -146,9 +146,9 @@ class Answerer:
     def answer(self, question: str, top_k: int | None = None) -> Answer:
         """Answer with the best sentence(s) of the retrieved passages, or abstain.
 
-        The evidence for a sentence is the dense score of its passage plus the
-        IDF-weighted share of the question's content words it contains; below
-        `min_score` (calibrated by bench/calibrate_threshold.py) the bot abstains.
+        Each sentence of the best passages is weighed by its evidence (`evidence`,
+        bot/answer/signals.py); below `min_score` (a point on the trade-off curve
+        `articlebot eval` prints) the bot abstains.
         """
         config = self.config
         prepared = prepare_question(question, config.question_max_chars)

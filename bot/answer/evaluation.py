@@ -133,16 +133,14 @@ def at_threshold(found: list[Outcome], min_score: float) -> dict:
 def abstention_curve(found: list[Outcome], points: int = 9) -> list[dict]:
     """The trade-off an operator chooses `min_score` on: unanswerable questions
     abstained against answerable ones wrongly abstained, at thresholds that wrongly
-    abstain on 0 %, 1 %, 2 %, 5 %, 10 %... of the answerable questions."""
+    abstain on 0 %, 1 %, 2 %, 5 %, 10 %... of the answerable questions (each threshold
+    once: on a small set several shares fall on the same one)."""
     scores = sorted(o.confidence for o in found if o.answerable)
+    shares = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)[:points]
     if not scores:
         return []
-    shares = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7)[:points]
-    rows = []
-    for share in shares:
-        threshold = scores[min(len(scores) - 1, int(share * len(scores)))]
-        rows.append({"min_score": round(threshold, 4), **at_threshold(found, threshold)})
-    return rows
+    thresholds = sorted({scores[min(len(scores) - 1, int(s * len(scores)))] for s in shares})
+    return [{"min_score": round(t, 4), **at_threshold(found, t)} for t in thresholds]
 
 
 def answer_metrics(answerer: Answerer, questions: list[GoldQuestion], k: int) -> dict:
