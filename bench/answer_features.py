@@ -1,15 +1,18 @@
 """What tells the answering sentence from the others, and an answer from a
-near miss? Sentence-level features over the passages the bot retrieves, fitted
-with logistic regression under article-level cross-validation.
+near miss? Sentence-level features over the passages the bot retrieves, and the
+weights of the bot's evidence fitted on them under article-level cross-validation.
 
-    python bench/answer_features.py [--eval-dir ../shared/eval] [--work-dir DIR]
+    python bench/answer_features.py [--eval-dir ../shared/eval] [--work-dir DIR] [--reuse]
 
 For every question of SQuAD v1.1 dev, SQuAD 2.0 dev half and ontopic-dev, the
 sentences of the best three retrieved passages get features (bot/answer/
-signals.py); a sentence is a positive when it holds a gold answer. A model fitted
-on the SQuAD sets (never on ontopic-dev) scores sentences: the best one is the
-answer, and its score is the confidence abstention thresholds. Results on SQuAD
-come only from folds whose articles the model never saw. Writes
+signals.py); a sentence is a positive when it holds a gold answer. Four scorers
+are compared: the evidence before issue 13, the shipped defaults, the evidence
+with weights chosen on a grid, and logistic regression on the same features. The
+best-scored sentence is the answer and its score the confidence abstention
+thresholds. Weights are fitted on the SQuAD sets only (never on ontopic-dev), and
+SQuAD results come only from folds whose articles they never saw. `--reuse`
+scores the features saved in the work dir by an earlier run. Writes
 bench/results/answer-features.json.
 """
 
