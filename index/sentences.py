@@ -5,6 +5,7 @@ chunk's one vector blurs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +42,7 @@ class SentenceTable:
         last = int(np.searchsorted(self.spans[:, 0], position, side="right"))
         return slice(first, last)
 
-    def save(self, folder: Path, write: object) -> None:
+    def save(self, folder: Path, write: Callable[[Path, Callable[[Path], None]], None]) -> None:
         """Written with `write(path, fn)`, the build's durable writer."""
         write(folder / SPANS, lambda p: _save(p, self.spans))
         write(folder / VECTORS, lambda p: _save(p, self.vectors))
