@@ -7,12 +7,15 @@ traceback only with --debug).
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
+import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +26,9 @@ from bot.chat.messages import NOT_FOUND_HINT
 from bot.errors import QuestionError, SourcesFailedError, UsageError
 from bot.settings import Settings, load_settings
 from index.errors import ArticleBotError, IndexMissingError, NoArticlesError
+
+if TYPE_CHECKING:
+    from bot.chat.feedback import FeedbackReport
 
 log = logging.getLogger(__name__)
 
@@ -450,6 +456,85 @@ def feedback(ctx: typer.Context) -> None:
         typer.echo("Recent answers voted not helpful:")
         for question, answer in summary.recent_not_helpful:
             typer.echo(f"  Q: {question}\n  A: {shorten(answer, 160)}")
+
+
+SINCE = re.compile(r"^(\d+)([mhdw])$")
+UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(since: str, now: float) -> float | None:
+    """`7d`, `24h`, `30m` or `2w` ago, as epoch seconds; `all`: None."""
+    if since == "all":
+        return None
+    match = SINCE.match(since.strip())
+    if not match:
+        raise UsageError(f"--since {since!r}: give a number and m, h, d or w (e.g. 7d), or all")
+    return now - int(match.group(1)) * UNIT_SECONDS[match.group(2)]
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    since: Annotated[
+        str, typer.Option(help="How far back: 30m, 24h, 7d, 2w, or all.", metavar="AGE")
+    ] = "7d",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print the report as CSV.")] = False,
+) -> None:
+    """Questions asked, how many went unanswered and which, votes, and the answers
+    voted not helpful with their sources."""
+    from bot.chat.feedback import FeedbackStore
+
+    if as_json and as_csv:
+        raise UsageError("give --json or --csv, not both")
+    start = parse_since(since, time.time())
+    path = _settings(ctx).feedback_path
+    if not path.exists():
+        typer.echo(f"No questions recorded yet ({path} does not exist).")
+        return
+    store = FeedbackStore(path)
+    try:
+        found = store.report(start)
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
+    elif as_csv:
+        _report_csv(found)
+    else:
+        _report_text(found, since)
+
+
+def _report_text(found: FeedbackReport, since: str) -> None:
+    period = "all recorded questions" if found.since is None else f"the last {since}"
+    rate = f" ({found.abstention_rate:.0%})" if found.questions else ""
+    typer.echo(f"Report for {period}")
+    typer.echo(f"Questions asked: {found.questions}; not answered: {found.not_answered}{rate}")
+    typer.echo(f"Votes: {found.helpful} helpful, {found.not_helpful} not helpful")
+    if found.unanswered:
+        typer.echo("Most asked questions the articles did not answer:")
+        for question, count in found.unanswered:
+            typer.echo(f"  {count:>4}  {question}")
+    if found.voted_down:
+        typer.echo("Answers voted not helpful:")
+        for down in found.voted_down:
+            typer.echo(f"  Q: {down.question}  ({down.votes} not helpful)")
+            typer.echo(f"  A: {shorten(down.answer, 160)}")
+            for source in down.sources:
+                typer.echo(f"     {source}")
+
+
+def _report_csv(found: FeedbackReport) -> None:
+    """One row per figure and per listed question: kind, question, count, answer, sources."""
+    out = csv.writer(sys.stdout, lineterminator="\n")
+    out.writerow(["kind", "question", "count", "answer", "sources"])
+    for kind in ("questions", "not_answered", "helpful", "not_helpful"):
+        out.writerow([kind, "", getattr(found, kind), "", ""])
+    for question, count in found.unanswered:
+        out.writerow(["unanswered", question, count, "", ""])
+    for down in found.voted_down:
+        sources = "; ".join(down.sources)
+        out.writerow(["voted_down", down.question, down.votes, down.answer, sources])
 
 
 @discord_app.command("invite-url")

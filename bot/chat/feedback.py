@@ -12,7 +12,8 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bot.answer.values import Answer
@@ -38,6 +39,46 @@ class FeedbackSummary:
     helpful: int
     not_helpful: int
     recent_not_helpful: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class VotedDown:
+    """An answer users voted not helpful: what was asked, said and cited."""
+
+    question: str
+    answer: str
+    sources: list[str]  # "title <source>" of each cited passage
+    votes: int
+
+
+@dataclass(frozen=True)
+class FeedbackReport:
+    """What an operator reads on Monday: how much was asked, what the articles did
+    not answer, and which answers users did not find helpful."""
+
+    since: float | None  # epoch seconds; None: everything recorded
+    questions: int
+    not_answered: int
+    helpful: int
+    not_helpful: int
+    unanswered: list[tuple[str, int]]  # most asked questions not answered, with counts
+    voted_down: list[VotedDown]
+
+    @property
+    def abstention_rate(self) -> float | None:
+        return self.not_answered / self.questions if self.questions else None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "abstention_rate": self.abstention_rate}
+
+
+def question_key(question: str) -> str:
+    """The same question asked twice, told apart from case, spacing and end marks."""
+    return " ".join(question.casefold().split()).rstrip("?!. ")
+
+
+def cited(sources_json: str) -> list[str]:
+    return [f"{s['title']} <{s['source']}>" for s in json.loads(sources_json)]
 
 
 class FeedbackStore:
@@ -92,6 +133,39 @@ class FeedbackStore:
                 (recent,),
             ).fetchall()
         return FeedbackSummary(answers, helpful + unhelpful, helpful, unhelpful, rows)
+
+    def report(self, since: float | None = None, top: int = 10) -> FeedbackReport:
+        """Questions, abstentions and votes recorded from `since` on (all if None)."""
+        start = since if since is not None else float("-inf")
+        with self._lock:
+            asked = self._db.execute(
+                "SELECT question, abstained FROM answers WHERE created_at >= ? "
+                "ORDER BY created_at DESC, rowid DESC",
+                (start,),
+            ).fetchall()
+            helpful, unhelpful = self._db.execute(
+                "SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) FROM votes "
+                "WHERE created_at >= ?",
+                (start,),
+            ).fetchone()
+            down = self._db.execute(
+                "SELECT a.question, a.answer, a.sources, COUNT(*) AS n FROM votes v "
+                "JOIN answers a ON a.id = v.answer_id WHERE v.helpful = 0 AND v.created_at >= ? "
+                "GROUP BY a.id ORDER BY n DESC, MAX(v.created_at) DESC LIMIT ?",
+                (start, top),
+            ).fetchall()
+        missing = [question for question, abstained in asked if abstained]
+        wording = {question_key(q): q for q in reversed(missing)}  # the latest wording
+        counts = Counter(question_key(q) for q in missing)
+        return FeedbackReport(
+            since,
+            len(asked),
+            len(missing),
+            helpful,
+            unhelpful,
+            [(wording[key], n) for key, n in counts.most_common(top)],
+            [VotedDown(q, a, cited(sources), n) for q, a, sources, n in down],
+        )
 
     def close(self) -> None:
         self._db.close()
