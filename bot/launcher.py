@@ -39,12 +39,14 @@ def run_discord(settings: Settings) -> None:
     import discord
 
     from bot.chat.discord_bot import create_discord_bot
+    from bot.chat.feedback import FeedbackStore
 
     token = settings.discord_token.get_secret_value() if settings.discord_token else ""
     if not token:
         raise MissingSecretError("set DISCORD_TOKEN (or discord_token in the settings file)")
     service = make_service(settings, "discord")
-    bot = create_discord_bot(service, settings)
+    feedback = FeedbackStore(settings.feedback_path)
+    bot = create_discord_bot(service, feedback, settings)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -74,6 +76,7 @@ def run_discord(settings: Settings) -> None:
         log.info("stopped")
     finally:
         service.close()
+        feedback.close()
 
 
 def _secret(value: object) -> str:

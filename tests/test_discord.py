@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import itertools
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +21,7 @@ import discord
 import pytest
 
 from bot.answer.values import Answer
+from bot.chat import messages
 from bot.chat.discord_bot import (
     EMBED_DESCRIPTION_LIMIT,
     EMBEDS_TOTAL_LIMIT,
@@ -27,6 +30,7 @@ from bot.chat.discord_bot import (
     create_discord_bot,
     invite_url,
 )
+from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService
 from bot.cli import main
 from bot.settings import Settings
@@ -91,11 +95,14 @@ def service(discord_settings: Settings, embedder: Embedder) -> Iterator[ChatServ
         yield chat
 
 
-@pytest.fixture(scope="module")
-def bot(
-    fake: FakeDiscord, service: ChatService, discord_settings: Settings
+@contextlib.contextmanager
+def started_bot(
+    fake: FakeDiscord, service: ChatService, settings: Settings
 ) -> Iterator[ArticleBot]:
-    client = create_discord_bot(service, discord_settings, guild_ready_timeout=0.05)
+    """A real discord.py client connected to the fake, on its own loop and thread,
+    closed (as `asyncio.run` would close it) on the way out."""
+    feedback = FeedbackStore(settings.feedback_path)
+    client = create_discord_bot(service, feedback, settings, guild_ready_timeout=0.05)
     loop = asyncio.new_event_loop()
     failure: list[BaseException] = []
 
@@ -112,10 +119,28 @@ def bot(
     thread.start()
     fake.wait_for(lambda: client.is_ready() or failure, timeout=30)
     assert not failure, failure
-    yield client
-    asyncio.run_coroutine_threadsafe(client.close(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
+    try:
+        yield client
+    finally:
+
+        async def shut_down() -> None:
+            await client.close()
+            for task in asyncio.all_tasks() - {asyncio.current_task()}:
+                task.cancel()  # e.g. discord.py's 15-minute timeout of an ephemeral answer's view
+
+        asyncio.run_coroutine_threadsafe(shut_down(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        feedback.close()
+        fake.wait_for(lambda: not fake.connected, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def bot(
+    fake: FakeDiscord, service: ChatService, discord_settings: Settings
+) -> Iterator[ArticleBot]:
+    with started_bot(fake, service, discord_settings) as client:
+        yield client
 
 
 @pytest.fixture(autouse=True)
@@ -176,48 +201,70 @@ def wait_reply(fake: FakeDiscord, message_id: str) -> dict:
     return fake.wait_for(lambda: replies_to(fake, message_id))[0]
 
 
-def slash(
+def interact(
     fake: FakeDiscord,
-    name: str,
-    options: list[dict] | None = None,
+    kind: int,
+    data: dict,
     *,
     permissions: int = 0,
     user_id: int | None = None,
     guild_id: int = GUILD_ID,
+    message: dict | None = None,
 ) -> str:
+    """Dispatch an interaction as Discord does (2: a slash command, 3: a button
+    click on `message`); returns its token."""
     interaction_id = str(next(ids))
     token = f"interaction-token-{interaction_id}"
-    command = next(c for c in fake.synced_commands if c["name"] == name)
-    fake.dispatch(
-        "INTERACTION_CREATE",
-        {
-            "id": interaction_id,
-            "application_id": str(APP_ID),
-            "type": 2,
-            "token": token,
-            "version": 1,
-            "attachment_size_limit": 8388608,
-            "channel_id": str(CHANNEL_ID),
-            "guild_id": str(guild_id),
-            "app_permissions": "0",
-            "locale": "en-US",
-            "guild_locale": "en-US",
-            "entitlements": [],
-            "authorizing_integration_owners": {},
-            "context": 0,
-            "data": {"id": command["id"], "name": name, "type": 1, "options": options or []},
-            "member": {
-                "user": user(user_id or new_user()),
-                "roles": [],
-                "permissions": str(permissions),
-                "flags": 0,
-                "joined_at": "2026-01-01T00:00:00+00:00",
-                "deaf": False,
-                "mute": False,
-            },
+    payload = {
+        "id": interaction_id,
+        "application_id": str(APP_ID),
+        "type": kind,
+        "token": token,
+        "version": 1,
+        "attachment_size_limit": 8388608,
+        "channel_id": str(CHANNEL_ID),
+        "guild_id": str(guild_id),
+        "app_permissions": "0",
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {},
+        "context": 0,
+        "data": data,
+        "member": {
+            "user": user(user_id or new_user()),
+            "roles": [],
+            "permissions": str(permissions),
+            "flags": 0,
+            "joined_at": "2026-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
         },
-    )
+    }
+    if message is not None:
+        payload["message"] = message
+    fake.dispatch("INTERACTION_CREATE", payload)
     return token
+
+
+def slash(
+    fake: FakeDiscord,
+    name: str,
+    options: list[dict] | None = None,
+    **who: int,
+) -> str:
+    command = next(c for c in fake.synced_commands if c["name"] == name)
+    data = {"id": command["id"], "name": name, "type": 1, "options": options or []}
+    return interact(fake, 2, data, **who)
+
+
+def click(fake: FakeDiscord, message: dict, label: str, user_id: int) -> str:
+    """A click on the button labelled `label` of a message the bot sent."""
+    button = next(
+        b for row in message["components"] for b in row["components"] if b["label"] == label
+    )
+    data = {"custom_id": button["custom_id"], "component_type": 2}
+    return interact(fake, 3, data, user_id=user_id, message=message)
 
 
 def callbacks(fake: FakeDiscord, token: str) -> list[dict]:
@@ -240,6 +287,32 @@ def text_of(message: dict) -> str:
 
 
 # --- start-up --------------------------------------------------------------------------
+
+
+def test_a_button_sent_before_a_restart_still_votes(
+    fake: FakeDiscord, service: ChatService, discord_settings: Settings
+) -> None:
+    """An answer's buttons keep working after the bot restarts: the new client has
+    never seen the message, and reads the vote from the button's custom id. (First in
+    the module, before the shared bot connects: only the restarted client may answer.)"""
+    assert not fake.connected
+    asker, voter = new_user(), new_user()
+    with started_bot(fake, service, discord_settings):
+        reply = wait_reply(fake, mention(fake, LAUNCH, author=user(asker)))
+    message = sent_message(fake, reply)
+    with started_bot(fake, service, discord_settings):  # the restart
+        token = click(fake, message, "Helpful", voter)
+        [done] = fake.wait_for(lambda: callbacks(fake, token))
+        assert done["data"]["content"] == messages.THANKS_FOR_VOTE
+        assert ("discord", LAUNCH, str(asker), str(voter), 1) in stored_votes(discord_settings)
+        gone = {**message, "components": [{**message["components"][0]}]}
+        gone["components"][0]["components"] = [
+            {**b, "custom_id": b["custom_id"].rsplit(":", 2)[0] + ":" + "f" * 32 + ":0"}
+            for b in message["components"][0]["components"]
+        ]
+        token = click(fake, gone, "Not helpful", voter)  # an answer no longer recorded
+        [late] = fake.wait_for(lambda: callbacks(fake, token))
+        assert late["data"]["content"] == messages.VOTE_TOO_LATE
 
 
 def test_start_syncs_commands_to_the_guild(bot: ArticleBot, fake: FakeDiscord) -> None:
@@ -696,3 +769,43 @@ def test_server_error_on_send_is_retried_by_discord_py(bot: ArticleBot, fake: Fa
         lambda: len(replies_to(fake, message_id)) == 2 and replies_to(fake, message_id)
     )
     assert first == retry and "1998" in retry["content"]
+
+
+# --- votes ---------------------------------------------------------------------------------------
+
+
+def stored_votes(settings: Settings) -> list[tuple]:
+    with sqlite3.connect(settings.feedback_path) as db:
+        return db.execute(
+            "SELECT a.platform, a.question, a.user_id, v.user_id, v.helpful "
+            "FROM votes v JOIN answers a ON a.id = v.answer_id"
+        ).fetchall()
+
+
+def sent_message(fake: FakeDiscord, body: dict) -> dict:
+    """The message as Discord returned it for a body the bot posted."""
+    return next(m for m in fake.sent if m["components"] == body["components"])
+
+
+def test_votes_on_an_answer_are_stored(
+    bot: ArticleBot, fake: FakeDiscord, discord_settings: Settings
+) -> None:
+    asker, voter = new_user(), new_user()
+    reply = wait_reply(fake, mention(fake, LAUNCH, author=user(asker)))
+    [row] = reply["components"]
+    assert row["type"] == 1 and [b["label"] for b in row["components"]] == [
+        "Helpful",
+        "Not helpful",
+    ]
+    token = click(fake, sent_message(fake, reply), "Not helpful", voter)
+    [done] = fake.wait_for(lambda: callbacks(fake, token))
+    assert done["type"] == 4 and done["data"]["flags"] & 64
+    assert done["data"]["content"] == messages.THANKS_FOR_VOTE
+    assert ("discord", LAUNCH, str(asker), str(voter), 0) in stored_votes(discord_settings)
+
+    # /ask: the buttons come with the answer's last message
+    asked = slash(fake, "ask", [{"name": "question", "type": 3, "value": LAUNCH}], user_id=asker)
+    last = fake.wait_for(lambda: followups(fake, asked))[-1]
+    token = click(fake, sent_message(fake, last), "Helpful", voter)
+    fake.wait_for(lambda: callbacks(fake, token))
+    assert ("discord", LAUNCH, str(asker), str(voter), 1) in stored_votes(discord_settings)

@@ -1,13 +1,15 @@
-"""The Discord bot: answers mentions, DMs and `/ask`, with `/reindex` and `/sources`.
+"""The Discord bot: answers mentions, DMs and `/ask`, with `/reindex` and `/sources`,
+and Helpful / Not helpful buttons under each answer.
 
-`create_discord_bot` takes the chat service and the settings and returns the
-client without starting it; `articlebot serve discord` runs it. Needs no
+`create_discord_bot` takes the chat service, the feedback store and the settings
+and returns the client without starting it; `articlebot serve discord` runs it. Needs no
 privileged intent: Discord shows a bot the text of DMs and of messages that
 mention it even without Message Content.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from discord import app_commands
 
 from bot.answer.values import Answer, Passage, shorten
 from bot.chat import messages
+from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService, Outcome
 from bot.settings import Settings
 
@@ -119,10 +122,60 @@ def format_answer(answer: Answer) -> list[Reply]:
     return replies + [Reply(embeds=batch) for batch in batches[1:]]
 
 
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"articlebot:vote:(?P<answer_id>[0-9a-f]{32}):(?P<helpful>[01])",
+):
+    """Helpful or Not helpful under an answer. The custom id carries the answer's id,
+    so a button keeps working after the bot restarts (add_dynamic_items)."""
+
+    def __init__(self, answer_id: str, helpful: bool) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Helpful" if helpful else "Not helpful",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"articlebot:vote:{answer_id}:{int(helpful)}",
+            )
+        )
+        self.answer_id, self.helpful = answer_id, helpful
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> VoteButton:
+        return cls(match["answer_id"], match["helpful"] == "1")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = interaction.client
+        assert isinstance(bot, ArticleBot)
+        stored = await asyncio.to_thread(
+            bot.feedback.vote,
+            self.answer_id,
+            user_id=str(interaction.user.id),
+            helpful=self.helpful,
+        )
+        await send_private(
+            interaction, messages.THANKS_FOR_VOTE if stored else messages.VOTE_TOO_LATE
+        )
+
+
+def vote_buttons(answer_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(VoteButton(answer_id, helpful=True))
+    view.add_item(VoteButton(answer_id, helpful=False))
+    return view
+
+
 class ArticleBot(discord.Client):
     """A discord.py client with the slash commands on its own CommandTree."""
 
-    def __init__(self, service: ChatService, settings: Settings, **options: object) -> None:
+    def __init__(
+        self,
+        service: ChatService,
+        feedback: FeedbackStore,
+        settings: Settings,
+        **options: object,
+    ) -> None:
         intents = discord.Intents.default()
         # privileged and off by default: mentions and DMs carry their text without it
         intents.message_content = settings.discord_message_content
@@ -130,12 +183,14 @@ class ArticleBot(discord.Client):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
         self.service = service
+        self.feedback = feedback
         self.settings = settings
         self.tree = ServerCheckedTree(self)
         self.tree.on_error = self.on_app_command_error
         register_commands(self)
 
     async def setup_hook(self) -> None:
+        self.add_dynamic_items(VoteButton)  # votes on answers sent before a restart
         if not self.allowed_guilds():
             log.warning(
                 "discord_guild_allowlist is empty: the bot answers in every server it is "
@@ -207,11 +262,28 @@ class ArticleBot(discord.Client):
             await message.reply(reply.text, allowed_mentions=NO_MENTIONS)
             return
         first, *rest = format_answer(reply.answer)
-        await message.reply(first.content, embeds=first.embeds, allowed_mentions=NO_MENTIONS)
-        for more in rest:
+        view = await self.vote_view(reply.answer, message.author.id)
+        await message.reply(
+            first.content,
+            embeds=first.embeds,
+            allowed_mentions=NO_MENTIONS,
+            view=discord.utils.MISSING if rest else view,
+        )
+        for n, more in enumerate(rest, 2):
             await message.channel.send(
-                more.content, embeds=more.embeds, allowed_mentions=NO_MENTIONS
+                more.content,
+                embeds=more.embeds,
+                allowed_mentions=NO_MENTIONS,
+                view=view if n == len(rest) + 1 else discord.utils.MISSING,
             )
+
+    async def vote_view(self, answer: Answer, user_id: int) -> discord.ui.View:
+        """The answer recorded (in a thread: SQLite stays off the event loop), and the
+        buttons that vote on it, for the answer's last message."""
+        answer_id = await asyncio.to_thread(
+            self.feedback.record_answer, answer, platform="discord", user_id=str(user_id)
+        )
+        return vote_buttons(answer_id)
 
     async def on_app_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -265,12 +337,15 @@ def register_commands(bot: ArticleBot) -> None:
         if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
             await interaction.followup.send(reply.text, ephemeral=True)
             return
-        for piece in format_answer(reply.answer):
+        pieces = format_answer(reply.answer)
+        view = await bot.vote_view(reply.answer, interaction.user.id)
+        for n, piece in enumerate(pieces, 1):
             await interaction.followup.send(
                 piece.content or discord.utils.MISSING,
                 embeds=piece.embeds,
                 ephemeral=private,
                 allowed_mentions=NO_MENTIONS,
+                view=view if n == len(pieces) else discord.utils.MISSING,
             )
 
     @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
@@ -294,7 +369,9 @@ def register_commands(bot: ArticleBot) -> None:
             await interaction.followup.send(piece, ephemeral=True)
 
 
-def create_discord_bot(service: ChatService, settings: Settings, **options: object) -> ArticleBot:
+def create_discord_bot(
+    service: ChatService, feedback: FeedbackStore, settings: Settings, **options: object
+) -> ArticleBot:
     """The Discord client, not started. `options` go to discord.Client (e.g. timeouts)."""
     apply_endpoints(settings)
-    return ArticleBot(service, settings, **options)
+    return ArticleBot(service, feedback, settings, **options)

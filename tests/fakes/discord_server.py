@@ -61,6 +61,7 @@ class FakeDiscord(BackgroundServer):
         self.sync_path = ""
         self.resumes = 0
         self.left_guilds: list[str] = []
+        self.sent: list[dict] = []  # every message the bot posted, as Discord returned it
         # the next channel-message posts answer these: (status, body, headers)
         self.failures: list[tuple[int, dict, dict]] = []
         self._ids = itertools.count(930000000000000001)
@@ -142,7 +143,7 @@ class FakeDiscord(BackgroundServer):
             "timestamp": "2026-11-25T12:00:00+00:00",
             "edited_timestamp": None,
             "flags": body.get("flags") or 0,
-            "components": [],
+            "components": body.get("components") or [],
         }
 
     async def rest(self, request: web.Request) -> web.StreamResponse:
@@ -217,7 +218,7 @@ class FakeDiscord(BackgroundServer):
         if self.failures:
             status, payload, headers = self.failures.pop(0)
             return json_response(payload, status, headers)
-        return json_response(self.message_payload(path.split("/")[2], body))
+        return self._sent(self.message_payload(path.split("/")[2], body))
 
     def _leave_guild(self, path: str, body: Any) -> web.Response:
         self.left_guilds.append(path.rsplit("/", 1)[1])
@@ -230,7 +231,11 @@ class FakeDiscord(BackgroundServer):
         )
 
     def _followup(self, path: str, body: Any) -> web.Response:
-        return json_response(self.message_payload(str(CHANNEL_ID), body or {}))
+        return self._sent(self.message_payload(str(CHANNEL_ID), body or {}))
+
+    def _sent(self, message: dict) -> web.Response:
+        self.sent.append(message)
+        return json_response(message)
 
     # --- what tests look at ----------------------------------------------------------------
 
