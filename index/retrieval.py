@@ -14,6 +14,7 @@ import re
 import threading
 from collections import Counter
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,17 +161,9 @@ class Retriever:
         """The question's vector, by the index's own encoder."""
         return self.index.encoder.encode([question])[0]
 
-    def coverage_of_text(self, text: str, weights: dict[str, float]) -> float:
-        """The share of the question's (IDF-weighted) words anywhere in `text`."""
-        terms = self.terms(text)
-        return sum(w for t, w in weights.items() if t in terms)
-
     def coverage(self, chunk: Chunk, weights: dict[str, float]) -> float:
         """The largest share of the question's (IDF-weighted) words in one sentence."""
-        return max(
-            (sum(w for t, w in weights.items() if t in s.terms) for s in self.sentences(chunk)),
-            default=0.0,
-        )
+        return max((share(s.terms, weights) for s in self.sentences(chunk)), default=0.0)
 
     def closest_sentence(self, chunk: Chunk, vector: np.ndarray) -> float:
         """The cosine of the chunk's sentence closest to the question (0 without
@@ -241,6 +234,11 @@ class Retriever:
         best = ranked(ranking)[:k]
         exact = {**dense, **cosines(index.vectors, [i for i in best if i not in dense], query)}
         return [Hit(index.chunks[i], exact[i], ranking[i]) for i in best]
+
+
+def share(terms: AbstractSet[str], weights: dict[str, float]) -> float:
+    """The part of the question's (IDF-weighted) words that `terms` hold."""
+    return sum(w for t, w in weights.items() if t in terms)
 
 
 def ranked(scores: dict[int, float]) -> list[int]:

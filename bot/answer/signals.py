@@ -20,7 +20,7 @@ import numpy as np
 from bot.answer.highlight import asked_kind, typed_spans
 from bot.answer.values import Passage
 from index.lexicon import Lexicon
-from index.retrieval import Retriever, Sentence
+from index.retrieval import Retriever, Sentence, share
 
 FEATURES = (
     "passage_cosine",
@@ -85,14 +85,13 @@ class Question:
 def features(question: Question, passage: Passage, sentence: Sentence) -> tuple[float, ...]:
     """The FEATURES of one candidate sentence."""
     text = passage.chunk.text[sentence.start : sentence.end]
-    found = sentence.terms & question.weights.keys()
     similar = float(sentence.vector @ question.vector) if sentence.vector is not None else 0.0
     kinds = typed_spans(question.text, text) if question.kind else None
     missing = sum(n not in passage.chunk.text for n in question.numbers)
     return (
         passage.score,
         similar,
-        sum(question.weights[t] for t in found),
+        share(sentence.terms, question.weights),
         float(bool(kinds)),
         float(question.unknown_names),
         float(missing),
