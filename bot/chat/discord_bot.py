@@ -166,6 +166,11 @@ def vote_buttons(answer_id: str) -> discord.ui.View:
     return view
 
 
+def on_last(pieces: list[Reply], view: discord.ui.View) -> list[discord.ui.View]:
+    """The view for each message of an answer: only its last message carries it."""
+    return [discord.utils.MISSING] * (len(pieces) - 1) + [view]
+
+
 class ArticleBot(discord.Client):
     """A discord.py client with the slash commands on its own CommandTree."""
 
@@ -261,20 +266,15 @@ class ArticleBot(discord.Client):
         if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
             await message.reply(reply.text, allowed_mentions=NO_MENTIONS)
             return
-        first, *rest = format_answer(reply.answer)
-        view = await self.vote_view(reply.answer, message.author.id)
+        pieces = format_answer(reply.answer)
+        views = on_last(pieces, await self.vote_view(reply.answer, message.author.id))
+        first, *rest = zip(pieces, views, strict=True)
         await message.reply(
-            first.content,
-            embeds=first.embeds,
-            allowed_mentions=NO_MENTIONS,
-            view=discord.utils.MISSING if rest else view,
+            first[0].content, embeds=first[0].embeds, allowed_mentions=NO_MENTIONS, view=first[1]
         )
-        for n, more in enumerate(rest, 2):
+        for more, view in rest:
             await message.channel.send(
-                more.content,
-                embeds=more.embeds,
-                allowed_mentions=NO_MENTIONS,
-                view=view if n == len(rest) + 1 else discord.utils.MISSING,
+                more.content, embeds=more.embeds, allowed_mentions=NO_MENTIONS, view=view
             )
 
     async def vote_view(self, answer: Answer, user_id: int) -> discord.ui.View:
@@ -338,14 +338,14 @@ def register_commands(bot: ArticleBot) -> None:
             await interaction.followup.send(reply.text, ephemeral=True)
             return
         pieces = format_answer(reply.answer)
-        view = await bot.vote_view(reply.answer, interaction.user.id)
-        for n, piece in enumerate(pieces, 1):
+        views = on_last(pieces, await bot.vote_view(reply.answer, interaction.user.id))
+        for piece, view in zip(pieces, views, strict=True):
             await interaction.followup.send(
                 piece.content or discord.utils.MISSING,
                 embeds=piece.embeds,
                 ephemeral=private,
                 allowed_mentions=NO_MENTIONS,
-                view=view if n == len(pieces) else discord.utils.MISSING,
+                view=view,
             )
 
     @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
