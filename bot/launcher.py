@@ -116,16 +116,17 @@ async def _serve_slack(
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
     from slack_sdk.errors import SlackApiError
 
-    from bot.chat.slack_app import create_slack_app
+    from bot.chat.slack_app import create_slack_app, make_client, with_granted_scopes
 
-    app = create_slack_app(service, feedback, settings)  # type: ignore[arg-type]
     try:
-        await app.client.auth_test()
+        auth = await make_client(settings).auth_test()
     except SlackApiError as exc:
         raise LaunchError(
             f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}); "
             "copy the Bot User OAuth Token from the app's OAuth & Permissions page"
         ) from None
+    settings = with_granted_scopes(settings, auth.headers.get("x-oauth-scopes"))
+    app = create_slack_app(service, feedback, settings)  # type: ignore[arg-type]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

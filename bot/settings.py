@@ -100,6 +100,9 @@ class Settings(
     # Privileged; enable it in the Developer Portal first. Lets the bot read replies
     # to its answers that have the @-ping turned off, and answer them as questions.
     discord_message_content: bool = False
+    # Channels where every question is answered without a mention, in a thread the bot
+    # opens for it (needs discord_message_content, as do follow-ups in threads).
+    discord_answer_channels: list[int] = Field(default_factory=list)
 
     # Slack. Tokens and the signing secret are secrets: never logged.
     slack_bot_token: SecretStr | None = Field(
@@ -116,6 +119,9 @@ class Settings(
     )
     slack_channel_allowlist: list[str] = Field(default_factory=list)
     slack_admin_user_ids: list[str] = Field(default_factory=list)
+    # Channels where every question is answered without a mention, in its thread (needs
+    # the message.channels / message.groups events, as do follow-ups in threads).
+    slack_answer_channels: list[str] = Field(default_factory=list)
     slack_ephemeral_answers: bool = False
     slack_api_retries: int = Field(3, ge=0)
 

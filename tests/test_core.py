@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.answer.core import Answerer, ScoredSentence, _cited_passages
+from bot.answer.followup import Conversation
 from bot.answer.question import prepare_question
 from bot.answer.values import NOT_FOUND
 from bot.errors import QuestionError
@@ -167,3 +168,25 @@ def test_quote_centres_on_the_cited_sentence_and_marks_cuts(answerer: Answerer) 
         assert quote.endswith("…")
     whole = passage.quote(10_000)
     assert "…" not in whole and whole == passage.chunk.text.replace("\n\n", " ")
+
+
+def test_a_follow_up_is_read_in_its_conversation(
+    fixture_index_dir: Path, embedder: Embedder, settings: Settings
+) -> None:
+    """ "where was it held?" after a question on the cider pressing contest: answered
+    from the festival's article, where alone it is not answered at all."""
+    answerer = make_answerer(settings, ArticleIndex.load(fixture_index_dir, embedder))
+    first = answerer.answer("Which team won the cider pressing contest?")
+    conversation = Conversation().after(first)
+    assert answerer.answer("where was it held?").abstained
+    follow_up = answerer.answer("where was it held?", conversation=conversation)
+    assert not follow_up.abstained
+    assert follow_up.sources[0].article.id == "orchard-festival"
+    assert follow_up.read_as == "where was the team won cider pressing contest held?"
+    countries = answerer.answer(
+        "which countries built it?",
+        conversation=Conversation().after(
+            answerer.answer("When was the International Space Station launched?")
+        ),
+    )
+    assert "Canada" in countries.text

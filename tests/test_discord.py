@@ -404,7 +404,7 @@ def test_core_exception_reaches_the_user(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken(question: str) -> Answer:
+    def broken(question: str, **options: object) -> Answer:
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(service.answerer, "answer", broken)
@@ -421,7 +421,7 @@ def test_long_answer_is_split_within_limits(
     long_answer = dataclasses.replace(
         real, text=(sentence * (5000 // len(sentence) + 1))[:5000], sources=real.sources * 12
     )
-    monkeypatch.setattr(service.answerer, "answer", lambda question: long_answer)
+    monkeypatch.setattr(service.answerer, "answer", lambda question, **_: long_answer)
     marker = len(fake.requests)
     mention(fake, LAUNCH)
 
@@ -643,10 +643,10 @@ def test_slow_question_does_not_block_others(
     real = service.answerer.answer
     release = threading.Event()
 
-    def slow_for_one(question: str) -> Answer:
+    def slow_for_one(question: str, **options: object) -> Answer:
         if "Mir" in question:  # the slow one
             release.wait(20)
-        return real(question)
+        return real(question, **options)
 
     monkeypatch.setattr(service.answerer, "answer", slow_for_one)
     slow = mention(fake, "How long was Mir in orbit?")
@@ -673,7 +673,7 @@ def test_channel_allowlist(
 def test_slash_command_error_reaches_the_user(
     bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(question: str) -> Answer:
+    def broken(question: str, **options: object) -> Answer:
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(service.answerer, "answer", broken)

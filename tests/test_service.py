@@ -71,9 +71,9 @@ async def test_a_full_queue_says_busy_instead_of_growing(
     release = threading.Event()
     real = answerer.answer
 
-    def held(question: str) -> Answer:
+    def held(question: str, **options: object) -> Answer:
         release.wait(20)
-        return real(question)
+        return real(question, **options)
 
     monkeypatch.setattr(answerer, "answer", held)
     try:
@@ -134,7 +134,7 @@ async def test_admitted_questions_are_answered_and_the_rest_get_a_note(
 async def test_a_failure_becomes_sorry_and_is_logged(
     fast_service: ChatService, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def broken(question: str) -> Answer:
+    def broken(question: str, **options: object) -> Answer:
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(fast_service.answerer, "answer", broken)

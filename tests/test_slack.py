@@ -23,7 +23,14 @@ from slack_sdk.signature import SignatureVerifier
 from bot.answer.values import Answer
 from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService
-from bot.chat.slack_app import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, create_slack_app
+from bot.chat.slack_app import (
+    BLOCK_LIMIT,
+    HISTORY_SCOPES,
+    SECTION_LIMIT,
+    TEXT_LIMIT,
+    create_slack_app,
+    with_granted_scopes,
+)
 from bot.cli import main
 from bot.settings import Settings, bundled_dir
 from index.embedding import Embedder
@@ -33,6 +40,7 @@ from tests.fakes.slack_server import (
     APP_TOKEN,
     BOT_TOKEN,
     BOT_USER_ID,
+    SCOPES,
     SIGNING_SECRET,
     TEAM_ID,
     FakeSlack,
@@ -71,6 +79,7 @@ def slack_settings(
         slack_signing_secret=SIGNING_SECRET,
         slack_api_base_url=fake.api_base,
         slack_admin_user_ids=["UADMIN"],
+        slack_answer_channels=["CANSWER"],
         rate_limit_questions=1000,
         rate_limit_channel_questions=100_000,
     )
@@ -257,7 +266,7 @@ def test_core_exception_reaches_the_user(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    def broken(question: str) -> Answer:
+    def broken(question: str, **options: object) -> Answer:
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(service.answerer, "answer", broken)
@@ -274,7 +283,7 @@ def test_long_answer_stays_within_block_limits(
 
     real = service.answerer.answer(LAUNCH)
     long_answer = dataclasses.replace(real, text="1998 " * 2000, sources=real.sources * 40)
-    monkeypatch.setattr(service.answerer, "answer", lambda question: long_answer)
+    monkeypatch.setattr(service.answerer, "answer", lambda question, **_: long_answer)
     reply = ask(fake, app_url, LAUNCH)
     assert len(reply["blocks"]) <= BLOCK_LIMIT and len(reply["text"]) <= TEXT_LIMIT
     for block in reply["blocks"]:
@@ -357,6 +366,93 @@ def test_bot_messages_are_never_answered(fake: FakeSlack, app_url: str) -> None:
     time.sleep(0.5)
     assert posts_in_thread(fake, from_bot["event"]["ts"]) == []
     assert posts_in_thread(fake, from_self["event"]["ts"]) == []
+
+
+# --- conversations: follow-ups in threads, answer channels -------------------------------
+
+FOLLOW_UP = "which countries built it?"
+
+
+def unanswered(fake: FakeSlack, app_url: str, *payloads: dict) -> list[list[dict]]:
+    """Post `payloads`, then a DM that is always answered; once it is, and a moment
+    later, what was posted in each payload's thread (for "nothing was posted")."""
+    control = event("message", LAUNCH, channel="D1", channel_type="im")
+    for payload in (*payloads, control):
+        post_json(app_url, payload)
+    fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
+    time.sleep(0.5)
+    return [
+        posts_in_thread(fake, p["event"].get("thread_ts") or p["event"]["ts"]) for p in payloads
+    ]
+
+
+def test_follow_up_in_the_thread_is_answered_without_a_mention(
+    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="C7")
+    post_json(app_url, first)
+    thread = first["event"]["ts"]
+    fake.wait_for(lambda: posts_in_thread(fake, thread))
+    follow_up = event("message", FOLLOW_UP, channel="C7", thread_ts=thread)
+    post_json(app_url, follow_up)
+    _, reply = fake.wait_for(
+        lambda: posts_in_thread(fake, thread)[1:] and posts_in_thread(fake, thread)
+    )
+    assert "Canada" in reply["text"] and "Russia plans to leave" in all_text(reply)
+    # the same text in a thread the bot never answered in, a mention that Slack also
+    # delivers as a message (app_mention answers it), and "thanks" in the thread
+    elsewhere = event("message", FOLLOW_UP, channel="C7", thread_ts="222.000001")
+    doubled = event("message", f"<@{BOT_USER_ID}> {FOLLOW_UP}", channel="C7", thread_ts=thread)
+    thanks = event("message", "thanks, that helps", channel="C7", thread_ts=thread)
+    posted = unanswered(fake, app_url, elsewhere, doubled, thanks)
+    assert posted[0] == [] and len(posted[1]) == 2
+    # after the idle time, the thread is quiet
+    monkeypatch.setattr(service.threads, "idle_seconds", 0.2)
+    time.sleep(0.3)
+    late = event("message", FOLLOW_UP, channel="C7", thread_ts=thread)
+    assert len(unanswered(fake, app_url, late)[0]) == 2
+
+
+def test_answer_channel(fake: FakeSlack, app_url: str, service: ChatService) -> None:
+    """A question in an answer channel is answered in its thread; "thanks all", a link
+    and an unanswerable question get nothing; without a mention, other channels neither."""
+    question = event("message", LAUNCH, channel="CANSWER")
+    post_json(app_url, question)
+    (reply,) = fake.wait_for(lambda: posts_in_thread(fake, question["event"]["ts"]))
+    assert reply["channel"] == "CANSWER" and "1998" in reply["text"]
+    silent = [
+        event("message", "thanks all", channel="CANSWER"),
+        event("message", "<https://example.com/story|story>", channel="CANSWER"),
+        event("message", "Who won the 1966 World Cup final?", channel="CANSWER"),
+        event("message", LAUNCH, channel="CELSEWHERE"),
+    ]
+    assert unanswered(fake, app_url, *silent) == [[], [], [], []]
+    follow_up = event("message", FOLLOW_UP, channel="CANSWER", thread_ts=question["event"]["ts"])
+    post_json(app_url, follow_up)
+    fake.wait_for(lambda: len(posts_in_thread(fake, question["event"]["ts"])) == 2)
+
+
+def test_answer_channel_can_say_not_found(
+    fake: FakeSlack, app_url: str, slack_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(slack_settings, "answer_channel_silent_abstain", False)
+    question = event("message", "Who won the 1966 World Cup final?", channel="CANSWER")
+    post_json(app_url, question)
+    (reply,) = fake.wait_for(lambda: posts_in_thread(fake, question["event"]["ts"]))
+    assert "couldn't find" in reply["text"]
+
+
+def test_follow_ups_are_off_without_the_history_scopes(
+    slack_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    granted = "app_mentions:read,chat:write,commands,im:history"
+    off = with_granted_scopes(slack_settings, granted)
+    assert not off.thread_followups and off.slack_answer_channels == []
+    assert caplog.text.count("follow-ups in threads and answer channels are off") == 1
+    assert with_granted_scopes(slack_settings, SCOPES) is slack_settings
+    assert with_granted_scopes(slack_settings, None) is slack_settings
+    public_only = with_granted_scopes(slack_settings, granted + ",channels:history")
+    assert public_only.thread_followups and "private channels" in caplog.text
 
 
 # --- feedback and admin commands ----------------------------------------------------------
@@ -477,10 +573,10 @@ def test_a_full_queue_tells_the_asker_the_bot_is_busy(
     release = threading.Event()
     real = service.answerer.answer
 
-    def held(question: str) -> Answer:
+    def held(question: str, **options: object) -> Answer:
         if "Mir" in question:  # the slow one
             release.wait(20)
-        return real(question)
+        return real(question, **options)
 
     monkeypatch.setattr(service.answerer, "answer", held)
     monkeypatch.setattr(service.config, "answer_queue_max", 1)
@@ -698,10 +794,14 @@ def test_manifest_matches_the_app() -> None:
     assert commands == {"/ask", "/sources", "/reindex"}
     assert all(len(c["description"]) <= 100 for c in manifest["features"]["slash_commands"])
     settings = manifest["settings"]
-    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    events = {"app_mention", "message.im", "message.channels", "message.groups"}
+    assert set(settings["event_subscriptions"]["bot_events"]) == events
     assert settings["interactivity"]["is_enabled"] is True
     scopes = set(manifest["oauth_config"]["scopes"]["bot"])
-    assert scopes == {"app_mentions:read", "chat:write", "commands", "im:history"}
+    assert scopes == {"app_mentions:read", "chat:write", "commands", "im:history"} | set(
+        HISTORY_SCOPES
+    )
+    assert set(SCOPES.split(",")) == scopes  # the fake grants what the manifest asks for
 
 
 def test_version_published_by_another_process_is_picked_up(

@@ -24,6 +24,7 @@ class AnswerConfig(BaseModel):
     unknown_name_penalty: float = Field(0.2, ge=0.0, le=5.0)
     missing_number_penalty: float = Field(0.4, ge=0.0, le=5.0)
     recency_weight: float = Field(0.3, ge=0.0, le=5.0)
+    followup_article_weight: float = Field(0.1, ge=0.0, le=5.0)
     answer_max_chars: int = Field(400, ge=80)
     question_max_chars: int = Field(1000, ge=10)
 

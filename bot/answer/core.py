@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from bot.answer.config import AnswerConfig
+from bot.answer.followup import Conversation, read_in_context
 from bot.answer.highlight import answer_span
 from bot.answer.language import other_language
 from bot.answer.question import prepare_question
@@ -143,12 +144,19 @@ class Answerer:
             for rank, hit in enumerate(hits, 1)
         ]
 
-    def answer(self, question: str, top_k: int | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        top_k: int | None = None,
+        conversation: Conversation | None = None,
+    ) -> Answer:
         """Answer with the best sentence(s) of the retrieved passages, or abstain.
 
         Each sentence of the best passages is weighed by its evidence (`evidence`,
         bot/answer/signals.py); below `min_score` (a point on the trade-off curve
-        `articlebot eval` prints) the bot abstains.
+        `articlebot eval` prints) the bot abstains. In a `conversation`, a follow-up
+        is read with the question before it, and the articles already cited are
+        preferred (bot/answer/followup.py).
         """
         config = self.config
         prepared = prepare_question(question, config.question_max_chars)
@@ -158,24 +166,24 @@ class Answerer:
             return Answer(prepared.text, not_english(language), True, [], prepared.notes, version)
         asked = self._rewrite(served.index, prepared.text)
         notes = prepared.notes + asked.notes
-        vector = served.retriever.embed(asked.text)
-        passages = self._passages(served, asked.text, top_k or config.top_k, vector=vector)
+        read = read_in_context(asked.text, conversation, self._terms)
+        vector = served.retriever.embed(read)
+        passages = self._passages(served, read, top_k or config.top_k, vector=vector)
         if not passages:
-            return Answer(prepared.text, NOT_FOUND, True, [], notes, version)
-        boosts = {}
-        ranked = passages
-        if LATEST.search(asked.text):  # "latest news": newer articles first
-            boosts = {
-                p.chunk.id: config.recency_weight * served.recency[p.article.id] for p in passages
-            }
+            return Answer(prepared.text, NOT_FOUND, True, [], notes, version, read_as=read)
+        boosts = self._boosts(served, passages, read, conversation)
+        ranked = passages  # in the retriever's order, unless something is preferred
+        if any(boosts.values()):
             ranked = sorted(passages, key=lambda p: p.score + boosts[p.chunk.id], reverse=True)
-        question_signals = Question.of(asked.text, vector, served.retriever)
+        question_signals = Question.of(read, vector, served.retriever)
         chosen = self._choose_sentences(
             question_signals, ranked[:PASSAGES_FOR_ANSWER], served.retriever, boosts
         )
         confidence = max(s.evidence for s in chosen)
         if confidence < config.min_score:
-            return Answer(prepared.text, NOT_FOUND, True, [], notes, version, confidence)
+            return Answer(
+                prepared.text, NOT_FOUND, True, [], notes, version, confidence, read_as=read
+            )
         text = shorten(" ".join(s.text for s in chosen), config.answer_max_chars)
         span = answer_span(asked.text, text)
         answer = Answer(
@@ -187,8 +195,27 @@ class Answerer:
             version,
             confidence,
             span,
+            read,
         )
         return self.writer.write(answer, passages) if self.writer else answer
+
+    def _boosts(
+        self,
+        served: Served,
+        passages: list[Passage],
+        question: str,
+        conversation: Conversation | None,
+    ) -> dict[str, float]:
+        """What ranks a passage higher without adding to its evidence: newer articles
+        for "latest news", and in a conversation the articles it already cited."""
+        config = self.config
+        newest = LATEST.search(question) is not None
+        cited = conversation.article_ids if conversation else frozenset()
+        return {
+            p.chunk.id: config.recency_weight * served.recency[p.article.id] * newest
+            + config.followup_article_weight * (p.article.id in cited)
+            for p in passages
+        }
 
     @staticmethod
     def _rewrite(index: ArticleIndex, question: str) -> Asked:

@@ -69,6 +69,7 @@ class Answer:
     index_version: str = ""
     confidence: float = 0.0
     highlight: tuple[int, int] | None = None  # the part of `text` that answers, if one stands out
+    read_as: str = ""  # the question as it was searched: spelt out, corrected, read in context
 
     def marked(self, mark: str, escape: Callable[[str], str] = str) -> str:
         """The answer text with the highlighted part between `mark`s (e.g. "**"),

@@ -19,3 +19,10 @@ class ChatConfig(BaseModel):
     # Questions waiting for or in an answer thread, at most; past that askers are told the
     # bot is busy, instead of a queue that grows without end.
     answer_queue_max: int = Field(64, ge=1)
+    # Follow-ups: later messages in a thread the bot answered in are answered without a
+    # mention, read with the thread's earlier questions; a thread idle this long goes quiet.
+    thread_followups: bool = True
+    thread_idle_minutes: float = Field(60.0, gt=0)
+    # In answer channels (slack_answer_channels, discord_answer_channels) every question is
+    # answered in a thread of it; with this on, one the articles do not answer gets no reply.
+    answer_channel_silent_abstain: bool = True

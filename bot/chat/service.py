@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.answer.core import Answerer
+from bot.answer.followup import Conversation
 from bot.answer.values import Answer
 from bot.chat import messages
 from bot.chat.config import ChatConfig
+from bot.chat.threads import ThreadMemory
 from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
 from bot.runtime import IndexWatcher, sync_from_sources
@@ -129,6 +131,7 @@ class ChatService:
         self.channel_limiter = RateLimiter(
             config.rate_limit_channel_questions, config.rate_limit_seconds
         )
+        self.threads = ThreadMemory(config.thread_idle_minutes * 60)
         self._pool = ThreadPoolExecutor(config.answer_threads, thread_name_prefix="answer")
         self._waiting = 0  # questions submitted and not yet answered (touched on the loop only)
         self._reindex_lock = asyncio.Lock()
@@ -144,11 +147,14 @@ class ChatService:
             return Reply(Outcome.REFUSED, messages.wait_note(wait))
         return None
 
-    async def reply(self, question: str, how_to_ask: str) -> Reply:
-        """The answer, or what to say instead: help for an empty question, "busy",
-        or "sorry" when something failed (logged, with the traceback)."""
+    async def reply(
+        self, question: str, how_to_ask: str, conversation: Conversation | None = None
+    ) -> Reply:
+        """The answer (a follow-up read in its `conversation`), or what to say instead:
+        help for an empty question, "busy", or "sorry" when something failed (logged,
+        with the traceback)."""
         try:
-            return Reply(Outcome.ANSWERED, answer=await self.answer(question))
+            return Reply(Outcome.ANSWERED, answer=await self.answer(question, conversation))
         except QuestionError:
             return Reply(Outcome.HELP, how_to_ask)
         except BusyError:
@@ -158,10 +164,17 @@ class ChatService:
             return Reply(Outcome.FAILED, messages.SORRY)
 
     async def ask(
-        self, question: str, user_key: str, channel_key: str | None, how_to_ask: str
+        self,
+        question: str,
+        user_key: str,
+        channel_key: str | None,
+        how_to_ask: str,
+        conversation: Conversation | None = None,
     ) -> Reply:
         """The one ask flow of every platform: admitted, then answered."""
-        return self.admit(user_key, channel_key) or await self.reply(question, how_to_ask)
+        return self.admit(user_key, channel_key) or await self.reply(
+            question, how_to_ask, conversation
+        )
 
     def retry_after(self, user_key: str, channel_key: str | None = None) -> float:
         """0 if this user may ask now in this channel, else seconds to wait. A question
@@ -172,7 +185,7 @@ class ChatService:
             return wait
         return self.channel_limiter.retry_after(channel_key)
 
-    async def answer(self, question: str) -> Answer:
+    async def answer(self, question: str, conversation: Conversation | None = None) -> Answer:
         """The answer, from a worker thread; BusyError when `answer_queue_max`
         questions are already waiting or being answered."""
         if self._waiting >= self.config.answer_queue_max:
@@ -181,18 +194,20 @@ class ChatService:
         self._waiting += 1
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, self._answer_current, question)
+            return await loop.run_in_executor(
+                self._pool, self._answer_current, question, conversation
+            )
         finally:
             self._waiting -= 1
 
-    def _answer_current(self, question: str) -> Answer:
+    def _answer_current(self, question: str, conversation: Conversation | None) -> Answer:
         """Pick up a version another process published, then answer; every question
         gets a request id in the logs and counts in the metrics."""
         request_id = uuid.uuid4().hex[:12]
         started = time.perf_counter()
         try:
             self.watcher.refresh()
-            answer = self.answerer.answer(question)
+            answer = self.answerer.answer(question, conversation=conversation)
         except QuestionError:
             raise
         except Exception:

@@ -1,5 +1,6 @@
-"""The Slack app: `/ask`, mentions (answered in their thread), DMs, feedback
-buttons, and `/reindex` and `/sources` for admins.
+"""The Slack app: `/ask`, mentions (answered in their thread), DMs, follow-ups in
+threads it answered in, answer channels, feedback buttons, and `/reindex` and
+`/sources` for admins.
 
 `create_slack_app` takes the chat service, the feedback store and the
 settings and returns a Bolt `AsyncApp` without starting it; `articlebot serve
@@ -17,7 +18,7 @@ from collections import OrderedDict
 from typing import Any
 
 from slack_bolt import BoltResponse
-from slack_bolt.async_app import AsyncApp, AsyncRespond, AsyncSay
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncRespond, AsyncSay
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -29,6 +30,7 @@ from bot.answer.values import Answer, shorten
 from bot.chat import messages
 from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService, Outcome, Reply
+from bot.chat.threads import looks_like_question
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ HELPFUL, NOT_HELPFUL = "feedback_helpful", "feedback_not_helpful"
 # A user mention, `<@U123>` or `<@U123|name>`. The label cannot hold `<` or `>` (Slack
 # escapes them), and excluding both keeps the match linear on hostile text.
 MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
+# What the app needs to see messages that do not mention it (follow-ups, answer channels).
+HISTORY_SCOPES = {"channels:history": "public channels", "groups:history": "private channels"}
 
 
 def escape(text: str) -> str:
@@ -147,6 +151,29 @@ def make_client(settings: Settings) -> AsyncWebClient:
     return AsyncWebClient(token=token, base_url=base_url, retry_handlers=handlers)
 
 
+def with_granted_scopes(settings: Settings, granted: str | None) -> Settings:
+    """The settings, with follow-ups and answer channels off when the token may read
+    no channel's messages (`granted`: auth.test's x-oauth-scopes; None: not known).
+    Logs once what is missing, and where to add it."""
+    if granted is None:
+        return settings
+    scopes = {s.strip() for s in granted.split(",")}
+    missing = [scope for scope in HISTORY_SCOPES if scope not in scopes]
+    wanted = settings.thread_followups or settings.slack_answer_channels
+    if not missing or not wanted:
+        return settings
+    if len(missing) < len(HISTORY_SCOPES):
+        kinds = " or ".join(HISTORY_SCOPES[m] for m in missing)
+        log.warning("no follow-ups or answer channels in %s: the app lacks %s", kinds, missing)
+        return settings
+    log.warning(
+        "follow-ups in threads and answer channels are off: the app lacks the "
+        "channels:history and groups:history scopes (add them and the message.channels and "
+        "message.groups events, as config/slack-manifest.yml does, then reinstall the app)"
+    )
+    return settings.model_copy(update={"thread_followups": False, "slack_answer_channels": []})
+
+
 def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Settings) -> AsyncApp:
     """The Bolt app, not started."""
     secret = (
@@ -169,10 +196,8 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         )
         return format_answer(reply.answer, answer_id)
 
-    async def ask_flow(question: str, user_id: str, channel: str) -> Reply:
-        return await service.ask(
-            question, f"slack:{user_id}", f"slack-channel:{channel}", HOW_TO_ASK
-        )
+    def thread_key(channel: str, thread_ts: str) -> str:
+        return f"slack:{channel}:{thread_ts}"
 
     @app.middleware
     async def answer_each_event_once(body: dict, next_: Any) -> BoltResponse | None:
@@ -190,8 +215,10 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         if not allowed(command.get("channel_id"), channel_type):
             await respond(text=messages.NOT_THIS_CHANNEL, response_type="ephemeral")
             return
-        user = command["user_id"]
-        reply = await ask_flow(command.get("text", ""), user, command.get("channel_id", ""))
+        user, channel = command["user_id"], command.get("channel_id", "")
+        reply = await service.ask(
+            command.get("text", ""), f"slack:{user}", f"slack-channel:{channel}", HOW_TO_ASK
+        )
         if reply.outcome is Outcome.FAILED:
             await respond(text=reply.text, response_type="ephemeral")
             return
@@ -199,29 +226,63 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         visibility = "ephemeral" if settings.slack_ephemeral_answers else "in_channel"
         await respond(text=text, blocks=blocks, response_type=visibility, replace_original=False)
 
-    async def answer_event(event: dict, say: AsyncSay) -> None:
+    async def answer_event(event: dict, say: AsyncSay, unasked: bool = False) -> None:
+        """Answer a message in its thread, read with the thread's earlier questions when
+        the bot answered there before. `unasked`: a message in an answer channel, which
+        gets nothing but an answer (silent_abstain: not even "not in the articles")."""
         if event.get("bot_id") or event.get("subtype"):
             return  # never answer bots (this one included), edits or joins
-        if not allowed(event.get("channel"), event.get("channel_type")):
+        channel, channel_type = event.get("channel", ""), event.get("channel_type")
+        if not allowed(channel, channel_type):
             return
         thread = event.get("thread_ts") or event["ts"]
-        question = MENTION.sub(" ", event.get("text", ""))
+        followed = settings.thread_followups and channel_type != "im"
+        conversation = service.threads.conversation(thread_key(channel, thread))
         user = event.get("user", "")
-        reply = await ask_flow(question, user, event.get("channel", ""))
+        reply = await service.ask(
+            MENTION.sub(" ", event.get("text", "")),
+            f"slack:{user}",
+            f"slack-channel:{channel}",
+            HOW_TO_ASK,
+            conversation if followed else None,
+        )
+        if unasked and not wanted_unasked(reply):
+            return
         if reply.outcome is Outcome.FAILED:
             await say(text=reply.text, thread_ts=thread)
             return
         text, blocks = await render(reply, user)
         await say(text=text, blocks=blocks, thread_ts=thread)
+        if followed and reply.answer is not None:
+            service.threads.remember([thread_key(channel, thread)], reply.answer)
+
+    def wanted_unasked(reply: Reply) -> bool:
+        answer = reply.answer
+        if answer is None:
+            return reply.outcome is Outcome.FAILED
+        return not (answer.abstained and settings.answer_channel_silent_abstain)
 
     @app.event("app_mention")
     async def on_mention(event: dict, say: AsyncSay) -> None:
         await answer_event(event, say)
 
     @app.event("message")
-    async def on_message(event: dict, say: AsyncSay) -> None:
+    async def on_message(event: dict, say: AsyncSay, context: AsyncBoltContext) -> None:
+        """DMs; in channels, follow-ups in threads the bot answered in, and questions in
+        answer channels. A message that mentions the bot is app_mention's."""
         if event.get("channel_type") == "im":
             await answer_event(event, say)
+            return
+        text = event.get("text", "")
+        if f"<@{context.bot_user_id}" in text or not looks_like_question(text):
+            return
+        channel, thread_ts = event.get("channel", ""), event.get("thread_ts")
+        if thread_ts is not None:
+            known = service.threads.conversation(thread_key(channel, thread_ts)) is not None
+            if settings.thread_followups and known:
+                await answer_event(event, say)
+        elif channel in settings.slack_answer_channels:
+            await answer_event(event, say, unasked=True)
 
     @app.action(HELPFUL)
     @app.action(NOT_HELPFUL)

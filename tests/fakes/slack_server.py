@@ -21,6 +21,7 @@ SIGNING_SECRET = "fake-signing-secret-for-tests"
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
 TEAM_ID = "T0000001"
+SCOPES = "app_mentions:read,chat:write,commands,im:history,channels:history,groups:history"
 
 
 @dataclass
@@ -38,6 +39,7 @@ class FakeSlack(BackgroundServer):
         self.socket_acks: list[dict] = []
         self.failures: list[tuple[int, dict[str, str]]] = []  # next chat.postMessage answers
         self._ts = itertools.count(1)
+        self.scopes = SCOPES  # what auth.test says the token was granted (x-oauth-scopes)
 
     def make_app(self) -> web.Application:
         app = web.Application()
@@ -84,7 +86,8 @@ class FakeSlack(BackgroundServer):
                     "user": "articlebot",
                     "team": "Newsroom",
                     "url": "https://newsroom.slack.com/",
-                }
+                },
+                headers={"x-oauth-scopes": self.scopes},
             )
         if method == "chat.postMessage" and self.failures:
             status, headers = self.failures.pop(0)
