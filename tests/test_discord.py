@@ -161,13 +161,16 @@ def mention(
     dm: bool = False,
     at_bot: bool = True,
     guild_id: int = GUILD_ID,
+    channel_id: int | str = CHANNEL_ID,
+    reply_to: dict | None = None,
 ) -> str:
-    """Send a message (by default one that @-mentions the bot); returns its id."""
+    """Send a message (by default one that @-mentions the bot), in reply to the
+    message `reply_to` when given; returns its id."""
     message_id = str(next(ids))
     at_bot = at_bot and not dm
     data = {
         "id": message_id,
-        "channel_id": str(DM_CHANNEL_ID if dm else CHANNEL_ID),
+        "channel_id": str(DM_CHANNEL_ID if dm else channel_id),
         "type": 0,
         "content": f"<@{BOT_ID}> {text}" if at_bot else text,
         "author": author or user(new_user()),
@@ -184,6 +187,14 @@ def mention(
     }
     if not dm:
         data["guild_id"] = str(guild_id)
+    if reply_to is not None:
+        data["type"] = 19  # a reply
+        data["message_reference"] = {
+            "message_id": reply_to["id"],
+            "channel_id": reply_to["channel_id"],
+            "guild_id": str(guild_id),
+        }
+        data["referenced_message"] = reply_to
     fake.dispatch("MESSAGE_CREATE", data)
     return message_id
 

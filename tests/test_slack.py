@@ -435,11 +435,14 @@ def test_answer_channel(fake: FakeSlack, app_url: str, service: ChatService) -> 
 def test_answer_channel_can_say_not_found(
     fake: FakeSlack, app_url: str, slack_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """With answer_channel_silent_abstain off: "not in the articles", and still
+    nothing for what is not a question."""
     monkeypatch.setattr(slack_settings, "answer_channel_silent_abstain", False)
     question = event("message", "Who won the 1966 World Cup final?", channel="CANSWER")
     post_json(app_url, question)
     (reply,) = fake.wait_for(lambda: posts_in_thread(fake, question["event"]["ts"]))
     assert "couldn't find" in reply["text"]
+    assert unanswered(fake, app_url, event("message", "thanks all", channel="CANSWER")) == [[]]
 
 
 def test_follow_ups_are_off_without_the_history_scopes(

@@ -1,10 +1,12 @@
 """The Discord bot: answers mentions, DMs and `/ask`, with `/reindex` and `/sources`,
-and Helpful / Not helpful buttons under each answer.
+and Helpful / Not helpful buttons under each answer. With the Message Content intent,
+also follow-ups (in a thread it answered in, or in reply to its answer) and answer
+channels (every question answered in a thread the bot opens for it).
 
 `create_discord_bot` takes the chat service, the feedback store and the settings
 and returns the client without starting it; `articlebot serve discord` runs it. Needs no
-privileged intent: Discord shows a bot the text of DMs and of messages that
-mention it even without Message Content.
+privileged intent for mentions, DMs and commands: Discord shows a bot the text of DMs
+and of messages that mention it even without Message Content.
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ import discord
 import yarl
 from discord import app_commands
 
+from bot.answer.followup import Conversation
 from bot.answer.values import Answer, Passage, shorten
 from bot.chat import messages
 from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService, Outcome
+from bot.chat.service import Reply as ServiceReply
+from bot.chat.threads import looks_like_question
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,6 +49,7 @@ PERMISSIONS = discord.Permissions(
     read_message_history=True,
 )
 SCOPES = ("bot", "applications.commands")
+THREAD_NAME_LIMIT = 100
 
 
 @dataclass
@@ -159,6 +165,30 @@ class VoteButton(
         )
 
 
+def thread_key(channel_id: int) -> str:
+    return f"discord:thread:{channel_id}"
+
+
+def message_key(message_id: int) -> str:
+    return f"discord:message:{message_id}"
+
+
+def conversation_keys(message: discord.Message) -> list[str]:
+    """Where a message may continue a conversation: the thread it is in, the message
+    it replies to."""
+    keys = [thread_key(message.channel.id)]
+    if message.reference and message.reference.message_id:
+        keys.append(message_key(message.reference.message_id))
+    return keys
+
+
+def channel_of(message: discord.Message) -> discord.abc.Snowflake:
+    """The channel a message counts as posted in for the allowlist: a thread's parent."""
+    channel = message.channel
+    parent = channel.parent if isinstance(channel, discord.Thread) else None
+    return parent or channel
+
+
 def vote_buttons(answer_id: str) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(VoteButton(answer_id, helpful=True))
@@ -196,6 +226,14 @@ class ArticleBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton)  # votes on answers sent before a restart
+        settings = self.settings
+        wanted = settings.thread_followups or settings.discord_answer_channels
+        if wanted and not settings.discord_message_content:
+            log.info(
+                "follow-ups in threads and answer channels are off: they need the Message "
+                "Content intent (turn it on in the Developer Portal, Bot > Privileged Gateway "
+                "Intents, then set discord_message_content = true)"
+            )
         if not self.allowed_guilds():
             log.warning(
                 "discord_guild_allowlist is empty: the bot answers in every server it is "
@@ -242,40 +280,101 @@ class ArticleBot(discord.Client):
         if message.author.bot or self.user is None:
             return  # never answer bots, this one included: no loops
         in_guild = not isinstance(message.channel, discord.DMChannel)
-        if in_guild and not (self.user in message.mentions or self.replies_to_me(message)):
-            return
         if not self.allowed_guild(message.guild.id if message.guild else None):
             return
-        if not self.allowed_channel(message.channel.id, in_guild):
+        if not self.allowed_channel(channel_of(message).id, in_guild):
             return
         question = re.sub(rf"<@!?{self.user.id}>", " ", message.content)
-        await self.answer_message(message, question)
+        if not in_guild or self.user in message.mentions:
+            await self.answer_message(message, question)
+        elif self.settings.discord_message_content and looks_like_question(question):
+            await self.answer_unaddressed(message, question)
+
+    async def answer_unaddressed(self, message: discord.Message, question: str) -> None:
+        """A question nobody addressed to the bot: a follow-up in a thread or reply chain
+        it answered in, or a question in an answer channel (answered in a new thread)."""
+        if self.settings.thread_followups and (
+            self.conversation_of(message) is not None or self.replies_to_me(message)
+        ):
+            await self.answer_message(message, question)
+        elif message.channel.id in self.settings.discord_answer_channels:
+            await self.answer_in_new_thread(message, question)
 
     def replies_to_me(self, message: discord.Message) -> bool:
         """A reply to one of this bot's answers (readable only with Message Content)."""
         resolved = message.reference.resolved if message.reference else None
         return isinstance(resolved, discord.Message) and resolved.author == self.user
 
-    async def answer_message(self, message: discord.Message, question: str) -> None:
-        """The shared ask flow, rendered as a reply to the message."""
+    def conversation_of(self, message: discord.Message) -> Conversation | None:
+        """The conversation a message continues: of the thread it is in, or of the
+        bot's answer it replies to, when the bot answered there and it is not idle."""
+        threads = self.service.threads
+        found = (threads.conversation(key) for key in conversation_keys(message))
+        return next((c for c in found if c is not None), None)
+
+    async def reply_to(self, message: discord.Message, question: str) -> ServiceReply:
+        """The shared ask flow for a message, read in the conversation it continues."""
         user, channel = f"discord:{message.author.id}", f"discord-channel:{message.channel.id}"
         reply = self.service.admit(user, channel)
         if reply is None:
+            conversation = self.conversation_of(message) if self.settings.thread_followups else None
             async with message.channel.typing():
-                reply = await self.service.reply(question, HOW_TO_ASK)
+                reply = await self.service.reply(question, HOW_TO_ASK, conversation)
+        return reply
+
+    async def answer_message(self, message: discord.Message, question: str) -> None:
+        """The shared ask flow, rendered as a reply to the message."""
+        reply = await self.reply_to(message, question)
         if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
             await message.reply(reply.text, allowed_mentions=NO_MENTIONS)
             return
-        pieces = format_answer(reply.answer)
-        views = on_last(pieces, await self.vote_view(reply.answer, message.author.id))
-        first, *rest = zip(pieces, views, strict=True)
-        await message.reply(
-            first[0].content, embeds=first[0].embeds, allowed_mentions=NO_MENTIONS, view=first[1]
-        )
-        for more, view in rest:
-            await message.channel.send(
-                more.content, embeds=more.embeds, allowed_mentions=NO_MENTIONS, view=view
-            )
+        sent = await self.send_answer(message.channel, reply.answer, message.author.id, message)
+        self.remember(message, reply.answer, sent)
+
+    async def answer_in_new_thread(self, message: discord.Message, question: str) -> None:
+        """In an answer channel: the answer in a thread the bot opens on the question.
+        Nothing but an answer is posted (answer_channel_silent_abstain: not even "not in
+        the articles"), so the channel is not filled with notes."""
+        reply = await self.reply_to(message, question)
+        answer = reply.answer
+        if answer is None or (answer.abstained and self.settings.answer_channel_silent_abstain):
+            return
+        thread = await message.create_thread(name=shorten(question.strip(), THREAD_NAME_LIMIT))
+        await self.send_answer(thread, answer, message.author.id)
+        if self.settings.thread_followups:
+            self.service.threads.remember([thread_key(thread.id)], answer)
+
+    async def send_answer(
+        self,
+        channel: discord.abc.Messageable,
+        answer: Answer,
+        asker_id: int,
+        question: discord.Message | None = None,
+    ) -> list[discord.Message]:
+        """The answer's messages, the first in reply to `question` when given, the last
+        with the vote buttons."""
+        pieces = format_answer(answer)
+        views = on_last(pieces, await self.vote_view(answer, asker_id))
+        sent = []
+        for n, (piece, view) in enumerate(zip(pieces, views, strict=True)):
+            options = {"embeds": piece.embeds, "allowed_mentions": NO_MENTIONS, "view": view}
+            if n == 0 and question is not None:
+                sent.append(await question.reply(piece.content, **options))
+            else:
+                sent.append(await channel.send(piece.content, **options))
+        return sent
+
+    def remember(
+        self, message: discord.Message, answer: Answer, sent: list[discord.Message]
+    ) -> None:
+        """Follow the conversation: the thread the question was asked in, and the
+        answer's messages, which a reply continues."""
+        if not self.settings.thread_followups:
+            return
+        keys = [message_key(m.id) for m in sent]
+        if isinstance(message.channel, discord.Thread):
+            keys.append(thread_key(message.channel.id))
+        self.service.threads.remember(keys, answer, self.conversation_of(message))
 
     async def vote_view(self, answer: Answer, user_id: int) -> discord.ui.View:
         """The answer recorded (in a thread: SQLite stays off the event loop), and the

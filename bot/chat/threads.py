@@ -83,12 +83,20 @@ class ThreadMemory:
             return None
         return thread.conversation
 
-    def remember(self, keys: list[str], answer: Answer, now: float | None = None) -> None:
+    def remember(
+        self,
+        keys: list[str],
+        answer: Answer,
+        earlier: Conversation | None = None,
+        now: float | None = None,
+    ) -> None:
         """The bot answered in these threads (one thread may have several keys, e.g.
-        each message of a reply chain): later messages there are follow-ups."""
+        each message of a reply chain): later messages there are follow-ups. The
+        conversation goes on from `earlier`, by default the one under these keys."""
         now = time.monotonic() if now is None else now
-        found = (self.conversation(key, now) for key in keys)
-        earlier = next((c for c in found if c is not None), Conversation())
+        if earlier is None:
+            found = (self.conversation(key, now) for key in keys)
+            earlier = next((c for c in found if c is not None), Conversation())
         thread = Thread(earlier.after(answer), now)
         for key in keys:
             self._threads[key] = thread

@@ -4,6 +4,7 @@ records every request, and lists the ones it did not expect."""
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 from collections.abc import Callable
@@ -52,9 +53,11 @@ class Recorded:
 
 
 class FakeDiscord(BackgroundServer):
-    def __init__(self, token: str = VALID_TOKEN) -> None:
+    def __init__(self, token: str = VALID_TOKEN, message_content: bool = False) -> None:
         super().__init__()
         self.token = token
+        self.message_content = message_content  # the privileged intent, enabled for the app
+        self.threads: list[dict] = []  # threads the bot started
         self.requests: list[Recorded] = []
         self.unexpected: list[Recorded] = []
         self.synced_commands: list[dict] = []
@@ -95,7 +98,8 @@ class FakeDiscord(BackgroundServer):
             if payload["op"] == 1:
                 await ws.send_str(json.dumps({"op": 11}))
             elif payload["op"] == 2:
-                if payload["d"]["intents"] & (1 << 15):  # Message Content, not enabled
+                asks_content = payload["d"]["intents"] & (1 << 15)
+                if asks_content and not self.message_content:  # not enabled for the app
                     await ws.close(code=4014)
                     break
                 ready = {
@@ -158,7 +162,8 @@ class FakeDiscord(BackgroundServer):
         if route is None:
             self.unexpected.append(record)
             return json_response({"message": "Unknown route", "code": 0}, 404)
-        return route(path, body)
+        response = route(path, body)
+        return await response if inspect.isawaitable(response) else response
 
     @staticmethod
     def _body(request: web.Request, raw: bytes) -> Any:
@@ -171,14 +176,15 @@ class FakeDiscord(BackgroundServer):
             return json.loads(text[start : text.rfind("}") + 1])
         return json.loads(raw)
 
-    def _route(self, method: str, path: str) -> Callable[[str, Any], web.Response] | None:
+    def _route(self, method: str, path: str) -> Callable[[str, Any], Any] | None:
         parts = path.strip("/").split("/")
-        table: list[tuple[str, list[str], Callable[[str, Any], web.Response]]] = [
+        table: list[tuple[str, list[str], Callable[[str, Any], Any]]] = [
             ("GET", ["users", "@me"], lambda p, b: json_response(BOT_USER)),
             ("GET", ["oauth2", "applications", "@me"], self._application),
             ("PUT", ["applications", "*", "commands"], self._sync),
             ("PUT", ["applications", "*", "guilds", "*", "commands"], self._sync),
             ("POST", ["channels", "*", "messages"], self._channel_message),
+            ("POST", ["channels", "*", "messages", "*", "threads"], self._start_thread),
             ("POST", ["channels", "*", "typing"], lambda p, b: web.Response(status=204)),
             ("POST", ["interactions", "*", "*", "callback"], self._callback),
             ("POST", ["webhooks", "*", "*"], self._followup),
@@ -219,6 +225,34 @@ class FakeDiscord(BackgroundServer):
             status, payload, headers = self.failures.pop(0)
             return json_response(payload, status, headers)
         return self._sent(self.message_payload(path.split("/")[2], body))
+
+    async def _start_thread(self, path: str, body: Any) -> web.Response:
+        """A public thread on a message, announced with THREAD_CREATE as Discord does."""
+        _, parent_id, _, message_id, _ = path.strip("/").split("/")
+        name = body.get("name") or ""
+        if not 1 <= len(name) <= 100:
+            return json_response({"message": "Invalid Form Body", "code": 50035}, 400)
+        thread = {
+            "id": message_id,  # a thread started on a message takes the message's id
+            "type": 11,
+            "guild_id": str(GUILD_ID),
+            "parent_id": parent_id,
+            "name": name,
+            "owner_id": str(BOT_ID),
+            "message_count": 0,
+            "member_count": 1,
+            "rate_limit_per_user": 0,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": body.get("auto_archive_duration") or 1440,
+                "archive_timestamp": "2026-11-25T12:00:00+00:00",
+                "locked": False,
+            },
+        }
+        self.threads.append(thread)
+        for ws in self.sockets:
+            await self._send(ws, "THREAD_CREATE", {**thread, "newly_created": True})
+        return json_response(thread, 201)
 
     def _leave_guild(self, path: str, body: Any) -> web.Response:
         self.left_guilds.append(path.rsplit("/", 1)[1])

@@ -1,0 +1,194 @@
+"""End to end: conversations on Discord, the real discord.py client with the Message
+Content intent against a fake Discord on 127.0.0.1: follow-ups in reply to an answer
+and in the threads the bot opens, answer channels."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.chat.discord_bot import ArticleBot
+from bot.chat.service import ChatService
+from bot.settings import Settings
+from index.embedding import Embedder
+from tests.fakes.chat import chat_service, chat_settings, running, sources_with
+from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.test_discord import (
+    LAUNCH,
+    PING_ARTICLE,
+    guild_payload,
+    mention,
+    sent_message,
+    started_bot,
+    text_of,
+    wait_reply,
+)
+
+ANSWER_CHANNEL_ID = 920000000000000002
+FOLLOW_UP = "which countries built it?"
+UNANSWERABLE = "Who won the 1966 World Cup final?"
+ARTICLE_TITLE = "Russia plans to leave the International Space Station"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeDiscord]:
+    with running(FakeDiscord(message_content=True)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, fake: FakeDiscord) -> Settings:
+    sources = sources_with(tmp_path_factory, "discord-threads", "town-hall.txt", PING_ARTICLE)
+    return chat_settings(
+        tmp_path_factory,
+        "discord-threads",
+        sources,
+        discord_api_base_url=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+        discord_guild_id=GUILD_ID,
+        discord_message_content=True,
+        discord_answer_channels=[ANSWER_CHANNEL_ID],
+        rate_limit_questions=1000,
+        rate_limit_channel_questions=100_000,
+    )
+
+
+@pytest.fixture(scope="module")
+def service(settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
+    with chat_service(settings, embedder, "discord") as chat:
+        yield chat
+
+
+def text_channel(channel_id: int, name: str) -> dict:
+    return {
+        "id": str(channel_id),
+        "type": 0,
+        "guild_id": str(GUILD_ID),
+        "name": name,
+        "position": 0,
+        "permission_overwrites": [],
+        "nsfw": False,
+        "parent_id": None,
+        "topic": None,
+        "last_message_id": None,
+        "rate_limit_per_user": 0,
+    }
+
+
+@pytest.fixture(scope="module")
+def bot(fake: FakeDiscord, service: ChatService, settings: Settings) -> Iterator[ArticleBot]:
+    with started_bot(fake, service, settings) as client:
+        guild = guild_payload(GUILD_ID, "Newsroom")
+        guild["channels"] = [
+            text_channel(CHANNEL_ID, "general"),
+            text_channel(ANSWER_CHANNEL_ID, "ask-the-articles"),
+        ]
+        fake.dispatch("GUILD_CREATE", guild)
+        fake.wait_for(lambda: client.get_channel(ANSWER_CHANNEL_ID) is not None)
+        yield client
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_requests(fake: FakeDiscord) -> Iterator[None]:
+    yield
+    assert fake.unexpected == []
+
+
+def posts_in(fake: FakeDiscord, channel_id: int | str) -> list[dict]:
+    path = f"/channels/{channel_id}/messages"
+    return [r.body for r in fake.requests if r.method == "POST" and r.path == path]
+
+
+def quiet_after(fake: FakeDiscord, send: Iterator[object] | list[object]) -> None:
+    """Once the messages are sent, a mention that is always answered, and a moment:
+    then anything the others were going to get has been posted."""
+    list(send)
+    wait_reply(fake, mention(fake, LAUNCH))
+    time.sleep(0.5)
+
+
+def test_follow_ups_are_off_without_message_content(
+    fake: FakeDiscord,
+    service: ChatService,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    """Without the intent the bot cannot read a follow-up: it says so once at start,
+    and a reply to its answer without a mention gets nothing. (First in the module,
+    before the shared bot connects: only this client may answer.)"""
+    assert not fake.connected
+    without = settings.model_copy(update={"discord_message_content": False, "data_dir": tmp_path})
+    caplog.set_level("INFO", logger="bot.chat.discord_bot")
+    with started_bot(fake, service, without):
+        answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH)))
+        follow_up = mention(fake, FOLLOW_UP, at_bot=False, reply_to=answer)
+        quiet_after(fake, [])
+        assert not [r for r in fake.requests if follow_up in str(r.body)]
+    assert caplog.text.count("follow-ups in threads and answer channels are off") == 1
+
+
+def test_a_reply_to_an_answer_is_a_follow_up(bot: ArticleBot, fake: FakeDiscord) -> None:
+    answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH)))
+    follow_up = mention(fake, FOLLOW_UP, at_bot=False, reply_to=answer)
+    reply = wait_reply(fake, follow_up)
+    assert "Canada" in text_of(reply) and ARTICLE_TITLE in text_of(reply)
+    # the same words, not addressed to the bot and not in reply to it: nothing
+    before = len(posts_in(fake, CHANNEL_ID))
+    quiet_after(fake, [mention(fake, FOLLOW_UP, at_bot=False)])
+    assert len(posts_in(fake, CHANNEL_ID)) == before + 1  # only the control's answer
+
+
+def test_answer_channel_answers_in_a_new_thread_and_follows_it(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    question = mention(fake, LAUNCH, at_bot=False, channel_id=ANSWER_CHANNEL_ID)
+    fake.wait_for(lambda: posts_in(fake, question))  # the thread takes the question's id
+    [thread] = [t for t in fake.threads if t["id"] == question]
+    assert thread["parent_id"] == str(ANSWER_CHANNEL_ID) and thread["name"] == LAUNCH
+    assert "1998" in text_of(posts_in(fake, question)[0])
+    assert posts_in(fake, ANSWER_CHANNEL_ID) == []  # nothing in the channel itself
+    mention(fake, FOLLOW_UP, at_bot=False, channel_id=question)
+    _, reply = fake.wait_for(lambda: posts_in(fake, question)[1:] and posts_in(fake, question))
+    assert "Canada" in text_of(reply) and ARTICLE_TITLE in text_of(reply)
+    # after the idle time, the thread is quiet
+    monkeypatch.setattr(service.threads, "idle_seconds", 0.2)
+    time.sleep(0.3)
+    quiet_after(fake, [mention(fake, FOLLOW_UP, at_bot=False, channel_id=question)])
+    assert len(posts_in(fake, question)) == 2
+
+
+def test_what_answer_channels_leave_alone(bot: ArticleBot, fake: FakeDiscord) -> None:
+    """ "thanks all", a link and a question the articles do not answer get nothing in an
+    answer channel; without a mention, a question elsewhere gets nothing either."""
+    threads_before = len(fake.threads)
+    silent = [
+        ("thanks all", ANSWER_CHANNEL_ID),
+        ("https://example.com/story", ANSWER_CHANNEL_ID),
+        (UNANSWERABLE, ANSWER_CHANNEL_ID),
+        (LAUNCH, CHANNEL_ID),
+        (FOLLOW_UP, 930000000000099999),  # a thread the bot never answered in
+    ]
+    sent = [mention(fake, text, at_bot=False, channel_id=channel) for text, channel in silent]
+    before = len(posts_in(fake, CHANNEL_ID))
+    quiet_after(fake, [])
+    assert len(fake.threads) == threads_before
+    assert all(posts_in(fake, message_id) == [] for message_id in sent)
+    assert len(posts_in(fake, CHANNEL_ID)) == before + 1
+
+
+def test_answer_channel_can_say_not_found(
+    bot: ArticleBot, fake: FakeDiscord, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With answer_channel_silent_abstain off: "not in the articles", and still
+    nothing for what is not a question."""
+    monkeypatch.setattr(settings, "answer_channel_silent_abstain", False)
+    thanks = mention(fake, "thanks all", at_bot=False, channel_id=ANSWER_CHANNEL_ID)
+    question = mention(fake, UNANSWERABLE, at_bot=False, channel_id=ANSWER_CHANNEL_ID)
+    [reply] = fake.wait_for(lambda: posts_in(fake, question))
+    assert "couldn't find" in reply["content"]
+    quiet_after(fake, [])
+    assert posts_in(fake, thanks) == []
