@@ -4,6 +4,7 @@ and in the threads the bot opens, answer channels."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,7 +144,11 @@ def test_a_reply_to_an_answer_is_a_follow_up(bot: ArticleBot, fake: FakeDiscord)
 
 
 def test_answer_channel_answers_in_a_new_thread_and_follows_it(
-    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+    bot: ArticleBot,
+    fake: FakeDiscord,
+    service: ChatService,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     question = mention(fake, LAUNCH, at_bot=False, channel_id=ANSWER_CHANNEL_ID)
     fake.wait_for(lambda: posts_in(fake, question))  # the thread takes the question's id
@@ -154,6 +159,11 @@ def test_answer_channel_answers_in_a_new_thread_and_follows_it(
     mention(fake, FOLLOW_UP, at_bot=False, channel_id=question)
     _, reply = fake.wait_for(lambda: posts_in(fake, question)[1:] and posts_in(fake, question))
     assert "Canada" in text_of(reply) and ARTICLE_TITLE in text_of(reply)
+    with sqlite3.connect(settings.feedback_path) as db:  # recorded with where it was asked
+        where = db.execute(
+            "SELECT platform, channel, thread FROM answers WHERE question = ?", (FOLLOW_UP,)
+        ).fetchall()
+    assert ("discord", str(ANSWER_CHANNEL_ID), question) in where
     # after the idle time, the thread is quiet
     monkeypatch.setattr(service.threads, "idle_seconds", 0.2)
     time.sleep(0.3)

@@ -140,3 +140,26 @@ def test_no_database_yet(capsys: pytest.CaptureFixture[str], data_dir: Path) -> 
     code, out, _ = report(capsys)
     assert code == 0 and "No questions recorded yet" in out
     assert not (data_dir / "feedback.sqlite3").exists()  # reporting creates nothing
+
+
+def test_an_older_database_gains_where_answers_were_asked(data_dir: Path) -> None:
+    """A database made before the channel and thread columns keeps its rows and votes,
+    and records where new answers were asked."""
+    data_dir.mkdir(parents=True)
+    path = data_dir / "feedback.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE answers (id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT "
+            "NOT NULL, abstained INTEGER NOT NULL, sources TEXT NOT NULL, platform TEXT NOT "
+            "NULL, user_id TEXT NOT NULL, created_at REAL NOT NULL);"
+            "INSERT INTO answers VALUES ('a1', 'Old?', 'Old.', 0, '[]', 'slack', 'U1', 1.0);"
+        )
+    store = FeedbackStore(path)
+    assert store.vote("a1", user_id="U2", helpful=True)
+    store.record_answer(
+        answered("New?"), platform="discord", user_id="9", channel="920", thread="930"
+    )
+    store.close()
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT question, channel, thread FROM answers ORDER BY rowid").fetchall()
+    assert rows == [("Old?", "", ""), ("New?", "920", "930")]

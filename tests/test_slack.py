@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -387,7 +388,11 @@ def unanswered(fake: FakeSlack, app_url: str, *payloads: dict) -> list[list[dict
 
 
 def test_follow_up_in_the_thread_is_answered_without_a_mention(
-    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
+    fake: FakeSlack,
+    app_url: str,
+    service: ChatService,
+    slack_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="C7")
     post_json(app_url, first)
@@ -399,6 +404,11 @@ def test_follow_up_in_the_thread_is_answered_without_a_mention(
         lambda: posts_in_thread(fake, thread)[1:] and posts_in_thread(fake, thread)
     )
     assert "Canada" in reply["text"] and "Russia plans to leave" in all_text(reply)
+    with sqlite3.connect(slack_settings.feedback_path) as db:  # recorded with where it was asked
+        where = db.execute(
+            "SELECT platform, channel, thread FROM answers WHERE question = ?", (FOLLOW_UP,)
+        ).fetchall()
+    assert ("slack", "C7", thread) in where
     # the same text in a thread the bot never answered in, a mention that Slack also
     # delivers as a message (app_mention answers it), and "thanks" in the thread
     elsewhere = event("message", FOLLOW_UP, channel="C7", thread_ts="222.000001")

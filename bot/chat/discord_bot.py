@@ -354,7 +354,7 @@ class ArticleBot(discord.Client):
         """The answer's messages, the first in reply to `question` when given, the last
         with the vote buttons."""
         pieces = format_answer(answer)
-        views = on_last(pieces, await self.vote_view(answer, asker_id))
+        views = on_last(pieces, await self.vote_view(answer, asker_id, channel))
         sent = []
         for n, (piece, view) in enumerate(zip(pieces, views, strict=True)):
             options = {"embeds": piece.embeds, "allowed_mentions": NO_MENTIONS, "view": view}
@@ -376,11 +376,20 @@ class ArticleBot(discord.Client):
             keys.append(thread_key(message.channel.id))
         self.service.threads.remember(keys, answer, self.conversation_of(message))
 
-    async def vote_view(self, answer: Answer, user_id: int) -> discord.ui.View:
-        """The answer recorded (in a thread: SQLite stays off the event loop), and the
-        buttons that vote on it, for the answer's last message."""
+    async def vote_view(
+        self, answer: Answer, user_id: int, channel: object | None
+    ) -> discord.ui.View:
+        """The answer recorded with where it was asked (in a worker thread: SQLite stays
+        off the event loop), and the buttons that vote on it, for its last message."""
+        thread = channel if isinstance(channel, discord.Thread) else None
+        where = thread.parent_id if thread else getattr(channel, "id", None)
         answer_id = await asyncio.to_thread(
-            self.feedback.record_answer, answer, platform="discord", user_id=str(user_id)
+            self.feedback.record_answer,
+            answer,
+            platform="discord",
+            user_id=str(user_id),
+            channel=str(where or ""),
+            thread=str(thread.id if thread else ""),
         )
         return vote_buttons(answer_id)
 
@@ -437,7 +446,9 @@ def register_commands(bot: ArticleBot) -> None:
             await interaction.followup.send(reply.text, ephemeral=True)
             return
         pieces = format_answer(reply.answer)
-        views = on_last(pieces, await bot.vote_view(reply.answer, interaction.user.id))
+        views = on_last(
+            pieces, await bot.vote_view(reply.answer, interaction.user.id, interaction.channel)
+        )
         for piece, view in zip(pieces, views, strict=True):
             await interaction.followup.send(
                 piece.content or discord.utils.MISSING,

@@ -23,13 +23,19 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
     id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT NOT NULL,
     abstained INTEGER NOT NULL, sources TEXT NOT NULL, platform TEXT NOT NULL,
-    user_id TEXT NOT NULL, created_at REAL NOT NULL
+    user_id TEXT NOT NULL, created_at REAL NOT NULL,
+    channel TEXT NOT NULL DEFAULT '', thread TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS votes (
     answer_id TEXT NOT NULL REFERENCES answers(id), user_id TEXT NOT NULL,
     helpful INTEGER NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (answer_id, user_id)
 );
 """
+# Columns added since the first schema, for databases made before them.
+ADDED_COLUMNS = {
+    "channel": "TEXT NOT NULL DEFAULT ''",
+    "thread": "TEXT NOT NULL DEFAULT ''",
+}
 
 
 @dataclass(frozen=True)
@@ -90,13 +96,33 @@ class FeedbackStore:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.executescript(SCHEMA)
+        self._add_columns()
 
-    def record_answer(self, answer: Answer, *, platform: str, user_id: str) -> str:
+    def _add_columns(self) -> None:
+        """Bring a database made by an earlier version up to the current columns."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(answers)")}
+        with self._db:
+            for name, kind in ADDED_COLUMNS.items():
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE answers ADD COLUMN {name} {kind}")
+
+    def record_answer(
+        self,
+        answer: Answer,
+        *,
+        platform: str,
+        user_id: str,
+        channel: str = "",
+        thread: str = "",
+    ) -> str:
+        """Store an answer the buttons under it can vote on; returns its id. `channel`
+        and `thread` say where it was asked (empty in a DM or on the command line)."""
         answer_id = uuid.uuid4().hex
         sources = json.dumps([s.to_dict() for s in answer.sources], ensure_ascii=False)
         with self._lock, self._db:
             self._db.execute(
-                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO answers (id, question, answer, abstained, sources, platform, "
+                "user_id, created_at, channel, thread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     answer_id,
                     answer.question,
@@ -106,6 +132,8 @@ class FeedbackStore:
                     platform,
                     user_id,
                     time.time(),
+                    channel,
+                    thread,
                 ),
             )
         return answer_id

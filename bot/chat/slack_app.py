@@ -186,13 +186,21 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         allowlist = settings.slack_channel_allowlist
         return channel_type == "im" or not allowlist or channel in allowlist
 
-    async def render(reply: Reply, user_id: str) -> tuple[str, list[dict]]:
+    async def render(
+        reply: Reply, user_id: str, channel: str, thread: str = ""
+    ) -> tuple[str, list[dict]]:
         """(fallback text, blocks) for what the shared ask flow gave; an answer is
-        recorded for the feedback buttons (in a thread: SQLite stays off the loop)."""
+        recorded, with where it was asked, for the feedback buttons (in a thread:
+        SQLite stays off the loop)."""
         if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
             return reply.text, [section(reply.text)]
         answer_id = await asyncio.to_thread(
-            feedback.record_answer, reply.answer, platform="slack", user_id=user_id
+            feedback.record_answer,
+            reply.answer,
+            platform="slack",
+            user_id=user_id,
+            channel=channel,
+            thread=thread,
         )
         return format_answer(reply.answer, answer_id)
 
@@ -222,7 +230,7 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         if reply.outcome is Outcome.FAILED:
             await respond(text=reply.text, response_type="ephemeral")
             return
-        text, blocks = await render(reply, user)
+        text, blocks = await render(reply, user, channel)
         visibility = "ephemeral" if settings.slack_ephemeral_answers else "in_channel"
         await respond(text=text, blocks=blocks, response_type=visibility, replace_original=False)
 
@@ -251,7 +259,7 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         if reply.outcome is Outcome.FAILED:
             await say(text=reply.text, thread_ts=thread)
             return
-        text, blocks = await render(reply, user)
+        text, blocks = await render(reply, user, channel, thread)
         await say(text=text, blocks=blocks, thread_ts=thread)
         if followed and reply.answer is not None:
             service.threads.remember([thread_key(channel, thread)], reply.answer)
