@@ -57,6 +57,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 TopKOption = Annotated[
     int | None, typer.Option("--top-k", min=1, max=50, help="Passages to retrieve.")
 ]
+CollectionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--collection",
+        metavar="NAME",
+        help="A [collections.NAME] of the settings file (default: the top-level sources).",
+    ),
+]
 FileOption = Annotated[
     str | None,
     typer.Option("--file", help="Read one question per line from FILE ('-' = standard input)."),
@@ -79,8 +87,12 @@ def root(
     configure_logging(debug, _settings(ctx).log_format == "json", serving)
 
 
-def _settings(ctx: typer.Context, **overrides: object) -> Settings:
-    return load_settings(ctx.obj["config"], **overrides)
+def _settings(ctx: typer.Context, collection: str | None = None, **overrides: object) -> Settings:
+    """The settings, as one collection sees them when `collection` is given; explicit
+    options (e.g. --index-dir) still win."""
+    settings = load_settings(ctx.obj["config"]).for_collection(collection)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return settings.model_copy(update=given) if given else settings
 
 
 # --- index ---------------------------------------------------------------------------------
@@ -94,11 +106,12 @@ def index_build(
         typer.Argument(help="Files, directories and URLs (default: the configured sources)."),
     ] = None,
     index_dir: IndexDirOption = None,
+    collection: CollectionOption = None,
 ) -> None:
     """Build the index from scratch out of SOURCEs and make it current."""
     from bot.runtime import build_from_sources, make_embedder
 
-    settings = _settings(ctx, index_dir=index_dir)
+    settings = _settings(ctx, collection, index_dir=index_dir)
     embedder = make_embedder(settings)
     target = settings.resolved_index_dir
     report = build_from_sources(
@@ -120,10 +133,10 @@ def index_build(
         raise SourcesFailedError(f"{len(report.failures)} source(s) could not be indexed")
 
 
-def _collection(ctx: typer.Context, index_dir: Path | None):
+def _collection(ctx: typer.Context, index_dir: Path | None, name: str | None):
     from bot.runtime import make_collection, make_embedder
 
-    settings = _settings(ctx, index_dir=index_dir)
+    settings = _settings(ctx, name, index_dir=index_dir)
     embedder = make_embedder(settings)
     return settings, make_collection(
         settings, embedder, settings.resolved_index_dir, progress=sys.stderr.isatty()
@@ -151,17 +164,20 @@ SourcesArgument = Annotated[list[str], typer.Argument(help="Files, directories a
 
 @index_app.command("add")
 def index_add(
-    ctx: typer.Context, sources: SourcesArgument, index_dir: IndexDirOption = None
+    ctx: typer.Context,
+    sources: SourcesArgument,
+    index_dir: IndexDirOption = None,
+    collection: CollectionOption = None,
 ) -> None:
     """Add new articles and update changed ones; unchanged text is not embedded again."""
     from bot.runtime import load_sources
 
-    settings, collection = _collection(ctx, index_dir)
-    articles, failures = load_sources(settings, sources, progress=collection.progress)
+    settings, store = _collection(ctx, index_dir, collection)
+    articles, failures = load_sources(settings, sources, progress=store.progress)
     if not articles:
         reasons = "; ".join(f"{f.source}: {f.reason}" for f in failures)
         raise NoArticlesError(f"nothing to add, the index is unchanged ({reasons})")
-    _summary(collection.add(articles), failures)
+    _summary(store.add(articles), failures)
 
 
 @index_app.command("sync")
@@ -171,11 +187,12 @@ def index_sync(
         list[str] | None, typer.Argument(help="Default: the configured sources.")
     ] = None,
     index_dir: IndexDirOption = None,
+    collection: CollectionOption = None,
 ) -> None:
     """Make the index hold exactly SOURCEs: add new, update changed, remove the rest."""
     from bot.runtime import make_embedder, sync_from_sources
 
-    settings = _settings(ctx, index_dir=index_dir)
+    settings = _settings(ctx, collection, index_dir=index_dir)
     progress = sys.stderr.isatty()
     report, failures = sync_from_sources(
         settings,
@@ -192,20 +209,24 @@ def index_remove(
     ctx: typer.Context,
     articles: Annotated[list[str], typer.Argument(help="Article ids (see `index list`).")],
     index_dir: IndexDirOption = None,
+    collection: CollectionOption = None,
 ) -> None:
     """Remove articles; they are never cited again."""
-    _, collection = _collection(ctx, index_dir)
-    _summary(collection.remove(articles), [])
+    _, store = _collection(ctx, index_dir, collection)
+    _summary(store.remove(articles), [])
 
 
 @index_app.command("list")
 def index_list(
-    ctx: typer.Context, index_dir: IndexDirOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    index_dir: IndexDirOption = None,
+    collection: CollectionOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """The indexed articles: id, title, source, date, chunks, added at."""
     from index.collection import read_current
 
-    settings = _settings(ctx, index_dir=index_dir)
+    settings = _settings(ctx, collection, index_dir=index_dir)
     current = read_current(settings.resolved_index_dir)
     if current is None:
         raise IndexMissingError(f"no index at {settings.resolved_index_dir}")
@@ -221,12 +242,15 @@ def index_list(
 
 @index_app.command("status")
 def index_status(
-    ctx: typer.Context, index_dir: IndexDirOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    index_dir: IndexDirOption = None,
+    collection: CollectionOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Counts, model, size on disk, build time and version of the index."""
     from index.collection import index_status
 
-    status = index_status(_settings(ctx, index_dir=index_dir).resolved_index_dir)
+    status = index_status(_settings(ctx, collection, index_dir=index_dir).resolved_index_dir)
     if as_json:
         typer.echo(json.dumps(status, indent=2))
         return
@@ -236,11 +260,13 @@ def index_status(
 
 
 @index_app.command("rollback")
-def index_rollback(ctx: typer.Context, index_dir: IndexDirOption = None) -> None:
+def index_rollback(
+    ctx: typer.Context, index_dir: IndexDirOption = None, collection: CollectionOption = None
+) -> None:
     """Make the previous version current again (running bots pick it up)."""
     from index.collection import rollback
 
-    name = rollback(_settings(ctx, index_dir=index_dir).resolved_index_dir)
+    name = rollback(_settings(ctx, collection, index_dir=index_dir).resolved_index_dir)
     typer.echo(f"Rolled back to version {name}.")
 
 
@@ -307,12 +333,13 @@ def ask(
     question: Annotated[str | None, typer.Argument(help="The question.")] = None,
     file: FileOption = None,
     index_dir: IndexDirOption = None,
+    collection: CollectionOption = None,
     as_json: JsonOption = False,
     top_k: TopKOption = None,
 ) -> None:
     """Answer QUESTION (or each line of --file) from the articles, citing the passages."""
     questions = _questions(question, file)
-    answerer = _answerer(_settings(ctx, index_dir=index_dir))
+    answerer = _answerer(_settings(ctx, collection, index_dir=index_dir))
 
     def handle(text: str) -> None:
         answer = answerer.answer(text, top_k)
@@ -330,6 +357,7 @@ def search(
     question: Annotated[str | None, typer.Argument(help="The question.")] = None,
     file: FileOption = None,
     index_dir: IndexDirOption = None,
+    collection: CollectionOption = None,
     as_json: JsonOption = False,
     top_k: TopKOption = None,
 ) -> None:
@@ -337,7 +365,7 @@ def search(
     from bot.answer.question import prepare_question
 
     questions = _questions(question, file)
-    answerer = _answerer(_settings(ctx, index_dir=index_dir))
+    answerer = _answerer(_settings(ctx, collection, index_dir=index_dir))
 
     def handle(text: str) -> None:
         prepared = prepare_question(text, answerer.config.question_max_chars)
@@ -389,11 +417,13 @@ def evaluate_command(
 
 
 @app.command()
-def chat(ctx: typer.Context, index_dir: IndexDirOption = None) -> None:
+def chat(
+    ctx: typer.Context, index_dir: IndexDirOption = None, collection: CollectionOption = None
+) -> None:
     """Ask questions at a prompt; picks up newly published index versions as it goes."""
     from bot.runtime import IndexWatcher, make_embedder
 
-    settings = _settings(ctx, index_dir=index_dir)
+    settings = _settings(ctx, collection, index_dir=index_dir)
     embedder = make_embedder(settings)
     answerer = _answerer(settings, embedder)
     watcher = IndexWatcher(answerer, settings.resolved_index_dir, embedder)
@@ -480,21 +510,23 @@ def report(
     ] = "7d",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print the report as CSV.")] = False,
+    collection: CollectionOption = None,
 ) -> None:
     """Questions asked, how many went unanswered and which, votes, and the answers
-    voted not helpful with their sources."""
+    voted not helpful with their sources (of one collection with --collection)."""
     from bot.chat.feedback import FeedbackStore
 
     if as_json and as_csv:
         raise UsageError("give --json or --csv, not both")
     start = parse_since(since, time.time())
-    path = _settings(ctx).feedback_path
+    settings = _settings(ctx, collection)  # an unknown collection is an error, not 0 questions
+    path = settings.feedback_path
     if not path.exists():
         typer.echo(f"No questions recorded yet ({path} does not exist).")
         return
     store = FeedbackStore(path)
     try:
-        found = store.report(start)
+        found = store.report(start, collection=collection)
     finally:
         store.close()
     if as_json:
@@ -508,7 +540,8 @@ def report(
 def _report_text(found: FeedbackReport, since: str) -> None:
     period = "all recorded questions" if found.since is None else f"the last {since}"
     rate = f" ({found.abstention_rate:.0%})" if found.questions else ""
-    typer.echo(f"Report for {period}")
+    where = f", collection {found.collection}" if found.collection else ""
+    typer.echo(f"Report for {period}{where}")
     typer.echo(f"Questions asked: {found.questions}; not answered: {found.not_answered}{rate}")
     typer.echo(f"Votes: {found.helpful} helpful, {found.not_helpful} not helpful")
     if found.unanswered:

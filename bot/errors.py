@@ -27,6 +27,10 @@ class InsecureSettingsError(SettingsFileError):
     """A settings file others can change, or one that holds secrets others can read."""
 
 
+class UnknownCollectionError(InputError):
+    """A collection name the settings do not define."""
+
+
 class MissingSecretError(InputError):
     """A token or secret the platform needs is not set."""
 

@@ -17,9 +17,18 @@ log = logging.getLogger(__name__)
 
 
 def make_service(settings: Settings, platform: str) -> ChatService:
+    """The chat service over every collection: the default one and each
+    `[collections.NAME]`, each built first if it has no index yet and its index
+    directory is the default one (a configured directory is the operator's to build)."""
     embedder = make_embedder(settings)
     answerer = open_answerer(settings, embedder, bootstrap=settings.index_dir is None)
-    return ChatService(answerer, embedder, settings, platform)
+    collections = {
+        name: open_answerer(
+            settings.for_collection(name), embedder, bootstrap=collection.index_dir is None
+        )
+        for name, collection in settings.collections.items()
+    }
+    return ChatService(answerer, embedder, settings, platform, collections)
 
 
 async def start_ops(settings: Settings, service: ChatService, connected) -> OpsServer | None:

@@ -10,6 +10,7 @@ the defaults below.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 import typing
@@ -17,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,11 +29,13 @@ from pydantic_settings import (
 from bot.answer.config import AnswerConfig, GenerationConfig
 from bot.chat.config import ChatConfig
 from bot.env import platform_env
-from bot.errors import InsecureSettingsError, SettingsFileError
+from bot.errors import InsecureSettingsError, SettingsFileError, UnknownCollectionError
 from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalConfig
 
 SETTINGS_FILE = "articlebot.toml"
+DEFAULT_COLLECTION = "default"
 Section = typing.TypeVar("Section", bound=BaseModel)
+COLLECTION_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
 
 
 def bundled_dir() -> Path:
@@ -44,6 +47,24 @@ def bundled_dir() -> Path:
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "articlebot"
+
+
+class CollectionSettings(BaseModel):
+    """One `[collections.NAME]` section: an article set of its own, with its own index,
+    answering in its own channels (Slack channel IDs or Discord channel IDs)."""
+
+    model_config = {"extra": "forbid"}
+
+    sources: list[str] = Field(min_length=1)
+    index_dir: Path | None = None  # default: data_dir/collections/NAME/index
+    channels: list[str] = Field(default_factory=list)
+    min_score: float | None = Field(None, ge=-1.0, le=3.0)
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def channel_ids_as_text(cls, channels: list[object]) -> list[str]:
+        """Discord IDs may be written as numbers; both platforms' IDs compare as text."""
+        return [str(c) for c in channels]
 
 
 class Settings(
@@ -124,6 +145,52 @@ class Settings(
     slack_answer_channels: list[str] = Field(default_factory=list)
     slack_ephemeral_answers: bool = False
     slack_api_retries: int = Field(3, ge=0)
+
+    # Collections: other article sets, each answering in its own channels. A channel that
+    # is in none is answered from the top-level sources (the "default" collection).
+    collections: dict[str, CollectionSettings] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def one_collection_per_channel(self) -> Settings:
+        """A channel answers from one collection; names are plain and not "default"."""
+        seen: dict[str, str] = {}
+        for name, collection in self.collections.items():
+            if name == DEFAULT_COLLECTION or not COLLECTION_NAME.fullmatch(name):
+                raise ValueError(
+                    f"collection name {name!r}: use a-z, 0-9, - and _ (and not 'default')"
+                )
+            for channel in collection.channels:
+                if channel in seen:
+                    raise ValueError(
+                        f"channel {channel} is in collections {seen[channel]} and {name}"
+                    )
+                seen[channel] = name
+        return self
+
+    def collection_of(self, channel: str | int | None) -> str:
+        """The collection a channel answers from: the one that lists it, else the default."""
+        wanted = str(channel)
+        for name, collection in self.collections.items():
+            if wanted in collection.channels:
+                return name
+        return DEFAULT_COLLECTION
+
+    def for_collection(self, name: str | None) -> Settings:
+        """These settings as one collection sees them: its sources, index directory and
+        min_score in place of the top-level ones (the default collection: unchanged)."""
+        if name in (None, DEFAULT_COLLECTION):
+            return self
+        collection = self.collections.get(name)
+        if collection is None:
+            known = ", ".join([DEFAULT_COLLECTION, *self.collections])
+            raise UnknownCollectionError(f"no collection named {name!r} (there are: {known})")
+        update: dict[str, Any] = {
+            "sources": collection.sources,
+            "index_dir": collection.index_dir or self.data_dir / "collections" / name / "index",
+        }
+        if collection.min_score is not None:
+            update["min_score"] = collection.min_score
+        return self.model_copy(update=update)
 
     def section(self, kind: type[Section]) -> Section:
         """The part of the settings one layer uses (e.g. its RetrievalConfig)."""

@@ -411,3 +411,61 @@ def test_the_settings_file_and_the_settings_agree() -> None:
         default = fields[key].get_default(call_default_factory=True)
         assert value == default, (key, value, default)
     assert len(shipped) > 40  # most settings are written out, with what they mean
+
+
+SKY = f"""
+[collections.sky]
+sources = ["{FIXTURES / "observatory.html"}"]
+channels = ["CSKY", 920000000000000005]
+min_score = 0.5
+"""
+
+
+@pytest.mark.model  # runs the command line, which loads the real model
+def test_commands_take_a_collection(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """`--collection sky` builds, lists and asks the [collections.sky] of the settings
+    file, in its own index folder; the default collection does not hold its article."""
+    config = tmp_path / "settings.toml"
+    config.write_text(SKY)
+    sky = ["--config", str(config)]
+    code, out, err = run(capsys, *sky, "index", "build", "--collection", "sky")
+    assert code == 0, err
+    assert "Indexed 1 article(s)" in out and str(tmp_path / "data" / "collections" / "sky") in out
+    code, out, _ = run(capsys, *sky, "index", "list", "--collection", "sky", "--json")
+    assert [row["id"] for row in json.loads(out)] == ["observatory"]
+    comet = "What is the new comet called?"
+    code, out, _ = run(capsys, *sky, "ask", "--collection", "sky", "--json", comet)
+    assert code == 0 and "C/2023 H2" in json_lines(out)[0]["answer"]
+    code, out, _ = run(capsys, *sky, "ask", "--json", comet)  # the default: the bundled article
+    assert code == 0 and json_lines(out)[0]["abstained"] is True
+
+
+def test_an_unknown_collection_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text(SKY)
+    for command in (["ask", "x"], ["index", "status"], ["report"]):
+        code, _, err = run(capsys, "--config", str(config), *command, "--collection", "sports")
+        assert code == 2, command
+        assert "no collection named 'sports' (there are: default, sky)" in err
+
+
+def test_collections_in_the_settings_file_are_checked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A channel in two collections, a bad name, a collection without sources, an
+    unknown key: each a short message naming the problem."""
+    config = tmp_path / "settings.toml"
+    cases = {
+        SKY + '[collections.sport]\nsources = ["x"]\nchannels = ["CSKY"]\n': (
+            "channel CSKY is in collections sky and sport"
+        ),
+        '[collections."Sport News"]\nsources = ["x"]\n': "collection name 'Sport News'",
+        "[collections.sport]\nchannels = []\n": "collections.sport.sources",
+        '[collections.sport]\nsources = ["x"]\nchanels = ["C1"]\n': "chanels",
+    }
+    for text, message in cases.items():
+        config.write_text(text)
+        code, _, err = run(capsys, "--config", str(config), "ask", "x")
+        assert code == 2 and message in err and "Traceback" not in err, (text, err)

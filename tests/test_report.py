@@ -163,3 +163,32 @@ def test_an_older_database_gains_where_answers_were_asked(data_dir: Path) -> Non
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT question, channel, thread FROM answers ORDER BY rowid").fetchall()
     assert rows == [("Old?", "", ""), ("New?", "920", "930")]
+
+
+def test_the_report_of_one_collection(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, tmp_path: Path
+) -> None:
+    """--collection counts only the questions, gaps and votes of that collection."""
+    path = recorded(data_dir)  # all in the default collection
+    store = FeedbackStore(path)
+    for question in ("Is the comet visible?", "is the comet visible"):
+        store.record_answer(abstained(question), platform="slack", user_id="U4", collection="sky")
+    disliked = store.record_answer(
+        answered("What is the comet called?"), platform="slack", user_id="U4", collection="sky"
+    )
+    store.vote(disliked, user_id="U5", helpful=False)
+    store.close()
+    config = tmp_path / "settings.toml"
+    config.write_text('[collections.sky]\nsources = ["sky"]\n')
+    code = main(["--config", str(config), "report", "--collection", "sky", "--json"])
+    sky = json.loads(capsys.readouterr().out)
+    assert code == 0 and sky["collection"] == "sky"
+    assert sky["questions"] == 3 and sky["not_answered"] == 2
+    assert sky["unanswered"] == [["is the comet visible", 2]]  # in its latest wording
+    assert sky["helpful"] == 0 and sky["not_helpful"] == 1
+    assert [d["question"] for d in sky["voted_down"]] == ["What is the comet called?"]
+    main(["--config", str(config), "report", "--collection", "default", "--json"])
+    default = json.loads(capsys.readouterr().out)
+    assert default["questions"] == 6 and default["not_helpful"] == 2
+    main(["--config", str(config), "report", "--json"])
+    assert json.loads(capsys.readouterr().out)["questions"] == 9  # every collection

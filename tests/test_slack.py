@@ -35,6 +35,7 @@ from bot.chat.slack_app import (
 from bot.cli import main
 from bot.settings import Settings, bundled_dir
 from index.embedding import Embedder
+from index.layout import read_pointer
 from tests.fakes.background import AppServer, free_port
 from tests.fakes.chat import chat_service, chat_settings, running, sources_with
 from tests.fakes.slack_server import (
@@ -63,6 +64,14 @@ def sources_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def sky_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sources of a second collection, "sky": one article the default one lacks."""
+    folder = tmp_path_factory.mktemp("slack-sky-sources")
+    shutil.copy(FIXTURES / "observatory.html", folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
 def fake() -> Iterator[FakeSlack]:
     with running(FakeSlack()) as server:
         yield server
@@ -70,7 +79,7 @@ def fake() -> Iterator[FakeSlack]:
 
 @pytest.fixture(scope="module")
 def slack_settings(
-    tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, sources_dir: Path
+    tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, sources_dir: Path, sky_dir: Path
 ) -> Settings:
     return chat_settings(
         tmp_path_factory,
@@ -81,6 +90,7 @@ def slack_settings(
         slack_api_base_url=fake.api_base,
         slack_admin_user_ids=["UADMIN"],
         slack_answer_channels=["CANSWER"],
+        collections={"sky": {"sources": [str(sky_dir)], "channels": ["CSKY"]}},
         rate_limit_questions=1000,
         rate_limit_channel_questions=100_000,
     )
@@ -466,6 +476,57 @@ def test_follow_ups_are_off_without_the_history_scopes(
     assert with_granted_scopes(slack_settings, None) is slack_settings
     public_only = with_granted_scopes(slack_settings, granted + ",channels:history")
     assert public_only.thread_followups and "private channels" in caplog.text
+
+
+# --- collections ---------------------------------------------------------------------------
+
+COMET = "What is the new comet called?"
+COMET_NOTES = """Amateur astronomers track the new comet
+
+Members of the Kettering Vale astronomy club have photographed the comet every clear night \
+since May, using a telescope the club bought in 2019.
+"""
+
+
+def test_each_channel_answers_from_its_collection(
+    fake: FakeSlack, app_url: str, service: ChatService, slack_settings: Settings
+) -> None:
+    """Only the "sky" collection holds the comet article: its channel answers, the
+    default one does not; each channel lists its own articles; the answer is recorded
+    under its collection."""
+    assert "couldn't find" in ask(fake, app_url, COMET)["text"]
+    answer = ask(fake, app_url, COMET, channel="CSKY")
+    assert "C/2023 H2" in answer["text"]
+    mention = event("app_mention", f"<@{BOT_USER_ID}> {COMET}", channel="CSKY")
+    post_json(app_url, mention)
+    (reply,) = fake.wait_for(lambda: posts_in_thread(fake, mention["event"]["ts"]))
+    assert "C/2023 H2" in reply["text"]
+    sky_sources = ask(fake, app_url, "", command="/sources", channel="CSKY")["text"]
+    default_sources = ask(fake, app_url, "", command="/sources", user="U2")["text"]
+    assert "comet" in sky_sources.lower() and "International Space Station" not in sky_sources
+    assert "International Space Station" in default_sources and "comet" not in default_sources
+    with sqlite3.connect(slack_settings.feedback_path) as db:
+        stored = db.execute(
+            "SELECT channel, collection FROM answers WHERE question = ?", (COMET,)
+        ).fetchall()
+    assert ("CSKY", "sky") in stored and ("C1", "default") in stored
+
+
+def test_reindex_rebuilds_only_the_channels_collection(
+    fake: FakeSlack, app_url: str, service: ChatService, sky_dir: Path
+) -> None:
+    default_before = service.desk("default").answerer.index.version
+    sky_before = service.desk("sky").answerer.index.version
+    (sky_dir / "comet-notes.txt").write_text(COMET_NOTES)
+    fields, name = command_fields(fake, "", command="/reindex", user="UADMIN", channel="CSKY")
+    post_form(app_url, fields)
+    done = fake.wait_for(lambda: fake.calls(f"response/{name}"), 60)[0]
+    assert "Index rebuilt: 2 article(s)" in done["text"]
+    assert service.desk("sky").answerer.index.version != sky_before
+    assert service.desk("default").answerer.index.version == default_before
+    assert read_pointer(service.desk("default").settings.resolved_index_dir) == default_before
+    reply = ask(fake, app_url, "Which club photographs the comet?", channel="CSKY")
+    assert "Kettering Vale astronomy club" in reply["text"]
 
 
 # --- feedback and admin commands ----------------------------------------------------------

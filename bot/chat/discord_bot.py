@@ -189,6 +189,15 @@ def channel_of(message: discord.Message) -> discord.abc.Snowflake:
     return parent or channel
 
 
+def asked_in(interaction: discord.Interaction) -> int | None:
+    """The channel a command counts as used in, for the allowlist and the collection:
+    a thread's parent."""
+    channel = interaction.channel
+    if isinstance(channel, discord.Thread):
+        return channel.parent_id
+    return interaction.channel_id
+
+
 def vote_buttons(answer_id: str) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
     view.add_item(VoteButton(answer_id, helpful=True))
@@ -313,13 +322,15 @@ class ArticleBot(discord.Client):
         return next((c for c in found if c is not None), None)
 
     async def reply_to(self, message: discord.Message, question: str) -> ServiceReply:
-        """The shared ask flow for a message, read in the conversation it continues."""
+        """The shared ask flow for a message, read in the conversation it continues,
+        answered from its channel's collection."""
         user, channel = f"discord:{message.author.id}", f"discord-channel:{message.channel.id}"
         reply = self.service.admit(user, channel)
         if reply is None:
             conversation = self.conversation_of(message) if self.settings.thread_followups else None
+            collection = self.settings.collection_of(channel_of(message).id)
             async with message.channel.typing():
-                reply = await self.service.reply(question, HOW_TO_ASK, conversation)
+                reply = await self.service.reply(question, HOW_TO_ASK, conversation, collection)
         return reply
 
     async def answer_message(self, message: discord.Message, question: str) -> None:
@@ -390,6 +401,7 @@ class ArticleBot(discord.Client):
             user_id=str(user_id),
             channel=str(where or ""),
             thread=str(thread.id if thread else ""),
+            collection=self.settings.collection_of(where),
         )
         return vote_buttons(answer_id)
 
@@ -434,14 +446,16 @@ def register_commands(bot: ArticleBot) -> None:
     @bot.tree.command(name="ask", description="Ask a question about the articles")
     @app_commands.describe(question="Your question", private="Only you see the answer")
     async def ask(interaction: discord.Interaction, question: str, private: bool = False) -> None:
-        allowed = bot.allowed_channel(interaction.channel_id, interaction.guild_id is not None)
+        channel_id = asked_in(interaction)
+        allowed = bot.allowed_channel(channel_id, interaction.guild_id is not None)
         user = f"discord:{interaction.user.id}"
         refusal = service.admit(user, f"discord-channel:{interaction.channel_id}", allowed)
         if refusal is not None:
             await send_private(interaction, refusal.text)
             return
         await interaction.response.defer(thinking=True, ephemeral=private)
-        reply = await service.reply(question, HOW_TO_ASK)
+        collection = settings.collection_of(channel_id)
+        reply = await service.reply(question, HOW_TO_ASK, collection=collection)
         if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
             await interaction.followup.send(reply.text, ephemeral=True)
             return
@@ -463,16 +477,20 @@ def register_commands(bot: ArticleBot) -> None:
         if not is_admin(interaction, settings.discord_admin_role_ids):
             await send_private(interaction, messages.only_admins("server managers"))
             return
-        if refusal := service.reindex_refusal():
+        collection = settings.collection_of(asked_in(interaction))
+        if refusal := service.reindex_refusal(collection):
             await send_private(interaction, refusal)
             return
         await interaction.response.defer(thinking=True, ephemeral=True)
-        text = await service.reindex_text("-", safe_text)
+        text = await service.reindex_text("-", safe_text, collection)
         await interaction.followup.send(shorten(text, TEXT_LIMIT), ephemeral=True)
 
     @bot.tree.command(name="sources", description="List the indexed articles")
     async def sources(interaction: discord.Interaction) -> None:
-        text = service.sources_text_for(f"discord:{interaction.user.id}", "-", safe_text)
+        collection = settings.collection_of(asked_in(interaction))
+        text = service.sources_text_for(
+            f"discord:{interaction.user.id}", "-", safe_text, collection
+        )
         pieces = split_text(text, TEXT_LIMIT)
         await interaction.response.send_message(pieces[0], ephemeral=True)
         for piece in pieces[1:]:

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS answers (
     id TEXT PRIMARY KEY, question TEXT NOT NULL, answer TEXT NOT NULL,
     abstained INTEGER NOT NULL, sources TEXT NOT NULL, platform TEXT NOT NULL,
     user_id TEXT NOT NULL, created_at REAL NOT NULL,
-    channel TEXT NOT NULL DEFAULT '', thread TEXT NOT NULL DEFAULT ''
+    channel TEXT NOT NULL DEFAULT '', thread TEXT NOT NULL DEFAULT '',
+    collection TEXT NOT NULL DEFAULT 'default'
 );
 CREATE TABLE IF NOT EXISTS votes (
     answer_id TEXT NOT NULL REFERENCES answers(id), user_id TEXT NOT NULL,
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS votes (
 ADDED_COLUMNS = {
     "channel": "TEXT NOT NULL DEFAULT ''",
     "thread": "TEXT NOT NULL DEFAULT ''",
+    "collection": "TEXT NOT NULL DEFAULT 'default'",
 }
 
 
@@ -69,6 +71,7 @@ class FeedbackReport:
     not_helpful: int
     unanswered: list[tuple[str, int]]  # most asked questions not answered, with counts
     voted_down: list[VotedDown]
+    collection: str | None = None  # None: every collection
 
     @property
     def abstention_rate(self) -> float | None:
@@ -114,15 +117,18 @@ class FeedbackStore:
         user_id: str,
         channel: str = "",
         thread: str = "",
+        collection: str = "default",
     ) -> str:
         """Store an answer the buttons under it can vote on; returns its id. `channel`
-        and `thread` say where it was asked (empty in a DM or on the command line)."""
+        and `thread` say where it was asked (empty in a DM or on the command line),
+        `collection` which article set answered."""
         answer_id = uuid.uuid4().hex
         sources = json.dumps([s.to_dict() for s in answer.sources], ensure_ascii=False)
         with self._lock, self._db:
             self._db.execute(
                 "INSERT INTO answers (id, question, answer, abstained, sources, platform, "
-                "user_id, created_at, channel, thread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "user_id, created_at, channel, thread, collection) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     answer_id,
                     answer.question,
@@ -134,6 +140,7 @@ class FeedbackStore:
                     time.time(),
                     channel,
                     thread,
+                    collection,
                 ),
             )
         return answer_id
@@ -162,25 +169,31 @@ class FeedbackStore:
             ).fetchall()
         return FeedbackSummary(answers, helpful + unhelpful, helpful, unhelpful, rows)
 
-    def report(self, since: float | None = None, top: int = 10) -> FeedbackReport:
-        """Questions, abstentions and votes recorded from `since` on (all if None)."""
+    def report(
+        self, since: float | None = None, top: int = 10, collection: str | None = None
+    ) -> FeedbackReport:
+        """Questions, abstentions and votes recorded from `since` on (all if None), in
+        one collection (all if None)."""
         start = since if since is not None else float("-inf")
+        scope = (start, collection, collection)
         with self._lock:
             asked = self._db.execute(
                 "SELECT question, abstained FROM answers WHERE created_at >= ? "
-                "ORDER BY created_at DESC, rowid DESC",
-                (start,),
+                "AND (? IS NULL OR collection = ?) ORDER BY created_at DESC, rowid DESC",
+                scope,
             ).fetchall()
             helpful, unhelpful = self._db.execute(
-                "SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) FROM votes "
-                "WHERE created_at >= ?",
-                (start,),
+                "SELECT COALESCE(SUM(v.helpful), 0), COALESCE(SUM(1 - v.helpful), 0) "
+                "FROM votes v JOIN answers a ON a.id = v.answer_id "
+                "WHERE v.created_at >= ? AND (? IS NULL OR a.collection = ?)",
+                scope,
             ).fetchone()
             down = self._db.execute(
                 "SELECT a.question, a.answer, a.sources, COUNT(*) AS n FROM votes v "
                 "JOIN answers a ON a.id = v.answer_id WHERE v.helpful = 0 AND v.created_at >= ? "
+                "AND (? IS NULL OR a.collection = ?) "
                 "GROUP BY a.id ORDER BY n DESC, MAX(v.created_at) DESC LIMIT ?",
-                (start, top),
+                (*scope, top),
             ).fetchall()
         missing = [question for question, abstained in asked if abstained]
         wording = {question_key(q): q for q in reversed(missing)}  # the latest wording
@@ -193,6 +206,7 @@ class FeedbackStore:
             unhelpful,
             [(wording[key], n) for key, n in counts.most_common(top)],
             [VotedDown(q, a, cited(sources), n) for q, a, sources, n in down],
+            collection,
         )
 
     def close(self) -> None:

@@ -3,7 +3,9 @@
 Answers run in worker threads so a slow question never blocks a bot's event
 loop (Discord's gateway heartbeat, Slack's 3-second ack). A rebuild also runs
 in a thread and swaps the new index in when it is complete: questions keep
-being answered from the old one until then.
+being answered from the old one until then. Each collection (an article set
+with its own index, settings `[collections.NAME]`) has its own answerer, watcher
+and rebuild lock; the platform says which collection a channel asks.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from bot.answer.core import Answerer
@@ -27,7 +29,7 @@ from bot.chat.threads import ThreadMemory
 from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
 from bot.runtime import IndexWatcher, sync_from_sources
-from bot.settings import Settings
+from bot.settings import DEFAULT_COLLECTION, Settings
 from index.articles import Article
 from index.embedding import Embedder
 from index.layout import Manifest
@@ -112,8 +114,23 @@ class Reply:
     answer: Answer | None = None
 
 
+@dataclass
+class Desk:
+    """One collection as the bots serve it: its settings (sources and index directory
+    for /reindex), the answerer, the watcher that keeps it on the current version,
+    and its own rebuild lock and cooldown."""
+
+    name: str
+    settings: Settings
+    answerer: Answerer
+    watcher: IndexWatcher
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_reindex: float | None = None
+
+
 class ChatService:
-    """The answering core as a chat bot uses it: async, rate-limited, reindexable."""
+    """The answering core as a chat bot uses it: async, rate-limited, reindexable,
+    with one desk per collection (`answerer` answers the default one)."""
 
     def __init__(
         self,
@@ -121,10 +138,19 @@ class ChatService:
         embedder: Embedder,
         settings: Settings,
         platform: str = "chat",
+        collections: dict[str, Answerer] | None = None,
     ) -> None:
-        self.answerer = answerer
         self.embedder = embedder
-        self.settings = settings  # the sources and index directory that /reindex rebuilds
+        self.settings = settings
+        self.desks = {
+            name: Desk(
+                name,
+                settings.for_collection(name),
+                served,
+                IndexWatcher(served, settings.for_collection(name).resolved_index_dir, embedder),
+            )
+            for name, served in {DEFAULT_COLLECTION: answerer, **(collections or {})}.items()
+        }
         self.config = config = settings.section(ChatConfig)
         self.metrics = Metrics(platform)
         self.limiter = RateLimiter(config.rate_limit_questions, config.rate_limit_seconds)
@@ -134,9 +160,15 @@ class ChatService:
         self.threads = ThreadMemory(config.thread_idle_minutes * 60)
         self._pool = ThreadPoolExecutor(config.answer_threads, thread_name_prefix="answer")
         self._waiting = 0  # questions submitted and not yet answered (touched on the loop only)
-        self._reindex_lock = asyncio.Lock()
-        self._last_reindex: float | None = None
-        self.watcher = IndexWatcher(answerer, settings.resolved_index_dir, embedder)
+
+    @property
+    def answerer(self) -> Answerer:
+        """The default collection's answerer."""
+        return self.desks[DEFAULT_COLLECTION].answerer
+
+    def desk(self, collection: str = DEFAULT_COLLECTION) -> Desk:
+        """A collection's desk; one the settings lost meanwhile falls back to the default."""
+        return self.desks.get(collection) or self.desks[DEFAULT_COLLECTION]
 
     def admit(self, user_key: str, channel_key: str | None, allowed: bool = True) -> Reply | None:
         """None if this question may be answered now; else the refusal to show.
@@ -148,13 +180,18 @@ class ChatService:
         return None
 
     async def reply(
-        self, question: str, how_to_ask: str, conversation: Conversation | None = None
+        self,
+        question: str,
+        how_to_ask: str,
+        conversation: Conversation | None = None,
+        collection: str = DEFAULT_COLLECTION,
     ) -> Reply:
-        """The answer (a follow-up read in its `conversation`), or what to say instead:
-        help for an empty question, "busy", or "sorry" when something failed (logged,
-        with the traceback)."""
+        """The answer from a collection (a follow-up read in its `conversation`), or what
+        to say instead: help for an empty question, "busy", or "sorry" when something
+        failed (logged, with the traceback)."""
         try:
-            return Reply(Outcome.ANSWERED, answer=await self.answer(question, conversation))
+            answer = await self.answer(question, conversation, collection)
+            return Reply(Outcome.ANSWERED, answer=answer)
         except QuestionError:
             return Reply(Outcome.HELP, how_to_ask)
         except BusyError:
@@ -170,10 +207,11 @@ class ChatService:
         channel_key: str | None,
         how_to_ask: str,
         conversation: Conversation | None = None,
+        collection: str = DEFAULT_COLLECTION,
     ) -> Reply:
         """The one ask flow of every platform: admitted, then answered."""
         return self.admit(user_key, channel_key) or await self.reply(
-            question, how_to_ask, conversation
+            question, how_to_ask, conversation, collection
         )
 
     def retry_after(self, user_key: str, channel_key: str | None = None) -> float:
@@ -185,7 +223,12 @@ class ChatService:
             return wait
         return self.channel_limiter.retry_after(channel_key)
 
-    async def answer(self, question: str, conversation: Conversation | None = None) -> Answer:
+    async def answer(
+        self,
+        question: str,
+        conversation: Conversation | None = None,
+        collection: str = DEFAULT_COLLECTION,
+    ) -> Answer:
         """The answer, from a worker thread; BusyError when `answer_queue_max`
         questions are already waiting or being answered."""
         if self._waiting >= self.config.answer_queue_max:
@@ -195,19 +238,21 @@ class ChatService:
         try:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(
-                self._pool, self._answer_current, question, conversation
+                self._pool, self._answer_current, question, conversation, self.desk(collection)
             )
         finally:
             self._waiting -= 1
 
-    def _answer_current(self, question: str, conversation: Conversation | None) -> Answer:
+    def _answer_current(
+        self, question: str, conversation: Conversation | None, desk: Desk
+    ) -> Answer:
         """Pick up a version another process published, then answer; every question
         gets a request id in the logs and counts in the metrics."""
         request_id = uuid.uuid4().hex[:12]
         started = time.perf_counter()
         try:
-            self.watcher.refresh()
-            answer = self.answerer.answer(question, conversation=conversation)
+            desk.watcher.refresh()
+            answer = desk.answerer.answer(question, conversation=conversation)
         except QuestionError:
             raise
         except Exception:
@@ -220,6 +265,7 @@ class ChatService:
             "answered",
             extra={
                 "request_id": request_id,
+                "collection": desk.name,
                 "abstained": answer.abstained,
                 "ms": round(1000 * seconds, 1),
                 "index_version": answer.index_version,
@@ -237,76 +283,89 @@ class ChatService:
             "index_version": index.version,
             "articles": len(index.articles),
             "reindexing": self.reindexing,
+            "collections": {name: desk.answerer.index.version for name, desk in self.desks.items()},
         }
 
-    def articles(self) -> list[Article]:
-        """Indexed articles, newest first where dated."""
-        articles = list(self.answerer.index.articles.values())
+    def articles(self, collection: str = DEFAULT_COLLECTION) -> list[Article]:
+        """A collection's indexed articles, newest first where dated."""
+        articles = list(self.desk(collection).answerer.index.articles.values())
         return sorted(articles, key=lambda a: (a.published or "", a.title), reverse=True)
 
-    def sources_text(self, bullet: str, escape: Callable[[str], str]) -> str:
-        """The indexed articles, one line each with its date, for /sources."""
+    def sources_text(
+        self, bullet: str, escape: Callable[[str], str], collection: str = DEFAULT_COLLECTION
+    ) -> str:
+        """A collection's articles, one line each with its date, for /sources."""
         lines = [
             f"{bullet} {escape(a.title)}" + (f" ({a.published})" if a.published else "")
-            for a in self.articles()
+            for a in self.articles(collection)
         ]
         return "\n".join(lines) or messages.NO_ARTICLES
 
     @property
     def reindexing(self) -> bool:
-        return self._reindex_lock.locked()
+        """Is any collection being rebuilt?"""
+        return any(desk.lock.locked() for desk in self.desks.values())
 
-    def reindex_wait(self) -> float:
+    def reindex_wait(self, collection: str = DEFAULT_COLLECTION) -> float:
         """0 if a /reindex may start now, else seconds until the cooldown after the last
         one ends: every rebuild refetches every source, so it is not for the asking."""
         cooldown = self.config.reindex_cooldown_seconds
-        if self._last_reindex is None or not cooldown:
+        last = self.desk(collection).last_reindex
+        if last is None or not cooldown:
             return 0.0
-        return max(0.0, self._last_reindex + cooldown - time.monotonic())
+        return max(0.0, last + cooldown - time.monotonic())
 
-    def reindex_refusal(self) -> str | None:
+    def reindex_refusal(self, collection: str = DEFAULT_COLLECTION) -> str | None:
         """What to say instead of starting a rebuild now, or None to start one."""
-        if self.reindexing:
+        if self.desk(collection).lock.locked():
             return messages.REBUILD_RUNNING
-        if wait := self.reindex_wait():
+        if wait := self.reindex_wait(collection):
             return messages.cooldown_note(wait)
         return None
 
-    async def reindex_text(self, bullet: str, escape: Callable[[str], str]) -> str:
-        """Rebuild, and say what it did; "sorry" (the traceback goes to the log) when
-        the rebuild fails. The same on every platform."""
+    async def reindex_text(
+        self, bullet: str, escape: Callable[[str], str], collection: str = DEFAULT_COLLECTION
+    ) -> str:
+        """Rebuild a collection, and say what it did; "sorry" (the traceback goes to the
+        log) when the rebuild fails. The same on every platform."""
         try:
-            report = await self.reindex()
+            report = await self.reindex(collection)
         except Exception:
             log.exception("reindex failed")
             return messages.SORRY
         return report.summary(bullet, escape)
 
-    def sources_text_for(self, user_key: str, bullet: str, escape: Callable[[str], str]) -> str:
+    def sources_text_for(
+        self,
+        user_key: str,
+        bullet: str,
+        escape: Callable[[str], str],
+        collection: str = DEFAULT_COLLECTION,
+    ) -> str:
         """/sources for one user: the list, or a note when they ask too often."""
         if wait := self.retry_after(f"sources:{user_key}"):
             return messages.wait_note(wait)
-        return self.sources_text(bullet, escape)
+        return self.sources_text(bullet, escape, collection)
 
-    async def reindex(self) -> ReindexReport:
-        """Rebuild from the configured sources in a thread, then swap the new index in."""
-        async with self._reindex_lock:
+    async def reindex(self, collection: str = DEFAULT_COLLECTION) -> ReindexReport:
+        """Rebuild a collection from its sources in a thread, then swap the new index in."""
+        desk = self.desk(collection)
+        async with desk.lock:
             try:
-                return await asyncio.to_thread(self._rebuild)
+                return await asyncio.to_thread(self._rebuild, desk)
             finally:
-                self._last_reindex = time.monotonic()
+                desk.last_reindex = time.monotonic()
 
-    def _rebuild(self) -> ReindexReport:
-        """Sync with the configured sources: unchanged text comes from the embedding
+    def _rebuild(self, desk: Desk) -> ReindexReport:
+        """Sync with the collection's sources: unchanged text comes from the embedding
         cache, removed and changed articles are gone from the new version."""
-        settings, embedder = self.settings, self.embedder
-        index_dir = settings.resolved_index_dir
+        settings = desk.settings
         report, failures = sync_from_sources(
-            settings, embedder, index_dir, settings.resolved_sources
+            settings, self.embedder, settings.resolved_index_dir, settings.resolved_sources
         )
-        self.watcher.refresh()
+        desk.watcher.refresh()
         assert report.manifest is not None
-        log.info("reindexed: version %s", report.manifest.version)
+        log.info("reindexed %s: version %s", desk.name, report.manifest.version)
         return ReindexReport(report.manifest, [f"{f.source}: {f.reason}" for f in failures])
 
     def close(self) -> None:

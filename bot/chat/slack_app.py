@@ -1,6 +1,6 @@
 """The Slack app: `/ask`, mentions (answered in their thread), DMs, follow-ups in
 threads it answered in, answer channels, feedback buttons, and `/reindex` and
-`/sources` for admins.
+`/sources` for admins. A channel asks, lists and rebuilds its own collection.
 
 `create_slack_app` takes the chat service, the feedback store and the
 settings and returns a Bolt `AsyncApp` without starting it; `articlebot serve
@@ -201,6 +201,7 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             user_id=user_id,
             channel=channel,
             thread=thread,
+            collection=settings.collection_of(channel),
         )
         return format_answer(reply.answer, answer_id)
 
@@ -225,7 +226,11 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             return
         user, channel = command["user_id"], command.get("channel_id", "")
         reply = await service.ask(
-            command.get("text", ""), f"slack:{user}", f"slack-channel:{channel}", HOW_TO_ASK
+            command.get("text", ""),
+            f"slack:{user}",
+            f"slack-channel:{channel}",
+            HOW_TO_ASK,
+            collection=settings.collection_of(channel),
         )
         if reply.outcome is Outcome.FAILED:
             await respond(text=reply.text, response_type="ephemeral")
@@ -253,6 +258,7 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             f"slack-channel:{channel}",
             HOW_TO_ASK,
             conversation if followed else None,
+            settings.collection_of(channel),
         )
         if unasked and not wanted_unasked(reply):
             return
@@ -311,16 +317,18 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         if command["user_id"] not in settings.slack_admin_user_ids:
             await respond(text=messages.only_admins("admins"), response_type="ephemeral")
             return
-        if refusal := service.reindex_refusal():
+        collection = settings.collection_of(command.get("channel_id"))
+        if refusal := service.reindex_refusal(collection):
             await respond(text=refusal, response_type="ephemeral")
             return
-        text = await service.reindex_text("•", escape)
+        text = await service.reindex_text("•", escape, collection)
         await respond(text=shorten(text, SECTION_LIMIT), response_type="ephemeral")
 
     @app.command("/sources")
     async def sources(ack: Any, command: dict, respond: AsyncRespond) -> None:
         await ack()
-        listing = service.sources_text_for(f"slack:{command['user_id']}", "•", escape)
+        collection = settings.collection_of(command.get("channel_id"))
+        listing = service.sources_text_for(f"slack:{command['user_id']}", "•", escape, collection)
         text = shorten(listing, SECTION_LIMIT)
         await respond(text=text, response_type="ephemeral")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from bot.answer.core import Answerer
 from bot.chat.service import ChatService
 from bot.runtime import build_from_sources, make_answerer
 from bot.settings import Settings, bundled_dir, load_settings
@@ -53,13 +54,23 @@ def chat_settings(
     )
 
 
-@contextmanager
-def chat_service(settings: Settings, embedder: Embedder, platform: str) -> Iterator[ChatService]:
-    """The chat service over an index built from the settings' sources."""
+def built_answerer(settings: Settings, embedder: Embedder) -> Answerer:
+    """An answerer over an index built from the settings' sources, in their index folder."""
     index_dir = settings.resolved_index_dir
     build_from_sources(settings, embedder, index_dir, settings.resolved_sources)
-    answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
-    service = ChatService(answerer, embedder, settings, platform)
+    return make_answerer(settings, ArticleIndex.load(index_dir, embedder))
+
+
+@contextmanager
+def chat_service(settings: Settings, embedder: Embedder, platform: str) -> Iterator[ChatService]:
+    """The chat service over indexes built from the settings' sources: the default
+    collection's and each [collections.NAME]'s."""
+    answerer = built_answerer(settings, embedder)
+    collections = {
+        name: built_answerer(settings.for_collection(name), embedder)
+        for name in settings.collections
+    }
+    service = ChatService(answerer, embedder, settings, platform, collections)
     try:
         yield service
     finally:
