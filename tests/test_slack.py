@@ -40,6 +40,7 @@ from tests.fakes.background import AppServer, free_port
 from tests.fakes.chat import chat_service, chat_settings, running, sources_with
 from tests.fakes.slack_server import (
     APP_TOKEN,
+    BOT_ID,
     BOT_TOKEN,
     BOT_USER_ID,
     SCOPES,
@@ -431,6 +432,35 @@ def test_follow_up_in_the_thread_is_answered_without_a_mention(
     time.sleep(0.3)
     late = event("message", FOLLOW_UP, channel="C7", thread_ts=thread)
     assert len(unanswered(fake, app_url, late)[0]) == 2
+
+
+def test_follow_up_in_the_thread_of_an_ask_answer(fake: FakeSlack, app_url: str) -> None:
+    """response_url gives no timestamp: the thread of an /ask answer is known when Slack
+    shows the bot its own message (message.channels), as it does every message."""
+    answer = ask(fake, app_url, LAUNCH, channel="C8")
+    assert answer["response_type"] == "in_channel"
+
+    def echo(bot_id: str) -> dict:
+        return event(
+            "message",
+            answer["text"],
+            channel="C8",
+            user=BOT_USER_ID,
+            bot_id=bot_id,
+            blocks=answer["blocks"],
+        )
+
+    other_bot, own = echo("BOTHER"), echo(BOT_ID)
+    follow_up_elsewhere = event(
+        "message", FOLLOW_UP, channel="C8", thread_ts=other_bot["event"]["ts"]
+    )
+    assert unanswered(fake, app_url, other_bot, follow_up_elsewhere) == [[], []]
+    post_json(app_url, own)
+    time.sleep(0.3)
+    thread = own["event"]["ts"]
+    post_json(app_url, event("message", FOLLOW_UP, channel="C8", thread_ts=thread))
+    (reply,) = fake.wait_for(lambda: posts_in_thread(fake, thread))
+    assert "Canada" in reply["text"]
 
 
 def test_answer_channel(fake: FakeSlack, app_url: str, service: ChatService) -> None:

@@ -41,6 +41,7 @@ BLOCK_LIMIT = 50
 TEXT_LIMIT = 40_000
 QUOTE_CHARS = 600
 MAX_SOURCES = 10
+POSTED_KEPT = 1000
 HOW_TO_ASK = messages.how_to_ask("/ask What happened?")
 HELPFUL, NOT_HELPFUL = "feedback_helpful", "feedback_not_helpful"
 # A user mention, `<@U123>` or `<@U123|name>`. The label cannot hold `<` or `>` (Slack
@@ -84,6 +85,16 @@ def feedback_buttons(answer_id: str) -> dict:
             },
         ],
     }
+
+
+def voted_answer_ids(blocks: list[dict]) -> list[str]:
+    """The answer ids the feedback buttons of a message's blocks vote on."""
+    return [
+        str(element.get("value"))
+        for block in blocks
+        if block.get("block_id") == "feedback"
+        for element in block.get("elements") or []
+    ]
 
 
 def source_blocks(n: int, answer: Answer) -> list[dict]:
@@ -179,8 +190,15 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
-    app = AsyncApp(client=make_client(settings), signing_secret=secret)
+    # Bolt's own filter would hide the bot's messages from it; this app reads them for the
+    # thread of an /ask answer (follow_own_answer), and answers no message that has a bot_id.
+    app = AsyncApp(
+        client=make_client(settings), signing_secret=secret, ignoring_self_events_enabled=False
+    )
     seen = RecentIds()
+    # /ask answers posted in a channel, by answer id, until Slack shows the bot its own
+    # message: only then is there a timestamp, the thread to follow (response_url gives none)
+    posted: OrderedDict[str, Answer] = OrderedDict()
 
     def allowed(channel: str | None, channel_type: str | None = None) -> bool:
         allowlist = settings.slack_channel_allowlist
@@ -237,7 +255,21 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             return
         text, blocks = await render(reply, user, channel)
         visibility = "ephemeral" if settings.slack_ephemeral_answers else "in_channel"
+        if visibility == "in_channel" and settings.thread_followups and reply.answer is not None:
+            posted[voted_answer_ids(blocks)[0]] = reply.answer
+            while len(posted) > POSTED_KEPT:
+                posted.popitem(last=False)
         await respond(text=text, blocks=blocks, response_type=visibility, replace_original=False)
+
+    def follow_own_answer(event: dict, context: AsyncBoltContext) -> None:
+        """Slack shows the bot the /ask answer it posted in a channel: its thread is
+        now one the bot answered in."""
+        if event.get("bot_id") != context.bot_id or event.get("thread_ts"):
+            return
+        ids = voted_answer_ids(event.get("blocks") or [])
+        answer = next((posted.pop(i) for i in ids if i in posted), None)
+        if answer is not None:
+            service.threads.remember([thread_key(event.get("channel", ""), event["ts"])], answer)
 
     async def answer_event(event: dict, say: AsyncSay, unasked: bool = False) -> None:
         """Answer a message in its thread, read with the thread's earlier questions when
@@ -283,9 +315,13 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
     @app.event("message")
     async def on_message(event: dict, say: AsyncSay, context: AsyncBoltContext) -> None:
         """DMs; in channels, follow-ups in threads the bot answered in, and questions in
-        answer channels. A message that mentions the bot is app_mention's."""
+        answer channels. A message that mentions the bot is app_mention's; one the bot
+        posted itself may be an /ask answer, whose thread it then follows."""
         if event.get("channel_type") == "im":
             await answer_event(event, say)
+            return
+        if event.get("bot_id"):
+            follow_own_answer(event, context)
             return
         text = event.get("text", "")
         if f"<@{context.bot_user_id}" in text or not looks_like_question(text):
