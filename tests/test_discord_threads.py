@@ -29,6 +29,8 @@ from tests.test_discord import (
 )
 
 ANSWER_CHANNEL_ID = 920000000000000002
+SKY_CHANNEL_ID = 920000000000000003
+FIXTURES = Path(__file__).parent / "fixtures"
 FOLLOW_UP = "which countries built it?"
 UNANSWERABLE = "Who won the 1966 World Cup final?"
 ARTICLE_TITLE = "Russia plans to leave the International Space Station"
@@ -52,6 +54,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory, fake: FakeDiscord) -> Set
         discord_guild_id=GUILD_ID,
         discord_message_content=True,
         discord_answer_channels=[ANSWER_CHANNEL_ID],
+        collections={
+            "sky": {"sources": [str(FIXTURES / "observatory.html")], "channels": [SKY_CHANNEL_ID]}
+        },
         rate_limit_questions=1000,
         rate_limit_channel_questions=100_000,
     )
@@ -86,6 +91,7 @@ def bot(fake: FakeDiscord, service: ChatService, settings: Settings) -> Iterator
         guild["channels"] = [
             text_channel(CHANNEL_ID, "general"),
             text_channel(ANSWER_CHANNEL_ID, "ask-the-articles"),
+            text_channel(SKY_CHANNEL_ID, "astronomy"),
         ]
         fake.dispatch("GUILD_CREATE", guild)
         fake.wait_for(lambda: client.get_channel(ANSWER_CHANNEL_ID) is not None)
@@ -202,3 +208,20 @@ def test_answer_channel_can_say_not_found(
     assert "couldn't find" in reply["content"]
     quiet_after(fake, [])
     assert posts_in(fake, thanks) == []
+
+
+def test_each_channel_answers_from_its_collection(bot: ArticleBot, fake: FakeDiscord) -> None:
+    """Only the "sky" collection holds the comet article: its channel answers, and a
+    reply there is read from it too; the default channel does not answer."""
+    comet = "What is the new comet called?"
+    assert "couldn't find" in wait_reply(fake, mention(fake, comet))["content"]
+    reply = wait_reply(fake, mention(fake, comet, channel_id=SKY_CHANNEL_ID))
+    assert "C/2023 H2" in text_of(reply)
+    follow_up = mention(
+        fake,
+        "when was it discovered?",
+        at_bot=False,
+        channel_id=SKY_CHANNEL_ID,
+        reply_to=sent_message(fake, reply),
+    )
+    assert "observatory" in text_of(wait_reply(fake, follow_up)).lower()

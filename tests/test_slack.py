@@ -799,6 +799,10 @@ def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_pat
         "NO_PROXY": "127.0.0.1",
         "ARTICLEBOT_OPS_PORT": str(ops_port),
         "ARTICLEBOT_LOG_FORMAT": "json",
+        # a second collection, built at start like the default one
+        "ARTICLEBOT_COLLECTIONS": json.dumps(
+            {"sky": {"sources": [str(FIXTURES / "observatory.html")], "channels": ["CSKY"]}}
+        ),
     }
     env.pop("SLACK_APP_TOKEN", None)
     exe = Path(sys.executable).parent / "articlebot"
@@ -835,10 +839,14 @@ def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_pat
         assert process.poll() is None
         reply = ask(fake, url, LAUNCH)
         assert "1998" in reply["text"] and "launched in 1998" in all_text(reply)
+        assert (
+            "C/2023 H2" in ask(fake, url, "What is the new comet called?", channel="CSKY")["text"]
+        )
         health = httpx.get(f"http://127.0.0.1:{ops_port}/healthz", timeout=5).json()
         assert health["ok"] and health["platform_connected"] and health["index_version"]
+        assert set(health["collections"]) == {"default", "sky"}
         metrics = httpx.get(f"http://127.0.0.1:{ops_port}/metrics", timeout=5).text
-        assert 'articlebot_questions_total{platform="slack"} 1.0' in metrics
+        assert 'articlebot_questions_total{platform="slack"} 2.0' in metrics
         assert (
             "articlebot_answer_seconds_bucket" in metrics
             and "articlebot_index_info{version=" in metrics
