@@ -616,6 +616,7 @@ def test_invite_url_has_exactly_the_needed_scopes_and_permissions() -> None:
         "read_messages",
         "send_messages",
         "send_messages_in_threads",
+        "create_public_threads",
         "embed_links",
         "read_message_history",
     }

@@ -39,12 +39,13 @@ EMBEDS_PER_MESSAGE = 10
 QUOTE_CHARS = 600
 HOW_TO_ASK = messages.how_to_ask("/ask question: What happened?")
 NO_MENTIONS = discord.AllowedMentions.none()
-# What the bot needs in a channel: read it, answer there and in threads, embed sources,
-# and see the message it replies to.
+# What the bot needs in a channel: read it, answer there and in threads, open a thread
+# on a question in an answer channel, embed sources, and see the message it replies to.
 PERMISSIONS = discord.Permissions(
     view_channel=True,
     send_messages=True,
     send_messages_in_threads=True,
+    create_public_threads=True,
     embed_links=True,
     read_message_history=True,
 )
