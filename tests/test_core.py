@@ -190,3 +190,19 @@ def test_a_follow_up_is_read_in_its_conversation(
         ),
     )
     assert "Canada" in countries.text
+
+
+def test_a_conversation_prefers_the_articles_it_cited(
+    fixture_index_dir: Path, embedder: Embedder, settings: Settings
+) -> None:
+    """ "What was built?" is answered from the bridge article, unless the conversation
+    cited the space station article and followup_article_weight is high enough."""
+    index = ArticleIndex.load(fixture_index_dir, embedder)
+    cited = Conversation((), frozenset({"russia-leaves-iss"}))
+    for weight, expected in ((0.0, "harbour-bridge"), (1.0, "russia-leaves-iss")):
+        answerer = make_answerer(
+            settings.model_copy(update={"followup_article_weight": weight}), index
+        )
+        answer = answerer.answer("What was built?", conversation=cited)
+        assert answer.sources[0].article.id == expected, weight
+    assert answerer.answer("What was built?").sources[0].article.id == "harbour-bridge"

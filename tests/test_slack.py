@@ -559,6 +559,22 @@ def test_reindex_rebuilds_only_the_channels_collection(
     assert "Kettering Vale astronomy club" in reply["text"]
 
 
+def test_a_version_published_for_a_collection_is_picked_up(
+    fake: FakeSlack, app_url: str, slack_settings: Settings, embedder: Embedder
+) -> None:
+    """`articlebot index add --collection sky` from another process: the running app
+    answers from the new version in the collection's channel, and only there."""
+    from bot.runtime import load_sources, make_collection
+
+    question = "How much did the harbour bridge cost?"
+    assert "couldn't find" in ask(fake, app_url, question, channel="CSKY")["text"]
+    sky = slack_settings.for_collection("sky")
+    articles, _ = load_sources(sky, [str(FIXTURES / "harbour-bridge.txt")])
+    make_collection(sky, embedder, sky.resolved_index_dir).add(articles)
+    assert "412 million" in ask(fake, app_url, question, channel="CSKY")["text"]
+    assert "couldn't find" in ask(fake, app_url, question, channel="C1", user="U3")["text"]
+
+
 # --- feedback and admin commands ----------------------------------------------------------
 
 
