@@ -118,8 +118,8 @@ class Settings(
     discord_guild_allowlist: list[int] = Field(default_factory=list)
     discord_channel_allowlist: list[int] = Field(default_factory=list)
     discord_admin_role_ids: list[int] = Field(default_factory=list)
-    # Privileged; enable it in the Developer Portal first. Lets the bot read replies
-    # to its answers that have the @-ping turned off, and answer them as questions.
+    # Privileged; enable it in the Developer Portal first. Lets the bot read messages that
+    # do not mention it: follow-ups in threads and replies, and answer channels.
     discord_message_content: bool = False
     # Channels where every question is answered without a mention, in a thread the bot
     # opens for it (needs discord_message_content, as do follow-ups in threads).
@@ -151,9 +151,11 @@ class Settings(
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def one_collection_per_channel(self) -> Settings:
-        """A channel answers from one collection; names are plain and not "default"."""
+    def collections_apart(self) -> Settings:
+        """A channel answers from one collection, and each collection has an index
+        directory of its own; names are plain and not "default"."""
         seen: dict[str, str] = {}
+        dirs = {self.resolved_index_dir.resolve(): DEFAULT_COLLECTION}
         for name, collection in self.collections.items():
             if name == DEFAULT_COLLECTION or not COLLECTION_NAME.fullmatch(name):
                 raise ValueError(
@@ -165,7 +167,15 @@ class Settings(
                         f"channel {channel} is in collections {seen[channel]} and {name}"
                     )
                 seen[channel] = name
+            index_dir = self.collection_index_dir(name).resolve()
+            if index_dir in dirs:
+                raise ValueError(f"collections {dirs[index_dir]} and {name} share {index_dir}")
+            dirs[index_dir] = name
         return self
+
+    def collection_index_dir(self, name: str) -> Path:
+        configured = self.collections[name].index_dir
+        return configured or self.data_dir / "collections" / name / "index"
 
     def collection_of(self, channel: str | int | None) -> str:
         """The collection a channel answers from: the one that lists it, else the default."""
@@ -186,7 +196,7 @@ class Settings(
             raise UnknownCollectionError(f"no collection named {name!r} (there are: {known})")
         update: dict[str, Any] = {
             "sources": collection.sources,
-            "index_dir": collection.index_dir or self.data_dir / "collections" / name / "index",
+            "index_dir": self.collection_index_dir(name),
         }
         if collection.min_score is not None:
             update["min_score"] = collection.min_score

@@ -463,6 +463,7 @@ def test_collections_in_the_settings_file_are_checked(
         ),
         '[collections."Sport News"]\nsources = ["x"]\n': "collection name 'Sport News'",
         "[collections.sport]\nchannels = []\n": "collections.sport.sources",
+        SKY + f'index_dir = "{tmp_path / "data" / "index"}"\n': "collections default and sky share",
         '[collections.sport]\nsources = ["x"]\nchanels = ["C1"]\n': "chanels",
     }
     for text, message in cases.items():

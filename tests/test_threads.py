@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot.answer.followup import Conversation, read_in_context
 from bot.answer.values import NOT_FOUND, Answer, Passage
-from bot.chat.threads import ThreadMemory, looks_like_question
+from bot.chat.threads import ThreadMemory, looks_like_question, unasked_answer
 from index.articles import make_article
 from index.chunking import Chunk
 
@@ -96,3 +96,11 @@ def test_what_counts_as_a_question_nobody_addressed() -> None:
 @given(st.text(max_size=300))
 def test_question_detection_takes_any_text(text: str) -> None:
     assert looks_like_question(text) in (True, False)
+
+
+def test_an_answer_channel_posts_only_answers() -> None:
+    found, missing = answer_from("iss"), Answer("x?", NOT_FOUND, True)
+    assert unasked_answer(found, silent_abstain=True) is found
+    assert unasked_answer(missing, silent_abstain=True) is None
+    assert unasked_answer(missing, silent_abstain=False) is missing
+    assert unasked_answer(None, silent_abstain=False) is None  # a refusal, help or failure

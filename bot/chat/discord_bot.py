@@ -26,7 +26,7 @@ from bot.chat import messages
 from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService, Outcome
 from bot.chat.service import Reply as ServiceReply
-from bot.chat.threads import looks_like_question
+from bot.chat.threads import looks_like_question, unasked_answer
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -344,12 +344,11 @@ class ArticleBot(discord.Client):
         self.remember(message, reply.answer, sent)
 
     async def answer_in_new_thread(self, message: discord.Message, question: str) -> None:
-        """In an answer channel: the answer in a thread the bot opens on the question.
-        Nothing but an answer is posted (answer_channel_silent_abstain: not even "not in
-        the articles"), so the channel is not filled with notes."""
+        """In an answer channel: the answer in a thread the bot opens on the question;
+        nothing else (unasked_answer), so the channel is not filled with notes."""
         reply = await self.reply_to(message, question)
-        answer = reply.answer
-        if answer is None or (answer.abstained and self.settings.answer_channel_silent_abstain):
+        answer = unasked_answer(reply.answer, self.settings.answer_channel_silent_abstain)
+        if answer is None:
             return
         thread = await message.create_thread(name=shorten(question.strip(), THREAD_NAME_LIMIT))
         await self.send_answer(thread, answer, message.author.id)

@@ -30,7 +30,7 @@ from bot.answer.values import Answer, shorten
 from bot.chat import messages
 from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService, Outcome, Reply
-from bot.chat.threads import looks_like_question
+from bot.chat.threads import looks_like_question, unasked_answer
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -292,7 +292,7 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             conversation if followed else None,
             settings.collection_of(channel),
         )
-        if unasked and not wanted_unasked(reply):
+        if unasked and not unasked_answer(reply.answer, settings.answer_channel_silent_abstain):
             return
         if reply.outcome is Outcome.FAILED:
             await say(text=reply.text, thread_ts=thread)
@@ -301,12 +301,6 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         await say(text=text, blocks=blocks, thread_ts=thread)
         if followed and reply.answer is not None:
             service.threads.remember([thread_key(channel, thread)], reply.answer)
-
-    def wanted_unasked(reply: Reply) -> bool:
-        answer = reply.answer
-        if answer is None:
-            return reply.outcome is Outcome.FAILED
-        return not (answer.abstained and settings.answer_channel_silent_abstain)
 
     @app.event("app_mention")
     async def on_mention(event: dict, say: AsyncSay) -> None:

@@ -113,3 +113,12 @@ def looks_like_question(text: str) -> bool:
     if len(words) < 2:
         return False
     return text.rstrip().endswith("?") or words[0].lower() in QUESTION_STARTS
+
+
+def unasked_answer(answer: Answer | None, silent_abstain: bool) -> Answer | None:
+    """What to post for a question in an answer channel, which nobody addressed to the
+    bot: only an answer, and with `silent_abstain` not even "not in the articles".
+    Refusals, help and failures stay unposted (failures are in the log)."""
+    if answer is None or (answer.abstained and silent_abstain):
+        return None
+    return answer
