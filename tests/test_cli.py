@@ -470,3 +470,24 @@ def test_collections_in_the_settings_file_are_checked(
         config.write_text(text)
         code, _, err = run(capsys, "--config", str(config), "ask", "x")
         assert code == 2 and message in err and "Traceback" not in err, (text, err)
+
+
+def test_a_collection_sees_its_own_sources_index_and_threshold(tmp_path: Path) -> None:
+    from bot.settings import load_settings
+
+    settings = load_settings(
+        data_dir=tmp_path,
+        min_score=0.95,
+        collections={
+            "sky": {"sources": ["sky"], "channels": [920000000000000005], "min_score": 0.5},
+            "sport": {"sources": ["sport"], "index_dir": str(tmp_path / "sport")},
+        },
+    )
+    sky, sport = settings.for_collection("sky"), settings.for_collection("sport")
+    assert sky.sources == ["sky"] and sky.min_score == 0.5
+    assert sky.resolved_index_dir == tmp_path / "collections" / "sky" / "index"
+    assert sport.min_score == 0.95 and sport.resolved_index_dir == tmp_path / "sport"
+    assert settings.collection_of(920000000000000005) == "sky"
+    assert settings.collection_of("920000000000000005") == "sky"
+    assert settings.collection_of("C1") == settings.collection_of(None) == "default"
+    assert settings.for_collection(None) is settings is settings.for_collection("default")

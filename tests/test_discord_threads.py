@@ -177,6 +177,17 @@ def test_answer_channel_answers_in_a_new_thread_and_follows_it(
     assert len(posts_in(fake, question)) == 2
 
 
+def test_without_the_thread_permission_the_answer_goes_in_the_channel(
+    bot: ArticleBot, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.thread_refusals = 1
+    threads_before = len(fake.threads)
+    question = mention(fake, LAUNCH, at_bot=False, channel_id=ANSWER_CHANNEL_ID)
+    assert "1998" in text_of(wait_reply(fake, question))
+    assert len(fake.threads) == threads_before and fake.thread_refusals == 0
+    assert "give the bot Create Public Threads" in caplog.text
+
+
 def test_what_answer_channels_leave_alone(bot: ArticleBot, fake: FakeDiscord) -> None:
     """ "thanks all", a link and a question the articles do not answer get nothing in an
     answer channel; without a mention, a question elsewhere gets nothing either."""

@@ -350,7 +350,17 @@ class ArticleBot(discord.Client):
         answer = unasked_answer(reply.answer, self.settings.answer_channel_silent_abstain)
         if answer is None:
             return
-        thread = await message.create_thread(name=shorten(question.strip(), THREAD_NAME_LIMIT))
+        try:
+            thread = await message.create_thread(name=shorten(question.strip(), THREAD_NAME_LIMIT))
+        except discord.Forbidden:
+            log.warning(
+                "cannot open a thread in channel %s: give the bot Create Public Threads "
+                "there; answering in the channel instead",
+                message.channel.id,
+            )
+            sent = await self.send_answer(message.channel, answer, message.author.id, message)
+            self.remember(message, answer, sent)
+            return
         await self.send_answer(thread, answer, message.author.id)
         if self.settings.thread_followups:
             self.service.threads.remember([thread_key(thread.id)], answer)

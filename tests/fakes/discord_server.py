@@ -58,6 +58,7 @@ class FakeDiscord(BackgroundServer):
         self.token = token
         self.message_content = message_content  # the privileged intent, enabled for the app
         self.threads: list[dict] = []  # threads the bot started
+        self.thread_refusals = 0  # the next thread starts answer 403, as without the permission
         self.requests: list[Recorded] = []
         self.unexpected: list[Recorded] = []
         self.synced_commands: list[dict] = []
@@ -229,6 +230,9 @@ class FakeDiscord(BackgroundServer):
     async def _start_thread(self, path: str, body: Any) -> web.Response:
         """A public thread on a message, announced with THREAD_CREATE as Discord does."""
         _, parent_id, _, message_id, _ = path.strip("/").split("/")
+        if self.thread_refusals:
+            self.thread_refusals -= 1
+            return json_response({"message": "Missing Permissions", "code": 50013}, 403)
         name = body.get("name") or ""
         if not 1 <= len(name) <= 100:
             return json_response({"message": "Invalid Form Body", "code": 50035}, 400)
