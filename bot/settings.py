@@ -174,6 +174,7 @@ class Settings(
         return self
 
     def collection_index_dir(self, name: str) -> Path:
+        """Where a collection's index lives: its own index_dir, else under data_dir."""
         configured = self.collections[name].index_dir
         return configured or self.data_dir / "collections" / name / "index"
 

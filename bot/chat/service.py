@@ -142,15 +142,8 @@ class ChatService:
     ) -> None:
         self.embedder = embedder
         self.settings = settings
-        self.desks = {
-            name: Desk(
-                name,
-                settings.for_collection(name),
-                served,
-                IndexWatcher(served, settings.for_collection(name).resolved_index_dir, embedder),
-            )
-            for name, served in {DEFAULT_COLLECTION: answerer, **(collections or {})}.items()
-        }
+        served = {DEFAULT_COLLECTION: answerer, **(collections or {})}
+        self.desks = {name: self._open_desk(name, by) for name, by in served.items()}
         self.config = config = settings.section(ChatConfig)
         self.metrics = Metrics(platform)
         self.limiter = RateLimiter(config.rate_limit_questions, config.rate_limit_seconds)
@@ -160,6 +153,11 @@ class ChatService:
         self.threads = ThreadMemory(config.thread_idle_minutes * 60)
         self._pool = ThreadPoolExecutor(config.answer_threads, thread_name_prefix="answer")
         self._waiting = 0  # questions submitted and not yet answered (touched on the loop only)
+
+    def _open_desk(self, name: str, answerer: Answerer) -> Desk:
+        settings = self.settings.for_collection(name)
+        watcher = IndexWatcher(answerer, settings.resolved_index_dir, self.embedder)
+        return Desk(name, settings, answerer, watcher)
 
     @property
     def answerer(self) -> Answerer:
