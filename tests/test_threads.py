@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 
 from bot.answer.followup import Conversation, read_in_context
 from bot.answer.values import NOT_FOUND, Answer, Passage
-from bot.chat.threads import ThreadMemory, looks_like_question, unasked_answer
+from bot.chat.threads import (
+    NOT_WORDS,
+    WORD,
+    ThreadMemory,
+    looks_like_question,
+    unasked_answer,
+)
 from index.articles import make_article
 from index.chunking import Chunk
 
@@ -95,7 +101,13 @@ def test_what_counts_as_a_question_nobody_addressed() -> None:
 
 @given(st.text(max_size=300))
 def test_question_detection_takes_any_text(text: str) -> None:
+    """Any text gets a yes or no, and fewer than two words (links, mentions and
+    :emoji: not counted) is never a question."""
+    words = WORD.findall(NOT_WORDS.sub(" ", text))
     assert looks_like_question(text) in (True, False)
+    if len(words) < 2:
+        assert not looks_like_question(text)
+        assert not looks_like_question(text + "?")
 
 
 def test_an_answer_channel_posts_only_answers() -> None:
