@@ -3,13 +3,12 @@ the question before it, and the articles already cited are preferred.
 
 A question leans on the one before it when it refers back ("it", "they", "that
 year") or has too few words of its own to be searched alone. Then the topic of
-the earlier question (its names, "the International Space Station"; without
-names, else its content words) takes the place of the first pronoun ("which countries built
-the International Space Station?"), or is appended when there is none to replace,
-for retrieval and for the evidence. Only the topic:
-the earlier question's own ask ("when ... launched") would pull the follow-up
-back to the earlier answer. The answer is still a verified quote, and abstention
-still applies.
+the earlier question (its names, "the International Space Station", else its
+content words) takes the place of the first pronoun ("which countries built the
+International Space Station?"), or is appended when there is none to replace, for
+retrieval and for the evidence. Only the topic: the earlier question's own ask
+("when ... launched") would pull the follow-up back to the earlier answer. The
+answer is still a verified quote, and abstention still applies.
 """
 
 from __future__ import annotations
@@ -21,13 +20,28 @@ from dataclasses import dataclass
 from bot.answer.signals import question_names
 from bot.answer.values import Answer
 
-PRONOUN = re.compile(r"\b(it|they|them|this|that|these|those|he|him|she)\b", re.IGNORECASE)
-POSSESSIVE = re.compile(r"\b(its|their|his|her)\b", re.IGNORECASE)
-REFERS_BACK = re.compile(
-    r"\b(it|its|they|them|their|theirs|this|that|these|those|there|then|he|him|his|she|her"
-    r"|the same|the other|also|else|instead)\b",
-    re.IGNORECASE,
+PRONOUNS = ("it", "they", "them", "this", "that", "these", "those", "he", "him", "she")
+POSSESSIVES = ("its", "their", "his", "her")
+# Words that refer back without standing for the topic themselves.
+OTHER_BACK_REFERENCES = (
+    "theirs",
+    "there",
+    "then",
+    "the same",
+    "the other",
+    "also",
+    "else",
+    "instead",
 )
+
+
+def any_of(words: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"\b({'|'.join(words)})\b", re.IGNORECASE)
+
+
+PRONOUN = any_of(PRONOUNS)
+POSSESSIVE = any_of(POSSESSIVES)
+REFERS_BACK = any_of(PRONOUNS + POSSESSIVES + OTHER_BACK_REFERENCES)
 WORD = re.compile(r"[\w'\u2019-]+")
 OWN_TERMS_MIN = 2  # fewer content words than this cannot stand alone
 EARLIER_QUESTIONS_KEPT = 3

@@ -183,20 +183,17 @@ def conversation_keys(message: discord.Message) -> list[str]:
     return keys
 
 
-def channel_of(message: discord.Message) -> discord.abc.Snowflake:
-    """The channel a message counts as posted in for the allowlist: a thread's parent."""
-    channel = message.channel
-    parent = channel.parent if isinstance(channel, discord.Thread) else None
-    return parent or channel
+def home_channel_id(channel: object, fallback: int | None = None) -> int | None:
+    """The channel a message or command counts as in, for the allowlist, the collection
+    and the feedback record: a thread's parent; `fallback` when the channel is unknown."""
+    if isinstance(channel, discord.Thread):
+        return channel.parent_id
+    return getattr(channel, "id", fallback)
 
 
 def asked_in(interaction: discord.Interaction) -> int | None:
-    """The channel a command counts as used in, for the allowlist and the collection:
-    a thread's parent."""
-    channel = interaction.channel
-    if isinstance(channel, discord.Thread):
-        return channel.parent_id
-    return interaction.channel_id
+    """The channel a command counts as used in (home_channel_id)."""
+    return home_channel_id(interaction.channel, interaction.channel_id)
 
 
 def vote_buttons(answer_id: str) -> discord.ui.View:
@@ -292,7 +289,7 @@ class ArticleBot(discord.Client):
         in_guild = not isinstance(message.channel, discord.DMChannel)
         if not self.allowed_guild(message.guild.id if message.guild else None):
             return
-        if not self.allowed_channel(channel_of(message).id, in_guild):
+        if not self.allowed_channel(home_channel_id(message.channel), in_guild):
             return
         question = re.sub(rf"<@!?{self.user.id}>", " ", message.content)
         if not in_guild or self.user in message.mentions:
@@ -329,7 +326,7 @@ class ArticleBot(discord.Client):
         reply = self.service.admit(user, channel)
         if reply is None:
             conversation = self.conversation_of(message) if self.settings.thread_followups else None
-            collection = self.settings.collection_of(channel_of(message).id)
+            collection = self.settings.collection_of(home_channel_id(message.channel))
             async with message.channel.typing():
                 reply = await self.service.reply(question, HOW_TO_ASK, conversation, collection)
         return reply
@@ -340,8 +337,12 @@ class ArticleBot(discord.Client):
         if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
             await message.reply(reply.text, allowed_mentions=NO_MENTIONS)
             return
-        sent = await self.send_answer(message.channel, reply.answer, message.author.id, message)
-        self.remember(message, reply.answer, sent)
+        await self.post_reply(message, reply.answer)
+
+    async def post_reply(self, message: discord.Message, answer: Answer) -> None:
+        """The answer in reply to the question's message, followed as a conversation."""
+        sent = await self.send_answer(message.channel, answer, message.author.id, message)
+        self.remember(message, answer, sent)
 
     async def answer_in_new_thread(self, message: discord.Message, question: str) -> None:
         """In an answer channel: the answer in a thread the bot opens on the question;
@@ -358,8 +359,7 @@ class ArticleBot(discord.Client):
                 "there; answering in the channel instead",
                 message.channel.id,
             )
-            sent = await self.send_answer(message.channel, answer, message.author.id, message)
-            self.remember(message, answer, sent)
+            await self.post_reply(message, answer)
             return
         await self.send_answer(thread, answer, message.author.id)
         if self.settings.thread_followups:
@@ -403,7 +403,7 @@ class ArticleBot(discord.Client):
         """The answer recorded with where it was asked (in a worker thread: SQLite stays
         off the event loop), and the buttons that vote on it, for its last message."""
         thread = channel if isinstance(channel, discord.Thread) else None
-        where = thread.parent_id if thread else getattr(channel, "id", None)
+        where = home_channel_id(channel)
         answer_id = await asyncio.to_thread(
             self.feedback.record_answer,
             answer,

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bot.answer.values import Answer
+from bot.settings import DEFAULT_COLLECTION
 from index.files import private_file
 
 SCHEMA = """
@@ -117,7 +118,7 @@ class FeedbackStore:
         user_id: str,
         channel: str = "",
         thread: str = "",
-        collection: str = "default",
+        collection: str = DEFAULT_COLLECTION,
     ) -> str:
         """Store an answer the buttons under it can vote on; returns its id. `channel`
         and `thread` say where it was asked (empty in a DM or on the command line),
