@@ -6,9 +6,10 @@
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
 #   make lock   regenerate the lock files from pyproject.toml (after changing a pin)
 #
-# Every install comes from a lock file: every package, direct or not, pinned with
-# its hashes (pip --require-hashes). torch is pinned there to the CPU build
-# (2.13.0+cpu), so pip cannot pull the multi-GB CUDA build.
+# Every install runs deploy/install.sh (as the Dockerfile does) and comes from a lock
+# file: every package, direct or not, pinned with its hashes (pip --require-hashes).
+# torch is pinned there to the CPU build (2.13.0+cpu), so pip cannot pull the
+# multi-GB CUDA build. requirements-serve.lock is the serving install (no torch).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,6 +17,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 QUESTION ?= When was the International Space Station launched?
 LOCK := requirements.lock
+SERVE_LOCK := requirements-serve.lock
 TEST_LOCK := requirements-test.lock
 PIP_COMPILE := pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--all-build-deps --no-emit-index-url --no-emit-find-links
@@ -27,22 +29,19 @@ venv: $(BIN)/python
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-demo: venv
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation .
+demo:
+	PYTHON=$(PYTHON) deploy/install.sh build $(VENV)
 	$(BIN)/articlebot ask "$(QUESTION)"
 
-test: venv
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(TEST_LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+test:
+	PYTHON=$(PYTHON) deploy/install.sh test $(VENV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	ARTICLEBOT_HYPOTHESIS=thorough $(BIN)/python -m pytest
 
 # The fast tier: everything that does not need the real model (under a minute).
-test-fast: venv
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(TEST_LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+test-fast:
+	PYTHON=$(PYTHON) deploy/install.sh test $(VENV)
 	$(BIN)/python -m pytest -m "not model"
 
 lint: venv
@@ -51,13 +50,13 @@ lint: venv
 lock:
 	$(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/python -m pip install --quiet pip-tools==7.6.2
-	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --output-file $(LOCK) pyproject.toml
-	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --extra test --extra bench \
+	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --output-file $(SERVE_LOCK) pyproject.toml
+	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --extra build --output-file $(LOCK) pyproject.toml
+	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --extra build --extra test --extra bench \
 		--output-file $(TEST_LOCK) pyproject.toml
 
-bench-peers: venv
-	$(BIN)/python -m pip install --quiet --require-hashes -r $(TEST_LOCK)
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+bench-peers:
+	PYTHON=$(PYTHON) deploy/install.sh test $(VENV)
 	$(PYTHON) -m venv .venv-peers
 	.venv-peers/bin/python -m pip install --quiet $(TORCH)
 	.venv-peers/bin/python -m pip install --quiet -r bench/peers/requirements.txt

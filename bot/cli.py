@@ -44,6 +44,8 @@ serve_app = typer.Typer(help="Run a chat bot.", no_args_is_help=True)
 app.add_typer(serve_app, name="serve")
 discord_app = typer.Typer(help="Discord set-up helpers.", no_args_is_help=True)
 app.add_typer(discord_app, name="discord")
+slack_app = typer.Typer(help="Slack set-up helpers.", no_args_is_help=True)
+app.add_typer(slack_app, name="slack")
 
 IndexDirOption = Annotated[
     Path | None,
@@ -84,7 +86,26 @@ def root(
     from bot.logs import configure_logging
 
     serving = ctx.invoked_subcommand == "serve"
-    configure_logging(debug, _settings(ctx).log_format == "json", serving)
+    try:
+        settings = _settings(ctx)
+    except (ValidationError, ArticleBotError) as exc:
+        if ctx.invoked_subcommand != "check":
+            raise
+        _settings_problems(exc)
+    configure_logging(debug, settings.log_format == "json", serving)
+
+
+def _settings_problems(exc: ValidationError | ArticleBotError) -> None:
+    """For `check`: each thing wrong with the settings on its own line, then exit 2."""
+    from bot.check import problem
+
+    if isinstance(exc, ValidationError):
+        lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+    else:
+        lines = [str(exc)]
+    for line in lines:
+        typer.echo(problem(f"settings: {line}").line())
+    raise typer.Exit(2)
 
 
 def _settings(ctx: typer.Context, collection: str | None = None, **overrides: object) -> Settings:
@@ -585,6 +606,54 @@ def discord_invite_url(
     if app_id is None:
         raise UsageError("give --application-id or set DISCORD_APPLICATION_ID")
     typer.echo(invite_url(app_id))
+
+
+@app.command("check")
+def check(
+    ctx: typer.Context,
+    platforms: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[discord|slack]...", help="Platforms (default: each whose token is set)."
+        ),
+    ] = None,
+) -> None:
+    """Say what would stop a bot from working, before starting it: settings, indexes
+    and model, sources, tokens, scopes and intents. Exit 0 when all is well, else 2."""
+    from bot.check import PLATFORMS, ok, preflight
+
+    unknown = sorted(set(platforms or []) - set(PLATFORMS))
+    if unknown:
+        raise UsageError(f"no platform named {', '.join(unknown)} (there are: discord, slack)")
+    findings = [ok("settings: valid"), *preflight(_settings(ctx), platforms or [])]
+    for finding in findings:
+        typer.echo(finding.line())
+    if not all(finding.ok for finding in findings):
+        raise typer.Exit(2)
+
+
+@slack_app.command("manifest")
+def slack_manifest(
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="For Socket Mode (no public address).")
+    ] = False,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            metavar="URL",
+            help="The public address of `serve slack` (HTTP mode; /slack/events is added).",
+        ),
+    ] = None,
+) -> None:
+    """Print the Slack app manifest that matches this app (commands, events, scopes)."""
+    from bot.chat.slack_manifest import manifest_yaml
+
+    if socket_mode and url:
+        raise UsageError("--socket-mode and --url exclude each other")
+    if url and not url.startswith("https://"):
+        raise UsageError("--url must be an https:// address (Slack sends only to HTTPS)")
+    typer.echo(manifest_yaml(url, socket_mode=socket_mode), nl=False)
 
 
 # --- entry point -------------------------------------------------------------------------

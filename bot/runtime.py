@@ -43,7 +43,10 @@ class BuildReport:
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    return Embedder(settings.section(EmbeddingConfig))
+    """The embedder; in the serving install, with the model files an index stored."""
+    index_dirs = [settings.resolved_index_dir]
+    index_dirs += [settings.collection_index_dir(name) for name in settings.collections]
+    return Embedder(settings.section(EmbeddingConfig), index_dirs)
 
 
 def load_sources(

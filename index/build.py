@@ -25,8 +25,8 @@ from index.articles import Article
 from index.cache import EmbeddingCache, embed_with_cache
 from index.chunking import Chunk, ChunkingConfig, chunk_article
 from index.config import IndexConfig
-from index.embedding import Embedder
-from index.errors import IndexBusyError, IndexCorruptError, NoArticlesError
+from index.embedding import FULL_INSTALL_HINT, Embedder
+from index.errors import IndexBusyError, IndexCorruptError, ModelMissingError, NoArticlesError
 from index.files import fsync_dir, private_dirs, write_file, write_text
 from index.layout import (
     ARTICLES,
@@ -149,7 +149,9 @@ def _prune_models(index_dir: Path) -> None:
             return  # cannot tell what that version uses: keep every export
         used.add(onnx["file"] if onnx else None)
     for path in folder.iterdir():
-        if f"{MODELS}/{path.name}" not in used:
+        if path.is_dir() and f"{MODELS}/{path.name}.onnx" not in used:
+            shutil.rmtree(path, ignore_errors=True)
+        elif not path.is_dir() and f"{MODELS}/{path.name}" not in used:
             path.unlink(missing_ok=True)
 
 
@@ -189,7 +191,8 @@ def open_cache(index_dir: Path, embedder: Embedder) -> EmbeddingCache:
 def prepare_onnx(index_dir: Path, embedder: Embedder) -> tuple[dict | None, OnnxEncoder | None]:
     """The index's ONNX export of the model, exported first if there is none yet:
     what the manifest records about it, and the opened export. (None, None), with
-    a warning, when no export is possible and torch embeds.
+    a warning, when no export is possible and torch embeds; an error where torch
+    cannot (the serving install), naming the fix.
 
     An export already on disk is trusted only with the checksum the current
     version recorded for it; one that no manifest vouches for, or whose checksum
@@ -199,17 +202,33 @@ def prepare_onnx(index_dir: Path, embedder: Embedder) -> tuple[dict | None, Onnx
     path = index_dir / MODELS / embedder.onnx_file_name
     try:
         onnx = _recorded_export(index_dir, path, embedder) or _shared_export(path, embedder)
-        if onnx is None:
-            if path.is_file():
-                log.warning("the ONNX model %s is not the one recorded; exporting it again", path)
-            embedder.export_onnx(path)
-            onnx = embedder.open_export(path)
-    except Exception as exc:  # torch.onnx raises many types; torch stays the fallback
-        log.warning("no ONNX export of the model (%s); embedding with torch", exc)
-        return None, None
+        if onnx is None and embedder.runs_model:
+            onnx = _export(path, embedder)
+        if onnx is not None:
+            embedder.save_model_files(path)
+    except OSError as exc:
+        log.warning("cannot store the ONNX export in %s (%s); embedding with torch", path, exc)
+        onnx = None
+    if onnx is None and not embedder.runs_model:
+        raise ModelMissingError(
+            f"{index_dir} holds no ONNX export of the model and this install cannot make "
+            f"one (it has no torch); {FULL_INSTALL_HINT}"
+        )
     if onnx is None:
         return None, None
     return {"file": f"{MODELS}/{path.name}", "sha256": onnx.sha256}, onnx
+
+
+def _export(path: Path, embedder: Embedder) -> OnnxEncoder | None:
+    """A fresh export at `path`; None, with a warning, when it fails (torch embeds)."""
+    try:
+        if path.is_file():
+            log.warning("the ONNX model %s is not the one recorded; exporting it again", path)
+        embedder.export_onnx(path)
+        return embedder.open_export(path)
+    except Exception as exc:  # torch.onnx raises many types; torch stays the fallback
+        log.warning("no ONNX export of the model (%s); embedding with torch", exc)
+        return None
 
 
 def _recorded_export(index_dir: Path, path: Path, embedder: Embedder) -> OnnxEncoder | None:
@@ -229,11 +248,20 @@ def _recorded_export(index_dir: Path, path: Path, embedder: Embedder) -> OnnxEnc
 def _shared_export(path: Path, embedder: Embedder) -> OnnxEncoder | None:
     """The same export, already opened by this process for another index directory:
     linked (or copied) here and checked against the checksum it was opened with."""
-    opened = embedder.opened_export(path.name)
+    opened = embedder.opened_export(path.name) or _export_beside_model(path, embedder)
     if opened is None or opened.path == path or not opened.path.is_file():
         return None
     _share_file(opened.path, path)
     return embedder.open_export(path, opened.sha256)
+
+
+def _export_beside_model(path: Path, embedder: Embedder) -> OnnxEncoder | None:
+    """Where the model's files came from another index (the serving install), that
+    index's export, which lies beside them."""
+    beside = embedder.model_path.with_suffix(".onnx")
+    if beside.name != path.name or beside == path or not beside.is_file():
+        return None
+    return embedder.open_export(beside)
 
 
 def _share_file(source: Path, target: Path) -> None:

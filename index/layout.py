@@ -6,6 +6,8 @@ and the CURRENT pointer.
                          lexicon.json (since question rewriting; older versions lack it)
     models/<model>.onnx  the embedding model as ONNX, named by its weights; the
                          manifest holds its checksum (index/onnx_model.py)
+    models/<model>/      its tokenizer and sizes: with the export, all that the
+                         serving install (no torch, no model package) embeds with
     embeddings.sqlite3   embedding cache shared by all versions (index/cache.py)
     .lock                held while a build runs
 
@@ -146,6 +148,17 @@ def versions(index_dir: Path) -> list[str]:
 def current_version_dir(index_dir: Path) -> Path | None:
     name = read_pointer(Path(index_dir))
     return Path(index_dir) / VERSIONS / name if name else None
+
+
+def read_current_manifest(index_dir: Path) -> Manifest | None:
+    """The current version's manifest; None when there is none or it is unreadable."""
+    version_dir = current_version_dir(index_dir)
+    if version_dir is None:
+        return None
+    try:
+        return read_manifest(version_dir / MANIFEST)
+    except IndexCorruptError:
+        return None
 
 
 def read_current(index_dir: Path) -> tuple[Manifest, list[Article]] | None:

@@ -10,8 +10,13 @@ from pathlib import Path
 
 from index.articles import Article
 from index.chunking import Chunk
-from index.embedding import Embedder, TextEncoder
-from index.errors import IndexCorruptError, IndexIncompatibleError, IndexMissingError
+from index.embedding import FULL_INSTALL_HINT, Embedder, TextEncoder
+from index.errors import (
+    IndexCorruptError,
+    IndexIncompatibleError,
+    IndexMissingError,
+    ModelMissingError,
+)
 from index.layout import (
     ARTICLES,
     CHUNKS,
@@ -61,11 +66,16 @@ def _check_compatible(manifest: Manifest, embedder: Embedder, version_dir: Path)
 def query_encoder(index_dir: Path, manifest: Manifest, embedder: Embedder) -> TextEncoder:
     """What embeds questions for this version: its ONNX export if it is intact;
     otherwise (none recorded, missing, checksum differs) torch, saying why."""
-    if not embedder.onnx_wanted or not manifest.onnx:
-        return embedder.encoder(None)
-    path = index_dir / manifest.onnx["file"]
-    onnx = embedder.open_export(path, manifest.onnx["sha256"]) if path.is_file() else None
-    if onnx is None:
+    path = index_dir / manifest.onnx["file"] if manifest.onnx else None
+    onnx = None
+    if embedder.onnx_wanted and path and path.is_file():
+        onnx = embedder.open_export(path, manifest.onnx["sha256"])
+    if onnx is None and not embedder.runs_model:
+        why = "has no ONNX export" if path is None else f"cannot use its ONNX export {path}"
+        raise ModelMissingError(
+            f"the index at {index_dir} {why}, and this install has no torch; {FULL_INSTALL_HINT}"
+        )
+    if onnx is None and path is not None and embedder.onnx_wanted:
         log.warning("the ONNX model %s is missing or damaged; embedding with torch", path)
     return embedder.encoder(onnx)
 

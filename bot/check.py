@@ -1,0 +1,222 @@
+"""`articlebot check`: a preflight that says, in one screen, what would stop a bot
+from working before it is started: the settings, each collection's index and the
+model it embeds with, each source, and each platform's token with the scopes or
+intents the settings need. One line per finding; secrets are never shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bot.settings import DEFAULT_COLLECTION, Settings
+from index.errors import ArticleBotError
+
+log = logging.getLogger(__name__)
+
+PLATFORMS = ("discord", "slack")
+# Application flags that let a bot receive message content (Developer Portal > Bot).
+DISCORD_MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)
+# What a platform that cannot be reached raises (both clients use aiohttp).
+UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report: what was checked and what was found."""
+
+    ok: bool
+    text: str
+
+    def line(self) -> str:
+        return f"{'ok     ' if self.ok else 'PROBLEM'}  {self.text}"
+
+
+def ok(text: str) -> Finding:
+    return Finding(True, text)
+
+
+def problem(text: str) -> Finding:
+    return Finding(False, text)
+
+
+def preflight(settings: Settings, platforms: list[str]) -> list[Finding]:
+    """Every finding, in the order an operator would fix them."""
+    findings = list(check_indexes(settings))
+    findings += check_sources(settings)
+    wanted = platforms or [p for p in PLATFORMS if _token(settings, p)]
+    if not wanted:
+        findings.append(problem("no chat platform: set DISCORD_TOKEN or SLACK_BOT_TOKEN"))
+    checks = {"discord": check_discord, "slack": check_slack}
+    for platform in wanted:
+        findings += asyncio.run(checks[platform](settings))
+    return findings
+
+
+def _token(settings: Settings, platform: str) -> str:
+    secret = settings.discord_token if platform == "discord" else settings.slack_bot_token
+    return secret.get_secret_value() if secret else ""
+
+
+def _collections(settings: Settings) -> Iterator[tuple[str, Settings]]:
+    for name in [DEFAULT_COLLECTION, *settings.collections]:
+        yield name, settings.for_collection(None if name == DEFAULT_COLLECTION else name)
+
+
+# --- the indexes and the model -------------------------------------------------------------
+
+
+def check_indexes(settings: Settings) -> Iterator[Finding]:
+    """Each collection's index loads and embeds a question with its model."""
+    from bot.runtime import make_embedder
+    from index.layout import has_index
+    from index.store import ArticleIndex
+
+    try:
+        embedder = make_embedder(settings)
+    except ArticleBotError as exc:
+        yield problem(f"embedding model: {exc}")
+        return
+    for name, seen in _collections(settings):
+        index_dir = seen.resolved_index_dir
+        option = "" if name == DEFAULT_COLLECTION else f" --collection {name}"
+        if not has_index(index_dir):
+            yield problem(f"index {name}: none at {index_dir}; run articlebot index build{option}")
+            continue
+        try:
+            index = ArticleIndex.load(index_dir, embedder)
+            index.encoder.encode(["Is the model working?"])
+        except ArticleBotError as exc:
+            yield problem(f"index {name}: {exc}")
+            continue
+        manifest = index.manifest
+        yield ok(
+            f"index {name}: version {manifest.version}, {len(index.articles)} article(s), "
+            f"questions embedded with {index.encoder.backend}"
+        )
+
+
+# --- the sources ---------------------------------------------------------------------------
+
+
+def check_sources(settings: Settings) -> Iterator[Finding]:
+    """Each configured file or folder exists and each URL answers."""
+    from index.config import FetchConfig
+    from index.fetch import Fetcher
+
+    fetcher = Fetcher(settings.section(FetchConfig))
+    for name, seen in _collections(settings):
+        for source in seen.resolved_sources:
+            yield _check_source(name, source, fetcher.get)
+
+
+def _check_source(name: str, source: str, get: Callable[[str], object]) -> Finding:
+    if "://" not in source:
+        found = Path(source).exists()
+        return (ok if found else problem)(
+            f"source of {name}: {source}" + ("" if found else " does not exist")
+        )
+    try:
+        get(source)
+    except ArticleBotError as exc:
+        return problem(f"source of {name}: {exc}")
+    return ok(f"source of {name}: {source} answers")
+
+
+# --- Slack ---------------------------------------------------------------------------------
+
+
+async def check_slack(settings: Settings) -> list[Finding]:
+    """The bot token is valid and holds every scope the manifest asks for; the
+    signing secret or app token that the chosen mode needs is set and valid."""
+    from bot.chat.slack_manifest import BOT_SCOPES
+
+    if not _token(settings, "slack"):
+        return [problem("slack: SLACK_BOT_TOKEN is not set")]
+    granted = await _slack_scopes(settings)
+    if isinstance(granted, Finding):
+        return [granted]
+    missing = [scope for scope in BOT_SCOPES if scope not in granted]
+    findings = [
+        problem(
+            f"slack: the bot token lacks the scopes {', '.join(missing)}; add them under OAuth "
+            "& Permissions (or from `articlebot slack manifest`) and reinstall the app"
+        )
+        if missing
+        else ok("slack: bot token valid, with every scope the manifest asks for")
+    ]
+    return [*findings, await _slack_mode(settings)]
+
+
+async def _slack_scopes(settings: Settings) -> set[str] | Finding:
+    from slack_sdk.errors import SlackApiError
+
+    from bot.chat.slack_app import make_client
+
+    try:
+        auth = await make_client(settings.model_copy(update={"slack_api_retries": 0})).auth_test()
+    except SlackApiError as exc:
+        return problem(f"slack: Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')})")
+    except UNREACHABLE as exc:
+        return problem(f"slack: cannot reach Slack ({exc.__class__.__name__})")
+    return {s.strip() for s in (auth.headers.get("x-oauth-scopes") or "").split(",")}
+
+
+async def _slack_mode(settings: Settings) -> Finding:
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
+    if not app_token:
+        if settings.slack_signing_secret and settings.slack_signing_secret.get_secret_value():
+            return ok("slack: HTTP mode, signing secret set")
+        return problem(
+            "slack: set SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
+        )
+    base_url = (settings.slack_api_base_url or AsyncWebClient.BASE_URL).rstrip("/") + "/"
+    try:
+        await AsyncWebClient(base_url=base_url).apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        return problem(f"slack: Slack rejected SLACK_APP_TOKEN ({exc.response.get('error')})")
+    except UNREACHABLE as exc:
+        return problem(f"slack: cannot reach Slack ({exc.__class__.__name__})")
+    return ok("slack: Socket Mode, app token valid")
+
+
+# --- Discord -------------------------------------------------------------------------------
+
+
+async def check_discord(settings: Settings) -> list[Finding]:
+    """The token is valid and the application has the intents the settings use."""
+    import discord
+
+    from bot.chat.discord_bot import apply_endpoints
+
+    token = _token(settings, "discord")
+    if not token:
+        return [problem("discord: DISCORD_TOKEN is not set")]
+    apply_endpoints(settings)
+    client = discord.Client(intents=discord.Intents.none())
+    try:
+        await client.login(token)
+        flags = (await client.application_info()).flags.value
+    except discord.LoginFailure:
+        return [problem("discord: Discord rejected DISCORD_TOKEN (Developer Portal > Bot)")]
+    except (*UNREACHABLE, discord.HTTPException) as exc:
+        return [problem(f"discord: cannot reach Discord ({exc.__class__.__name__})")]
+    finally:
+        await client.close()
+    findings = [ok("discord: token valid")]
+    if settings.discord_message_content and not flags & DISCORD_MESSAGE_CONTENT_FLAGS:
+        findings.append(
+            problem(
+                "discord: discord_message_content is on, but the Message Content intent is "
+                "not enabled (Developer Portal > Bot > Privileged Gateway Intents)"
+            )
+        )
+    return findings

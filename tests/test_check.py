@@ -1,0 +1,151 @@
+"""`articlebot check` against the fake Slack and Discord on 127.0.0.1, with the
+real model and a real index: exit 0 when all is well, else 2 with one line per
+problem, and never a secret in the output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import discord
+import pytest
+
+from bot.chat.slack_manifest import BOT_SCOPES
+from bot.cli import main
+from index.embedding import Embedder
+from tests.fakes.chat import running
+from tests.fakes.discord_server import VALID_TOKEN, FakeDiscord
+from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, SCOPES, SIGNING_SECRET, FakeSlack
+
+SECRETS = (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, VALID_TOKEN)
+
+
+@pytest.fixture(scope="module")
+def slack() -> Iterator[FakeSlack]:
+    with running(FakeSlack()) as server:
+        yield server
+
+
+@pytest.fixture
+def env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bundled_index_dir: Path, embedder: Embedder
+) -> pytest.MonkeyPatch:
+    """Settings from the environment, as an operator sets them; no platform yet."""
+    for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ARTICLEBOT_INDEX_DIR", str(bundled_index_dir))
+    # discord.py keeps its endpoints as class attributes: restore them afterwards
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    return monkeypatch
+
+
+def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[str]]:
+    code = main(["check", *args])
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert not any(secret in text for secret in SECRETS), "a secret was printed"
+    return code, [line for line in out.out.splitlines() if line.startswith("PROBLEM")]
+
+
+def slack_env(env: pytest.MonkeyPatch, slack: FakeSlack) -> None:
+    env.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    env.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    env.setenv("SLACK_API_BASE_URL", slack.api_base)
+
+
+def test_slack_token_missing_scopes(
+    env: pytest.MonkeyPatch, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slack_env(env, slack)
+    slack.scopes = "chat:write"
+    try:
+        code, problems = check(capsys)
+    finally:
+        slack.scopes = SCOPES
+    assert code == 2
+    assert len(problems) == 1, problems
+    missing = [s for s in BOT_SCOPES if s != "chat:write"]
+    assert all(scope in problems[0] for scope in missing), problems
+    assert "chat:write" not in problems[0].split("scopes", 1)[1]
+
+
+def test_all_well_on_slack(
+    env: pytest.MonkeyPatch, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slack_env(env, slack)
+    code, problems = check(capsys)
+    assert (code, problems) == (0, [])
+    assert [r.path for r in slack.requests[-1:]] == ["auth.test"]
+
+
+def test_socket_mode_app_token_is_checked(
+    env: pytest.MonkeyPatch, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slack_env(env, slack)
+    env.setenv("SLACK_APP_TOKEN", "xapp-not-the-right-one")
+    code, problems = check(capsys, "slack")
+    assert code == 2 and len(problems) == 1 and "SLACK_APP_TOKEN" in problems[0]
+    env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
+    assert check(capsys, "slack") == (0, [])
+
+
+def test_rejected_tokens(
+    env: pytest.MonkeyPatch, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slack_env(env, slack)
+    env.setenv("SLACK_BOT_TOKEN", "xoxb-revoked")
+    with running(FakeDiscord()) as fake:
+        env.setenv("DISCORD_TOKEN", "not-the-token")
+        env.setenv("DISCORD_API_BASE_URL", fake.api_base)
+        code, problems = check(capsys)
+    assert code == 2
+    assert [p.split()[1] for p in problems] == ["discord:", "slack:"]
+    assert "rejected DISCORD_TOKEN" in problems[0] and "invalid_auth" in problems[1]
+
+
+@pytest.mark.parametrize("enabled", [False, True], ids=["intent-off", "intent-on"])
+def test_discord_message_content_intent(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], enabled: bool
+) -> None:
+    """discord_message_content needs the privileged intent enabled for the application."""
+    with running(FakeDiscord(message_content=enabled)) as fake:
+        env.setenv("DISCORD_TOKEN", VALID_TOKEN)
+        env.setenv("DISCORD_API_BASE_URL", fake.api_base)
+        env.setenv("ARTICLEBOT_DISCORD_MESSAGE_CONTENT", "true")
+        code, problems = check(capsys, "discord")
+        assert any(r.path == "/oauth2/applications/@me" for r in fake.requests)
+    if enabled:
+        assert (code, problems) == (0, [])
+    else:
+        assert code == 2 and len(problems) == 1 and "Message Content" in problems[0]
+
+
+def test_index_sources_and_settings_problems(
+    env: pytest.MonkeyPatch,
+    slack: FakeSlack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One line per problem: a missing index, a missing folder and a URL that does
+    not answer (a closed port on 127.0.0.1)."""
+    import socket
+
+    slack_env(env, slack)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env.setenv("ARTICLEBOT_INDEX_DIR", str(tmp_path / "no-index"))
+    env.setenv("ARTICLEBOT_FETCH_ALLOW_PRIVATE_NETWORKS", "true")
+    sources = f'["{tmp_path / "gone"}", "http://127.0.0.1:{port}/feed.xml"]'
+    env.setenv("ARTICLEBOT_SOURCES", sources)
+    code, problems = check(capsys)
+    assert code == 2 and len(problems) == 3, problems
+    assert "index default: none at" in problems[0]
+    assert "gone does not exist" in problems[1]
+    assert f"127.0.0.1:{port}" in problems[2]
+    env.setenv("ARTICLEBOT_MIN_SCORE", "high")
+    env.setenv("ARTICLEBOT_TOP_K", "0")
+    code, problems = check(capsys)
+    assert code == 2 and len(problems) == 2
+    assert all(p.split()[1] == "settings:" for p in problems)

