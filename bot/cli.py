@@ -270,14 +270,20 @@ def index_status(
 ) -> None:
     """Counts, model, size on disk, build time and version of the index."""
     from index.collection import index_status
+    from index.freshness import SourceStates
 
-    status = index_status(_settings(ctx, collection, index_dir=index_dir).resolved_index_dir)
+    folder = _settings(ctx, collection, index_dir=index_dir).resolved_index_dir
+    status = index_status(folder)
+    sources = SourceStates.load(folder).report()
     if as_json:
-        typer.echo(json.dumps(status, indent=2))
+        typer.echo(json.dumps({**status, "sources": sources}, indent=2))
         return
     width = max(map(len, status))
     for key, value in status.items():
         typer.echo(f"{key:<{width}}  {value}")
+    for source, record in sources.items():
+        fields = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in record.items() if v)
+        typer.echo(f"{'source':<{width}}  {source}: {fields or 'not refreshed yet'}")
 
 
 @index_app.command("rollback")

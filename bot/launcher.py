@@ -10,6 +10,7 @@ import signal
 from bot.chat.service import ChatService
 from bot.errors import LaunchError, MissingSecretError
 from bot.ops import OpsServer
+from bot.refresher import start_refresher
 from bot.runtime import make_embedder, open_answerer
 from bot.settings import Settings
 
@@ -56,6 +57,7 @@ def run_discord(settings: Settings) -> None:
     service = make_service(settings, "discord")
     feedback = FeedbackStore(settings.feedback_path)
     bot = create_discord_bot(service, feedback, settings)
+    refresher = start_refresher(service)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -84,6 +86,8 @@ def run_discord(settings: Settings) -> None:
     except KeyboardInterrupt:
         log.info("stopped")
     finally:
+        if refresher:
+            refresher.stop()
         service.close()
         feedback.close()
 
@@ -106,9 +110,12 @@ def run_slack(settings: Settings, host: str, port: int) -> None:
         )
     service = make_service(settings, "slack")
     feedback = FeedbackStore(settings.feedback_path)
+    refresher = start_refresher(service)
     try:
         asyncio.run(_serve_slack(settings, service, feedback, host, port, socket_mode))
     finally:
+        if refresher:
+            refresher.stop()
         service.close()
         feedback.close()
 

@@ -91,6 +91,9 @@ class Settings(
     data_dir: Path = Field(default_factory=default_data_dir)
     index_dir: Path | None = None
     sources: list[str] = Field(default_factory=list)
+    # The running bot refreshes its sources this often (give or take 10 %), fetching
+    # only what changed; off when unset. Only one process refreshes an index at a time.
+    sync_interval_minutes: float | None = Field(None, gt=0)
 
     # Operations: /healthz and Prometheus /metrics on ops_host:ops_port (off when unset),
     # and log lines as JSON objects (with a request id per question) or plain text.

@@ -350,15 +350,23 @@ def load_articles(
 
     articles: list[Article] = []
     failures: list[LoadFailure] = []
-    seen: set[str] = set()
     loading = iter_load(sources, fetcher or Fetcher())
     for item in tqdm(loading, desc="Loading", unit=" article", disable=not progress):
         if isinstance(item, LoadFailure):
             failures.append(item)
-            continue
-        if item.id in seen:
-            suffix = hashlib.sha256(item.source.encode()).hexdigest()[:8]
-            item = replace(item, id=f"{item.id}-{suffix}")
-        seen.add(item.id)
-        articles.append(item)
-    return articles, failures
+        else:
+            articles.append(item)
+    return unique_ids(articles), failures
+
+
+def unique_ids(articles: list[Article]) -> list[Article]:
+    """The articles, a repeated id made unique with a hash of the article's source."""
+    seen: set[str] = set()
+    unique = []
+    for article in articles:
+        if article.id in seen:
+            suffix = hashlib.sha256(article.source.encode()).hexdigest()[:8]
+            article = replace(article, id=f"{article.id}-{suffix}")
+        seen.add(article.id)
+        unique.append(article)
+    return unique

@@ -5,6 +5,7 @@ none, when nothing changed) under the build lock."""
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,19 +74,29 @@ class Collection:
 
         return self._change(without)
 
-    def sync(self, articles: list[Article], keep_sources: set[str] = frozenset()) -> ChangeReport:
+    def sync(
+        self,
+        articles: list[Article],
+        keep_sources: set[str] = frozenset(),
+        keep_ids: set[str] = frozenset(),
+        *,
+        locked: bool = False,
+    ) -> ChangeReport:
         """Hold exactly `articles`; old articles whose source is in `keep_sources`
-        (it failed to load this time) are kept rather than dropped."""
+        (it failed to load this time) or whose id is in `keep_ids` (its source is
+        unchanged or held back) are kept rather than dropped. `locked`: the caller
+        already holds the build lock."""
 
         def exactly(old: dict[str, Article]) -> dict[str, Article]:
-            kept = {k: v for k, v in old.items() if v.source in keep_sources}
+            kept = {k: v for k, v in old.items() if v.source in keep_sources or k in keep_ids}
             return {**kept, **{a.id: a for a in articles}}
 
-        return self._change(exactly)
+        return self._change(exactly, locked)
 
-    def _change(self, new_set) -> ChangeReport:
+    def _change(self, new_set, locked: bool = False) -> ChangeReport:
         started = time.perf_counter()
-        with BuildLock(self.index_dir, self.lock_wait_seconds):
+        lock = nullcontext() if locked else BuildLock(self.index_dir, self.lock_wait_seconds)
+        with lock:
             current = read_current(self.index_dir)
             old_manifest, old_list = current if current else (None, [])
             old = {a.id: a for a in old_list}

@@ -34,6 +34,15 @@ class SourceError(InputError):
         self.reason = reason
 
 
+class RetryLaterError(SourceError):
+    """The source asked to be left alone for a while (HTTP 429 or 503); `seconds`
+    is its Retry-After, or None when it gave none."""
+
+    def __init__(self, source: str, reason: str, seconds: float | None) -> None:
+        super().__init__(source, reason)
+        self.seconds = seconds
+
+
 class NoArticlesError(InputError):
     """A build was asked for, but no source gave an article."""
 

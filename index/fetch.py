@@ -14,6 +14,10 @@ deadline.
 
 URLs are shown to people (logs, citations, `index list`) only through
 `redact_url` (index/redact.py); the real URL is used only to fetch.
+
+A fetch may be conditional (the ETag and Last-Modified of the last one): an
+unchanged source then costs one 304 and no body. A 429 or 503 is a
+`RetryLaterError` carrying the source's Retry-After.
 """
 
 from __future__ import annotations
@@ -22,21 +26,24 @@ import asyncio
 import base64
 import ipaddress
 import socket
+import time
 import zlib
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import httpx
 
 from index.config import FetchConfig
-from index.errors import SourceError
+from index.errors import RetryLaterError, SourceError
 from index.redact import redact_url
 
 MAX_REDIRECTS = 5
 REDIRECTS = {301, 302, 303, 307, 308}
+BUSY = {429, 503}  # "come back later", with a Retry-After the fetcher honours
 USER_AGENT = "ArticleBot/0.1 (+https://github.com/articlebot)"
 
 # A resolver maps (host, port) to IP address strings; the system one asks DNS.
@@ -45,12 +52,36 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class Validators:
+    """What a conditional request sends back: the last response's ETag and Last-Modified."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
 class Fetched:
-    """A page as fetched: its final URL (after redirects), content type and body."""
+    """A page as fetched: its final URL (after redirects), content type and body, and
+    its validators; `not_modified` (an HTTP 304 to a conditional request) has no body."""
 
     url: str
     content_type: str
     body: bytes
+    validators: Validators = Validators()
+    not_modified: bool = False
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After in seconds from now: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when - (time.time() if now is None else now))
 
 
 # --- checking addresses -----------------------------------------------------------------
@@ -165,13 +196,16 @@ class Fetcher:
         self._resolver = resolver
         self._transport = transport or (lambda: httpx.AsyncHTTPTransport(retries=0))
 
-    def get(self, url: str, *, feed_entry: bool = False) -> Fetched:
+    def get(
+        self, url: str, *, feed_entry: bool = False, validators: Validators | None = None
+    ) -> Fetched:
         """The page at `url`, or a SourceError naming the (redacted) URL and why.
-        Feed entries must also come from `fetch_feed_entry_hosts` when that is set."""
+        Feed entries must also come from `fetch_feed_entry_hosts` when that is set.
+        With `validators`, the request is conditional (a 304 is `not_modified`)."""
         shown = redact_url(url)
         deadline = self.config.fetch_deadline_seconds
         try:
-            return _run(asyncio.wait_for(self._get(url, feed_entry), deadline))
+            return _run(asyncio.wait_for(self._get(url, feed_entry, validators), deadline))
         except TimeoutError:
             raise SourceError(
                 shown, f"took longer than the {deadline:g} s fetch deadline"
@@ -185,17 +219,20 @@ class Fetcher:
             raise SourceError(
                 shown, f"could not fetch ({exc.__class__.__name__}: {reason})"
             ) from None
+        except _Busy as exc:
+            wait = "" if exc.seconds is None else f", retry after {exc.seconds:g} s"
+            raise RetryLaterError(shown, f"HTTP {exc.status}{wait}", exc.seconds) from None
         except _Refused as exc:
             raise SourceError(shown, str(exc)) from None
 
-    async def _get(self, url: str, feed_entry: bool) -> Fetched:
+    async def _get(self, url: str, feed_entry: bool, validators: Validators | None) -> Fetched:
         timeout = httpx.Timeout(self.config.fetch_timeout_seconds)
         async with httpx.AsyncClient(
             transport=self._transport(), timeout=timeout, trust_env=False
         ) as client:
             for hop in range(MAX_REDIRECTS + 1):
                 try:
-                    request = await self._request(url, feed_entry)
+                    request = await self._request(url, feed_entry, validators)
                 except _Refused as exc:
                     raise _Refused(
                         f"redirected to {redact_url(url)}; {exc}" if hop else str(exc)
@@ -206,6 +243,11 @@ class Fetcher:
                     if response.status_code in REDIRECTS and location:
                         url = urljoin(url, location)
                         continue
+                    if response.status_code == 304 and validators:
+                        return Fetched(url, "", b"", validators, not_modified=True)
+                    if response.status_code in BUSY:
+                        wait = retry_after_seconds(response.headers.get("retry-after"))
+                        raise _Busy(response.status_code, wait)
                     if response.status_code >= 400:
                         raise _Refused(f"HTTP {response.status_code}")
                     return await self._read(url, response)
@@ -213,7 +255,9 @@ class Fetcher:
                     await response.aclose()
         raise _Refused(f"more than {MAX_REDIRECTS} redirects")
 
-    async def _request(self, url: str, feed_entry: bool) -> httpx.Request:
+    async def _request(
+        self, url: str, feed_entry: bool, validators: Validators | None = None
+    ) -> httpx.Request:
         """A request to the checked address of `url`'s host, carrying the host name
         in the Host header and TLS server name."""
         shown = redact_url(url)
@@ -235,6 +279,10 @@ class Fetcher:
             "User-Agent": USER_AGENT,
             "Accept-Encoding": "gzip, deflate",
         }
+        if validators and validators.etag:
+            headers["If-None-Match"] = validators.etag
+        if validators and validators.last_modified:
+            headers["If-Modified-Since"] = validators.last_modified
         if target.username or target.password:
             pair = f"{target.username}:{target.password}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
@@ -283,8 +331,18 @@ class Fetcher:
         except (ValueError, OverflowError, zlib.error) as exc:
             raise _Refused(str(exc)) from None
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        return Fetched(url, content_type, b"".join(parts))
+        validators = Validators(response.headers.get("etag"), response.headers.get("last-modified"))
+        return Fetched(url, content_type, b"".join(parts), validators)
 
 
 class _Refused(Exception):
     """A hop that must not be followed, or a response that must not be read."""
+
+
+class _Busy(Exception):
+    """The server said to come back later (429 or 503), perhaps saying when."""
+
+    def __init__(self, status: int, seconds: float | None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.seconds = seconds

@@ -32,6 +32,7 @@ from bot.runtime import IndexWatcher, sync_from_sources
 from bot.settings import DEFAULT_COLLECTION, Settings
 from index.articles import Article
 from index.embedding import Embedder
+from index.freshness import SourceStates
 from index.layout import Manifest
 
 log = logging.getLogger(__name__)
@@ -273,7 +274,8 @@ class ChatService:
         return answer
 
     def health(self, connected: bool) -> dict:
-        """For /healthz: healthy when the platform is connected and an index is loaded."""
+        """For /healthz: healthy when the platform is connected and an index is loaded;
+        with each source's last success, last error and next refresh."""
         index = self.answerer.index
         return {
             "ok": connected,
@@ -282,6 +284,10 @@ class ChatService:
             "articles": len(index.articles),
             "reindexing": self.reindexing,
             "collections": {name: desk.answerer.index.version for name, desk in self.desks.items()},
+            "sources": {
+                name: SourceStates.load(desk.settings.resolved_index_dir).report()
+                for name, desk in self.desks.items()
+            },
         }
 
     def articles(self, collection: str = DEFAULT_COLLECTION) -> list[Article]:

@@ -1,4 +1,6 @@
-"""A tiny web site on 127.0.0.1 serving fixed pages, for loader and feed tests."""
+"""A tiny web site on 127.0.0.1 serving fixed pages, for loader and feed tests. A
+page with an ETag or Last-Modified header answers a matching conditional GET with
+304, as real servers do; tests may change `pages` while it runs."""
 
 from __future__ import annotations
 
@@ -20,6 +22,18 @@ class Page:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     drip: float = 0.0
+
+
+def _unchanged(page: Page, request_headers: object) -> bool:
+    """A conditional GET of an unchanged page, as a server that sends ETag or
+    Last-Modified answers it (RFC 9110: If-None-Match wins over If-Modified-Since)."""
+    if page.status != 200:
+        return False
+    etag, asked_etag = page.headers.get("ETag"), request_headers.get("If-None-Match")
+    if asked_etag is not None:
+        return etag is not None and asked_etag == etag
+    modified, since = page.headers.get("Last-Modified"), request_headers.get("If-Modified-Since")
+    return modified is not None and since == modified
 
 
 def redirect(location: str, status: int = 302) -> Page:
@@ -48,6 +62,11 @@ def serve_pages(
                 return
             if isinstance(page, tuple):
                 page = Page(page[1], page[0])
+            if _unchanged(page, self.headers):
+                self.send_response(304)
+                self.send_header("ETag", page.headers.get("ETag", ""))
+                self.end_headers()
+                return
             self.send_response(page.status)
             self.send_header("Content-Type", page.content_type)
             self.send_header("Content-Length", str(len(page.body)))

@@ -1,0 +1,123 @@
+"""Sources kept fresh by the running bot: every `sync_interval_minutes` (give or
+take 10 %, so restarts and replicas spread out), each collection's configured
+sources are refreshed in a background thread (index/freshness.py: conditional
+requests, Retry-After honoured, a version published only when an article
+changed). The bot answers from the new version without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.chat.service import ChatService, Desk
+from index.config import FetchConfig, IndexConfig
+from index.errors import ArticleBotError, IndexBusyError
+from index.fetch import Fetcher
+from index.freshness import refresh
+
+log = logging.getLogger(__name__)
+
+JITTER = 0.1
+
+
+@dataclass
+class RefreshJob:
+    """One collection's schedule."""
+
+    desk: Desk
+    next_run: float
+
+
+class Refresher:
+    """Refreshes each collection of a chat service when it is due."""
+
+    def __init__(
+        self,
+        service: ChatService,
+        interval_seconds: float,
+        *,
+        clock: Callable[[], float] = time.time,
+        jitter: Callable[[float, float], float] = random.uniform,
+    ) -> None:
+        self.service = service
+        self.interval = interval_seconds
+        self.clock = clock
+        self.jitter = jitter
+        now = clock()
+        self.jobs = [RefreshJob(desk, self._next(now)) for desk in service.desks.values()]
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _next(self, now: float) -> float:
+        return now + self.interval * self.jitter(1 - JITTER, 1 + JITTER)
+
+    def run_due(self) -> float:
+        """Refresh every collection that is due; seconds until the next one is."""
+        for job in self.jobs:
+            now = self.clock()
+            if job.next_run <= now:
+                job.next_run = self._next(now)
+                self._refresh(job.desk, now, job.next_run)
+        return max(0.0, min(job.next_run for job in self.jobs) - self.clock())
+
+    def _refresh(self, desk: Desk, now: float, next_run: float) -> None:
+        settings = desk.settings
+        try:
+            report = refresh(
+                settings.resolved_index_dir,
+                settings.resolved_sources,
+                self.service.embedder,
+                Fetcher(settings.section(FetchConfig)),
+                now,
+                config=settings.section(IndexConfig),
+                next_run=next_run,
+            )
+        except IndexBusyError:
+            log.info("collection %s: another process is building it; skipped", desk.name)
+            return
+        except ArticleBotError as exc:
+            log.warning("collection %s: refreshing its sources failed: %s", desk.name, exc)
+            return
+        except Exception:  # a bug must not stop the schedule; the log has the traceback
+            log.exception("collection %s: refreshing its sources failed", desk.name)
+            return
+        change = report.change
+        if change.changed:
+            desk.watcher.refresh()
+            log.info(
+                "collection %s: sources refreshed, version %s (added %d, updated %d, removed %d)",
+                desk.name,
+                change.manifest.version if change.manifest else "?",
+                len(change.added),
+                len(change.updated),
+                len(change.removed),
+            )
+
+    def start(self) -> Refresher:
+        self._thread = threading.Thread(target=self._loop, name="refresher", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        wait = max(0.0, min(job.next_run for job in self.jobs) - self.clock())
+        while not self._stop.wait(wait):
+            wait = self.run_due()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
+def start_refresher(service: ChatService) -> Refresher | None:
+    """The refresher, running, when `sync_interval_minutes` is set."""
+    minutes = service.settings.sync_interval_minutes
+    if not minutes:
+        return None
+    log.info("refreshing the sources every %g minutes", minutes)
+    return Refresher(service, minutes * 60).start()

@@ -1,0 +1,259 @@
+"""Keeping an index directory's sources fresh: each configured source fetched
+again, conditionally, so an unchanged one costs a 304 and embeds nothing.
+
+Per source (and per feed entry) the ETag and Last-Modified of the last fetch are
+kept, with the articles it gave, when it last succeeded and failed, and when it
+may be asked next: a 429 or 503 holds it back for its Retry-After. A source that
+is unchanged, failing or held back keeps its articles. All of it lives in
+`sources.json` in the index directory, written only under the build lock, which a
+refresh holds from the first request to the published version: only one process
+refreshes an index directory at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from index.articles import (
+    Article,
+    LoadFailure,
+    decode_bytes,
+    feed_entries,
+    is_url,
+    iter_load,
+    looks_like_feed,
+    parse_page,
+    unique_ids,
+)
+from index.build import BuildLock
+from index.collection import ChangeReport, Collection
+from index.config import IndexConfig
+from index.embedding import Embedder
+from index.errors import RetryLaterError, SourceError
+from index.fetch import Fetcher, Validators
+from index.files import write_text
+from index.redact import redact_url
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "sources.json"
+# A 429 or 503 without Retry-After holds the source back this long.
+DEFAULT_BACKOFF_SECONDS = 600.0
+
+
+@dataclass
+class EntryState:
+    """What the last fetch of one URL (a source or a feed entry) left to compare with."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    article_ids: list[str] = field(default_factory=list)
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(self.etag, self.last_modified)
+
+
+@dataclass
+class SourceState(EntryState):
+    """One configured source: its last fetch, its feed's entries, and its record."""
+
+    entries: dict[str, EntryState] = field(default_factory=dict)
+    last_success: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    not_before: float | None = None  # no request before this (its Retry-After)
+    next_run: float | None = None  # when the running bot plans to refresh it
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SourceState:
+        entries = {k: EntryState(**v) for k, v in data.pop("entries", {}).items()}
+        return cls(**data, entries=entries)
+
+    def report(self) -> dict:
+        """Its record for /healthz and `index status`: times as ISO 8601 (UTC)."""
+        next_run = max(filter(None, (self.next_run, self.not_before)), default=None)
+        return {
+            "last_success": iso(self.last_success),
+            "last_error": self.last_error,
+            "last_error_at": iso(self.last_error_at),
+            "next_run": iso(next_run),
+        }
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+
+
+class SourceStates:
+    """Every source's state in one index directory (`sources.json`)."""
+
+    def __init__(self, states: dict[str, SourceState] | None = None) -> None:
+        self.states = states or {}
+
+    @classmethod
+    def load(cls, index_dir: Path) -> SourceStates:
+        """The saved states; none (every source fetched afresh) when unreadable."""
+        path = Path(index_dir) / STATE_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls({k: SourceState.from_dict(v) for k, v in data.items()})
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("cannot read %s (%s); fetching every source afresh", path, exc)
+            return cls()
+
+    def save(self, index_dir: Path) -> None:
+        data = {source: asdict(state) for source, state in self.states.items()}
+        write_text(Path(index_dir) / STATE_FILE, json.dumps(data, indent=1) + "\n")
+
+    def get(self, source: str) -> SourceState:
+        return self.states.setdefault(source, SourceState())
+
+    def keep_only(self, sources: Iterable[str]) -> None:
+        """Forget sources no longer configured."""
+        wanted = set(sources)
+        self.states = {k: v for k, v in self.states.items() if k in wanted}
+
+    def report(self) -> dict[str, dict]:
+        """Each source's record, under its redacted name."""
+        return {redact_url(k): v.report() for k, v in self.states.items()}
+
+
+@dataclass
+class Gathered:
+    """What one round of fetching found: new text, failures, and the articles to keep."""
+
+    articles: list[Article] = field(default_factory=list)
+    failures: list[LoadFailure] = field(default_factory=list)
+    keep_ids: set[str] = field(default_factory=set)
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did: the change it published (if any) and what it fetched."""
+
+    change: ChangeReport
+    gathered: Gathered
+
+
+def gather(sources: list[str], fetcher: Fetcher, states: SourceStates, now: float) -> Gathered:
+    """Fetch each source that is due; one failing source never stops the others."""
+    found = Gathered()
+    for source in sources:
+        state = states.get(source)
+        if state.not_before is not None and now < state.not_before:
+            found.keep_ids.update(state.article_ids)
+            continue
+        try:
+            state.article_ids = _fetch_source(source, fetcher, state, found)
+        except SourceError as exc:
+            _failed(state, exc, now)
+            found.keep_ids.update(state.article_ids)
+            found.failures.append(LoadFailure(exc.source, exc.reason))
+            continue
+        state.last_success, state.last_error, state.not_before = now, None, None
+    found.articles = unique_ids(found.articles)
+    return found
+
+
+def _failed(state: SourceState, exc: SourceError, now: float) -> None:
+    state.last_error, state.last_error_at = exc.reason, now
+    if isinstance(exc, RetryLaterError):
+        state.not_before = now + (
+            exc.seconds if exc.seconds is not None else DEFAULT_BACKOFF_SECONDS
+        )
+    log.warning("source %s failed: %s", exc.source, exc.reason)
+
+
+def _fetch_source(source: str, fetcher: Fetcher, state: SourceState, found: Gathered) -> list[str]:
+    """The ids of the articles `source` holds now; new text goes into `found`."""
+    if not is_url(source):
+        return _load_local(source, fetcher, found)
+    page = fetcher.get(source, validators=state.validators)
+    if page.not_modified:
+        found.keep_ids.update(state.article_ids)
+        return state.article_ids
+    state.etag, state.last_modified = page.validators.etag, page.validators.last_modified
+    text = decode_bytes(page.body)
+    if not looks_like_feed(page.content_type, text):
+        article = parse_page(source, page.content_type, text)
+        found.articles.append(article)
+        return [article.id]
+    return _fetch_entries(source, page.body, fetcher, state, found)
+
+
+def _load_local(source: str, fetcher: Fetcher, found: Gathered) -> list[str]:
+    """Files and folders are read whole (cheap); unchanged text embeds nothing."""
+    ids = []
+    for item in iter_load([source], fetcher):
+        if isinstance(item, LoadFailure):
+            found.failures.append(item)
+        else:
+            found.articles.append(item)
+            ids.append(item.id)
+    return ids
+
+
+def _fetch_entries(
+    feed: str, body: bytes, fetcher: Fetcher, state: SourceState, found: Gathered
+) -> list[str]:
+    """Each entry of a feed, conditionally; an entry that fails keeps its article."""
+    entries = feed_entries(body)[: fetcher.config.feed_max_entries]
+    if not entries:
+        raise SourceError(redact_url(feed), "the feed has no entries with links")
+    known, state.entries, ids = state.entries, {}, []
+    for link, date in entries:
+        entry = state.entries[link] = known.get(link, EntryState())
+        try:
+            page = fetcher.get(link, feed_entry=True, validators=entry.validators)
+        except SourceError as exc:
+            found.failures.append(LoadFailure(exc.source, exc.reason))
+            found.keep_ids.update(entry.article_ids)
+            ids += entry.article_ids
+            continue
+        if page.not_modified:
+            found.keep_ids.update(entry.article_ids)
+        else:
+            article = parse_page(link, page.content_type, decode_bytes(page.body), date)
+            found.articles.append(article)
+            entry.etag, entry.last_modified = page.validators.etag, page.validators.last_modified
+            entry.article_ids = [article.id]
+        ids += entry.article_ids
+    return ids
+
+
+def refresh(
+    index_dir: Path,
+    sources: list[str],
+    embedder: Embedder,
+    fetcher: Fetcher,
+    now: float,
+    *,
+    config: IndexConfig | None = None,
+    next_run: float | None = None,
+) -> RefreshReport:
+    """Fetch what changed and publish a version only if an article did. Raises
+    IndexBusyError at once when another process holds the index directory."""
+    index_dir = Path(index_dir)
+    with BuildLock(index_dir):
+        states = SourceStates.load(index_dir)
+        states.keep_only(sources)
+        found = gather(sources, fetcher, states, now)
+        keep_sources = {f.source for f in found.failures}
+        collection = Collection(index_dir, embedder, config)
+        try:
+            change = collection.sync(found.articles, keep_sources, found.keep_ids, locked=True)
+        finally:
+            for source in sources:
+                states.get(source).next_run = next_run
+            states.save(index_dir)
+    return RefreshReport(change, found)

@@ -1,0 +1,247 @@
+"""Sources kept fresh by the bot: conditional requests to a fake site on 127.0.0.1
+(a 304 publishes nothing and embeds nothing), Retry-After on a fake clock, one
+failing source beside a good one, the build lock, and the record each source
+leaves for /healthz and `index status`. The fast tier (hashing embedder) holds
+the logic; the last test runs the real Slack app and model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from index.articles import article_id_for_url
+from index.build import BuildLock
+from index.config import FetchConfig
+from index.embedding import Embedder
+from index.errors import IndexBusyError
+from index.fetch import Fetcher
+from index.freshness import SourceStates, refresh
+from index.layout import read_current, read_pointer
+from tests.fakes.chat import chat_service, chat_settings, running
+from tests.fakes.hashing import HashingEmbedder
+from tests.fakes.pages import Page, serve_pages
+
+T0 = 1_000_000.0  # the fake clock's start: seconds since the epoch
+STORIES = {
+    "crane": (
+        "Harbour crane replaced",
+        "The harbour crane was replaced after forty years of service.",
+    ),
+    "ferry": (
+        "Night ferry returns",
+        "The night ferry to the island returns on Friday after repairs.",
+    ),
+    "comet": (
+        "Comet seen over the valley",
+        "Astronomers in the valley saw the comet Tsuchinshan at dawn.",
+    ),
+}
+
+
+def feed(base: str, names: list[str]) -> bytes:
+    items = "".join(
+        f"<item><title>{STORIES[n][0]}</title><link>{base}/{n}</link>"
+        f"<pubDate>Tue, 0{i + 1} Sep 2026 08:00:00 GMT</pubDate></item>"
+        for i, n in enumerate(names)
+    )
+    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Town news</title>{items}</channel></rss>'.encode()
+
+
+class Site:
+    """A fake news site: a feed whose entries can be added, every request recorded."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, Page] = {}
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        self.base = ""
+
+    def publish(self, *names: str) -> None:
+        for n in names:
+            title, text = STORIES[n]
+            body = f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1><p>{text}</p></article></body></html>"
+            self.pages[f"/{n}"] = Page(body.encode(), headers={"ETag": f'"{n}-1"'})
+        self.pages["/feed.xml"] = Page(
+            feed(self.base, list(names)),
+            "application/rss+xml",
+            headers={"ETag": f'"feed-{len(names)}"'},
+        )
+
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.seen]
+
+    def ids(self, *names: str) -> list[str]:
+        """The article ids the stories get (made from their URLs)."""
+        return [article_id_for_url(f"{self.base}/{n}") for n in names]
+
+
+@pytest.fixture
+def site() -> Iterator[Site]:
+    site = Site()
+    with serve_pages(site.pages, seen=site.seen) as base:
+        site.base = base
+        yield site
+
+
+def fetcher() -> Fetcher:
+    return Fetcher(FetchConfig(fetch_allow_private_networks=True))
+
+
+def run(index_dir: Path, sources: list[str], embedder: HashingEmbedder, now: float):
+    return refresh(index_dir, sources, embedder, fetcher(), now, next_run=now + 1800)
+
+
+def test_unchanged_feed_costs_one_304(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    site.publish("crane", "ferry")
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    first = run(index_dir, sources, fast_embedder, T0)
+    assert sorted(first.change.added) == site.ids("crane", "ferry")
+    version, calls, requests = read_pointer(index_dir), fast_embedder.calls, len(site.seen)
+    second = run(index_dir, sources, fast_embedder, T0 + 1800)
+    assert not second.change.changed and read_pointer(index_dir) == version
+    assert fast_embedder.calls == calls  # nothing embedded
+    assert site.paths()[requests:] == ["/feed.xml"]  # one request, answered 304
+    assert site.seen[-1][1]["If-None-Match"] == '"feed-2"'
+    assert len(read_current(index_dir)[1]) == 2  # both articles kept
+
+
+def test_a_new_entry_is_fetched_alone(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    site.publish("crane", "ferry")
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    run(index_dir, sources, fast_embedder, T0)
+    site.publish("crane", "ferry", "comet")
+    requests = len(site.seen)
+    report = run(index_dir, sources, fast_embedder, T0 + 1800)
+    assert report.change.added == site.ids("comet") and report.change.unchanged == 2
+    fetched = site.seen[requests:]
+    assert [p for p, _ in fetched] == ["/feed.xml", "/crane", "/ferry", "/comet"]
+    assert [h.get("If-None-Match") for _, h in fetched[1:]] == ['"crane-1"', '"ferry-1"', None]
+    assert all(h["User-Agent"].startswith("ArticleBot/") for _, h in site.seen)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_holds_the_source_back(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder, status: int
+) -> None:
+    site.publish("crane")
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    run(index_dir, sources, fast_embedder, T0)
+    site.pages["/feed.xml"] = Page(b"slow down", "text/plain", status, {"Retry-After": "120"})
+    busy = run(index_dir, sources, fast_embedder, T0 + 10)
+    assert busy.gathered.failures and f"HTTP {status}" in busy.gathered.failures[0].reason
+    assert not busy.change.changed and len(read_current(index_dir)[1]) == 1  # kept
+    requests = len(site.seen)
+    run(index_dir, sources, fast_embedder, T0 + 10 + 119)
+    assert len(site.seen) == requests  # not asked before Retry-After expired
+    site.publish("crane")
+    run(index_dir, sources, fast_embedder, T0 + 10 + 121)
+    assert site.paths()[requests:] == ["/feed.xml"]
+    record = SourceStates.load(index_dir).report()[sources[0]]
+    assert record["last_error"] is None and record["last_success"] is not None
+
+
+def test_one_failing_source_never_stops_the_others(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    site.publish("crane")
+    index_dir = tmp_path / "index"
+    good, gone = f"{site.base}/feed.xml", f"{site.base}/gone.xml"
+    site.pages["/gone.xml"] = Page(feed(site.base, ["ferry"]), "application/rss+xml")
+    site.pages["/ferry"] = Page(
+        b"<html><title>Night ferry returns</title><body><p>The night ferry to the island returns on Friday after repairs.</p></body></html>"
+    )
+    run(index_dir, [gone, good], fast_embedder, T0)
+    del site.pages["/gone.xml"]
+    site.publish("crane", "comet")
+    report = run(index_dir, [gone, good], fast_embedder, T0 + 1800)
+    assert report.change.added == site.ids("comet")
+    assert {a.id for a in read_current(index_dir)[1]} == set(site.ids("crane", "comet", "ferry"))
+    records = SourceStates.load(index_dir).report()
+    assert records[gone]["last_error"] == "HTTP 404" and records[good]["last_error"] is None
+
+
+def test_only_one_process_refreshes_an_index(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    site.publish("crane")
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    with BuildLock(index_dir), pytest.raises(IndexBusyError):
+        run(index_dir, [f"{site.base}/feed.xml"], fast_embedder, T0)
+    assert site.seen == []
+
+
+def test_status_shows_each_source(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site.publish("crane")
+    index_dir, source = tmp_path / "index", f"{site.base}/feed.xml"
+    run(index_dir, [source], fast_embedder, T0)
+    del site.pages["/feed.xml"]
+    run(index_dir, [source], fast_embedder, T0 + 60)
+    assert main(["index", "status", "--index-dir", str(index_dir), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)["sources"][source]
+    assert record == {
+        "last_success": "1970-01-12T13:46:40+00:00",
+        "last_error": "HTTP 404",
+        "last_error_at": "1970-01-12T13:47:40+00:00",
+        "next_run": "1970-01-12T14:17:40+00:00",
+    }
+    assert main(["index", "status", "--index-dir", str(index_dir)]) == 0
+    assert (
+        f"{source}: last success 1970-01-12T13:46:40+00:00, last error HTTP 404"
+        in capsys.readouterr().out
+    )
+
+
+# --- the running bot ----------------------------------------------------------------------
+
+
+def test_the_running_bot_answers_a_new_entry_without_a_restart(
+    site: Site, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> None:
+    """The real Slack app on a chat service whose refresher runs every 0.3 s: a story
+    added to the feed is answered by the same process, and /healthz shows the source."""
+    from bot.chat.feedback import FeedbackStore
+    from bot.chat.slack_app import create_slack_app
+    from bot.refresher import Refresher
+    from tests.fakes.background import AppServer
+    from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+    from tests.test_slack import ask
+
+    site.publish("crane")
+    source = f"{site.base}/feed.xml"
+    with running(FakeSlack()) as slack:
+        settings = chat_settings(
+            tmp_path_factory,
+            "fresh",
+            source,
+            fetch_allow_private_networks=True,
+            slack_bot_token=BOT_TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_base_url=slack.api_base,
+        )
+        with chat_service(settings, embedder, "slack") as service:
+            app = create_slack_app(service, FeedbackStore(settings.feedback_path), settings)
+            server = AppServer(app.web_app(path="/slack/events")).start()
+            url = f"http://127.0.0.1:{server.port}/slack/events"
+            refresher = Refresher(service, 0.3).start()
+            try:
+                question = "When does the night ferry return?"
+                assert "couldn't find" in ask(slack, url, question)["text"]
+                version = read_pointer(settings.resolved_index_dir)
+                site.publish("crane", "ferry")
+                slack.wait_for(lambda: read_pointer(settings.resolved_index_dir) != version, 60)
+                assert "Friday" in ask(slack, url, question)["text"]
+                record = service.health(True)["sources"]["default"][source]
+                assert record["last_success"] and record["next_run"] and not record["last_error"]
+            finally:
+                refresher.stop()
+                server.stop()
