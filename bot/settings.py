@@ -84,8 +84,9 @@ class Settings(
     layer its part. What only the entry points and platforms use is declared here.
     """
 
+    # An empty variable counts as unset, as in an env file with `DISCORD_GUILD_ID=`.
     model_config = SettingsConfigDict(
-        env_prefix="ARTICLEBOT_", extra="ignore", populate_by_name=True
+        env_prefix="ARTICLEBOT_", extra="ignore", populate_by_name=True, env_ignore_empty=True
     )
 
     data_dir: Path = Field(default_factory=default_data_dir)
