@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.settings import Settings
 from index.articles import article_id_for_url
 from index.build import BuildLock
 from index.config import FetchConfig
@@ -199,6 +200,37 @@ def test_status_shows_each_source(
         f"{source}: last success 1970-01-12T13:46:40+00:00, last error HTTP 404"
         in capsys.readouterr().out
     )
+
+
+def test_the_refresher_runs_when_due(
+    site: Site, fast_index_copy: Path, fast_embedder: HashingEmbedder, settings: Settings
+) -> None:
+    """On a fake clock: nothing before the interval (with its jitter), then one
+    refresh, swapped into the service, and the next run recorded."""
+    from bot.chat.service import ChatService
+    from bot.refresher import Refresher
+    from bot.runtime import make_answerer
+    from index.freshness import iso
+    from index.store import ArticleIndex
+
+    site.publish("crane")
+    source = f"{site.base}/feed.xml"
+    changes = {"index_dir": fast_index_copy, "sources": [source]}
+    seen = settings.model_copy(update={**changes, "fetch_allow_private_networks": True})
+    answerer = make_answerer(seen, ArticleIndex.load(fast_index_copy, fast_embedder))
+    service = ChatService(answerer, fast_embedder, seen)
+    clock = [T0]
+    refresher = Refresher(service, 600, clock=lambda: clock[0], jitter=lambda low, high: high)
+    try:
+        assert refresher.run_due() == pytest.approx(660) and site.seen == []
+        clock[0] = T0 + 660
+        assert refresher.run_due() == pytest.approx(660)
+        assert site.paths() == ["/feed.xml", "/crane"]
+        assert list(service.answerer.index.articles) == site.ids("crane")
+        record = SourceStates.load(fast_index_copy).report()[source]
+        assert record["next_run"] == iso(T0 + 1320)
+    finally:
+        service.close()
 
 
 # --- the running bot ----------------------------------------------------------------------
