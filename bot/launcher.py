@@ -22,6 +22,7 @@ def make_service(settings: Settings, platform: str) -> ChatService:
     `[collections.NAME]`, each built first if it has no index yet and its index
     directory is the default one (a configured directory is the operator's to build)."""
     embedder = make_embedder(settings)
+    embedder.bulk_with_torch = False  # a bot's /reindex and refreshes stay torch-free
     answerer = open_answerer(settings, embedder, bootstrap=settings.index_dir is None)
     collections = {
         name: open_answerer(

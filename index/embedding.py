@@ -126,6 +126,9 @@ class Embedder:
         # "auto": each index embeds with its ONNX export when it has an intact one
         self.onnx_wanted = config.embedding_backend == "auto" and onnx_available()
         self.onnx_threads = config.onnx_threads
+        # False in a serving bot: its bulk jobs (/reindex, refreshes) embed with the
+        # export too, so torch never doubles a long-running process's memory.
+        self.bulk_with_torch = True
         self._exports: dict[tuple[Path, str], OnnxEncoder] = {}
         self._exports_lock = threading.Lock()
         if not (self.model_path / "tokenizer.json").is_file():
@@ -188,8 +191,8 @@ class Embedder:
     @property
     def bulk_texts(self) -> int | None:
         """From this many texts at once, torch embeds even where an export exists;
-        None where torch cannot (the export embeds everything)."""
-        if not self.runs_model:
+        None where torch cannot or should not (the export embeds everything)."""
+        if not (self.runs_model and self.bulk_with_torch):
             return None
         return BULK_TEXTS_TORCH_LOADED if "model" in self.__dict__ else BULK_TEXTS
 

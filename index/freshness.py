@@ -123,6 +123,14 @@ class SourceStates:
         wanted = set(sources)
         self.states = {k: v for k, v in self.states.items() if k in wanted}
 
+    def forget_missing(self, indexed: set[str]) -> None:
+        """Fetch afresh (no validators) whatever gave an article the index no longer
+        holds (removed, or replaced by another build): a 304 must not keep it out."""
+        for state in self.states.values():
+            for entry in [state, *state.entries.values()]:
+                if not set(entry.article_ids) <= indexed:
+                    entry.etag = entry.last_modified = None
+
     def report(self) -> dict[str, dict]:
         """Each source's record, under its redacted name."""
         return {redact_url(k): v.report() for k, v in self.states.items()}
@@ -245,11 +253,12 @@ def refresh(
     IndexBusyError at once when another process holds the index directory."""
     index_dir = Path(index_dir)
     with BuildLock(index_dir):
+        collection = Collection(index_dir, embedder, config)
         states = SourceStates.load(index_dir)
         states.keep_only(sources)
+        states.forget_missing({a.id for a in collection.articles()})
         found = gather(sources, fetcher, states, now)
         keep_sources = {f.source for f in found.failures}
-        collection = Collection(index_dir, embedder, config)
         try:
             change = collection.sync(found.articles, keep_sources, found.keep_ids, locked=True)
         finally:

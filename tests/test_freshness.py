@@ -16,6 +16,7 @@ from bot.cli import main
 from bot.settings import Settings
 from index.articles import article_id_for_url
 from index.build import BuildLock
+from index.collection import Collection
 from index.config import FetchConfig
 from index.embedding import Embedder
 from index.errors import IndexBusyError
@@ -125,6 +126,23 @@ def test_a_new_entry_is_fetched_alone(
     assert [p for p, _ in fetched] == ["/feed.xml", "/crane", "/ferry", "/comet"]
     assert [h.get("If-None-Match") for _, h in fetched[1:]] == ['"crane-1"', '"ferry-1"', None]
     assert all(h["User-Agent"].startswith("ArticleBot/") for _, h in site.seen)
+
+
+def test_an_article_removed_meanwhile_is_fetched_again(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """`index remove` (or a build from other sources) took an article out: its
+    unchanged source must not answer 304 and keep it out for good."""
+    site.publish("crane", "ferry")
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    run(index_dir, sources, fast_embedder, T0)
+    Collection(index_dir, fast_embedder).remove(site.ids("ferry"))
+    requests = len(site.seen)
+    report = run(index_dir, sources, fast_embedder, T0 + 1800)
+    assert report.change.added == site.ids("ferry")
+    fetched = site.seen[requests:]
+    assert [p for p, _ in fetched] == ["/feed.xml", "/crane", "/ferry"]
+    assert [h.get("If-None-Match") for _, h in fetched] == [None, '"crane-1"', None]
 
 
 @pytest.mark.parametrize("status", [429, 503])

@@ -29,6 +29,7 @@ from index.errors import IndexCorruptError
 from index.layout import MODELS, Manifest, read_current
 from index.onnx_model import MIN_COSINE, OnnxEncoder, file_sha256
 from index.store import ArticleIndex
+from tests.fakes.towns import TOWNS, town_articles
 
 # The export, its checks and its fallbacks: all about the real model.
 pytestmark = pytest.mark.model
@@ -201,7 +202,7 @@ def test_cli_on_the_onnx_path_never_imports_torch(
 
 
 BOTS_START = """
-import json, sys
+import asyncio, json, sys
 from bot.settings import load_settings
 from bot.launcher import make_service
 from bot.chat.discord_bot import create_discord_bot
@@ -213,8 +214,9 @@ create_slack_app(service, FeedbackStore(settings.feedback_path), settings)
 feedback = FeedbackStore(settings.feedback_path)
 create_discord_bot(make_service(settings, "discord"), feedback, settings)
 answer = service.answerer.answer("When was the International Space Station launched?")
+report = asyncio.run(service.reindex())  # a bulk job, which the export embeds too
 heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules)
-print(json.dumps({"heavy": heavy, "answered": "1998" in answer.text}))
+print(json.dumps({"heavy": heavy, "answered": "1998" in answer.text, "articles": len(report.manifest.articles)}))
 """
 
 
@@ -223,9 +225,12 @@ def test_bots_start_and_answer_without_torch(
     bundled_index_dir: Path, tmp_path: Path, first_start: bool
 ) -> None:
     """With the index built, and on a first start that builds it (in a child
-    process, so the export's torch stays out of the bot)."""
+    process, so the export's torch stays out of the bot). A /reindex of 21 articles
+    (over BULK_TEXTS sentences) in the bot embeds with the export, not torch."""
+    towns = town_articles(tmp_path / "towns")
     env = {
         **os.environ,
+        "ARTICLEBOT_SOURCES": json.dumps([str(towns)]),
         "ARTICLEBOT_DATA_DIR": str(tmp_path / "data"),
         "DISCORD_TOKEN": "discord-token",
         "SLACK_BOT_TOKEN": "xoxb-1",
@@ -239,7 +244,8 @@ def test_bots_start_and_answer_without_torch(
         [sys.executable, "-c", BOTS_START], env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"heavy": [], "answered": True}
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report == {"heavy": [], "answered": True, "articles": TOWNS + 1}
     if first_start:
         assert current_manifest(tmp_path / "data" / "index").onnx is not None
 

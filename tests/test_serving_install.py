@@ -20,19 +20,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.settings import bundled_dir
 from index.embedding import BULK_TEXTS
 from index.layout import read_current
 from tests.fakes.background import free_port
 from tests.fakes.chat import running
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.towns import TOWNS, town_articles
 from tests.test_slack import all_text, ask
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_TORCH = ROOT / "tests" / "fakes" / "no_torch.py"
 LAUNCH = "When was the International Space Station launched?"
-TOWNS = 20
-SENTENCES = 25
 
 
 @pytest.fixture
@@ -41,25 +39,6 @@ def full_index(bundled_index_dir: Path, tmp_path: Path) -> Path:
     target = tmp_path / "index"
     shutil.copytree(bundled_index_dir, target)
     return target
-
-
-def town_articles(folder: Path) -> Path:
-    """The bundled article and 20 made-up ones, one per town, of 25 sentences each:
-    over BULK_TEXTS sentences in all, so the sync is a bulk job that torch would take."""
-    folder.mkdir()
-    shutil.copy(bundled_dir() / "articles" / "russia-leaves-iss.txt", folder)
-    for n in range(1, TOWNS + 1):
-        minutes = " ".join(
-            f"Item {k} of the minutes records that councillor {k} of Town {n} spoke "
-            f"about {('parking', 'opening hours', 'the roof', 'books')[k % 4]}."
-            for k in range(1, SENTENCES)
-        )
-        (folder / f"town-{n}.txt").write_text(
-            f"Council of Town {n} votes on a new library\n\n"
-            f"The council of Town {n} voted {n + 3} to 2 on Tuesday to build a library by "
-            f"the river. The library will cost {n} million euros. {minutes}"
-        )
-    return folder
 
 
 def without_torch(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
