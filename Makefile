@@ -14,6 +14,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+SERVE_VENV ?= .venv-serve
+BUILD_VENV ?= .venv-build
 TORCH := torch==2.13.0
 QUESTION ?= When was the International Space Station launched?
 LOCK := requirements.lock
@@ -33,11 +35,17 @@ demo:
 	PYTHON=$(PYTHON) deploy/install.sh build $(VENV)
 	$(BIN)/articlebot ask "$(QUESTION)"
 
+# The serving and the full install, made afresh as the Dockerfile makes them; the
+# tests run the image's two stages on them (tests/test_serving_install.py).
 test:
 	PYTHON=$(PYTHON) deploy/install.sh test $(VENV)
+	rm -rf $(SERVE_VENV) $(BUILD_VENV)
+	PYTHON=$(PYTHON) deploy/install.sh serve $(SERVE_VENV)
+	PYTHON=$(PYTHON) deploy/install.sh build $(BUILD_VENV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	ARTICLEBOT_HYPOTHESIS=thorough $(BIN)/python -m pytest
+	ARTICLEBOT_HYPOTHESIS=thorough ARTICLEBOT_SERVE_VENV=$(SERVE_VENV) \
+		ARTICLEBOT_BUILD_VENV=$(BUILD_VENV) $(BIN)/python -m pytest
 
 # The fast tier: everything that does not need the real model (under a minute).
 test-fast:

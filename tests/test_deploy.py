@@ -1,8 +1,8 @@
 """The deployment files (deploy/): the Dockerfile, compose.yaml, .env.example and
 the systemd units, held to the settings and the app they run. No image can be built
 here (no Docker engine, no registry), so the Dockerfile's steps are checked as text
-and its installs run through deploy/install.sh, which tests/test_serving_install.py
-runs in fresh virtual environments."""
+and its installs run through deploy/install.sh, which `make test` runs afresh for
+both installs (tests/test_serving_install.py runs the image's stages on them)."""
 
 from __future__ import annotations
 

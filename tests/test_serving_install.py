@@ -3,8 +3,8 @@ job it has (answering, serving Slack, adding and syncing articles) runs from an
 index the full install built, with the ONNX export and model files stored there.
 
 Two ways: a subprocess where a meta-path hook makes torch impossible to import
-(tests/fakes/no_torch.py), and the real serving install, made by
-deploy/install.sh in a fresh virtual environment as the Dockerfile makes it."""
+(tests/fakes/no_torch.py), and the image's two stages run on the serving and the
+full install that `make test` makes afresh with deploy/install.sh."""
 
 from __future__ import annotations
 
@@ -123,19 +123,16 @@ def _listening(url: str) -> bool:
         return False
 
 
-# --- the image's two stages, in fresh virtual environments ------------------------------------
+# --- the image's two stages, on the installs make test made ------------------------------------
 
 
-def fresh_install(kind: str, venv: Path) -> Path:
-    """deploy/install.sh KIND in a new virtual environment, as the Dockerfile runs it
-    (packages from the registry, as on CI)."""
-    subprocess.run(
-        [str(ROOT / "deploy" / "install.sh"), kind, str(venv)],
-        check=True,
-        capture_output=True,
-        timeout=1200,
-        env={**os.environ, "PYTHON": sys.executable},
-    )
+def made_install(kind: str) -> Path:
+    """The install `make test` made afresh with `deploy/install.sh KIND`, as the
+    Dockerfile's stage makes it (the install step, not a test, reaches the registry)."""
+    variable = f"ARTICLEBOT_{kind.upper()}_VENV"
+    venv = ROOT / os.environ.get(variable, f".venv-{kind}")
+    if not (venv / "bin" / "articlebot").is_file():
+        pytest.fail(f"no {kind} install at {venv}: run `make test`, which makes it ({variable})")
     return venv
 
 
@@ -143,7 +140,7 @@ def fresh_install(kind: str, venv: Path) -> Path:
 def image_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The build stage: the full install exports the model and builds the bundled
     article's index into the data directory."""
-    venv = fresh_install("build", tmp_path_factory.mktemp("build") / "venv")
+    venv = made_install("build")
     data = tmp_path_factory.mktemp("image") / "data"
     subprocess.run(
         [str(venv / "bin" / "articlebot"), "index", "build"],
@@ -157,8 +154,8 @@ def image_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def serving_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fresh_install("serve", tmp_path_factory.mktemp("serve") / "venv")
+def serving_venv() -> Path:
+    return made_install("serve")
 
 
 def installed_packages(venv: Path) -> set[str]:
