@@ -1,6 +1,7 @@
 # Two entry points, both safe on a fresh machine:
 #   make demo   install, then answer a sample question about the bundled article
-#   make test   install with the test tools, then lint and run the test suite
+#   make test   install with the test tools, make the serving and the full install
+#               afresh (.venv-serve, .venv-build), then lint and run the test suite
 #               (property tests at 10,000 cases per target; plain `pytest` runs 300)
 #   make test-fast  the fast tier only: no real model, under a minute
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
