@@ -27,6 +27,7 @@ from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalCon
 from index.embedding import Embedder
 from index.errors import ArticleBotError, BuildFailedError, NoArticlesError
 from index.fetch import Fetcher
+from index.freshness import refresh
 from index.layout import Manifest, has_index, read_pointer
 from index.store import ArticleIndex
 
@@ -73,14 +74,22 @@ def sync_from_sources(
     *,
     progress: bool = False,
 ) -> tuple[ChangeReport, list[LoadFailure]]:
-    """Make the index hold exactly what `sources` give now. An article whose source
-    failed to load this time is kept, not dropped (the failure is reported)."""
-    articles, failures = load_sources(settings, sources, progress=progress)
-    if not articles and not failures:
-        raise NoArticlesError("the sources hold no articles; the index is unchanged")
-    collection = make_collection(settings, embedder, index_dir, progress=progress)
-    report = collection.sync(articles, keep_sources={f.source for f in failures})
-    return report, failures
+    """Make the index hold exactly what `sources` give now, every one fetched afresh.
+    What a failing source gave last time (a feed: its entries' articles) is kept, not
+    dropped, and the failure is reported."""
+    report = refresh(
+        index_dir,
+        sources,
+        embedder,
+        Fetcher(settings.section(FetchConfig)),
+        time.time(),
+        config=settings.section(IndexConfig),
+        fresh=True,
+        progress=progress,
+    )
+    for failure in report.gathered.failures:
+        log.warning("not indexed: %s: %s", failure.source, failure.reason)
+    return report.change, report.gathered.failures
 
 
 def build_from_sources(

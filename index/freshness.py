@@ -34,7 +34,7 @@ from index.build import BuildLock
 from index.collection import ChangeReport, Collection
 from index.config import IndexConfig
 from index.embedding import Embedder
-from index.errors import RetryLaterError, SourceError
+from index.errors import NoArticlesError, RetryLaterError, SourceError
 from index.fetch import Fetcher, Validators
 from index.files import write_text
 from index.redact import redact_url
@@ -126,10 +126,17 @@ class SourceStates:
     def forget_missing(self, indexed: set[str]) -> None:
         """Fetch afresh (no validators) whatever gave an article the index no longer
         holds (removed, or replaced by another build): a 304 must not keep it out."""
-        for state in self.states.values():
-            for entry in [state, *state.entries.values()]:
-                if not set(entry.article_ids) <= indexed:
-                    entry.etag = entry.last_modified = None
+        for entry in self._entries():
+            if not set(entry.article_ids) <= indexed:
+                entry.etag = entry.last_modified = None
+
+    def forget_validators(self) -> None:
+        """Fetch every source and entry afresh next time."""
+        for entry in self._entries():
+            entry.etag = entry.last_modified = None
+
+    def _entries(self) -> list[EntryState]:
+        return [e for state in self.states.values() for e in [state, *state.entries.values()]]
 
     def report(self) -> dict[str, dict]:
         """Each source's record, under its redacted name."""
@@ -153,12 +160,17 @@ class RefreshReport:
     gathered: Gathered
 
 
-def gather(sources: list[str], fetcher: Fetcher, states: SourceStates, now: float) -> Gathered:
-    """Fetch each source that is due; one failing source never stops the others."""
+def gather(
+    sources: list[str], fetcher: Fetcher, states: SourceStates, now: float, *, fresh: bool = False
+) -> Gathered:
+    """Fetch each source that is due (`fresh`: every source, unconditionally); one
+    failing source never stops the others."""
     found = Gathered()
+    if fresh:
+        states.forget_validators()
     for source in sources:
         state = states.get(source)
-        if state.not_before is not None and now < state.not_before:
+        if not fresh and state.not_before is not None and now < state.not_before:
             found.keep_ids.update(state.article_ids)
             continue
         try:
@@ -248,16 +260,22 @@ def refresh(
     *,
     config: IndexConfig | None = None,
     next_run: float | None = None,
+    fresh: bool = False,
+    progress: bool = False,
 ) -> RefreshReport:
-    """Fetch what changed and publish a version only if an article did. Raises
-    IndexBusyError at once when another process holds the index directory."""
+    """Fetch what changed (`fresh`: everything, as `/reindex` and `index sync` do) and
+    publish a version only if an article did. Raises IndexBusyError at once when
+    another process holds the index directory, NoArticlesError when the sources
+    hold nothing at all."""
     index_dir = Path(index_dir)
     with BuildLock(index_dir):
-        collection = Collection(index_dir, embedder, config)
+        collection = Collection(index_dir, embedder, config, progress=progress)
         states = SourceStates.load(index_dir)
         states.keep_only(sources)
         states.forget_missing({a.id for a in collection.articles()})
-        found = gather(sources, fetcher, states, now)
+        found = gather(sources, fetcher, states, now, fresh=fresh)
+        if not (found.articles or found.failures or found.keep_ids):
+            raise NoArticlesError("the sources hold no articles; the index is unchanged")
         keep_sources = {f.source for f in found.failures}
         try:
             change = collection.sync(found.articles, keep_sources, found.keep_ids, locked=True)

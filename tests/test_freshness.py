@@ -186,6 +186,28 @@ def test_one_failing_source_never_stops_the_others(
     assert records[gone]["last_error"] == "HTTP 404" and records[good]["last_error"] is None
 
 
+def test_index_sync_keeps_a_failing_feeds_entries(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder, settings: Settings
+) -> None:
+    """`index sync` and /reindex fetch every source afresh (no If-None-Match); when a
+    feed fails, the articles its entries gave last time stay, as a file's do."""
+    from bot.runtime import sync_from_sources
+
+    site.publish("crane", "ferry")
+    index_dir, source = tmp_path / "index", f"{site.base}/feed.xml"
+    allowed = settings.model_copy(update={"fetch_allow_private_networks": True})
+    sync_from_sources(allowed, fast_embedder, index_dir, [source])
+    requests = len(site.seen)
+    report, failures = sync_from_sources(allowed, fast_embedder, index_dir, [source])
+    assert not report.changed and failures == []
+    assert all("If-None-Match" not in h for _, h in site.seen[requests:])
+    assert len(site.seen) - requests == 3  # the feed and both entries, fetched again
+    del site.pages["/feed.xml"]
+    report, failures = sync_from_sources(allowed, fast_embedder, index_dir, [source])
+    assert [f.reason for f in failures] == ["HTTP 404"] and not report.changed
+    assert {a.id for a in read_current(index_dir)[1]} == set(site.ids("crane", "ferry"))
+
+
 def test_only_one_process_refreshes_an_index(
     site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
 ) -> None:

@@ -168,6 +168,7 @@ def installed_packages(venv: Path) -> set[str]:
     return {p["name"].lower() for p in json.loads(listed.stdout)}
 
 
+@pytest.mark.model  # the build stage runs the real model, in its own install
 def test_the_runtime_stage(serving_venv: Path, image_data: Path, tmp_path: Path) -> None:
     """The serving install holds no torch, answers from the build stage's index and
     adds an article to it, as the image's runtime stage does."""
