@@ -19,6 +19,7 @@ from bot.chat.service import ChatService, Outcome, RateLimiter, Reply
 from bot.errors import BusyError
 from bot.runtime import make_answerer
 from bot.settings import Settings
+from index.build import BuildLock
 from index.embedding import Embedder
 from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
@@ -154,6 +155,9 @@ async def test_reindex_and_sources_say_the_same_on_every_platform(
     assert "- Russia plans to leave the International Space Station" in listing
     fast_service.sources_text_for("u9", "-", str)
     assert fast_service.sources_text_for("u9", "-", str).startswith("You're asking quickly")
+
+    with BuildLock(fast_service.desk().settings.resolved_index_dir):  # another process
+        assert await fast_service.reindex_text("-", str) == messages.REBUILD_RUNNING
 
     def broken() -> object:
         raise OSError("disk on fire")

@@ -32,6 +32,7 @@ from bot.runtime import IndexWatcher, sync_from_sources
 from bot.settings import DEFAULT_COLLECTION, Settings
 from index.articles import Article
 from index.embedding import Embedder
+from index.errors import IndexBusyError
 from index.freshness import SourceStates
 from index.layout import Manifest
 
@@ -334,6 +335,8 @@ class ChatService:
         log) when the rebuild fails. The same on every platform."""
         try:
             report = await self.reindex(collection)
+        except IndexBusyError:  # another process's build or refresh holds the index
+            return messages.REBUILD_RUNNING
         except Exception:
             log.exception("reindex failed")
             return messages.SORRY
