@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.settings import DEFAULT_COLLECTION, Settings
+from index.articles import is_url
 from index.errors import ArticleBotError
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def check_sources(settings: Settings) -> Iterator[Finding]:
 
 
 def _check_source(name: str, source: str, get: Callable[[str], object]) -> Finding:
-    if "://" not in source:
+    if not is_url(source):
         found = Path(source).exists()
         return (ok if found else problem)(
             f"source of {name}: {source}" + ("" if found else " does not exist")
@@ -153,13 +154,18 @@ async def check_slack(settings: Settings) -> list[Finding]:
     return [*findings, await _slack_mode(settings)]
 
 
+def _slack_client(settings: Settings) -> object:
+    """The app's own Web API client, without retries: a check says at once what fails."""
+    from bot.chat.slack_app import make_client
+
+    return make_client(settings.model_copy(update={"slack_api_retries": 0}))
+
+
 async def _slack_scopes(settings: Settings) -> set[str] | Finding:
     from slack_sdk.errors import SlackApiError
 
-    from bot.chat.slack_app import make_client
-
     try:
-        auth = await make_client(settings.model_copy(update={"slack_api_retries": 0})).auth_test()
+        auth = await _slack_client(settings).auth_test()
     except SlackApiError as exc:
         return problem(f"slack: Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')})")
     except UNREACHABLE as exc:
@@ -169,7 +175,6 @@ async def _slack_scopes(settings: Settings) -> set[str] | Finding:
 
 async def _slack_mode(settings: Settings) -> Finding:
     from slack_sdk.errors import SlackApiError
-    from slack_sdk.web.async_client import AsyncWebClient
 
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
     if not app_token:
@@ -178,9 +183,8 @@ async def _slack_mode(settings: Settings) -> Finding:
         return problem(
             "slack: set SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)"
         )
-    base_url = (settings.slack_api_base_url or AsyncWebClient.BASE_URL).rstrip("/") + "/"
     try:
-        await AsyncWebClient(base_url=base_url).apps_connections_open(app_token=app_token)
+        await _slack_client(settings).apps_connections_open(app_token=app_token)
     except SlackApiError as exc:
         return problem(f"slack: Slack rejected SLACK_APP_TOKEN ({exc.response.get('error')})")
     except UNREACHABLE as exc:

@@ -63,6 +63,9 @@ class Refresher:
             if job.next_run <= now:
                 job.next_run = self._next(now)
                 self._refresh(job.desk, now, job.next_run)
+        return self._until_next()
+
+    def _until_next(self) -> float:
         return max(0.0, min(job.next_run for job in self.jobs) - self.clock())
 
     def _refresh(self, desk: Desk, now: float, next_run: float) -> None:
@@ -104,7 +107,7 @@ class Refresher:
         return self
 
     def _loop(self) -> None:
-        wait = max(0.0, min(job.next_run for job in self.jobs) - self.clock())
+        wait = self._until_next()
         while not self._stop.wait(wait):
             wait = self.run_due()
 

@@ -58,6 +58,9 @@ class EntryState:
     def validators(self) -> Validators:
         return Validators(self.etag, self.last_modified)
 
+    def remember(self, validators: Validators) -> None:
+        self.etag, self.last_modified = validators.etag, validators.last_modified
+
 
 @dataclass
 class SourceState(EntryState):
@@ -128,12 +131,12 @@ class SourceStates:
         holds (removed, or replaced by another build): a 304 must not keep it out."""
         for entry in self._entries():
             if not set(entry.article_ids) <= indexed:
-                entry.etag = entry.last_modified = None
+                entry.remember(Validators())
 
     def forget_validators(self) -> None:
         """Fetch every source and entry afresh next time."""
         for entry in self._entries():
-            entry.etag = entry.last_modified = None
+            entry.remember(Validators())
 
     def _entries(self) -> list[EntryState]:
         return [e for state in self.states.values() for e in [state, *state.entries.values()]]
@@ -202,7 +205,7 @@ def _fetch_source(source: str, fetcher: Fetcher, state: SourceState, found: Gath
     if page.not_modified:
         found.keep_ids.update(state.article_ids)
         return state.article_ids
-    state.etag, state.last_modified = page.validators.etag, page.validators.last_modified
+    state.remember(page.validators)
     text = decode_bytes(page.body)
     if not looks_like_feed(page.content_type, text):
         article = parse_page(source, page.content_type, text)
@@ -245,7 +248,7 @@ def _fetch_entries(
         else:
             article = parse_page(link, page.content_type, decode_bytes(page.body), date)
             found.articles.append(article)
-            entry.etag, entry.last_modified = page.validators.etag, page.validators.last_modified
+            entry.remember(page.validators)
             entry.article_ids = [article.id]
         ids += entry.article_ids
     return ids
