@@ -7,13 +7,13 @@ import contextlib
 import dataclasses
 import itertools
 import os
+import re
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,18 +47,22 @@ from tests.fakes.discord_server import (
     OTHER_GUILD_ID,
     VALID_TOKEN,
     FakeDiscord,
+    Recorded,
     user,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LAUNCH = "When was the International Space Station launched?"
-PING_ARTICLE = """Town hall row over @everyone notice
+# Discord ids are snowflakes of 17 to 20 digits; mentions only ping with ids of that shape
+ROLE_ID, TAGGED_USER_ID = 912345678901234567, 81234567890123456
+PING_ARTICLE = f"""Town hall row over @everyone notice
 
 A notice addressed to @everyone and @here was pinned in the town hall by the caretaker, \
-who also tagged <@&555> and <@123456789> in the message about the broken boiler.
+who also tagged <@&{ROLE_ID}> and <@{TAGGED_USER_ID}> in the message about the broken boiler.
 """
+PINGS = re.compile(r"@everyone|@here|<@[!&]?\d{17,20}>")
 ids = itertools.count(800000000000000001)
-user_ids = itertools.count(100)
+user_ids = itertools.count(700000000000000001)
 
 
 @pytest.fixture(scope="module")
@@ -144,9 +148,12 @@ def bot(
 
 
 @pytest.fixture(autouse=True)
-def no_unexpected_requests(fake: FakeDiscord) -> Iterator[None]:
+def nothing_unexpected_or_refused(fake: FakeDiscord) -> Iterator[None]:
+    """Every test: the bot called only routes the fake knows, and Discord refused
+    nothing it sent (a test that means a refusal takes it with `take_refused`)."""
     yield
     assert fake.unexpected == []
+    assert fake.take_refused() == []
 
 
 def new_user() -> int:
@@ -199,13 +206,18 @@ def mention(
     return message_id
 
 
-def replies_to(fake: FakeDiscord, message_id: str) -> list[dict]:
+def reply_requests(fake: FakeDiscord, message_id: str) -> list[Recorded]:
+    """The bot's posts in reply to a message, as the fake received them."""
     return [
-        r.body
+        r
         for r in fake.posts("/channels/")
         if r.path.endswith("/messages")
         and str((r.body.get("message_reference") or {}).get("message_id")) == message_id
     ]
+
+
+def replies_to(fake: FakeDiscord, message_id: str) -> list[dict]:
+    return [r.body for r in reply_requests(fake, message_id)]
 
 
 def wait_reply(fake: FakeDiscord, message_id: str) -> dict:
@@ -326,6 +338,27 @@ def test_a_button_sent_before_a_restart_still_votes(
         assert late["data"]["content"] == messages.VOTE_TOO_LATE
 
 
+def test_the_bot_heartbeats_in_time(
+    service: ChatService, discord_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a Discord that asks for a beat every 0.5 s and closes with 4009 after
+    0.75 s without one, the session stays up (no refusal, no new session)."""
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    gateway = discord.gateway.DiscordWebSocket
+    monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
+    with running(FakeDiscord(heartbeat_interval_ms=500)) as quick:
+        settings = discord_settings.model_copy(
+            update={
+                "discord_api_base_url": quick.api_base,
+                "discord_gateway_url": quick.gateway_url,
+            }
+        )
+        with started_bot(quick, service, settings):
+            quick.wait_for(lambda: quick.heartbeats >= 5)
+            assert quick.connected and list(quick.sessions) == ["fake-session-1"]
+        assert quick.take_refused() == [] and quick.resumes == 0
+
+
 def test_start_syncs_commands_to_the_guild(bot: ArticleBot, fake: FakeDiscord) -> None:
     assert fake.sync_path == f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"
     by_name = {c["name"]: c for c in fake.synced_commands}
@@ -389,9 +422,9 @@ def test_everyone_in_article_and_question_pings_nobody(bot: ArticleBot, fake: Fa
         fake, mention(fake, "What did the caretaker pin in the town hall for @everyone?")
     )
     body = text_of(reply)
-    assert "boiler" in body or "notice" in body
+    assert f"<@\u200b&{ROLE_ID}>" in body and f"<@\u200b{TAGGED_USER_ID}>" in body
     assert reply["allowed_mentions"]["parse"] == []
-    assert "@everyone" not in body and "@here" not in body  # defused with a zero-width space
+    assert not PINGS.findall(body)  # each defused with a zero-width space after the @
     assert "@\u200beveryone" in body
 
 
@@ -466,6 +499,7 @@ def test_ask_defers_then_follows_up(bot: ArticleBot, fake: FakeDiscord) -> None:
     (callback,) = callbacks(fake, token)
     assert callback["type"] == 5  # deferred, "thinking"
     assert not (callback.get("data") or {}).get("flags", 0) & 64
+    assert not fake.shown(token)[0]["flags"] & 64  # everyone sees it
     assert "1998" in followup["content"]
     assert followup["embeds"] and "launched in 1998" in followup["embeds"][0]["description"]
     assert followup["allowed_mentions"]["parse"] == []
@@ -483,7 +517,8 @@ def test_private_ask_is_ephemeral(bot: ArticleBot, fake: FakeDiscord) -> None:
     followup = fake.wait_for(lambda: followups(fake, token))[0]
     (callback,) = callbacks(fake, token)
     assert callback["type"] == 5 and callback["data"]["flags"] & 64
-    assert followup["flags"] & 64 and "15 years" in followup["content"]
+    assert "15 years" in followup["content"]
+    assert all(m["flags"] & 64 for m in fake.shown(token))
 
 
 def test_sources_lists_articles(bot: ArticleBot, fake: FakeDiscord) -> None:
@@ -636,6 +671,7 @@ def test_invalid_token_is_a_clear_error(
     assert code == 1
     assert "Discord rejected the token" in err and "not-the-right-token" not in err
     assert "Traceback" not in err
+    assert [(r.what, r.status) for r in fake.take_refused()] == [("GET /users/@me", 401)]
 
 
 def test_missing_token_is_a_usage_error(
@@ -690,9 +726,11 @@ def test_slash_command_error_reaches_the_user(
 
     monkeypatch.setattr(service.answerer, "answer", broken)
     token = slash(fake, "ask", [{"name": "question", "type": 3, "value": LAUNCH}])
-    followup = fake.wait_for(lambda: followups(fake, token))[0]
-    assert followup["content"] == "Sorry, something went wrong; the operator has been told."
-    assert followup["flags"] & 64
+    [shown] = fake.wait_for(lambda: fake.shown(token))
+    assert shown["content"] == "Sorry, something went wrong; the operator has been told."
+    # the defer was public (the answer would have been): the note must not be
+    assert shown["flags"] & 64
+    assert any(r.method == "DELETE" and token in r.path for r in fake.requests)
 
 
 def test_serve_discord_command_answers(bundled_index_dir: Path, tmp_path: Path) -> None:
@@ -755,16 +793,16 @@ def test_message_content_intent_not_enabled_is_a_clear_error(
 
 
 def test_rate_limited_send_is_retried_by_discord_py(bot: ArticleBot, fake: FakeDiscord) -> None:
-    fake.failures.append(
-        (429, {"message": "You are being rate limited.", "retry_after": 0.5, "global": False})
-    )
-    started = time.monotonic()
+    """A real 429 (with Discord's `Via` mark; discord.py raises on one without it): the
+    same reply is sent again, not before retry_after, and then accepted."""
+    fake.rate_limit_next_send(retry_after=0.5)
     message_id = mention(fake, LAUNCH)
     first, retry = fake.wait_for(
-        lambda: len(replies_to(fake, message_id)) == 2 and replies_to(fake, message_id)
+        lambda: len(reply_requests(fake, message_id)) == 2 and reply_requests(fake, message_id)
     )
-    assert first == retry and "1998" in retry["content"]  # the same reply, sent again
-    assert time.monotonic() - started >= 0.5  # after retry_after
+    assert first.body == retry.body and "1998" in retry.body["content"]
+    assert retry.at - first.at >= 0.5  # the fake's own clock: when each arrived
+    assert fake.failures == [] and fake.sent[-1]["content"] == retry.body["content"]
 
 
 def test_dropped_gateway_connection_is_resumed(bot: ArticleBot, fake: FakeDiscord) -> None:

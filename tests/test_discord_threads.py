@@ -99,9 +99,10 @@ def bot(fake: FakeDiscord, service: ChatService, settings: Settings) -> Iterator
 
 
 @pytest.fixture(autouse=True)
-def no_unexpected_requests(fake: FakeDiscord) -> Iterator[None]:
+def nothing_unexpected_or_refused(fake: FakeDiscord) -> Iterator[None]:
     yield
     assert fake.unexpected == []
+    assert fake.take_refused() == []
 
 
 def posts_in(fake: FakeDiscord, channel_id: int | str) -> list[dict]:
@@ -186,6 +187,7 @@ def test_without_the_thread_permission_the_answer_goes_in_the_channel(
     assert "1998" in text_of(wait_reply(fake, question))
     assert len(fake.threads) == threads_before and fake.thread_refusals == 0
     assert "give the bot Create Public Threads" in caplog.text
+    assert [(r.status, r.code) for r in fake.take_refused()] == [(403, 50013)]
 
 
 def test_what_answer_channels_leave_alone(bot: ArticleBot, fake: FakeDiscord) -> None:

@@ -35,9 +35,12 @@ TRICKY = st.sampled_from(
     [
         "@everyone",
         "@here",
-        "<@123>",
-        "<@!456>",
-        "<@&789>",
+        # real-length ids: Discord ids are snowflakes of 17 to 20 digits, and only
+        # mentions of that shape ping (shorter ones would never test the defusing)
+        "<@123456789012345678>",
+        "<@!45678901234567890>",
+        "<@&7890123456789012345>",
+        "<@1234>",
         "<#42>",
         "<!channel>",
         "<!here>",

@@ -434,12 +434,26 @@ class ServerCheckedTree(app_commands.CommandTree):
         return False
 
 
+PUBLIC_THINKING = "public_thinking"  # in Interaction.extras: a public defer not yet filled
+
+
+async def defer(interaction: discord.Interaction, private: bool) -> None:
+    """Show "thinking…" in the visibility the answer will have. Discord gives the first
+    follow-up that visibility whatever it asks for, so a public one is remembered."""
+    await interaction.response.defer(thinking=True, ephemeral=private)
+    interaction.extras[PUBLIC_THINKING] = not private
+
+
 async def send_private(interaction: discord.Interaction, text: str) -> None:
-    """An ephemeral note, as the first response or as a follow-up."""
-    if interaction.response.is_done():
-        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-    else:
+    """An ephemeral note, as the first response or as a follow-up. After a public
+    defer, the public "thinking" message is deleted first: a follow-up would fill it
+    and be seen by everyone."""
+    if not interaction.response.is_done():
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return
+    if interaction.extras.pop(PUBLIC_THINKING, False):
+        await interaction.delete_original_response()
+    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 def is_admin(interaction: discord.Interaction, admin_roles: list[int]) -> bool:
@@ -463,11 +477,11 @@ def register_commands(bot: ArticleBot) -> None:
         if refusal is not None:
             await send_private(interaction, refusal.text)
             return
-        await interaction.response.defer(thinking=True, ephemeral=private)
+        await defer(interaction, private)
         collection = settings.collection_of(channel_id)
         reply = await service.reply(question, HOW_TO_ASK, collection=collection)
         if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
-            await interaction.followup.send(reply.text, ephemeral=True)
+            await send_private(interaction, reply.text)
             return
         pieces = format_answer(reply.answer)
         views = on_last(
@@ -481,7 +495,7 @@ def register_commands(bot: ArticleBot) -> None:
                 allowed_mentions=NO_MENTIONS,
                 view=view,
             )
-
+            interaction.extras[PUBLIC_THINKING] = False
     @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
     async def reindex(interaction: discord.Interaction) -> None:
         if not is_admin(interaction, settings.discord_admin_role_ids):
@@ -491,7 +505,7 @@ def register_commands(bot: ArticleBot) -> None:
         if refusal := service.reindex_refusal(collection):
             await send_private(interaction, refusal)
             return
-        await interaction.response.defer(thinking=True, ephemeral=True)
+        await defer(interaction, private=True)
         text = await service.reindex_text("-", safe_text, collection)
         await interaction.followup.send(shorten(text, TEXT_LIMIT), ephemeral=True)
 

@@ -1,14 +1,19 @@
 """A small fake Discord (REST API + gateway websocket) on 127.0.0.1, for end-to-end
 tests of the real discord.py client. It runs in its own thread and event loop,
-records every request, and lists the ones it did not expect."""
+records every request, lists the ones it did not expect, and refuses (and records)
+what real Discord refuses: a missing or wrong token, content and embeds over their
+limits, interaction responses out of order or late, a stale RESUME, a client that
+stops heartbeating. Tests assert that nothing was refused unless they meant it."""
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import itertools
 import json
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -23,6 +28,17 @@ CHANNEL_ID = 920000000000000001
 DM_CHANNEL_ID = 920000000000000009
 VALID_TOKEN = "fake.discord.token-for-tests"
 MANAGE_GUILD = 1 << 5
+EPHEMERAL = 1 << 6
+# Discord's limits on a message (https://discord.com/developers/docs/resources/message)
+CONTENT_LIMIT = 2000
+EMBEDS_PER_MESSAGE = 10
+EMBED_LIMITS = {"title": 256, "description": 4096}
+EMBED_FOOTER_LIMIT = 2048
+EMBED_FIELDS = 25
+EMBEDS_TOTAL = 6000
+CUSTOM_ID_LIMIT = 100
+BUTTON_LABEL_LIMIT = 80
+INITIAL_RESPONSE_SECONDS = 3.0
 BOT_USER = {
     "id": str(BOT_ID),
     "username": "articlebot",
@@ -50,13 +66,96 @@ class Recorded:
     method: str
     path: str
     body: Any
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Refusal:
+    """A request or gateway message the fake refused, with what Discord answers."""
+
+    what: str  # "POST /channels/…" or "gateway IDENTIFY"
+    status: int  # HTTP status, or the gateway close code
+    code: int  # Discord's JSON error code (0 for close codes)
+    message: str
+
+
+@dataclass
+class Interaction:
+    """What Discord keeps of an interaction: when it arrived and how it was answered."""
+
+    created: float
+    response_type: int | None = None
+    response_flags: int = 0
+    deferred_message_pending: bool = False  # a deferred "thinking" message not yet filled
+    messages: list[dict] = field(default_factory=list)  # follow-ups and edits, as shown
+
+
+def too_long(limit: int) -> dict:
+    return {
+        "_errors": [
+            {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}
+        ]
+    }
+
+
+def message_errors(body: dict) -> dict:
+    """Discord's "Invalid Form Body" errors for a message body, by field ({} when valid)."""
+    errors: dict = {}
+    if len(body.get("content") or "") > CONTENT_LIMIT:
+        errors["content"] = too_long(CONTENT_LIMIT)
+    embeds = body.get("embeds") or []
+    if len(embeds) > EMBEDS_PER_MESSAGE:
+        errors["embeds"] = too_long(EMBEDS_PER_MESSAGE)
+    total = 0
+    for i, embed in enumerate(embeds):
+        for key, limit in EMBED_LIMITS.items():
+            total += len(embed.get(key) or "")
+            if len(embed.get(key) or "") > limit:
+                errors.setdefault("embeds", {}).setdefault(str(i), {})[key] = too_long(limit)
+        footer = (embed.get("footer") or {}).get("text") or ""
+        total += len(footer)
+        if len(footer) > EMBED_FOOTER_LIMIT:
+            errors.setdefault("embeds", {}).setdefault(str(i), {})["footer"] = too_long(
+                EMBED_FOOTER_LIMIT
+            )
+        fields = embed.get("fields") or []
+        total += sum(len(f.get("name", "")) + len(f.get("value", "")) for f in fields)
+        if len(fields) > EMBED_FIELDS:
+            errors.setdefault("embeds", {}).setdefault(str(i), {})["fields"] = too_long(
+                EMBED_FIELDS
+            )
+    if total > EMBEDS_TOTAL:
+        errors.setdefault("embeds", {})["_errors"] = [
+            {
+                "code": "MAX_EMBED_SIZE_EXCEEDED",
+                "message": "Embed size exceeds maximum size of 6000",
+            }
+        ]
+    for row in body.get("components") or []:
+        for button in row.get("components") or []:
+            if len(button.get("custom_id") or "") > CUSTOM_ID_LIMIT:
+                errors.setdefault("components", {})["custom_id"] = too_long(CUSTOM_ID_LIMIT)
+            if len(button.get("label") or "") > BUTTON_LABEL_LIMIT:
+                errors.setdefault("components", {})["label"] = too_long(BUTTON_LABEL_LIMIT)
+    return errors
 
 
 class FakeDiscord(BackgroundServer):
-    def __init__(self, token: str = VALID_TOKEN, message_content: bool = False) -> None:
+    def __init__(
+        self,
+        token: str = VALID_TOKEN,
+        message_content: bool = False,
+        heartbeat_interval_ms: int = 45_000,
+    ) -> None:
         super().__init__()
         self.token = token
         self.message_content = message_content  # the privileged intent, enabled for the app
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self.refused: list[Refusal] = []
+        self.interactions: dict[str, Interaction] = {}  # by interaction token
+        self.heartbeats = 0
+        self.sessions: dict[str, int] = {}  # session id -> last sequence sent in it
+        self._session_of: dict[int, str] = {}  # id(websocket) -> its session
         self.threads: list[dict] = []  # threads the bot started
         self.thread_refusals = 0  # the next thread starts answer 403, as without the permission
         self.requests: list[Recorded] = []
@@ -67,7 +166,7 @@ class FakeDiscord(BackgroundServer):
         self.left_guilds: list[str] = []
         self.sent: list[dict] = []  # every message the bot posted, as Discord returned it
         # the next channel-message posts answer these: (status, body, headers)
-        self.failures: list[tuple[int, dict, dict]] = []
+        self.failures: list[tuple[int, dict, dict]] = []  # injected faults, not refusals
         self._ids = itertools.count(930000000000000001)
         self._seq = itertools.count(1)
 
@@ -91,39 +190,105 @@ class FakeDiscord(BackgroundServer):
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.sockets.append(ws)
-        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 45000}}))
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                break
-            payload = json.loads(msg.data)
-            if payload["op"] == 1:
-                await ws.send_str(json.dumps({"op": 11}))
-            elif payload["op"] == 2:
-                asks_content = payload["d"]["intents"] & (1 << 15)
-                if asks_content and not self.message_content:  # not enabled for the app
-                    await ws.close(code=4014)
+        interval = self.heartbeat_interval_ms
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": interval}}))
+        last_beat = [time.monotonic()]
+        watchdog = asyncio.ensure_future(self._watch_heartbeats(ws, last_beat))
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
                     break
-                ready = {
-                    "v": 10,
-                    "user": BOT_USER,
-                    "guilds": [],
-                    "session_id": "fake-session",
-                    "resume_gateway_url": self.gateway_url,
-                    "application": {"id": str(APP_ID), "flags": 0},
-                }
-                await self._send(ws, "READY", ready)
-            elif payload["op"] == 6:  # RESUME after a dropped connection
-                self.resumes += 1
-                await self._send(ws, "RESUMED", {})
-        self.sockets.remove(ws)
+                if not await self._gateway_message(ws, json.loads(msg.data), last_beat):
+                    break
+        finally:
+            watchdog.cancel()
+            self.sockets.remove(ws)
         return ws
 
+    async def _watch_heartbeats(self, ws: web.WebSocketResponse, last_beat: list[float]) -> None:
+        """Discord closes a connection whose heartbeats stop (4009, session timed out);
+        it allows some slack past the interval, as the first beat is jittered."""
+        allowed = self.heartbeat_interval_ms / 1000 * 1.5
+        while not ws.closed:
+            await asyncio.sleep(allowed / 4)
+            if time.monotonic() - last_beat[0] > allowed:
+                self._refuse_gateway("heartbeat", 4009, "Session timed out")
+                await ws.close(code=4009)
+                return
+
+    async def _gateway_message(
+        self, ws: web.WebSocketResponse, payload: dict, last_beat: list[float]
+    ) -> bool:
+        """Answer one gateway message; False when the connection was closed."""
+        op, data = payload["op"], payload.get("d")
+        if op == 1:
+            self.heartbeats += 1
+            last_beat[0] = time.monotonic()
+            await ws.send_str(json.dumps({"op": 11}))
+        elif op == 2:
+            return await self._identify(ws, data)
+        elif op == 6:  # RESUME after a dropped connection
+            await self._resume(ws, data)
+        return True
+
+    async def _identify(self, ws: web.WebSocketResponse, data: dict) -> bool:
+        if data.get("token") != self.token:
+            self._refuse_gateway("IDENTIFY", 4004, "Authentication failed")
+            await ws.close(code=4004)
+            return False
+        asks_content = data["intents"] & (1 << 15)
+        if asks_content and not self.message_content:  # not enabled for the app
+            self._refuse_gateway("IDENTIFY", 4014, "Disallowed intent(s)")
+            await ws.close(code=4014)
+            return False
+        session = f"fake-session-{len(self.sessions) + 1}"
+        self.sessions[session] = 0
+        ready = {
+            "v": 10,
+            "user": BOT_USER,
+            "guilds": [],
+            "session_id": session,
+            "resume_gateway_url": self.gateway_url,
+            "application": {"id": str(APP_ID), "flags": 0},
+        }
+        self._session_of[id(ws)] = session
+        await self._send(ws, "READY", ready)
+        return True
+
+    async def _resume(self, ws: web.WebSocketResponse, data: dict) -> None:
+        """A RESUME names a session this fake started and a sequence it sent in it;
+        anything else gets "invalid session" (op 9, not resumable), as Discord answers."""
+        last = self.sessions.get(data.get("session_id") or "")
+        seq = data.get("seq")
+        if data.get("token") != self.token or last is None or seq is None or seq > last:
+            self._refuse_gateway("RESUME", 9, "Invalid session")
+            await ws.send_str(json.dumps({"op": 9, "d": False}))
+            return
+        self.resumes += 1
+        self._session_of[id(ws)] = data["session_id"]
+        await self._send(ws, "RESUMED", {})
+
+    def _refuse_gateway(self, what: str, code: int, message: str) -> None:
+        self.refused.append(Refusal(f"gateway {what}", code, 0, message))
+
     async def _send(self, ws: web.WebSocketResponse, event: str, data: dict) -> None:
-        await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
+        seq = next(self._seq)
+        session = self._session_of.get(id(ws))
+        if session is not None:
+            self.sessions[session] = seq
+        await ws.send_str(json.dumps({"op": 0, "t": event, "s": seq, "d": data}))
 
     def dispatch(self, event: str, data: dict) -> None:
-        """Send a gateway event to every connected client (from the test's thread)."""
-        self.broadcast(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
+        """Send a gateway event to every connected client (from the test's thread). An
+        interaction starts its clock here: its first response is due within 3 s."""
+        if event == "INTERACTION_CREATE":
+            self.interactions[data["token"]] = Interaction(created=time.monotonic())
+
+        async def send() -> None:
+            for ws in list(self.sockets):
+                await self._send(ws, event, data)
+
+        self.call(send(), 5)
 
     @property
     def connected(self) -> bool:
@@ -157,14 +322,33 @@ class FakeDiscord(BackgroundServer):
         body = self._body(request, raw)
         record = Recorded(request.method, path, body)
         self.requests.append(record)
-        if request.headers.get("Authorization") not in (f"Bot {self.token}", None):
-            return json_response({"message": "401: Unauthorized", "code": 0}, 401)
+        by_interaction_token = path.startswith(("/interactions/", "/webhooks/"))
+        if not by_interaction_token and request.headers.get("Authorization") != f"Bot {self.token}":
+            return self.refuse(f"{request.method} {path}", 401, "401: Unauthorized", 0)
         route = self._route(request.method, path)
         if route is None:
             self.unexpected.append(record)
             return json_response({"message": "Unknown route", "code": 0}, 404)
         response = route(path, body)
         return await response if inspect.isawaitable(response) else response
+
+    def refuse(
+        self, what: str, status: int, message: str, code: int, errors: dict | None = None
+    ) -> web.Response:
+        """Discord's error answer to a request, recorded as refused."""
+        self.refused.append(Refusal(what, status, code, message))
+        body = {"message": message, "code": code} | ({"errors": errors} if errors else {})
+        return json_response(body, status)
+
+    def invalid_message(self, what: str, body: dict) -> web.Response | None:
+        """Discord's 400 for a message over its limits, or None when it is valid."""
+        errors = message_errors(body or {})
+        return self.refuse(what, 400, "Invalid Form Body", 50035, errors) if errors else None
+
+    def take_refused(self) -> list[Refusal]:
+        """What was refused so far (for a test that meant it), cleared."""
+        refused, self.refused = self.refused, []
+        return refused
 
     @staticmethod
     def _body(request: web.Request, raw: bytes) -> Any:
@@ -189,7 +373,8 @@ class FakeDiscord(BackgroundServer):
             ("POST", ["channels", "*", "typing"], lambda p, b: web.Response(status=204)),
             ("POST", ["interactions", "*", "*", "callback"], self._callback),
             ("POST", ["webhooks", "*", "*"], self._followup),
-            ("PATCH", ["webhooks", "*", "*", "messages", "@original"], self._followup),
+            ("PATCH", ["webhooks", "*", "*", "messages", "@original"], self._edit_original),
+            ("DELETE", ["webhooks", "*", "*", "messages", "@original"], self._delete_original),
             ("DELETE", ["users", "@me", "guilds", "*"], self._leave_guild),
         ]
         for verb, pattern, handler in table:
@@ -226,17 +411,36 @@ class FakeDiscord(BackgroundServer):
         if self.failures:
             status, payload, headers = self.failures.pop(0)
             return json_response(payload, status, headers)
+        if invalid := self.invalid_message(f"POST {path}", body):
+            return invalid
         return self._sent(self.message_payload(path.split("/")[2], body))
+
+    def rate_limit_next_send(self, retry_after: float) -> None:
+        """The next channel message gets the 429 Discord sends: marked with `Via` (Discord's
+        own edge, which discord.py requires before it retries), the bucket headers and
+        the JSON body."""
+        headers = {
+            "Via": "1.1 google",
+            "Retry-After": str(max(1, round(retry_after))),
+            "X-RateLimit-Limit": "5",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": f"{time.time() + retry_after:.3f}",
+            "X-RateLimit-Reset-After": f"{retry_after:.3f}",
+            "X-RateLimit-Bucket": "fake-channel-bucket",
+            "X-RateLimit-Scope": "user",
+        }
+        body = {"message": "You are being rate limited.", "retry_after": retry_after}
+        self.failures.append((429, body | {"global": False}, headers))
 
     async def _start_thread(self, path: str, body: Any) -> web.Response:
         """A public thread on a message, announced with THREAD_CREATE as Discord does."""
         _, parent_id, _, message_id, _ = path.strip("/").split("/")
         if self.thread_refusals:
             self.thread_refusals -= 1
-            return json_response({"message": "Missing Permissions", "code": 50013}, 403)
+            return self.refuse(f"POST {path}", 403, "Missing Permissions", 50013)
         name = body.get("name") or ""
         if not 1 <= len(name) <= 100:
-            return json_response({"message": "Invalid Form Body", "code": 50035}, 400)
+            return self.refuse(f"POST {path}", 400, "Invalid Form Body", 50035, too_long(100))
         thread = {
             "id": message_id,  # a thread started on a message takes the message's id
             "type": 11,
@@ -264,19 +468,77 @@ class FakeDiscord(BackgroundServer):
         return web.Response(status=204)
 
     def _callback(self, path: str, body: Any) -> web.Response:
-        interaction_id = path.split("/")[2]
+        """The initial response: one per interaction, within 3 s of it."""
+        _, interaction_id, token, _ = path.strip("/").split("/")
+        what = f"POST {path}"
+        interaction = self.interactions.get(token)
+        late = interaction and time.monotonic() - interaction.created > INITIAL_RESPONSE_SECONDS
+        if interaction is None or late:
+            return self.refuse(what, 404, "Unknown interaction", 10062)
+        if interaction.response_type is not None:
+            return self.refuse(what, 400, "Interaction has already been acknowledged.", 40060)
+        data = body.get("data") or {}
+        if invalid := self.invalid_message(what, data):
+            return invalid
+        interaction.response_type = body["type"]
+        interaction.response_flags = (data.get("flags") or 0) & EPHEMERAL
+        interaction.deferred_message_pending = body["type"] == 5
         return json_response(
             {"interaction": {"id": interaction_id, "type": 2}, "resource": {"type": body["type"]}}
         )
 
+    def _answered(self, path: str) -> Interaction | None:
+        """The interaction a webhook path's token names, once it has its initial response."""
+        interaction = self.interactions.get(path.strip("/").split("/")[2])
+        return interaction if interaction and interaction.response_type is not None else None
+
     def _followup(self, path: str, body: Any) -> web.Response:
-        return self._sent(self.message_payload(str(CHANNEL_ID), body or {}))
+        """A follow-up message. The first one after a defer fills the "thinking" message,
+        so it keeps the visibility the defer chose, whatever flags it asks for."""
+        interaction = self._answered(path)
+        if interaction is None:
+            return self.refuse(f"POST {path}", 404, "Unknown Webhook", 10015)
+        body = body or {}
+        if invalid := self.invalid_message(f"POST {path}", body):
+            return invalid
+        flags = (body.get("flags") or 0) & EPHEMERAL
+        if interaction.deferred_message_pending:
+            interaction.deferred_message_pending = False
+            flags = interaction.response_flags
+        return self._shown(interaction, body | {"flags": flags})
+
+    def _edit_original(self, path: str, body: Any) -> web.Response:
+        interaction = self._answered(path)
+        if interaction is None:
+            return self.refuse(f"PATCH {path}", 404, "Unknown Webhook", 10015)
+        if invalid := self.invalid_message(f"PATCH {path}", body or {}):
+            return invalid
+        interaction.deferred_message_pending = False
+        return self._shown(interaction, (body or {}) | {"flags": interaction.response_flags})
+
+    def _delete_original(self, path: str, body: Any) -> web.Response:
+        interaction = self._answered(path)
+        if interaction is None:
+            return self.refuse(f"DELETE {path}", 404, "Unknown Webhook", 10015)
+        interaction.deferred_message_pending = False
+        return web.Response(status=204)
+
+    def _shown(self, interaction: Interaction, body: dict) -> web.Response:
+        message = self.message_payload(str(CHANNEL_ID), body)
+        interaction.messages.append(message)
+        return self._sent(message)
 
     def _sent(self, message: dict) -> web.Response:
         self.sent.append(message)
         return json_response(message)
 
     # --- what tests look at ----------------------------------------------------------------
+
+    def shown(self, token: str) -> list[dict]:
+        """The messages an interaction's follow-ups and edits became, as Discord shows
+        them (with the visibility it gave them)."""
+        interaction = self.interactions.get(token)
+        return list(interaction.messages) if interaction else []
 
     def posts(self, prefix: str) -> list[Recorded]:
         return [
