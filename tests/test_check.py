@@ -26,6 +26,12 @@ def slack() -> Iterator[FakeSlack]:
         yield server
 
 
+@pytest.fixture(autouse=True)
+def nothing_refused_unless_meant(slack: FakeSlack) -> Iterator[None]:
+    yield
+    assert slack.unexpected == [] and slack.take_refused() == []
+
+
 @pytest.fixture
 def env(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bundled_index_dir: Path, embedder: Embedder
@@ -86,6 +92,8 @@ def test_socket_mode_app_token_is_checked(
     env.setenv("SLACK_APP_TOKEN", "xapp-not-the-right-one")
     code, problems = check(capsys, "slack")
     assert code == 2 and len(problems) == 1 and "SLACK_APP_TOKEN" in problems[0]
+    refused = [(r.what, r.error) for r in slack.take_refused()]
+    assert refused == [("apps.connections.open", "invalid_auth")]
     env.setenv("SLACK_APP_TOKEN", APP_TOKEN)
     assert check(capsys, "slack") == (0, [])
 
@@ -99,9 +107,11 @@ def test_rejected_tokens(
         env.setenv("DISCORD_TOKEN", "not-the-token")
         env.setenv("DISCORD_API_BASE_URL", fake.api_base)
         code, problems = check(capsys)
+        assert [r.status for r in fake.take_refused()] == [401]
     assert code == 2
     assert [p.split()[1] for p in problems] == ["discord:", "slack:"]
     assert "rejected DISCORD_TOKEN" in problems[0] and "invalid_auth" in problems[1]
+    assert [(r.what, r.error) for r in slack.take_refused()] == [("auth.test", "invalid_auth")]
 
 
 @pytest.mark.parametrize("enabled", [False, True], ids=["intent-off", "intent-on"])
@@ -115,6 +125,7 @@ def test_discord_message_content_intent(
         env.setenv("ARTICLEBOT_DISCORD_MESSAGE_CONTENT", "true")
         code, problems = check(capsys, "discord")
         assert any(r.path == "/oauth2/applications/@me" for r in fake.requests)
+        assert fake.take_refused() == []
     if enabled:
         assert (code, problems) == (0, [])
     else:

@@ -111,11 +111,11 @@ def posts_in(fake: FakeDiscord, channel_id: int | str) -> list[dict]:
 
 
 def quiet_after(fake: FakeDiscord, send: Iterator[object] | list[object]) -> None:
-    """Once the messages are sent, a mention that is always answered, and a moment:
-    then anything the others were going to get has been posted."""
+    """Once the messages are sent, a mention that is always answered (the marker): by
+    the time its answer came, anything the others (handled before it) were going to
+    get has been posted."""
     list(send)
     wait_reply(fake, mention(fake, LAUNCH))
-    time.sleep(0.5)
 
 
 def test_follow_ups_are_off_without_message_content(

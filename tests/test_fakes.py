@@ -14,6 +14,7 @@ import pytest
 
 from tests.fakes.chat import running
 from tests.fakes.discord_server import APP_ID, CHANNEL_ID, VALID_TOKEN, FakeDiscord
+from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 BOT_AUTH = {"Authorization": f"Bot {VALID_TOKEN}"}
 
@@ -31,8 +32,9 @@ async def http(
         aiohttp.ClientSession() as session,
         session.request(method, url, json=body, headers=headers) as response,
     ):
-        text = await response.text()
-        return response.status, json.loads(text) if text else None
+        if response.content_type == "application/json":
+            return response.status, await response.json()
+        return response.status, await response.text()
 
 
 def call(method: str, url: str, body: Any = None, headers: dict | None = None) -> tuple[int, Any]:
@@ -182,3 +184,88 @@ def test_discord_gateway_refuses_a_stale_resume(
     good = {"op": 6, "d": {"token": VALID_TOKEN, "session_id": "fake-session-1", "seq": 1}}
     received, _ = asyncio.run(gateway_session(discord_fake, good, heartbeat=True))
     assert received[0]["t"] == "RESUMED" and discord_fake.resumes == 1
+
+
+# --- Slack -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slack_fake() -> Iterator[FakeSlack]:
+    with running(FakeSlack(ack_seconds=0.5)) as server:
+        yield server
+
+
+def section(text: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"text": "x" * 40_001}, "msg_too_long"),
+        ({"text": "fallback", "blocks": [section("x" * 3001)]}, "invalid_blocks"),
+        ({"text": "fallback", "blocks": [section("x")] * 51}, "invalid_blocks"),
+        ({"text": "fallback", "blocks": [{"type": "table"}]}, "invalid_blocks"),
+        ({"text": "fallback", "blocks": [{"type": "context", "elements": []}]}, "invalid_blocks"),
+        ({}, "no_text"),
+    ],
+)
+@pytest.mark.parametrize("method", ["chat.postMessage", "chat.update"])
+def test_slack_refuses_messages_over_its_limits(
+    slack_fake: FakeSlack, method: str, body: dict, error: str
+) -> None:
+    url = f"{slack_fake.api_base}{method}"
+    auth = {"Authorization": f"Bearer {BOT_TOKEN}"}
+    message = {"channel": "C1", "ts": "1.000001", **body}
+    assert call("POST", url, message, auth) == (200, {"ok": False, "error": error})
+    fine = {"channel": "C1", "ts": "1.000001", "text": "x", "blocks": [section("x" * 3000)] * 50}
+    assert call("POST", url, fine, auth)[1]["ok"] is True
+    assert [(r.what, r.error) for r in slack_fake.take_refused()] == [(method, error)]
+
+
+def test_slack_response_url_rules(slack_fake: FakeSlack) -> None:
+    """Five posts within 30 minutes, a known response_type, boolean flags."""
+    url = slack_fake.response_url_for("cmd")
+    assert call("POST", url, {"text": "a", "response_type": "public"})[0] == 400
+    assert call("POST", url, {"text": "a", "replace_original": "false"})[0] == 400
+    assert call("POST", url, {"text": "a", "blocks": [section("x" * 3001)]})[0] == 400
+    assert call("POST", url, {"text": "a", "response_type": "in_channel"})[0] == 200
+    assert call("POST", url, {"text": "a"})[0] == 200
+    assert call("POST", url, {"text": "a"})[0] == 404  # the sixth
+    refused = [r.error for r in slack_fake.take_refused()]
+    assert refused == ["invalid_response_type", "invalid_payload", "invalid_blocks", "used_url"]
+
+
+async def socket_mode_session(fake: FakeSlack, url: str, ack: bool) -> str:
+    """Connect to `url`, take one envelope and acknowledge it (or not); what came last."""
+    async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+        hello = await ws.receive_json()
+        assert hello["type"] == "hello"
+        await asyncio.to_thread(fake.send_envelope, {"envelope_id": "e1", "type": "events_api"})
+        envelope = await ws.receive_json()
+        if ack:
+            await ws.send_json({"envelope_id": envelope["envelope_id"]})
+        await asyncio.to_thread(fake.wait_for, lambda: not fake.awaiting_ack(), 10)
+        return envelope["envelope_id"]
+
+
+def test_slack_socket_mode_needs_a_fresh_url_and_timely_acks(
+    slack_fake: FakeSlack,
+) -> None:
+    opened = f"{slack_fake.api_base}apps.connections.open"
+    assert call("POST", opened, {}, {"Authorization": f"Bearer {BOT_TOKEN}"})[1] == {
+        "ok": False,
+        "error": "invalid_auth",
+    }
+    url = call("POST", opened, {}, {"Authorization": f"Bearer {APP_TOKEN}"})[1]["url"]
+    assert asyncio.run(socket_mode_session(slack_fake, url, ack=True)) == "e1"
+    with pytest.raises(aiohttp.WSServerHandshakeError):  # the URL was used
+        asyncio.run(socket_mode_session(slack_fake, url, ack=True))
+    url = call("POST", opened, {}, {"Authorization": f"Bearer {APP_TOKEN}"})[1]["url"]
+    asyncio.run(socket_mode_session(slack_fake, url, ack=False))
+    refused = [(r.what, r.error) for r in slack_fake.take_refused()]
+    assert refused == [
+        ("apps.connections.open", "invalid_auth"),
+        ("socket", "invalid_ticket"),
+        ("socket", "no ack within 0.5 s"),
+    ]

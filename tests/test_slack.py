@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -47,6 +48,7 @@ from tests.fakes.slack_server import (
     SIGNING_SECRET,
     TEAM_ID,
     FakeSlack,
+    Recorded,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -119,9 +121,12 @@ def app_url(
 
 
 @pytest.fixture(autouse=True)
-def no_unexpected_requests(fake: FakeSlack) -> Iterator[None]:
+def nothing_unexpected_or_refused(fake: FakeSlack) -> Iterator[None]:
+    """Every test: the app called only methods the fake knows, and Slack refused nothing
+    it sent (a test that means a refusal takes it with `take_refused`)."""
     yield
     assert fake.unexpected == []
+    assert fake.take_refused() == []
 
 
 def signed(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
@@ -217,11 +222,22 @@ def all_text(message: dict) -> str:
 # --- slash commands --------------------------------------------------------------------
 
 
-def test_signed_slash_command_answers_at_the_response_url(fake: FakeSlack, app_url: str) -> None:
+def test_signed_slash_command_answers_at_the_response_url(
+    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Acked before the answer exists (Slack gives 3 s): the answer is held back until
+    the ack has come, then goes to the response_url."""
+    real, acked = service.answerer.answer, threading.Event()
+
+    def after_the_ack(question: str, **options: object) -> Answer:
+        assert acked.wait(30), "the command was not acked before answering finished"
+        return real(question, **options)
+
+    monkeypatch.setattr(service.answerer, "answer", after_the_ack)
     fields, name = command_fields(fake, LAUNCH)
-    started = time.monotonic()
     response = post_form(app_url, fields)
-    assert response.status_code == 200 and time.monotonic() - started < 3  # acked in time
+    assert response.status_code == 200 and fake.calls(f"response/{name}") == []
+    acked.set()
     reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
     assert reply["response_type"] == "in_channel"
     assert "1998" in reply["blocks"][0]["text"]["text"] and "1998" in reply["text"]
@@ -232,16 +248,17 @@ def test_signed_slash_command_answers_at_the_response_url(fake: FakeSlack, app_u
 
 
 @pytest.mark.parametrize(
-    "sign",
-    [{"secret": "wrong-secret"}, {"timestamp": int(time.time()) - 6 * 60}],
+    ("secret", "age"),
+    [("wrong-secret", 0), (SIGNING_SECRET, 6 * 60)],
     ids=["bad signature", "older than 5 minutes"],
 )
 def test_bad_signature_or_old_timestamp_is_refused(
-    fake: FakeSlack, app_url: str, sign: dict
+    fake: FakeSlack, app_url: str, secret: str, age: int
 ) -> None:
     fields, name = command_fields(fake, LAUNCH)
-    assert post_form(app_url, fields, **sign).status_code == 401
-    time.sleep(0.5)
+    timestamp = int(time.time()) - age  # when the test runs, not when it was collected
+    assert post_form(app_url, fields, secret=secret, timestamp=timestamp).status_code == 401
+    ask(fake, app_url, LAUNCH)  # a marker: answered after the refused one was dropped
     assert fake.calls(f"response/{name}") == []
 
 
@@ -362,7 +379,7 @@ def test_retried_event_is_answered_once(fake: FakeSlack, app_url: str) -> None:
         assert retry.status_code == 200
     ts = payload["event"]["ts"]
     fake.wait_for(lambda: posts_in_thread(fake, ts))
-    time.sleep(1.0)
+    assert unanswered(fake, app_url) == []  # a marker: answered after any second answer
     assert len(posts_in_thread(fake, ts)) == 1
 
 
@@ -375,7 +392,6 @@ def test_bot_messages_are_never_answered(fake: FakeSlack, app_url: str) -> None:
     for payload in (from_bot, from_self, control):
         post_json(app_url, payload)
     fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
-    time.sleep(0.5)
     assert posts_in_thread(fake, from_bot["event"]["ts"]) == []
     assert posts_in_thread(fake, from_self["event"]["ts"]) == []
 
@@ -386,13 +402,13 @@ FOLLOW_UP = "which countries built it?"
 
 
 def unanswered(fake: FakeSlack, app_url: str, *payloads: dict) -> list[list[dict]]:
-    """Post `payloads`, then a DM that is always answered; once it is, and a moment
-    later, what was posted in each payload's thread (for "nothing was posted")."""
+    """Post `payloads`, then a DM that is always answered (the marker); once it is,
+    what was posted in each payload's thread (for "nothing was posted"): the marker
+    was handled after them, so an answer to one of them would have been posted too."""
     control = event("message", LAUNCH, channel="D1", channel_type="im")
     for payload in (*payloads, control):
         post_json(app_url, payload)
     fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
-    time.sleep(0.5)
     return [
         posts_in_thread(fake, p["event"].get("thread_ts") or p["event"]["ts"]) for p in payloads
     ]
@@ -434,7 +450,9 @@ def test_follow_up_in_the_thread_is_answered_without_a_mention(
     assert len(unanswered(fake, app_url, late)[0]) == 2
 
 
-def test_follow_up_in_the_thread_of_an_ask_answer(fake: FakeSlack, app_url: str) -> None:
+def test_follow_up_in_the_thread_of_an_ask_answer(
+    fake: FakeSlack, app_url: str, service: ChatService
+) -> None:
     """response_url gives no timestamp: the thread of an /ask answer is known when Slack
     shows the bot its own message (message.channels), as it does every message."""
     answer = ask(fake, app_url, LAUNCH, channel="C8")
@@ -456,8 +474,8 @@ def test_follow_up_in_the_thread_of_an_ask_answer(fake: FakeSlack, app_url: str)
     )
     assert unanswered(fake, app_url, other_bot, follow_up_elsewhere) == [[], []]
     post_json(app_url, own)
-    time.sleep(0.3)
     thread = own["event"]["ts"]
+    fake.wait_for(lambda: service.threads.conversation(f"slack:C8:{thread}") is not None)
     post_json(app_url, event("message", FOLLOW_UP, channel="C8", thread_ts=thread))
     (reply,) = fake.wait_for(lambda: posts_in_thread(fake, thread))
     assert "Canada" in reply["text"]
@@ -780,22 +798,33 @@ def test_socket_mode_round_trip(
         reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
         assert "1998" in reply["text"]
         assert any(ack.get("envelope_id") == "env-1" for ack in fake.socket_acks)
-        # a dropped websocket: slack_sdk opens a new connection and carries on
-        opened = len(fake.calls("apps.connections.open"))
-        fake.drop_connections()
-        fake.wait_for(
-            lambda: len(fake.calls("apps.connections.open")) > opened and fake.sockets, 60
-        )
-        fields, name = command_fields(fake, "How long was Mir in orbit?")
-        fake.send_envelope(
-            {
-                "envelope_id": "env-2",
-                "type": "slash_commands",
-                "payload": fields,
-                "accepts_response_payload": True,
-            }
-        )
-        assert "15 years" in fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]["text"]
+        # a dropped websocket, then Slack's own "disconnect" messages: each time slack_sdk
+        # opens a new connection (a new URL from apps.connections.open) and carries on
+        reconnects = [fake.drop_connections] + [
+            functools.partial(fake.ask_to_reconnect, reason)
+            for reason in ("refresh_requested", "link_disabled")
+        ]
+        for n, reconnect in enumerate(reconnects, start=2):
+            opened = len(fake.calls("apps.connections.open"))
+            reconnect()
+            fake.wait_for(
+                lambda opened=opened: (
+                    len(fake.calls("apps.connections.open")) > opened and len(fake.sockets) == 1
+                ),
+                60,
+            )
+            fields, name = command_fields(fake, "How long was Mir in orbit?")
+            fake.send_envelope(
+                {
+                    "envelope_id": f"env-{n}",
+                    "type": "slash_commands",
+                    "payload": fields,
+                    "accepts_response_payload": True,
+                }
+            )
+            reply = fake.wait_for(lambda name=name: fake.calls(f"response/{name}"))[0]
+            assert "15 years" in reply["text"]
+        assert not fake.awaiting_ack()  # every envelope acknowledged, within 3 s
     finally:
         asyncio.run_coroutine_threadsafe(handler.close_async(), loop).result(20)
         loop.call_soon_threadsafe(loop.stop)
@@ -894,6 +923,7 @@ def test_invalid_bot_token_is_a_clear_error(
     err = capsys.readouterr().err
     assert code == 1 and "Slack rejected SLACK_BOT_TOKEN (invalid_auth)" in err
     assert "xoxb-wrong" not in err
+    assert [(r.what, r.error) for r in fake.take_refused()] == [("auth.test", "invalid_auth")]
 
 
 def test_ephemeral_setting_and_channel_allowlist(
@@ -910,7 +940,6 @@ def test_ephemeral_setting_and_channel_allowlist(
     post_json(app_url, outside)
     post_json(app_url, control)
     fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
-    time.sleep(0.3)
     assert posts_in_thread(fake, outside["event"]["ts"]) == []
 
 
@@ -978,30 +1007,41 @@ def test_version_published_by_another_process_is_picked_up(
 def test_api_errors_are_retried_by_slack_sdk(fake: FakeSlack, app_url: str, failure: tuple) -> None:
     fake.failures.append(failure)
     payload = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}")
-    started = time.monotonic()
     post_json(app_url, payload)
     ts = payload["event"]["ts"]
-    # the failed try, then slack_sdk's retry (the fake records both)
+    # the failed try, then slack_sdk's retry (the fake records both, with when they came)
     first, retry = fake.wait_for(
-        lambda: len(posts_in_thread(fake, ts)) == 2 and posts_in_thread(fake, ts)
+        lambda: len(thread_posts(fake, ts)) == 2 and thread_posts(fake, ts)
     )
-    assert first == retry and "1998" in retry["text"]
-    time.sleep(0.5)
-    assert len(posts_in_thread(fake, ts)) == 2  # retried once, not answered twice
+    assert first.body == retry.body and "1998" in retry.body["text"]
     if failure[0] == 429:
-        assert time.monotonic() - started >= 1.0  # Retry-After honoured
+        assert retry.at - first.at >= 1.0  # Retry-After honoured, on the fake's clock
+    # a later question's answer is the marker: by then a second answer would have come
+    marker = event("app_mention", f"<@{BOT_USER_ID}> How long was Mir in orbit?")
+    post_json(app_url, marker)
+    fake.wait_for(lambda: posts_in_thread(fake, marker["event"]["ts"]))
+    assert len(posts_in_thread(fake, ts)) == 2  # retried once, not answered twice
+
+
+def thread_posts(fake: FakeSlack, thread_ts: str) -> list[Recorded]:
+    return [
+        r
+        for r in fake.requests
+        if r.path == "chat.postMessage" and r.body.get("thread_ts") == thread_ts
+    ]
 
 
 def test_a_flood_from_one_user_leaves_others_answered(
     fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """1,000 questions from one user within a minute, then other users in the same channel."""
+    """1,000 questions from one user in one rate window, then other users in the same channel."""
     from bot.chat.service import RateLimiter
 
-    monkeypatch.setattr(service, "limiter", RateLimiter(5, 60))
-    monkeypatch.setattr(service, "channel_limiter", RateLimiter(30, 60))
+    # windows of an hour: however slowly a loaded machine sends the 1,000, they all
+    # fall in one window (the minute of the real limits is a setting, not the point)
+    monkeypatch.setattr(service, "limiter", RateLimiter(5, 3600))
+    monkeypatch.setattr(service, "channel_limiter", RateLimiter(30, 3600))
     names = []
-    started = time.monotonic()
     with httpx.Client(timeout=10) as client:
         for _ in range(1000):
             fields, name = command_fields(fake, LAUNCH, user="UFLOOD", channel="CBUSY")
@@ -1009,7 +1049,6 @@ def test_a_flood_from_one_user_leaves_others_answered(
             headers = {"Content-Type": "application/x-www-form-urlencoded", **signed(body)}
             assert client.post(app_url, content=body, headers=headers).status_code == 200
             names.append(name)
-    assert time.monotonic() - started < 60
     others = [
         ask(fake, app_url, LAUNCH, user=f"UOTHER{n}", channel="CBUSY")["text"] for n in range(3)
     ]

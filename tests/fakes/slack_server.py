@@ -1,13 +1,18 @@
 """A small fake Slack on 127.0.0.1: the Web API methods the app calls, a receiver
 for `response_url` posts, and a Socket Mode websocket. Runs in its own thread
-and event loop, records every request, and lists the ones it did not expect."""
+and event loop, records every request, lists the ones it did not expect, and
+refuses (and records) what Slack refuses: Block Kit over its limits, a
+`response_url` used more than 5 times or with a wrong field, a Socket Mode
+connection without a fresh ticket, an envelope not acknowledged within 3 s."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import time
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,6 +27,18 @@ BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
 TEAM_ID = "T0000001"
 SCOPES = "app_mentions:read,chat:write,commands,im:history,channels:history,groups:history"
+# Slack's limits (https://api.slack.com/reference/block-kit/blocks)
+BLOCKS_PER_MESSAGE = 50
+SECTION_TEXT_LIMIT = 3000
+CONTEXT_ELEMENTS = 10
+ACTIONS_ELEMENTS = 25
+BUTTON_TEXT_LIMIT = 75
+BUTTON_VALUE_LIMIT = 2000
+MESSAGE_TEXT_LIMIT = 40_000
+BLOCK_TYPES = {"section", "context", "actions", "divider", "header", "image", "rich_text"}
+RESPONSE_URL_POSTS = 5  # each response_url takes 5 posts within 30 minutes
+RESPONSE_URL_SECONDS = 30 * 60
+ACK_SECONDS = 3.0
 
 
 @dataclass
@@ -29,17 +46,79 @@ class Recorded:
     path: str
     body: Any
     headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Refusal:
+    """What the fake refused, and the error Slack answers."""
+
+    what: str  # a Web API method, "response/<name>" or "socket"
+    error: str
+
+
+def text_errors(text_object: Any, limit: int) -> bool:
+    return (
+        not isinstance(text_object, dict)
+        or text_object.get("type") not in ("mrkdwn", "plain_text")
+        or not 1 <= len(text_object.get("text") or "") <= limit
+    )
+
+
+def block_error(block: dict) -> bool:
+    """True when Slack would refuse this block."""
+    kind = block.get("type")
+    if kind not in BLOCK_TYPES:
+        return True
+    if kind == "section":
+        return text_errors(block.get("text"), SECTION_TEXT_LIMIT)
+    if kind == "context":
+        elements = block.get("elements") or []
+        too_many = not 1 <= len(elements) <= CONTEXT_ELEMENTS
+        return too_many or any(text_errors(e, SECTION_TEXT_LIMIT) for e in elements)
+    if kind == "actions":
+        elements = block.get("elements") or []
+        return not 1 <= len(elements) <= ACTIONS_ELEMENTS or any(
+            e.get("type") != "button"
+            or text_errors(e.get("text"), BUTTON_TEXT_LIMIT)
+            or len(str(e.get("value", ""))) > BUTTON_VALUE_LIMIT
+            for e in elements
+        )
+    return False
+
+
+def message_error(body: dict) -> str | None:
+    """The error Slack answers for a message body (text and blocks), or None."""
+    blocks = body.get("blocks")
+    if isinstance(blocks, str):  # form-encoded bodies carry blocks as JSON text
+        blocks = json.loads(blocks)
+    if not body.get("text") and not blocks:
+        return "no_text"
+    if len(body.get("text") or "") > MESSAGE_TEXT_LIMIT:
+        return "msg_too_long"
+    if blocks is not None and (
+        not isinstance(blocks, list)
+        or len(blocks) > BLOCKS_PER_MESSAGE
+        or any(block_error(b) for b in blocks)
+    ):
+        return "invalid_blocks"
+    return None
 
 
 class FakeSlack(BackgroundServer):
-    def __init__(self) -> None:
+    def __init__(self, ack_seconds: float = ACK_SECONDS) -> None:
         super().__init__()
+        self.ack_seconds = ack_seconds
         self.requests: list[Recorded] = []
         self.unexpected: list[Recorded] = []
         self.socket_acks: list[dict] = []
         self.failures: list[tuple[int, dict[str, str]]] = []  # next chat.postMessage answers
+        self.refused: list[Refusal] = []
         self._ts = itertools.count(1)
         self.scopes = SCOPES  # what auth.test says the token was granted (x-oauth-scopes)
+        self._tickets: set[str] = set()  # Socket Mode URLs handed out and not yet used
+        self._unacked: dict[str, float] = {}  # envelope id -> when it was sent
+        self._response_posts: dict[str, list[float]] = {}
 
     def make_app(self) -> web.Application:
         app = web.Application()
@@ -72,10 +151,13 @@ class FakeSlack(BackgroundServer):
         )
         if method == "apps.connections.open":
             if token != APP_TOKEN:
-                return web.json_response({"ok": False, "error": "invalid_auth"})
-            return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"})
+                return self.refuse(method, "invalid_auth")
+            ticket = uuid.uuid4().hex
+            self._tickets.add(ticket)
+            url = f"ws://127.0.0.1:{self.port}/socket?ticket={ticket}"
+            return web.json_response({"ok": True, "url": url})
         if token != BOT_TOKEN:
-            return web.json_response({"ok": False, "error": "invalid_auth"})
+            return self.refuse(method, "invalid_auth")
         if method == "auth.test":
             return web.json_response(
                 {
@@ -94,36 +176,110 @@ class FakeSlack(BackgroundServer):
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=status, headers=headers
             )
-        if method == "chat.postMessage":
-            ts = f"{time.time():.0f}.{next(self._ts):06d}"
-            return web.json_response({"ok": True, "channel": body.get("channel"), "ts": ts})
+        if method in ("chat.postMessage", "chat.update"):
+            return self.chat_message(method, body)
         self.unexpected.append(record)
         return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
 
+    def chat_message(self, method: str, body: dict) -> web.Response:
+        if not body.get("channel"):
+            return self.refuse(method, "channel_not_found")
+        if method == "chat.update" and not body.get("ts"):
+            return self.refuse(method, "message_not_found")
+        if error := message_error(body):
+            return self.refuse(method, error)
+        ts = body.get("ts") or f"{time.time():.0f}.{next(self._ts):06d}"
+        return web.json_response({"ok": True, "channel": body["channel"], "ts": ts})
+
+    def refuse(self, what: str, error: str, status: int = 200) -> web.Response:
+        """Slack's error answer (the Web API answers HTTP 200 with ok: false), recorded."""
+        self.refused.append(Refusal(what, error))
+        return web.json_response({"ok": False, "error": error}, status=status)
+
+    def take_refused(self) -> list[Refusal]:
+        """What was refused so far (for a test that meant it), cleared."""
+        refused, self.refused = self.refused, []
+        return refused
+
     async def response_url(self, request: web.Request) -> web.Response:
-        self.requests.append(
-            Recorded(f"response/{request.match_info['id']}", await request.json(), {})
-        )
+        """A slash command's or a button's `response_url`: 5 posts within 30 minutes,
+        each with a known `response_type`, boolean `replace_original` and valid blocks."""
+        what = f"response/{request.match_info['id']}"
+        body = await request.json()
+        self.requests.append(Recorded(what, body, dict(request.headers)))
+        now = time.monotonic()
+        posts = [t for t in self._response_posts.get(what, []) if now - t < RESPONSE_URL_SECONDS]
+        if len(posts) >= RESPONSE_URL_POSTS:
+            return self.refuse(what, "used_url", 404)
+        self._response_posts[what] = [*posts, now]
+        if body.get("response_type", "ephemeral") not in ("ephemeral", "in_channel"):
+            return self.refuse(what, "invalid_response_type", 400)
+        flags = ("replace_original", "delete_original")
+        if any(not isinstance(body.get(flag, False), bool) for flag in flags):
+            return self.refuse(what, "invalid_payload", 400)
+        if error := message_error(body):
+            return self.refuse(what, error, 400)
         return web.Response(text="ok")
 
     # --- Socket Mode ----------------------------------------------------------------------
 
-    async def socket(self, request: web.Request) -> web.WebSocketResponse:
+    async def socket(self, request: web.Request) -> web.StreamResponse:
+        """A Socket Mode connection, on a URL from apps.connections.open (used once)."""
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            self.refused.append(Refusal("socket", "invalid_ticket"))
+            return web.Response(status=401, text="invalid ticket")
+        self._tickets.discard(ticket)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.sockets.append(ws)
         await ws.send_str(
             json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}})
         )
-        async for msg in ws:
-            if msg.type != WSMsgType.TEXT:
-                break
-            self.socket_acks.append(json.loads(msg.data))
-        self.sockets.remove(ws)
+        watchdog = asyncio.ensure_future(self._watch_acks(ws))
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    break
+                self._acknowledged(json.loads(msg.data))
+        finally:
+            watchdog.cancel()
+            self.sockets.remove(ws)
         return ws
 
+    def _acknowledged(self, ack: dict) -> None:
+        self.socket_acks.append(ack)
+        sent = self._unacked.pop(str(ack.get("envelope_id")), None)
+        if sent is None:
+            self.refused.append(Refusal("socket", f"ack of an unknown envelope {ack}"))
+        elif time.monotonic() - sent > self.ack_seconds:
+            self.refused.append(Refusal("socket", f"ack after {self.ack_seconds} s"))
+
+    async def _watch_acks(self, ws: web.WebSocketResponse) -> None:
+        """An envelope not acknowledged within 3 s is a failure (Slack retries it)."""
+        while not ws.closed:
+            await asyncio.sleep(self.ack_seconds / 10)
+            now = time.monotonic()
+            for envelope_id, sent in list(self._unacked.items()):
+                if now - sent > self.ack_seconds:
+                    del self._unacked[envelope_id]
+                    self.refused.append(Refusal("socket", f"no ack within {self.ack_seconds} s"))
+
     def send_envelope(self, envelope: dict) -> None:
+        if "envelope_id" in envelope:
+            self._unacked[envelope["envelope_id"]] = time.monotonic()
         self.broadcast(json.dumps(envelope))
+
+    def awaiting_ack(self) -> set[str]:
+        """Envelopes sent and neither acknowledged nor given up on yet."""
+        return set(self._unacked)
+
+    def ask_to_reconnect(self, reason: str) -> None:
+        """Slack's `disconnect` message (e.g. `refresh_requested` before a server goes
+        away, `link_disabled`): the app must open a new connection."""
+        self.broadcast(
+            json.dumps({"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}})
+        )
 
     # --- what tests look at ----------------------------------------------------------------
 
