@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import TYPE_CHECKING
 
 from bot.chat.service import ChatService
 from bot.errors import LaunchError, MissingSecretError
@@ -13,6 +14,9 @@ from bot.ops import OpsServer
 from bot.refresher import start_refresher
 from bot.runtime import make_embedder, open_answerer
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ def run_discord(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
-        ops = await start_ops(settings, service, lambda: bot.is_ready() and not bot.is_closed())
+        ops = await start_ops(settings, service, lambda: bot.connected)
         try:
             async with bot:
                 await bot.start(token)
@@ -91,6 +95,12 @@ def run_discord(settings: Settings) -> None:
             refresher.stop()
         service.close()
         feedback.close()
+
+
+def socket_mode_connected(handler: AsyncSocketModeHandler) -> bool:
+    """Is the Socket Mode websocket open now (slack_sdk replaces it when it drops)?"""
+    session = handler.client.current_session
+    return bool(session is not None and not session.closed)
 
 
 def _secret(value: object) -> str:
@@ -152,8 +162,7 @@ async def _serve_slack(
         handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
         await handler.connect_async()
         log.info("connected to Slack in Socket Mode")
-        session = lambda: handler.client.current_session  # noqa: E731
-        ops = await start_ops(settings, service, lambda: bool(session() and not session().closed))
+        ops = await start_ops(settings, service, lambda: socket_mode_connected(handler))
         await stop.wait()
         await handler.close_async()
     else:
@@ -161,7 +170,7 @@ async def _serve_slack(
         await runner.setup()
         await web.TCPSite(runner, host, port).start()
         log.info("listening on http://%s:%d/slack/events", host, port)
-        ops = await start_ops(settings, service, lambda: True)
+        ops = await start_ops(settings, service, lambda: bool(runner.sites))
         await stop.wait()
         await runner.cleanup()
     if ops:

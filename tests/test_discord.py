@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import discord
+import httpx
 import pytest
 
 from bot.answer.values import Answer
@@ -33,8 +34,10 @@ from bot.chat.discord_bot import (
 from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService
 from bot.cli import main
+from bot.launcher import start_ops
 from bot.settings import Settings
 from index.embedding import Embedder
+from tests.fakes.background import free_port
 from tests.fakes.chat import chat_service, chat_settings, running, sources_with
 from tests.fakes.discord_server import (
     APP_ID,
@@ -859,3 +862,68 @@ def test_votes_on_an_answer_are_stored(
     token = click(fake, sent_message(fake, last), "Helpful", voter)
     fake.wait_for(lambda: callbacks(fake, token))
     assert ("discord", LAUNCH, str(asker), str(voter), 1) in stored_votes(discord_settings)
+
+
+# --- health, from the real connection state ------------------------------------------------
+
+
+def metric(port: int, name: str) -> float:
+    """A counter's value on /metrics (0 before its first count: it is not listed yet)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    prefix = f'{name}{{platform="discord"}} '
+    return sum(float(x.removeprefix(prefix)) for x in text.splitlines() if x.startswith(prefix))
+
+
+def test_health_follows_the_gateway_reindex_and_errors(
+    bot: ArticleBot,
+    fake: FakeDiscord,
+    service: ChatService,
+    discord_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The launcher's ops server, on the bot's loop, over the bot's real state: up while
+    on the gateway, 503 while Discord is unreachable, up again once it resumes;
+    `reindexing` during a /reindex; `errors_total` after a failed question."""
+    port = free_port()
+    settings = discord_settings.model_copy(update={"ops_port": port, "ops_host": "127.0.0.1"})
+    ops = asyncio.run_coroutine_threadsafe(
+        start_ops(settings, service, lambda: bot.connected), bot.loop
+    ).result(10)
+    health = lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)  # noqa: E731
+    try:
+        up = health()
+        assert up.status_code == 200 and up.json()["platform_connected"] is True
+        assert up.json()["reindexing"] is False
+
+        rebuild, release = service._rebuild, threading.Event()
+
+        def held_rebuild(desk: object) -> object:
+            assert release.wait(30)
+            return rebuild(desk)
+
+        monkeypatch.setattr(service, "_rebuild", held_rebuild)
+        token = slash(fake, "reindex", permissions=MANAGE_GUILD)
+        fake.wait_for(lambda: health().json()["reindexing"])
+        release.set()
+        fake.wait_for(lambda: followups(fake, token), timeout=60)
+        assert health().json()["reindexing"] is False
+
+        errors = metric(port, "articlebot_errors_total")
+
+        def broken(question: str, **options: object) -> Answer:
+            raise RuntimeError("index exploded")
+
+        monkeypatch.setattr(service.answerer, "answer", broken)
+        assert "Sorry" in wait_reply(fake, mention(fake, LAUNCH))["content"]
+        assert metric(port, "articlebot_errors_total") == errors + 1
+        monkeypatch.undo()
+
+        fake.gateway_down = True
+        fake.drop_connections()
+        fake.wait_for(lambda: health().status_code == 503, timeout=30)
+        assert health().json()["platform_connected"] is False
+        fake.gateway_down = False
+        fake.wait_for(lambda: health().status_code == 200, timeout=60)
+        assert fake.resumes >= 1 and "1998" in wait_reply(fake, mention(fake, LAUNCH))["content"]
+    finally:
+        asyncio.run_coroutine_threadsafe(ops.stop(), bot.loop).result(10)

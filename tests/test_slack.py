@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import itertools
 import json
@@ -34,6 +36,7 @@ from bot.chat.slack_app import (
     with_granted_scopes,
 )
 from bot.cli import main
+from bot.launcher import socket_mode_connected, start_ops
 from bot.settings import Settings, bundled_dir
 from index.embedding import Embedder
 from index.layout import read_pointer
@@ -768,12 +771,12 @@ def test_text_from_articles_and_users_is_shown_verbatim(fake: FakeSlack, app_url
 # --- Socket Mode and the real command -----------------------------------------------------
 
 
-def test_socket_mode_round_trip(
-    fake: FakeSlack, service: ChatService, feedback: FeedbackStore, slack_settings: Settings
-) -> None:
-    import asyncio
-
-    app = create_slack_app(service, feedback, slack_settings)
+@contextlib.contextmanager
+def socket_mode_app(
+    fake: FakeSlack, service: ChatService, feedback: FeedbackStore, settings: Settings
+) -> Iterator[tuple[AsyncSocketModeHandler, asyncio.AbstractEventLoop]]:
+    """The app connected in Socket Mode, on its own loop and thread, for the block."""
+    app = create_slack_app(service, feedback, settings)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -786,6 +789,17 @@ def test_socket_mode_round_trip(
     handler = asyncio.run_coroutine_threadsafe(connect(), loop).result(20)
     try:
         fake.wait_for(lambda: fake.sockets)
+        yield handler, loop
+    finally:
+        asyncio.run_coroutine_threadsafe(handler.close_async(), loop).result(20)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+
+
+def test_socket_mode_round_trip(
+    fake: FakeSlack, service: ChatService, feedback: FeedbackStore, slack_settings: Settings
+) -> None:
+    with socket_mode_app(fake, service, feedback, slack_settings):
         fields, name = command_fields(fake, LAUNCH)
         fake.send_envelope(
             {
@@ -825,10 +839,33 @@ def test_socket_mode_round_trip(
             reply = fake.wait_for(lambda name=name: fake.calls(f"response/{name}"))[0]
             assert "15 years" in reply["text"]
         assert not fake.awaiting_ack()  # every envelope acknowledged, within 3 s
-    finally:
-        asyncio.run_coroutine_threadsafe(handler.close_async(), loop).result(20)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+
+
+def test_socket_mode_health_follows_the_connection(
+    fake: FakeSlack,
+    service: ChatService,
+    feedback: FeedbackStore,
+    slack_settings: Settings,
+) -> None:
+    """/healthz from the launcher's ops server over the real websocket: up while
+    connected, 503 while Slack's socket cannot be reached, up once slack_sdk is back."""
+    port = free_port()
+    settings = slack_settings.model_copy(update={"ops_port": port, "ops_host": "127.0.0.1"})
+    health = lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)  # noqa: E731
+    with socket_mode_app(fake, service, feedback, slack_settings) as (handler, loop):
+        connected = functools.partial(socket_mode_connected, handler)
+        ops = asyncio.run_coroutine_threadsafe(start_ops(settings, service, connected), loop)
+        ops = ops.result(10)
+        try:
+            assert health().status_code == 200 and health().json()["platform_connected"]
+            fake.socket_down = True
+            fake.drop_connections()
+            fake.wait_for(lambda: health().status_code == 503, 30)
+            assert health().json()["platform_connected"] is False
+            fake.socket_down = False
+            fake.wait_for(lambda: health().status_code == 200, 60)
+        finally:
+            asyncio.run_coroutine_threadsafe(ops.stop(), loop).result(10)
 
 
 def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_path: Path) -> None:

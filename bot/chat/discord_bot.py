@@ -229,7 +229,14 @@ class ArticleBot(discord.Client):
         self.settings = settings
         self.tree = ServerCheckedTree(self)
         self.tree.on_error = self.on_app_command_error
+        self.gateway_up = False  # a live gateway session: READY or RESUMED, not since lost
         register_commands(self)
+
+    @property
+    def connected(self) -> bool:
+        """Is the bot on the gateway now (for /healthz)? `is_ready` stays true through
+        a dropped connection; this follows each disconnect and resume."""
+        return self.gateway_up and not self.is_closed()
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton)  # votes on answers sent before a restart
@@ -265,7 +272,15 @@ class ArticleBot(discord.Client):
         return guild_id is None or not allowed or guild_id in allowed
 
     async def on_ready(self) -> None:
+        self.gateway_up = True
         log.info("connected to Discord as %s, in %d server(s)", self.user, len(self.guilds))
+
+    async def on_resumed(self) -> None:
+        self.gateway_up = True
+        log.info("gateway session resumed")
+
+    async def on_disconnect(self) -> None:
+        self.gateway_up = False
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.leave_if_not_allowed(guild)
@@ -496,6 +511,7 @@ def register_commands(bot: ArticleBot) -> None:
                 view=view,
             )
             interaction.extras[PUBLIC_THINKING] = False
+
     @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
     async def reindex(interaction: discord.Interaction) -> None:
         if not is_admin(interaction, settings.discord_admin_role_ids):

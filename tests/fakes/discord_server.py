@@ -154,6 +154,7 @@ class FakeDiscord(BackgroundServer):
         self.refused: list[Refusal] = []
         self.interactions: dict[str, Interaction] = {}  # by interaction token
         self.heartbeats = 0
+        self.gateway_down = False
         self.sessions: dict[str, int] = {}  # session id -> last sequence sent in it
         self._session_of: dict[int, str] = {}  # id(websocket) -> its session
         self.threads: list[dict] = []  # threads the bot started
@@ -186,7 +187,9 @@ class FakeDiscord(BackgroundServer):
 
     # --- gateway -------------------------------------------------------------------------
 
-    async def gateway(self, request: web.Request) -> web.WebSocketResponse:
+    async def gateway(self, request: web.Request) -> web.StreamResponse:
+        if self.gateway_down:  # an outage (a fault the test injects, not a refusal)
+            return web.Response(status=503)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.sockets.append(ws)

@@ -109,6 +109,7 @@ class FakeSlack(BackgroundServer):
     def __init__(self, ack_seconds: float = ACK_SECONDS) -> None:
         super().__init__()
         self.ack_seconds = ack_seconds
+        self.socket_down = False
         self.requests: list[Recorded] = []
         self.unexpected: list[Recorded] = []
         self.socket_acks: list[dict] = []
@@ -225,6 +226,8 @@ class FakeSlack(BackgroundServer):
 
     async def socket(self, request: web.Request) -> web.StreamResponse:
         """A Socket Mode connection, on a URL from apps.connections.open (used once)."""
+        if self.socket_down:  # an outage (a fault the test injects, not a refusal)
+            return web.Response(status=503)
         ticket = request.query.get("ticket", "")
         if ticket not in self._tickets:
             self.refused.append(Refusal("socket", "invalid_ticket"))
