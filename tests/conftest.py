@@ -33,7 +33,6 @@ hypothesis_settings.register_profile(
     "quick", max_examples=300, deadline=None, suppress_health_check=list(HealthCheck)
 )
 hypothesis_settings.load_profile(os.environ.get("ARTICLEBOT_HYPOTHESIS", "quick"))
-EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
 
 
 # --- nothing leaves 127.0.0.0/8 ------------------------------------------------------------

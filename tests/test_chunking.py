@@ -13,7 +13,7 @@ from index.config import IndexConfig
 from index.embedding import Embedder
 from tests.fakes.hashing import HashingEmbedder
 
-SQUAD = Path(__file__).resolve().parents[2] / "shared" / "eval" / "squad-v1.1-dev" / "articles"
+LONG_ARTICLES = Path(__file__).parent / "fixtures-long"  # two Wikipedia articles (README)
 
 
 def config(embedder: Embedder, **settings: int) -> ChunkingConfig:
@@ -77,10 +77,10 @@ def test_one_giant_sentence_is_cut_within_the_limit(fast_embedder: HashingEmbedd
 
 
 def test_real_articles_never_exceed_the_limit(fast_embedder: HashingEmbedder) -> None:
-    files = sorted(SQUAD.glob("*.txt"))[:3] if SQUAD.is_dir() else []
-    sources = [str(f) for f in files] or [str(bundled_dir() / "articles")]
+    long_ones = [str(f) for f in sorted(LONG_ARTICLES.glob("*.txt"))]
+    sources = [*long_ones, str(bundled_dir() / "articles")]
     articles, failures = load_articles(sources)
-    assert not failures
+    assert len(articles) == 3 and not failures
     for article in articles:
         for chunk in chunk_article(
             article,

@@ -365,7 +365,8 @@ def test_the_bot_heartbeats_in_time(
 def test_start_syncs_commands_to_the_guild(bot: ArticleBot, fake: FakeDiscord) -> None:
     assert fake.sync_path == f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"
     by_name = {c["name"]: c for c in fake.synced_commands}
-    assert set(by_name) == {"ask", "reindex", "sources"}
+    registered = {c.name for c in bot.tree.get_commands(guild=discord.Object(GUILD_ID))}
+    assert set(by_name) == registered == {"ask", "reindex", "sources"}
     options = {o["name"]: o for o in by_name["ask"]["options"]}
     assert options["question"]["required"] is True and options["private"]["required"] is False
     assert all(1 <= len(c["description"]) <= 100 for c in fake.synced_commands)

@@ -5,15 +5,15 @@ by `make test`) runs 10,000 cases per target."""
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.answer.core import Answerer
 from bot.answer.language import OTHERS
-from bot.answer.question import prepare_question
 from bot.answer.values import NOT_FOUND, Answer, not_english
 from bot.chat.discord_bot import EMBEDS_TOTAL_LIMIT, TEXT_LIMIT
 from bot.chat.discord_bot import format_answer as discord_format
@@ -64,9 +64,14 @@ DISCORD_PINGS = re.compile(r"@everyone|@here|<@[!&]?\d{17,20}>")  # ids are snow
 SLACK_PINGS = re.compile(r"<!channel>|<!here>|<!everyone>|<@[UW]\w+>|<!subteam")
 
 
+# `make test` sets ARTICLEBOT_HYPOTHESIS=thorough: then 10,000 cases, whatever profile
+# hypothesis happens to have loaded
+CASES = 10_000 if os.environ.get("ARTICLEBOT_HYPOTHESIS") == "thorough" else 300
+
+
 def ran_every_case(cases: list[int]) -> None:
-    """Each target really ran the profile's number of cases (10,000 when thorough)."""
-    assert len(cases) >= settings.default.max_examples
+    """Each target really ran the number of cases asked for (10,000 in `make test`)."""
+    assert len(cases) >= CASES
 
 
 def test_loading_any_text_gives_an_article_or_a_clear_error() -> None:
@@ -126,8 +131,8 @@ def test_question_path_never_crashes(answerer: Answerer) -> None:
         cases.append(1)
         try:
             answer = answerer.answer(question)
-        except QuestionError:
-            assert prepare_question.__name__  # refused with a message, never a crash
+        except QuestionError as refusal:  # refused with a short message, never a crash
+            assert 0 < len(str(refusal)) <= 200 and "\n" not in str(refusal)
             return
         assert len(answer.question) <= answerer.config.question_max_chars
         refusals = {NOT_FOUND, not_english("another language"), *map(not_english, OTHERS)}

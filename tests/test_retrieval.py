@@ -67,20 +67,15 @@ def test_a_misspelt_retrieval_mode_is_refused(fast_index: ArticleIndex) -> None:
 def test_rerank_prefers_the_passage_whose_sentence_covers_the_question(
     fixture_answerer: Answerer,
 ) -> None:
-    question = "Who designed the harbour bridge and also built the northern tunnel?"
+    """The plain retriever puts another passage of the article first; the rerank moves
+    up the one whose sentence covers the question, from the plain retriever's pool."""
+    question = "When was the space station launched?"
     plain = fixture_answerer.search(question, 3, rerank=False)
     reranked = fixture_answerer.search(question, 3)
-    assert reranked[0].article.id == "harbour-bridge"
-    assert {p.chunk.id for p in reranked} <= {
-        p.chunk.id for p in fixture_answerer.search(question, 20, rerank=False)
-    }
-    assert plain and reranked[0].score == pytest.approx(
-        next(
-            p.score
-            for p in fixture_answerer.search(question, 20, rerank=False)
-            if p.chunk.id == reranked[0].chunk.id
-        )
-    )
+    assert "launched in 1998" not in plain[0].chunk.text
+    assert "launched in 1998" in reranked[0].chunk.text
+    pool = {p.chunk.id for p in fixture_answerer.search(question, 20, rerank=False)}
+    assert {p.chunk.id for p in reranked} <= pool
 
 
 def test_rerank_adds_the_closeness_of_each_passage_s_best_sentence(
