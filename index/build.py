@@ -119,7 +119,12 @@ def write_version(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    switch_current(index_dir, name)
+    try:
+        switch_current(index_dir, name)
+    except BaseException:
+        if read_pointer(index_dir) != name:  # never became current: nothing may use it
+            shutil.rmtree(versions / name, ignore_errors=True)
+        raise
     return manifest
 
 

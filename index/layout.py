@@ -104,8 +104,11 @@ def has_index(index_dir: Path) -> bool:
 def switch_current(index_dir: Path, name: str) -> None:
     """Point CURRENT at version `name` with one atomic rename."""
     temporary = index_dir / f".{POINTER}.{secrets.token_hex(4)}"
-    write_text(temporary, name + "\n")
-    os.replace(temporary, index_dir / POINTER)
+    try:
+        write_text(temporary, name + "\n")
+        os.replace(temporary, index_dir / POINTER)
+    finally:
+        temporary.unlink(missing_ok=True)  # gone after the rename; left by a failed write
     fsync_dir(index_dir)
 
 
