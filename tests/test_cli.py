@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from index.embedding import Embedder
 from index.layout import read_pointer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -491,3 +492,97 @@ def test_a_collection_sees_its_own_sources_index_and_threshold(tmp_path: Path) -
     assert settings.collection_of("920000000000000005") == "sky"
     assert settings.collection_of("C1") == settings.collection_of(None) == "default"
     assert settings.for_collection(None) is settings is settings.for_collection("default")
+
+
+# --- README promises --------------------------------------------------------------------------
+
+
+def test_search_file_answers_each_line_in_order(
+    capsys: pytest.CaptureFixture[str], bundled_index_dir: Path, tmp_path: Path
+) -> None:
+    questions = tmp_path / "questions.txt"
+    questions.write_text("How long was Mir in orbit?\n\nWhat is Roscosmos?\n")
+    index = ["--index-dir", str(bundled_index_dir)]
+    code, out, _ = run(capsys, "search", *index, "--json", "--file", str(questions))
+    assert code == 0
+    first, second = json_lines(out)
+    assert first["question"] == "How long was Mir in orbit?"
+    assert second["question"] == "What is Roscosmos?"
+    assert "15 years" in first["passages"][0]["text"]
+
+
+@pytest.mark.model  # runs the command line, which loads the real model
+def test_top_k_sets_how_many_passages_are_searched_and_cited(
+    capsys: pytest.CaptureFixture[str], bundled_index_dir: Path
+) -> None:
+    index = ["--index-dir", str(bundled_index_dir), "--json"]
+    for k in (1, 3):
+        code, out, _ = run(capsys, "search", *index, "--top-k", str(k), "Mir orbit")
+        assert code == 0 and len(json_lines(out)[0]["passages"]) == k
+    question = "What is the name of Russia's space agency?"  # answered from two passages
+    cited = [
+        len(json_lines(run(capsys, "ask", *index, *top_k, question)[1])[0]["sources"])
+        for top_k in ([], ["--top-k", "1"])
+    ]
+    assert cited == [2, 1]
+
+
+def test_settings_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defaults < config/articlebot.toml < --config < ARTICLEBOT_* < options."""
+    from bot import settings as settings_module
+    from bot.settings import Settings, load_settings
+
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    (bundled / "articlebot.toml").write_text("top_k = 9\nmin_score = 0.9\n")
+    monkeypatch.setattr(settings_module, "bundled_dir", lambda: bundled)
+    mine = tmp_path / "mine.toml"
+    mine.write_text("top_k = 8\n")
+    mine.chmod(0o600)
+    assert Settings().top_k == 5  # the default in code
+    assert load_settings().top_k == 9
+    assert load_settings(mine).top_k == 8 and load_settings(mine).min_score == 0.9
+    monkeypatch.setenv("ARTICLEBOT_TOP_K", "7")
+    assert load_settings(mine).top_k == 7
+    assert load_settings(mine, top_k=6).top_k == 6
+
+
+@pytest.mark.model  # runs the command line, which loads the real model
+def test_an_index_built_with_another_model_is_exit_2(
+    capsys: pytest.CaptureFixture[str], index_copy: Path
+) -> None:
+    manifest_path = index_copy / "versions" / read_pointer(index_copy) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["model_name"] = "some-other-model"
+    manifest_path.write_text(json.dumps(manifest))
+    code, _, err = run(capsys, "ask", "--index-dir", str(index_copy), "When was it launched?")
+    assert code == 2 and "some-other-model" in err and "articlebot index build" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.model  # runs the command line, which loads the real model
+def test_chat_picks_up_a_new_version_between_questions(
+    capsys: pytest.CaptureFixture[str],
+    index_copy: Path,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A version published while `chat` waits at the prompt answers the next question."""
+    from index.articles import load_articles
+    from index.collection import Collection
+
+    bridge = "How much did the harbour bridge cost?"
+
+    def typed() -> object:
+        yield bridge  # not in the index yet
+        articles, _ = load_articles([str(FIXTURES / "harbour-bridge.txt")])
+        Collection(index_copy, embedder).add(articles)  # as another process would publish
+        yield bridge
+        yield ""
+
+    answers = typed()
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    code, out, _ = run(capsys, "chat", "--index-dir", str(index_copy))
+    assert code == 0
+    before, after = out.split("412 million", 1)  # the second answer has the cost
+    assert "couldn't find" in before and "couldn't find" not in after

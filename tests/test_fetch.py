@@ -372,3 +372,26 @@ def test_redact_urls_in_log_text() -> None:
     assert redact_urls(line) == (
         'HTTP Request: GET http://93.184.215.14:80/note.txt?api_key=REDACTED "HTTP/1.1 200 OK"'
     )
+
+
+def test_an_atom_feed_gives_each_entry_with_its_date(site: Site, internet: FakeInternet) -> None:
+    """Atom (the README's "RSS/Atom feeds"): every entry's link is fetched, and the
+    entry's date is the article's when its page has none."""
+    entries = "".join(
+        f'<entry><title>Entry {n}</title><link rel="alternate" href="{site.url(f"/atom-{n}.html")}"/>'
+        f"<id>urn:entry:{n}</id><updated>2026-11-0{n + 1}T08:00:00Z</updated></entry>"
+        for n in range(2)
+    )
+    site.pages["/atom.xml"] = Page(
+        f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>News</title><id>urn:feed</id><updated>2026-11-02T08:00:00Z</updated>"
+        f"{entries}</feed>".encode(),
+        "application/atom+xml",
+    )
+    for n in range(2):
+        site.pages[f"/atom-{n}.html"] = Page(STORY.replace(b"Friday", f"day {n}".encode()))
+    articles, failures = load_articles([site.url("/atom.xml")], fetcher=internet.fetcher())
+    assert failures == []
+    assert sorted(a.source for a in articles) == [site.url(f"/atom-{n}.html") for n in range(2)]
+    assert sorted(a.published for a in articles) == ["2026-11-01", "2026-11-02"]
+    assert all("harbour ferry" in a.text.lower() for a in articles)

@@ -525,3 +525,41 @@ def test_disk_errors_leave_the_old_index_serving(
             "answer"
         ]
     )
+
+
+def test_a_running_question_finishes_on_the_old_version(
+    index_dir: Path, embedder: Embedder, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A question held mid-search while a new version is published and swapped in
+    finishes on the version it started with; the next question uses the new one."""
+    from index.retrieval import Retriever
+
+    Collection(index_dir, embedder).add(load_articles([str(BUNDLED)])[0])
+    answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
+    watcher = IndexWatcher(answerer, index_dir, embedder)
+    old = answerer.index.version
+    search, entered, release = Retriever.search, threading.Event(), threading.Event()
+
+    def held_on_the_old_version(self: Retriever, *args: object, **kwargs: object) -> object:
+        if self.index.version == old and not entered.is_set():
+            entered.set()
+            assert release.wait(60)
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(Retriever, "search", held_on_the_old_version)
+    running: list = []
+    question = threading.Thread(
+        target=lambda: running.append(
+            answerer.answer("When was the International Space Station launched?")
+        )
+    )
+    question.start()
+    assert entered.wait(60)
+    Collection(index_dir, embedder).add(load_articles([str(FIXTURES / "harbour-bridge.txt")])[0])
+    assert watcher.refresh()  # swapped while the first question is still running
+    new = answerer.answer(BRIDGE)
+    release.set()
+    question.join(60)
+    (first,) = running
+    assert first.index_version == old and "1998" in first.text
+    assert new.index_version == answerer.index.version != old and "412 million" in new.text
