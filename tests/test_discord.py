@@ -236,6 +236,7 @@ def interact(
     user_id: int | None = None,
     guild_id: int = GUILD_ID,
     message: dict | None = None,
+    roles: tuple[int, ...] = (),
 ) -> str:
     """Dispatch an interaction as Discord does (2: a slash command, 3: a button
     click on `message`); returns its token."""
@@ -259,7 +260,7 @@ def interact(
         "data": data,
         "member": {
             "user": user(user_id or new_user()),
-            "roles": [],
+            "roles": [str(r) for r in roles],
             "permissions": str(permissions),
             "flags": 0,
             "joined_at": "2026-01-01T00:00:00+00:00",
@@ -277,7 +278,7 @@ def slash(
     fake: FakeDiscord,
     name: str,
     options: list[dict] | None = None,
-    **who: int,
+    **who: object,
 ) -> str:
     command = next(c for c in fake.synced_commands if c["name"] == name)
     data = {"id": command["id"], "name": name, "type": 1, "options": options or []}
@@ -928,3 +929,51 @@ def test_health_follows_the_gateway_reindex_and_errors(
         assert fake.resumes >= 1 and "1998" in wait_reply(fake, mention(fake, LAUNCH))["content"]
     finally:
         asyncio.run_coroutine_threadsafe(ops.stop(), bot.loop).result(10)
+
+
+def role(role_id: int, name: str) -> dict:
+    return {
+        "id": str(role_id),
+        "name": name,
+        "color": 0,
+        "hoist": False,
+        "position": 1,
+        "permissions": "0",
+        "managed": False,
+        "mentionable": False,
+        "flags": 0,
+    }
+
+
+def test_reindex_is_open_to_a_configured_admin_role(
+    bot: ArticleBot, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`discord_admin_role_ids`: a member with such a role (without Manage Server) may
+    /reindex; a member without it may not."""
+    editors = 940000000000000001
+    guild = guild_payload(GUILD_ID, "Newsroom")
+    guild["roles"] = [role(GUILD_ID, "@everyone"), role(editors, "Editors")]
+    fake.dispatch("GUILD_CREATE", guild)
+    fake.wait_for(lambda: (g := bot.get_guild(GUILD_ID)) is not None and g.get_role(editors))
+    monkeypatch.setattr(bot.settings, "discord_admin_role_ids", [editors])
+    allowed = slash(fake, "reindex", permissions=0, roles=(editors,))
+    done = fake.wait_for(lambda: followups(fake, allowed), timeout=60)[0]
+    assert "Index rebuilt" in done["content"]
+    refused = slash(fake, "reindex", permissions=0)
+    (callback,) = fake.wait_for(lambda: callbacks(fake, refused))
+    assert "Only server managers" in callback["data"]["content"]
+
+
+def test_a_source_from_a_url_links_its_embed_and_shows_its_date(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = service.answerer.answer(LAUNCH)
+    passage = real.sources[0]
+    online = dataclasses.replace(
+        passage.article, source="https://news.example/iss", published="2026-11-20"
+    )
+    answer = dataclasses.replace(real, sources=[dataclasses.replace(passage, article=online)])
+    monkeypatch.setattr(service.answerer, "answer", lambda question, **_: answer)
+    (embed,) = wait_reply(fake, mention(fake, LAUNCH))["embeds"]
+    assert embed["url"] == "https://news.example/iss"
+    assert embed["footer"]["text"].startswith("2026-11-20 · score")

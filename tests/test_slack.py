@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import itertools
 import json
@@ -25,6 +26,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.signature import SignatureVerifier
 
 from bot.answer.values import Answer
+from bot.chat import messages
 from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService
 from bot.chat.slack_app import (
@@ -47,6 +49,7 @@ from tests.fakes.slack_server import (
     BOT_ID,
     BOT_TOKEN,
     BOT_USER_ID,
+    DROP,
     SCOPES,
     SIGNING_SECRET,
     TEAM_ID,
@@ -599,16 +602,8 @@ def test_a_version_published_for_a_collection_is_picked_up(
 # --- feedback and admin commands ----------------------------------------------------------
 
 
-def test_feedback_click_is_stored(
-    fake: FakeSlack,
-    app_url: str,
-    feedback: FeedbackStore,
-    slack_settings: Settings,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    reply = ask(fake, app_url, LAUNCH)
-    answer_id = reply["blocks"][-1]["elements"][1]["value"]
+def click(fake: FakeSlack, app_url: str, action_id: str, answer_id: str) -> dict:
+    """A click on a feedback button of an answer; the note the app sends back."""
     name = f"click{next(numbers)}"
     payload = {
         "type": "block_actions",
@@ -622,7 +617,7 @@ def test_feedback_click_is_stored(
         "actions": [
             {
                 "type": "button",
-                "action_id": "feedback_not_helpful",
+                "action_id": action_id,
                 "block_id": "feedback",
                 "value": answer_id,
                 "action_ts": "1",
@@ -630,7 +625,28 @@ def test_feedback_click_is_stored(
         ],
     }
     assert post_form(app_url, {"payload": json.dumps(payload)}).status_code == 200
-    note = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
+    return fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
+
+
+def test_a_vote_on_an_answer_no_longer_recorded_is_too_late(fake: FakeSlack, app_url: str) -> None:
+    reply = ask(fake, app_url, LAUNCH)
+    [helpful, _] = reply["blocks"][-1]["elements"]
+    assert helpful["text"]["text"] == "Helpful"
+    note = click(fake, app_url, helpful["action_id"], "f" * 32)  # an answer id never recorded
+    assert note["text"] == messages.VOTE_TOO_LATE and note["response_type"] == "ephemeral"
+
+
+def test_feedback_click_is_stored(
+    fake: FakeSlack,
+    app_url: str,
+    feedback: FeedbackStore,
+    slack_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reply = ask(fake, app_url, LAUNCH)
+    answer_id = reply["blocks"][-1]["elements"][1]["value"]
+    note = click(fake, app_url, "feedback_not_helpful", answer_id)
     assert note["text"] == "Thanks for the feedback." and note["response_type"] == "ephemeral"
     summary = feedback.summary()
     assert summary.not_helpful >= 1
@@ -945,6 +961,43 @@ def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_pat
         assert secret not in out + err
 
 
+def test_serve_slack_uses_socket_mode_when_the_app_token_is_set(
+    fake: FakeSlack, bundled_index_dir: Path, tmp_path: Path
+) -> None:
+    """`articlebot serve slack` with SLACK_APP_TOKEN (and no signing secret): it opens a
+    Socket Mode connection with that token and answers a command sent over it."""
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_APP_TOKEN": APP_TOKEN,
+        "SLACK_API_BASE_URL": fake.api_base,
+        "ARTICLEBOT_DATA_DIR": str(tmp_path),
+    }
+    env.pop("SLACK_SIGNING_SECRET", None)
+    exe = Path(sys.executable).parent / "articlebot"
+    opened = len(fake.calls("apps.connections.open"))
+    process = subprocess.Popen(
+        [str(exe), "serve", "slack", "--index-dir", str(bundled_index_dir)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        fake.wait_for(lambda: fake.sockets or process.poll() is not None, 120)
+        assert process.poll() is None
+        assert len(fake.calls("apps.connections.open")) == opened + 1
+        fields, name = command_fields(fake, LAUNCH)
+        envelope = {"envelope_id": "env-serve", "type": "slash_commands", "payload": fields}
+        fake.send_envelope(envelope | {"accepts_response_payload": True})
+        assert "1998" in fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]["text"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "connected to Slack in Socket Mode" in err
+
+
 def test_invalid_bot_token_is_a_clear_error(
     fake: FakeSlack,
     bundled_index_dir: Path,
@@ -1039,7 +1092,9 @@ def test_version_published_by_another_process_is_picked_up(
 
 
 @pytest.mark.parametrize(
-    "failure", [(429, {"Retry-After": "1"}), (500, {})], ids=["429 with Retry-After", "500"]
+    "failure",
+    [(429, {"Retry-After": "1"}), (500, {}), (DROP, {})],
+    ids=["429 with Retry-After", "500", "dropped connection"],
 )
 def test_api_errors_are_retried_by_slack_sdk(fake: FakeSlack, app_url: str, failure: tuple) -> None:
     fake.failures.append(failure)
@@ -1099,3 +1154,20 @@ def test_a_flood_from_one_user_leaves_others_answered(
     )
     assert sum("1998" in r for r in replies) == 5
     assert sum("asking quickly" in r for r in replies) == 995
+
+
+def test_a_source_from_a_url_links_its_title_and_shows_its_date(
+    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = service.answerer.answer(LAUNCH)
+    passage = real.sources[0]
+    online = dataclasses.replace(
+        passage.article, source="https://news.example/iss?id=7&x=1", published="2026-11-20"
+    )
+    answer = dataclasses.replace(real, sources=[dataclasses.replace(passage, article=online)])
+    monkeypatch.setattr(service.answerer, "answer", lambda question, **_: answer)
+    reply = ask(fake, app_url, LAUNCH)
+    context = reply["blocks"][1]["elements"][0]["text"]
+    title = "Russia plans to leave the International Space Station"
+    assert f"<https://news.example/iss?id=7&amp;x=1|{title}>" in context
+    assert "2026-11-20" in context

@@ -39,6 +39,7 @@ BLOCK_TYPES = {"section", "context", "actions", "divider", "header", "image", "r
 RESPONSE_URL_POSTS = 5  # each response_url takes 5 posts within 30 minutes
 RESPONSE_URL_SECONDS = 30 * 60
 ACK_SECONDS = 3.0
+DROP = 0  # in `failures`: drop the connection instead of answering
 
 
 @dataclass
@@ -113,7 +114,8 @@ class FakeSlack(BackgroundServer):
         self.requests: list[Recorded] = []
         self.unexpected: list[Recorded] = []
         self.socket_acks: list[dict] = []
-        self.failures: list[tuple[int, dict[str, str]]] = []  # next chat.postMessage answers
+        # what the next chat.postMessage calls get instead: (status, headers), or DROP
+        self.failures: list[tuple[int, dict[str, str]]] = []
         self.refused: list[Refusal] = []
         self._ts = itertools.count(1)
         self.scopes = SCOPES  # what auth.test says the token was granted (x-oauth-scopes)
@@ -174,6 +176,10 @@ class FakeSlack(BackgroundServer):
             )
         if method == "chat.postMessage" and self.failures:
             status, headers = self.failures.pop(0)
+            if status == DROP:  # the connection dies before an answer: no status at all
+                assert request.transport is not None
+                request.transport.abort()
+                return web.Response()
             return web.json_response(
                 {"ok": False, "error": "ratelimited"}, status=status, headers=headers
             )
