@@ -27,6 +27,12 @@ def server() -> Iterator[FakeOpenAI]:
     fake.stop()
 
 
+@pytest.fixture(autouse=True)
+def nothing_refused(server: FakeOpenAI) -> Iterator[None]:
+    yield
+    assert server.refused == []
+
+
 @pytest.fixture
 def generated(
     server: FakeOpenAI, bundled_index_dir: Path, embedder: Embedder, tmp_path: Path
