@@ -586,3 +586,56 @@ def test_chat_picks_up_a_new_version_between_questions(
     assert code == 0
     before, after = out.split("412 million", 1)  # the second answer has the cost
     assert "couldn't find" in before and "couldn't find" not in after
+
+
+@pytest.mark.model  # runs the command line, which loads the real model
+def test_articlebot_config_names_the_settings_file(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    bundled_index_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ARTICLEBOT_CONFIG=FILE does what --config FILE does."""
+    config = tmp_path / "settings.toml"
+    config.write_text(f'index_dir = "{bundled_index_dir}"\nmin_score = 2.9\n')
+    monkeypatch.setenv("ARTICLEBOT_CONFIG", str(config))
+    code, out, _ = run(capsys, "ask", "--json", "How long was Mir in orbit?")
+    assert code == 0 and json_lines(out)[0]["abstained"] is True  # the file's threshold
+
+
+def test_data_dir_defaults_to_xdg_data_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.settings import load_settings
+
+    monkeypatch.delenv("ARTICLEBOT_DATA_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert load_settings().data_dir == tmp_path / "xdg" / "articlebot"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert load_settings().data_dir == tmp_path / "home" / ".local" / "share" / "articlebot"
+
+
+@pytest.mark.model  # runs the command line, which loads the real model
+def test_ask_file_loads_the_model_once_for_all_questions(
+    capsys: pytest.CaptureFixture[str],
+    bundled_index_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import onnxruntime
+
+    sessions: list[object] = []
+    real = onnxruntime.InferenceSession
+
+    def counted(*args: object, **kwargs: object) -> object:
+        sessions.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", counted)
+    questions = tmp_path / "questions.txt"
+    questions.write_text("How long was Mir in orbit?\nWhat is Roscosmos?\nWho built Mir?\n")
+    index = ["--index-dir", str(bundled_index_dir)]
+    code, out, _ = run(capsys, "ask", *index, "--json", "--file", str(questions))
+    assert code == 0 and len(json_lines(out)) == 3
+    assert len(sessions) == 1

@@ -977,3 +977,30 @@ def test_a_source_from_a_url_links_its_embed_and_shows_its_date(
     (embed,) = wait_reply(fake, mention(fake, LAUNCH))["embeds"]
     assert embed["url"] == "https://news.example/iss"
     assert embed["footer"]["text"].startswith("2026-11-20 · score")
+
+
+def test_a_bot_open_to_every_server_warns_at_start(
+    service: ChatService,
+    discord_settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No DISCORD_GUILD_ID and no discord_guild_allowlist: one warning at start, and the
+    commands are synced globally (against a fake of its own)."""
+    monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)
+    gateway = discord.gateway.DiscordWebSocket
+    monkeypatch.setattr(gateway, "DEFAULT_GATEWAY", gateway.DEFAULT_GATEWAY)
+    with running(FakeDiscord()) as own:
+        open_to_all = discord_settings.model_copy(
+            update={
+                "discord_guild_id": None,
+                "discord_guild_allowlist": [],
+                "discord_api_base_url": own.api_base,
+                "discord_gateway_url": own.gateway_url,
+            }
+        )
+        with caplog.at_level("WARNING"), started_bot(own, service, open_to_all):
+            own.wait_for(lambda: own.sync_path == f"/applications/{APP_ID}/commands")
+        assert own.take_refused() == [] and own.unexpected == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("discord_guild_allowlist is empty" in w for w in warnings)

@@ -139,11 +139,17 @@ def test_follow_ups_are_off_without_message_content(
     assert caplog.text.count("follow-ups in threads and answer channels are off") == 1
 
 
-def test_a_reply_to_an_answer_is_a_follow_up(bot: ArticleBot, fake: FakeDiscord) -> None:
+def test_a_reply_to_an_answer_is_a_follow_up(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
     answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH)))
     follow_up = mention(fake, FOLLOW_UP, at_bot=False, reply_to=answer)
     reply = wait_reply(fake, follow_up)
     assert "Canada" in text_of(reply) and ARTICLE_TITLE in text_of(reply)
+    # after the idle time a reply to the bot is still answered, as a new question
+    monkeypatch.setattr(service.threads, "idle_seconds", 0.0)
+    late = mention(fake, "How long was Mir in orbit?", at_bot=False, reply_to=answer)
+    assert "15 years" in text_of(wait_reply(fake, late))
     # the same words, not addressed to the bot and not in reply to it: nothing
     before = len(posts_in(fake, CHANNEL_ID))
     quiet_after(fake, [mention(fake, FOLLOW_UP, at_bot=False)])

@@ -269,3 +269,22 @@ def test_slack_socket_mode_needs_a_fresh_url_and_timely_acks(
         ("socket", "invalid_ticket"),
         ("socket", "no ack within 0.5 s"),
     ]
+
+
+# --- the session's network guard ------------------------------------------------------------
+
+
+def test_the_session_refuses_every_address_outside_loopback() -> None:
+    """conftest's guard: a connection or a DNS lookup outside 127.0.0.0/8 is refused
+    (and would fail the test that tried; this one takes its record back)."""
+    import socket
+
+    from tests import conftest
+
+    before = len(conftest.OUTSIDE)
+    with socket.socket() as sock, pytest.raises(ConnectionRefusedError, match=r"127\.0\.0\.0/8"):
+        sock.connect(("10.255.255.1", 80))
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo("example.com", 443)
+    assert conftest.OUTSIDE[before:] == ["10.255.255.1", "example.com"]
+    del conftest.OUTSIDE[before:]

@@ -17,9 +17,11 @@ from pathlib import Path
 import pytest
 
 from index.articles import load_articles, load_url
+from index.config import FetchConfig
 from index.errors import SourceError
-from index.fetch import BoundedDecoder, refusal
+from index.fetch import BoundedDecoder, Fetcher, refusal
 from index.redact import redact_url, redact_urls
+from tests.fakes.background import free_port
 from tests.fakes.internet import PUBLIC, FakeInternet
 from tests.fakes.pages import Page, redirect, serve_pages
 
@@ -395,3 +397,19 @@ def test_an_atom_feed_gives_each_entry_with_its_date(site: Site, internet: FakeI
     assert sorted(a.source for a in articles) == [site.url(f"/atom-{n}.html") for n in range(2)]
     assert sorted(a.published for a in articles) == ["2026-11-01", "2026-11-02"]
     assert all("harbour ferry" in a.text.lower() for a in articles)
+
+
+def test_proxy_variables_are_not_used(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY and the rest point at a closed port: a fetch that used them would fail."""
+    closed = free_port()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{closed}")
+        monkeypatch.setenv(name.lower(), f"http://127.0.0.1:{closed}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    site.pages["/story.html"] = Page(STORY)
+    fetcher = Fetcher(FetchConfig(fetch_allow_private_networks=True))
+    url = f"http://127.0.0.1:{site.port}/story.html"
+    articles, failures = load_articles([url], fetcher=fetcher)
+    assert failures == [] and "harbour ferry" in articles[0].text.lower()
+    assert site.paths == ["/story.html"]  # straight to the site, not through a proxy

@@ -123,3 +123,30 @@ def test_the_index_layer_never_imports_the_bot() -> None:
             )
             offenders += [f"{path.name}: {n}" for n in names if n == "bot" or n.startswith("bot.")]
     assert offenders == []
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run runs `make test`, the README's second command, and nothing instead."""
+    script = (ROOT / ".ci" / "run").read_text()
+    commands = [
+        line.strip()
+        for line in script.splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "set ", "cd "))
+    ]
+    assert commands == ["make test"]
+    readme = (ROOT / "README.md").read_text()
+    assert "make test    # install with the test tools" in readme
+
+
+def test_the_tests_need_nothing_outside_the_repository() -> None:
+    """No test reads ../shared (or any other path above the repository): CI may not
+    have it, and a test must not skip or switch to something else when it is gone."""
+    outside = ('"shared"', "../shared", "shared/eval")
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        code = "\n".join(
+            line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")
+        )
+        found = [
+            marker for marker in outside if marker in code and path.name != Path(__file__).name
+        ]
+        assert not found, f"{path.relative_to(ROOT)} reaches outside the repository: {found}"

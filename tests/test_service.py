@@ -147,6 +147,8 @@ async def test_a_failure_becomes_sorry_and_is_logged(
 async def test_reindex_and_sources_say_the_same_on_every_platform(
     fast_service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    dated = "- Apple festival draws record crowds (2024-09-14)"
+    assert dated in fast_service.sources_text("-", str).splitlines()  # with its date
     summary = await fast_service.reindex_text("-", str)
     assert summary.startswith("Index rebuilt: ") and fast_service.reindex_refusal() is None
     monkeypatch.setattr(fast_service.config, "reindex_cooldown_seconds", 600)

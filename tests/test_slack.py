@@ -1171,3 +1171,26 @@ def test_a_source_from_a_url_links_its_title_and_shows_its_date(
     title = "Russia plans to leave the International Space Station"
     assert f"<https://news.example/iss?id=7&amp;x=1|{title}>" in context
     assert "2026-11-20" in context
+
+
+def test_slack_api_retries_sets_how_often_a_call_is_retried(
+    fake: FakeSlack, slack_settings: Settings
+) -> None:
+    """With slack_api_retries = 1, one 500 is retried and answered; two give up."""
+    from slack_sdk.errors import SlackApiError
+
+    from bot.chat.slack_app import make_client
+
+    client = make_client(slack_settings.model_copy(update={"slack_api_retries": 1}))
+
+    def post() -> object:
+        return asyncio.run(client.chat_postMessage(channel="CRETRY", text="hello"))
+
+    before = len(fake.calls("chat.postMessage"))
+    fake.failures += [(500, {})]
+    assert post()["ok"] is True
+    assert len(fake.calls("chat.postMessage")) == before + 2
+    fake.failures += [(500, {}), (500, {})]
+    with pytest.raises(SlackApiError):
+        post()
+    assert len(fake.calls("chat.postMessage")) == before + 4 and fake.failures == []
