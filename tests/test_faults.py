@@ -11,14 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from bot.runtime import make_answerer
+from bot.settings import bundled_dir, load_settings
 from index.articles import Article, load_articles
 from index.collection import Collection
+from index.embedding import Embedder
 from index.layout import read_pointer
 from index.store import ArticleIndex
 from tests.fakes.faulty_disk import FaultyDisk
 from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"
+BUNDLED = bundled_dir() / "articles" / "russia-leaves-iss.txt"
+LAUNCH = "When was the International Space Station launched?"
 CRANE = (
     "Harbour crane replaced\n\nThe harbour crane at Port Elsworth was replaced after forty years."
 )
@@ -96,4 +101,28 @@ def test_a_disk_failing_at_any_step_of_a_first_build_leaves_nothing_half_made(
         assert leftovers(index, set()) <= {".lock", "embeddings.sqlite3"}, where
         Collection(index, fast_embedder).add(crane)
         assert "crane" in ArticleIndex.load(index, fast_embedder).articles, where
+        shutil.rmtree(index)
+
+
+def test_a_disk_failing_at_any_step_of_a_first_build_with_the_model(
+    bundled_index_dir: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    """The real model's first build of a new index directory also places the ONNX export
+    and the model's tokenizer files (linked or copied from the export this process
+    opened): a failure at any of those steps, or of the version's, leaves no
+    temporary file, and the next build answers."""
+    ArticleIndex.load(bundled_index_dir, embedder)  # the export this process has open
+    articles, _ = load_articles([str(BUNDLED)])
+    steps = add_failing_at(None, tmp_path / "probe", articles, embedder)
+    assert any("models/" in s for s in steps), steps  # the export's steps are counted
+    for step in range(1, len(steps) + 1):
+        index = tmp_path / f"index-{step}"
+        add_failing_at(step, index, articles, embedder)
+        where = f"failing at step {step} ({steps[step - 1]})"
+        assert not [n for n in files_under(index) if ".tmp" in n or ".CURRENT." in n], where
+        Collection(index, embedder).add(articles)
+        answerer = make_answerer(
+            load_settings(data_dir=tmp_path), ArticleIndex.load(index, embedder)
+        )
+        assert "1998" in answerer.answer(LAUNCH).text, where
         shutil.rmtree(index)
