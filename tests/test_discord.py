@@ -38,7 +38,7 @@ from bot.launcher import start_ops
 from bot.settings import Settings
 from index.embedding import Embedder
 from tests.fakes.background import free_port
-from tests.fakes.chat import chat_service, chat_settings, running, sources_with
+from tests.fakes.chat import chat_service, chat_settings, from_a_url, running, sources_with
 from tests.fakes.discord_server import (
     APP_ID,
     BOT_ID,
@@ -967,12 +967,7 @@ def test_reindex_is_open_to_a_configured_admin_role(
 def test_a_source_from_a_url_links_its_embed_and_shows_its_date(
     bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = service.answerer.answer(LAUNCH)
-    passage = real.sources[0]
-    online = dataclasses.replace(
-        passage.article, source="https://news.example/iss", published="2026-11-20"
-    )
-    answer = dataclasses.replace(real, sources=[dataclasses.replace(passage, article=online)])
+    answer = from_a_url(service.answerer.answer(LAUNCH), "https://news.example/iss", "2026-11-20")
     monkeypatch.setattr(service.answerer, "answer", lambda question, **_: answer)
     (embed,) = wait_reply(fake, mention(fake, LAUNCH))["embeds"]
     assert embed["url"] == "https://news.example/iss"

@@ -43,7 +43,7 @@ from bot.settings import Settings, bundled_dir
 from index.embedding import Embedder
 from index.layout import read_pointer
 from tests.fakes.background import AppServer, free_port
-from tests.fakes.chat import chat_service, chat_settings, running, sources_with
+from tests.fakes.chat import chat_service, chat_settings, from_a_url, running, sources_with
 from tests.fakes.slack_server import (
     APP_TOKEN,
     BOT_ID,
@@ -314,7 +314,6 @@ def test_core_exception_reaches_the_user(
 def test_long_answer_stays_within_block_limits(
     fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dataclasses
 
     real = service.answerer.answer(LAUNCH)
     long_answer = dataclasses.replace(real, text="1998 " * 2000, sources=real.sources * 40)
@@ -1159,12 +1158,9 @@ def test_a_flood_from_one_user_leaves_others_answered(
 def test_a_source_from_a_url_links_its_title_and_shows_its_date(
     fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = service.answerer.answer(LAUNCH)
-    passage = real.sources[0]
-    online = dataclasses.replace(
-        passage.article, source="https://news.example/iss?id=7&x=1", published="2026-11-20"
+    answer = from_a_url(
+        service.answerer.answer(LAUNCH), "https://news.example/iss?id=7&x=1", "2026-11-20"
     )
-    answer = dataclasses.replace(real, sources=[dataclasses.replace(passage, article=online)])
     monkeypatch.setattr(service.answerer, "answer", lambda question, **_: answer)
     reply = ask(fake, app_url, LAUNCH)
     context = reply["blocks"][1]["elements"][0]["text"]

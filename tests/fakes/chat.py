@@ -4,6 +4,7 @@ chat service over a real index built from those sources."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.answer.core import Answerer
+from bot.answer.values import Answer
 from bot.chat.service import ChatService
 from bot.runtime import build_from_sources, make_answerer
 from bot.settings import Settings, bundled_dir, load_settings
@@ -75,3 +77,11 @@ def chat_service(settings: Settings, embedder: Embedder, platform: str) -> Itera
         yield service
     finally:
         service.close()
+
+
+def from_a_url(answer: Answer, url: str, published: str) -> Answer:
+    """`answer` citing only its first source, as if that article came from `url` with a
+    publication date (what an article loaded from a page or a feed has)."""
+    passage = answer.sources[0]
+    online = dataclasses.replace(passage.article, source=url, published=published)
+    return dataclasses.replace(answer, sources=[dataclasses.replace(passage, article=online)])
