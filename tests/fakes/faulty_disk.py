@@ -38,9 +38,10 @@ class FaultyDisk:
         if isinstance(path, int):  # a file descriptor: counted by the call that opened it
             return False
         try:
-            return os.path.abspath(os.fsdecode(path)).startswith(self.root)  # type: ignore[arg-type]
+            absolute = os.path.abspath(os.fsdecode(path))  # type: ignore[arg-type]
         except TypeError:
             return False
+        return absolute == self.root or absolute.startswith(self.root + os.sep)
 
     def __enter__(self) -> FaultyDisk:
         real_open, real_os_open = builtins.open, os.open
@@ -82,13 +83,12 @@ class FaultyDisk:
             real_mkdir(path, *args, **kwargs)
 
         self._patch(os, "mkdir", mkdir)
-        self._patch(
-            faiss,
-            "write_index",
-            lambda index, path: (self._step("faiss.write_index", path), write_index(index, path))[
-                1
-            ],
-        )
+
+        def write_faiss_index(index: Any, path: str) -> None:
+            self._step("faiss.write_index", path)
+            write_index(index, path)
+
+        self._patch(faiss, "write_index", write_faiss_index)
         return self
 
     def _patch(self, owner: Any, name: str, value: Any) -> None:
