@@ -317,3 +317,4 @@ def test_the_running_bot_answers_a_new_entry_without_a_restart(
             finally:
                 refresher.stop()
                 server.stop()
+        assert slack.unexpected == [] and slack.take_refused() == []

@@ -88,6 +88,7 @@ def test_a_first_build_without_torch_names_the_fix(tmp_path: Path) -> None:
 def slack() -> Iterator[FakeSlack]:
     with running(FakeSlack()) as server:
         yield server
+        assert server.unexpected == [] and server.take_refused() == []
 
 
 def test_serve_slack_without_torch(slack: FakeSlack, full_index: Path, tmp_path: Path) -> None:
