@@ -766,7 +766,7 @@ def test_serve_discord_command_answers(bundled_index_dir: Path, tmp_path: Path) 
         assert "1998" in reply["content"]
         assert "launched in 1998" in reply["embeds"][0]["description"]
         assert server.sync_path == f"/applications/{APP_ID}/commands"
-        assert server.unexpected == []
+        assert server.unexpected == [] and server.take_refused() == []
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
@@ -795,6 +795,7 @@ def test_message_content_intent_not_enabled_is_a_clear_error(
         server.stop()
     assert code == 1
     assert "privileged intent" in capsys.readouterr().err
+    assert [(r.what, r.status) for r in server.take_refused()] == [("gateway IDENTIFY", 4014)]
 
 
 def test_rate_limited_send_is_retried_by_discord_py(bot: ArticleBot, fake: FakeDiscord) -> None:
