@@ -32,8 +32,7 @@ EPHEMERAL = 1 << 6
 # Discord's limits on a message (https://discord.com/developers/docs/resources/message)
 CONTENT_LIMIT = 2000
 EMBEDS_PER_MESSAGE = 10
-EMBED_LIMITS = {"title": 256, "description": 4096}
-EMBED_FOOTER_LIMIT = 2048
+EMBED_LIMITS = {"title": 256, "description": 4096, "footer": 2048}
 EMBED_FIELDS = 25
 EMBEDS_TOTAL = 6000
 CUSTOM_ID_LIMIT = 100
@@ -108,22 +107,23 @@ def message_errors(body: dict) -> dict:
         errors["embeds"] = too_long(EMBEDS_PER_MESSAGE)
     total = 0
     for i, embed in enumerate(embeds):
-        for key, limit in EMBED_LIMITS.items():
-            total += len(embed.get(key) or "")
-            if len(embed.get(key) or "") > limit:
-                errors.setdefault("embeds", {}).setdefault(str(i), {})[key] = too_long(limit)
-        footer = (embed.get("footer") or {}).get("text") or ""
-        total += len(footer)
-        if len(footer) > EMBED_FOOTER_LIMIT:
-            errors.setdefault("embeds", {}).setdefault(str(i), {})["footer"] = too_long(
-                EMBED_FOOTER_LIMIT
-            )
+        texts = {
+            "title": embed.get("title") or "",
+            "description": embed.get("description") or "",
+            "footer": (embed.get("footer") or {}).get("text") or "",
+        }
         fields = embed.get("fields") or []
+        total += sum(map(len, texts.values()))
         total += sum(len(f.get("name", "")) + len(f.get("value", "")) for f in fields)
+        wrong = {
+            key: too_long(EMBED_LIMITS[key])
+            for key, text in texts.items()
+            if len(text) > EMBED_LIMITS[key]
+        }
         if len(fields) > EMBED_FIELDS:
-            errors.setdefault("embeds", {}).setdefault(str(i), {})["fields"] = too_long(
-                EMBED_FIELDS
-            )
+            wrong["fields"] = too_long(EMBED_FIELDS)
+        if wrong:
+            errors.setdefault("embeds", {})[str(i)] = wrong
     if total > EMBEDS_TOTAL:
         errors.setdefault("embeds", {})["_errors"] = [
             {

@@ -58,7 +58,7 @@ class Refusal:
     error: str
 
 
-def text_errors(text_object: Any, limit: int) -> bool:
+def bad_text(text_object: Any, limit: int) -> bool:
     return (
         not isinstance(text_object, dict)
         or text_object.get("type") not in ("mrkdwn", "plain_text")
@@ -66,22 +66,22 @@ def text_errors(text_object: Any, limit: int) -> bool:
     )
 
 
-def block_error(block: dict) -> bool:
+def bad_block(block: dict) -> bool:
     """True when Slack would refuse this block."""
     kind = block.get("type")
     if kind not in BLOCK_TYPES:
         return True
     if kind == "section":
-        return text_errors(block.get("text"), SECTION_TEXT_LIMIT)
+        return bad_text(block.get("text"), SECTION_TEXT_LIMIT)
     if kind == "context":
         elements = block.get("elements") or []
         too_many = not 1 <= len(elements) <= CONTEXT_ELEMENTS
-        return too_many or any(text_errors(e, SECTION_TEXT_LIMIT) for e in elements)
+        return too_many or any(bad_text(e, SECTION_TEXT_LIMIT) for e in elements)
     if kind == "actions":
         elements = block.get("elements") or []
         return not 1 <= len(elements) <= ACTIONS_ELEMENTS or any(
             e.get("type") != "button"
-            or text_errors(e.get("text"), BUTTON_TEXT_LIMIT)
+            or bad_text(e.get("text"), BUTTON_TEXT_LIMIT)
             or len(str(e.get("value", ""))) > BUTTON_VALUE_LIMIT
             for e in elements
         )
@@ -100,7 +100,7 @@ def message_error(body: dict) -> str | None:
     if blocks is not None and (
         not isinstance(blocks, list)
         or len(blocks) > BLOCKS_PER_MESSAGE
-        or any(block_error(b) for b in blocks)
+        or any(bad_block(b) for b in blocks)
     ):
         return "invalid_blocks"
     return None
