@@ -14,6 +14,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,7 +29,7 @@ from bot.settings import Settings, load_settings
 from index.errors import ArticleBotError, IndexMissingError, NoArticlesError
 
 if TYPE_CHECKING:
-    from bot.chat.feedback import FeedbackReport
+    from bot.chat.feedback import FeedbackReport, FeedbackStore
 
 log = logging.getLogger(__name__)
 
@@ -494,16 +495,31 @@ def serve_slack(
     run_slack(_settings(ctx, index_dir=index_dir), host, port)
 
 
+@contextmanager
+def recorded_feedback(settings: Settings) -> Iterator[FeedbackStore | None]:
+    """What the bots recorded, where `state_url` keeps it; None when no bot has recorded
+    anything in this data_dir yet (reading creates nothing)."""
+    from bot.chat.state import open_state
+
+    if settings.state_url is None and not settings.feedback_path.exists():
+        yield None
+        return
+    state = open_state(settings)
+    try:
+        yield state.feedback
+    finally:
+        state.close()
+
+
 @app.command()
 def feedback(ctx: typer.Context) -> None:
     """Summarise the Helpful / Not helpful votes on the bots' answers."""
-    from bot.chat.feedback import FeedbackStore
-
-    path = _settings(ctx).feedback_path
-    if not path.exists():
-        typer.echo(f"No feedback yet ({path} does not exist).")
-        return
-    summary = FeedbackStore(path).summary()
+    settings = _settings(ctx)
+    with recorded_feedback(settings) as store:
+        if store is None:
+            typer.echo(f"No feedback yet ({settings.feedback_path} does not exist).")
+            return
+        summary = store.summary()
     share = f" ({summary.helpful / summary.votes:.0%} helpful)" if summary.votes else ""
     typer.echo(f"Answers given: {summary.answers}")
     typer.echo(
@@ -541,21 +557,15 @@ def report(
 ) -> None:
     """Questions asked, how many went unanswered and which, votes, and the answers
     voted not helpful with their sources (of one collection with --collection)."""
-    from bot.chat.feedback import FeedbackStore
-
     if as_json and as_csv:
         raise UsageError("give --json or --csv, not both")
     start = parse_since(since, time.time())
     settings = _settings(ctx, collection)  # an unknown collection is an error, not 0 questions
-    path = settings.feedback_path
-    if not path.exists():
-        typer.echo(f"No questions recorded yet ({path} does not exist).")
-        return
-    store = FeedbackStore(path)
-    try:
+    with recorded_feedback(settings) as store:
+        if store is None:
+            typer.echo(f"No questions recorded yet ({settings.feedback_path} does not exist).")
+            return
         found = store.report(start, collection=collection)
-    finally:
-        store.close()
     if as_json:
         typer.echo(json.dumps(found.to_dict(), ensure_ascii=False, indent=2))
     elif as_csv:

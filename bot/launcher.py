@@ -9,6 +9,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from bot.chat.service import ChatService
+from bot.chat.state import State, open_state
 from bot.errors import LaunchError, MissingSecretError
 from bot.ops import OpsServer
 from bot.refresher import start_refresher
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def make_service(settings: Settings, platform: str) -> ChatService:
+def make_service(settings: Settings, platform: str, state: State) -> ChatService:
     """The chat service over every collection: the default one and each
     `[collections.NAME]`, each built first if it has no index yet and its index
     directory is the default one (a configured directory is the operator's to build)."""
@@ -34,7 +35,7 @@ def make_service(settings: Settings, platform: str) -> ChatService:
         )
         for name, collection in settings.collections.items()
     }
-    return ChatService(answerer, embedder, settings, platform, collections)
+    return ChatService(answerer, embedder, settings, platform, collections, state)
 
 
 async def start_ops(settings: Settings, service: ChatService, connected) -> OpsServer | None:
@@ -54,14 +55,13 @@ def run_discord(settings: Settings) -> None:
     import discord
 
     from bot.chat.discord_bot import create_discord_bot
-    from bot.chat.feedback import FeedbackStore
 
     token = settings.discord_token.get_secret_value() if settings.discord_token else ""
     if not token:
         raise MissingSecretError("set DISCORD_TOKEN (or discord_token in the settings file)")
-    service = make_service(settings, "discord")
-    feedback = FeedbackStore(settings.feedback_path)
-    bot = create_discord_bot(service, feedback, settings)
+    state = open_state(settings)
+    service = make_service(settings, "discord", state)
+    bot = create_discord_bot(service, state.feedback, settings)
     refresher = start_refresher(service)
 
     async def main() -> None:
@@ -94,7 +94,7 @@ def run_discord(settings: Settings) -> None:
         if refresher:
             refresher.stop()
         service.close()
-        feedback.close()
+        state.close()
 
 
 def socket_mode_connected(handler: AsyncSocketModeHandler) -> bool:
@@ -110,8 +110,6 @@ def _secret(value: object) -> str:
 def run_slack(settings: Settings, host: str, port: int) -> None:
     """Run the Slack app until interrupted: Socket Mode with an app-level token,
     else HTTP on host:port at /slack/events."""
-    from bot.chat.feedback import FeedbackStore
-
     if not _secret(settings.slack_bot_token):
         raise MissingSecretError("set SLACK_BOT_TOKEN (or slack_bot_token in the settings file)")
     socket_mode = bool(_secret(settings.slack_app_token))
@@ -119,22 +117,21 @@ def run_slack(settings: Settings, host: str, port: int) -> None:
         raise MissingSecretError(
             "set SLACK_SIGNING_SECRET for HTTP mode, or SLACK_APP_TOKEN for Socket Mode"
         )
-    service = make_service(settings, "slack")
-    feedback = FeedbackStore(settings.feedback_path)
+    state = open_state(settings)
+    service = make_service(settings, "slack", state)
     refresher = start_refresher(service)
     try:
-        asyncio.run(_serve_slack(settings, service, feedback, host, port, socket_mode))
+        asyncio.run(_serve_slack(settings, service, host, port, socket_mode))
     finally:
         if refresher:
             refresher.stop()
         service.close()
-        feedback.close()
+        state.close()
 
 
 async def _serve_slack(
     settings: Settings,
     service: ChatService,
-    feedback: object,
     host: str,
     port: int,
     socket_mode: bool,
@@ -153,7 +150,7 @@ async def _serve_slack(
             "copy the Bot User OAuth Token from the app's OAuth & Permissions page"
         ) from None
     settings = with_granted_scopes(settings, auth.headers.get("x-oauth-scopes"))
-    app = create_slack_app(service, feedback, settings)  # type: ignore[arg-type]
+    app = create_slack_app(service, service.state.feedback, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

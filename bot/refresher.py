@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.chat.service import ChatService, Desk
+from bot.chat.service import ChatService, Desk, rebuild_lock
 from index.config import FetchConfig, IndexConfig
 from index.errors import ArticleBotError, IndexBusyError
 from index.fetch import Fetcher
@@ -69,6 +69,13 @@ class Refresher:
         return max(0.0, min(job.next_run for job in self.jobs) - self.clock())
 
     def _refresh(self, desk: Desk, now: float, next_run: float) -> None:
+        with self.service.state.locks.hold(rebuild_lock(desk.name)) as held:
+            if held:
+                self._refresh_held(desk, now, next_run)
+            else:
+                log.info("collection %s: another replica is refreshing it; skipped", desk.name)
+
+    def _refresh_held(self, desk: Desk, now: float, next_run: float) -> None:
         settings = desk.settings
         try:
             report = refresh(

@@ -6,6 +6,7 @@ import ipaddress
 import os
 import shutil
 import socket
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from index.build import build_index
 from index.embedding import Embedder
 from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
+from tests.postgres_cluster import DATABASE, postgres_cluster
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -181,3 +183,24 @@ def index_copy(bundled_index_dir: Path, tmp_path: Path) -> Path:
     target = tmp_path / "index"
     shutil.copytree(bundled_index_dir, target)
     return target
+
+
+# --- a real PostgreSQL, for the state replicas share ----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A throw-away PostgreSQL cluster on a Unix socket, for the whole session."""
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture
+def state_url(postgres_server: str) -> str:
+    """A new, empty database in that cluster: each test starts with no tables."""
+    import psycopg
+
+    name = f"t{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return postgres_server.replace(f"/{DATABASE}?", f"/{name}?")

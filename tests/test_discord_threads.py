@@ -147,7 +147,7 @@ def test_a_reply_to_an_answer_is_a_follow_up(
     reply = wait_reply(fake, follow_up)
     assert "Canada" in text_of(reply) and ARTICLE_TITLE in text_of(reply)
     # after the idle time a reply to the bot is still answered, as a new question
-    monkeypatch.setattr(service.threads, "idle_seconds", 0.0)
+    monkeypatch.setattr(service.state.threads, "idle_seconds", 0.0)
     late = mention(fake, "How long was Mir in orbit?", at_bot=False, reply_to=answer)
     assert "15 years" in text_of(wait_reply(fake, late))
     # the same words, not addressed to the bot and not in reply to it: nothing
@@ -178,7 +178,7 @@ def test_answer_channel_answers_in_a_new_thread_and_follows_it(
         ).fetchall()
     assert ("discord", str(ANSWER_CHANNEL_ID), question) in where
     # after the idle time, the thread is quiet
-    monkeypatch.setattr(service.threads, "idle_seconds", 0.2)
+    monkeypatch.setattr(service.state.threads, "idle_seconds", 0.2)
     time.sleep(0.3)
     quiet_after(fake, [mention(fake, FOLLOW_UP, at_bot=False, channel_id=question)])
     assert len(posts_in(fake, question)) == 2

@@ -7,10 +7,12 @@ the logic; the last test runs the real Slack app and model."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot.cli import main
 from bot.settings import Settings
@@ -271,6 +273,51 @@ def test_the_refresher_runs_when_due(
         assert record["next_run"] == iso(T0 + 1320)
     finally:
         service.close()
+
+
+def test_only_the_replica_holding_the_lock_refreshes(
+    site: Site,
+    fast_index_copy: Path,
+    fast_embedder: HashingEmbedder,
+    settings: Settings,
+    state_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Replicas sharing a database: while another holds the collection's rebuild lock,
+    a due refresh is skipped (nothing fetched, the version kept); then it runs."""
+    from bot.chat.service import ChatService, rebuild_lock
+    from bot.chat.state import open_state
+    from bot.refresher import Refresher
+    from bot.runtime import make_answerer
+    from index.layout import read_pointer
+    from index.store import ArticleIndex
+
+    site.publish("crane")
+    changes = {"index_dir": fast_index_copy, "sources": [f"{site.base}/feed.xml"]}
+    shared = settings.model_copy(
+        update={**changes, "fetch_allow_private_networks": True, "state_url": SecretStr(state_url)}
+    )
+    caplog.set_level(logging.INFO, "bot.refresher")
+    mine, other = open_state(shared), open_state(shared)
+    answerer = make_answerer(shared, ArticleIndex.load(fast_index_copy, fast_embedder))
+    service = ChatService(answerer, fast_embedder, shared, state=mine)
+    clock = [T0]
+    refresher = Refresher(service, 600, clock=lambda: clock[0], jitter=lambda low, high: high)
+    version = read_pointer(fast_index_copy)
+    try:
+        with other.locks.hold(rebuild_lock("default")) as held:
+            assert held
+            clock[0] = T0 + 660
+            refresher.run_due()
+        assert site.seen == [] and read_pointer(fast_index_copy) == version
+        assert "another replica is refreshing it; skipped" in caplog.text
+        clock[0] = T0 + 1320
+        refresher.run_due()
+        assert list(service.answerer.index.articles) == site.ids("crane")
+    finally:
+        service.close()
+        mine.close()
+        other.close()
 
 
 # --- the running bot ----------------------------------------------------------------------

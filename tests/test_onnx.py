@@ -206,13 +206,13 @@ import asyncio, json, sys
 from bot.settings import load_settings
 from bot.launcher import make_service
 from bot.chat.discord_bot import create_discord_bot
-from bot.chat.feedback import FeedbackStore
 from bot.chat.slack_app import create_slack_app
+from bot.chat.state import open_state
 settings = load_settings()
-service = make_service(settings, "slack")
-create_slack_app(service, FeedbackStore(settings.feedback_path), settings)
-feedback = FeedbackStore(settings.feedback_path)
-create_discord_bot(make_service(settings, "discord"), feedback, settings)
+state = open_state(settings)
+service = make_service(settings, "slack", state)
+create_slack_app(service, state.feedback, settings)
+create_discord_bot(make_service(settings, "discord", state), state.feedback, settings)
 answer = service.answerer.answer("When was the International Space Station launched?")
 report = asyncio.run(service.reindex())  # a bulk job, which the export embeds too
 heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules)

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from bot.answer.core import Answerer
 from bot.answer.values import Answer
 from bot.chat import messages
-from bot.chat.service import ChatService, Outcome, RateLimiter, Reply
+from bot.chat.service import ChatService, Outcome, Reply
+from bot.chat.state import RateLimiter
 from bot.errors import BusyError
 from bot.runtime import make_answerer
 from bot.settings import Settings
@@ -118,7 +119,7 @@ def fast_service(
 async def test_admitted_questions_are_answered_and_the_rest_get_a_note(
     fast_service: ChatService,
 ) -> None:
-    assert fast_service.admit("u1", "c1", allowed=False) == Reply(
+    assert await fast_service.admit("u1", "c1", allowed=False) == Reply(
         Outcome.REFUSED, messages.NOT_THIS_CHANNEL
     )
     first = await fast_service.ask("How much did the harbour bridge cost?", "u1", "c1", "help")
@@ -153,10 +154,10 @@ async def test_reindex_and_sources_say_the_same_on_every_platform(
     assert summary.startswith("Index rebuilt: ") and fast_service.reindex_refusal() is None
     monkeypatch.setattr(fast_service.config, "reindex_cooldown_seconds", 600)
     assert fast_service.reindex_refusal() == messages.cooldown_note(600)
-    listing = fast_service.sources_text_for("u9", "-", str)
+    listing = await fast_service.sources_text_for("u9", "-", str)
     assert "- Russia plans to leave the International Space Station" in listing
-    fast_service.sources_text_for("u9", "-", str)
-    assert fast_service.sources_text_for("u9", "-", str).startswith("You're asking quickly")
+    await fast_service.sources_text_for("u9", "-", str)
+    assert (await fast_service.sources_text_for("u9", "-", str)).startswith("You're asking quickly")
 
     with BuildLock(fast_service.desk().settings.resolved_index_dir):  # another process
         assert await fast_service.reindex_text("-", str) == messages.REBUILD_RUNNING

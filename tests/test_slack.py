@@ -336,7 +336,7 @@ def test_long_answer_stays_within_block_limits(
 def test_rate_limit(
     fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service.limiter, "limit", 2)
+    monkeypatch.setattr(service.state.user_limit, "limit", 2)
     replies = [
         ask(fake, app_url, "How long was Mir in orbit?", user="URATE")["text"] for _ in range(3)
     ]
@@ -448,7 +448,7 @@ def test_follow_up_in_the_thread_is_answered_without_a_mention(
     posted = unanswered(fake, app_url, elsewhere, doubled, thanks)
     assert posted[0] == [] and len(posted[1]) == 2
     # after the idle time, the thread is quiet
-    monkeypatch.setattr(service.threads, "idle_seconds", 0.2)
+    monkeypatch.setattr(service.state.threads, "idle_seconds", 0.2)
     time.sleep(0.3)
     late = event("message", FOLLOW_UP, channel="C7", thread_ts=thread)
     assert len(unanswered(fake, app_url, late)[0]) == 2
@@ -479,7 +479,7 @@ def test_follow_up_in_the_thread_of_an_ask_answer(
     assert unanswered(fake, app_url, other_bot, follow_up_elsewhere) == [[], []]
     post_json(app_url, own)
     thread = own["event"]["ts"]
-    fake.wait_for(lambda: service.threads.conversation(f"slack:C8:{thread}") is not None)
+    fake.wait_for(lambda: service.state.threads.conversation(f"slack:C8:{thread}") is not None)
     post_json(app_url, event("message", FOLLOW_UP, channel="C8", thread_ts=thread))
     (reply,) = fake.wait_for(lambda: posts_in_thread(fake, thread))
     assert "Canada" in reply["text"]
@@ -708,7 +708,7 @@ def test_reindex_has_a_cooldown(
 def test_sources_is_rate_limited(
     fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(service.limiter, "limit", 3)
+    monkeypatch.setattr(service.state.user_limit, "limit", 3)
     texts = []
     for _ in range(4):
         fields, name = command_fields(fake, "", command="/sources", user="USOURCES")
@@ -1125,12 +1125,12 @@ def test_a_flood_from_one_user_leaves_others_answered(
     fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """1,000 questions from one user in one rate window, then other users in the same channel."""
-    from bot.chat.service import RateLimiter
+    from bot.chat.state import RateLimiter
 
     # windows of an hour: however slowly a loaded machine sends the 1,000, they all
     # fall in one window (the minute of the real limits is a setting, not the point)
-    monkeypatch.setattr(service, "limiter", RateLimiter(5, 3600))
-    monkeypatch.setattr(service, "channel_limiter", RateLimiter(30, 3600))
+    monkeypatch.setattr(service.state, "user_limit", RateLimiter(5, 3600))
+    monkeypatch.setattr(service.state, "channel_limit", RateLimiter(30, 3600))
     names = []
     with httpx.Client(timeout=10) as client:
         for _ in range(1000):

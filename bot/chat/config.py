@@ -4,12 +4,18 @@ what each means)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+SCHEMES = ("postgresql://", "postgres://")
 
 
 class ChatConfig(BaseModel):
     """Rate limits, the /reindex cooldown and the answer threads (bot/chat/service.py)."""
 
+    # Where replicas keep what they must agree on (feedback, Slack event dedupe, rate
+    # limits, followed threads, who rebuilds): unset, this process and data_dir's SQLite
+    # file; "postgresql://user:password@host/db" shares it. A secret (it holds a password).
+    state_url: SecretStr | None = None
     rate_limit_questions: int = Field(5, ge=1)
     rate_limit_seconds: float = Field(60.0, gt=0)
     rate_limit_channel_questions: int = Field(30, ge=1)
@@ -26,3 +32,11 @@ class ChatConfig(BaseModel):
     # In answer channels (slack_answer_channels, discord_answer_channels) every question is
     # answered in a thread of it; with this on, one the articles do not answer gets no reply.
     answer_channel_silent_abstain: bool = True
+
+    @field_validator("state_url")
+    @classmethod
+    def postgres_only(cls, url: SecretStr | None) -> SecretStr | None:
+        """Only PostgreSQL is shared state; anything else is a typo to catch at start."""
+        if url is not None and not url.get_secret_value().startswith(SCHEMES):
+            raise ValueError("state_url: give a postgresql://… URL, or leave it unset")
+        return url

@@ -316,7 +316,7 @@ class ArticleBot(discord.Client):
         """A question nobody addressed to the bot: a follow-up in a thread or reply chain
         it answered in, or a question in an answer channel (answered in a new thread)."""
         if self.settings.thread_followups and (
-            self.conversation_of(message) is not None or self.replies_to_me(message)
+            await self.conversation_of(message) is not None or self.replies_to_me(message)
         ):
             await self.answer_message(message, question)
         elif message.channel.id in self.settings.discord_answer_channels:
@@ -327,20 +327,19 @@ class ArticleBot(discord.Client):
         resolved = message.reference.resolved if message.reference else None
         return isinstance(resolved, discord.Message) and resolved.author == self.user
 
-    def conversation_of(self, message: discord.Message) -> Conversation | None:
+    async def conversation_of(self, message: discord.Message) -> Conversation | None:
         """The conversation a message continues: of the thread it is in, or of the
         bot's answer it replies to, when the bot answered there and it is not idle."""
-        threads = self.service.threads
-        found = (threads.conversation(key) for key in conversation_keys(message))
-        return next((c for c in found if c is not None), None)
+        return await self.service.conversation(conversation_keys(message))
 
     async def reply_to(self, message: discord.Message, question: str) -> ServiceReply:
         """The shared ask flow for a message, read in the conversation it continues,
         answered from its channel's collection."""
         user, channel = f"discord:{message.author.id}", f"discord-channel:{message.channel.id}"
-        reply = self.service.admit(user, channel)
+        reply = await self.service.admit(user, channel)
         if reply is None:
-            conversation = self.conversation_of(message) if self.settings.thread_followups else None
+            followups = self.settings.thread_followups
+            conversation = await self.conversation_of(message) if followups else None
             collection = self.settings.collection_of(home_channel_id(message.channel))
             async with message.channel.typing():
                 reply = await self.service.reply(question, HOW_TO_ASK, conversation, collection)
@@ -357,7 +356,7 @@ class ArticleBot(discord.Client):
     async def post_reply(self, message: discord.Message, answer: Answer) -> None:
         """The answer in reply to the question's message, followed as a conversation."""
         sent = await self.send_answer(message.channel, answer, message.author.id, message)
-        self.remember(message, answer, sent)
+        await self.remember(message, answer, sent)
 
     async def answer_in_new_thread(self, message: discord.Message, question: str) -> None:
         """In an answer channel: the answer in a thread the bot opens on the question;
@@ -378,7 +377,7 @@ class ArticleBot(discord.Client):
             return
         await self.send_answer(thread, answer, message.author.id)
         if self.settings.thread_followups:
-            self.service.threads.remember([thread_key(thread.id)], answer)
+            await self.service.remember([thread_key(thread.id)], answer)
 
     async def send_answer(
         self,
@@ -400,7 +399,7 @@ class ArticleBot(discord.Client):
                 sent.append(await channel.send(piece.content, **options))
         return sent
 
-    def remember(
+    async def remember(
         self, message: discord.Message, answer: Answer, sent: list[discord.Message]
     ) -> None:
         """Follow the conversation: the thread the question was asked in, and the
@@ -410,7 +409,7 @@ class ArticleBot(discord.Client):
         keys = [message_key(m.id) for m in sent]
         if isinstance(message.channel, discord.Thread):
             keys.append(thread_key(message.channel.id))
-        self.service.threads.remember(keys, answer, self.conversation_of(message))
+        await self.service.remember(keys, answer, await self.conversation_of(message))
 
     async def vote_view(
         self, answer: Answer, user_id: int, channel: object | None
@@ -488,7 +487,7 @@ def register_commands(bot: ArticleBot) -> None:
         channel_id = asked_in(interaction)
         allowed = bot.allowed_channel(channel_id, interaction.guild_id is not None)
         user = f"discord:{interaction.user.id}"
-        refusal = service.admit(user, f"discord-channel:{interaction.channel_id}", allowed)
+        refusal = await service.admit(user, f"discord-channel:{interaction.channel_id}", allowed)
         if refusal is not None:
             await send_private(interaction, refusal.text)
             return
@@ -528,7 +527,7 @@ def register_commands(bot: ArticleBot) -> None:
     @bot.tree.command(name="sources", description="List the indexed articles")
     async def sources(interaction: discord.Interaction) -> None:
         collection = settings.collection_of(asked_in(interaction))
-        text = service.sources_text_for(
+        text = await service.sources_text_for(
             f"discord:{interaction.user.id}", "-", safe_text, collection
         )
         pieces = split_text(text, TEXT_LIMIT)

@@ -1,8 +1,10 @@
-"""Answers given and the votes on them, in a local SQLite file in the data directory.
+"""Answers given and the votes on them: in a SQLite file in the data directory, or
+in the PostgreSQL database that replicas share (bot/chat/postgres.py).
 
 Every answer a chat bot sends is recorded with an id; the "Helpful" / "Not
 helpful" buttons carry that id, so a vote is stored against the exact
-question, answer and sources the user saw.
+question, answer and sources the user saw. The queries are written once, in SQL
+both databases read (`?` placeholders; the PostgreSQL side turns them into `%s`).
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from bot.answer.values import Answer
 from bot.settings import DEFAULT_COLLECTION
@@ -33,6 +38,8 @@ CREATE TABLE IF NOT EXISTS votes (
     helpful INTEGER NOT NULL, created_at REAL NOT NULL, PRIMARY KEY (answer_id, user_id)
 );
 """
+# One collection, or every one when the parameter is NULL (typed, as PostgreSQL needs).
+IN_SCOPE = "(CAST(? AS TEXT) IS NULL OR {} = ?)"
 # Columns added since the first schema, for databases made before them.
 ADDED_COLUMNS = {
     "channel": "TEXT NOT NULL DEFAULT ''",
@@ -91,8 +98,21 @@ def cited(sources_json: str) -> list[str]:
     return [f"{s['title']} <{s['source']}>" for s in json.loads(sources_json)]
 
 
-class FeedbackStore:
-    """Thread-safe access to the feedback database."""
+Run = Callable[[str, Sequence[Any]], Any]  # runs one statement, returns its cursor
+
+
+class Database(Protocol):
+    """Where the feedback tables are."""
+
+    def transaction(self) -> AbstractContextManager[Run]:
+        """A block whose statements commit together (or not at all)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqliteDatabase:
+    """One process's feedback file, thread-safe."""
 
     def __init__(self, path: Path) -> None:
         private_file(path)  # questions and user ids: 0600, in a 0700 data_dir
@@ -110,6 +130,21 @@ class FeedbackStore:
                 if name not in have:
                     self._db.execute(f"ALTER TABLE answers ADD COLUMN {name} {kind}")
 
+    @contextmanager
+    def transaction(self) -> Iterator[Run]:
+        with self._lock, self._db:
+            yield self._db.execute
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class FeedbackStore:
+    """The answers and votes, in a SQLite file (given its path) or another database."""
+
+    def __init__(self, where: Path | Database) -> None:
+        self._db = SqliteDatabase(where) if isinstance(where, Path) else where
+
     def record_answer(
         self,
         answer: Answer,
@@ -125,8 +160,8 @@ class FeedbackStore:
         `collection` which article set answered."""
         answer_id = uuid.uuid4().hex
         sources = json.dumps([s.to_dict() for s in answer.sources], ensure_ascii=False)
-        with self._lock, self._db:
-            self._db.execute(
+        with self._db.transaction() as run:
+            run(
                 "INSERT INTO answers (id, question, answer, abstained, sources, platform, "
                 "user_id, created_at, channel, thread, collection) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -148,22 +183,24 @@ class FeedbackStore:
 
     def vote(self, answer_id: str, *, user_id: str, helpful: bool) -> bool:
         """Store (or change) a user's vote; False if the answer is unknown."""
-        with self._lock, self._db:
-            known = self._db.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone()
+        with self._db.transaction() as run:
+            known = run("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone()
             if known:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO votes VALUES (?, ?, ?, ?)",
+                run(
+                    "INSERT INTO votes (answer_id, user_id, helpful, created_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (answer_id, user_id) DO UPDATE "
+                    "SET helpful = excluded.helpful, created_at = excluded.created_at",
                     (answer_id, user_id, int(helpful), time.time()),
                 )
         return bool(known)
 
     def summary(self, recent: int = 5) -> FeedbackSummary:
-        with self._lock:
-            answers = self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
-            helpful, unhelpful = self._db.execute(
-                "SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) FROM votes"
+        with self._db.transaction() as run:
+            answers = run("SELECT COUNT(*) FROM answers", ()).fetchone()[0]
+            helpful, unhelpful = run(
+                "SELECT COALESCE(SUM(helpful), 0), COALESCE(SUM(1 - helpful), 0) FROM votes", ()
             ).fetchone()
-            rows = self._db.execute(
+            rows = run(
                 "SELECT a.question, a.answer FROM votes v JOIN answers a ON a.id = v.answer_id "
                 "WHERE v.helpful = 0 ORDER BY v.created_at DESC LIMIT ?",
                 (recent,),
@@ -177,22 +214,22 @@ class FeedbackStore:
         one collection (all if None)."""
         start = since if since is not None else float("-inf")
         scope = (start, collection, collection)
-        with self._lock:
-            asked = self._db.execute(
+        with self._db.transaction() as run:
+            asked = run(
                 "SELECT question, abstained FROM answers WHERE created_at >= ? "
-                "AND (? IS NULL OR collection = ?) ORDER BY created_at DESC, rowid DESC",
+                f"AND {IN_SCOPE.format('collection')} ORDER BY created_at DESC",
                 scope,
             ).fetchall()
-            helpful, unhelpful = self._db.execute(
+            helpful, unhelpful = run(
                 "SELECT COALESCE(SUM(v.helpful), 0), COALESCE(SUM(1 - v.helpful), 0) "
                 "FROM votes v JOIN answers a ON a.id = v.answer_id "
-                "WHERE v.created_at >= ? AND (? IS NULL OR a.collection = ?)",
+                f"WHERE v.created_at >= ? AND {IN_SCOPE.format('a.collection')}",
                 scope,
             ).fetchone()
-            down = self._db.execute(
+            down = run(
                 "SELECT a.question, a.answer, a.sources, COUNT(*) AS n FROM votes v "
                 "JOIN answers a ON a.id = v.answer_id WHERE v.helpful = 0 AND v.created_at >= ? "
-                "AND (? IS NULL OR a.collection = ?) "
+                f"AND {IN_SCOPE.format('a.collection')} "
                 "GROUP BY a.id ORDER BY n DESC, MAX(v.created_at) DESC LIMIT ?",
                 (*scope, top),
             ).fetchall()

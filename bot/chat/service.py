@@ -14,7 +14,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from bot.answer.followup import Conversation
 from bot.answer.values import Answer
 from bot.chat import messages
 from bot.chat.config import ChatConfig
-from bot.chat.threads import ThreadMemory
+from bot.chat.state import State, local_state
 from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
 from bot.runtime import IndexWatcher, sync_from_sources
@@ -37,47 +36,6 @@ from index.freshness import SourceStates
 from index.layout import Manifest
 
 log = logging.getLogger(__name__)
-
-
-class RateLimiter:
-    """At most `limit` events per `window` seconds for each key (a sliding window).
-    Keys idle for a whole window are forgotten, so memory follows the active users,
-    not everyone who ever asked."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._events: dict[str, deque[float]] = {}
-        self._swept = 0.0
-
-    def __len__(self) -> int:
-        """How many keys are tracked now."""
-        return len(self._events)
-
-    def retry_after(self, key: str, now: float | None = None) -> float:
-        """0 if `key` may go ahead (and count it), else seconds until it may."""
-        now = time.monotonic() if now is None else now
-        if now - self._swept >= self.window:
-            self._forget_idle(now)
-        events = self._events.setdefault(key, deque())
-        cutoff = now - self.window
-        while events and events[0] <= cutoff:
-            events.popleft()
-        if len(events) >= self.limit:
-            # events[0] > cutoff, so this is > 0 even in floating point (a refusal is
-            # never reported as 0, "go ahead"; `events[0] + window - now` could be)
-            return events[0] - cutoff
-        events.append(now)
-        return 0.0
-
-    def _forget_idle(self, now: float) -> None:
-        """Drop keys whose last event left the window (at most once a window)."""
-        self._swept = now
-        idle = [
-            k for k, events in self._events.items() if not events or events[-1] <= now - self.window
-        ]
-        for key in idle:
-            del self._events[key]
 
 
 @dataclass(frozen=True)
@@ -95,6 +53,11 @@ class ReindexReport:
         if self.failed:
             text += "\nNot indexed:\n" + "\n".join(f"{bullet} {escape(f)}" for f in self.failed)
         return text
+
+
+def rebuild_lock(collection: str) -> str:
+    """The lock a replica holds while it rebuilds or refreshes a collection."""
+    return f"rebuild:{collection}"
 
 
 class Outcome(StrEnum):
@@ -141,6 +104,7 @@ class ChatService:
         settings: Settings,
         platform: str = "chat",
         collections: dict[str, Answerer] | None = None,
+        state: State | None = None,
     ) -> None:
         self.embedder = embedder
         self.settings = settings
@@ -148,11 +112,7 @@ class ChatService:
         self.desks = {name: self._open_desk(name, by) for name, by in served.items()}
         self.config = config = settings.section(ChatConfig)
         self.metrics = Metrics(platform)
-        self.limiter = RateLimiter(config.rate_limit_questions, config.rate_limit_seconds)
-        self.channel_limiter = RateLimiter(
-            config.rate_limit_channel_questions, config.rate_limit_seconds
-        )
-        self.threads = ThreadMemory(config.thread_idle_minutes * 60)
+        self.state = state or local_state(settings)
         self._pool = ThreadPoolExecutor(config.answer_threads, thread_name_prefix="answer")
         self._waiting = 0  # questions submitted and not yet answered (touched on the loop only)
 
@@ -170,14 +130,32 @@ class ChatService:
         """A collection's desk; one the settings lost meanwhile falls back to the default."""
         return self.desks.get(collection) or self.desks[DEFAULT_COLLECTION]
 
-    def admit(self, user_key: str, channel_key: str | None, allowed: bool = True) -> Reply | None:
-        """None if this question may be answered now; else the refusal to show.
-        Instant, so a platform can refuse before it acknowledges."""
+    async def admit(
+        self, user_key: str, channel_key: str | None, allowed: bool = True
+    ) -> Reply | None:
+        """None if this question may be answered now; else the refusal to show. Quick
+        (one round trip to shared state), so a platform can refuse before it acknowledges."""
         if not allowed:
             return Reply(Outcome.REFUSED, messages.NOT_THIS_CHANNEL)
-        if wait := self.retry_after(user_key, channel_key):
+        if wait := await asyncio.to_thread(self.retry_after, user_key, channel_key):
             return Reply(Outcome.REFUSED, messages.wait_note(wait))
         return None
+
+    async def conversation(self, keys: list[str]) -> Conversation | None:
+        """The conversation of the first of these threads the bot answered in and that is
+        not idle (shared state is read off the event loop)."""
+
+        def first() -> Conversation | None:
+            found = (self.state.threads.conversation(key) for key in keys)
+            return next((c for c in found if c is not None), None)
+
+        return await asyncio.to_thread(first)
+
+    async def remember(
+        self, keys: list[str], answer: Answer, earlier: Conversation | None = None
+    ) -> None:
+        """The bot answered in these threads: later messages there are follow-ups."""
+        await asyncio.to_thread(self.state.threads.remember, keys, answer, earlier)
 
     async def reply(
         self,
@@ -210,7 +188,7 @@ class ChatService:
         collection: str = DEFAULT_COLLECTION,
     ) -> Reply:
         """The one ask flow of every platform: admitted, then answered."""
-        return self.admit(user_key, channel_key) or await self.reply(
+        return await self.admit(user_key, channel_key) or await self.reply(
             question, how_to_ask, conversation, collection
         )
 
@@ -218,10 +196,10 @@ class ChatService:
         """0 if this user may ask now in this channel, else seconds to wait. A question
         refused for its user does not count against its channel, so one flooding user
         never uses up a channel's quota."""
-        wait = self.limiter.retry_after(user_key)
+        wait = self.state.user_limit.retry_after(user_key)
         if wait or channel_key is None:
             return wait
-        return self.channel_limiter.retry_after(channel_key)
+        return self.state.channel_limit.retry_after(channel_key)
 
     async def answer(
         self,
@@ -342,7 +320,7 @@ class ChatService:
             return messages.SORRY
         return report.summary(bullet, escape)
 
-    def sources_text_for(
+    async def sources_text_for(
         self,
         user_key: str,
         bullet: str,
@@ -350,7 +328,7 @@ class ChatService:
         collection: str = DEFAULT_COLLECTION,
     ) -> str:
         """/sources for one user: the list, or a note when they ask too often."""
-        if wait := self.retry_after(f"sources:{user_key}"):
+        if wait := await asyncio.to_thread(self.retry_after, f"sources:{user_key}"):
             return messages.wait_note(wait)
         return self.sources_text(bullet, escape, collection)
 
@@ -367,13 +345,17 @@ class ChatService:
         """Sync with the collection's sources: unchanged text comes from the embedding
         cache, removed and changed articles are gone from the new version."""
         settings = desk.settings
-        report, failures = sync_from_sources(
-            settings, self.embedder, settings.resolved_index_dir, settings.resolved_sources
-        )
+        with self.state.locks.hold(rebuild_lock(desk.name)) as held:
+            if not held:
+                raise IndexBusyError(f"another replica is rebuilding collection {desk.name}")
+            report, failures = sync_from_sources(
+                settings, self.embedder, settings.resolved_index_dir, settings.resolved_sources
+            )
         desk.watcher.refresh()
         assert report.manifest is not None
         log.info("reindexed %s: version %s", desk.name, report.manifest.version)
         return ReindexReport(report.manifest, [f"{f.source}: {f.reason}" for f in failures])
 
     def close(self) -> None:
+        """Stop the answer threads; the state is the entry point's to close."""
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections import OrderedDict
 from typing import Any
 
@@ -129,25 +128,6 @@ def format_answer(answer: Answer, answer_id: str) -> tuple[str, list[dict]]:
     return shorten(f"{text}\nSources: {titles}", TEXT_LIMIT), blocks
 
 
-class RecentIds:
-    """Event ids seen in the last `ttl` seconds, so a retried event is answered once."""
-
-    def __init__(self, ttl: float = 3600, size: int = 10_000) -> None:
-        self.ttl, self.size = ttl, size
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def first_time(self, event_id: str) -> bool:
-        now = time.monotonic()
-        while self._seen and (
-            len(self._seen) > self.size or next(iter(self._seen.values())) < now - self.ttl
-        ):
-            self._seen.popitem(last=False)
-        if event_id in self._seen:
-            return False
-        self._seen[event_id] = now
-        return True
-
-
 def make_client(settings: Settings) -> AsyncWebClient:
     """The Web API client, with slack_sdk's own retries for 429s, 5xx and dropped connections."""
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -194,7 +174,7 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
     app = AsyncApp(
         client=make_client(settings), signing_secret=secret, ignoring_self_events_enabled=False
     )
-    seen = RecentIds()
+    events = service.state.events
     # /ask answers posted in a channel, by answer id, until Slack shows the bot its own
     # message: only then is there a timestamp, the thread to follow (response_url gives none)
     posted: OrderedDict[str, Answer] = OrderedDict()
@@ -228,7 +208,8 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
     @app.middleware
     async def answer_each_event_once(body: dict, next_: Any) -> BoltResponse | None:
         event_id = body.get("event_id")
-        if body.get("type") == "event_callback" and event_id and not seen.first_time(event_id):
+        an_event = body.get("type") == "event_callback" and event_id
+        if an_event and not await asyncio.to_thread(events.first_time, event_id):
             log.info("skipping retried event %s", event_id)
             return BoltResponse(status=200, body="")  # acked, and no second answer
         return await next_()
@@ -260,7 +241,7 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
                 posted.popitem(last=False)
         await respond(text=text, blocks=blocks, response_type=visibility, replace_original=False)
 
-    def follow_own_answer(event: dict, context: AsyncBoltContext) -> None:
+    async def follow_own_answer(event: dict, context: AsyncBoltContext) -> None:
         """Slack shows the bot the /ask answer it posted in a channel: its thread is
         now one the bot answered in."""
         if event.get("bot_id") != context.bot_id or event.get("thread_ts"):
@@ -268,7 +249,7 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         ids = voted_answer_ids(event.get("blocks") or [])
         answer = next((posted.pop(i) for i in ids if i in posted), None)
         if answer is not None:
-            service.threads.remember([thread_key(event.get("channel", ""), event["ts"])], answer)
+            await service.remember([thread_key(event.get("channel", ""), event["ts"])], answer)
 
     async def answer_event(event: dict, say: AsyncSay, unasked: bool = False) -> None:
         """Answer a message in its thread, read with the thread's earlier questions when
@@ -281,7 +262,7 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             return
         thread = event.get("thread_ts") or event["ts"]
         followed = settings.thread_followups and channel_type != "im"
-        conversation = service.threads.conversation(thread_key(channel, thread))
+        conversation = await service.conversation([thread_key(channel, thread)])
         user = event.get("user", "")
         reply = await service.ask(
             MENTION.sub(" ", event.get("text", "")),
@@ -299,7 +280,7 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         text, blocks = await render(reply, user, channel, thread)
         await say(text=text, blocks=blocks, thread_ts=thread)
         if followed and reply.answer is not None:
-            service.threads.remember([thread_key(channel, thread)], reply.answer)
+            await service.remember([thread_key(channel, thread)], reply.answer)
 
     @app.event("app_mention")
     async def on_mention(event: dict, say: AsyncSay) -> None:
@@ -314,14 +295,14 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             await answer_event(event, say)
             return
         if event.get("bot_id"):
-            follow_own_answer(event, context)
+            await follow_own_answer(event, context)
             return
         text = event.get("text", "")
         if f"<@{context.bot_user_id}" in text or not looks_like_question(text):
             return
         channel, thread_ts = event.get("channel", ""), event.get("thread_ts")
         if thread_ts is not None:
-            known = service.threads.conversation(thread_key(channel, thread_ts)) is not None
+            known = await service.conversation([thread_key(channel, thread_ts)]) is not None
             if settings.thread_followups and known:
                 await answer_event(event, say)
         elif channel in settings.slack_answer_channels:
@@ -357,7 +338,8 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
     async def sources(ack: Any, command: dict, respond: AsyncRespond) -> None:
         await ack()
         collection = settings.collection_of(command.get("channel_id"))
-        listing = service.sources_text_for(f"slack:{command['user_id']}", "•", escape, collection)
+        user = f"slack:{command['user_id']}"
+        listing = await service.sources_text_for(user, "•", escape, collection)
         text = shorten(listing, SECTION_LIMIT)
         await respond(text=text, response_type="ephemeral")
 

@@ -10,6 +10,7 @@ picked up again by mentioning the bot in it.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -62,12 +63,14 @@ class Thread:
 class ThreadMemory:
     """The threads the bot answered in, by a platform's key for the thread, each
     with its conversation so far; the least recently active beyond THREADS_KEPT
-    are forgotten, as is any idle for `idle_seconds`."""
+    are forgotten, as is any idle for `idle_seconds`. Thread-safe: the answer
+    threads read and write it."""
 
     def __init__(self, idle_seconds: float, size: int = THREADS_KEPT) -> None:
         self.idle_seconds = idle_seconds
         self.size = size
         self._threads: OrderedDict[str, Thread] = OrderedDict()
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self._threads)
@@ -75,13 +78,14 @@ class ThreadMemory:
     def conversation(self, key: str, now: float | None = None) -> Conversation | None:
         """The conversation of a thread the bot answered in and that is not idle, else None."""
         now = time.monotonic() if now is None else now
-        thread = self._threads.get(key)
-        if thread is None:
-            return None
-        if now - thread.last_active > self.idle_seconds:
-            del self._threads[key]
-            return None
-        return thread.conversation
+        with self._lock:
+            thread = self._threads.get(key)
+            if thread is None:
+                return None
+            if now - thread.last_active > self.idle_seconds:
+                del self._threads[key]
+                return None
+            return thread.conversation
 
     def remember(
         self,
@@ -94,15 +98,16 @@ class ThreadMemory:
         each message of a reply chain): later messages there are follow-ups. The
         conversation goes on from `earlier`, by default the one under these keys."""
         now = time.monotonic() if now is None else now
-        if earlier is None:
-            found = (self.conversation(key, now) for key in keys)
-            earlier = next((c for c in found if c is not None), Conversation())
-        thread = Thread(earlier.after(answer), now)
-        for key in keys:
-            self._threads[key] = thread
-            self._threads.move_to_end(key)
-        while len(self._threads) > self.size:
-            self._threads.popitem(last=False)
+        with self._lock:
+            if earlier is None:
+                found = (self.conversation(key, now) for key in keys)
+                earlier = next((c for c in found if c is not None), Conversation())
+            thread = Thread(earlier.after(answer), now)
+            for key in keys:
+                self._threads[key] = thread
+                self._threads.move_to_end(key)
+            while len(self._threads) > self.size:
+                self._threads.popitem(last=False)
 
 
 def looks_like_question(text: str) -> bool:
