@@ -128,6 +128,11 @@ class Settings(
     # Channels where every question is answered without a mention, in a thread the bot
     # opens for it (needs discord_message_content, as do follow-ups in threads).
     discord_answer_channels: list[int] = Field(default_factory=list)
+    # Sharding, for a bot in many servers (README "Running more than one"): this process
+    # runs the shards discord_shard_ids (all when empty) of discord_shard_count. Discord
+    # sends each server's events to one shard, so each process answers only its servers.
+    discord_shard_count: int | None = Field(None, ge=1)
+    discord_shard_ids: list[int] = Field(default_factory=list)
 
     # Slack. Tokens and the signing secret are secrets: never logged.
     slack_bot_token: SecretStr | None = Field(
@@ -175,6 +180,16 @@ class Settings(
             if index_dir in dirs:
                 raise ValueError(f"collections {dirs[index_dir]} and {name} share {index_dir}")
             dirs[index_dir] = name
+        return self
+
+    @model_validator(mode="after")
+    def shards_in_range(self) -> Settings:
+        """Shard ids need a shard count, and are below it."""
+        count = self.discord_shard_count
+        if self.discord_shard_ids and count is None:
+            raise ValueError("discord_shard_ids needs discord_shard_count")
+        if count is not None and any(not 0 <= i < count for i in self.discord_shard_ids):
+            raise ValueError(f"discord_shard_ids: each must be from 0 to {count - 1}")
         return self
 
     def collection_index_dir(self, name: str) -> Path:

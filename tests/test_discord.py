@@ -776,6 +776,64 @@ def test_serve_discord_command_answers(bundled_index_dir: Path, tmp_path: Path) 
     assert VALID_TOKEN not in out + err
 
 
+def test_shards_in_two_processes_each_answer_their_own_servers(
+    bundled_index_dir: Path, tmp_path: Path, state_url: str
+) -> None:
+    """`serve discord` twice, shard 0 and shard 1 of 2, against a fake that (like
+    Discord) sends each server's events to its shard only and refuses an IDENTIFY
+    without a valid shard. A question in each server is answered once, by its shard."""
+    server = FakeDiscord(shard_count=2).start()
+    guilds = (GUILD_ID, GUILD_ID + (1 << 22))  # (id >> 22) % 2: one on each shard
+    processes = []
+    for shard_id in (0, 1):
+        env = {
+            **os.environ,
+            "DISCORD_TOKEN": VALID_TOKEN,
+            "DISCORD_API_BASE_URL": server.api_base,
+            "DISCORD_GATEWAY_URL": server.gateway_url,
+            "ARTICLEBOT_DATA_DIR": str(tmp_path / f"shard{shard_id}"),
+            "ARTICLEBOT_STATE_URL": state_url,
+            "ARTICLEBOT_DISCORD_SHARD_COUNT": "2",
+            "ARTICLEBOT_DISCORD_SHARD_IDS": f"[{shard_id}]",
+            "ARTICLEBOT_LOG_FORMAT": "json",
+        }
+        exe = Path(sys.executable).parent / "articlebot"
+        command = [str(exe), "serve", "discord", "--index-dir", str(bundled_index_dir)]
+        processes.append(
+            subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
+    try:
+        server.wait_for(
+            lambda: (
+                len(server.shard_of_session) == 2 or any(p.poll() is not None for p in processes)
+            ),
+            120,
+        )
+        assert all(p.poll() is None for p in processes)
+        assert sorted(server.shard_of_session.values()) == [(0, 2), (1, 2)]
+        for n, guild_id in enumerate(guilds):
+            server.dispatch("GUILD_CREATE", guild_payload(guild_id, f"Newsroom {n}"))
+        asked = [
+            mention(server, LAUNCH, guild_id=guild_id, channel_id=CHANNEL_ID + n)
+            for n, guild_id in enumerate(guilds)
+        ]
+        for message_id in asked:
+            assert "1998" in wait_reply(server, message_id)["content"]
+        assert server.unexpected == [] and server.take_refused() == []
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        errors = [process.communicate(timeout=30)[1] for process in processes]
+        server.stop()
+    for process, err in zip(processes, errors, strict=True):
+        assert process.returncode == 0, err[-3000:]
+        answered = [line for line in err.splitlines() if '"message": "answered"' in line]
+        assert len(answered) == 1  # its own server's question, not the other's
+    assert all(len(replies_to(server, m)) == 1 for m in asked)
+
+
 def test_message_content_intent_not_enabled_is_a_clear_error(
     bundled_index_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -5,6 +5,7 @@ client and check each refusal, with the error Discord or Slack answers."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,7 +14,7 @@ import aiohttp
 import pytest
 
 from tests.fakes.chat import running
-from tests.fakes.discord_server import APP_ID, CHANNEL_ID, VALID_TOKEN, FakeDiscord
+from tests.fakes.discord_server import APP_ID, CHANNEL_ID, GUILD_ID, VALID_TOKEN, FakeDiscord
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 BOT_AUTH = {"Authorization": f"Bot {VALID_TOKEN}"}
@@ -166,6 +167,60 @@ def test_discord_gateway_checks_the_identify_token(discord_fake: FakeDiscord) ->
     received, code = asyncio.run(gateway_session(discord_fake, identify("wrong"), heartbeat=True))
     assert received == [] and code == 4004
     assert [r.status for r in discord_fake.take_refused()] == [4004]
+
+
+@pytest.mark.parametrize(
+    ("shard", "code"), [(None, 4011), ([2, 2], 4010), ([0, 3], 4010), ([1, 2], None)]
+)
+def test_discord_gateway_checks_the_shard_of_a_sharded_bot(
+    shard: list[int] | None, code: int | None
+) -> None:
+    """A bot in 2 shards must name one of them: none is 4011, a wrong one 4010."""
+    with running(FakeDiscord(shard_count=2)) as fake:
+        first = identify()
+        if shard is not None:
+            first["d"]["shard"] = shard
+        received, closed = asyncio.run(gateway_session(fake, first, heartbeat=True))
+        assert closed == code
+        if code is None:
+            assert received[0]["d"]["shard"] == shard and fake.take_refused() == []
+        else:
+            assert [r.status for r in fake.take_refused()] == [code]
+
+
+GUILDS_ON_TWO_SHARDS = (GUILD_ID, GUILD_ID + (1 << 22))
+
+
+def test_discord_events_of_a_server_go_to_its_shard_only() -> None:
+    """(guild_id >> 22) % shard_count picks the connection; a DM goes to shard 0."""
+
+    async def two_shards(fake: FakeDiscord) -> tuple[list[dict], list[dict]]:
+        async with aiohttp.ClientSession() as session:
+            sockets = [await session.ws_connect(fake.gateway_url) for _ in range(2)]
+            for shard_id, ws in enumerate(sockets):
+                await ws.receive_json()  # hello
+                await ws.send_json(identify() | {"d": identify()["d"] | {"shard": [shard_id, 2]}})
+                assert (await ws.receive_json())["t"] == "READY"
+            for guild_id in GUILDS_ON_TWO_SHARDS:
+                await asyncio.to_thread(
+                    fake.dispatch, "MESSAGE_CREATE", {"guild_id": str(guild_id)}
+                )
+            await asyncio.to_thread(fake.dispatch, "MESSAGE_CREATE", {"channel_id": "1"})
+            got = [[], []]
+            for shard_id, ws in enumerate(sockets):
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        got[shard_id].append((await ws.receive_json(timeout=0.5))["d"])
+                await ws.close()
+            return got[0], got[1]
+
+    with running(FakeDiscord(shard_count=2)) as fake:
+        first, second = asyncio.run(two_shards(fake))
+    expected: list[list[dict]] = [[], []]
+    for guild_id in GUILDS_ON_TWO_SHARDS:  # one on each shard
+        expected[(guild_id >> 22) % 2].append({"guild_id": str(guild_id)})
+    expected[0].append({"channel_id": "1"})
+    assert [first, second] == expected and len(first) == 2 and len(second) == 1
 
 
 @pytest.mark.parametrize(

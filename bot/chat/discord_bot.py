@@ -539,6 +539,16 @@ def register_commands(bot: ArticleBot) -> None:
 def create_discord_bot(
     service: ChatService, feedback: FeedbackStore, settings: Settings, **options: object
 ) -> ArticleBot:
-    """The Discord client, not started. `options` go to discord.Client (e.g. timeouts)."""
+    """The Discord client, not started. `options` go to discord.Client (e.g. timeouts).
+    With `discord_shard_count`, discord.py's AutoShardedClient runs this process's shards."""
     apply_endpoints(settings)
-    return ArticleBot(service, feedback, settings, **options)
+    if settings.discord_shard_count is None:
+        return ArticleBot(service, feedback, settings, **options)
+    shards = {"shard_count": settings.discord_shard_count}
+    if settings.discord_shard_ids:
+        shards["shard_ids"] = settings.discord_shard_ids  # type: ignore[assignment]
+    return ShardedArticleBot(service, feedback, settings, **shards, **options)
+
+
+class ShardedArticleBot(ArticleBot, discord.AutoShardedClient):
+    """ArticleBot over some of the bot's shards (one gateway connection each)."""

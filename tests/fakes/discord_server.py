@@ -140,14 +140,22 @@ def message_errors(body: dict) -> dict:
     return errors
 
 
+GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"}  # the guild's id is "id"
+
+
 class FakeDiscord(BackgroundServer):
     def __init__(
         self,
         token: str = VALID_TOKEN,
         message_content: bool = False,
         heartbeat_interval_ms: int = 45_000,
+        shard_count: int | None = None,
     ) -> None:
         super().__init__()
+        # a bot in this many shards: IDENTIFY must name one of them (else 4011 or 4010), and
+        # each server's events go to its shard only, (guild_id >> 22) % shard_count
+        self.shard_count = shard_count
+        self.shard_of_session: dict[str, tuple[int, int]] = {}
         self.token = token
         self.message_content = message_content  # the privileged intent, enabled for the app
         self.heartbeat_interval_ms = heartbeat_interval_ms
@@ -244,8 +252,13 @@ class FakeDiscord(BackgroundServer):
             self._refuse_gateway("IDENTIFY", 4014, "Disallowed intent(s)")
             await ws.close(code=4014)
             return False
+        shard = self._valid_shard(data.get("shard"))
+        if shard is None:
+            await ws.close(code=self.refused[-1].status)
+            return False
         session = f"fake-session-{len(self.sessions) + 1}"
         self.sessions[session] = 0
+        self.shard_of_session[session] = shard
         ready = {
             "v": 10,
             "user": BOT_USER,
@@ -253,10 +266,30 @@ class FakeDiscord(BackgroundServer):
             "session_id": session,
             "resume_gateway_url": self.gateway_url,
             "application": {"id": str(APP_ID), "flags": 0},
+            "shard": list(shard),
         }
         self._session_of[id(ws)] = session
         await self._send(ws, "READY", ready)
         return True
+
+    def _valid_shard(self, shard: list[int] | None) -> tuple[int, int] | None:
+        """The (shard id, count) an IDENTIFY names, (0, 1) for none; None if refused."""
+        if shard is None and self.shard_count is None:
+            return (0, 1)
+        if shard is None:
+            self._refuse_gateway("IDENTIFY", 4011, "Sharding required")
+            return None
+        shard_id, count = shard
+        if count != (self.shard_count or 1) or not 0 <= shard_id < count:
+            self._refuse_gateway("IDENTIFY", 4010, "Invalid shard")
+            return None
+        return (shard_id, count)
+
+    def receives(self, ws: web.WebSocketResponse, guild_id: str | None) -> bool:
+        """Does this connection get an event of this server (None: a DM, shard 0's)?"""
+        session = self._session_of.get(id(ws))
+        shard_id, count = self.shard_of_session.get(session or "", (0, 1))
+        return shard_id == (int(guild_id) >> 22) % count if guild_id else shard_id == 0
 
     async def _resume(self, ws: web.WebSocketResponse, data: dict) -> None:
         """A RESUME names a session this fake started and a sequence it sent in it;
@@ -282,14 +315,18 @@ class FakeDiscord(BackgroundServer):
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": seq, "d": data}))
 
     def dispatch(self, event: str, data: dict) -> None:
-        """Send a gateway event to every connected client (from the test's thread). An
-        interaction starts its clock here: its first response is due within 3 s."""
+        """Send a gateway event to every connection that gets it (with shards, only the
+        one of its server), from the test's thread. An interaction starts its clock
+        here: its first response is due within 3 s."""
         if event == "INTERACTION_CREATE":
             self.interactions[data["token"]] = Interaction(created=time.monotonic())
 
+        guild_id = data.get("guild_id") or (data.get("id") if event in GUILD_EVENTS else None)
+
         async def send() -> None:
             for ws in list(self.sockets):
-                await self._send(ws, event, data)
+                if self.receives(ws, guild_id):
+                    await self._send(ws, event, data)
 
         self.call(send(), 5)
 
