@@ -303,6 +303,23 @@ def test_invalid_settings_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == 2 and "absent.toml does not exist" in err
 
 
+@pytest.mark.parametrize(
+    ("shards", "message"),
+    [
+        ("discord_shard_ids = [0]", "discord_shard_ids needs discord_shard_count"),
+        ("discord_shard_count = 2\ndiscord_shard_ids = [2]", "each must be from 0 to 1"),
+        ("discord_shard_count = 0", "discord_shard_count"),
+    ],
+)
+def test_discord_shards_are_checked_at_start(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, shards: str, message: str
+) -> None:
+    config = tmp_path / "settings.toml"
+    config.write_text(shards + "\n")
+    code, _, err = run(capsys, "--config", str(config), "serve", "discord")
+    assert code == 2 and message in err and "Traceback" not in err
+
+
 def test_chat_console(
     capsys: pytest.CaptureFixture[str], bundled_index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psycopg
 import pytest
 
 from bot.chat import messages
@@ -25,7 +26,7 @@ from bot.settings import load_settings
 from index.layout import read_pointer
 from tests.fakes.background import free_port
 from tests.fakes.chat import running
-from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.slack_server import BOT_ID, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlack
 from tests.test_slack import (
     LAUNCH,
     ask,
@@ -70,8 +71,6 @@ def shared_index(bundled_index_dir: Path, tmp_path_factory: pytest.TempPathFacto
 @pytest.fixture(scope="module")
 def shared_url(postgres_server: str) -> str:
     """The replicas' database (a new one in the session's cluster)."""
-    import psycopg
-
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute('CREATE DATABASE "replicas"')
     return postgres_server.replace("/articlebot?", "/replicas?")
@@ -212,6 +211,37 @@ def test_a_thread_answered_by_one_replica_is_followed_by_the_other(
     post_json(b.url, follow_up)
     replies = fake.wait_for(lambda: posts_in_thread(fake, thread)[1:])
     assert "Russia" in replies[0]["text"]  # read as a question about the station
+
+
+def followed(state_url: str, key: str) -> bool:
+    """Does the shared database follow this thread?"""
+    with psycopg.connect(state_url) as conn:
+        return conn.execute("SELECT 1 FROM threads WHERE key = %s", (key,)).fetchone() is not None
+
+
+def test_the_thread_of_an_ask_answer_is_followed_whichever_replica_sees_it(
+    fake: FakeSlack, replicas: tuple[Replica, Replica], shared_url: str
+) -> None:
+    """/ask through A; Slack shows the bot its own answer through B (only then is its
+    thread known); a follow-up in that thread, through A, is read in context."""
+    a, b = replicas
+    answer = ask(fake, a.url, LAUNCH, channel="CASK", user="UASK")
+    own = event(
+        "message",
+        answer["text"],
+        channel="CASK",
+        user=BOT_USER_ID,
+        bot_id=BOT_ID,
+        blocks=answer["blocks"],
+    )
+    post_json(b.url, own)
+    thread = own["event"]["ts"]
+    fake.wait_for(lambda: followed(shared_url, f"slack:CASK:{thread}"))  # B has seen it
+    post_json(
+        a.url, event("message", "which countries built it?", channel="CASK", thread_ts=thread)
+    )
+    [reply] = fake.wait_for(lambda: posts_in_thread(fake, thread))
+    assert "Russia" in reply["text"]
 
 
 def test_a_rebuild_held_by_another_replica_is_not_started_twice(

@@ -181,23 +181,27 @@ class SharedThreads:
             if earlier is None:
                 found = (self._read(conn, key) for key in keys)
                 earlier = next((c for c in found if c is not None), Conversation())
-            after = earlier.after(answer)
-            questions, article_ids = (
-                json.dumps(after.questions),
-                json.dumps(sorted(after.article_ids)),
+            self._write(conn, keys, earlier.after(answer))
+
+    def keep(self, keys: list[str], conversation: Conversation) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            self._write(conn, keys, conversation)
+
+    def _write(self, conn: Connection, keys: list[str], conversation: Conversation) -> None:
+        questions = json.dumps(conversation.questions)
+        article_ids = json.dumps(sorted(conversation.article_ids))
+        for key in keys:
+            conn.execute(
+                f"INSERT INTO threads VALUES (%s, %s, %s, {NOW}) ON CONFLICT (key) DO UPDATE "
+                "SET questions = excluded.questions, article_ids = excluded.article_ids, "
+                "last_active = excluded.last_active",
+                (key, questions, article_ids),
             )
-            for key in keys:
-                conn.execute(
-                    f"INSERT INTO threads VALUES (%s, %s, %s, {NOW}) ON CONFLICT (key) DO UPDATE "
-                    "SET questions = excluded.questions, article_ids = excluded.article_ids, "
-                    "last_active = excluded.last_active",
-                    (key, questions, article_ids),
-                )
-            if time.monotonic() - self._swept > self.idle_seconds:
-                self._swept = time.monotonic()
-                conn.execute(
-                    f"DELETE FROM threads WHERE last_active < {NOW} - %s", (self.idle_seconds,)
-                )
+        if time.monotonic() - self._swept > self.idle_seconds:
+            self._swept = time.monotonic()
+            conn.execute(
+                f"DELETE FROM threads WHERE last_active < {NOW} - %s", (self.idle_seconds,)
+            )
 
 
 class AdvisoryLocks:

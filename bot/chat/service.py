@@ -157,6 +157,10 @@ class ChatService:
         """The bot answered in these threads: later messages there are follow-ups."""
         await asyncio.to_thread(self.state.threads.remember, keys, answer, earlier)
 
+    async def keep(self, key: str, conversation: Conversation) -> None:
+        """A thread goes on with a conversation followed under another key."""
+        await asyncio.to_thread(self.state.threads.keep, [key], conversation)
+
     async def reply(
         self,
         question: str,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections import OrderedDict
 from typing import Any
 
 from slack_bolt import BoltResponse
@@ -41,7 +40,6 @@ BLOCK_LIMIT = 50
 TEXT_LIMIT = 40_000
 QUOTE_CHARS = 600
 MAX_SOURCES = 10
-POSTED_KEPT = 1000
 HOW_TO_ASK = messages.how_to_ask("/ask What happened?")
 HELPFUL, NOT_HELPFUL = "feedback_helpful", "feedback_not_helpful"
 # A user mention, `<@U123>` or `<@U123|name>`. The label cannot hold `<` or `>` (Slack
@@ -175,9 +173,6 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         client=make_client(settings), signing_secret=secret, ignoring_self_events_enabled=False
     )
     events = service.state.events
-    # /ask answers posted in a channel, by answer id, until Slack shows the bot its own
-    # message: only then is there a timestamp, the thread to follow (response_url gives none)
-    posted: OrderedDict[str, Answer] = OrderedDict()
 
     def allowed(channel: str | None, channel_type: str | None = None) -> bool:
         allowlist = settings.slack_channel_allowlist
@@ -204,6 +199,9 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
 
     def thread_key(channel: str, thread_ts: str) -> str:
         return f"slack:{channel}:{thread_ts}"
+
+    def posted_key(answer_id: str) -> str:
+        return f"slack-answer:{answer_id}"
 
     @app.middleware
     async def answer_each_event_once(body: dict, next_: Any) -> BoltResponse | None:
@@ -236,9 +234,9 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         text, blocks = await render(reply, user, channel)
         visibility = "ephemeral" if settings.slack_ephemeral_answers else "in_channel"
         if visibility == "in_channel" and settings.thread_followups and reply.answer is not None:
-            posted[voted_answer_ids(blocks)[0]] = reply.answer
-            while len(posted) > POSTED_KEPT:
-                posted.popitem(last=False)
+            # response_url gives no timestamp: the thread is known when Slack shows the
+            # bot its own message (to whichever replica), so the answer waits for it there
+            await service.remember([posted_key(voted_answer_ids(blocks)[0])], reply.answer)
         await respond(text=text, blocks=blocks, response_type=visibility, replace_original=False)
 
     async def follow_own_answer(event: dict, context: AsyncBoltContext) -> None:
@@ -247,9 +245,9 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
         if event.get("bot_id") != context.bot_id or event.get("thread_ts"):
             return
         ids = voted_answer_ids(event.get("blocks") or [])
-        answer = next((posted.pop(i) for i in ids if i in posted), None)
-        if answer is not None:
-            await service.remember([thread_key(event.get("channel", ""), event["ts"])], answer)
+        conversation = await service.conversation([posted_key(i) for i in ids])
+        if conversation is not None:
+            await service.keep(thread_key(event.get("channel", ""), event["ts"]), conversation)
 
     async def answer_event(event: dict, say: AsyncSay, unasked: bool = False) -> None:
         """Answer a message in its thread, read with the thread's earlier questions when

@@ -51,6 +51,8 @@ class Threads(Protocol):
         self, keys: list[str], answer: Answer, earlier: Conversation | None = None
     ) -> None: ...
 
+    def keep(self, keys: list[str], conversation: Conversation) -> None: ...
+
 
 class Locks(Protocol):
     def hold(self, name: str) -> AbstractContextManager[bool]:

@@ -102,7 +102,12 @@ class ThreadMemory:
             if earlier is None:
                 found = (self.conversation(key, now) for key in keys)
                 earlier = next((c for c in found if c is not None), Conversation())
-            thread = Thread(earlier.after(answer), now)
+            self.keep(keys, earlier.after(answer), now)
+
+    def keep(self, keys: list[str], conversation: Conversation, now: float | None = None) -> None:
+        """These threads go on with `conversation` (e.g. one answered under another key)."""
+        thread = Thread(conversation, time.monotonic() if now is None else now)
+        with self._lock:
             for key in keys:
                 self._threads[key] = thread
                 self._threads.move_to_end(key)
