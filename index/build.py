@@ -36,6 +36,7 @@ from index.layout import (
     LEXICON,
     MANIFEST,
     MODELS,
+    TERM_STATS,
     VECTORS,
     VERSIONS,
     Manifest,
@@ -49,6 +50,7 @@ from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.onnx_model import OnnxEncoder
 from index.sentences import SentenceTable
+from index.terms import Terms, TermStats
 from index.vectors import VectorIndexConfig, build_vector_index
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,8 @@ def write_version(
         sentences.save(staging, write_file)
         lexicon = Lexicon.of(f"{a.title}\n\n{a.text}" for a in articles)
         write_text(staging / LEXICON, lexicon.to_json())
+        stats = TermStats.of((c.text for c in chunks), Terms())
+        write_text(staging / TERM_STATS, stats.to_json())
         sizes = {
             str(p.relative_to(staging)): p.stat().st_size for p in staging.rglob("*") if p.is_file()
         }

@@ -1,18 +1,15 @@
 """Finding passages in a loaded index: dense (FAISS), BM25 (bm25s), their fusion,
 and a rerank by how much of the question one sentence of each passage covers.
 
-Everything a question's passages are ranked by lives here, with the term
-statistics it needs (inverse document frequencies, each chunk's sentences and
-their content words), derived once per loaded index. Results are typed `Hit`s
+Everything a question's passages are ranked by lives here: the inverse document
+frequencies come from the version's term statistics (index/terms.py, counted at
+build time), each chunk's sentences and their content words are read once per
+loaded index. Results are typed `Hit`s
 that carry each score; what an answer says about them is the bot's business.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import threading
-from collections import Counter
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -22,72 +19,9 @@ import numpy as np
 from index.chunking import Chunk, sentence_spans
 from index.config import Fusion, RetrievalConfig, RetrievalMode
 from index.store import ArticleIndex
+from index.terms import Terms, TermStats
 
-WORD = re.compile(r"\w+", re.UNICODE)
-# Words that say what kind of answer is wanted, not what it is about.
-QUESTION_WORDS = frozenset(
-    [
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "does",
-        "did",
-        "do",
-        "is",
-        "are",
-        "was",
-        "were",
-        "has",
-        "have",
-        "had",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "much",
-        "many",
-        "about",
-        "according",
-        # words about the articles themselves, not what they report
-        "mentioned",
-        "mention",
-        "mentions",
-        "named",
-        "called",
-        "described",
-        "refers",
-        "referred",
-    ]
-)
 RRF_K = 60
-
-
-class Terms:
-    """Content words for lexical matching: lower-cased, stemmed, no stop or question words."""
-
-    def __init__(self) -> None:
-        import Stemmer
-        from bm25s.stopwords import STOPWORDS_EN
-
-        self._stemmer = Stemmer.Stemmer("english")
-        self._skip = frozenset(STOPWORDS_EN) | QUESTION_WORDS
-        self._lock = threading.Lock()
-
-    def __call__(self, text: str) -> set[str]:
-        words = [w for w in WORD.findall(text.lower()) if w not in self._skip]
-        words = [w[:-2] if w.endswith("'s") else w for w in words]
-        with self._lock:  # PyStemmer objects are not thread-safe
-            return set(self._stemmer.stemWords(words))
 
 
 @dataclass(frozen=True)
@@ -111,26 +45,22 @@ class Sentence:
 
 
 class Retriever:
-    """Finds passages in one loaded index. Built once per loaded version: the
-    inverse document frequencies are counted here, and each chunk's sentences are
-    split and reduced to their terms the first time the chunk is seen."""
+    """Finds passages in one loaded index. Built once per loaded version, from the
+    term statistics the version stores (counted here only for versions built before
+    them); each chunk's sentences are reduced to their terms the first time the
+    chunk is seen."""
 
     def __init__(self, index: ArticleIndex, config: RetrievalConfig, terms: Terms) -> None:
         self.index = index
         self.config = config
         self.terms = terms
-        df: Counter[str] = Counter()
-        for chunk in index.chunks:
-            df.update(terms(chunk.text))
-        n = max(1, len(index.chunks))
-        self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self._unknown_idf = math.log(1 + 2 * n)
+        self.stats = index.term_stats or TermStats.of((c.text for c in index.chunks), terms)
         self._sentences: dict[str, list[Sentence]] = {}
         self._positions = {chunk.id: i for i, chunk in enumerate(index.chunks)}
 
     def weights(self, question: str) -> dict[str, float]:
         """Each of the question's terms, weighted by its share of the question's IDF."""
-        raw = {t: self._idf.get(t, self._unknown_idf) for t in self.terms(question)}
+        raw = {t: self.stats.idf(t) for t in self.terms(question)}
         total = sum(raw.values()) or 1.0
         return {t: w / total for t, w in raw.items()}
 

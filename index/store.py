@@ -25,6 +25,7 @@ from index.layout import (
     LEXICON,
     MANIFEST,
     REBUILD_HINT,
+    TERM_STATS,
     VECTORS,
     VERSIONS,
     Manifest,
@@ -36,6 +37,7 @@ from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.sentences import VECTORS as SENTENCE_VECTORS
 from index.sentences import SentenceTable
+from index.terms import TermStats
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,26 @@ def read_lexicon(version_dir: Path, manifest: Manifest) -> Lexicon:
         ) from None
 
 
+def read_term_stats(version_dir: Path, manifest: Manifest) -> TermStats | None:
+    """The version's term statistics; None for versions built before them (the
+    retriever then counts them when it opens the version: rebuild to skip that)."""
+    if TERM_STATS not in manifest.files:
+        log.warning("index version %s has no term statistics; rebuild it", manifest.version)
+        return None
+    try:
+        stats = TermStats.from_json((version_dir / TERM_STATS).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"cannot read {version_dir / TERM_STATS} ({exc}); {REBUILD_HINT}"
+        ) from None
+    if stats.chunks != manifest.chunk_count:
+        raise IndexCorruptError(
+            f"{version_dir / TERM_STATS} counts {stats.chunks} chunks, the version has "
+            f"{manifest.chunk_count}; {REBUILD_HINT}"
+        )
+    return stats
+
+
 def read_sentences(version_dir: Path, manifest: Manifest) -> SentenceTable | None:
     """The version's sentences and their vectors; None for versions built before them
     (answers then go without question-to-sentence similarity: rebuild to get it)."""
@@ -126,6 +148,7 @@ class ArticleIndex:
         self.encoder = encoder
         self.lexicon = Lexicon()
         self.sentences: SentenceTable | None = None
+        self.term_stats: TermStats | None = None
 
     @property
     def version(self) -> str:
@@ -174,4 +197,5 @@ class ArticleIndex:
         index = cls(manifest, articles, chunks, vectors, lexical, encoder)
         index.lexicon = read_lexicon(version_dir, manifest)
         index.sentences = read_sentences(version_dir, manifest)
+        index.term_stats = read_term_stats(version_dir, manifest)
         return index

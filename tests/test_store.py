@@ -21,9 +21,10 @@ from index.errors import (
     IndexMissingError,
     NoArticlesError,
 )
-from index.layout import MANIFEST, VECTORS, read_pointer
+from index.layout import MANIFEST, TERM_STATS, VECTORS, read_pointer
 from index.retrieval import Retriever, Terms
 from index.store import ArticleIndex
+from index.terms import TermStats
 from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -213,3 +214,53 @@ def test_measured_recall_reflects_a_weak_index() -> None:
     weak.add(vectors)
     weak.hnsw.efSearch = 1
     assert measure_recall(weak, vectors, 200) < 0.95
+
+
+def test_opening_a_version_counts_no_terms(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The document frequencies are counted at build time and stored in the version:
+    opening it and making its retriever reads them, and gives the IDFs that counting
+    every chunk gives."""
+    index = ArticleIndex.load(fast_index_copy, fast_embedder)
+    counted = TermStats.of((c.text for c in index.chunks), Terms())
+    assert index.term_stats == counted and counted.chunks == len(index.chunks) > 0
+    analysed: list[str] = []
+    real = Terms.__call__
+
+    def spy(self: Terms, text: str) -> set[str]:
+        analysed.append(text)
+        return real(self, text)
+
+    monkeypatch.setattr(Terms, "__call__", spy)
+    retriever = Retriever(
+        ArticleIndex.load(fast_index_copy, fast_embedder), RetrievalConfig(), Terms()
+    )
+    assert analysed == []  # no chunk's text was analysed to open it
+    question = "When was the International Space Station launched?"
+    weights = retriever.weights(question)
+    raw = {t: counted.idf(t) for t in Terms()(question)}
+    assert weights == {t: w / sum(raw.values()) for t, w in raw.items()}
+
+
+def test_a_version_without_term_statistics_is_counted_on_open(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A version built before them still opens (counted then, with a note to rebuild);
+    damaged ones are refused, naming the file."""
+    version = current_dir(fast_index_copy)
+    stored = (version / TERM_STATS).read_text()
+    manifest = json.loads((version / MANIFEST).read_text())
+    del manifest["files"][TERM_STATS]
+    (version / MANIFEST).write_text(json.dumps(manifest))
+    old = ArticleIndex.load(fast_index_copy, fast_embedder)
+    assert old.term_stats is None and "no term statistics; rebuild it" in caplog.text
+    retriever = Retriever(old, RetrievalConfig(), Terms())
+    assert retriever.stats == TermStats.from_json(stored)
+    # damaged (the manifest records each file's size, so it matches them)
+    for damaged in ('{"chunks": 3}', stored.replace('"chunks": ', '"chunks": 1')):
+        (version / TERM_STATS).write_text(damaged)
+        manifest["files"][TERM_STATS] = len(damaged.encode())
+        (version / MANIFEST).write_text(json.dumps(manifest))
+        with pytest.raises(IndexCorruptError, match=r"term-stats\.json"):
+            ArticleIndex.load(fast_index_copy, fast_embedder)
