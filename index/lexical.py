@@ -51,7 +51,8 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path, size: int) -> LexicalIndex:
-        retriever = _bm25s().BM25.load(str(folder), show_progress=False)
+        # mapped, not read: the score matrix stays on disk until questions touch it
+        retriever = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False)
         return cls(retriever, size)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:

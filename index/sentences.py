@@ -49,16 +49,20 @@ class SentenceTable:
 
     @classmethod
     def load(cls, folder: Path, chunks: int, dimension: int) -> SentenceTable:
-        spans = np.load(folder / SPANS, allow_pickle=False)
-        vectors = np.load(folder / VECTORS, allow_pickle=False)
+        """Mapped from disk, not read: a large version opens at once, and only the rows
+        of the chunks questions reach come into memory. Rows are in chunk order, so the
+        first and last say whether every row names a chunk of this version."""
+        spans = np.load(folder / SPANS, mmap_mode="r", allow_pickle=False)
+        vectors = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
         if (
             spans.ndim != 2
             or spans.shape[1] != 3
             or vectors.shape != (len(spans), dimension)
-            or (len(spans) and (spans[:, 0].min() < 0 or spans[:, 0].max() >= chunks))
+            or vectors.dtype != np.float32
+            or (len(spans) and (spans[0, 0] < 0 or spans[-1, 0] >= chunks))
         ):
             raise ValueError("sentence table does not match the chunks")
-        return cls(spans, np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(spans, vectors)
 
 
 def _save(path: Path, array: np.ndarray) -> None:

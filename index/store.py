@@ -171,7 +171,10 @@ class ArticleIndex:
         _check_compatible(manifest, embedder, version_dir)
         _check_files(version_dir, manifest)
         try:
-            vectors = faiss.read_index(str(version_dir / VECTORS))
+            # the vectors stay on disk, mapped: opening reads only the graph, and pages
+            # come in as searches touch them (and leave when memory is short)
+            mapped = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
+            vectors = faiss.read_index(str(version_dir / VECTORS), mapped)
         except RuntimeError as exc:
             message = str(exc).strip().splitlines()[-1]
             raise IndexCorruptError(

@@ -264,3 +264,25 @@ def test_a_version_without_term_statistics_is_counted_on_open(
         (version / MANIFEST).write_text(json.dumps(manifest))
         with pytest.raises(IndexCorruptError, match=r"term-stats\.json"):
             ArticleIndex.load(fast_index_copy, fast_embedder)
+
+
+def test_a_versions_large_arrays_are_mapped_not_read(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """Opening a version maps its vectors, sentence table and BM25 matrix from disk:
+    memory holds only the pages questions touch, and a hot swap does not need a
+    second full copy (bench/scale.py measures it)."""
+    index = ArticleIndex.load(fast_index_copy, fast_embedder)
+    about = index.manifest.extra["vector_index"]["type"]
+    flat = faiss.downcast_index(index.vectors)
+    codes = flat.codes if about == "IndexFlatIP" else faiss.downcast_index(flat.storage).codes
+    assert codes.is_owned is False
+    assert index.sentences is not None
+    assert isinstance(index.sentences.vectors, np.memmap)
+    assert isinstance(index.sentences.spans, np.memmap)
+    scores = index.lexical._retriever.scores  # type: ignore[attr-defined]
+    assert all(isinstance(scores[name], np.memmap) for name in ("data", "indices", "indptr"))
+    found = Retriever(index, RetrievalConfig(), Terms()).search(
+        "When was the International Space Station launched?", 3
+    )
+    assert found and "1998" in found[0].chunk.text  # and searches work on the mapped arrays
