@@ -8,6 +8,9 @@ The vectors have real-embedding structure: the SQuAD v1.1 dev chunk embeddings
 Gaussian noise and normalised. Queries are SQuAD questions, embedded by the model.
 Reports build time, memory, search p50/p99 and recall@5 against exact search.
 Writes bench/results/scale.json.
+
+The whole version end to end (chunks, BM25, term statistics, sentence table,
+opening, answering, a hot swap) is bench/scale_end_to_end.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,282 @@
+"""Scale, end to end: a version of N passages built with the real pipeline, then
+opened and answered from as a bot does.
+
+    python bench/scale_end_to_end.py [--passages 1000000] [--questions 1000]
+
+Articles are synthetic but sentence-shaped: each is 25 sentences drawn from the
+SQuAD v1.1 dev articles plus one sentence of its own (names and numbers), so no
+two are alike. Chunking (the model's tokenizer), the sentence table, BM25, the
+term statistics, the lexicon, the HNSW index and every file of the version are
+the real build's (index.build.write_version). Only the embedding is stood in
+for, as it would be a cache hit: a sentence's vector is its words' hashed bag
+(built once per distinct sentence), a chunk's the normalised sum of its
+sentences'. Questions are embedded by the real model (the index's ONNX export).
+
+The serving half runs in a fresh process (`--serve`): time to open the version
+and make the answerer, answer p50/p99 over SQuAD questions one at a time, the
+resident memory then (VmRSS, mapped pages included), and the peak while a second
+version is swapped in under it (VmHWM after resetting it), as IndexWatcher does.
+Writes bench/results/scale-end-to-end.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from bot.answer.evaluation import read_questions
+from bot.runtime import IndexWatcher, make_answerer, make_embedder
+from bot.settings import load_settings
+from index.articles import load_articles, make_article
+from index.build import chunk_articles, chunking_config, prepare_onnx, vector_config, write_version
+from index.config import IndexConfig
+from index.layout import VERSIONS, new_version_name, read_pointer, switch_current
+from index.sentences import SentenceTable
+from index.store import ArticleIndex
+
+EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+RESULTS = Path(__file__).parent / "results"
+WORD = re.compile(r"\w+")
+DIMENSION = 384
+SENTENCES_PER_ARTICLE = 25
+
+
+def word_vector(word: str) -> np.ndarray:
+    seed = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest())
+    return np.random.default_rng(seed).standard_normal(DIMENSION).astype(np.float32)
+
+
+class SentenceVectors:
+    """A vector per distinct sentence: the normalised sum of its words' vectors."""
+
+    def __init__(self) -> None:
+        self._words: dict[str, np.ndarray] = {}
+        self._sentences: dict[str, np.ndarray] = {}
+
+    def __call__(self, text: str) -> np.ndarray:
+        found = self._sentences.get(text)
+        if found is None:
+            total = np.zeros(DIMENSION, dtype=np.float32)
+            for word in WORD.findall(text.lower()):
+                vector = self._words.get(word)
+                if vector is None:
+                    vector = self._words[word] = word_vector(word)
+                total += vector
+            found = total / (np.linalg.norm(total) or 1.0)
+            if len(self._sentences) < 2_000_000:
+                self._sentences[text] = found
+        return found
+
+
+def sentence_pool(squad: Path) -> list[str]:
+    articles, _ = load_articles([str(squad / "articles")])
+    pool = []
+    for article in articles:
+        pool += [s.strip() for s in re.split(r"(?<=[.!?])\s+", article.text) if len(s) > 40]
+    return pool
+
+
+def synthetic_articles(pool: list[str], count: int) -> list:
+    rng = random.Random(0)
+    towns = ["Brookfield", "Ashby", "Marlow", "Dunmore", "Kelso", "Rivington", "Tallis"]
+    articles = []
+    for n in range(count):
+        own = (
+            f"The {rng.choice(towns)} council approved plan {n} on {rng.randint(1, 28)} "
+            f"March {rng.randint(1990, 2025)}, with {rng.randint(2, 900)} votes in favour."
+        )
+        body = " ".join([own, *rng.sample(pool, SENTENCES_PER_ARTICLE)])
+        articles.append(
+            make_article(article_id=f"a{n}", title=f"Report {n}", body=body, source=f"a{n}.txt")
+        )
+    return articles
+
+
+def build(index_dir: Path, passages: int, squad: Path) -> dict:
+    settings = load_settings()
+    embedder = make_embedder(settings)
+    config = settings.section(IndexConfig)
+    pool = sentence_pool(squad)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal started
+        timings[name] = round(time.perf_counter() - started, 1)
+        started = time.perf_counter()
+
+    # about 4.4 passages an article at the default chunk size: overshoot, then trim
+    articles = synthetic_articles(pool, max(1, passages * 10 // 44 + 50))
+    lap("articles")
+    chunks = chunk_articles(articles, embedder, chunking_config(config, embedder))
+    kept = {c.article_id for c in chunks[:passages]}
+    articles = [a for a in articles if a.id in kept]
+    chunks = [c for c in chunks if c.article_id in kept]
+    lap("chunking")
+    spans, texts = SentenceTable.split(chunks)
+    lap("sentence_split")
+    vector_of = SentenceVectors()
+    sentence_vectors = np.stack([vector_of(t) for t in texts])
+    starts = np.flatnonzero(np.r_[True, spans[1:, 0] != spans[:-1, 0]])
+    vectors = np.add.reduceat(sentence_vectors, starts, axis=0)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    lap("stand_in_embedding")
+    onnx, _ = prepare_onnx(index_dir, embedder)
+    counts = Counter(c.article_id for c in chunks)
+    fields = {
+        "model_name": embedder.model_name,
+        "dimension": embedder.dimension,
+        "max_tokens": embedder.max_tokens,
+        "chunking": asdict(chunking_config(config, embedder)),
+        "articles": [
+            {
+                "id": a.id,
+                "title": a.title,
+                "source": a.source,
+                "published": a.published,
+                "content_hash": a.content_hash,
+                "chunks": counts[a.id],
+                "added_at": "2026-11-26",
+            }
+            for a in articles
+        ],
+        "built_at": "2026-11-26T00:00:00+00:00",
+        "build_seconds": 0.0,
+        "extra": {"embedding": "stand-in: hashed bags of words (bench/scale_end_to_end.py)"},
+        "onnx": onnx,
+    }
+    lap("onnx_export")
+    write_version(
+        index_dir,
+        articles,
+        chunks,
+        np.ascontiguousarray(vectors, dtype=np.float32),
+        SentenceTable(spans, sentence_vectors),
+        fields,
+        vector_config(config),
+    )
+    lap("write_version")
+    size = sum(p.stat().st_size for p in (index_dir / VERSIONS).rglob("*") if p.is_file())
+    return {
+        "passages": len(chunks),
+        "articles": len(articles),
+        "sentences": len(texts),
+        "build_seconds": timings,
+        "build_seconds_total": round(sum(timings.values()), 1),
+        "build_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "version_mb_on_disk": round(size / 2**20),
+    }
+
+
+def memory_mb(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(field)
+
+
+def serve(index_dir: Path, questions: list[str]) -> dict:
+    settings = load_settings()
+    embedder = make_embedder(settings)
+    started = time.perf_counter()
+    answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
+    open_seconds = time.perf_counter() - started
+    answerer.answer("warm-up question about the council plan?")
+    times = []
+    for question in questions:
+        started = time.perf_counter()
+        answerer.answer(question)
+        times.append(1000 * (time.perf_counter() - started))
+    serving_rss = memory_mb("VmRSS")
+    # a hot swap: another version published beside it, loaded while this one serves
+    current = read_pointer(index_dir)
+    copy = new_version_name()
+    shutil.copytree(index_dir / VERSIONS / current, index_dir / VERSIONS / copy)
+    switch_current(index_dir, copy)
+    Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
+    watcher = IndexWatcher(answerer, index_dir, embedder)
+    started = time.perf_counter()
+    assert watcher.refresh()
+    swap_seconds = time.perf_counter() - started
+    for question in questions[:100]:
+        answerer.answer(question)
+    swap_peak = memory_mb("VmHWM")
+    return {
+        "open_seconds": round(open_seconds, 2),
+        "answer_ms_p50": round(statistics.median(times), 1),
+        "answer_ms_p99": round(statistics.quantiles(times, n=100)[98], 1),
+        "serving_rss_mb": round(serving_rss),
+        "hot_swap_seconds": round(swap_seconds, 2),
+        "hot_swap_peak_rss_mb": round(swap_peak),
+        "hot_swap_peak_over_serving": round(swap_peak / serving_rss, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--passages", type=int, default=1_000_000)
+    parser.add_argument("--questions", type=int, default=1000)
+    parser.add_argument("--eval-dir", type=Path, default=EVAL)
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the serving half
+    args = parser.parse_args()
+    squad = args.eval_dir / "squad-v1.1-dev"
+    questions = [q.question for q in read_questions(squad / "questions.jsonl")][: args.questions]
+    if args.serve:
+        print(json.dumps(serve(args.serve, questions)))
+        return
+    index_dir = Path(tempfile.mkdtemp(prefix="articlebot-scale-")) / "index"
+    try:
+        result = build(index_dir, args.passages, squad)
+        print(json.dumps(result, indent=2), flush=True)
+        serving = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                str(index_dir),
+                "--questions",
+                str(args.questions),
+                "--eval-dir",
+                str(args.eval_dir),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        result |= json.loads(serving.stdout.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(index_dir.parent, ignore_errors=True)
+    result["goals"] = {
+        "open_seconds<=5": result["open_seconds"] <= 5,
+        "answer_ms_p50<=20": result["answer_ms_p50"] <= 20,
+        "answer_ms_p99<=60": result["answer_ms_p99"] <= 60,
+        "serving_rss_mb<=2560": result["serving_rss_mb"] <= 2560,
+        "hot_swap_peak<=1.5x": result["hot_swap_peak_over_serving"] <= 1.5,
+    }
+    print(json.dumps(result, indent=2))
+    RESULTS.mkdir(exist_ok=True)
+    name = (
+        "scale-end-to-end.json"
+        if args.passages >= 1_000_000
+        else f"scale-end-to-end-{args.passages}.json"
+    )
+    (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
