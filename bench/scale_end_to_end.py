@@ -33,8 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +41,14 @@ from bot.answer.evaluation import read_questions
 from bot.runtime import IndexWatcher, make_answerer, make_embedder
 from bot.settings import load_settings
 from index.articles import load_articles, make_article
-from index.build import chunk_articles, chunking_config, prepare_onnx, vector_config, write_version
+from index.build import (
+    chunk_articles,
+    chunking_config,
+    manifest_fields,
+    prepare_onnx,
+    vector_config,
+    write_version,
+)
 from index.config import IndexConfig
 from index.layout import VERSIONS, new_version_name, read_pointer, switch_current
 from index.sentences import SentenceTable
@@ -137,25 +142,9 @@ def build(index_dir: Path, passages: int, squad: Path) -> dict:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     lap("stand_in_embedding")
     onnx, _ = prepare_onnx(index_dir, embedder)
-    counts = Counter(c.article_id for c in chunks)
+    chunking = chunking_config(config, embedder)
     fields = {
-        "model_name": embedder.model_name,
-        "dimension": embedder.dimension,
-        "max_tokens": embedder.max_tokens,
-        "chunking": asdict(chunking_config(config, embedder)),
-        "articles": [
-            {
-                "id": a.id,
-                "title": a.title,
-                "source": a.source,
-                "published": a.published,
-                "content_hash": a.content_hash,
-                "chunks": counts[a.id],
-                "added_at": "2026-11-26",
-            }
-            for a in articles
-        ],
-        "built_at": "2026-11-26T00:00:00+00:00",
+        **manifest_fields(embedder, chunking, articles, chunks, {}, "2026-11-26T00:00:00+00:00"),
         "build_seconds": 0.0,
         "extra": {"embedding": "stand-in: hashed bags of words (bench/scale_end_to_end.py)"},
         "onnx": onnx,

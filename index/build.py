@@ -290,6 +290,38 @@ def _share_file(source: Path, target: Path) -> None:
 # --- publishing ----------------------------------------------------------------------------
 
 
+def manifest_fields(
+    embedder: Embedder,
+    chunking: ChunkingConfig,
+    articles: list[Article],
+    chunks: list[Chunk],
+    added_at: dict[str, str],
+    now: str,
+) -> dict:
+    """What a version's manifest says of its model, its chunking and each article
+    (`added_at`: when earlier versions first had an article; else `now`)."""
+    counts = Counter(chunk.article_id for chunk in chunks)
+    return {
+        "model_name": embedder.model_name,
+        "dimension": embedder.dimension,
+        "max_tokens": embedder.max_tokens,
+        "chunking": asdict(chunking),
+        "articles": [
+            {
+                "id": a.id,
+                "title": a.title,
+                "source": a.source,
+                "published": a.published,
+                "content_hash": a.content_hash,
+                "chunks": counts[a.id],
+                "added_at": added_at.get(a.id, now),
+            }
+            for a in articles
+        ],
+        "built_at": now,
+    }
+
+
 def publish(
     articles: list[Article],
     embedder: Embedder,
@@ -322,25 +354,8 @@ def publish(
     finally:
         cache.close()
     sentences = SentenceTable(spans, sentence_vectors)
-    counts = Counter(chunk.article_id for chunk in chunks)
     fields = {
-        "model_name": embedder.model_name,
-        "dimension": embedder.dimension,
-        "max_tokens": embedder.max_tokens,
-        "chunking": asdict(chunking),
-        "articles": [
-            {
-                "id": a.id,
-                "title": a.title,
-                "source": a.source,
-                "published": a.published,
-                "content_hash": a.content_hash,
-                "chunks": counts[a.id],
-                "added_at": (added_at or {}).get(a.id, now),
-            }
-            for a in articles
-        ],
-        "built_at": now,
+        **manifest_fields(embedder, chunking, articles, chunks, added_at or {}, now),
         "onnx": onnx,
         "extra": {"chunks_embedded": embedded, "sentences_embedded": sentences_embedded},
         "build_seconds": round(time.perf_counter() - started, 3),
