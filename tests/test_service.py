@@ -145,6 +145,17 @@ async def test_a_failure_becomes_sorry_and_is_logged(
     assert "index exploded" in caplog.text  # the traceback is for the operator
 
 
+async def test_a_rebuild_refused_as_busy_starts_no_cooldown(
+    fast_service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process (or replica) was rebuilding: this one fetched nothing, so the
+    next /reindex need not wait out the cooldown."""
+    monkeypatch.setattr(fast_service.config, "reindex_cooldown_seconds", 600)
+    with BuildLock(fast_service.desk().settings.resolved_index_dir):
+        assert await fast_service.reindex_text("-", str) == messages.REBUILD_RUNNING
+    assert fast_service.reindex_refusal() is None
+
+
 async def test_reindex_and_sources_say_the_same_on_every_platform(
     fast_service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -339,11 +339,16 @@ class ChatService:
     async def reindex(self, collection: str = DEFAULT_COLLECTION) -> ReindexReport:
         """Rebuild a collection from its sources in a thread, then swap the new index in."""
         desk = self.desk(collection)
+        fetched = True
         async with desk.lock:
             try:
                 return await asyncio.to_thread(self._rebuild, desk)
+            except IndexBusyError:
+                fetched = False  # another process's rebuild: nothing fetched, no cooldown
+                raise
             finally:
-                desk.last_reindex = time.monotonic()
+                if fetched:
+                    desk.last_reindex = time.monotonic()
 
     def _rebuild(self, desk: Desk) -> ReindexReport:
         """Sync with the collection's sources: unchanged text comes from the embedding
