@@ -279,3 +279,15 @@ def test_without_state_url_the_state_is_this_processs_own(tmp_path: Path) -> Non
         assert (tmp_path / "data" / "feedback.sqlite3").exists()
     finally:
         state.close()
+
+
+def test_without_postgresql_the_tests_fail_naming_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """CI must run the replica tests: with no server binaries they fail, never skip."""
+    import tests.postgres_cluster as cluster
+
+    monkeypatch.setattr(cluster.shutil, "which", lambda name: None)
+    monkeypatch.setattr(cluster.glob, "glob", lambda pattern: [])
+    with pytest.raises(RuntimeError, match="apt-get install postgresql-15"):
+        cluster.server_binaries()
