@@ -61,9 +61,10 @@ MIGRATIONS = [
 ]
 
 
-def lock_key(name: str) -> str:
-    """SQL for the advisory lock id of a name (64-bit: collisions are not a concern)."""
-    return f"hashtextextended({name}, 0)"
+def lock_key(text_sql: str) -> str:
+    """SQL for the advisory lock id of a text, given as SQL (a placeholder): a 64-bit
+    hash, so two names sharing a lock is not a concern."""
+    return f"hashtextextended({text_sql}, 0)"
 
 
 def migrate(pool: ConnectionPool) -> None:
