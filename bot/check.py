@@ -50,6 +50,7 @@ def preflight(settings: Settings, platforms: list[str]) -> list[Finding]:
     """Every finding, in the order an operator would fix them."""
     findings = list(check_indexes(settings))
     findings += check_sources(settings)
+    findings += check_state(settings)
     wanted = platforms or [p for p in PLATFORMS if _token(settings, p)]
     if not wanted:
         findings.append(problem("no chat platform: set DISCORD_TOKEN or SLACK_BOT_TOKEN"))
@@ -100,6 +101,25 @@ def check_indexes(settings: Settings) -> Iterator[Finding]:
             f"index {name}: version {manifest.version}, {len(index.articles)} article(s), "
             f"questions embedded with {index.encoder.backend}"
         )
+
+
+# --- the state replicas share -----------------------------------------------------------------
+
+
+def check_state(settings: Settings) -> Iterator[Finding]:
+    """With `state_url`, the database is reachable and its tables are made (or
+    brought up to date, as a replica's start would)."""
+    if settings.state_url is None:
+        return
+    from bot.chat.state import open_state
+
+    try:
+        state = open_state(settings)
+    except ArticleBotError as exc:
+        yield problem(f"state: {exc}")
+        return
+    state.close()
+    yield ok("state: the shared database answers and its tables are up to date")
 
 
 # --- the sources ---------------------------------------------------------------------------

@@ -160,3 +160,25 @@ def test_index_sources_and_settings_problems(
     code, problems = check(capsys)
     assert code == 2 and len(problems) == 2
     assert all(p.split()[1] == "settings:" for p in problems)
+
+
+def test_the_shared_state_database_is_checked(
+    env: pytest.MonkeyPatch,
+    slack: FakeSlack,
+    state_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With state_url: ok when PostgreSQL answers; a problem line (no password) when not."""
+    slack_env(env, slack)
+    env.setenv("ARTICLEBOT_STATE_URL", state_url)
+    code, problems = check(capsys, "slack")
+    assert code == 0 and problems == []
+    env.setattr("bot.chat.postgres.CONNECT_SECONDS", 1.0)
+    env.setenv("ARTICLEBOT_STATE_URL", f"postgresql://bot:pw-xyz@/none?host={tmp_path}")
+    code = main(["check", "slack"])
+    out = capsys.readouterr().out
+    problems = [line for line in out.splitlines() if line.startswith("PROBLEM")]
+    assert code == 2 and len(problems) == 1
+    assert "state: cannot use the state database none" in problems[0]
+    assert "pw-xyz" not in out
