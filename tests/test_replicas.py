@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,14 @@ from bot.settings import load_settings
 from index.layout import read_pointer
 from tests.fakes.background import free_port
 from tests.fakes.chat import running
-from tests.fakes.slack_server import BOT_ID, BOT_TOKEN, BOT_USER_ID, SIGNING_SECRET, FakeSlack
+from tests.fakes.slack_server import (
+    APP_TOKEN,
+    BOT_ID,
+    BOT_TOKEN,
+    BOT_USER_ID,
+    SIGNING_SECRET,
+    FakeSlack,
+)
 from tests.test_slack import (
     LAUNCH,
     ask,
@@ -76,12 +84,21 @@ def shared_url(postgres_server: str) -> str:
     return postgres_server.replace("/articlebot?", "/replicas?")
 
 
-def start(fake: FakeSlack, index_dir: Path, data_dir: Path, state_url: str) -> Replica:
+def start(
+    fake: FakeSlack, index_dir: Path, data_dir: Path, state_url: str, socket_mode: bool = False
+) -> Replica:
     port, ops_port = free_port(), free_port()
+    mode = (
+        {"SLACK_APP_TOKEN": APP_TOKEN} if socket_mode else {"SLACK_SIGNING_SECRET": SIGNING_SECRET}
+    )
     env = {
-        **os.environ,
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")
+        },
+        **mode,
         "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_BASE_URL": fake.api_base,
         "ARTICLEBOT_DATA_DIR": str(data_dir),
         "ARTICLEBOT_STATE_URL": state_url,
@@ -89,7 +106,6 @@ def start(fake: FakeSlack, index_dir: Path, data_dir: Path, state_url: str) -> R
         "ARTICLEBOT_SLACK_ADMIN_USER_IDS": '["UADMIN"]',
         "NO_PROXY": "127.0.0.1",
     }
-    env.pop("SLACK_APP_TOKEN", None)
     exe = Path(sys.executable).parent / "articlebot"
     command = [str(exe), "serve", "slack", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(
@@ -111,16 +127,11 @@ def serving(replica: Replica) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
-def replicas(
-    fake: FakeSlack,
-    shared_index: Path,
-    shared_url: str,
-    tmp_path_factory: pytest.TempPathFactory,
+@contextmanager
+def two_replicas(
+    fake: FakeSlack, index_dir: Path, state_url: str, folder: Path, socket_mode: bool = False
 ) -> Iterator[tuple[Replica, Replica]]:
-    pair = tuple(
-        start(fake, shared_index, tmp_path_factory.mktemp(name), shared_url) for name in "ab"
-    )
+    pair = tuple(start(fake, index_dir, folder / n, state_url, socket_mode) for n in "ab")
     try:
         for replica in pair:
             fake.wait_for(lambda r=replica: serving(r), 180)
@@ -132,6 +143,17 @@ def replicas(
         for replica in pair:
             _, err = replica.process.communicate(timeout=30)
             assert replica.process.returncode == 0, err[-3000:]
+
+
+@pytest.fixture(scope="module")
+def replicas(
+    fake: FakeSlack,
+    shared_index: Path,
+    shared_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Replica, Replica]]:
+    with two_replicas(fake, shared_index, shared_url, tmp_path_factory.mktemp("http")) as pair:
+        yield pair
 
 
 @pytest.fixture(autouse=True)
@@ -277,3 +299,32 @@ def test_a_version_published_by_the_builder_is_picked_up_by_both(
         reply = ask(fake, replica.url, "What will the harbour ferry be renamed?", user="UNEW")
         assert "Marguerite Wells" in reply["text"]
         assert replica.health()["index_version"] == after
+
+
+def test_socket_mode_replicas_answer_an_event_once_whichever_connection_it_reaches(
+    fake: FakeSlack,
+    shared_index: Path,
+    shared_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Two replicas in Socket Mode, each with its own connection: Slack sends an event
+    down one, and its retry down the other. One answer."""
+    folder = tmp_path_factory.mktemp("socket")
+    opened = len(fake.sockets)
+    with two_replicas(fake, shared_index, shared_url, folder, socket_mode=True):
+        fake.wait_for(lambda: len(fake.sockets) == opened + 2)
+        mention = event("app_mention", f"<@UBOT> {LAUNCH}", channel="CSOCKET")
+        envelope = {"type": "events_api", "payload": mention, "accepts_response_payload": False}
+        first, retry = opened, opened + 1
+        fake.send_envelope(envelope | {"envelope_id": "sock-1", "retry_attempt": 0}, first)
+        fake.send_envelope(envelope | {"envelope_id": "sock-2", "retry_attempt": 1}, retry)
+        thread = mention["event"]["ts"]
+        [answer] = fake.wait_for(lambda: posts_in_thread(fake, thread))
+        assert "1998" in answer["text"]
+        marker = event("message", LAUNCH, channel="D1", channel_type="im")
+        fake.send_envelope(
+            {"type": "events_api", "payload": marker, "envelope_id": "sock-3"}, retry
+        )
+        fake.wait_for(lambda: posts_in_thread(fake, marker["event"]["ts"]))
+        assert len(posts_in_thread(fake, thread)) == 1
+        fake.wait_for(lambda: not fake.awaiting_ack())  # each envelope acknowledged

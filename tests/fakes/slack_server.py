@@ -274,10 +274,15 @@ class FakeSlack(BackgroundServer):
                     del self._unacked[envelope_id]
                     self.refused.append(Refusal("socket", f"no ack within {self.ack_seconds} s"))
 
-    def send_envelope(self, envelope: dict) -> None:
+    def send_envelope(self, envelope: dict, connection: int | None = None) -> None:
+        """Send an envelope down every open connection, or (as Slack does when an app
+        holds several) down one: `connection`, by the order they were opened."""
         if "envelope_id" in envelope:
             self._unacked[envelope["envelope_id"]] = time.monotonic()
-        self.broadcast(json.dumps(envelope))
+        if connection is None:
+            self.broadcast(json.dumps(envelope))
+            return
+        self.call(self.sockets[connection].send_str(json.dumps(envelope)), 5)
 
     def awaiting_ack(self) -> set[str]:
         """Envelopes sent and neither acknowledged nor given up on yet."""
