@@ -83,7 +83,7 @@ class SentenceVectors:
                     vector = self._words[word] = word_vector(word)
                 total += vector
             found = total / (np.linalg.norm(total) or 1.0)
-            if len(self._sentences) < 2_000_000:
+            if len(self._sentences) < 100_000:  # the pool's sentences recur; others do not
                 self._sentences[text] = found
         return found
 
@@ -136,7 +136,10 @@ def build(index_dir: Path, passages: int, squad: Path) -> dict:
     spans, texts = SentenceTable.split(chunks)
     lap("sentence_split")
     vector_of = SentenceVectors()
-    sentence_vectors = np.stack([vector_of(t) for t in texts])
+    sentence_vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
+    for row, text in enumerate(texts):
+        sentence_vectors[row] = vector_of(text)
+    del texts
     starts = np.flatnonzero(np.r_[True, spans[1:, 0] != spans[:-1, 0]])
     vectors = np.add.reduceat(sentence_vectors, starts, axis=0)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -164,7 +167,7 @@ def build(index_dir: Path, passages: int, squad: Path) -> dict:
     return {
         "passages": len(chunks),
         "articles": len(articles),
-        "sentences": len(texts),
+        "sentences": len(sentence_vectors),
         "build_seconds": timings,
         "build_seconds_total": round(sum(timings.values()), 1),
         "build_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
