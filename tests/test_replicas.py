@@ -156,6 +156,9 @@ def replicas(
         yield pair
 
 
+# Each test asks as users of its own: the replicas share one rate limit (5 a minute).
+
+
 @pytest.fixture(autouse=True)
 def nothing_unexpected_or_refused(fake: FakeSlack) -> Iterator[None]:
     yield
@@ -167,7 +170,7 @@ def test_a_retry_that_reaches_the_other_replica_is_not_answered_again(
     fake: FakeSlack, replicas: tuple[Replica, Replica]
 ) -> None:
     a, b = replicas
-    mention = event("app_mention", f"<@UBOT> {LAUNCH}")
+    mention = event("app_mention", f"<@UBOT> {LAUNCH}", user="URETRY")
     assert post_json(a.url, mention).status_code == 200
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert post_json(b.url, mention, retry).status_code == 200
@@ -175,7 +178,7 @@ def test_a_retry_that_reaches_the_other_replica_is_not_answered_again(
     [answer] = fake.wait_for(lambda: posts_in_thread(fake, thread))
     assert "1998" in answer["text"]
     # a marker B answers after the retry: by then a second answer would be there too
-    marker = event("message", LAUNCH, channel="D1", channel_type="im")
+    marker = event("message", LAUNCH, channel="D1", channel_type="im", user="URETRY")
     post_json(b.url, marker)
     fake.wait_for(lambda: posts_in_thread(fake, marker["event"]["ts"]))
     assert len(posts_in_thread(fake, thread)) == 1
@@ -225,11 +228,13 @@ def test_a_thread_answered_by_one_replica_is_followed_by_the_other(
     fake: FakeSlack, replicas: tuple[Replica, Replica]
 ) -> None:
     a, b = replicas
-    mention = event("app_mention", f"<@UBOT> {LAUNCH}", channel="CFOLLOW")
+    mention = event("app_mention", f"<@UBOT> {LAUNCH}", channel="CFOLLOW", user="UFOLLOW")
     post_json(a.url, mention)
     thread = mention["event"]["ts"]
     fake.wait_for(lambda: posts_in_thread(fake, thread))
-    follow_up = event("message", "which countries built it?", channel="CFOLLOW", thread_ts=thread)
+    follow_up = event(
+        "message", "which countries built it?", channel="CFOLLOW", thread_ts=thread, user="UFOLLOW"
+    )
     post_json(b.url, follow_up)
     replies = fake.wait_for(lambda: posts_in_thread(fake, thread)[1:])
     assert "Russia" in replies[0]["text"]  # read as a question about the station
@@ -260,7 +265,10 @@ def test_the_thread_of_an_ask_answer_is_followed_whichever_replica_sees_it(
     thread = own["event"]["ts"]
     fake.wait_for(lambda: followed(shared_url, f"slack:CASK:{thread}"))  # B has seen it
     post_json(
-        a.url, event("message", "which countries built it?", channel="CASK", thread_ts=thread)
+        a.url,
+        event(
+            "message", "which countries built it?", channel="CASK", thread_ts=thread, user="UASK"
+        ),
     )
     [reply] = fake.wait_for(lambda: posts_in_thread(fake, thread))
     assert "Russia" in reply["text"]
@@ -313,7 +321,7 @@ def test_socket_mode_replicas_answer_an_event_once_whichever_connection_it_reach
     opened = len(fake.sockets)
     with two_replicas(fake, shared_index, shared_url, folder, socket_mode=True):
         fake.wait_for(lambda: len(fake.sockets) == opened + 2)
-        mention = event("app_mention", f"<@UBOT> {LAUNCH}", channel="CSOCKET")
+        mention = event("app_mention", f"<@UBOT> {LAUNCH}", channel="CSOCKET", user="USOCKET")
         envelope = {"type": "events_api", "payload": mention, "accepts_response_payload": False}
         first, retry = opened, opened + 1
         fake.send_envelope(envelope | {"envelope_id": "sock-1", "retry_attempt": 0}, first)
@@ -321,7 +329,7 @@ def test_socket_mode_replicas_answer_an_event_once_whichever_connection_it_reach
         thread = mention["event"]["ts"]
         [answer] = fake.wait_for(lambda: posts_in_thread(fake, thread))
         assert "1998" in answer["text"]
-        marker = event("message", LAUNCH, channel="D1", channel_type="im")
+        marker = event("message", LAUNCH, channel="D1", channel_type="im", user="USOCKET")
         fake.send_envelope(
             {"type": "events_api", "payload": marker, "envelope_id": "sock-3"}, retry
         )
