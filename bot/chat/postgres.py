@@ -98,17 +98,33 @@ class PostgresDatabase:
         """The pool is the state's to close."""
 
 
+class Sweep:
+    """When this replica last cleaned a table of rows past their time: at most once a
+    `period` (every replica sweeps, so none has to be the one that does)."""
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self._last = float("-inf")
+
+    def due(self) -> bool:
+        """Is a sweep due now (and counted as done)?"""
+        now = time.monotonic()
+        if now - self._last < self.period:
+            return False
+        self._last = now
+        return True
+
+
 class SeenEvents:
     """Event ids delivered in the last `ttl` seconds, whichever replica they reached."""
 
     def __init__(self, pool: ConnectionPool, ttl: float = EVENTS_KEPT_SECONDS) -> None:
         self.pool, self.ttl = pool, ttl
-        self._swept = 0.0
+        self._sweep = Sweep(ttl)
 
     def first_time(self, event_id: str) -> bool:
         with self.pool.connection() as conn:
-            if time.monotonic() - self._swept > self.ttl:
-                self._swept = time.monotonic()
+            if self._sweep.due():
                 conn.execute(f"DELETE FROM seen_events WHERE seen_at < {NOW} - %s", (self.ttl,))
             # an expired id not yet swept counts as new again
             row = conn.execute(
@@ -126,7 +142,7 @@ class SharedRateLimit:
 
     def __init__(self, pool: ConnectionPool, name: str, limit: int, window: float) -> None:
         self.pool, self.name, self.limit, self.window = pool, name, limit, window
-        self._swept = 0.0
+        self._sweep = Sweep(window)
 
     def retry_after(self, key: str) -> float:
         with self.pool.connection() as conn, conn.transaction():
@@ -149,10 +165,10 @@ class SharedRateLimit:
 
     def _forget_idle(self, conn: Connection, cutoff: float) -> None:
         """Drop every key's events that left the window (at most once a window)."""
-        if time.monotonic() - self._swept < self.window:
-            return
-        self._swept = time.monotonic()
-        conn.execute("DELETE FROM rate_events WHERE name = %s AND at <= %s", (self.name, cutoff))
+        if self._sweep.due():
+            conn.execute(
+                "DELETE FROM rate_events WHERE name = %s AND at <= %s", (self.name, cutoff)
+            )
 
 
 class SharedThreads:
@@ -161,7 +177,7 @@ class SharedThreads:
 
     def __init__(self, pool: ConnectionPool, idle_seconds: float) -> None:
         self.pool, self.idle_seconds = pool, idle_seconds
-        self._swept = 0.0
+        self._sweep = Sweep(idle_seconds)
 
     def conversation(self, key: str) -> Conversation | None:
         with self.pool.connection() as conn:
@@ -198,8 +214,7 @@ class SharedThreads:
                 "last_active = excluded.last_active",
                 (key, questions, article_ids),
             )
-        if time.monotonic() - self._swept > self.idle_seconds:
-            self._swept = time.monotonic()
+        if self._sweep.due():
             conn.execute(
                 f"DELETE FROM threads WHERE last_active < {NOW} - %s", (self.idle_seconds,)
             )
