@@ -75,9 +75,8 @@ def _collections(settings: Settings) -> Iterator[tuple[str, Settings]]:
 
 def check_indexes(settings: Settings) -> Iterator[Finding]:
     """Each collection's index loads and embeds a question with its model."""
-    from bot.runtime import make_embedder
+    from bot.runtime import load_index, make_embedder
     from index.layout import has_index
-    from index.store import ArticleIndex
 
     try:
         embedder = make_embedder(settings)
@@ -91,7 +90,7 @@ def check_indexes(settings: Settings) -> Iterator[Finding]:
             yield problem(f"index {name}: none at {index_dir}; run articlebot index build{option}")
             continue
         try:
-            index = ArticleIndex.load(index_dir, embedder)
+            index = load_index(seen, embedder, index_dir)
             index.encoder.encode(["Is the model working?"])
         except ArticleBotError as exc:
             yield problem(f"index {name}: {exc}")

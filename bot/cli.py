@@ -425,9 +425,8 @@ def evaluate_command(
 ) -> None:
     """Measure retrieval (BM25, dense, hybrid) and answers against gold answers."""
     from bot.answer.evaluation import evaluate, format_report, read_questions
-    from bot.runtime import make_answerer, make_embedder, sync_from_sources
+    from bot.runtime import load_index, make_answerer, make_embedder, sync_from_sources
     from index.articles import slugify
-    from index.store import ArticleIndex
 
     try:
         gold = read_questions(questions)
@@ -439,7 +438,7 @@ def evaluate_command(
     if articles is not None:
         target = index_dir or settings.data_dir / "eval" / slugify(str(articles.resolve()))
         sync_from_sources(settings, embedder, target, [str(articles)], progress=sys.stderr.isatty())
-    answerer = make_answerer(settings, ArticleIndex.load(target, embedder))
+    answerer = make_answerer(settings, load_index(settings, embedder, target))
     result = evaluate(answerer, gold, top_k or settings.top_k)
     typer.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
@@ -449,12 +448,13 @@ def chat(
     ctx: typer.Context, index_dir: IndexDirOption = None, collection: CollectionOption = None
 ) -> None:
     """Ask questions at a prompt; picks up newly published index versions as it goes."""
-    from bot.runtime import IndexWatcher, make_embedder
+    from bot.runtime import IndexWatcher, make_embedder, milvus_for
 
     settings = _settings(ctx, collection, index_dir=index_dir)
     embedder = make_embedder(settings)
     answerer = _answerer(settings, embedder)
-    watcher = IndexWatcher(answerer, settings.resolved_index_dir, embedder)
+    target = settings.resolved_index_dir
+    watcher = IndexWatcher(answerer, target, embedder, milvus_for(settings, target))
     typer.echo("Ask about the articles (empty line or Ctrl-D to quit).")
     while True:
         try:

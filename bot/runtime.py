@@ -29,6 +29,7 @@ from index.errors import ArticleBotError, BuildFailedError, NoArticlesError
 from index.fetch import Fetcher
 from index.freshness import refresh
 from index.layout import Manifest, has_index, read_pointer
+from index.milvus import MilvusConfig
 from index.store import ArticleIndex
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,17 @@ def open_index(settings: Settings, embedder: Embedder, *, bootstrap: bool) -> Ar
     if bootstrap and not has_index(index_dir):
         log.info("no index at %s yet; building it from %s", index_dir, settings.resolved_sources)
         build_in_child_process(settings, index_dir)
-    return ArticleIndex.load(index_dir, embedder)
+    return load_index(settings, embedder, index_dir)
+
+
+def load_index(settings: Settings, embedder: Embedder, index_dir: Path) -> ArticleIndex:
+    """The current version at `index_dir`, its Milvus collection (if it has one)
+    opened where the settings say."""
+    return ArticleIndex.load(index_dir, embedder, milvus_for(settings, index_dir))
+
+
+def milvus_for(settings: Settings, index_dir: Path) -> MilvusConfig:
+    return MilvusConfig.of(settings.section(IndexConfig), index_dir)
 
 
 def build_in_child_process(settings: Settings, index_dir: Path) -> None:
@@ -178,10 +189,17 @@ class IndexWatcher:
     of the pointer file before each question (a few microseconds), a load when
     another process or this one published a new version."""
 
-    def __init__(self, answerer: Answerer, index_dir: Path, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        answerer: Answerer,
+        index_dir: Path,
+        embedder: Embedder,
+        milvus: MilvusConfig | None = None,
+    ) -> None:
         self.answerer = answerer
         self.index_dir = Path(index_dir)
         self.embedder = embedder
+        self.milvus = milvus
         self._lock = threading.Lock()
 
     def refresh(self) -> bool:
@@ -195,7 +213,7 @@ class IndexWatcher:
                 name = read_pointer(self.index_dir)
                 if name in (None, self.answerer.index.version):
                     return False
-                index = ArticleIndex.load(self.index_dir, self.embedder)
+                index = ArticleIndex.load(self.index_dir, self.embedder, self.milvus)
         except ArticleBotError:
             log.warning(
                 "could not load the current index version; still serving %s",

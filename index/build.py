@@ -48,6 +48,7 @@ from index.layout import (
 )
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
+from index.milvus import MilvusConfig, collection_name, connect, drop_collection, write_collection
 from index.onnx_model import OnnxEncoder
 from index.sentences import SentenceTable
 from index.terms import Terms, TermStats
@@ -73,6 +74,11 @@ def vector_config(config: IndexConfig) -> VectorIndexConfig:
     )
 
 
+def milvus_config(config: IndexConfig, index_dir: Path) -> MilvusConfig | None:
+    """Where builds store chunks, vectors and BM25 in Milvus; None when in FAISS files."""
+    return MilvusConfig.of(config, index_dir) if config.vector_store == "milvus" else None
+
+
 def chunk_articles(
     articles: list[Article], embedder: Embedder, config: ChunkingConfig
 ) -> list[Chunk]:
@@ -91,21 +97,19 @@ def write_version(
     sentences: SentenceTable,
     manifest_fields: dict,
     vectors_config: VectorIndexConfig,
+    milvus: MilvusConfig | None = None,
 ) -> Manifest:
-    """Write one complete version next to the others and make it current."""
-    import faiss
-
+    """Write one complete version next to the others and make it current: its
+    vectors and BM25 in FAISS and bm25s files, or in a Milvus collection."""
     versions = index_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     name = new_version_name()
     staging = versions / f".tmp-{name}"
     staging.mkdir()
     try:
-        vector_index, about = build_vector_index(vectors, vectors_config)
-        write_file(staging / VECTORS, lambda p: faiss.write_index(vector_index, str(p)))
+        about = write_search_indexes(staging, name, chunks, vectors, vectors_config, milvus)
         write_text(staging / CHUNKS, jsonl([c.to_dict() for c in chunks]))
         write_text(staging / ARTICLES, jsonl([a.to_dict() for a in articles]))
-        LexicalIndex.build([c.text for c in chunks]).save(staging / LEXICAL)
         sentences.save(staging, write_file)
         lexicon = Lexicon.of(f"{a.title}\n\n{a.text}" for a in articles)
         write_text(staging / LEXICON, lexicon.to_json())
@@ -122,19 +126,52 @@ def write_version(
         staging.rename(versions / name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        discard_collection(name, milvus)
         raise
     try:
         switch_current(index_dir, name)
     except BaseException:
         if read_pointer(index_dir) != name:  # never became current: nothing may use it
             shutil.rmtree(versions / name, ignore_errors=True)
+            discard_collection(name, milvus)
         raise
     return manifest
 
 
-def prune_versions(index_dir: Path, keep: int) -> None:
+def write_search_indexes(
+    staging: Path,
+    name: str,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    config: VectorIndexConfig,
+    milvus: MilvusConfig | None,
+) -> dict:
+    """The version's dense and BM25 indexes, in its folder or in Milvus; what the
+    manifest records about them."""
+    if milvus is not None:
+        return write_collection(connect(milvus), collection_name(name), chunks, vectors, config)
+    import faiss
+
+    vector_index, about = build_vector_index(vectors, config)
+    write_file(staging / VECTORS, lambda p: faiss.write_index(vector_index, str(p)))
+    LexicalIndex.build([c.text for c in chunks]).save(staging / LEXICAL)
+    return about
+
+
+def discard_collection(version: str, milvus: MilvusConfig | None) -> None:
+    """Drop version `version`'s Milvus collection, if it has one (a failed build's,
+    a pruned version's). Best effort: the version is gone whatever Milvus says."""
+    if milvus is None:
+        return
+    try:
+        drop_collection(connect(milvus), collection_name(version))
+    except Exception:  # Milvus down or the file busy: leave it, say so
+        log.warning("could not drop Milvus collection %s", collection_name(version), exc_info=True)
+
+
+def prune_versions(index_dir: Path, keep: int, milvus: MilvusConfig | None = None) -> None:
     """Remove all but the newest `keep` versions (never the current one), and
-    any staging directory a crashed build left behind."""
+    any staging directory a crashed build left behind, with their Milvus collections."""
     versions = index_dir / VERSIONS
     current = read_pointer(index_dir)
     names = sorted(p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -142,6 +179,7 @@ def prune_versions(index_dir: Path, keep: int) -> None:
     stale += [p.name for p in versions.iterdir() if p.name.startswith(".tmp-")]
     for name in stale:
         shutil.rmtree(versions / name, ignore_errors=True)
+        discard_collection(name.removeprefix(".tmp-"), milvus)
     _prune_models(index_dir)
 
 
@@ -360,10 +398,11 @@ def publish(
         "extra": {"chunks_embedded": embedded, "sentences_embedded": sentences_embedded},
         "build_seconds": round(time.perf_counter() - started, 3),
     }
+    milvus = milvus_config(config, index_dir)
     manifest = write_version(
-        index_dir, articles, chunks, vectors, sentences, fields, vector_config(config)
+        index_dir, articles, chunks, vectors, sentences, fields, vector_config(config), milvus
     )
-    prune_versions(index_dir, config.keep_versions)
+    prune_versions(index_dir, config.keep_versions, milvus)
     return manifest
 
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 
 class FetchConfig(BaseModel):
@@ -52,6 +52,13 @@ class IndexConfig(BaseModel):
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=8)
     hnsw_ef_search: int = Field(1024, ge=8)
+    # Where a build stores chunks, vectors and BM25: "faiss" (files in the version) or
+    # "milvus" (a Milvus collection per version, at milvus_uri: a file path runs
+    # Milvus Lite in this process, by default milvus.db in the index directory;
+    # http://host:19530 is a Milvus server or cluster, with milvus_token if it asks).
+    vector_store: Literal["faiss", "milvus"] = "faiss"
+    milvus_uri: str | None = None
+    milvus_token: SecretStr | None = None
 
 
 class RetrievalMode(StrEnum):

@@ -63,6 +63,10 @@ class IndexCorruptError(OperatorError):
     """An index exists but a file is unreadable, truncated or inconsistent."""
 
 
+class VectorStoreError(OperatorError):
+    """The configured vector store (Milvus) cannot be opened or reached."""
+
+
 class IndexBusyError(OperatorError):
     """Another build holds the index lock."""
 

@@ -21,6 +21,14 @@ def _bm25s():
     return bm25s
 
 
+def analyse(texts: list[str]) -> list[list[str]]:
+    """Each text's BM25 terms, as the bm25s index makes them: English stop words
+    out, Snowball stems (for stores that index terms made here: index/milvus.py)."""
+    import Stemmer
+
+    return LexicalIndex._tokenize(texts, Stemmer.Stemmer("english"), return_ids=False)
+
+
 class LexicalIndex:
     """A BM25 retriever over chunk texts, with the same stemming for queries."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from index.articles import Article
 from index.chunking import Chunk
+from index.config import IndexConfig
 from index.embedding import FULL_INSTALL_HINT, Embedder, TextEncoder
 from index.errors import (
     IndexCorruptError,
@@ -35,6 +36,7 @@ from index.layout import (
 )
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
+from index.milvus import MilvusConfig, connect, open_collection
 from index.sentences import VECTORS as SENTENCE_VECTORS
 from index.sentences import SentenceTable
 from index.terms import TermStats
@@ -128,6 +130,29 @@ def read_sentences(version_dir: Path, manifest: Manifest) -> SentenceTable | Non
         ) from None
 
 
+def _open_files(version_dir: Path, about: dict, size: int) -> tuple[object, LexicalIndex]:
+    """The version's FAISS index, mapped (opening reads only the graph; pages come
+    in as searches touch them), and its bm25s index."""
+    import faiss
+
+    try:
+        mapped = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
+        vectors = faiss.read_index(str(version_dir / VECTORS), mapped)
+    except RuntimeError as exc:
+        message = str(exc).strip().splitlines()[-1]
+        raise IndexCorruptError(
+            f"cannot read {version_dir / VECTORS} ({message}); {REBUILD_HINT}"
+        ) from None
+    if about.get("type") == "IndexHNSWFlat":
+        vectors.hnsw.efSearch = about["ef_search"]
+    try:
+        return vectors, LexicalIndex.load(version_dir / LEXICAL, size)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"cannot read {version_dir / LEXICAL} ({exc}); {REBUILD_HINT}"
+        ) from None
+
+
 class ArticleIndex:
     """One loaded, read-only version of the index."""
 
@@ -155,10 +180,12 @@ class ArticleIndex:
         return self.manifest.version
 
     @classmethod
-    def load(cls, index_dir: Path, embedder: Embedder) -> ArticleIndex:
-        """Load the current version, refusing anything damaged or built for another model."""
-        import faiss
-
+    def load(
+        cls, index_dir: Path, embedder: Embedder, milvus: MilvusConfig | None = None
+    ) -> ArticleIndex:
+        """Load the current version, refusing anything damaged or built for another
+        model. A version stored in Milvus is opened at `milvus` (default: the Milvus
+        Lite file in the index directory)."""
         index_dir = Path(index_dir)
         name = read_pointer(index_dir)
         if name is None:
@@ -170,32 +197,21 @@ class ArticleIndex:
         manifest = read_manifest(version_dir / MANIFEST)
         _check_compatible(manifest, embedder, version_dir)
         _check_files(version_dir, manifest)
-        try:
-            # the vectors stay on disk, mapped: opening reads only the graph, and pages
-            # come in as searches touch them (and leave when memory is short)
-            mapped = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
-            vectors = faiss.read_index(str(version_dir / VECTORS), mapped)
-        except RuntimeError as exc:
-            message = str(exc).strip().splitlines()[-1]
-            raise IndexCorruptError(
-                f"cannot read {version_dir / VECTORS} ({message}); {REBUILD_HINT}"
-            ) from None
-        about = manifest.extra.get("vector_index", {})
-        if about.get("type") == "IndexHNSWFlat":
-            vectors.hnsw.efSearch = about["ef_search"]
         chunks = [Chunk.from_dict(row) for row in read_jsonl(version_dir / CHUNKS)]
         articles = {row["id"]: Article.from_dict(row) for row in read_jsonl(version_dir / ARTICLES)}
+        about = manifest.extra.get("vector_index", {})
+        if about.get("type") == "milvus":
+            milvus = milvus or MilvusConfig.of(IndexConfig(), index_dir)
+            vectors, lexical = open_collection(
+                connect(milvus), about, manifest.chunk_count, version_dir
+            )
+        else:
+            vectors, lexical = _open_files(version_dir, about, manifest.chunk_count)
         if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:
             raise IndexCorruptError(
                 f"the index at {version_dir} is inconsistent ({vectors.ntotal} vectors, "
                 f"{len(chunks)} chunks); {REBUILD_HINT}"
             )
-        try:
-            lexical = LexicalIndex.load(version_dir / LEXICAL, len(chunks))
-        except (OSError, ValueError) as exc:
-            raise IndexCorruptError(
-                f"cannot read {version_dir / LEXICAL} ({exc}); {REBUILD_HINT}"
-            ) from None
         encoder = query_encoder(index_dir, manifest, embedder)
         index = cls(manifest, articles, chunks, vectors, lexical, encoder)
         index.lexicon = read_lexicon(version_dir, manifest)

@@ -27,7 +27,7 @@ from bot.chat.config import ChatConfig
 from bot.chat.state import State, local_state
 from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
-from bot.runtime import IndexWatcher, sync_from_sources
+from bot.runtime import IndexWatcher, milvus_for, sync_from_sources
 from bot.settings import DEFAULT_COLLECTION, Settings
 from index.articles import Article
 from index.embedding import Embedder
@@ -118,7 +118,8 @@ class ChatService:
 
     def _open_desk(self, name: str, answerer: Answerer) -> Desk:
         settings = self.settings.for_collection(name)
-        watcher = IndexWatcher(answerer, settings.resolved_index_dir, self.embedder)
+        index_dir = settings.resolved_index_dir
+        watcher = IndexWatcher(answerer, index_dir, self.embedder, milvus_for(settings, index_dir))
         return Desk(name, settings, answerer, watcher)
 
     @property
