@@ -172,7 +172,8 @@ def share(terms: AbstractSet[str], weights: dict[str, float]) -> float:
 
 
 def ranked(scores: dict[int, float]) -> list[int]:
-    return sorted(scores, key=scores.__getitem__, reverse=True)
+    """Best first; equal scores in chunk order, whichever store found them."""
+    return sorted(scores, key=lambda i: (-scores[i], i))
 
 
 def normalise(scores: dict[int, float]) -> dict[int, float]:
