@@ -110,9 +110,9 @@ def write_collection(
     client.flush(name)
     # not waited for here (Milvus Lite lacks the call that waiting makes): loading
     # the collection waits until its indexes serve
-    client.create_index(name, _indexes(client, config, len(chunks)), sync=False)
-    client.load_collection(name)
     dense = "FLAT" if len(chunks) <= config.flat_max else "HNSW"
+    client.create_index(name, _indexes(client, config, dense), sync=False)
+    client.load_collection(name)
     about = {"type": "milvus", "collection": name, "dense_index": dense}
     if dense == "HNSW":
         about |= {"hnsw_m": config.hnsw_m, "ef_search": config.ef_search}
@@ -140,10 +140,11 @@ def _schema(client: object, dimension: int) -> object:
     return schema
 
 
-def _indexes(client: object, config: VectorIndexConfig, size: int) -> object:
-    """Exact inner product up to `flat_max` vectors, HNSW beyond (as with FAISS)."""
+def _indexes(client: object, config: VectorIndexConfig, dense: str) -> object:
+    """The dense index (exact up to `flat_max` vectors, HNSW beyond, as with FAISS)
+    and BM25's."""
     params = client.prepare_index_params()
-    if size <= config.flat_max:
+    if dense == "FLAT":
         params.add_index("dense", index_type="FLAT", metric_type="IP")
     else:
         hnsw = {"M": config.hnsw_m, "efConstruction": config.ef_construction}

@@ -168,6 +168,19 @@ def test_a_version_whose_collection_is_gone_is_refused_by_name(
         ArticleIndex.load(index_dir, fast_embedder)
 
 
+def test_a_collection_missing_chunks_is_refused(
+    tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    index_dir = tmp_path / "index"
+    build_index(library(), fast_embedder, index_dir, MILVUS)
+    name = collection_name(read_pointer(index_dir))
+    client = connect(MilvusConfig(str(index_dir / LITE_FILE)))
+    client.delete(name, ids=[0])
+    client.flush(name)
+    with pytest.raises(IndexCorruptError, match=f"{name} holds 5 chunks.*has 6"):
+        ArticleIndex.load(index_dir, fast_embedder)
+
+
 def test_past_flat_max_the_dense_index_is_hnsw(
     tmp_path: Path, fast_embedder: HashingEmbedder, settings: Settings
 ) -> None:
@@ -177,6 +190,9 @@ def test_past_flat_max_the_dense_index_is_hnsw(
     index = ArticleIndex.load(index_dir, fast_embedder)
     about = index.manifest.extra["vector_index"]
     assert about["dense_index"] == "HNSW" and about["ef_search"] == 64
+    client = connect(MilvusConfig(str(index_dir / LITE_FILE)))
+    built = client.describe_index(about["collection"], "dense")
+    assert built["index_type"] == "HNSW", built
     retriever = Retriever(index, settings.section(RetrievalConfig), Terms())
     hit = retriever.search("Mara Lindqvist", 1, mode="dense")[0]
     assert "Mara Lindqvist" in hit.chunk.text
