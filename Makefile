@@ -61,7 +61,7 @@ lock:
 	.venv-lock/bin/python -m pip install --quiet pip-tools==7.6.2
 	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --output-file $(SERVE_LOCK) pyproject.toml
 	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --extra build --output-file $(LOCK) pyproject.toml
-	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --extra build --extra test --extra bench \
+	PATH=.venv-lock/bin:$$PATH $(PIP_COMPILE) --extra build --extra test --extra bench --extra milvus \
 		--output-file $(TEST_LOCK) pyproject.toml
 
 bench-peers:

@@ -58,8 +58,14 @@ class MilvusConfig:
 
 def connect(config: MilvusConfig) -> object:
     """A client for `config`, or an error that says why Milvus cannot be used."""
-    from pymilvus import MilvusClient
-    from pymilvus.exceptions import MilvusException
+    try:
+        from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
+    except ImportError:
+        raise VectorStoreError(
+            "vector_store = \"milvus\" needs pymilvus and milvus-lite, which this "
+            "install lacks: pip install 'articlebot[milvus]'"
+        ) from None
 
     if config.is_lite:
         Path(config.uri).parent.mkdir(parents=True, exist_ok=True)

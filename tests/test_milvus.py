@@ -15,10 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.runtime import make_answerer
+from bot.runtime import IndexWatcher, make_answerer
 from bot.settings import Settings, bundled_dir
 from index.articles import Article, load_articles
 from index.build import build_index
+from index.collection import Collection, rollback
 from index.config import IndexConfig, RetrievalConfig
 from index.embedding import Embedder
 from index.errors import IndexCorruptError, VectorStoreError
@@ -157,6 +158,30 @@ def test_a_failed_build_leaves_no_collection_and_the_current_version_serving(
     assert ArticleIndex.load(index_dir, fast_embedder).manifest.chunk_count > 0
 
 
+def test_a_running_answerer_follows_milvus_versions_and_a_rollback(
+    tmp_path: Path, fast_embedder: HashingEmbedder, settings: Settings
+) -> None:
+    index_dir = tmp_path / "index"
+    articles = library()
+    bridge = next(a for a in articles if a.id == "harbour-bridge")
+    config = IndexConfig(vector_store="milvus", milvus_uri=str(tmp_path / "elsewhere.db"))
+    milvus = MilvusConfig.of(config, index_dir)
+    collection = Collection(index_dir, fast_embedder, config)
+    collection.add([a for a in articles if a is not bridge])
+    answerer = make_answerer(settings, ArticleIndex.load(index_dir, fast_embedder, milvus))
+    watcher = IndexWatcher(answerer, index_dir, fast_embedder, milvus)
+    assert not (index_dir / LITE_FILE).exists()
+    first = answerer.index.version
+    assert not answerer.index.lexical.search("harbour bridge", 5)
+    collection.add([bridge])
+    assert watcher.refresh() and answerer.index.version != first
+    found = answerer.index.lexical.search("harbour bridge", 5)
+    assert answerer.index.chunks[found[0][0]].article_id == "harbour-bridge"
+    assert rollback(index_dir) == first
+    assert watcher.refresh() and answerer.index.version == first
+    assert not answerer.index.lexical.search("harbour bridge", 5)
+
+
 def test_a_version_whose_collection_is_gone_is_refused_by_name(
     tmp_path: Path, fast_embedder: HashingEmbedder
 ) -> None:
@@ -251,8 +276,13 @@ def test_the_command_line_builds_into_milvus_and_answers_from_it(
     tmp_path: Path, embedder: Embedder
 ) -> None:
     """`index build` then `ask` with ARTICLEBOT_VECTOR_STORE=milvus, as an operator
-    runs them: the settings alone send the build to Milvus Lite."""
-    env = {"ARTICLEBOT_VECTOR_STORE": "milvus", "ARTICLEBOT_DATA_DIR": str(tmp_path)}
+    runs them: the settings alone send the build to Milvus (Lite, at milvus_uri)
+    and the questions to it."""
+    env = {
+        "ARTICLEBOT_VECTOR_STORE": "milvus",
+        "ARTICLEBOT_MILVUS_URI": str(tmp_path / "shared.db"),
+        "ARTICLEBOT_DATA_DIR": str(tmp_path),
+    }
     index_dir = tmp_path / "index"
     runner = CliRunner()
     built = runner.invoke(
@@ -261,7 +291,7 @@ def test_the_command_line_builds_into_milvus_and_answers_from_it(
         env=env,
     )
     assert built.exit_code == 0, built.output
-    assert (index_dir / LITE_FILE).exists()
+    assert (tmp_path / "shared.db").exists() and not (index_dir / LITE_FILE).exists()
     asked = runner.invoke(
         app,
         [
