@@ -225,13 +225,15 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=1000)
     parser.add_argument("--eval-dir", type=Path, default=EVAL)
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # the serving half
+    parser.add_argument("--keep", type=Path, help="build into this directory and keep it")
     args = parser.parse_args()
     squad = args.eval_dir / "squad-v1.1-dev"
     questions = [q.question for q in read_questions(squad / "questions.jsonl")][: args.questions]
     if args.serve:
         print(json.dumps(serve(args.serve, questions)))
         return
-    index_dir = Path(tempfile.mkdtemp(prefix="articlebot-scale-")) / "index"
+    work = args.keep or Path(tempfile.mkdtemp(prefix="articlebot-scale-"))
+    index_dir = work / "index"
     try:
         result = build(index_dir, args.passages, squad)
         print(json.dumps(result, indent=2), flush=True)
@@ -252,7 +254,8 @@ def main() -> None:
         )
         result |= json.loads(serving.stdout.strip().splitlines()[-1])
     finally:
-        shutil.rmtree(index_dir.parent, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     result["goals"] = {
         "open_seconds<=5": result["open_seconds"] <= 5,
         "answer_ms_p50<=20": result["answer_ms_p50"] <= 20,

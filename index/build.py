@@ -391,7 +391,7 @@ def publish(
         )
     finally:
         cache.close()
-    sentences = SentenceTable(spans, sentence_vectors)
+    sentences = SentenceTable.of(spans, sentence_vectors, sentence_texts, len(chunks))
     fields = {
         **manifest_fields(embedder, chunking, articles, chunks, added_at or {}, now),
         "onnx": onnx,

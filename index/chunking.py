@@ -9,7 +9,7 @@ that straddles a boundary is still found whole.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import blingfire
 
@@ -34,6 +34,7 @@ class Chunk:
     start: int
     end: int
     text: str
+    position: int = field(default=-1, compare=False)  # in its loaded version; -1 until then
 
     def to_dict(self) -> dict:
         return {
@@ -45,8 +46,10 @@ class Chunk:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> Chunk:
-        return cls(data["id"], data["article_id"], data["start"], data["end"], data["text"])
+    def from_dict(cls, data: dict, position: int = -1) -> Chunk:
+        return cls(
+            data["id"], data["article_id"], data["start"], data["end"], data["text"], position
+        )
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def connect(config: MilvusConfig) -> object:
         from pymilvus.exceptions import MilvusException
     except ImportError:
         raise VectorStoreError(
-            "vector_store = \"milvus\" needs pymilvus and milvus-lite, which this "
+            'vector_store = "milvus" needs pymilvus and milvus-lite, which this '
             "install lacks: pip install 'articlebot[milvus]'"
         ) from None
 

@@ -2,9 +2,9 @@
 and a rerank by how much of the question one sentence of each passage covers.
 
 Everything a question's passages are ranked by lives here: the inverse document
-frequencies come from the version's term statistics (index/terms.py, counted at
-build time), each chunk's sentences and their content words are read once per
-loaded index. Results are typed `Hit`s
+frequencies come from the version's term statistics (index/terms.py), each
+chunk's sentences, their vectors and their terms from its sentence table
+(index/sentences.py), all worked out at build time. Results are typed `Hit`s
 that carry each score; what an answer says about them is the bot's business.
 """
 
@@ -13,15 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from index.chunking import Chunk, sentence_spans
 from index.config import Fusion, RetrievalConfig, RetrievalMode
 from index.store import ArticleIndex
-from index.terms import Terms, TermStats
+from index.terms import Terms, TermStats, term_key
 
 RRF_K = 60
+SENTENCE_CACHE = 4096  # chunks whose sentences are kept, most recently asked first
 
 
 @dataclass(frozen=True)
@@ -40,58 +42,61 @@ class Sentence:
 
     start: int
     end: int
-    terms: frozenset[str]
+    terms: frozenset[int]  # term keys (index/terms.py)
     vector: np.ndarray | None = None
 
 
 class Retriever:
     """Finds passages in one loaded index. Built once per loaded version, from the
-    term statistics the version stores (counted here only for versions built before
-    them); each chunk's sentences are reduced to their terms the first time the
-    chunk is seen."""
+    term statistics and sentence table the version stores (what versions built
+    before them lack is worked out here); the sentences of the chunks asked about
+    most recently are kept."""
 
     def __init__(self, index: ArticleIndex, config: RetrievalConfig, terms: Terms) -> None:
         self.index = index
         self.config = config
         self.terms = terms
         self.stats = index.term_stats or TermStats.of((c.text for c in index.chunks), terms)
-        self._sentences: dict[str, list[Sentence]] = {}
-        self._positions = {chunk.id: i for i, chunk in enumerate(index.chunks)}
+        self.sentences_at = lru_cache(maxsize=SENTENCE_CACHE)(self._sentences_at)
 
-    def weights(self, question: str) -> dict[str, float]:
-        """Each of the question's terms, weighted by its share of the question's IDF."""
+    def weights(self, question: str) -> dict[int, float]:
+        """Each of the question's terms (as term keys), weighted by its share of the
+        question's IDF."""
         raw = {t: self.stats.idf(t) for t in self.terms(question)}
         total = sum(raw.values()) or 1.0
-        return {t: w / total for t, w in raw.items()}
+        return {term_key(t): w / total for t, w in raw.items()}
 
     def sentences(self, chunk: Chunk) -> list[Sentence]:
-        """The chunk's sentences: split and embedded at build time when the version
-        has a sentence table, else split here (once per chunk)."""
-        cached = self._sentences.get(chunk.id)
-        if cached is None:
-            text, table = chunk.text, self.index.sentences
-            if table is None:
-                spans = [(s.start, s.end, None) for s in sentence_spans(text)]
-            else:
-                rows = table.rows_of(self._positions[chunk.id])
-                spans = [
-                    (int(start), int(end), vector)
-                    for (_, start, end), vector in zip(
-                        table.spans[rows], table.vectors[rows], strict=True
-                    )
-                ]
-            cached = [
-                Sentence(start, end, frozenset(self.terms(text[start:end])), vector)
-                for start, end, vector in spans
+        """The sentences of a chunk of this version."""
+        return self.sentences_at(chunk.position)
+
+    def _sentences_at(self, position: int) -> list[Sentence]:
+        """The sentences of the chunk at `position`: spans, vectors and terms from the
+        version's sentence table; what older versions lack of it is worked out here."""
+        text, table = self.index.chunks[position].text, self.index.sentences
+        if table is None:
+            return [
+                Sentence(s.start, s.end, self.terms.keys(text[s.start : s.end]))
+                for s in sentence_spans(text)
             ]
-            self._sentences[chunk.id] = cached
-        return cached
+        rows = table.rows_of(position)
+        return [
+            Sentence(
+                int(start),
+                int(end),
+                table.terms.of_row(row) if table.terms else self.terms.keys(text[start:end]),
+                vector,
+            )
+            for row, (_, start, end), vector in zip(
+                range(rows.start, rows.stop), table.spans[rows], table.vectors[rows], strict=True
+            )
+        ]
 
     def embed(self, question: str) -> np.ndarray:
         """The question's vector, by the index's own encoder."""
         return self.index.encoder.encode([question])[0]
 
-    def coverage(self, chunk: Chunk, weights: dict[str, float]) -> float:
+    def coverage(self, chunk: Chunk, weights: dict[int, float]) -> float:
         """The largest share of the question's (IDF-weighted) words in one sentence."""
         return max((share(s.terms, weights) for s in self.sentences(chunk)), default=0.0)
 
@@ -166,7 +171,7 @@ class Retriever:
         return [Hit(index.chunks[i], exact[i], ranking[i]) for i in best]
 
 
-def share(terms: AbstractSet[str], weights: dict[str, float]) -> float:
+def share(terms: AbstractSet[int], weights: dict[int, float]) -> float:
     """The part of the question's (IDF-weighted) words that `terms` hold."""
     return sum(w for t, w in weights.items() if t in terms)
 

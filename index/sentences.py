@@ -1,29 +1,67 @@
-"""Every sentence of every chunk, split and embedded once, at build time: where it
-is (chunk, start, end) and its vector. The answer is a sentence, and the sentence
-closest in meaning to the question is usually the one that answers it, which a
-chunk's one vector blurs."""
+"""Every sentence of every chunk, split, embedded and reduced to its terms once, at
+build time: where it is (chunk, start, end), its vector and its terms. The answer
+is a sentence, and the sentence closest in meaning to the question is usually the
+one that answers it, which a chunk's one vector blurs. Stored as arrays that a
+loaded version maps rather than reads, so opening one does no per-sentence work."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from index.chunking import Chunk, sentence_spans
+from index.terms import Terms
 
 SPANS = "sentence-spans.npy"
 VECTORS = "sentence-vectors.npy"
+CHUNK_ROWS = "sentence-chunk-rows.npy"
+TERM_OFFSETS = "sentence-term-offsets.npy"
+TERM_KEYS = "sentence-terms.npy"
+
+
+@dataclass(frozen=True)
+class SentenceTerms:
+    """Each sentence's terms as term keys (index/terms.py): row i's are
+    `keys[offsets[i]:offsets[i + 1]]`."""
+
+    offsets: np.ndarray
+    keys: np.ndarray
+
+    @classmethod
+    def of(cls, texts: Iterable[str], terms: Terms) -> SentenceTerms:
+        offsets, keys = array("q", [0]), array("q")
+        for text in texts:
+            keys.extend(terms.keys(text))
+            offsets.append(len(keys))
+        return cls(np.frombuffer(offsets, dtype=np.int64), np.frombuffer(keys, dtype=np.int64))
+
+    def of_row(self, row: int) -> frozenset[int]:
+        return frozenset(self.keys[self.offsets[row] : self.offsets[row + 1]].tolist())
 
 
 @dataclass(frozen=True)
 class SentenceTable:
     """Rows in chunk order: `spans` [n, 3] holds (chunk position, start, end) with
-    the span inside the chunk's text; `vectors` [n, dim] the unit vector of each."""
+    the span inside the chunk's text; `vectors` [n, dim] the unit vector of each;
+    `chunk_rows` [chunks + 1] where each chunk's rows begin; `terms` each row's
+    terms. (The last two are None in versions built before them.)"""
 
     spans: np.ndarray
     vectors: np.ndarray
+    chunk_rows: np.ndarray | None = None
+    terms: SentenceTerms | None = None
+
+    @classmethod
+    def of(
+        cls, spans: np.ndarray, vectors: np.ndarray, texts: Iterable[str], chunks: int
+    ) -> SentenceTable:
+        """The table of a version being built: `texts` are the sentences `spans` hold."""
+        rows = np.searchsorted(spans[:, 0], np.arange(chunks + 1), side="left")
+        return cls(spans, vectors, rows.astype(np.int64), SentenceTerms.of(texts, Terms()))
 
     @staticmethod
     def split(chunks: list[Chunk]) -> tuple[np.ndarray, list[str]]:
@@ -38,6 +76,8 @@ class SentenceTable:
 
     def rows_of(self, position: int) -> slice:
         """The rows of one chunk's sentences."""
+        if self.chunk_rows is not None:
+            return slice(int(self.chunk_rows[position]), int(self.chunk_rows[position + 1]))
         first = int(np.searchsorted(self.spans[:, 0], position, side="left"))
         last = int(np.searchsorted(self.spans[:, 0], position, side="right"))
         return slice(first, last)
@@ -46,6 +86,10 @@ class SentenceTable:
         """Written with `write(path, fn)`, the build's durable writer."""
         write(folder / SPANS, lambda p: _save(p, self.spans))
         write(folder / VECTORS, lambda p: _save(p, self.vectors))
+        if self.chunk_rows is not None and self.terms is not None:
+            write(folder / CHUNK_ROWS, lambda p: _save(p, self.chunk_rows))
+            write(folder / TERM_OFFSETS, lambda p: _save(p, self.terms.offsets))
+            write(folder / TERM_KEYS, lambda p: _save(p, self.terms.keys))
 
     @classmethod
     def load(cls, folder: Path, chunks: int, dimension: int) -> SentenceTable:
@@ -62,7 +106,20 @@ class SentenceTable:
             or (len(spans) and (spans[0, 0] < 0 or spans[-1, 0] >= chunks))
         ):
             raise ValueError("sentence table does not match the chunks")
-        return cls(spans, vectors)
+        if not (folder / CHUNK_ROWS).is_file():
+            return cls(spans, vectors)  # built before sentence terms
+        rows = np.load(folder / CHUNK_ROWS, mmap_mode="r", allow_pickle=False)
+        offsets = np.load(folder / TERM_OFFSETS, mmap_mode="r", allow_pickle=False)
+        keys = np.load(folder / TERM_KEYS, mmap_mode="r", allow_pickle=False)
+        if (
+            rows.shape != (chunks + 1,)
+            or rows[-1] != len(spans)
+            or offsets.shape != (len(spans) + 1,)
+            or offsets[-1] != len(keys)
+            or keys.dtype != np.int64
+        ):
+            raise ValueError("sentence terms do not match the sentences")
+        return cls(spans, vectors, rows, SentenceTerms(offsets, keys))
 
 
 def _save(path: Path, array: np.ndarray) -> None:

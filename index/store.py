@@ -197,7 +197,8 @@ class ArticleIndex:
         manifest = read_manifest(version_dir / MANIFEST)
         _check_compatible(manifest, embedder, version_dir)
         _check_files(version_dir, manifest)
-        chunks = [Chunk.from_dict(row) for row in read_jsonl(version_dir / CHUNKS)]
+        rows = read_jsonl(version_dir / CHUNKS)
+        chunks = [Chunk.from_dict(row, position) for position, row in enumerate(rows)]
         articles = {row["id"]: Article.from_dict(row) for row in read_jsonl(version_dir / ARTICLES)}
         about = manifest.extra.get("vector_index", {})
         if about.get("type") == "milvus":

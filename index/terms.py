@@ -4,6 +4,7 @@ when the version is built, and stored in it, so opening a version counts nothing
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -60,6 +61,13 @@ QUESTION_WORDS = frozenset(
 )
 
 
+def term_key(term: str) -> int:
+    """A term as a stable 64-bit number: what a version stores of each sentence's
+    words (index/sentences.py), and what questions' words are compared as."""
+    digest = hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little", signed=True)
+
+
 class Terms:
     """Content words for lexical matching: lower-cased, stemmed, no stop or question words."""
 
@@ -76,6 +84,10 @@ class Terms:
         words = [w[:-2] if w.endswith("'s") else w for w in words]
         with self._lock:  # PyStemmer objects are not thread-safe
             return set(self._stemmer.stemWords(words))
+
+    def keys(self, text: str) -> frozenset[int]:
+        """The text's terms, as `term_key`s."""
+        return frozenset(term_key(t) for t in self(text))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from bot.settings import Settings, load_settings
 from index.embedding import Embedder
 from index.layout import MANIFEST, read_pointer
 from index.lexicon import Lexicon
-from index.sentences import SPANS, VECTORS
+from index.sentences import CHUNK_ROWS, SPANS, TERM_KEYS, TERM_OFFSETS, VECTORS
 from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
 
@@ -71,7 +71,29 @@ def test_a_version_without_a_sentence_table_still_answers(
     assert answer.question and (answer.abstained or answer.sources)
 
 
-@pytest.mark.parametrize("damage", ["truncate", "other-shape"])
+def test_a_version_without_sentence_terms_ranks_and_answers_the_same(
+    fast_index_dir: Path, fast_index_copy: Path, fast_embedder: HashingEmbedder, settings: Settings
+) -> None:
+    """Versions built before sentence terms were stored work them out per question,
+    with the same result."""
+    version = fast_index_copy / "versions" / read_pointer(fast_index_copy)
+    manifest = json.loads((version / MANIFEST).read_text())
+    for name in (CHUNK_ROWS, TERM_OFFSETS, TERM_KEYS):
+        (version / name).unlink()
+        del manifest["files"][name]
+    (version / MANIFEST).write_text(json.dumps(manifest))
+    older = make_answerer(settings, ArticleIndex.load(fast_index_copy, fast_embedder))
+    newer = make_answerer(settings, ArticleIndex.load(fast_index_dir, fast_embedder))
+    assert older.index.sentences.terms is None and newer.index.sentences.terms is not None
+    for question in ["How much did the harbour bridge cost?", "When was the ISS launched?"]:
+        a, b = older.answer(question), newer.answer(question)
+        assert (a.text, [p.chunk.id for p in a.sources]) == (
+            b.text,
+            [p.chunk.id for p in b.sources],
+        )
+
+
+@pytest.mark.parametrize("damage", ["truncate", "other-shape", "terms"])
 def test_a_damaged_sentence_table_is_named(
     fast_index_copy: Path, fast_embedder: HashingEmbedder, damage: str
 ) -> None:
@@ -81,6 +103,11 @@ def test_a_damaged_sentence_table_is_named(
     path = version / VECTORS
     if damage == "truncate":
         path.write_bytes(path.read_bytes()[:-8])
+    elif damage == "terms":  # offsets past the end of the terms: same size, other values
+        offsets = version / TERM_OFFSETS
+        values = np.load(offsets)
+        with open(offsets, "wb") as handle:
+            np.save(handle, values + 1)
     else:  # same size, other shape: only the table's own check can tell
         vectors = np.load(path)
         with open(path, "wb") as handle:

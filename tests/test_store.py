@@ -24,7 +24,7 @@ from index.errors import (
 from index.layout import MANIFEST, TERM_STATS, VECTORS, read_pointer
 from index.retrieval import Retriever, Terms
 from index.store import ArticleIndex
-from index.terms import TermStats
+from index.terms import TermStats, term_key
 from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -219,9 +219,10 @@ def test_measured_recall_reflects_a_weak_index() -> None:
 def test_opening_a_version_counts_no_terms(
     fast_index_copy: Path, fast_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The document frequencies are counted at build time and stored in the version:
-    opening it and making its retriever reads them, and gives the IDFs that counting
-    every chunk gives."""
+    """The document frequencies and each sentence's terms are worked out at build time
+    and stored in the version: opening it and making its retriever reads them, and
+    gives the IDFs that counting every chunk gives; a search analyses only the
+    question, and finds each sentence's terms as analysing it would."""
     index = ArticleIndex.load(fast_index_copy, fast_embedder)
     counted = TermStats.of((c.text for c in index.chunks), Terms())
     assert index.term_stats == counted and counted.chunks == len(index.chunks) > 0
@@ -240,7 +241,14 @@ def test_opening_a_version_counts_no_terms(
     question = "When was the International Space Station launched?"
     weights = retriever.weights(question)
     raw = {t: counted.idf(t) for t in Terms()(question)}
-    assert weights == {t: w / sum(raw.values()) for t, w in raw.items()}
+    assert weights == {term_key(t): w / sum(raw.values()) for t, w in raw.items()}
+    analysed.clear()
+    hits = retriever.search(question, 5)
+    assert analysed == [question]
+    for hit in hits:
+        for sentence in retriever.sentences(hit.chunk):
+            words = real(Terms(), hit.chunk.text[sentence.start : sentence.end])
+            assert sentence.terms == {term_key(t) for t in words}
 
 
 def test_a_version_without_term_statistics_is_counted_on_open(

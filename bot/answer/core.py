@@ -69,7 +69,7 @@ class ScoredSentence:
     start: int
     end: int
     score: float
-    terms: frozenset[str] = frozenset()
+    terms: frozenset[int] = frozenset()  # term keys
     evidence: float = 0.0  # the score without any recency boost: what abstention looks at
 
     @property

@@ -65,7 +65,7 @@ class Question:
 
     text: str
     vector: np.ndarray
-    weights: dict[str, float]
+    weights: dict[int, float]  # by term key
     kind: str | None
     numbers: frozenset[str]
     unknown_names: int
