@@ -139,11 +139,14 @@ def build(index_dir: Path, passages: int, squad: Path) -> dict:
     sentence_vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
     for row, text in enumerate(texts):
         sentence_vectors[row] = vector_of(text)
+    lap("stand_in_embedding")
+    sentences = SentenceTable.of(spans, sentence_vectors, texts, len(chunks))
     del texts
+    lap("sentence_terms")
     starts = np.flatnonzero(np.r_[True, spans[1:, 0] != spans[:-1, 0]])
     vectors = np.add.reduceat(sentence_vectors, starts, axis=0)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    lap("stand_in_embedding")
+    lap("chunk_vectors")
     onnx, _ = prepare_onnx(index_dir, embedder)
     chunking = chunking_config(config, embedder)
     fields = {
@@ -158,7 +161,7 @@ def build(index_dir: Path, passages: int, squad: Path) -> dict:
         articles,
         chunks,
         np.ascontiguousarray(vectors, dtype=np.float32),
-        SentenceTable(spans, sentence_vectors),
+        sentences,
         fields,
         vector_config(config),
     )

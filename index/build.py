@@ -31,7 +31,6 @@ from index.files import fsync_dir, private_dirs, write_file, write_text
 from index.layout import (
     ARTICLES,
     CACHE,
-    CHUNKS,
     LEXICAL,
     LEXICON,
     MANIFEST,
@@ -40,7 +39,6 @@ from index.layout import (
     VECTORS,
     VERSIONS,
     Manifest,
-    jsonl,
     new_version_name,
     read_manifest,
     read_pointer,
@@ -51,6 +49,7 @@ from index.lexicon import Lexicon
 from index.milvus import MilvusConfig, collection_name, connect, drop_collection, write_collection
 from index.onnx_model import OnnxEncoder
 from index.sentences import SentenceTable
+from index.tables import write_articles, write_chunks
 from index.terms import Terms, TermStats
 from index.vectors import VectorIndexConfig, build_vector_index
 
@@ -108,8 +107,8 @@ def write_version(
     staging.mkdir()
     try:
         about = write_search_indexes(staging, name, chunks, vectors, vectors_config, milvus)
-        write_text(staging / CHUNKS, jsonl([c.to_dict() for c in chunks]))
-        write_text(staging / ARTICLES, jsonl([a.to_dict() for a in articles]))
+        write_chunks(staging, chunks, articles, write_file)
+        write_articles(staging, articles, write_file, ARTICLES)
         sentences.save(staging, write_file)
         lexicon = Lexicon.of(f"{a.title}\n\n{a.text}" for a in articles)
         write_text(staging / LEXICON, lexicon.to_json())

@@ -154,10 +154,17 @@ def _indexes(client: object, config: VectorIndexConfig, dense: str) -> object:
         params.add_index("dense", index_type="FLAT", metric_type="IP")
     else:
         hnsw = {"M": config.hnsw_m, "efConstruction": config.ef_construction}
-        params.add_index("dense", index_type="HNSW", metric_type="IP", params=hnsw)
-    bm25 = {"bm25_k1": K1, "bm25_b": B}
+        params.add_index("dense", index_type="HNSW", metric_type="IP", params=_both_ways(hnsw))
+    bm25 = _both_ways({"bm25_k1": K1, "bm25_b": B})
     params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=bm25)
     return params
+
+
+def _both_ways(params: dict) -> dict:
+    """Index parameters as pymilvus sends them (one key each) and nested under
+    "params" as well: Milvus reads either, Milvus Lite only the nested ones (it
+    builds with its defaults otherwise: BM25 k1 1.5 and b 0.75)."""
+    return {**params, "params": params}
 
 
 def _clip(text: str) -> str:
@@ -231,8 +238,9 @@ class MilvusLexical:
             output_fields=["position"],
             search_params={"metric_type": "BM25"},
         )[0]
-        # a server gives BM25 as a positive distance, Milvus Lite as its negative
-        return [(int(h.id), abs(float(h["distance"]))) for h in hits if h["distance"]]
+        # a server gives BM25 as a positive distance, Milvus Lite as its negative; both
+        # multiply it by k1 + 1, which bm25s's scores (Lucene's) do not
+        return [(int(h.id), abs(float(h["distance"])) / (K1 + 1)) for h in hits if h["distance"]]
 
 
 def open_collection(client: object, about: dict, chunk_count: int, where: Path) -> tuple:

@@ -6,6 +6,7 @@ the fix. Finding passages in it is index/retrieval.py's work."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from index.articles import Article
@@ -39,6 +40,7 @@ from index.lexicon import Lexicon
 from index.milvus import MilvusConfig, connect, open_collection
 from index.sentences import VECTORS as SENTENCE_VECTORS
 from index.sentences import SentenceTable
+from index.tables import CHUNK_INDEX, ArticleTable, ChunkTable
 from index.terms import TermStats
 
 log = logging.getLogger(__name__)
@@ -130,6 +132,27 @@ def read_sentences(version_dir: Path, manifest: Manifest) -> SentenceTable | Non
         ) from None
 
 
+def _open_tables(
+    version_dir: Path, manifest: Manifest
+) -> tuple[Sequence[Chunk], Mapping[str, Article]]:
+    """The version's chunks and articles: mapped tables, or, in versions built
+    before them, every row read into memory."""
+    if CHUNK_INDEX not in manifest.files:
+        rows = read_jsonl(version_dir / CHUNKS)
+        chunks = [Chunk.from_dict(row, position) for position, row in enumerate(rows)]
+        return chunks, {r["id"]: Article.from_dict(r) for r in read_jsonl(version_dir / ARTICLES)}
+    article_ids = [a["id"] for a in manifest.articles]
+    try:
+        return (
+            ChunkTable(version_dir, article_ids),
+            ArticleTable(version_dir, ARTICLES, article_ids),
+        )
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"cannot read the chunks and articles in {version_dir} ({exc}); {REBUILD_HINT}"
+        ) from None
+
+
 def _open_files(version_dir: Path, about: dict, size: int) -> tuple[object, LexicalIndex]:
     """The version's FAISS index, mapped (opening reads only the graph; pages come
     in as searches touch them), and its bm25s index."""
@@ -159,8 +182,8 @@ class ArticleIndex:
     def __init__(
         self,
         manifest: Manifest,
-        articles: dict[str, Article],
-        chunks: list[Chunk],
+        articles: Mapping[str, Article],
+        chunks: Sequence[Chunk],
         vectors: object,
         lexical: LexicalIndex,
         encoder: TextEncoder,
@@ -197,9 +220,7 @@ class ArticleIndex:
         manifest = read_manifest(version_dir / MANIFEST)
         _check_compatible(manifest, embedder, version_dir)
         _check_files(version_dir, manifest)
-        rows = read_jsonl(version_dir / CHUNKS)
-        chunks = [Chunk.from_dict(row, position) for position, row in enumerate(rows)]
-        articles = {row["id"]: Article.from_dict(row) for row in read_jsonl(version_dir / ARTICLES)}
+        chunks, articles = _open_tables(version_dir, manifest)
         about = manifest.extra.get("vector_index", {})
         if about.get("type") == "milvus":
             milvus = milvus or MilvusConfig.of(IndexConfig(), index_dir)

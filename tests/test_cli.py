@@ -190,17 +190,17 @@ def test_corrupt_index_exit_1_with_the_file_named(
     capsys: pytest.CaptureFixture[str], index_copy: Path
 ) -> None:
     version = index_copy / "versions" / read_pointer(index_copy)
-    (version / "chunks.jsonl").write_text("")
+    (version / "chunk-text.bin").write_text("")
     code, _, err = run(capsys, "ask", "--index-dir", str(index_copy), "Anything?")
     assert code == 1
-    assert "chunks.jsonl" in err and "articlebot index build" in err and "Traceback" not in err
+    assert "chunk-text.bin" in err and "articlebot index build" in err and "Traceback" not in err
 
 
 def test_debug_shows_the_traceback_of_every_error(
     capsys: pytest.CaptureFixture[str], index_copy: Path, tmp_path: Path
 ) -> None:
     version = index_copy / "versions" / read_pointer(index_copy)
-    (version / "chunks.jsonl").write_text("")
+    (version / "chunk-text.bin").write_text("")
     code, _, err = run(capsys, "--debug", "ask", "--index-dir", str(index_copy), "Anything?")
     assert code == 1 and "Traceback" in err and "IndexCorruptError" in err
     assert err.rstrip().endswith("articlebot index build`")  # the message is still the last line

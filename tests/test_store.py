@@ -12,7 +12,7 @@ import pytest
 
 from bot.settings import bundled_dir
 from index.articles import load_articles
-from index.build import BuildLock, build_index
+from index.build import BuildLock, build_index, chunk_articles, chunking_config
 from index.config import IndexConfig, RetrievalConfig
 from index.errors import (
     IndexBusyError,
@@ -21,9 +21,10 @@ from index.errors import (
     IndexMissingError,
     NoArticlesError,
 )
-from index.layout import MANIFEST, TERM_STATS, VECTORS, read_pointer
+from index.layout import MANIFEST, TERM_STATS, VECTORS, jsonl, read_pointer
 from index.retrieval import Retriever, Terms
 from index.store import ArticleIndex
+from index.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
 from index.terms import TermStats, term_key
 from tests.fakes.hashing import HashingEmbedder
 
@@ -106,7 +107,10 @@ def test_missing_index_is_a_clear_error(tmp_path: Path, fast_embedder: HashingEm
         ArticleIndex.load(tmp_path / "nowhere", fast_embedder)
 
 
-@pytest.mark.parametrize("name", ["vectors.faiss", "chunks.jsonl", "articles.jsonl"])
+@pytest.mark.parametrize(
+    "name",
+    ["vectors.faiss", CHUNK_TEXT, CHUNK_INDEX, "articles.jsonl", ARTICLE_OFFSETS],
+)
 def test_truncated_file_is_named_in_the_error(
     fast_index_copy: Path, fast_embedder: HashingEmbedder, name: str
 ) -> None:
@@ -116,6 +120,57 @@ def test_truncated_file_is_named_in_the_error(
     with pytest.raises(IndexCorruptError) as info:
         ArticleIndex.load(fast_index_copy, fast_embedder)
     assert name in str(info.value) and "articlebot index build" in str(info.value)
+
+
+def test_chunks_and_articles_read_from_their_tables_are_the_ones_built(
+    fast_index_dir: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """Opening a version maps its chunk and article tables (no object per row):
+    each chunk and article read from them is the one the build chunked and stored."""
+    articles, _ = load_articles([str(bundled_dir() / "articles"), str(FIXTURES)])
+    built = chunk_articles(articles, fast_embedder, chunking_config(IndexConfig(), fast_embedder))
+    index = ArticleIndex.load(fast_index_dir, fast_embedder)
+    assert isinstance(index.chunks, ChunkTable) and isinstance(index.articles, ArticleTable)
+    assert list(index.chunks) == built and len(index.chunks) == len(built)
+    assert [c.position for c in index.chunks] == list(range(len(built)))
+    assert index.chunks[-1] == built[-1] and index.chunks[-1].position == len(built) - 1
+    assert index.chunks[1:3] == built[1:3]
+    assert dict(index.articles) == {a.id: a for a in articles}
+    assert "no-such-article" not in index.articles
+    with pytest.raises(KeyError):
+        index.articles["no-such-article"]
+
+
+def test_a_version_with_chunk_and_article_lines_still_loads(
+    fast_index_dir: Path, fast_index_copy: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """Versions built before the tables (chunks.jsonl, articles.jsonl unindexed) load
+    as they did, every row in memory, with the same chunks and articles."""
+    version = current_dir(fast_index_copy)
+    newer = ArticleIndex.load(fast_index_dir, fast_embedder)
+    (version / "chunks.jsonl").write_text(jsonl([c.to_dict() for c in newer.chunks]))
+    manifest = json.loads((version / MANIFEST).read_text())
+    for name in (CHUNK_TEXT, CHUNK_INDEX, ARTICLE_OFFSETS):
+        (version / name).unlink()
+        del manifest["files"][name]
+    manifest["files"]["chunks.jsonl"] = (version / "chunks.jsonl").stat().st_size
+    (version / MANIFEST).write_text(json.dumps(manifest))
+    older = ArticleIndex.load(fast_index_copy, fast_embedder)
+    assert isinstance(older.chunks, list) and older.chunks == list(newer.chunks)
+    assert [c.position for c in older.chunks] == list(range(len(older.chunks)))
+    assert older.articles == dict(newer.articles)
+
+
+def test_same_size_damage_to_the_chunk_table_is_caught(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder
+) -> None:
+    path = current_dir(fast_index_copy) / CHUNK_INDEX
+    table = np.load(path)
+    table[-1, 1] += 1  # the last chunk's text ends past the text file
+    with open(path, "wb") as handle:
+        np.save(handle, table)
+    with pytest.raises(IndexCorruptError, match=r"chunks and articles.*articlebot index build"):
+        ArticleIndex.load(fast_index_copy, fast_embedder)
 
 
 def test_garbage_files_are_corrupt_not_crashes(

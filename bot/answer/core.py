@@ -24,7 +24,6 @@ from bot.answer.language import other_language
 from bot.answer.question import prepare_question
 from bot.answer.signals import Question, features
 from bot.answer.values import NOT_FOUND, Answer, Passage, not_english, shorten
-from index.articles import Article
 from index.config import RetrievalConfig, RetrievalMode
 from index.lexicon import rewrite
 from index.retrieval import Retriever, Terms
@@ -77,11 +76,12 @@ class ScoredSentence:
         return self.passage.chunk.text[self.start : self.end]
 
 
-def recency_ranks(articles: dict[str, Article]) -> dict[str, float]:
-    """By date rank: the newest dated article 1.0, the oldest 0.0, undated ones 0.0."""
-    dates = sorted({a.published for a in articles.values() if a.published})
+def recency_ranks(articles: list[dict]) -> dict[str, float]:
+    """By date rank: the newest dated article 1.0, the oldest 0.0, undated ones 0.0
+    (`articles`: the manifest's entries, which hold each one's date)."""
+    dates = sorted({a["published"] for a in articles if a["published"]})
     rank = {d: i / (len(dates) - 1) if len(dates) > 1 else 1.0 for i, d in enumerate(dates)}
-    return {a.id: rank.get(a.published or "", 0.0) for a in articles.values()}
+    return {a["id"]: rank.get(a["published"] or "", 0.0) for a in articles}
 
 
 class Answerer:
@@ -110,7 +110,9 @@ class Answerer:
 
     def _serve(self, index: ArticleIndex) -> Served:
         return Served(
-            index, Retriever(index, self.retrieval, self._terms), recency_ranks(index.articles)
+            index,
+            Retriever(index, self.retrieval, self._terms),
+            recency_ranks(index.manifest.articles),
         )
 
     def search(

@@ -1,0 +1,136 @@
+"""A version's chunks and articles as tables on disk that a loaded version maps
+rather than reads: opening a version of a million passages makes no object per
+chunk or per article, and a chunk or an article becomes one only when a question
+reaches it.
+
+    chunk-text.bin      every chunk's text, UTF-8, in chunk order
+    chunk-index.npy     int64 [chunks, 6]: the text's byte start and end in
+                        chunk-text.bin, the article's row, the chunk's ordinal
+                        in its article, its start and end in the article's text
+    articles.jsonl      one article a line, in the manifest's order
+    article-offsets.npy int64 [articles + 1]: where each line begins
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from index.articles import Article
+from index.chunking import Chunk
+from index.errors import IndexCorruptError
+from index.layout import REBUILD_HINT
+
+CHUNK_TEXT = "chunk-text.bin"
+CHUNK_INDEX = "chunk-index.npy"
+ARTICLE_OFFSETS = "article-offsets.npy"
+ARTICLE_CACHE = 1024  # articles kept as objects, most recently cited first
+
+Writer = Callable[[Path, Callable[[Path], None]], None]
+
+
+def write_chunks(
+    folder: Path, chunks: Sequence[Chunk], articles: Sequence[Article], write: Writer
+) -> None:
+    """The chunk table of a version being built (`write(path, fn)`: the build's
+    durable writer). Chunk ids are `<article id>#<ordinal>`, as chunking names them."""
+    row_of = {a.id: row for row, a in enumerate(articles)}
+    texts = [c.text.encode("utf-8") for c in chunks]
+    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
+    table = np.empty((len(chunks), 6), dtype=np.int64)
+    table[:, 0] = ends - [len(t) for t in texts]
+    table[:, 1] = ends
+    for position, chunk in enumerate(chunks):
+        article_id, _, ordinal = chunk.id.rpartition("#")
+        if article_id != chunk.article_id or not ordinal.isdigit():
+            raise ValueError(f"chunk id {chunk.id!r} is not <article id>#<ordinal>")
+        table[position, 2:] = (row_of[article_id], int(ordinal), chunk.start, chunk.end)
+    write(folder / CHUNK_TEXT, lambda p: p.write_bytes(b"".join(texts)))
+    write(folder / CHUNK_INDEX, lambda p: _save(p, table))
+
+
+def write_articles(folder: Path, articles: Sequence[Article], write: Writer, name: str) -> None:
+    """articles.jsonl (`name`) and where each of its lines begins."""
+    lines = [(json.dumps(a.to_dict(), ensure_ascii=False) + "\n").encode("utf-8") for a in articles]
+    offsets = np.concatenate([[0], np.cumsum([len(line) for line in lines])]).astype(np.int64)
+    write(folder / name, lambda p: p.write_bytes(b"".join(lines)))
+    write(folder / ARTICLE_OFFSETS, lambda p: _save(p, offsets))
+
+
+class ChunkTable(Sequence[Chunk]):
+    """A version's chunks, made into `Chunk`s one at a time as they are read."""
+
+    def __init__(self, folder: Path, article_ids: list[str]) -> None:
+        self._index = np.load(folder / CHUNK_INDEX, mmap_mode="r", allow_pickle=False)
+        self._text = _map(folder / CHUNK_TEXT)
+        self._article_ids = article_ids
+        rows = self._index
+        if rows.ndim != 2 or rows.shape[1] != 6 or rows.dtype != np.int64:
+            raise ValueError("the chunk index has the wrong shape")
+        if len(rows) and (rows[-1, 1] != len(self._text) or rows[:, 2].max() >= len(article_ids)):
+            raise ValueError("the chunk index does not match the chunk text or the articles")
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __getitem__(self, position: int) -> Chunk:  # type: ignore[override]
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        if position < 0:
+            position += len(self)
+        first, last, article, ordinal, start, end = self._index[position].tolist()
+        article_id = self._article_ids[article]
+        text = self._text[first:last].decode("utf-8")
+        return Chunk(f"{article_id}#{ordinal}", article_id, start, end, text, position)
+
+
+class ArticleTable(Mapping[str, Article]):
+    """A version's articles by id, each read from its line when first asked for.
+    The ids, titles and dates are the manifest's; iterating reads every article."""
+
+    def __init__(self, folder: Path, name: str, article_ids: list[str]) -> None:
+        self._offsets = np.load(folder / ARTICLE_OFFSETS, mmap_mode="r", allow_pickle=False)
+        self._lines = _map(folder / name)
+        self._row = {article_id: row for row, article_id in enumerate(article_ids)}
+        if self._offsets.shape != (len(article_ids) + 1,) or self._offsets[-1] != len(self._lines):
+            raise ValueError("the article offsets do not match the articles")
+        self._read = lru_cache(maxsize=ARTICLE_CACHE)(self._read_row)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._row
+
+    def __getitem__(self, article_id: str) -> Article:
+        return self._read(self._row[article_id])
+
+    def _read_row(self, row: int) -> Article:
+        first, last = int(self._offsets[row]), int(self._offsets[row + 1])
+        article = Article.from_dict(json.loads(self._lines[first:last]))
+        if self._row.get(article.id) != row:
+            raise IndexCorruptError(
+                f"line {row + 1} of the articles is not article {article.id}; {REBUILD_HINT}"
+            )
+        return article
+
+
+def _map(path: Path) -> bytes | mmap.mmap:
+    """The file's bytes, mapped (an empty file cannot be mapped, and holds nothing)."""
+    with open(path, "rb") as handle:
+        if handle.seek(0, 2) == 0:
+            return b""
+        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _save(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)
