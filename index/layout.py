@@ -2,8 +2,10 @@
 and the CURRENT pointer.
 
     CURRENT              name of the version in use (replaced atomically)
-    versions/<name>/     manifest.json, vectors.faiss, chunks.jsonl, articles.jsonl, bm25/,
-                         lexicon.json (since question rewriting; older versions lack it)
+    versions/<name>/     manifest.json, vectors.faiss and bm25/ (or a Milvus collection:
+                         index/milvus.py), the chunk and article tables (index/tables.py;
+                         older versions hold chunks.jsonl instead), the sentence table
+                         (index/sentences.py), term-stats.json, lexicon.json
     models/<model>.onnx  the embedding model as ONNX, named by its weights; the
                          manifest holds its checksum (index/onnx_model.py)
     models/<model>/      its tokenizer and sizes: with the export, all that the

@@ -29,7 +29,6 @@ from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
 from bot.runtime import IndexWatcher, milvus_for, sync_from_sources
 from bot.settings import DEFAULT_COLLECTION, Settings
-from index.articles import Article
 from index.embedding import Embedder
 from index.errors import IndexBusyError
 from index.freshness import SourceStates
@@ -274,17 +273,18 @@ class ChatService:
             },
         }
 
-    def articles(self, collection: str = DEFAULT_COLLECTION) -> list[Article]:
-        """A collection's indexed articles, newest first where dated."""
-        articles = list(self.desk(collection).answerer.index.articles.values())
-        return sorted(articles, key=lambda a: (a.published or "", a.title), reverse=True)
+    def articles(self, collection: str = DEFAULT_COLLECTION) -> list[dict]:
+        """A collection's indexed articles (the manifest's entries: id, title, date,
+        source), newest first where dated."""
+        articles = self.desk(collection).answerer.index.manifest.articles
+        return sorted(articles, key=lambda a: (a["published"] or "", a["title"]), reverse=True)
 
     def sources_text(
         self, bullet: str, escape: Callable[[str], str], collection: str = DEFAULT_COLLECTION
     ) -> str:
         """A collection's articles, one line each with its date, for /sources."""
         lines = [
-            f"{bullet} {escape(a.title)}" + (f" ({a.published})" if a.published else "")
+            f"{bullet} {escape(a['title'])}" + (f" ({a['published']})" if a["published"] else "")
             for a in self.articles(collection)
         ]
         return "\n".join(lines) or messages.NO_ARTICLES
