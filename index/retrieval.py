@@ -80,15 +80,16 @@ class Retriever:
                 for s in sentence_spans(text)
             ]
         rows = table.rows_of(position)
+        spans = table.spans[rows].tolist()
+        terms = (
+            table.terms.of_rows(rows)
+            if table.terms is not None
+            else [self.terms.keys(text[start:end]) for _, start, end in spans]
+        )
         return [
-            Sentence(
-                int(start),
-                int(end),
-                table.terms.of_row(row) if table.terms else self.terms.keys(text[start:end]),
-                vector,
-            )
-            for row, (_, start, end), vector in zip(
-                range(rows.start, rows.stop), table.spans[rows], table.vectors[rows], strict=True
+            Sentence(start, end, words, vector)
+            for (_, start, end), words, vector in zip(
+                spans, terms, table.vectors[rows], strict=True
             )
         ]
 

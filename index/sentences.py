@@ -9,6 +9,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +40,13 @@ class SentenceTerms:
             offsets.append(len(keys))
         return cls(np.frombuffer(offsets, dtype=np.int64), np.frombuffer(keys, dtype=np.int64))
 
-    def of_row(self, row: int) -> frozenset[int]:
-        return frozenset(self.keys[self.offsets[row] : self.offsets[row + 1]].tolist())
+    def of_rows(self, rows: slice) -> list[frozenset[int]]:
+        """The terms of each row in `rows` (one chunk's sentences), read at once."""
+        bounds = self.offsets[rows.start : rows.stop + 1].tolist()
+        if not bounds:
+            return []
+        keys, first = self.keys[bounds[0] : bounds[-1]].tolist(), bounds[0]
+        return [frozenset(keys[a - first : b - first]) for a, b in pairwise(bounds)]
 
 
 @dataclass(frozen=True)
@@ -96,8 +102,7 @@ class SentenceTable:
         """Mapped from disk, not read: a large version opens at once, and only the rows
         of the chunks questions reach come into memory. Rows are in chunk order, so the
         first and last say whether every row names a chunk of this version."""
-        spans = np.load(folder / SPANS, mmap_mode="r", allow_pickle=False)
-        vectors = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
+        spans, vectors = mapped(folder / SPANS), mapped(folder / VECTORS)
         if (
             spans.ndim != 2
             or spans.shape[1] != 3
@@ -108,9 +113,8 @@ class SentenceTable:
             raise ValueError("sentence table does not match the chunks")
         if not (folder / CHUNK_ROWS).is_file():
             return cls(spans, vectors)  # built before sentence terms
-        rows = np.load(folder / CHUNK_ROWS, mmap_mode="r", allow_pickle=False)
-        offsets = np.load(folder / TERM_OFFSETS, mmap_mode="r", allow_pickle=False)
-        keys = np.load(folder / TERM_KEYS, mmap_mode="r", allow_pickle=False)
+        rows, offsets = mapped(folder / CHUNK_ROWS), mapped(folder / TERM_OFFSETS)
+        keys = mapped(folder / TERM_KEYS)
         if (
             rows.shape != (chunks + 1,)
             or rows[-1] != len(spans)
@@ -120,6 +124,12 @@ class SentenceTable:
         ):
             raise ValueError("sentence terms do not match the sentences")
         return cls(spans, vectors, rows, SentenceTerms(offsets, keys))
+
+
+def mapped(path: Path) -> np.ndarray:
+    """An .npy file mapped read-only, as a plain array (indexing a np.memmap costs
+    a Python call each time; the view reads the same mapped pages)."""
+    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
 
 
 def _save(path: Path, array: np.ndarray) -> None:

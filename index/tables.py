@@ -25,6 +25,7 @@ from index.articles import Article
 from index.chunking import Chunk
 from index.errors import IndexCorruptError
 from index.layout import REBUILD_HINT
+from index.sentences import mapped
 
 CHUNK_TEXT = "chunk-text.bin"
 CHUNK_INDEX = "chunk-index.npy"
@@ -66,7 +67,7 @@ class ChunkTable(Sequence[Chunk]):
     """A version's chunks, made into `Chunk`s one at a time as they are read."""
 
     def __init__(self, folder: Path, article_ids: list[str]) -> None:
-        self._index = np.load(folder / CHUNK_INDEX, mmap_mode="r", allow_pickle=False)
+        self._index = mapped(folder / CHUNK_INDEX)
         self._text = _map(folder / CHUNK_TEXT)
         self._article_ids = article_ids
         rows = self._index
@@ -94,7 +95,7 @@ class ArticleTable(Mapping[str, Article]):
     The ids, titles and dates are the manifest's; iterating reads every article."""
 
     def __init__(self, folder: Path, name: str, article_ids: list[str]) -> None:
-        self._offsets = np.load(folder / ARTICLE_OFFSETS, mmap_mode="r", allow_pickle=False)
+        self._offsets = mapped(folder / ARTICLE_OFFSETS)
         self._lines = _map(folder / name)
         self._row = {article_id: row for row, article_id in enumerate(article_ids)}
         if self._offsets.shape != (len(article_ids) + 1,) or self._offsets[-1] != len(self._lines):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import mmap
 import threading
 from pathlib import Path
 
@@ -329,10 +330,18 @@ def test_a_version_without_term_statistics_is_counted_on_open(
             ArticleIndex.load(fast_index_copy, fast_embedder)
 
 
+def is_mapped(array: np.ndarray) -> bool:
+    """Whether the array's memory is a file mapping (a np.memmap or a view of one)."""
+    while array is not None and not isinstance(array, np.memmap):
+        array = array.base if isinstance(array, np.ndarray) else None
+    return array is not None
+
+
 def test_a_versions_large_arrays_are_mapped_not_read(
     fast_index_copy: Path, fast_embedder: HashingEmbedder
 ) -> None:
-    """Opening a version maps its vectors, sentence table and BM25 matrix from disk:
+    """Opening a version maps its vectors, sentence and chunk tables, articles and BM25
+    matrix from disk:
     memory holds only the pages questions touch, and a hot swap does not need a
     second full copy (bench/scale.py measures it)."""
     index = ArticleIndex.load(fast_index_copy, fast_embedder)
@@ -340,9 +349,12 @@ def test_a_versions_large_arrays_are_mapped_not_read(
     flat = faiss.downcast_index(index.vectors)
     codes = flat.codes if about == "IndexFlatIP" else faiss.downcast_index(flat.storage).codes
     assert codes.is_owned is False
-    assert index.sentences is not None
-    assert isinstance(index.sentences.vectors, np.memmap)
-    assert isinstance(index.sentences.spans, np.memmap)
+    table = index.sentences
+    assert table is not None and table.terms is not None
+    for array in (table.vectors, table.spans, table.chunk_rows, table.terms.keys):
+        assert is_mapped(array)
+    assert is_mapped(index.chunks._index) and isinstance(index.chunks._text, mmap.mmap)
+    assert is_mapped(index.articles._offsets) and isinstance(index.articles._lines, mmap.mmap)
     scores = index.lexical._retriever.scores  # type: ignore[attr-defined]
     assert all(isinstance(scores[name], np.memmap) for name in ("data", "indices", "indptr"))
     found = Retriever(index, RetrievalConfig(), Terms()).search(
