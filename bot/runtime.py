@@ -30,7 +30,7 @@ from index.fetch import Fetcher
 from index.freshness import refresh
 from index.layout import Manifest, has_index, read_pointer
 from index.milvus import MilvusConfig
-from index.store import ArticleIndex
+from index.store import ArticleIndex, set_search_threads
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,9 @@ def make_answerer(settings: Settings, index: ArticleIndex) -> Answerer:
         from bot.answer.generation import GeneratedWriter
 
         writer = GeneratedWriter(settings.section(GenerationConfig), answer.answer_max_chars)
-    return Answerer(index, answer, settings.section(RetrievalConfig), writer)
+    retrieval = settings.section(RetrievalConfig)
+    set_search_threads(retrieval.search_threads)
+    return Answerer(index, answer, retrieval, writer)
 
 
 def open_answerer(

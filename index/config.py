@@ -90,3 +90,6 @@ class RetrievalConfig(BaseModel):
     # ... + rerank_sentence_weight x the cosine of its sentence closest to the question
     # (versions with a sentence table): catches paraphrases a chunk's one vector blurs.
     rerank_sentence_weight: float = Field(1.0, ge=0.0, le=5.0)
+    # Threads one FAISS search runs on. Questions already run side by side
+    # (answer_threads); more threads per search only contend for the cores.
+    search_threads: int = Field(1, ge=1, le=64)

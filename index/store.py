@@ -132,6 +132,13 @@ def read_sentences(version_dir: Path, manifest: Manifest) -> SentenceTable | Non
         ) from None
 
 
+def set_search_threads(threads: int) -> None:
+    """The threads each FAISS search may use, for the whole process (OpenMP's)."""
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
+
+
 def _open_tables(
     version_dir: Path, manifest: Manifest
 ) -> tuple[Sequence[Chunk], Mapping[str, Article]]:

@@ -101,3 +101,13 @@ def test_rerank_adds_the_closeness_of_each_passage_s_best_sentence(
             assert closest > 0.0
             gained = with_closeness[chunk.id] - without[chunk.id]
             assert gained == pytest.approx(2.0 * closest, abs=1e-5)
+
+
+def test_the_answerer_sets_the_threads_a_search_runs_on(
+    fast_index: ArticleIndex, settings: Settings
+) -> None:
+    import faiss
+
+    for threads in (2, 1):
+        make_answerer(settings.model_copy(update={"search_threads": threads}), fast_index)
+        assert faiss.omp_get_max_threads() == threads
