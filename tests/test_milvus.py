@@ -297,3 +297,11 @@ def test_the_command_line_builds_into_milvus_and_answers_from_it(
     )
     assert asked.exit_code == 0, asked.output
     assert "1998" in asked.output and "Russia plans to leave" in asked.output
+
+
+def test_without_pymilvus_the_message_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pymilvus", None)  # import pymilvus: ImportError
+    with pytest.raises(VectorStoreError, match=r"pip install 'articlebot\[milvus\]'"):
+        connect(MilvusConfig(str(tmp_path / LITE_FILE)))
