@@ -67,7 +67,9 @@ class Retriever:
         return {term_key(t): w / total for t, w in raw.items()}
 
     def sentences(self, chunk: Chunk) -> list[Sentence]:
-        """The sentences of a chunk of this version."""
+        """The sentences of a chunk of this version (one it loaded: it knows its position)."""
+        if chunk.position < 0:
+            raise ValueError(f"chunk {chunk.id} was not loaded from an index version")
         return self.sentences_at(chunk.position)
 
     def _sentences_at(self, position: int) -> list[Sentence]:
