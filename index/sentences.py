@@ -6,6 +6,7 @@ loaded version maps rather than reads, so opening one does no per-sentence work.
 
 from __future__ import annotations
 
+import mmap
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -127,9 +128,33 @@ class SentenceTable:
 
 
 def mapped(path: Path) -> np.ndarray:
-    """An .npy file mapped read-only, as a plain array (indexing a np.memmap costs
-    a Python call each time; the view reads the same mapped pages)."""
-    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
+    """An .npy file mapped read-only, as a plain array (indexing a np.memmap costs a
+    Python call each time), read page by page as questions reach its rows."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(handle)
+        offset = handle.tell()
+    pages = map_file(path)
+    count = int(np.prod(shape))
+    array = np.frombuffer(pages, dtype=dtype, count=count, offset=offset)
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
+def map_file(path: Path) -> bytes | mmap.mmap:
+    """The file's bytes, mapped read-only for reads here and there: without read-ahead,
+    which would bring in (and keep resident) the neighbours of every row a question
+    reads. An empty file cannot be mapped, and holds nothing."""
+    with open(path, "rb") as handle:
+        if handle.seek(0, 2) == 0:
+            return b""
+        pages = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    pages.madvise(mmap.MADV_RANDOM)
+    return pages
 
 
 def _save(path: Path, array: np.ndarray) -> None:

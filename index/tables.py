@@ -14,7 +14,6 @@ reaches it.
 from __future__ import annotations
 
 import json
-import mmap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -25,7 +24,7 @@ from index.articles import Article
 from index.chunking import Chunk
 from index.errors import IndexCorruptError
 from index.layout import REBUILD_HINT
-from index.sentences import mapped
+from index.sentences import map_file, mapped
 
 CHUNK_TEXT = "chunk-text.bin"
 CHUNK_INDEX = "chunk-index.npy"
@@ -68,7 +67,7 @@ class ChunkTable(Sequence[Chunk]):
 
     def __init__(self, folder: Path, article_ids: list[str]) -> None:
         self._index = mapped(folder / CHUNK_INDEX)
-        self._text = _map(folder / CHUNK_TEXT)
+        self._text = map_file(folder / CHUNK_TEXT)
         self._article_ids = article_ids
         rows = self._index
         if rows.ndim != 2 or rows.shape[1] != 6 or rows.dtype != np.int64:
@@ -96,7 +95,7 @@ class ArticleTable(Mapping[str, Article]):
 
     def __init__(self, folder: Path, name: str, article_ids: list[str]) -> None:
         self._offsets = mapped(folder / ARTICLE_OFFSETS)
-        self._lines = _map(folder / name)
+        self._lines = map_file(folder / name)
         self._row = {article_id: row for row, article_id in enumerate(article_ids)}
         if self._offsets.shape != (len(article_ids) + 1,) or self._offsets[-1] != len(self._lines):
             raise ValueError("the article offsets do not match the articles")
@@ -122,14 +121,6 @@ class ArticleTable(Mapping[str, Article]):
                 f"line {row + 1} of the articles is not article {article.id}; {REBUILD_HINT}"
             )
         return article
-
-
-def _map(path: Path) -> bytes | mmap.mmap:
-    """The file's bytes, mapped (an empty file cannot be mapped, and holds nothing)."""
-    with open(path, "rb") as handle:
-        if handle.seek(0, 2) == 0:
-            return b""
-        return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _save(path: Path, array: np.ndarray) -> None:

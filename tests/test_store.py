@@ -331,10 +331,12 @@ def test_a_version_without_term_statistics_is_counted_on_open(
 
 
 def is_mapped(array: np.ndarray) -> bool:
-    """Whether the array's memory is a file mapping (a np.memmap or a view of one)."""
-    while array is not None and not isinstance(array, np.memmap):
-        array = array.base if isinstance(array, np.ndarray) else None
-    return array is not None
+    """Whether the array's memory is a file mapping (a np.memmap or mmap, or a view)."""
+    while isinstance(array, np.ndarray) and not isinstance(array, np.memmap):
+        array = array.base
+    if isinstance(array, memoryview):
+        array = array.obj
+    return isinstance(array, np.memmap | mmap.mmap)
 
 
 def test_a_versions_large_arrays_are_mapped_not_read(
