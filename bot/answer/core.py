@@ -79,9 +79,9 @@ class ScoredSentence:
 def recency_ranks(articles: list[dict]) -> dict[str, float]:
     """By date rank: the newest dated article 1.0, the oldest 0.0, undated ones 0.0
     (`articles`: the manifest's entries, which hold each one's date)."""
-    dates = sorted({a["published"] for a in articles if a["published"]})
+    dates = sorted({a.get("published") for a in articles if a.get("published")})
     rank = {d: i / (len(dates) - 1) if len(dates) > 1 else 1.0 for i, d in enumerate(dates)}
-    return {a["id"]: rank.get(a["published"] or "", 0.0) for a in articles}
+    return {a["id"]: rank.get(a.get("published") or "", 0.0) for a in articles}
 
 
 class Answerer:

@@ -277,14 +277,15 @@ class ChatService:
         """A collection's indexed articles (the manifest's entries: id, title, date,
         source), newest first where dated."""
         articles = self.desk(collection).answerer.index.manifest.articles
-        return sorted(articles, key=lambda a: (a["published"] or "", a["title"]), reverse=True)
+        return sorted(articles, key=lambda a: (a.get("published") or "", a["title"]), reverse=True)
 
     def sources_text(
         self, bullet: str, escape: Callable[[str], str], collection: str = DEFAULT_COLLECTION
     ) -> str:
         """A collection's articles, one line each with its date, for /sources."""
         lines = [
-            f"{bullet} {escape(a['title'])}" + (f" ({a['published']})" if a["published"] else "")
+            f"{bullet} {escape(a['title'])}"
+            + (f" ({a['published']})" if a.get("published") else "")
             for a in self.articles(collection)
         ]
         return "\n".join(lines) or messages.NO_ARTICLES
