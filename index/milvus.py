@@ -161,8 +161,8 @@ def _indexes(client: object, config: VectorIndexConfig, dense: str) -> object:
 
 
 def _both_ways(params: dict) -> dict:
-    """Index parameters as pymilvus sends them (one key each) and nested under
-    "params" as well: Milvus reads either, Milvus Lite only the nested ones (it
+    """Index parameters as pymilvus sends them (one key each), which a Milvus server
+    reads, and nested under "params" as well, the only form Milvus Lite reads (it
     builds with its defaults otherwise: BM25 k1 1.5 and b 0.75)."""
     return {**params, "params": params}
 
