@@ -3,7 +3,7 @@
 #   make test   install with the test tools, make the serving and the full install
 #               afresh (.venv-serve, .venv-build), then lint and run the test suite
 #               (property tests at 10,000 cases per target; plain `pytest` runs 300)
-#   make test-fast  the fast tier only: no real model, about 70 s
+#   make test-fast  the fast tier only: no real model, about 2 minutes
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
 #   make lock   regenerate the lock files from pyproject.toml (after changing a pin)
 #
@@ -48,7 +48,7 @@ test:
 	ARTICLEBOT_HYPOTHESIS=thorough ARTICLEBOT_SERVE_VENV=$(SERVE_VENV) \
 		ARTICLEBOT_BUILD_VENV=$(BUILD_VENV) $(BIN)/python -m pytest
 
-# The fast tier: everything that does not need the real model (about 70 s).
+# The fast tier: everything that does not need the real model (about 2 minutes).
 test-fast:
 	PYTHON=$(PYTHON) deploy/install.sh test $(VENV)
 	$(BIN)/python -m pytest -m "not model"
