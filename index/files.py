@@ -1,4 +1,5 @@
-"""Files on disk: written durably (fsync), and private where they must be.
+"""Files on disk: written durably (fsync), private where they must be, and the
+large ones mapped rather than read.
 
 Article text, embeddings, questions and user ids live under data_dir, so what
 ArticleBot creates there is 0700 (folders) and 0600 (databases), whatever the
@@ -7,9 +8,12 @@ umask."""
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 from collections.abc import Callable
 from pathlib import Path
+
+import numpy as np
 
 
 def private_dirs(path: Path) -> None:
@@ -51,3 +55,39 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def mapped(path: Path) -> np.ndarray:
+    """An .npy file mapped read-only, as a plain array (indexing a np.memmap costs a
+    Python call each time), read page by page as questions reach its rows."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(handle)
+        offset = handle.tell()
+    pages = map_file(path)
+    count = int(np.prod(shape))
+    array = np.frombuffer(pages, dtype=dtype, count=count, offset=offset)
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
+def map_file(path: Path) -> bytes | mmap.mmap:
+    """The file's bytes, mapped read-only for reads here and there: without read-ahead,
+    which would bring in (and keep resident) the neighbours of every row a question
+    reads. An empty file cannot be mapped, and holds nothing."""
+    with open(path, "rb") as handle:
+        if handle.seek(0, 2) == 0:
+            return b""
+        pages = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    pages.madvise(mmap.MADV_RANDOM)
+    return pages
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """`array` as an .npy file (no pickles), for `mapped` to read."""
+    with open(path, "wb") as handle:
+        np.save(handle, array, allow_pickle=False)

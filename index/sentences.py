@@ -6,7 +6,6 @@ loaded version maps rather than reads, so opening one does no per-sentence work.
 
 from __future__ import annotations
 
-import mmap
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from index.chunking import Chunk, sentence_spans
+from index.files import mapped, save_array
 from index.terms import Terms
 
 SPANS = "sentence-spans.npy"
@@ -91,12 +91,12 @@ class SentenceTable:
 
     def save(self, folder: Path, write: Callable[[Path, Callable[[Path], None]], None]) -> None:
         """Written with `write(path, fn)`, the build's durable writer."""
-        write(folder / SPANS, lambda p: _save(p, self.spans))
-        write(folder / VECTORS, lambda p: _save(p, self.vectors))
+        write(folder / SPANS, lambda p: save_array(p, self.spans))
+        write(folder / VECTORS, lambda p: save_array(p, self.vectors))
         if self.chunk_rows is not None and self.terms is not None:
-            write(folder / CHUNK_ROWS, lambda p: _save(p, self.chunk_rows))
-            write(folder / TERM_OFFSETS, lambda p: _save(p, self.terms.offsets))
-            write(folder / TERM_KEYS, lambda p: _save(p, self.terms.keys))
+            write(folder / CHUNK_ROWS, lambda p: save_array(p, self.chunk_rows))
+            write(folder / TERM_OFFSETS, lambda p: save_array(p, self.terms.offsets))
+            write(folder / TERM_KEYS, lambda p: save_array(p, self.terms.keys))
 
     @classmethod
     def load(cls, folder: Path, chunks: int, dimension: int) -> SentenceTable:
@@ -125,38 +125,3 @@ class SentenceTable:
         ):
             raise ValueError("sentence terms do not match the sentences")
         return cls(spans, vectors, rows, SentenceTerms(offsets, keys))
-
-
-def mapped(path: Path) -> np.ndarray:
-    """An .npy file mapped read-only, as a plain array (indexing a np.memmap costs a
-    Python call each time), read page by page as questions reach its rows."""
-    with open(path, "rb") as handle:
-        version = np.lib.format.read_magic(handle)
-        read_header = (
-            np.lib.format.read_array_header_1_0
-            if version == (1, 0)
-            else np.lib.format.read_array_header_2_0
-        )
-        shape, fortran, dtype = read_header(handle)
-        offset = handle.tell()
-    pages = map_file(path)
-    count = int(np.prod(shape))
-    array = np.frombuffer(pages, dtype=dtype, count=count, offset=offset)
-    return array.reshape(shape, order="F" if fortran else "C")
-
-
-def map_file(path: Path) -> bytes | mmap.mmap:
-    """The file's bytes, mapped read-only for reads here and there: without read-ahead,
-    which would bring in (and keep resident) the neighbours of every row a question
-    reads. An empty file cannot be mapped, and holds nothing."""
-    with open(path, "rb") as handle:
-        if handle.seek(0, 2) == 0:
-            return b""
-        pages = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    pages.madvise(mmap.MADV_RANDOM)
-    return pages
-
-
-def _save(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:
-        np.save(handle, array, allow_pickle=False)

@@ -23,8 +23,8 @@ import numpy as np
 from index.articles import Article
 from index.chunking import Chunk
 from index.errors import IndexCorruptError
+from index.files import map_file, mapped, save_array
 from index.layout import REBUILD_HINT
-from index.sentences import map_file, mapped
 
 CHUNK_TEXT = "chunk-text.bin"
 CHUNK_INDEX = "chunk-index.npy"
@@ -41,17 +41,17 @@ def write_chunks(
     durable writer). Chunk ids are `<article id>#<ordinal>`, as chunking names them."""
     row_of = {a.id: row for row, a in enumerate(articles)}
     texts = [c.text.encode("utf-8") for c in chunks]
-    ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
+    lengths = np.array([len(t) for t in texts], dtype=np.int64)
     table = np.empty((len(chunks), 6), dtype=np.int64)
-    table[:, 0] = ends - [len(t) for t in texts]
-    table[:, 1] = ends
+    table[:, 1] = np.cumsum(lengths)
+    table[:, 0] = table[:, 1] - lengths
     for position, chunk in enumerate(chunks):
         article_id, _, ordinal = chunk.id.rpartition("#")
         if article_id != chunk.article_id or not ordinal.isdigit():
             raise ValueError(f"chunk id {chunk.id!r} is not <article id>#<ordinal>")
         table[position, 2:] = (row_of[article_id], int(ordinal), chunk.start, chunk.end)
     write(folder / CHUNK_TEXT, lambda p: p.write_bytes(b"".join(texts)))
-    write(folder / CHUNK_INDEX, lambda p: _save(p, table))
+    write(folder / CHUNK_INDEX, lambda p: save_array(p, table))
 
 
 def write_articles(folder: Path, articles: Sequence[Article], write: Writer, name: str) -> None:
@@ -59,7 +59,7 @@ def write_articles(folder: Path, articles: Sequence[Article], write: Writer, nam
     lines = [(json.dumps(a.to_dict(), ensure_ascii=False) + "\n").encode("utf-8") for a in articles]
     offsets = np.concatenate([[0], np.cumsum([len(line) for line in lines])]).astype(np.int64)
     write(folder / name, lambda p: p.write_bytes(b"".join(lines)))
-    write(folder / ARTICLE_OFFSETS, lambda p: _save(p, offsets))
+    write(folder / ARTICLE_OFFSETS, lambda p: save_array(p, offsets))
 
 
 class ChunkTable(Sequence[Chunk]):
@@ -121,8 +121,3 @@ class ArticleTable(Mapping[str, Article]):
                 f"line {row + 1} of the articles is not article {article.id}; {REBUILD_HINT}"
             )
         return article
-
-
-def _save(path: Path, array: np.ndarray) -> None:
-    with open(path, "wb") as handle:
-        np.save(handle, array, allow_pickle=False)
