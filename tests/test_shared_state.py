@@ -147,8 +147,10 @@ def test_a_replica_that_dies_lets_go_of_its_lock(tmp_path: Path, state_url: str)
         with other.locks.hold("rebuild:default") as held:
             assert not held
         with psycopg.connect(state_url, autocommit=True) as admin:  # the replica's death
+            # with a timeout, pg_terminate_backend waits until the backend has exited
+            # (and let go of its locks) instead of returning once the signal is sent
             admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks "
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_locks "
                 "WHERE locktype = 'advisory' AND pid <> pg_backend_pid()"
             )
         with other.locks.hold("rebuild:default") as held:
