@@ -50,6 +50,7 @@ from index.build import (
     write_version,
 )
 from index.config import IndexConfig
+from index.files import scratch_array
 from index.layout import VERSIONS, new_version_name, read_pointer, switch_current
 from index.sentences import SentenceTable
 from index.store import ArticleIndex
@@ -59,6 +60,7 @@ RESULTS = Path(__file__).parent / "results"
 WORD = re.compile(r"\w+")
 DIMENSION = 384
 SENTENCES_PER_ARTICLE = 25
+BUILT_AT = "2026-11-26T00:00:00+00:00"
 
 
 def word_vector(word: str) -> np.ndarray:
@@ -136,46 +138,40 @@ def build(index_dir: Path, passages: int, squad: Path) -> dict:
     lap("chunking")
     spans, texts = SentenceTable.split(chunks)
     lap("sentence_split")
-    vector_of = SentenceVectors()
+    count = len(texts)
     # on disk, not in memory: a million passages have 5.5 million sentence vectors (8 GB)
-    sentence_vectors = np.lib.format.open_memmap(
-        index_dir.parent / "sentence-vectors.tmp.npy",
-        mode="w+",
-        dtype=np.float32,
-        shape=(len(texts), DIMENSION),
-    )
-    for row, text in enumerate(texts):
-        sentence_vectors[row] = vector_of(text)
-    lap("stand_in_embedding")
-    sentences = SentenceTable.of(spans, sentence_vectors, texts, len(chunks))
-    del texts
-    lap("sentence_terms")
-    starts = np.flatnonzero(np.r_[True, spans[1:, 0] != spans[:-1, 0]])
-    vectors = np.add.reduceat(sentence_vectors, starts, axis=0)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    lap("chunk_vectors")
-    onnx, _ = prepare_onnx(index_dir, embedder)
-    chunking = chunking_config(config, embedder)
-    fields = {
-        **manifest_fields(embedder, chunking, articles, chunks, {}, "2026-11-26T00:00:00+00:00"),
-        "build_seconds": 0.0,
-        "extra": {"embedding": "stand-in: hashed bags of words (bench/scale_end_to_end.py)"},
-        "onnx": onnx,
-    }
-    lap("onnx_export")
-    write_version(
-        index_dir,
-        articles,
-        chunks,
-        np.ascontiguousarray(vectors, dtype=np.float32),
-        sentences,
-        fields,
-        vector_config(config),
-    )
-    lap("write_version")
-    count = len(sentence_vectors)
-    del sentences, sentence_vectors
-    (index_dir.parent / "sentence-vectors.tmp.npy").unlink()
+    with scratch_array(index_dir / VERSIONS, count, DIMENSION) as sentence_vectors:
+        vector_of = SentenceVectors()
+        for row, text in enumerate(texts):
+            sentence_vectors[row] = vector_of(text)
+        lap("stand_in_embedding")
+        sentences = SentenceTable.of(spans, sentence_vectors, texts, len(chunks))
+        del texts
+        lap("sentence_terms")
+        starts = np.flatnonzero(np.r_[True, spans[1:, 0] != spans[:-1, 0]])
+        vectors = np.add.reduceat(sentence_vectors, starts, axis=0)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        lap("chunk_vectors")
+        onnx, _ = prepare_onnx(index_dir, embedder)
+        chunking = chunking_config(config, embedder)
+        fields = {
+            **manifest_fields(embedder, chunking, articles, chunks, {}, BUILT_AT),
+            "build_seconds": 0.0,
+            "extra": {"embedding": "stand-in: hashed bags of words (bench/scale_end_to_end.py)"},
+            "onnx": onnx,
+        }
+        lap("onnx_export")
+        write_version(
+            index_dir,
+            articles,
+            chunks,
+            np.ascontiguousarray(vectors, dtype=np.float32),
+            sentences,
+            fields,
+            vector_config(config),
+        )
+        lap("write_version")
+        del sentences
     size = sum(p.stat().st_size for p in (index_dir / VERSIONS).rglob("*") if p.is_file())
     return {
         "passages": len(chunks),

@@ -25,9 +25,9 @@ from index.articles import Article
 from index.cache import EmbeddingCache, embed_with_cache
 from index.chunking import Chunk, ChunkingConfig, chunk_article
 from index.config import IndexConfig
-from index.embedding import FULL_INSTALL_HINT, Embedder
+from index.embedding import FULL_INSTALL_HINT, Embedder, TextEncoder
 from index.errors import IndexBusyError, IndexCorruptError, ModelMissingError, NoArticlesError
-from index.files import fsync_dir, private_dirs, write_file, write_text
+from index.files import fsync_dir, private_dirs, scratch_array, write_file, write_text
 from index.layout import (
     ARTICLES,
     CACHE,
@@ -175,10 +175,12 @@ def prune_versions(index_dir: Path, keep: int, milvus: MilvusConfig | None = Non
     current = read_pointer(index_dir)
     names = sorted(p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
     stale = [n for n in names[: max(0, len(names) - keep)] if n != current]
-    stale += [p.name for p in versions.iterdir() if p.name.startswith(".tmp-")]
+    stale += [p.name for p in versions.iterdir() if p.is_dir() and p.name.startswith(".tmp-")]
     for name in stale:
         shutil.rmtree(versions / name, ignore_errors=True)
         discard_collection(name.removeprefix(".tmp-"), milvus)
+    for scratch in versions.glob(".tmp-*.npy"):  # a killed build's (index/files.py)
+        scratch.unlink(missing_ok=True)
     _prune_models(index_dir)
 
 
@@ -378,31 +380,48 @@ def publish(
     now = datetime.now(UTC).isoformat(timespec="seconds")
     onnx, export = prepare_onnx(index_dir, embedder)
     chunks = chunk_articles(articles, embedder, chunking)
-    cache = open_cache(index_dir, embedder)
-    encoder = embedder.encoder(export)
     spans, sentence_texts = SentenceTable.split(chunks)
+    milvus = milvus_config(config, index_dir)
+    with scratch_array(index_dir / VERSIONS, len(sentence_texts), embedder.dimension) as scratch:
+        vectors, sentence_vectors, embedded = embed_version(
+            index_dir, embedder.encoder(export), chunks, sentence_texts, scratch, progress
+        )
+        sentences = SentenceTable.of(spans, sentence_vectors, sentence_texts, len(chunks))
+        fields = {
+            **manifest_fields(embedder, chunking, articles, chunks, added_at or {}, now),
+            "onnx": onnx,
+            "extra": embedded,
+            "build_seconds": round(time.perf_counter() - started, 3),
+        }
+        manifest = write_version(
+            index_dir, articles, chunks, vectors, sentences, fields, vector_config(config), milvus
+        )
+    prune_versions(index_dir, config.keep_versions, milvus)
+    return manifest
+
+
+def embed_version(
+    index_dir: Path,
+    encoder: TextEncoder,
+    chunks: list[Chunk],
+    sentence_texts: list[str],
+    sentence_vectors: np.ndarray,
+    progress: bool,
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """The chunks' vectors, and the sentences' filled into `sentence_vectors`, through
+    the index's embedding cache; how many of each had to be embedded now."""
+    cache = open_cache(index_dir, embedder=encoder.embedder)
     try:
-        vectors, embedded = embed_with_cache(
+        vectors, chunks_embedded = embed_with_cache(
             [c.text for c in chunks], encoder, cache, progress=progress
         )
         sentence_vectors, sentences_embedded = embed_with_cache(
-            sentence_texts, encoder, cache, progress=progress
+            sentence_texts, encoder, cache, progress=progress, out=sentence_vectors
         )
     finally:
         cache.close()
-    sentences = SentenceTable.of(spans, sentence_vectors, sentence_texts, len(chunks))
-    fields = {
-        **manifest_fields(embedder, chunking, articles, chunks, added_at or {}, now),
-        "onnx": onnx,
-        "extra": {"chunks_embedded": embedded, "sentences_embedded": sentences_embedded},
-        "build_seconds": round(time.perf_counter() - started, 3),
-    }
-    milvus = milvus_config(config, index_dir)
-    manifest = write_version(
-        index_dir, articles, chunks, vectors, sentences, fields, vector_config(config), milvus
-    )
-    prune_versions(index_dir, config.keep_versions, milvus)
-    return manifest
+    counts = {"chunks_embedded": chunks_embedded, "sentences_embedded": sentences_embedded}
+    return vectors, sentence_vectors, counts
 
 
 def build_index(

@@ -65,10 +65,38 @@ class EmbeddingCache:
         self._db.close()
 
 
+EMBED_BATCH = 100_000  # texts looked up, embedded and stored at a time
+
+
 def embed_with_cache(
-    texts: list[str], encoder: TextEncoder, cache: EmbeddingCache | None, *, progress: bool = False
+    texts: list[str],
+    encoder: TextEncoder,
+    cache: EmbeddingCache | None,
+    *,
+    progress: bool = False,
+    out: np.ndarray | None = None,
+    batch: int = EMBED_BATCH,
 ) -> tuple[np.ndarray, int]:
-    """Vectors for `texts` (one row each) and how many had to be embedded now."""
+    """Vectors for `texts` (one row each, filled into `out` when given) and how many
+    had to be embedded now. A batch at a time, so that besides `out` only one batch's
+    vectors are held: with a file-backed `out`, a million passages' five million
+    sentence vectors (8 GB) need not fit in memory."""
+    if out is None:
+        out = np.empty((len(texts), encoder.dimension), dtype=np.float32)
+    embedded = 0
+    for start in range(0, len(texts), batch):
+        part = texts[start : start + batch]
+        vectors, fresh = _embed_batch(part, encoder, cache, progress)
+        out[start : start + len(part)] = vectors
+        embedded += fresh
+    return out, embedded
+
+
+def _embed_batch(
+    texts: list[str], encoder: TextEncoder, cache: EmbeddingCache | None, progress: bool
+) -> tuple[np.ndarray, int]:
+    """One batch's vectors: from the cache, or embedded now and stored in it (so a
+    text repeated in a later batch is found there)."""
     if cache is None:
         return encoder.encode(texts, progress=progress), len(texts)
     keys = [text_key(t) for t in texts]
@@ -80,5 +108,4 @@ def embed_with_cache(
         new = dict(zip(missing, fresh, strict=True))
         cache.put_many(new)
         known.update(new)
-    vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, encoder.dimension))
-    return np.ascontiguousarray(vectors, dtype=np.float32), len(missing)
+    return np.stack([known[k] for k in keys]), len(missing)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-from collections.abc import Callable
+import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +92,19 @@ def save_array(path: Path, array: np.ndarray) -> None:
     """`array` as an .npy file (no pickles), for `mapped` to read."""
     with open(path, "wb") as handle:
         np.save(handle, array, allow_pickle=False)
+
+
+@contextlib.contextmanager
+def scratch_array(folder: Path, rows: int, columns: int) -> Iterator[np.ndarray]:
+    """A float32 array backed by a private temporary file in `folder`, removed after
+    the block: the kernel can write its pages out, so a build's largest array need
+    not fit in memory. Its name starts with `.tmp-`, which pruning removes if a
+    killed build left it."""
+    if rows == 0:  # an empty file cannot be mapped
+        yield np.zeros((0, columns), dtype=np.float32)
+        return
+    path = private_file(Path(folder) / f".tmp-{secrets.token_hex(6)}.npy")
+    try:
+        yield np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(rows, columns))
+    finally:
+        path.unlink(missing_ok=True)

@@ -6,13 +6,17 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.settings import bundled_dir
 from index.articles import Article, load_articles
+from index.build import open_cache
+from index.cache import embed_with_cache
 from index.collection import Collection, index_status, rollback
 from index.config import IndexConfig
 from index.errors import NoOlderVersionError, UnknownArticleError
+from index.files import scratch_array
 from index.layout import read_current, read_pointer, versions
 from index.sentences import SentenceTable
 from index.store import ArticleIndex
@@ -104,3 +108,33 @@ def test_rollback_and_versions_kept(
     assert rollback(index_dir) == names[-2] == read_pointer(index_dir)
     status = index_status(index_dir)
     assert status["version"] == names[-2] and status["query_embedding"] == "torch"
+
+
+def test_embedding_in_batches_fills_the_given_array_and_embeds_each_text_once(
+    tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
+) -> None:
+    """A large build embeds a batch at a time into a file-backed array: the vectors are
+    those of embedding everything at once, and a text repeated in a later batch comes
+    from the cache, not the model."""
+    texts = [a.title for a in library] * 3 + ["only once"]
+    encoder = fast_embedder.encoder()
+    cache = open_cache(tmp_path, fast_embedder)
+    with scratch_array(tmp_path, len(texts), fast_embedder.dimension) as out:
+        vectors, embedded = embed_with_cache(texts, encoder, cache, out=out, batch=3)
+        assert vectors is out and isinstance(out, np.memmap)
+        np.testing.assert_array_equal(vectors, encoder.encode(texts))
+    assert embedded == len(set(texts))
+    assert list(tmp_path.glob(".tmp-*")) == []  # the scratch file is gone
+
+
+def test_a_build_removes_the_scratch_file_a_killed_build_left(
+    tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
+) -> None:
+    index_dir = tmp_path / "index"
+    collection = Collection(index_dir, fast_embedder)
+    collection.add(library[:1])
+    left = index_dir / "versions" / ".tmp-0123456789ab.npy"
+    left.write_bytes(b"\0" * 4096)
+    collection.add(library[1:2])
+    assert not left.exists()
+    assert sorted(p.name for p in (index_dir / "versions").iterdir()) == versions(index_dir)
