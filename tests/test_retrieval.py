@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.answer.core import Answerer
 from bot.runtime import make_answerer
 from bot.settings import Settings
 from index.config import RetrievalConfig
 from index.embedding import Embedder
+from index.lexical import best
 from index.retrieval import Retriever, Terms, normalise, reciprocal_rank_fusion
 from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
@@ -111,3 +115,30 @@ def test_the_answerer_sets_the_threads_a_search_runs_on(
     for threads in (2, 1):
         make_answerer(settings.model_copy(update={"search_threads": threads}), fast_index)
         assert faiss.omp_get_max_threads() == threads
+
+
+@given(
+    scores=st.lists(st.sampled_from([0.0, 0.0, 0.5, 1.0, 1.5, 2.25]), max_size=60),
+    k=st.integers(1, 12),
+)
+def test_bm25_keeps_the_k_best_positive_scores_highest_first(scores: list[float], k: int) -> None:
+    """Zero is no query term at all; equal scores keep chunk order, as `ranked` does,
+    also where the k-th place is tied."""
+    expected = sorted((i for i, s in enumerate(scores) if s > 0), key=lambda i: (-scores[i], i))
+    assert best(np.array(scores, dtype=np.float32), k).tolist() == expected[:k]
+
+
+def test_bm25_search_gives_bm25s_s_own_scores(fast_index: ArticleIndex) -> None:
+    """The selection among matching chunks returns what bm25s scores them, for
+    questions with common words, rare words, and none the index knows."""
+    lexical = fast_index.lexical
+    for question in ("When was the station launched?", "the harbour crane", "zyzzyva qqq"):
+        tokens = lexical._tokenize([question], lexical._stemmer, return_ids=False)
+        if not tokens[0]:
+            assert lexical.search(question, 5) == []
+            continue
+        ids, scores = lexical._retriever.retrieve(tokens, k=lexical.size, n_threads=0)
+        everything = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if s > 0}
+        found = lexical.search(question, 5)
+        assert found == sorted(everything.items(), key=lambda item: (-item[1], item[0]))[:5]
+        assert found or question.startswith("zyzzyva")
