@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import numpy as np
 
@@ -57,7 +57,10 @@ class Retriever:
         self.config = config
         self.terms = terms
         self.stats = index.term_stats or TermStats.of((c.text for c in index.chunks), terms)
-        self.sentences_at = lru_cache(maxsize=SENTENCE_CACHE)(self._sentences_at)
+        # a function of the index, not a bound method: a cache holding the retriever
+        # would make a cycle, and a swapped-out version would stay mapped until the
+        # garbage collector ran, not go when its last question does
+        self.sentences_at = lru_cache(maxsize=SENTENCE_CACHE)(partial(sentences_of, index, terms))
 
     def weights(self, question: str) -> dict[int, float]:
         """Each of the question's terms (as term keys), weighted by its share of the
@@ -71,29 +74,6 @@ class Retriever:
         if chunk.position < 0:
             raise ValueError(f"chunk {chunk.id} was not loaded from an index version")
         return self.sentences_at(chunk.position)
-
-    def _sentences_at(self, position: int) -> list[Sentence]:
-        """The sentences of the chunk at `position`: spans, vectors and terms from the
-        version's sentence table; what older versions lack of it is worked out here."""
-        text, table = self.index.chunks[position].text, self.index.sentences
-        if table is None:
-            return [
-                Sentence(s.start, s.end, self.terms.keys(text[s.start : s.end]))
-                for s in sentence_spans(text)
-            ]
-        rows = table.rows_of(position)
-        spans = table.spans[rows].tolist()
-        terms = (
-            table.terms.of_rows(rows)
-            if table.terms is not None
-            else [self.terms.keys(text[start:end]) for _, start, end in spans]
-        )
-        return [
-            Sentence(start, end, words, vector)
-            for (_, start, end), words, vector in zip(
-                spans, terms, table.vectors[rows], strict=True
-            )
-        ]
 
     def embed(self, question: str) -> np.ndarray:
         """The question's vector, by the index's own encoder."""
@@ -172,6 +152,28 @@ class Retriever:
         best = ranked(ranking)[:k]
         exact = {**dense, **cosines(index.vectors, [i for i in best if i not in dense], query)}
         return [Hit(index.chunks[i], exact[i], ranking[i]) for i in best]
+
+
+def sentences_of(index: ArticleIndex, terms: Terms, position: int) -> list[Sentence]:
+    """The sentences of the chunk at `position`: spans, vectors and terms from the
+    version's sentence table; what older versions lack of it is worked out here."""
+    text, table = index.chunks[position].text, index.sentences
+    if table is None:
+        return [
+            Sentence(s.start, s.end, terms.keys(text[s.start : s.end]))
+            for s in sentence_spans(text)
+        ]
+    rows = table.rows_of(position)
+    spans = table.spans[rows].tolist()
+    words = (
+        table.terms.of_rows(rows)
+        if table.terms is not None
+        else [terms.keys(text[start:end]) for _, start, end in spans]
+    )
+    return [
+        Sentence(start, end, keys, vector)
+        for (_, start, end), keys, vector in zip(spans, words, table.vectors[rows], strict=True)
+    ]
 
 
 def share(terms: AbstractSet[int], weights: dict[int, float]) -> float:

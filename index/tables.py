@@ -14,8 +14,9 @@ reaches it.
 from __future__ import annotations
 
 import json
+import mmap
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -99,7 +100,10 @@ class ArticleTable(Mapping[str, Article]):
         self._row = {article_id: row for row, article_id in enumerate(article_ids)}
         if self._offsets.shape != (len(article_ids) + 1,) or self._offsets[-1] != len(self._lines):
             raise ValueError("the article offsets do not match the articles")
-        self._read = lru_cache(maxsize=ARTICLE_CACHE)(self._read_row)
+        # a function of the table's files, not a bound method: see Retriever.sentences_at
+        self._read = lru_cache(maxsize=ARTICLE_CACHE)(
+            partial(read_article, self._offsets, self._lines, self._row)
+        )
 
     def __len__(self) -> int:
         return len(self._row)
@@ -113,11 +117,15 @@ class ArticleTable(Mapping[str, Article]):
     def __getitem__(self, article_id: str) -> Article:
         return self._read(self._row[article_id])
 
-    def _read_row(self, row: int) -> Article:
-        first, last = int(self._offsets[row]), int(self._offsets[row + 1])
-        article = Article.from_dict(json.loads(self._lines[first:last]))
-        if self._row.get(article.id) != row:
-            raise IndexCorruptError(
-                f"line {row + 1} of the articles is not article {article.id}; {REBUILD_HINT}"
-            )
-        return article
+
+def read_article(
+    offsets: np.ndarray, lines: bytes | mmap.mmap, rows: dict[str, int], row: int
+) -> Article:
+    """The article on line `row`, checked to be the one the manifest puts there."""
+    first, last = int(offsets[row]), int(offsets[row + 1])
+    article = Article.from_dict(json.loads(lines[first:last]))
+    if rows.get(article.id) != row:
+        raise IndexCorruptError(
+            f"line {row + 1} of the articles is not article {article.id}; {REBUILD_HINT}"
+        )
+    return article

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import mmap
 import threading
+import weakref
 from pathlib import Path
 
 import faiss
 import numpy as np
 import pytest
 
-from bot.settings import bundled_dir
+from bot.runtime import make_answerer
+from bot.settings import Settings, bundled_dir
 from index.articles import load_articles
 from index.build import BuildLock, build_index, chunk_articles, chunking_config
 from index.config import IndexConfig, RetrievalConfig
@@ -363,3 +366,26 @@ def test_a_versions_large_arrays_are_mapped_not_read(
         "When was the International Space Station launched?", 3
     )
     assert found and "1998" in found[0].chunk.text  # and searches work on the mapped arrays
+
+
+def test_a_swapped_out_version_is_let_go_as_soon_as_nothing_uses_it(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder, settings: Settings
+) -> None:
+    """Nothing in a loaded version refers back to itself (its caches included), so a
+    version the answerer swaps out is unmapped when its last question ends, not when
+    the garbage collector next runs: a hot swap holds two versions' pages only briefly."""
+    answerer = make_answerer(settings, ArticleIndex.load(fast_index_copy, fast_embedder))
+    answer = answerer.answer("When was the International Space Station launched?")
+    assert answer.sources and answer.sources[0].article.title  # the caches hold something
+    gc.collect()
+    index = answerer.index
+    parts = [index, index.chunks, index.articles, index.sentences, index.lexical]
+    old = [weakref.ref(part) for part in parts]
+    del index, parts
+    gc.disable()
+    try:
+        answerer.use_index(ArticleIndex.load(fast_index_copy, fast_embedder))
+        del answer
+        assert [ref() for ref in old] == [None] * len(old)
+    finally:
+        gc.enable()
