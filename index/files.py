@@ -60,7 +60,17 @@ def fsync_dir(path: Path) -> None:
 
 def mapped(path: Path) -> np.ndarray:
     """An .npy file mapped read-only, as a plain array (indexing a np.memmap costs a
-    Python call each time), read page by page as questions reach its rows."""
+    Python call each time), read page by page as questions reach its rows. For the
+    small per-row indexes of a version; its large files are read with `FileRows`."""
+    shape, fortran, dtype, offset = npy_header(path)
+    pages = map_file(path)
+    count = int(np.prod(shape))
+    array = np.frombuffer(pages, dtype=dtype, count=count, offset=offset)
+    return array.reshape(shape, order="F" if fortran else "C")
+
+
+def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """An .npy file's shape, order, dtype, and where its data begins."""
     with open(path, "rb") as handle:
         version = np.lib.format.read_magic(handle)
         read_header = (
@@ -69,11 +79,7 @@ def mapped(path: Path) -> np.ndarray:
             else np.lib.format.read_array_header_2_0
         )
         shape, fortran, dtype = read_header(handle)
-        offset = handle.tell()
-    pages = map_file(path)
-    count = int(np.prod(shape))
-    array = np.frombuffer(pages, dtype=dtype, count=count, offset=offset)
-    return array.reshape(shape, order="F" if fortran else "C")
+        return shape, fortran, dtype, handle.tell()
 
 
 def map_file(path: Path) -> bytes | mmap.mmap:
@@ -86,6 +92,62 @@ def map_file(path: Path) -> bytes | mmap.mmap:
         pages = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     pages.madvise(mmap.MADV_RANDOM)
     return pages
+
+
+class FileBytes:
+    """A file's bytes from `start`, read a slice at a time (pread), for files far larger
+    than what questions read of them. Unlike a mapping, what is read stays in the page
+    cache, shared and reclaimable, not in this process's memory: a mapped page counts
+    as the process's once touched, and the kernel maps up to 16 cached neighbours
+    with each one (fault-around), so a long-serving process's share of mapped files
+    grows towards their whole size."""
+
+    def __init__(self, path: Path, start: int = 0) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 (closed with this object)
+        fd = self._file.fileno()
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)  # no read-ahead either
+        self._start = start
+        self._size = max(0, os.fstat(fd).st_size - start)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __getitem__(self, where: slice) -> bytes:
+        first, last, step = where.indices(self._size)
+        if step != 1:
+            raise ValueError("only contiguous slices are read")
+        wanted = max(0, last - first)
+        data = os.pread(self._file.fileno(), wanted, self._start + first)
+        if len(data) != wanted:
+            raise ValueError(f"{self._file.name} is shorter than it was when opened")
+        return data
+
+
+class FileRows:
+    """The rows of a C-ordered .npy file, read a slice of rows at a time (see
+    FileBytes): `rows[a:b]` is a read-only array of those rows."""
+
+    def __init__(self, path: Path) -> None:
+        shape, fortran, dtype, offset = npy_header(path)
+        if fortran or not shape:
+            raise ValueError(f"{path} is not an array of rows")
+        self.shape: tuple[int, ...] = shape
+        self.dtype: np.dtype = dtype
+        self._row_bytes = dtype.itemsize * int(np.prod(shape[1:]))
+        self._bytes = FileBytes(path, offset)
+        if len(self._bytes) < shape[0] * self._row_bytes:
+            raise ValueError(f"{path} is shorter than its header says")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        first, last, step = rows.indices(len(self))
+        if step != 1:
+            raise ValueError("only contiguous rows are read")
+        last = max(first, last)
+        data = self._bytes[first * self._row_bytes : last * self._row_bytes]
+        return np.frombuffer(data, dtype=self.dtype).reshape(last - first, *self.shape[1:])
 
 
 def save_array(path: Path, array: np.ndarray) -> None:

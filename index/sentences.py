@@ -2,7 +2,8 @@
 build time: where it is (chunk, start, end), its vector and its terms. The answer
 is a sentence, and the sentence closest in meaning to the question is usually the
 one that answers it, which a chunk's one vector blurs. Stored as arrays that a
-loaded version maps rather than reads, so opening one does no per-sentence work."""
+loaded version maps or reads a chunk's rows at a time, so opening one does no
+per-sentence work."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from index.chunking import Chunk, sentence_spans
-from index.files import mapped, save_array
+from index.files import FileRows, mapped, save_array
 from index.terms import Terms
 
 SPANS = "sentence-spans.npy"
@@ -31,7 +32,7 @@ class SentenceTerms:
     `keys[offsets[i]:offsets[i + 1]]`."""
 
     offsets: np.ndarray
-    keys: np.ndarray
+    keys: np.ndarray | FileRows
 
     @classmethod
     def of(cls, texts: Iterable[str], terms: Terms) -> SentenceTerms:
@@ -58,7 +59,7 @@ class SentenceTable:
     terms. (The last two are None in versions built before them.)"""
 
     spans: np.ndarray
-    vectors: np.ndarray
+    vectors: np.ndarray | FileRows
     chunk_rows: np.ndarray | None = None
     terms: SentenceTerms | None = None
 
@@ -100,10 +101,11 @@ class SentenceTable:
 
     @classmethod
     def load(cls, folder: Path, chunks: int, dimension: int) -> SentenceTable:
-        """Mapped from disk, not read: a large version opens at once, and only the rows
-        of the chunks questions reach come into memory. Rows are in chunk order, so the
-        first and last say whether every row names a chunk of this version."""
-        spans, vectors = mapped(folder / SPANS), mapped(folder / VECTORS)
+        """Opened, not read: a large version opens at once, and only the rows of the
+        chunks questions reach are read (the vectors and terms a chunk's rows at a
+        time, the small per-row indexes mapped). Rows are in chunk order, so the first
+        and last say whether every row names a chunk of this version."""
+        spans, vectors = mapped(folder / SPANS), FileRows(folder / VECTORS)
         if (
             spans.ndim != 2
             or spans.shape[1] != 3
@@ -115,7 +117,7 @@ class SentenceTable:
         if not (folder / CHUNK_ROWS).is_file():
             return cls(spans, vectors)  # built before sentence terms
         rows, offsets = mapped(folder / CHUNK_ROWS), mapped(folder / TERM_OFFSETS)
-        keys = mapped(folder / TERM_KEYS)
+        keys = FileRows(folder / TERM_KEYS)
         if (
             rows.shape != (chunks + 1,)
             or rows[-1] != len(spans)

@@ -1,5 +1,5 @@
-"""A version's chunks and articles as tables on disk that a loaded version maps
-rather than reads: opening a version of a million passages makes no object per
+"""A version's chunks and articles as tables on disk that a loaded version reads a
+row at a time: opening a version of a million passages makes no object per
 chunk or per article, and a chunk or an article becomes one only when a question
 reaches it.
 
@@ -14,7 +14,6 @@ reaches it.
 from __future__ import annotations
 
 import json
-import mmap
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache, partial
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 from index.articles import Article
 from index.chunking import Chunk
 from index.errors import IndexCorruptError
-from index.files import map_file, mapped, save_array
+from index.files import FileBytes, mapped, save_array
 from index.layout import REBUILD_HINT
 
 CHUNK_TEXT = "chunk-text.bin"
@@ -68,7 +67,7 @@ class ChunkTable(Sequence[Chunk]):
 
     def __init__(self, folder: Path, article_ids: list[str]) -> None:
         self._index = mapped(folder / CHUNK_INDEX)
-        self._text = map_file(folder / CHUNK_TEXT)
+        self._text = FileBytes(folder / CHUNK_TEXT)
         self._article_ids = article_ids
         rows = self._index
         if rows.ndim != 2 or rows.shape[1] != 6 or rows.dtype != np.int64:
@@ -96,7 +95,7 @@ class ArticleTable(Mapping[str, Article]):
 
     def __init__(self, folder: Path, name: str, article_ids: list[str]) -> None:
         self._offsets = mapped(folder / ARTICLE_OFFSETS)
-        self._lines = map_file(folder / name)
+        self._lines = FileBytes(folder / name)
         self._row = {article_id: row for row, article_id in enumerate(article_ids)}
         if self._offsets.shape != (len(article_ids) + 1,) or self._offsets[-1] != len(self._lines):
             raise ValueError("the article offsets do not match the articles")
@@ -118,9 +117,7 @@ class ArticleTable(Mapping[str, Article]):
         return self._read(self._row[article_id])
 
 
-def read_article(
-    offsets: np.ndarray, lines: bytes | mmap.mmap, rows: dict[str, int], row: int
-) -> Article:
+def read_article(offsets: np.ndarray, lines: FileBytes, rows: dict[str, int], row: int) -> Article:
     """The article on line `row`, checked to be the one the manifest puts there."""
     first, last = int(offsets[row]), int(offsets[row + 1])
     article = Article.from_dict(json.loads(lines[first:last]))

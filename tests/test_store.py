@@ -12,6 +12,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.runtime import make_answerer
 from bot.settings import Settings, bundled_dir
@@ -25,6 +27,7 @@ from index.errors import (
     IndexMissingError,
     NoArticlesError,
 )
+from index.files import FileBytes, FileRows, save_array
 from index.layout import MANIFEST, TERM_STATS, VECTORS, jsonl, read_pointer
 from index.retrieval import Retriever, Terms
 from index.store import ArticleIndex
@@ -342,13 +345,21 @@ def is_mapped(array: np.ndarray) -> bool:
     return isinstance(array, np.memmap | mmap.mmap)
 
 
-def test_a_versions_large_arrays_are_mapped_not_read(
+def mapped_files() -> set[str]:
+    """The names of the files this process has mapped."""
+    lines = Path("/proc/self/maps").read_text().splitlines()
+    return {Path(line.split(maxsplit=5)[5]).name for line in lines if len(line.split()) == 6}
+
+
+def test_a_versions_files_are_opened_not_read(
     fast_index_copy: Path, fast_embedder: HashingEmbedder
 ) -> None:
-    """Opening a version maps its vectors, sentence and chunk tables, articles and BM25
-    matrix from disk:
-    memory holds only the pages questions touch, and a hot swap does not need a
-    second full copy (bench/scale.py measures it)."""
+    """Opening a version reads none of its large files: the vectors and the BM25
+    matrix are mapped; the sentence vectors and terms, the chunk text and the
+    articles (the largest, and read a row at a time) are read with pread, so what
+    questions read of them is never the process's memory, only the page cache's;
+    only the small per-row indexes are mapped. A hot swap needs no second full copy
+    (bench/scale_end_to_end.py measures it)."""
     index = ArticleIndex.load(fast_index_copy, fast_embedder)
     about = index.manifest.extra["vector_index"]["type"]
     flat = faiss.downcast_index(index.vectors)
@@ -356,16 +367,21 @@ def test_a_versions_large_arrays_are_mapped_not_read(
     assert codes.is_owned is False
     table = index.sentences
     assert table is not None and table.terms is not None
-    for array in (table.vectors, table.spans, table.chunk_rows, table.terms.keys):
+    for array in (table.spans, table.chunk_rows, table.terms.offsets, index.chunks._index):
         assert is_mapped(array)
-    assert is_mapped(index.chunks._index) and isinstance(index.chunks._text, mmap.mmap)
-    assert is_mapped(index.articles._offsets) and isinstance(index.articles._lines, mmap.mmap)
+    assert is_mapped(index.articles._offsets)
+    assert isinstance(table.vectors, FileRows) and isinstance(table.terms.keys, FileRows)
+    assert isinstance(index.chunks._text, FileBytes)
+    assert isinstance(index.articles._lines, FileBytes)
     scores = index.lexical._retriever.scores  # type: ignore[attr-defined]
     assert all(isinstance(scores[name], np.memmap) for name in ("data", "indices", "indptr"))
     found = Retriever(index, RetrievalConfig(), Terms()).search(
         "When was the International Space Station launched?", 3
     )
     assert found and "1998" in found[0].chunk.text  # and searches work on the mapped arrays
+    assert index.articles[found[0].chunk.article_id].text
+    read_by_row = {"sentence-vectors.npy", "sentence-terms.npy", "chunk-text.bin", "articles.jsonl"}
+    assert read_by_row.isdisjoint(mapped_files())
 
 
 def test_a_swapped_out_version_is_let_go_as_soon_as_nothing_uses_it(
@@ -389,3 +405,31 @@ def test_a_swapped_out_version_is_let_go_as_soon_as_nothing_uses_it(
         assert [ref() for ref in old] == [None] * len(old)
     finally:
         gc.enable()
+
+
+@pytest.fixture(scope="module")
+def rows_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    array = np.arange(20 * 3, dtype=np.float32).reshape(20, 3)
+    path = tmp_path_factory.mktemp("rows") / "rows.npy"
+    save_array(path, array)
+    return path, array
+
+
+@given(start=st.integers(-25, 25) | st.none(), stop=st.integers(-25, 25) | st.none())
+def test_rows_read_from_a_file_are_those_numpy_gives(
+    rows_file: tuple[Path, np.ndarray], start: int | None, stop: int | None
+) -> None:
+    path, array = rows_file
+    rows = FileRows(path)
+    assert rows.shape == array.shape and rows.dtype == array.dtype and len(rows) == 20
+    np.testing.assert_array_equal(rows[start:stop], array[start:stop])
+    text = path.read_bytes()
+    assert FileBytes(path)[start:stop] == text[start:stop]
+
+
+def test_a_file_shorter_than_its_header_is_refused(rows_file: tuple[Path, np.ndarray]) -> None:
+    path, _ = rows_file
+    short = path.with_name("short.npy")
+    short.write_bytes(path.read_bytes()[:-4])
+    with pytest.raises(ValueError, match="shorter than its header says"):
+        FileRows(short)
