@@ -105,7 +105,8 @@ class FileBytes:
     def __init__(self, path: Path, start: int = 0) -> None:
         self._file = open(path, "rb")  # noqa: SIM115 (closed with this object)
         fd = self._file.fileno()
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)  # no read-ahead either
+        if hasattr(os, "posix_fadvise"):  # not on macOS
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)  # no read-ahead either
         self._start = start
         self._size = max(0, os.fstat(fd).st_size - start)
 
