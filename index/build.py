@@ -70,6 +70,7 @@ def vector_config(config: IndexConfig) -> VectorIndexConfig:
         hnsw_m=config.hnsw_m,
         ef_construction=config.hnsw_ef_construction,
         ef_search=config.hnsw_ef_search,
+        quantized=config.hnsw_vectors == "sq8",
     )
 
 

@@ -52,6 +52,8 @@ class IndexConfig(BaseModel):
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=8)
     hnsw_ef_search: int = Field(1024, ge=8)
+    # HNSW's copy of the vectors: 8-bit scalar codes (a quarter of the memory) or float32.
+    hnsw_vectors: Literal["sq8", "float32"] = "sq8"
     # Where a build stores chunks, vectors and BM25: "faiss" (files in the version) or
     # "milvus" (a Milvus collection per version, at milvus_uri: a file path runs
     # Milvus Lite in this process, by default milvus.db in the index directory;

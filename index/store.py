@@ -173,7 +173,7 @@ def _open_files(version_dir: Path, about: dict, size: int) -> tuple[object, Lexi
         raise IndexCorruptError(
             f"cannot read {version_dir / VECTORS} ({message}); {REBUILD_HINT}"
         ) from None
-    if about.get("type") == "IndexHNSWFlat":
+    if about.get("type") in ("IndexHNSWFlat", "IndexHNSWSQ"):
         vectors.hnsw.efSearch = about["ef_search"]
     try:
         return vectors, LexicalIndex.load(version_dir / LEXICAL, size)

@@ -1,5 +1,9 @@
 """Which FAISS index holds the vectors: exact (flat) up to a size, HNSW beyond it,
-with HNSW's recall against exact search measured at build time."""
+with HNSW's recall against exact search measured at build time.
+
+HNSW keeps its vectors as 8-bit scalar codes by default (a quarter of float32's
+memory: at a million passages the index is about 0.65 GB instead of 1.8 GB, and a
+serving process touches all of it); `float32` keeps them whole."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ class VectorIndexConfig:
     hnsw_m: int
     ef_construction: int
     ef_search: int
+    quantized: bool = True  # HNSW over 8-bit scalar codes (IndexHNSWSQ), not float32
     recall_sample: int = 500  # vectors whose HNSW neighbours are checked at build
 
 
@@ -32,18 +37,28 @@ def build_vector_index(vectors: np.ndarray, config: VectorIndexConfig) -> tuple[
         flat = faiss.IndexFlatIP(dimension)
         flat.add(vectors)
         return flat, {"type": "IndexFlatIP", "recall_at_5": 1.0}
-    hnsw = faiss.IndexHNSWFlat(dimension, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    hnsw = _empty_hnsw(dimension, config)
     hnsw.hnsw.efConstruction = config.ef_construction
+    hnsw.train(vectors)
     hnsw.add(vectors)
     hnsw.hnsw.efSearch = config.ef_search
     recall = measure_recall(hnsw, vectors, config.recall_sample)
     return hnsw, {
-        "type": "IndexHNSWFlat",
+        "type": type(hnsw).__name__,
         "recall_at_5": round(recall, 4),
         "hnsw_m": config.hnsw_m,
         "ef_construction": config.ef_construction,
         "ef_search": config.ef_search,
     }
+
+
+def _empty_hnsw(dimension: int, config: VectorIndexConfig) -> object:
+    import faiss
+
+    metric = faiss.METRIC_INNER_PRODUCT
+    if config.quantized:
+        return faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, config.hnsw_m, metric)
+    return faiss.IndexHNSWFlat(dimension, config.hnsw_m, metric)
 
 
 def measure_recall(index: object, vectors: np.ndarray, sample: int, seed: int = 0) -> float:

@@ -242,23 +242,33 @@ def test_a_second_build_waits_or_fails_clearly(
     assert ArticleIndex.load(fast_index_copy, fast_embedder).chunks
 
 
+@pytest.mark.parametrize(
+    ("kept_as", "faiss_type"), [("sq8", faiss.IndexHNSWSQ), ("float32", faiss.IndexHNSWFlat)]
+)
 def test_large_indexes_use_hnsw_with_measured_recall(
-    tmp_path: Path, fast_embedder: HashingEmbedder
+    tmp_path: Path, fast_embedder: HashingEmbedder, kept_as: str, faiss_type: type
 ) -> None:
+    """Above faiss_flat_max, HNSW: over 8-bit codes by default, whose cosines are
+    within rounding of the exact ones, or over float32 vectors."""
     articles, _ = load_articles([str(FIXTURES), str(bundled_dir() / "articles")])
-    config = IndexConfig(faiss_flat_max=2)  # so these few chunks count as "large"
+    # faiss_flat_max 2, so these few chunks count as "large"
+    config = IndexConfig(faiss_flat_max=2, hnsw_vectors=kept_as)
     manifest = build_index(articles, fast_embedder, tmp_path / "hnsw", config)
     about = manifest.extra["vector_index"]
-    assert manifest.faiss_index == about["type"] == "IndexHNSWFlat"
+    assert manifest.faiss_index == about["type"] == faiss_type.__name__
     assert about["recall_at_5"] >= 0.95 and about["ef_search"] == config.hnsw_ef_search
     index = ArticleIndex.load(tmp_path / "hnsw", fast_embedder)
     assert (
-        isinstance(index.vectors, faiss.IndexHNSWFlat)
+        isinstance(index.vectors, faiss_type)
         and index.vectors.hnsw.efSearch == config.hnsw_ef_search
     )
     question = "How much did the harbour bridge cost?"
     found = Retriever(index, RetrievalConfig(), Terms()).search(question, 3, "dense", rerank=False)
     assert found[0].chunk.article_id == "harbour-bridge"
+    query = fast_embedder.encode([question])[0]
+    exact = (fast_embedder.encode([c.text for c in index.chunks]) @ query).tolist()
+    for hit in found:
+        assert hit.cosine == pytest.approx(exact[hit.chunk.position], abs=0.01)
     small = build_index(articles, fast_embedder, tmp_path / "flat")
     assert small.faiss_index == "IndexFlatIP" and small.extra["vector_index"]["recall_at_5"] == 1.0
 
