@@ -8,8 +8,9 @@ from __future__ import annotations
 import os
 import re
 
+import blingfire
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.answer.core import Answerer
@@ -22,7 +23,7 @@ from bot.chat.slack_app import TEXT_LIMIT as SLACK_TEXT_LIMIT
 from bot.chat.slack_app import format_answer as slack_format
 from bot.errors import QuestionError
 from index.articles import make_article, normalise_text, parse_text
-from index.chunking import ChunkingConfig, chunk_article, sentence_spans
+from index.chunking import ChunkingConfig, chunk_article, sentence_offsets, sentence_spans
 from index.errors import SourceError
 from tests.fakes.hashing import HashingEmbedder
 
@@ -120,6 +121,25 @@ def test_chunker_properties(fast_embedder: HashingEmbedder) -> None:
 
     check()
     ran_every_case(cases)
+
+
+def test_sentence_offsets_are_blingfires() -> None:
+    """Our UTF-8 offset mapping gives blingfire's own sentences, for any text an
+    article can hold (cleaned text has no NUL). Where blingfire finds no sentence
+    (only invisible characters), the whole text is one."""
+    assert sentence_offsets(" \u200b\u200b") == [(0, 3)]
+    cases: list[int] = []
+
+    @settings(max_examples=min(CASES, 2000))  # a narrow target: 2,000 cases cover it
+    @given(TEXT.filter(lambda t: t.strip() and "\x00" not in t))
+    def check(text: str) -> None:
+        cases.append(1)
+        assume(blingfire.text_to_sentences(text).strip())  # else its offsets are garbage
+        _, expected = blingfire.text_to_sentences_and_offsets(text)
+        assert sentence_offsets(text) == expected
+
+    check()
+    assert len(cases) >= min(CASES, 2000) // 2
 
 
 def test_question_path_never_crashes(answerer: Answerer) -> None:
