@@ -27,7 +27,14 @@ from index.chunking import Chunk, ChunkingConfig, chunk_article
 from index.config import IndexConfig
 from index.embedding import FULL_INSTALL_HINT, Embedder, TextEncoder
 from index.errors import IndexBusyError, IndexCorruptError, ModelMissingError, NoArticlesError
-from index.files import fsync_dir, private_dirs, scratch_array, write_file, write_text
+from index.files import (
+    fsync_dir,
+    private_dirs,
+    save_array,
+    scratch_array,
+    write_file,
+    write_text,
+)
 from index.layout import (
     ARTICLES,
     CACHE,
@@ -51,7 +58,7 @@ from index.onnx_model import OnnxEncoder
 from index.sentences import SentenceTable
 from index.tables import write_articles, write_chunks
 from index.terms import Terms, TermStats
-from index.vectors import VectorIndexConfig, build_vector_index
+from index.vectors import EXACT_VECTORS, VectorIndexConfig, build_vector_index
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +161,8 @@ def write_search_indexes(
 
     vector_index, about = build_vector_index(vectors, config)
     write_file(staging / VECTORS, lambda p: faiss.write_index(vector_index, str(p)))
+    if about["type"] == "IndexHNSWSQ":  # its candidates are re-scored from these
+        write_file(staging / EXACT_VECTORS, lambda p: save_array(p, vectors))
     LexicalIndex.build([c.text for c in chunks]).save(staging / LEXICAL)
     return about
 

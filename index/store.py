@@ -19,6 +19,7 @@ from index.errors import (
     IndexMissingError,
     ModelMissingError,
 )
+from index.files import FileRows
 from index.layout import (
     ARTICLES,
     CHUNKS,
@@ -42,6 +43,7 @@ from index.sentences import VECTORS as SENTENCE_VECTORS
 from index.sentences import SentenceTable
 from index.tables import CHUNK_INDEX, ArticleTable, ChunkTable
 from index.terms import TermStats
+from index.vectors import EXACT_VECTORS, RescoredVectors
 
 log = logging.getLogger(__name__)
 
@@ -160,9 +162,12 @@ def _open_tables(
         ) from None
 
 
-def _open_files(version_dir: Path, about: dict, size: int) -> tuple[object, LexicalIndex]:
+def _open_files(
+    version_dir: Path, about: dict, size: int, manifest_files: Mapping[str, int]
+) -> tuple[object, LexicalIndex]:
     """The version's FAISS index, mapped (opening reads only the graph; pages come
-    in as searches touch them), and its bm25s index."""
+    in as searches touch them), re-scored from its float32 vectors when it holds
+    codes, and its bm25s index."""
     import faiss
 
     try:
@@ -175,6 +180,13 @@ def _open_files(version_dir: Path, about: dict, size: int) -> tuple[object, Lexi
         ) from None
     if about.get("type") in ("IndexHNSWFlat", "IndexHNSWSQ"):
         vectors.hnsw.efSearch = about["ef_search"]
+    try:
+        if EXACT_VECTORS in manifest_files:
+            vectors = RescoredVectors(vectors, FileRows(version_dir / EXACT_VECTORS))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(
+            f"cannot read {version_dir / EXACT_VECTORS} ({exc}); {REBUILD_HINT}"
+        ) from None
     try:
         return vectors, LexicalIndex.load(version_dir / LEXICAL, size)
     except (OSError, ValueError) as exc:
@@ -235,7 +247,7 @@ class ArticleIndex:
                 connect(milvus), about, manifest.chunk_count, version_dir
             )
         else:
-            vectors, lexical = _open_files(version_dir, about, manifest.chunk_count)
+            vectors, lexical = _open_files(version_dir, about, manifest.chunk_count, manifest.files)
         if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:
             raise IndexCorruptError(
                 f"the index at {version_dir} is inconsistent ({vectors.ntotal} vectors, "

@@ -33,6 +33,7 @@ from index.retrieval import Retriever, Terms
 from index.store import ArticleIndex
 from index.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
 from index.terms import TermStats, term_key
+from index.vectors import EXACT_VECTORS, RescoredVectors, VectorIndexConfig, build_vector_index
 from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -248,8 +249,9 @@ def test_a_second_build_waits_or_fails_clearly(
 def test_large_indexes_use_hnsw_with_measured_recall(
     tmp_path: Path, fast_embedder: HashingEmbedder, kept_as: str, faiss_type: type
 ) -> None:
-    """Above faiss_flat_max, HNSW: over 8-bit codes by default, whose cosines are
-    within rounding of the exact ones, or over float32 vectors."""
+    """Above faiss_flat_max, HNSW: over 8-bit codes by default, its candidates
+    re-scored from the float32 vectors kept beside it, or over float32 vectors.
+    Either way the cosines are the exact ones."""
     articles, _ = load_articles([str(FIXTURES), str(bundled_dir() / "articles")])
     # faiss_flat_max 2, so these few chunks count as "large"
     config = IndexConfig(faiss_flat_max=2, hnsw_vectors=kept_as)
@@ -257,20 +259,44 @@ def test_large_indexes_use_hnsw_with_measured_recall(
     about = manifest.extra["vector_index"]
     assert manifest.faiss_index == about["type"] == faiss_type.__name__
     assert about["recall_at_5"] >= 0.95 and about["ef_search"] == config.hnsw_ef_search
+    assert (EXACT_VECTORS in manifest.files) == (kept_as == "sq8")
     index = ArticleIndex.load(tmp_path / "hnsw", fast_embedder)
-    assert (
-        isinstance(index.vectors, faiss_type)
-        and index.vectors.hnsw.efSearch == config.hnsw_ef_search
-    )
+    hnsw = index.vectors.index if kept_as == "sq8" else index.vectors
+    assert isinstance(hnsw, faiss_type) and hnsw.hnsw.efSearch == config.hnsw_ef_search
+    assert isinstance(index.vectors, RescoredVectors) == (kept_as == "sq8")
     question = "How much did the harbour bridge cost?"
     found = Retriever(index, RetrievalConfig(), Terms()).search(question, 3, "dense", rerank=False)
     assert found[0].chunk.article_id == "harbour-bridge"
     query = fast_embedder.encode([question])[0]
     exact = (fast_embedder.encode([c.text for c in index.chunks]) @ query).tolist()
-    for hit in found:
-        assert hit.cosine == pytest.approx(exact[hit.chunk.position], abs=0.01)
+    assert [h.cosine for h in found] == pytest.approx(
+        [exact[h.chunk.position] for h in found], abs=1e-5
+    )
     small = build_index(articles, fast_embedder, tmp_path / "flat")
     assert small.faiss_index == "IndexFlatIP" and small.extra["vector_index"]["recall_at_5"] == 1.0
+    assert EXACT_VECTORS not in small.files
+
+
+def test_rescoring_puts_the_codes_candidates_in_exact_order() -> None:
+    """Near-duplicates that 8-bit codes cannot tell apart, in groups of 8 (fewer
+    than the 10 candidates re-scored for 5): the re-scored search returns the exact
+    top 5 (up to float rounding among ties), in order, with exact scores; the codes
+    alone do not."""
+    rng = np.random.default_rng(3)
+    bases = rng.normal(size=(250, 32))
+    vectors = np.repeat(bases, 8, axis=0) + rng.normal(0, 0.002, size=(2000, 32))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    config = VectorIndexConfig(flat_max=10, hnsw_m=16, ef_construction=100, ef_search=256)
+    codes, _ = build_vector_index(vectors, config)
+    queries = vectors[::50] + rng.normal(0, 0.001, size=(40, 32)).astype(np.float32)
+    exact = faiss.IndexFlatIP(32)
+    exact.add(vectors)
+    truth_scores, truth = exact.search(queries, 5)
+    approximate, _ = codes.search(queries, 5)
+    scores, found = RescoredVectors(codes, vectors).search(queries, 5)
+    assert np.abs(approximate - truth_scores).max() > 1e-4
+    assert scores == pytest.approx(truth_scores, abs=1e-6)
+    assert np.einsum("qkd,qd->qk", vectors[found], queries) == pytest.approx(scores, abs=1e-6)
 
 
 def test_measured_recall_reflects_a_weak_index() -> None:
