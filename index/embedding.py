@@ -247,8 +247,9 @@ class Embedder:
         return TextEncoder(self, onnx)
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        """Word pieces per text, without the two special tokens the model adds."""
-        encodings = self.tokenizer.encode_batch(texts, add_special_tokens=False)
+        """Word pieces per text, without the two special tokens the model adds
+        (`encode_batch_fast`: the same pieces, without working out their offsets)."""
+        encodings = self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         return [len(e.ids) for e in encodings]
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
