@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from index.articles import Article
@@ -195,6 +196,18 @@ def _open_files(
         ) from None
 
 
+def _open_search(
+    index_dir: Path, version_dir: Path, manifest: Manifest, milvus: MilvusConfig | None
+) -> tuple[object, LexicalIndex]:
+    """The version's dense and BM25 indexes: its files, or its Milvus collection
+    (at `milvus`, by default the Milvus Lite file in the index directory)."""
+    about = manifest.extra.get("vector_index", {})
+    if about.get("type") != "milvus":
+        return _open_files(version_dir, about, manifest.chunk_count, manifest.files)
+    milvus = milvus or MilvusConfig.of(IndexConfig(), index_dir)
+    return open_collection(connect(milvus), about, manifest.chunk_count, version_dir)
+
+
 class ArticleIndex:
     """One loaded, read-only version of the index."""
 
@@ -239,23 +252,18 @@ class ArticleIndex:
         manifest = read_manifest(version_dir / MANIFEST)
         _check_compatible(manifest, embedder, version_dir)
         _check_files(version_dir, manifest)
-        chunks, articles = _open_tables(version_dir, manifest)
-        about = manifest.extra.get("vector_index", {})
-        if about.get("type") == "milvus":
-            milvus = milvus or MilvusConfig.of(IndexConfig(), index_dir)
-            vectors, lexical = open_collection(
-                connect(milvus), about, manifest.chunk_count, version_dir
-            )
-        else:
-            vectors, lexical = _open_files(version_dir, about, manifest.chunk_count, manifest.files)
-        if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:
-            raise IndexCorruptError(
-                f"the index at {version_dir} is inconsistent ({vectors.ntotal} vectors, "
-                f"{len(chunks)} chunks); {REBUILD_HINT}"
-            )
-        encoder = query_encoder(index_dir, manifest, embedder)
-        index = cls(manifest, articles, chunks, vectors, lexical, encoder)
-        index.lexicon = read_lexicon(version_dir, manifest)
-        index.sentences = read_sentences(version_dir, manifest)
-        index.term_stats = read_term_stats(version_dir, manifest)
+        with ThreadPoolExecutor(1) as pool:  # the model loads while the files open
+            encoder = pool.submit(query_encoder, index_dir, manifest, embedder)
+            chunks, articles = _open_tables(version_dir, manifest)
+            vectors, lexical = _open_search(index_dir, version_dir, manifest, milvus)
+            if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:
+                raise IndexCorruptError(
+                    f"the index at {version_dir} is inconsistent ({vectors.ntotal} vectors, "
+                    f"{len(chunks)} chunks); {REBUILD_HINT}"
+                )
+            lexicon = read_lexicon(version_dir, manifest)
+            sentences = read_sentences(version_dir, manifest)
+            term_stats = read_term_stats(version_dir, manifest)
+            index = cls(manifest, articles, chunks, vectors, lexical, encoder.result())
+        index.lexicon, index.sentences, index.term_stats = lexicon, sentences, term_stats
         return index

@@ -291,7 +291,7 @@ def test_rescoring_puts_the_codes_candidates_in_exact_order() -> None:
     queries = vectors[::50] + rng.normal(0, 0.001, size=(40, 32)).astype(np.float32)
     exact = faiss.IndexFlatIP(32)
     exact.add(vectors)
-    truth_scores, truth = exact.search(queries, 5)
+    truth_scores, _ = exact.search(queries, 5)
     approximate, _ = codes.search(queries, 5)
     scores, found = RescoredVectors(codes, vectors).search(queries, 5)
     assert np.abs(approximate - truth_scores).max() > 1e-4
