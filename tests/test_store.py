@@ -181,6 +181,23 @@ def test_same_size_damage_to_the_chunk_table_is_caught(
         ArticleIndex.load(fast_index_copy, fast_embedder)
 
 
+@pytest.mark.parametrize("article_row", [10**6, -1])
+def test_a_chunk_naming_no_article_is_refused_when_read(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder, article_row: int
+) -> None:
+    """Same-size damage to a chunk's article column: that chunk is refused with the
+    fix when read (the column is not read whole at open); the others still read."""
+    path = current_dir(fast_index_copy) / CHUNK_INDEX
+    table = np.load(path)
+    table[1, 2] = article_row
+    with open(path, "wb") as handle:
+        np.save(handle, table)
+    index = ArticleIndex.load(fast_index_copy, fast_embedder)
+    assert index.chunks[0].article_id in index.articles
+    with pytest.raises(IndexCorruptError, match=r"chunk 1 .*articlebot index build"):
+        index.chunks[1]
+
+
 def test_garbage_files_are_corrupt_not_crashes(
     fast_index_copy: Path, fast_embedder: HashingEmbedder
 ) -> None:
