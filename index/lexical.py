@@ -38,6 +38,7 @@ class LexicalIndex:
         import Stemmer
 
         self._retriever = retriever
+        self._postings = Postings(retriever.scores, max(size // 32, 4096))
         self._stemmer = Stemmer.Stemmer("english")
         self._lock = threading.Lock()  # the stemmer is not thread-safe
         self.size = size
@@ -70,10 +71,88 @@ class LexicalIndex:
         k = min(k, self.size)
         with self._lock:
             tokens = self._tokenize([query], self._stemmer, return_ids=False)
-        if k <= 0 or not tokens[0]:
+        terms = self._retriever.get_tokens_ids(tokens[0]) if tokens[0] else []
+        if k <= 0 or not terms:
             return []
-        scores = self._retriever.get_scores(tokens[0])
-        return [(int(i), float(scores[i])) for i in best(scores, k)]
+        found = None
+        if self._retriever.nonoccurrence_array is None:  # BM25 variants that score absences
+            found = self._postings.best(terms, k)
+        if found is None:
+            scores = self._retriever.get_scores(terms)
+            found = [(int(i), float(scores[i])) for i in best(scores, k)]
+        return found
+
+
+class Postings:
+    """The best chunks for a query read from the few postings that can decide them
+    (MaxScore): its rarest terms' postings give candidates and a score the k-th best
+    reaches at least; a common term whose highest score cannot lift a chunk holding
+    only common terms past it is looked up in the candidates' rows alone. At a
+    million chunks a question's common words each hold hundreds of thousands, and
+    adding them all up was most of a search."""
+
+    def __init__(self, matrix: dict, budget: int) -> None:
+        self._data, self._indices, self._indptr = (
+            matrix["data"],
+            matrix["indices"],
+            matrix["indptr"],
+        )
+        self._budget = budget  # the postings worth reading one by one, not as a whole
+        self._highest: dict[int, float] = {}  # a term's highest score, as terms recur
+
+    def best(self, terms: list[int], k: int) -> list[tuple[int, float]] | None:
+        """Like `best` over every chunk's score; None where the common terms could
+        still decide, as when the rare ones match fewer than `k` chunks."""
+        ids, counts = np.unique(np.asarray(terms, dtype=np.int64), return_counts=True)
+        lengths = self._indptr[ids + 1] - self._indptr[ids]
+        order = np.argsort(lengths, kind="stable")
+        ids, counts, lengths = ids[order], counts[order], lengths[order]
+        for split in range(1, len(ids) + 1):
+            if lengths[:split].sum() > self._budget:
+                return None  # the rare terms are not rare: scoring every chunk is as quick
+            chunks, scores = self._scores(ids[:split], counts[:split])
+            if split == len(ids):
+                break
+            rest = ids[split:], counts[split:]
+            if len(chunks) >= k and self._bound(*rest) < np.partition(scores, -k)[-k]:
+                scores += self._lookup(*rest, chunks)
+                break
+        top = np.lexsort((chunks, -scores))[:k]
+        return [(int(chunks[i]), float(scores[i])) for i in top]
+
+    def _bound(self, ids: np.ndarray, counts: np.ndarray) -> float:
+        """The most terms `ids` can add to a chunk's score (with rounding's margin)."""
+        total = 0.0
+        for term, count in zip(ids, counts, strict=True):
+            highest = self._highest.get(term)
+            if highest is None:
+                start, end = self._indptr[term], self._indptr[term + 1]
+                highest = self._highest[term] = float(self._data[start:end].max(initial=0.0))
+            total += highest * count
+        return total * (1 + 1e-6)
+
+    def _scores(self, ids: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The chunks holding any of `ids`, and their scores from those terms."""
+        rows = [slice(self._indptr[t], self._indptr[t + 1]) for t in ids]
+        chunks, where = np.unique(
+            np.concatenate([self._indices[r] for r in rows]), return_inverse=True
+        )
+        counts = counts.astype(self._data.dtype)
+        weights = np.concatenate([self._data[r] * c for r, c in zip(rows, counts, strict=True)])
+        scores = np.zeros(len(chunks), dtype=self._data.dtype)
+        np.add.at(scores, where, weights)
+        return chunks, scores
+
+    def _lookup(self, ids: np.ndarray, counts: np.ndarray, chunks: np.ndarray) -> np.ndarray:
+        """What terms `ids` add to the scores of `chunks` (sorted)."""
+        added = np.zeros(len(chunks), dtype=self._data.dtype)
+        for term, count in zip(ids, counts.astype(self._data.dtype), strict=True):
+            start, end = self._indptr[term], self._indptr[term + 1]
+            at = np.searchsorted(self._indices[start:end], chunks)
+            held = at < end - start
+            held[held] = self._indices[start + at[held]] == chunks[held]
+            added[held] += self._data[start + at[held]] * count
+        return added
 
 
 def best(scores: np.ndarray, k: int) -> np.ndarray:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.answer.core import Answerer
@@ -14,7 +14,7 @@ from bot.runtime import make_answerer
 from bot.settings import Settings
 from index.config import RetrievalConfig
 from index.embedding import Embedder
-from index.lexical import best
+from index.lexical import LexicalIndex, Postings, best
 from index.retrieval import Retriever, Terms, normalise, reciprocal_rank_fusion
 from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
@@ -142,3 +142,96 @@ def test_bm25_search_gives_bm25s_s_own_scores(fast_index: ArticleIndex) -> None:
         found = lexical.search(question, 5)
         assert found == sorted(everything.items(), key=lambda item: (-item[1], item[0]))[:5]
         assert found or question.startswith("zyzzyva")
+
+
+# common words and rare ones, so some postings span most chunks and some a few
+WORDS = (
+    ["alpha"] * 8
+    + ["bravo"] * 5
+    + ["charlie"] * 3
+    + ["delta"] * 2
+    + [
+        "echo",
+        "foxtrot",
+        "golf",
+        "hotel",
+        "india",
+        "juliet",
+    ]
+)
+
+
+def every_chunk_scored(lexical: LexicalIndex, query: str, k: int) -> list[tuple[int, float]]:
+    tokens = lexical._tokenize([query], lexical._stemmer, return_ids=False)[0]
+    terms = lexical._retriever.get_tokens_ids(tokens)
+    if not terms:
+        return []
+    scores = lexical._retriever.get_scores(terms)
+    return [(int(i), float(scores[i])) for i in best(scores, k)]
+
+
+def assert_same_best(found: list[tuple[int, float]], expected: list[tuple[int, float]]) -> None:
+    """The same chunks and scores, up to float32 sums taken in another order (which
+    can swap chunks whose scores differ in the last bit)."""
+    assert len(found) == len(expected)
+    every = dict(expected)
+    for (chunk, score), (_, wanted) in zip(found, expected, strict=True):
+        assert score == pytest.approx(wanted, rel=1e-5)
+        assert every.get(chunk, score) == pytest.approx(score, rel=1e-5)
+    if expected:
+        last = expected[-1][1]
+        assert {c for c, s in expected if s > last * (1 + 1e-5)} <= {c for c, _ in found}
+
+
+@settings(max_examples=500)
+@given(
+    chunks=st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=12), max_size=80),
+    query=st.lists(st.sampled_from([*WORDS, "zulu"]), min_size=1, max_size=6),
+    k=st.integers(1, 10),
+)
+def test_bm25_from_the_deciding_postings_equals_scoring_every_chunk(
+    chunks: list[list[str]], query: list[str], k: int
+) -> None:
+    """Reading the rare terms' postings and looking the common ones up in their
+    chunks (MaxScore) finds what adding every posting into every chunk's score does;
+    and where its budget allows only the rare terms, it either prunes exactly or
+    leaves the search to the whole sum."""
+    lexical = LexicalIndex.build([" ".join(words) for words in [["kilo"], *chunks]])
+    text = " ".join(query)
+    expected = every_chunk_scored(lexical, text, k)
+    assert_same_best(lexical.search(text, k), expected)
+    terms = lexical._retriever.get_tokens_ids(
+        lexical._tokenize([text], lexical._stemmer, return_ids=False)[0]
+    )
+    if terms:
+        matrix = lexical._retriever.scores
+        rarest = min(int(matrix["indptr"][t + 1] - matrix["indptr"][t]) for t in terms)
+        pruned = Postings(matrix, budget=rarest).best(terms, k)
+        if pruned is not None:
+            assert_same_best(pruned, expected)
+
+
+def test_bm25_leaves_a_common_word_s_postings_unread_when_it_cannot_decide() -> None:
+    """A word in every chunk scores little, and so does one in a few; the rarest
+    word, held by more than `k` chunks, decides the best, and the others are looked
+    up in its chunks only, within a budget its postings alone fill."""
+    texts = ["alpha bravo charlie"] * 6 + ["alpha bravo"] * 3 + ["alpha delta"] * 300
+    lexical = LexicalIndex.build(texts)
+    matrix = lexical._retriever.scores
+    tokens = lexical._tokenize(["alpha bravo charlie"], lexical._stemmer, return_ids=False)
+    terms = lexical._retriever.get_tokens_ids(tokens[0])
+    assert len(terms) == 3
+    found = Postings(matrix, budget=6).best(terms, 5)
+    assert found is not None
+    assert_same_best(found, every_chunk_scored(lexical, "alpha bravo charlie", 5))
+    assert [chunk for chunk, _ in found] == [0, 1, 2, 3, 4]
+    assert Postings(matrix, budget=5).best(terms, 5) is None
+
+
+def test_bm25_reads_a_common_word_s_postings_when_its_chunks_could_win() -> None:
+    """The rarer word sits in long chunks and scores less than the commoner word in
+    short ones: the commoner word's chunks are the best, so it cannot be left out."""
+    lexical = LexicalIndex.build(["echo " + "india " * 200] * 2 + ["alpha"] * 3 + ["golf"] * 3)
+    expected = every_chunk_scored(lexical, "echo alpha", 2)
+    assert [chunk for chunk, _ in expected] == [2, 3]
+    assert lexical.search("echo alpha", 2) == expected
