@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Protocol
 
 import numpy as np
@@ -59,7 +60,12 @@ class Served:
 
     index: ArticleIndex
     retriever: Retriever
-    recency: dict[str, float]
+
+    @cached_property
+    def recency(self) -> dict[str, float]:
+        """Each article's date rank: counted when a question first asks for the
+        latest news, not on every load (a second of a million passages' open)."""
+        return recency_ranks(self.index.manifest.articles)
 
 
 @dataclass(frozen=True)
@@ -109,11 +115,7 @@ class Answerer:
         self._served = self._serve(index)
 
     def _serve(self, index: ArticleIndex) -> Served:
-        return Served(
-            index,
-            Retriever(index, self.retrieval, self._terms),
-            recency_ranks(index.manifest.articles),
-        )
+        return Served(index, Retriever(index, self.retrieval, self._terms))
 
     def search(
         self,
@@ -214,7 +216,7 @@ class Answerer:
         newest = LATEST.search(question) is not None
         cited = conversation.article_ids if conversation else frozenset()
         return {
-            p.chunk.id: config.recency_weight * served.recency[p.article.id] * newest
+            p.chunk.id: (config.recency_weight * served.recency[p.article.id] if newest else 0.0)
             + config.followup_article_weight * (p.article.id in cited)
             for p in passages
         }
