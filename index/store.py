@@ -252,18 +252,21 @@ class ArticleIndex:
         manifest = read_manifest(version_dir / MANIFEST)
         _check_compatible(manifest, embedder, version_dir)
         _check_files(version_dir, manifest)
-        with ThreadPoolExecutor(1) as pool:  # the model loads while the files open
+        # the model and the search indexes load on threads of their own while the
+        # tables open: reading the HNSW graph waits on the disk, not on Python
+        with ThreadPoolExecutor(2) as pool:
             encoder = pool.submit(query_encoder, index_dir, manifest, embedder)
+            search = pool.submit(_open_search, index_dir, version_dir, manifest, milvus)
             chunks, articles = _open_tables(version_dir, manifest)
-            vectors, lexical = _open_search(index_dir, version_dir, manifest, milvus)
+            lexicon = read_lexicon(version_dir, manifest)
+            sentences = read_sentences(version_dir, manifest)
+            term_stats = read_term_stats(version_dir, manifest)
+            vectors, lexical = search.result()
             if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:
                 raise IndexCorruptError(
                     f"the index at {version_dir} is inconsistent ({vectors.ntotal} vectors, "
                     f"{len(chunks)} chunks); {REBUILD_HINT}"
                 )
-            lexicon = read_lexicon(version_dir, manifest)
-            sentences = read_sentences(version_dir, manifest)
-            term_stats = read_term_stats(version_dir, manifest)
             index = cls(manifest, articles, chunks, vectors, lexical, encoder.result())
         index.lexicon, index.sentences, index.term_stats = lexicon, sentences, term_stats
         return index
