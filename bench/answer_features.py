@@ -72,8 +72,7 @@ def question_rows(answerer: Answerer, rows: list[dict]) -> list[dict]:
         except QuestionError:
             continue
         asked = answerer._rewrite(served.index, prepared.text)
-        vector = served.retriever.embed(asked.text)
-        passages = answerer._passages(served, asked.text, answerer.config.top_k, vector=vector)
+        passages, vector = answerer._passages(served, asked.text, answerer.config.top_k)
         question = Question.of(asked.text, vector, served.retriever)
         x, y = [], []
         for passage in passages[:PASSAGES_FOR_ANSWER]:

@@ -78,6 +78,9 @@ class OnnxEncoder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
+        # its threads sleep between calls rather than spin: spinning, they held the
+        # second core that a question's BM25 runs on meanwhile (index/retrieval.py)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = Path(path)
         self._session = _session(model_bytes, options)
         del model_bytes

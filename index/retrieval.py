@@ -10,8 +10,9 @@ that carry each score; what an answer says about them is the bot's business.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from collections.abc import Set as AbstractSet
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import lru_cache, partial
 
@@ -50,12 +51,21 @@ class Retriever:
     """Finds passages in one loaded index. Built once per loaded version, from the
     term statistics and sentence table the version stores (what versions built
     before them lack is worked out here); the sentences of the chunks asked about
-    most recently are kept."""
+    most recently are kept. Given a `pool`, BM25 runs there while the question is
+    embedded and searched for by meaning: at a million passages each takes a
+    third of an answer, and a second core can take one."""
 
-    def __init__(self, index: ArticleIndex, config: RetrievalConfig, terms: Terms) -> None:
+    def __init__(
+        self,
+        index: ArticleIndex,
+        config: RetrievalConfig,
+        terms: Terms,
+        pool: Executor | None = None,
+    ) -> None:
         self.index = index
         self.config = config
         self.terms = terms
+        self.pool = pool
         self.stats = index.term_stats or TermStats.of((c.text for c in index.chunks), terms)
         # a function of the index, not a bound method: a cache holding the retriever
         # would make a cycle, and a swapped-out version would stay mapped until the
@@ -102,11 +112,23 @@ class Retriever:
         """The best `k` passages for the question, best first. `mode` defaults to the
         configured one; `rerank=False` gives the plain retriever, as a baseline;
         `vector` is the question's, if the caller has embedded it already."""
+        return self.search_embedded(question, k, mode, rerank, vector)[0]
+
+    def search_embedded(
+        self,
+        question: str,
+        k: int,
+        mode: RetrievalMode | str | None = None,
+        rerank: bool = True,
+        vector: np.ndarray | None = None,
+    ) -> tuple[list[Hit], np.ndarray]:
+        """`search`'s passages, and the question's vector they were found by."""
         mode = RetrievalMode(mode or self.config.retrieval_mode)
         rerank = rerank and self.config.rerank_weight > 0
         depth = max(k, self.config.rerank_depth) if rerank else k
+        lexical = self._lexical(question, depth, mode)
         vector = self.embed(question) if vector is None else vector
-        hits = self._retrieve(question, vector, depth, mode)
+        hits = self._retrieve(vector, depth, mode, lexical)
         if rerank:
             weights = self.weights(question)
             share, closeness = self.config.rerank_weight, self.config.rerank_sentence_weight
@@ -121,23 +143,35 @@ class Retriever:
                 for h in hits
             ]
             hits.sort(key=lambda h: h.score, reverse=True)
-        return hits[:k]
+        return hits[:k], vector
 
-    def _retrieve(self, text: str, query: np.ndarray, k: int, mode: RetrievalMode) -> list[Hit]:
+    def _candidates(self, k: int) -> int:
+        """How many chunks each retriever offers for the best `k`."""
+        return min(max(k, self.config.retrieval_candidates), len(self.index.chunks))
+
+    def _lexical(self, text: str, k: int, mode: RetrievalMode) -> Future[dict[int, float]]:
+        """BM25's candidates for the best `k`, found on the pool if there is one."""
+        n = self._candidates(k)
+        if mode not in (RetrievalMode.BM25, RetrievalMode.HYBRID) or n <= 0:
+            return _done(dict)
+        search = partial(self.index.lexical.search, text, n)
+        return self.pool.submit(_as_dict, search) if self.pool else _done(partial(_as_dict, search))
+
+    def _retrieve(
+        self, query: np.ndarray, k: int, mode: RetrievalMode, bm25: Future[dict[int, float]]
+    ) -> list[Hit]:
         """The best `k` chunks by `mode`. `dense` ranks by cosine, `bm25` by BM25,
         `hybrid` fuses both over the top `retrieval_candidates` of each. The cosine
         is always returned, as the evidence abstention is calibrated on."""
         index, config = self.index, self.config
-        n = min(max(k, config.retrieval_candidates), len(index.chunks))
+        n = self._candidates(k)
         if n <= 0:
             return []
         dense: dict[int, float] = {}
-        lexical: dict[int, float] = {}
         if mode in (RetrievalMode.DENSE, RetrievalMode.HYBRID):
             scores, ids = index.vectors.search(np.ascontiguousarray(query.reshape(1, -1)), n)
             dense = {int(i): float(s) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0}
-        if mode in (RetrievalMode.BM25, RetrievalMode.HYBRID):
-            lexical = dict(index.lexical.search(text, n))
+        lexical = bm25.result()
         if mode == RetrievalMode.DENSE:
             ranking = dense
         elif mode == RetrievalMode.BM25:
@@ -152,6 +186,17 @@ class Retriever:
         best = ranked(ranking)[:k]
         exact = {**dense, **cosines(index.vectors, [i for i in best if i not in dense], query)}
         return [Hit(index.chunks[i], exact[i], ranking[i]) for i in best]
+
+
+def _as_dict(search: Callable[[], list[tuple[int, float]]]) -> dict[int, float]:
+    return dict(search())
+
+
+def _done(work: Callable[[], dict[int, float]]) -> Future[dict[int, float]]:
+    """`work`, done here, as a finished future."""
+    future: Future[dict[int, float]] = Future()
+    future.set_result(work())
+    return future
 
 
 def sentences_of(index: ArticleIndex, terms: Terms, position: int) -> list[Sentence]:

@@ -97,6 +97,13 @@ def test_export_gives_the_models_vectors(
     assert float(np.min(np.sum(one_by_one * reference[-6:], axis=1))) >= MIN_COSINE
 
 
+def test_the_export_s_threads_sleep_between_questions(onnx_encoder: TextEncoder) -> None:
+    """Spinning, they held the second core a question's BM25 runs on meanwhile."""
+    assert onnx_encoder.onnx is not None
+    options = onnx_encoder.onnx._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 @hypothesis_settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

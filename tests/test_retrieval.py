@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -251,3 +253,52 @@ def test_bm25_reads_a_common_word_s_postings_when_its_chunks_could_win() -> None
     expected = every_chunk_scored(lexical, "echo alpha", 2)
     assert [chunk for chunk, _ in expected] == [2, 3]
     assert lexical.search("echo alpha", 2) == expected
+
+
+def test_bm25_runs_on_the_pool_while_the_question_is_embedded(
+    fast_index: ArticleIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a pool, BM25 starts before the question's embedding and runs beside it
+    (the embedding waits until BM25 has begun); the passages are those found
+    without one."""
+    started = threading.Event()
+    ran_on, overlapped = [], []
+    search, encode = fast_index.lexical.search, fast_index.encoder.encode
+
+    def lexical_search(text: str, k: int) -> list[tuple[int, float]]:
+        ran_on.append(threading.current_thread().name)
+        started.set()
+        return search(text, k)
+
+    def embed(texts: list[str]) -> np.ndarray:
+        overlapped.append(started.wait(timeout=2))
+        return encode(texts)
+
+    inline = Retriever(fast_index, RetrievalConfig(), Terms())
+    expected = [inline.search(q, 5) for q in ("When did the bridge open?", "ferry timetable")]
+    monkeypatch.setattr(fast_index.lexical, "search", lexical_search)
+    monkeypatch.setattr(fast_index.encoder, "encode", embed)
+    with ThreadPoolExecutor(1, thread_name_prefix="bm25-pool") as pool:
+        pooled = Retriever(fast_index, RetrievalConfig(), Terms(), pool)
+        for question, hits in zip(
+            ("When did the bridge open?", "ferry timetable"), expected, strict=True
+        ):
+            started.clear()
+            assert pooled.search(question, 5) == hits
+    assert overlapped == [True, True]
+    assert all(name.startswith("bm25-pool") for name in ran_on) and len(ran_on) == 2
+
+
+def test_the_answerer_runs_bm25_beside_the_embedding(
+    fast_index: ArticleIndex, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran_on = []
+    search = fast_index.lexical.search
+
+    def lexical_search(text: str, k: int) -> list[tuple[int, float]]:
+        ran_on.append(threading.current_thread())
+        return search(text, k)
+
+    monkeypatch.setattr(fast_index.lexical, "search", lexical_search)
+    assert make_answerer(settings, fast_index).answer("When did the harbour bridge open?").sources
+    assert len(ran_on) == 1 and ran_on[0] is not threading.current_thread()

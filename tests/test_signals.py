@@ -122,10 +122,10 @@ def test_a_damaged_sentence_table_is_named(
 def features_by_sentence(answerer: Answerer, question: str) -> dict[str, dict[str, float]]:
     """Each candidate sentence's features, by the sentence's text."""
     served = answerer._served
-    vector = served.retriever.embed(question)
+    passages, vector = answerer._passages(served, question, 5)
     asked = Question.of(question, vector, served.retriever)
     found = {}
-    for passage in answerer._passages(served, question, 5, vector=vector)[:PASSAGES_FOR_ANSWER]:
+    for passage in passages[:PASSAGES_FOR_ANSWER]:
         for sentence in served.retriever.sentences(passage.chunk):
             text = passage.chunk.text[sentence.start : sentence.end]
             found[text] = dict(zip(FEATURES, features(asked, passage, sentence), strict=True))

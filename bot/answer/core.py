@@ -12,6 +12,7 @@ checked to really contain the sentence it is cited for. An optional writer
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Protocol
@@ -35,6 +36,7 @@ LATEST = re.compile(
 )
 SECOND_SENTENCE_RATIO = 0.9
 PASSAGES_FOR_ANSWER = 3
+BM25_THREADS = 4  # questions whose BM25 can run beside their embedding at once
 
 
 class AnswerWriter(Protocol):
@@ -104,6 +106,8 @@ class Answerer:
         self.retrieval = retrieval
         self.writer = writer
         self._terms = Terms()
+        # BM25 runs here while the question is embedded (index/retrieval.py)
+        self._pool = ThreadPoolExecutor(BM25_THREADS, thread_name_prefix="articlebot-bm25")
         self._served = self._serve(index)
 
     @property
@@ -115,7 +119,7 @@ class Answerer:
         self._served = self._serve(index)
 
     def _serve(self, index: ArticleIndex) -> Served:
-        return Served(index, Retriever(index, self.retrieval, self._terms))
+        return Served(index, Retriever(index, self.retrieval, self._terms, self._pool))
 
     def search(
         self,
@@ -130,7 +134,7 @@ class Answerer:
         baseline)."""
         served = self._served
         asked = self._rewrite(served.index, question)
-        return self._passages(served, asked.text, top_k or self.config.top_k, mode, rerank)
+        return self._passages(served, asked.text, top_k or self.config.top_k, mode, rerank)[0]
 
     @staticmethod
     def _passages(
@@ -139,14 +143,15 @@ class Answerer:
         k: int,
         mode: RetrievalMode | str | None = None,
         rerank: bool = True,
-        vector: np.ndarray | None = None,
-    ) -> list[Passage]:
-        hits = served.retriever.search(question, k, mode, rerank, vector)
+    ) -> tuple[list[Passage], np.ndarray]:
+        """The passages for the question, and its vector."""
+        hits, vector = served.retriever.search_embedded(question, k, mode, rerank)
         articles = served.index.articles
-        return [
+        passages = [
             Passage(rank, hit.chunk, articles[hit.chunk.article_id], hit.cosine)
             for rank, hit in enumerate(hits, 1)
         ]
+        return passages, vector
 
     def answer(
         self,
@@ -171,8 +176,7 @@ class Answerer:
         asked = self._rewrite(served.index, prepared.text)
         notes = prepared.notes + asked.notes
         read = read_in_context(asked.text, conversation, self._terms)
-        vector = served.retriever.embed(read)
-        passages = self._passages(served, read, top_k or config.top_k, vector=vector)
+        passages, vector = self._passages(served, read, top_k or config.top_k)
         if not passages:
             return Answer(prepared.text, NOT_FOUND, True, [], notes, version, read_as=read)
         boosts = self._boosts(served, passages, read, conversation)
