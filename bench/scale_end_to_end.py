@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.answer.evaluation import read_questions
-from bot.runtime import IndexWatcher, make_answerer, make_embedder
+from bot.runtime import load_index, make_answerer, make_embedder, watch_index
 from bot.settings import load_settings
 from index.articles import load_articles, make_article
 from index.build import (
@@ -57,7 +57,6 @@ from index.embedding import Embedder
 from index.files import scratch_array
 from index.layout import VERSIONS, new_version_name, read_pointer, switch_current
 from index.sentences import SentenceTable
-from index.store import ArticleIndex
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"
@@ -200,7 +199,7 @@ def serve(index_dir: Path, questions: list[str]) -> dict:
     settings = load_settings()
     embedder = make_embedder(settings)
     started = time.perf_counter()
-    answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
+    answerer = make_answerer(settings, load_index(settings, embedder, index_dir))
     open_seconds = time.perf_counter() - started
     answerer.answer("warm-up question about the council plan?")
     times = []
@@ -216,7 +215,7 @@ def serve(index_dir: Path, questions: list[str]) -> dict:
     shutil.copytree(index_dir / VERSIONS / current, index_dir / VERSIONS / copy)
     switch_current(index_dir, copy)
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
-    watcher = IndexWatcher(answerer, index_dir, embedder)
+    watcher = watch_index(answerer, settings.model_copy(update={"index_dir": index_dir}), embedder)
     started = time.perf_counter()
     assert watcher.refresh()
     swap_seconds = time.perf_counter() - started

@@ -448,13 +448,12 @@ def chat(
     ctx: typer.Context, index_dir: IndexDirOption = None, collection: CollectionOption = None
 ) -> None:
     """Ask questions at a prompt; picks up newly published index versions as it goes."""
-    from bot.runtime import IndexWatcher, make_embedder, milvus_for
+    from bot.runtime import make_embedder, watch_index
 
     settings = _settings(ctx, collection, index_dir=index_dir)
     embedder = make_embedder(settings)
     answerer = _answerer(settings, embedder)
-    target = settings.resolved_index_dir
-    watcher = IndexWatcher(answerer, target, embedder, milvus_for(settings, target))
+    watcher = watch_index(answerer, settings, embedder)
     typer.echo("Ask about the articles (empty line or Ctrl-D to quit).")
     while True:
         try:

@@ -132,11 +132,19 @@ def open_index(settings: Settings, embedder: Embedder, *, bootstrap: bool) -> Ar
 def load_index(settings: Settings, embedder: Embedder, index_dir: Path) -> ArticleIndex:
     """The current version at `index_dir`, its Milvus collection (if it has one)
     opened where the settings say."""
-    return ArticleIndex.load(index_dir, embedder, milvus_for(settings, index_dir))
+    preload = settings.section(IndexConfig).preload_mb
+    return ArticleIndex.load(index_dir, embedder, milvus_for(settings, index_dir), preload)
 
 
 def milvus_for(settings: Settings, index_dir: Path) -> MilvusConfig:
     return MilvusConfig.of(settings.section(IndexConfig), index_dir)
+
+
+def watch_index(answerer: Answerer, settings: Settings, embedder: Embedder) -> IndexWatcher:
+    """What swaps the versions published at the settings' index directory in."""
+    index_dir = settings.resolved_index_dir
+    preload = settings.section(IndexConfig).preload_mb
+    return IndexWatcher(answerer, index_dir, embedder, milvus_for(settings, index_dir), preload)
 
 
 def build_in_child_process(settings: Settings, index_dir: Path) -> None:
@@ -197,11 +205,13 @@ class IndexWatcher:
         index_dir: Path,
         embedder: Embedder,
         milvus: MilvusConfig | None = None,
+        preload_mb: int = 0,
     ) -> None:
         self.answerer = answerer
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.milvus = milvus
+        self.preload_mb = preload_mb
         self._lock = threading.Lock()
 
     def refresh(self) -> bool:
@@ -215,7 +225,9 @@ class IndexWatcher:
                 name = read_pointer(self.index_dir)
                 if name in (None, self.answerer.index.version):
                     return False
-                index = ArticleIndex.load(self.index_dir, self.embedder, self.milvus)
+                index = ArticleIndex.load(
+                    self.index_dir, self.embedder, self.milvus, self.preload_mb
+                )
         except ArticleBotError:
             log.warning(
                 "could not load the current index version; still serving %s",

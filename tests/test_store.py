@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.runtime import make_answerer
+from bot.runtime import load_index, make_answerer, watch_index
 from bot.settings import Settings, bundled_dir
 from index.articles import load_articles
 from index.build import BuildLock, build_index, chunk_articles, chunking_config
@@ -27,7 +27,7 @@ from index.errors import (
     IndexMissingError,
     NoArticlesError,
 )
-from index.files import FileBytes, FileRows, save_array
+from index.files import FileBytes, FileRows, read_through, save_array
 from index.layout import MANIFEST, TERM_STATS, VECTORS, jsonl, read_pointer
 from index.retrieval import Retriever, Terms
 from index.store import ArticleIndex
@@ -486,3 +486,59 @@ def test_a_file_shorter_than_its_header_is_refused(rows_file: tuple[Path, np.nda
     short.write_bytes(path.read_bytes()[:-4])
     with pytest.raises(ValueError, match="shorter than its header says"):
         FileRows(short)
+
+
+def bytes_read() -> int:
+    """What this process has read with read calls, from the page cache or the disk."""
+    for line in Path("/proc/self/io").read_text().splitlines():
+        if line.startswith("rchar:"):
+            return int(line.split()[1])
+    raise AssertionError("/proc/self/io has no rchar")
+
+
+def test_preloading_reads_each_file_that_fits_what_is_left(tmp_path: Path) -> None:
+    mb = 1 << 20
+    sizes = {"a": 1 * mb, "b": 3 * mb, "c": 2 * mb}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(b"x" * size)
+    paths = [tmp_path / "a", tmp_path / "gone", tmp_path / "b", tmp_path / "c"]
+    before = bytes_read()
+    assert read_through(paths, budget=3 * mb + mb // 2) == [tmp_path / "a", tmp_path / "c"]
+    assert 3 * mb <= bytes_read() - before < 3 * mb + mb // 2
+
+
+def test_a_version_s_files_are_preloaded_as_it_opens(
+    fast_index_dir: Path,
+    fast_embedder: HashingEmbedder,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The vector index before it is opened, then on a thread of its own the files
+    questions read, BM25's postings first, each within the settings' budget."""
+    import index.store as store
+
+    calls, done = [], threading.Event()
+
+    def spy(paths: list[Path], budget: int) -> list[Path]:
+        calls.append(([p.relative_to(version) for p in paths], budget, threading.current_thread()))
+        read = read_through(paths, budget)
+        if len(calls) == 2:
+            done.set()
+        return read
+
+    version = fast_index_dir / "versions" / read_pointer(fast_index_dir)
+    monkeypatch.setattr(store, "read_through", spy)
+    settings = settings.model_copy(update={"index_dir": fast_index_dir, "preload_mb": 3})
+    index = load_index(settings, fast_embedder, fast_index_dir)
+    assert done.wait(10)
+    (vectors, first, _), (files, budget, thread) = calls
+    assert vectors == [Path(VECTORS)] and first == budget == 3 << 20
+    assert thread.name == "articlebot-preload" and thread is not threading.current_thread()
+    assert files[:3] == [
+        Path("bm25/data.csc.index.npy"),
+        Path("bm25/indices.csc.index.npy"),
+        Path("bm25/indptr.csc.index.npy"),
+    ]
+    assert {Path(CHUNK_INDEX), Path(CHUNK_TEXT), Path("articles.jsonl")} <= set(files)
+    assert set(files) <= {Path(name) for name in index.manifest.files}
+    assert watch_index(make_answerer(settings, index), settings, fast_embedder).preload_mb == 3

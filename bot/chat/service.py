@@ -27,7 +27,7 @@ from bot.chat.config import ChatConfig
 from bot.chat.state import State, local_state
 from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
-from bot.runtime import IndexWatcher, milvus_for, sync_from_sources
+from bot.runtime import IndexWatcher, sync_from_sources, watch_index
 from bot.settings import DEFAULT_COLLECTION, Settings
 from index.embedding import Embedder
 from index.errors import IndexBusyError
@@ -117,9 +117,7 @@ class ChatService:
 
     def _open_desk(self, name: str, answerer: Answerer) -> Desk:
         settings = self.settings.for_collection(name)
-        index_dir = settings.resolved_index_dir
-        watcher = IndexWatcher(answerer, index_dir, self.embedder, milvus_for(settings, index_dir))
-        return Desk(name, settings, answerer, watcher)
+        return Desk(name, settings, answerer, watch_index(answerer, settings, self.embedder))
 
     @property
     def answerer(self) -> Answerer:
