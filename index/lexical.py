@@ -88,8 +88,8 @@ class Postings:
     (MaxScore): its rarest terms' postings give candidates and a score the k-th best
     reaches at least; a common term whose highest score cannot lift a chunk holding
     only common terms past it is looked up in the candidates' rows alone. At a
-    million chunks a question's common words each hold hundreds of thousands, and
-    adding them all up was most of a search."""
+    million chunks a question's common words each hold up to hundreds of thousands
+    of postings; where its rare words decide, those are left unread."""
 
     def __init__(self, matrix: dict, budget: int) -> None:
         self._data, self._indices, self._indptr = (

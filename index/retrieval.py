@@ -52,8 +52,8 @@ class Retriever:
     term statistics and sentence table the version stores (what versions built
     before them lack is worked out here); the sentences of the chunks asked about
     most recently are kept. Given a `pool`, BM25 runs there while the question is
-    embedded and searched for by meaning: at a million passages each takes a
-    third of an answer, and a second core can take one."""
+    embedded and searched for by meaning: at a million passages BM25 took a
+    quarter of an answer, which a second core can take."""
 
     def __init__(
         self,

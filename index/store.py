@@ -272,7 +272,7 @@ class ArticleIndex:
         model. A version stored in Milvus is opened at `milvus` (default: the Milvus
         Lite file in the index directory). Up to `preload_mb` of its files are read
         into the page cache (the vector index before it opens, the rest on a thread
-        afterwards), so its first questions wait on no disk."""
+        afterwards), so its first questions wait less on the disk."""
         index_dir = Path(index_dir)
         name = read_pointer(index_dir)
         if name is None:
