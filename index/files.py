@@ -11,10 +11,18 @@ import contextlib
 import mmap
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
+
+# Python 3.11 as this machine has it (3.11.7) counts the depth of an AST it builds in state that all
+# threads share, and the GIL can pass to another thread mid-build: two threads
+# parsing at once fail with "SystemError: AST constructor recursion depth mismatch"
+# (python/cpython#106905). numpy parses each .npy header with ast.literal_eval, and
+# a version's files open on more than one thread, so every header is read under this.
+NPY_HEADERS = threading.Lock()
 
 
 def private_dirs(path: Path) -> None:
@@ -71,7 +79,7 @@ def mapped(path: Path) -> np.ndarray:
 
 def npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     """An .npy file's shape, order, dtype, and where its data begins."""
-    with open(path, "rb") as handle:
+    with NPY_HEADERS, open(path, "rb") as handle:
         version = np.lib.format.read_magic(handle)
         read_header = (
             np.lib.format.read_array_header_1_0

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from index.files import NPY_HEADERS
+
 K1, B = 0.9, 0.4  # the Anserini defaults, good for passages
 
 
@@ -63,7 +65,8 @@ class LexicalIndex:
     @classmethod
     def load(cls, folder: Path, size: int) -> LexicalIndex:
         # mapped, not read: the score matrix stays on disk until questions touch it
-        retriever = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False)
+        with NPY_HEADERS:  # its arrays are .npy files
+            retriever = _bm25s().BM25.load(str(folder), mmap=True, show_progress=False)
         return cls(retriever, size)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:

@@ -542,3 +542,32 @@ def test_a_version_s_files_are_preloaded_as_it_opens(
     assert {Path(CHUNK_INDEX), Path(CHUNK_TEXT), Path("articles.jsonl")} <= set(files)
     assert set(files) <= {Path(name) for name in index.manifest.files}
     assert watch_index(make_answerer(settings, index), settings, fast_embedder).preload_mb == 3
+
+
+def test_a_version_s_npy_headers_are_never_parsed_on_two_threads_at_once(
+    fast_index_dir: Path, fast_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numpy parses .npy headers with ast.literal_eval, which Python 3.11.7 cannot run
+    on two threads at once (python/cpython#106905); the tables and the search indexes
+    open on two threads, so their headers are read one at a time."""
+    import ast
+    import time
+
+    parse, lock = ast.literal_eval, threading.Lock()
+    inside: list[threading.Thread] = []
+    threads, overlaps = set(), []
+
+    def slow_parse(text: str) -> object:
+        with lock:
+            inside.append(threading.current_thread())
+            threads.add(threading.current_thread().name)
+            overlaps.append(len(inside) > 1)
+        time.sleep(0.02)  # long enough for the other thread to arrive
+        with lock:
+            inside.remove(threading.current_thread())
+        return parse(text)
+
+    monkeypatch.setattr(ast, "literal_eval", slow_parse)
+    ArticleIndex.load(fast_index_dir, fast_embedder)
+    assert len(threads) == 2 and len(overlaps) > 5
+    assert not any(overlaps)
