@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from index.articles import Article
@@ -192,7 +193,7 @@ def _open_files(
     its bm25s index."""
     import faiss
 
-    read_through([version_dir / VECTORS], preload)
+    read_through([version_dir / VECTORS], preload, sequential=True)  # the open waits on it
     try:
         mapped = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
         vectors = faiss.read_index(str(version_dir / VECTORS), mapped)
@@ -304,7 +305,7 @@ class ArticleIndex:
         index.lexicon, index.sentences, index.term_stats = lexicon, sentences, term_stats
         if preload:
             paths = [version_dir / name for name in PRELOAD_ORDER if name in manifest.files]
-            threading.Thread(
-                target=read_through, args=(paths, preload), name="articlebot-preload", daemon=True
-            ).start()
+            # a read at a time, not the kernel's read-ahead: questions are being answered
+            ahead = partial(read_through, paths, preload, sequential=False)
+            threading.Thread(target=ahead, name="articlebot-preload", daemon=True).start()
         return index

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import mmap
+import os
 import threading
 import weakref
 from pathlib import Path
@@ -496,15 +497,25 @@ def bytes_read() -> int:
     raise AssertionError("/proc/self/io has no rchar")
 
 
-def test_preloading_reads_each_file_that_fits_what_is_left(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sequential", "advice"), [(True, "POSIX_FADV_SEQUENTIAL"), (False, "POSIX_FADV_RANDOM")]
+)
+def test_preloading_reads_each_file_that_fits_what_is_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sequential: bool, advice: str
+) -> None:
+    """Each file read whole, with the kernel told to read ahead of the reads or not."""
     mb = 1 << 20
     sizes = {"a": 1 * mb, "b": 3 * mb, "c": 2 * mb}
     for name, size in sizes.items():
         (tmp_path / name).write_bytes(b"x" * size)
     paths = [tmp_path / "a", tmp_path / "gone", tmp_path / "b", tmp_path / "c"]
+    advised, fadvise = [], os.posix_fadvise
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, *a: advised.append(a) or fadvise(fd, *a))
     before = bytes_read()
-    assert read_through(paths, budget=3 * mb + mb // 2) == [tmp_path / "a", tmp_path / "c"]
+    read = read_through(paths, budget=3 * mb + mb // 2, sequential=sequential)
+    assert read == [tmp_path / "a", tmp_path / "c"]
     assert 3 * mb <= bytes_read() - before < 3 * mb + mb // 2
+    assert advised == [(0, 0, getattr(os, advice))] * 2
 
 
 def test_a_version_s_files_are_preloaded_as_it_opens(
@@ -513,15 +524,17 @@ def test_a_version_s_files_are_preloaded_as_it_opens(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The vector index before it is opened, then on a thread of its own the files
-    questions read, BM25's postings first, each within the settings' budget."""
+    """The vector index before it is opened (the kernel reading ahead), then on a
+    thread of its own the files questions read, BM25's postings first, each within
+    the settings' budget, a read at a time."""
     import index.store as store
 
     calls, done = [], threading.Event()
 
-    def spy(paths: list[Path], budget: int) -> list[Path]:
-        calls.append(([p.relative_to(version) for p in paths], budget, threading.current_thread()))
-        read = read_through(paths, budget)
+    def spy(paths: list[Path], budget: int, *, sequential: bool) -> list[Path]:
+        relative = [p.relative_to(version) for p in paths]
+        calls.append((relative, budget, threading.current_thread(), sequential))
+        read = read_through(paths, budget, sequential=sequential)
         if len(calls) == 2:
             done.set()
         return read
@@ -531,9 +544,10 @@ def test_a_version_s_files_are_preloaded_as_it_opens(
     settings = settings.model_copy(update={"index_dir": fast_index_dir, "preload_mb": 3})
     index = load_index(settings, fast_embedder, fast_index_dir)
     assert done.wait(10)
-    (vectors, first, _), (files, budget, thread) = calls
+    (vectors, first, _, opening_reads_ahead), (files, budget, thread, reads_ahead) = calls
     assert vectors == [Path(VECTORS)] and first == budget == 3 << 20
     assert thread.name == "articlebot-preload" and thread is not threading.current_thread()
+    assert opening_reads_ahead and not reads_ahead  # questions' reads come first meanwhile
     assert files[:3] == [
         Path("bm25/data.csc.index.npy"),
         Path("bm25/indices.csc.index.npy"),
