@@ -10,10 +10,13 @@ exact ones, and the file is read a few rows a question, never held in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from index.files import FileRows
 
 RECALL_K = 5
 EXACT_VECTORS = "chunk-vectors.npy"  # float32, beside an HNSW over 8-bit codes
@@ -73,7 +76,7 @@ class RescoredVectors:
     vectors (`exact`: rows by slice, a `FileRows` when serving). It answers
     `search`, `reconstruct_batch` and `ntotal` as a FAISS index does."""
 
-    def __init__(self, index: object, exact: Sequence[np.ndarray]) -> None:
+    def __init__(self, index: object, exact: np.ndarray | FileRows) -> None:
         if len(exact) != index.ntotal:
             raise ValueError(f"{len(exact)} exact vectors for an index of {index.ntotal}")
         self.index = index
@@ -89,8 +92,7 @@ class RescoredVectors:
 
     def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
         """The stored float32 vectors at `ids`."""
-        rows = [self.exact[i : i + 1] for i in np.asarray(ids).tolist()]
-        return np.vstack(rows) if rows else np.zeros((0, self.index.d), np.float32)
+        return self.exact.take(np.asarray(ids, dtype=np.int64), axis=0)
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The `k` best of the codes' `OVERSAMPLE * k` candidates by exact inner

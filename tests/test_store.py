@@ -481,6 +481,39 @@ def test_rows_read_from_a_file_are_those_numpy_gives(
     assert FileBytes(path)[start:stop] == text[start:stop]
 
 
+@given(wanted=st.lists(st.integers(0, 19), max_size=30))
+def test_rows_taken_from_a_file_are_those_numpy_takes(
+    rows_file: tuple[Path, np.ndarray], wanted: list[int]
+) -> None:
+    path, array = rows_file
+    taken = FileRows(path).take(wanted, axis=0)
+    assert taken.shape == (len(wanted), 3) and taken.dtype == array.dtype
+    np.testing.assert_array_equal(taken, array.take(wanted, axis=0))
+
+
+@pytest.mark.parametrize("wanted", [[20], [-1], [3, 25]])
+def test_rows_beyond_the_file_are_refused(
+    rows_file: tuple[Path, np.ndarray], wanted: list[int]
+) -> None:
+    with pytest.raises(IndexError, match="not all within 20"):
+        FileRows(rows_file[0]).take(wanted)
+
+
+def test_rows_cut_off_after_opening_are_an_error_not_garbage(
+    rows_file: tuple[Path, np.ndarray], tmp_path: Path
+) -> None:
+    """A file truncated under a reader (a damaged disk, a hand edit) is refused."""
+    path = tmp_path / "rows.npy"
+    path.write_bytes(rows_file[0].read_bytes())
+    rows = FileRows(path)
+    with open(path, "r+b") as handle:
+        handle.truncate(path.stat().st_size - 4)
+    for read in (lambda: rows[18:20], lambda: rows.take([2, 19])):
+        with pytest.raises(ValueError, match="shorter than it was when opened"):
+            read()
+    np.testing.assert_array_equal(rows.take([2]), rows_file[1][2:3])
+
+
 def test_a_file_shorter_than_its_header_is_refused(rows_file: tuple[Path, np.ndarray]) -> None:
     path, _ = rows_file
     short = path.with_name("short.npy")
