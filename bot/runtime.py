@@ -8,6 +8,7 @@ gets its own section of the settings (a RetrievalConfig, an AnswerConfig...).
 
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import threading
@@ -133,7 +134,19 @@ def load_index(settings: Settings, embedder: Embedder, index_dir: Path) -> Artic
     """The current version at `index_dir`, its Milvus collection (if it has one)
     opened where the settings say."""
     preload = settings.section(IndexConfig).preload_mb
-    return ArticleIndex.load(index_dir, embedder, milvus_for(settings, index_dir), preload)
+    index = ArticleIndex.load(index_dir, embedder, milvus_for(settings, index_dir), preload)
+    return settled(index)
+
+
+def settled(index: ArticleIndex) -> ArticleIndex:
+    """`index`, with what the process holds so far out of the garbage collector's
+    way (gc.freeze): a version lives as long as it serves, and a full collection
+    walked all of it, at a million passages 76 to 105 ms, in the middle of an
+    answer. A version swapped out is still freed, by reference counting (its
+    objects hold no cycles); what the freeze can keep is cyclic garbage made of
+    objects alive at a swap, a few per swap."""
+    gc.freeze()
+    return index
 
 
 def milvus_for(settings: Settings, index_dir: Path) -> MilvusConfig:
@@ -228,6 +241,7 @@ class IndexWatcher:
                 index = ArticleIndex.load(
                     self.index_dir, self.embedder, self.milvus, self.preload_mb
                 )
+                settled(index)
         except ArticleBotError:
             log.warning(
                 "could not load the current index version; still serving %s",

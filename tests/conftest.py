@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import os
 import shutil
@@ -90,6 +91,14 @@ def loopback_only_network() -> Iterator[None]:
     finally:
         socket.socket.connect, socket.socket.connect_ex = real_connect, real_connect_ex  # type: ignore[method-assign]
         socket.getaddrinfo = real_getaddrinfo
+
+
+@pytest.fixture(autouse=True)
+def collector_unfrozen() -> Iterator[None]:
+    """Loading a version to serve freezes what the process holds (bot/runtime.py,
+    `settled`); after each test nothing is, so no test's garbage outlives it."""
+    yield
+    gc.unfreeze()
 
 
 @pytest.fixture(autouse=True)

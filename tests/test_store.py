@@ -438,6 +438,32 @@ def test_a_versions_files_are_opened_not_read(
     assert read_by_row.isdisjoint(mapped_files())
 
 
+def test_a_served_version_is_out_of_the_collector_s_way_and_still_let_go(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder, settings: Settings
+) -> None:
+    """A version loaded to serve, and one swapped in, are frozen (gc.freeze): a full
+    collection does not walk them. The one swapped out is freed all the same."""
+    settings = settings.model_copy(update={"index_dir": fast_index_copy})
+    answerer = make_answerer(settings, load_index(settings, fast_embedder, fast_index_copy))
+    watcher = watch_index(answerer, settings, fast_embedder)
+    assert not tracked(answerer.index.manifest, answerer.index.manifest.articles)
+    old = weakref.ref(answerer.index)
+    articles, _ = load_articles([str(FIXTURES)])
+    build_index(articles, fast_embedder, fast_index_copy)
+    assert watcher.refresh()
+    assert not tracked(answerer.index.manifest, answerer.index.manifest.articles)
+    assert old() is None
+    untracked = answerer.index.manifest.articles
+    gc.unfreeze()
+    assert tracked(untracked)  # (the check can see a tracked object)
+
+
+def tracked(*values: object) -> list[object]:
+    """Which of `values` the garbage collector would walk in a collection."""
+    ids = {id(value) for value in gc.get_objects()}
+    return [value for value in values if id(value) in ids]
+
+
 def test_a_swapped_out_version_is_let_go_as_soon_as_nothing_uses_it(
     fast_index_copy: Path, fast_embedder: HashingEmbedder, settings: Settings
 ) -> None:
