@@ -54,9 +54,9 @@ class IndexConfig(BaseModel):
     hnsw_ef_search: int = Field(1024, ge=8)
     # HNSW's copy of the vectors: 8-bit scalar codes (a quarter of the memory) or float32.
     hnsw_vectors: Literal["sq8", "float32"] = "sq8"
-    # Read into the page cache when a version opens, of each of its files in turn:
-    # the vector index, then the others questions read most of (0: none).
-    preload_mb: int = Field(4096, ge=0)
+    # Megabytes read into the page cache when a version opens, of each of its files
+    # in turn (index/store.py, OPEN_READS and READ_AHEAD; 0: none).
+    preload_mb: int = Field(5120, ge=0)
     # Where a build stores chunks, vectors and BM25: "faiss" (files in the version) or
     # "milvus" (a Milvus collection per version, at milvus_uri: a file path runs
     # Milvus Lite in this process, by default milvus.db in the index directory;
