@@ -17,11 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-# Python 3.11 as this machine has it (3.11.7) counts the depth of an AST it builds in state that all
-# threads share, and the GIL can pass to another thread mid-build: two threads
-# parsing at once fail with "SystemError: AST constructor recursion depth mismatch"
-# (python/cpython#106905). numpy parses each .npy header with ast.literal_eval, and
-# a version's files open on more than one thread, so every header is read under this.
+# Python 3.11.7 (this machine's and CI's) counts the depth of an AST it builds in
+# state all threads share, and the GIL can pass to another thread mid-build: two
+# threads parsing at once fail with "SystemError: AST constructor recursion depth
+# mismatch" (python/cpython#106905). numpy parses each .npy header with
+# ast.literal_eval, and a version's files open on two threads, so every header is
+# read under this lock.
 NPY_HEADERS = threading.Lock()
 
 
@@ -114,8 +115,8 @@ def read_through(paths: Iterable[Path], budget: int, *, sequential: bool) -> lis
     waits behind one of them, not behind the kernel's read-ahead (here 8 MB a file,
     16 MB when told the reads are sequential). While 3 GB were read a read at a time,
     eight random 4 KiB reads took 1.6 to 1.9 ms (p50; 0.6 ms with nothing else
-    reading), against 16 to 41 ms while the kernel read ahead; the 3 GB took 3.7 s
-    either way, give or take 0.9 s (`bench/read_ahead.py`)."""
+    reading), against 16 to 41 ms while the kernel read ahead; the 3 GB took 3.7 to
+    3.8 s, against 3.5 to 4.6 s (`bench/read_ahead.py`)."""
     read, buffer = [], bytearray(1 << 20)
     for path in paths:
         try:
