@@ -15,7 +15,8 @@ question vectors share the model's space, and the HNSW search works as hard as o
 a real index. Questions are embedded by the real model (the index's ONNX export).
 
 The serving half runs in a fresh process (`--serve`): time to open the version
-and make the answerer, answer p50/p99 over SQuAD questions one at a time, the
+and make the answerer, answer p50/p99 over SQuAD questions one at a time (with
+the mean of each of the first seconds, and the garbage collector's pauses), the
 resident memory then (VmRSS, mapped pages included), and the peak while a second
 version is swapped in under it (VmHWM after resetting it), as IndexWatcher does.
 Writes bench/results/scale-end-to-end.json.
@@ -24,6 +25,7 @@ Writes bench/results/scale-end-to-end.json.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import random
@@ -36,6 +38,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +67,7 @@ RESULTS = Path(__file__).parent / "results"
 WORD = re.compile(r"\w+")
 DIMENSION = 384
 SENTENCES_PER_ARTICLE = 25
+FIRST_SECONDS = 10  # the cold start's answers, second by second
 BUILT_AT = "2026-11-26T00:00:00+00:00"
 
 
@@ -195,18 +200,51 @@ def memory_mb(field: str) -> float:
     raise KeyError(field)
 
 
+@contextmanager
+def collector_pauses() -> Iterator[list[float]]:
+    """The garbage collector's pauses (ms) while the block runs."""
+    pauses: list[float] = []
+    started = 0.0
+
+    def track(phase: str, _: dict) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            pauses.append(1000 * (time.perf_counter() - started))
+
+    gc.callbacks.append(track)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(track)
+
+
+def by_second(times: list[float], seconds: list[int], first: int) -> list[float | None]:
+    """The mean of `times` started in each of the `first` seconds (by `seconds`),
+    None for a second in which none started, up to the last."""
+    means: list[float | None] = []
+    for second in range(min(first, max(seconds, default=-1) + 1)):
+        during = [t for t, s in zip(times, seconds, strict=True) if s == second]
+        means.append(round(statistics.fmean(during), 1) if during else None)
+    return means
+
+
 def serve(index_dir: Path, questions: list[str]) -> dict:
     settings = load_settings()
     embedder = make_embedder(settings)
     started = time.perf_counter()
     answerer = make_answerer(settings, load_index(settings, embedder, index_dir))
     open_seconds = time.perf_counter() - started
+    opened = time.perf_counter()
     answerer.answer("warm-up question about the council plan?")
-    times = []
-    for question in questions:
-        started = time.perf_counter()
-        answerer.answer(question)
-        times.append(1000 * (time.perf_counter() - started))
+    times, seconds = [], []
+    with collector_pauses() as pauses:
+        for question in questions:
+            started = time.perf_counter()
+            answerer.answer(question)
+            times.append(1000 * (time.perf_counter() - started))
+            seconds.append(int(started - opened))
     serving_rss = memory_mb("VmRSS")
     serving_anon, serving_file = memory_mb("RssAnon"), memory_mb("RssFile")
     # a hot swap: another version published beside it, loaded while this one serves
@@ -229,6 +267,11 @@ def serve(index_dir: Path, questions: list[str]) -> dict:
         # how long the page cache takes to fill: the first hundred against the rest
         "answer_ms_mean_first_100": round(statistics.fmean(times[:100]), 1),
         "answer_ms_p99_after_100": round(statistics.quantiles(times[100:], n=100)[98], 1),
+        # the cold start's shape: answers' mean time in each of the first seconds after
+        # the open, and the garbage collector's pauses among them
+        "answer_ms_mean_by_second": by_second(times, seconds, FIRST_SECONDS),
+        "collector_pauses": len(pauses),
+        "collector_pause_ms_max": round(max(pauses, default=0.0), 1),
         "serving_rss_mb": round(serving_rss),
         "serving_rss_anon_mb": round(serving_anon),
         "serving_rss_file_mb": round(serving_file),
