@@ -51,7 +51,7 @@ class IndexConfig(BaseModel):
     faiss_flat_max: int = Field(200_000, ge=1)
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=8)
-    hnsw_ef_search: int = Field(1024, ge=8)
+    hnsw_ef_search: int = Field(512, ge=8)
     # HNSW's copy of the vectors: 8-bit scalar codes (a quarter of the memory) or float32.
     hnsw_vectors: Literal["sq8", "float32"] = "sq8"
     # Megabytes read into the page cache when a version opens, of each of its files
