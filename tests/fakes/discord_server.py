@@ -361,7 +361,15 @@ class FakeDiscord(BackgroundServer):
         raw = await request.read()
         body = self._body(request, raw)
         record = Recorded(request.method, path, body)
-        self.requests.append(record)
+        try:
+            return await self._handle(request, path, body, record)
+        finally:
+            # recorded once handled: what it changed here is in place when a test sees it
+            self.requests.append(record)
+
+    async def _handle(
+        self, request: web.Request, path: str, body: Any, record: Recorded
+    ) -> web.StreamResponse:
         by_interaction_token = path.startswith(("/interactions/", "/webhooks/"))
         if not by_interaction_token and request.headers.get("Authorization") != f"Bot {self.token}":
             return self.refuse(f"{request.method} {path}", 401, "401: Unauthorized", 0)

@@ -148,7 +148,13 @@ class FakeSlack(BackgroundServer):
             else dict(parse_qsl(raw.decode()))
         )
         record = Recorded(method, body, dict(request.headers))
-        self.requests.append(record)
+        try:
+            return self._api(request, method, body, record)
+        finally:
+            # recorded once handled: what it changed here is in place when a test sees it
+            self.requests.append(record)
+
+    def _api(self, request: web.Request, method: str, body: dict, record: Recorded) -> web.Response:
         token = request.headers.get("Authorization", "").removeprefix("Bearer ") or body.get(
             "token", ""
         )
@@ -213,7 +219,12 @@ class FakeSlack(BackgroundServer):
         each with a known `response_type`, boolean `replace_original` and valid blocks."""
         what = f"response/{request.match_info['id']}"
         body = await request.json()
-        self.requests.append(Recorded(what, body, dict(request.headers)))
+        try:
+            return self._response_post(what, body)
+        finally:
+            self.requests.append(Recorded(what, body, dict(request.headers)))
+
+    def _response_post(self, what: str, body: dict) -> web.Response:
         now = time.monotonic()
         posts = [t for t in self._response_posts.get(what, []) if now - t < RESPONSE_URL_SECONDS]
         if len(posts) >= RESPONSE_URL_POSTS:
