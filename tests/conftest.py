@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import ipaddress
+import logging
 import os
 import shutil
 import socket
@@ -99,6 +100,17 @@ def collector_unfrozen() -> Iterator[None]:
     `settled`); after each test nothing is, so no test's garbage outlives it."""
     yield
     gc.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    """A CLI run in a test points the root logger at that test's captured stderr; after
+    it the logger is put back, so a line logged later (a bot's thread winding down, the
+    next test) is not written to a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
 
 
 @pytest.fixture(autouse=True)
