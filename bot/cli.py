@@ -165,6 +165,12 @@ def _collection(ctx: typer.Context, index_dir: Path | None, name: str | None):
     )
 
 
+def _why_built(report) -> str:
+    if report.settings_changed:
+        return " (rebuilt: the build settings differ from the last version's)"
+    return "" if report.changed else " (nothing changed, no new version)"
+
+
 def _summary(report, failures: list) -> None:
     """One summary line, failures by name, and a non-zero exit if any failed."""
     manifest = report.manifest
@@ -172,8 +178,7 @@ def _summary(report, failures: list) -> None:
     typer.echo(
         f"added {len(report.added)}, updated {len(report.updated)}, removed "
         f"{len(report.removed)}, unchanged {report.unchanged}, failed {len(failures)} "
-        f"in {report.seconds:.1f} s{version}"
-        + ("" if report.changed else " (nothing changed, no new version)")
+        f"in {report.seconds:.1f} s{version}" + _why_built(report)
     )
     for failure in failures:
         typer.echo(f"not indexed: {failure.source}: {failure.reason}", err=True)

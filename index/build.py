@@ -62,6 +62,11 @@ from index.vectors import EXACT_VECTORS, VectorIndexConfig, build_vector_index
 
 log = logging.getLogger(__name__)
 
+# Raised when a build of the same articles with the same settings would hold
+# something different (chunking, sentence splitting, what the files store), so
+# that syncing rebuilds versions made before the change.
+BUILD_VERSION = 1
+
 
 def chunking_config(config: IndexConfig, embedder: Embedder) -> ChunkingConfig:
     return ChunkingConfig(
@@ -69,6 +74,20 @@ def chunking_config(config: IndexConfig, embedder: Embedder) -> ChunkingConfig:
         max_tokens=embedder.max_tokens - 2,
         overlap_tokens=config.chunk_overlap_tokens,
     )
+
+
+def build_recipe(config: IndexConfig, embedder: Embedder) -> dict:
+    """Everything besides the articles that a version's contents follow from: the
+    model, chunking, vector index and store settings, and the build code's version.
+    A version whose recorded recipe differs is rebuilt even if no article changed."""
+    return {
+        "build_version": BUILD_VERSION,
+        "model": embedder.model_name,
+        "chunking": asdict(chunking_config(config, embedder)),
+        "vectors": asdict(vector_config(config)),
+        "store": config.vector_store,
+        "milvus_uri": config.milvus_uri if config.vector_store == "milvus" else None,
+    }
 
 
 def vector_config(config: IndexConfig) -> VectorIndexConfig:
@@ -401,6 +420,7 @@ def publish(
             **manifest_fields(embedder, chunking, articles, chunks, added_at or {}, now),
             "onnx": onnx,
             "extra": embedded,
+            "recipe": build_recipe(config, embedder),
             "build_seconds": round(time.perf_counter() - started, 3),
         }
         manifest = write_version(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.articles import Article
-from index.build import BuildLock, publish
+from index.build import BuildLock, build_recipe, publish
 from index.config import IndexConfig
 from index.embedding import Embedder
 from index.errors import IndexMissingError, NoOlderVersionError, UnknownArticleError
@@ -25,12 +25,15 @@ class ChangeReport:
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
+    # rebuilt though no article changed: the build settings differ from the version's
+    settings_changed: bool = False
     manifest: Manifest | None = None
     seconds: float = 0.0
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
+        """A new version was published."""
+        return bool(self.added or self.updated or self.removed or self.settings_changed)
 
 
 def disk_bytes(path: Path) -> int:
@@ -107,6 +110,8 @@ class Collection:
                 removed=[i for i in old if i not in new],
             )
             report.unchanged = len(new) - len(report.added) - len(report.updated)
+            recipe = build_recipe(self.config, self.embedder)
+            report.settings_changed = old_manifest is not None and old_manifest.recipe != recipe
             if report.changed or current is None:
                 added_at = (
                     {a["id"]: a["added_at"] for a in old_manifest.articles} if old_manifest else {}

@@ -65,6 +65,9 @@ class Manifest:
     faiss_index: str = "IndexFlatIP"
     onnx: dict | None = None
     extra: dict = field(default_factory=dict)
+    # the build settings and code it was made with (index/build.py, build_recipe);
+    # versions from before recipes have none
+    recipe: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, ensure_ascii=False)

@@ -65,6 +65,36 @@ def test_nothing_changed_publishes_nothing(
     assert len(versions(tmp_path / "index")) == 1
 
 
+def test_changed_build_settings_rebuild_unchanged_articles(
+    tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
+) -> None:
+    """A version made with other build settings (here, chunk size) is rebuilt by the
+    next change even when no article changed; then it stands until they change again."""
+    index_dir = tmp_path / "index"
+    old = Collection(index_dir, fast_embedder).add(library).manifest
+    smaller = Collection(index_dir, fast_embedder, IndexConfig(chunk_target_tokens=64))
+    report = smaller.add(library)
+    assert report.settings_changed and report.changed and report.unchanged == len(library)
+    assert report.manifest.chunking["target_tokens"] == 64
+    assert report.manifest.chunk_count > old.chunk_count
+    assert read_current(index_dir)[0].version == report.manifest.version
+    again = smaller.add(library)
+    assert not again.changed and again.manifest.version == report.manifest.version
+
+
+def test_a_version_without_a_recipe_is_rebuilt(
+    tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
+) -> None:
+    """A version built before recipes were recorded cannot vouch for its settings."""
+    index_dir = tmp_path / "index"
+    collection = Collection(index_dir, fast_embedder)
+    old = collection.add(library).manifest
+    path = index_dir / "versions" / old.version / "manifest.json"
+    path.write_text(replace(old, recipe={}).to_json())
+    assert collection.add(library).settings_changed
+    assert read_pointer(index_dir) != old.version
+
+
 def test_changed_and_removed_articles_leave_the_index(
     tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
 ) -> None:

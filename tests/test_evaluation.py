@@ -9,6 +9,7 @@ import pytest
 
 from bot.answer.evaluation import contains_gold, normalise_answer
 from bot.cli import main
+from index.layout import read_current
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -58,6 +59,12 @@ def test_eval_command(
     table = capsys.readouterr().out
     assert "hybrid+rerank" in table and "answer accuracy" in table
     assert "abstention trade-off" in table
+    # other build settings: the kept index is rebuilt with them, not reused
+    monkeypatch.setenv("ARTICLEBOT_CHUNK_TARGET_TOKENS", "64")
+    assert main(["eval", str(questions), "--articles", str(FIXTURES), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["questions"] == 3
+    [kept] = (tmp_path / "eval").iterdir()
+    assert read_current(kept)[0].chunking["target_tokens"] == 64
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{not json\n")
     assert main(["eval", str(bad)]) == 2
