@@ -197,20 +197,35 @@ def discard_collection(version: str, milvus: MilvusConfig | None) -> None:
         log.warning("could not drop Milvus collection %s", collection_name(version), exc_info=True)
 
 
-def prune_versions(index_dir: Path, keep: int, milvus: MilvusConfig | None = None) -> None:
-    """Remove all but the newest `keep` versions (never the current one), and
-    any staging directory a crashed build left behind, with their Milvus collections."""
+def prune_versions(index_dir: Path, keep: int, config: IndexConfig) -> None:
+    """Remove all but the newest `keep` versions (never the current one), and any
+    staging directory a crashed build left behind, with their Milvus collections:
+    a version's manifest says whether it has one, so it is dropped even after
+    `vector_store` went back to FAISS."""
     versions = index_dir / VERSIONS
     current = read_pointer(index_dir)
     names = sorted(p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
     stale = [n for n in names[: max(0, len(names) - keep)] if n != current]
     stale += [p.name for p in versions.iterdir() if p.is_dir() and p.name.startswith(".tmp-")]
+    milvus = MilvusConfig.of(config, index_dir)
     for name in stale:
+        in_milvus = _stored_in_milvus(versions / name, config.vector_store == "milvus")
         shutil.rmtree(versions / name, ignore_errors=True)
-        discard_collection(name.removeprefix(".tmp-"), milvus)
+        if in_milvus:
+            discard_collection(name.removeprefix(".tmp-"), milvus)
     for scratch in versions.glob(".tmp-*.npy"):  # a killed build's (index/files.py)
         scratch.unlink(missing_ok=True)
     _prune_models(index_dir)
+
+
+def _stored_in_milvus(version_dir: Path, otherwise: bool) -> bool:
+    """Whether the version's manifest says it is stored in Milvus; `otherwise` for a
+    version without a readable manifest (a crashed build's staging directory)."""
+    try:
+        about = read_manifest(version_dir / MANIFEST).extra.get("vector_index", {})
+    except IndexCorruptError:
+        return otherwise
+    return about.get("type") == "milvus"
 
 
 def _prune_models(index_dir: Path) -> None:
@@ -426,7 +441,7 @@ def publish(
         manifest = write_version(
             index_dir, articles, chunks, vectors, sentences, fields, vector_config(config), milvus
         )
-    prune_versions(index_dir, config.keep_versions, milvus)
+    prune_versions(index_dir, config.keep_versions, config)
     return manifest
 
 

@@ -134,6 +134,24 @@ def test_each_build_is_a_new_collection_and_pruning_drops_the_old_ones(
     assert index.version == kept[-1] and "Edit 2." in " ".join(c.text for c in index.chunks)
 
 
+def test_back_on_faiss_the_milvus_versions_collections_go_as_they_are_pruned(
+    tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """Switching `vector_store` back to FAISS rebuilds the same articles into files (the
+    store is part of a version's recipe), and pruning the Milvus version drops its
+    collection rather than leaving it in Milvus for good."""
+    index_dir = tmp_path / "index"
+    articles = library()
+    Collection(index_dir, fast_embedder, IndexConfig(vector_store="milvus", keep_versions=1)).add(
+        articles
+    )
+    assert len(milvus_collections(index_dir)) == 1
+    report = Collection(index_dir, fast_embedder, IndexConfig(keep_versions=1)).add(articles)
+    assert report.settings_changed and versions(index_dir) == [report.manifest.version]
+    assert report.manifest.faiss_index == "IndexFlatIP"
+    assert milvus_collections(index_dir) == []
+
+
 def test_a_failed_build_leaves_no_collection_and_the_current_version_serving(
     tmp_path: Path, fast_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
