@@ -275,6 +275,43 @@ def test_the_refresher_runs_when_due(
         service.close()
 
 
+def test_a_refresh_under_other_build_settings_rebuilds_and_says_so(
+    site: Site,
+    fast_index_copy: Path,
+    fast_embedder: HashingEmbedder,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The feed unchanged, but the chunk size changed since the last version: the
+    refresh rebuilds with the new one, serves it, and warns (replicas that refresh
+    one index with different settings would rebuild it on every run)."""
+    from bot.chat.service import ChatService
+    from bot.refresher import Refresher
+    from bot.runtime import make_answerer
+    from index.store import ArticleIndex
+
+    site.publish("crane")
+    changes = {"index_dir": fast_index_copy, "sources": [f"{site.base}/feed.xml"]}
+    seen = settings.model_copy(update={**changes, "fetch_allow_private_networks": True})
+    caplog.set_level(logging.INFO, "bot.refresher")
+    clock = [T0]
+    for chunk_tokens in (200, 64):
+        config = seen.model_copy(update={"chunk_target_tokens": chunk_tokens})
+        answerer = make_answerer(config, ArticleIndex.load(fast_index_copy, fast_embedder))
+        service = ChatService(answerer, fast_embedder, config)
+        clock[0] = T0
+        refresher = Refresher(service, 600, clock=lambda: clock[0], jitter=lambda low, high: high)
+        try:
+            clock[0] = T0 + 660
+            refresher.run_due()
+            served = service.answerer.index
+        finally:
+            service.close()
+        assert list(served.articles) == site.ids("crane")
+        assert served.manifest.chunking["target_tokens"] == chunk_tokens
+    assert caplog.text.count("its build settings differ") == 1
+
+
 def test_only_the_replica_holding_the_lock_refreshes(
     site: Site,
     fast_index_copy: Path,
