@@ -97,7 +97,7 @@ class Refresher:
             log.exception("collection %s: refreshing its sources failed", desk.name)
             return
         change = report.change
-        if change.settings_changed:  # once after a settings change; every time: replicas differ
+        if change.settings_changed:  # once per change; on every run if replicas disagree
             log.warning(
                 "collection %s: rebuilt, its build settings differ from the last version's "
                 "(every replica that refreshes it needs the same ones)",
