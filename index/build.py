@@ -222,10 +222,9 @@ def _stored_in_milvus(version_dir: Path, otherwise: bool) -> bool:
     """Whether the version's manifest says it is stored in Milvus; `otherwise` for a
     version without a readable manifest (a crashed build's staging directory)."""
     try:
-        about = read_manifest(version_dir / MANIFEST).extra.get("vector_index", {})
+        return read_manifest(version_dir / MANIFEST).faiss_index == "milvus"
     except IndexCorruptError:
         return otherwise
-    return about.get("type") == "milvus"
 
 
 def _prune_models(index_dir: Path) -> None:
