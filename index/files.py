@@ -58,6 +58,19 @@ def write_text(path: Path, text: str) -> None:
     write_file(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
+def replace_text(path: Path, text: str) -> None:
+    """Put `text` at `path` with one atomic rename, so a reader sees the old file or the
+    new one, never a truncated one, and a crash mid-write leaves the old one intact."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    try:
+        write_text(temporary, text)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)  # gone after the rename; left by a failed write
+    fsync_dir(path.parent)
+
+
 def fsync_dir(path: Path) -> None:
     """Make a rename or a new file in `path` durable."""
     fd = os.open(path, os.O_RDONLY)

@@ -5,9 +5,10 @@ Per source (and per feed entry) the ETag and Last-Modified of the last fetch are
 kept, with the articles it gave, when it last succeeded and failed, and when it
 may be asked next: a 429 or 503 holds it back for its Retry-After. A source that
 is unchanged, failing or held back keeps its articles. All of it lives in
-`sources.json` in the index directory, written only under the build lock, which a
-refresh holds from the first request to the published version: only one process
-refreshes an index directory at a time.
+`sources.json` in the index directory, replaced whole (so /healthz, which reads it
+unlocked, never sees it half-written) and only under the build lock, which a refresh
+holds from the first request to the published version: only one process refreshes an
+index directory at a time.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from index.config import IndexConfig
 from index.embedding import Embedder
 from index.errors import NoArticlesError, RetryLaterError, SourceError
 from index.fetch import Fetcher, Validators
-from index.files import write_text
+from index.files import replace_text
 from index.redact import redact_url
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class SourceStates:
 
     def save(self, index_dir: Path) -> None:
         data = {source: asdict(state) for source, state in self.states.items()}
-        write_text(Path(index_dir) / STATE_FILE, json.dumps(data, indent=1) + "\n")
+        replace_text(Path(index_dir) / STATE_FILE, json.dumps(data, indent=1) + "\n")
 
     def get(self, source: str) -> SourceState:
         return self.states.setdefault(source, SourceState())

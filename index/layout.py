@@ -20,7 +20,6 @@ inside the index directory, so a tampered file cannot lead outside it.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -29,7 +28,7 @@ from pathlib import Path
 
 from index.articles import Article
 from index.errors import IndexCorruptError
-from index.files import fsync_dir, write_text
+from index.files import replace_text
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
@@ -109,13 +108,7 @@ def has_index(index_dir: Path) -> bool:
 
 def switch_current(index_dir: Path, name: str) -> None:
     """Point CURRENT at version `name` with one atomic rename."""
-    temporary = index_dir / f".{POINTER}.{secrets.token_hex(4)}"
-    try:
-        write_text(temporary, name + "\n")
-        os.replace(temporary, index_dir / POINTER)
-    finally:
-        temporary.unlink(missing_ok=True)  # gone after the rename; left by a failed write
-    fsync_dir(index_dir)
+    replace_text(index_dir / POINTER, name + "\n")
 
 
 def jsonl(rows: list[dict]) -> str:

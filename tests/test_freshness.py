@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,6 +189,34 @@ def test_one_failing_source_never_stops_the_others(
     assert records[gone]["last_error"] == "HTTP 404" and records[good]["last_error"] is None
 
 
+def test_health_never_reads_the_sources_state_half_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """/healthz reads sources.json without the build lock while a refresh saves it:
+    every read finds the whole state, never an empty or cut-off file."""
+    states = SourceStates()
+    for n in range(40):
+        states.get(f"https://news.example/feed-{n}.xml").last_success = T0 + n
+    states.save(tmp_path)
+    saving = threading.Event()
+    saving.set()
+
+    def save_repeatedly() -> None:
+        for _ in range(100):
+            states.save(tmp_path)
+        saving.clear()
+
+    writer = threading.Thread(target=save_repeatedly)
+    writer.start()
+    reads = 0
+    with caplog.at_level(logging.WARNING, logger="index.freshness"):
+        while saving.is_set():
+            assert len(SourceStates.load(tmp_path).report()) == 40
+            reads += 1
+    writer.join()
+    assert reads > 0 and not caplog.records
+
+
 def test_index_sync_keeps_a_failing_feeds_entries(
     site: Site, tmp_path: Path, fast_embedder: HashingEmbedder, settings: Settings
 ) -> None:
@@ -361,7 +390,10 @@ def test_only_the_replica_holding_the_lock_refreshes(
 
 
 def test_the_running_bot_answers_a_new_entry_without_a_restart(
-    site: Site, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+    site: Site,
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: Embedder,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The real Slack app on a chat service whose refresher runs every 0.3 s: a story
     added to the feed is answered by the same process, and /healthz shows the source."""
@@ -396,9 +428,12 @@ def test_the_running_bot_answers_a_new_entry_without_a_restart(
                 site.publish("crane", "ferry")
                 slack.wait_for(lambda: read_pointer(settings.resolved_index_dir) != version, 60)
                 assert "Friday" in ask(slack, url, question)["text"]
+                # the refresh records its sources just after it publishes
+                slack.wait_for(lambda: source in service.health(True)["sources"]["default"], 10)
                 record = service.health(True)["sources"]["default"][source]
                 assert record["last_success"] and record["next_run"] and not record["last_error"]
             finally:
                 refresher.stop()
                 server.stop()
         assert slack.unexpected == [] and slack.take_refused() == []
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
