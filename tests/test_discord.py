@@ -173,10 +173,13 @@ def mention(
     guild_id: int = GUILD_ID,
     channel_id: int | str = CHANNEL_ID,
     reply_to: dict | None = None,
+    when_bot_posts_in: str | None = None,
+    message_id: str | None = None,
 ) -> str:
     """Send a message (by default one that @-mentions the bot), in reply to the
-    message `reply_to` when given; returns its id."""
-    message_id = str(next(ids))
+    message `reply_to` when given, the moment the bot's next message in channel
+    `when_bot_posts_in` is stored when that is given; returns its id."""
+    message_id = message_id or str(next(ids))
     at_bot = at_bot and not dm
     data = {
         "id": message_id,
@@ -205,7 +208,10 @@ def mention(
             "guild_id": str(guild_id),
         }
         data["referenced_message"] = reply_to
-    fake.dispatch("MESSAGE_CREATE", data)
+    if when_bot_posts_in is None:
+        fake.dispatch("MESSAGE_CREATE", data)
+    else:
+        fake.dispatch_on_next_post(when_bot_posts_in, "MESSAGE_CREATE", data)
     return message_id
 
 

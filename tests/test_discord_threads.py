@@ -21,6 +21,7 @@ from tests.test_discord import (
     LAUNCH,
     PING_ARTICLE,
     guild_payload,
+    ids,
     mention,
     sent_message,
     started_bot,
@@ -182,6 +183,19 @@ def test_answer_channel_answers_in_a_new_thread_and_follows_it(
     time.sleep(0.3)
     quiet_after(fake, [mention(fake, FOLLOW_UP, at_bot=False, channel_id=question)])
     assert len(posts_in(fake, question)) == 2
+
+
+def test_a_follow_up_the_instant_the_thread_answer_shows_is_answered(
+    bot: ArticleBot, fake: FakeDiscord
+) -> None:
+    """The gateway may deliver a message before the answer's post returns: the bot
+    follows the thread before it answers there, so that message is a follow-up."""
+    question = str(next(ids))  # the thread the bot opens takes the question's id
+    quick = mention(fake, FOLLOW_UP, at_bot=False, channel_id=question, when_bot_posts_in=question)
+    mention(fake, LAUNCH, at_bot=False, channel_id=ANSWER_CHANNEL_ID, message_id=question)
+    answer, reply = fake.wait_for(lambda: posts_in(fake, question)[1:] and posts_in(fake, question))
+    assert "1998" in text_of(answer) and "Canada" in text_of(reply)
+    assert str(reply["message_reference"]["message_id"]) == quick
 
 
 def test_without_the_thread_permission_the_answer_goes_in_the_channel(

@@ -375,9 +375,9 @@ class ArticleBot(discord.Client):
             )
             await self.post_reply(message, answer)
             return
-        await self.send_answer(thread, answer, message.author.id)
-        if self.settings.thread_followups:
+        if self.settings.thread_followups:  # before the answer shows, so a quick follow-up counts
             await self.service.remember([thread_key(thread.id)], answer)
+        await self.send_answer(thread, answer, message.author.id)
 
     async def send_answer(
         self,

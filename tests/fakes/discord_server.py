@@ -176,6 +176,7 @@ class FakeDiscord(BackgroundServer):
         self.sent: list[dict] = []  # every message the bot posted, as Discord returned it
         # the next channel-message posts answer these: (status, body, headers)
         self.failures: list[tuple[int, dict, dict]] = []  # injected faults, not refusals
+        self._on_post: dict[str, tuple[str, dict]] = {}  # channel id -> (event, data)
         self._ids = itertools.count(930000000000000001)
         self._seq = itertools.count(1)
 
@@ -321,14 +322,19 @@ class FakeDiscord(BackgroundServer):
         if event == "INTERACTION_CREATE":
             self.interactions[data["token"]] = Interaction(created=time.monotonic())
 
+        self.call(self._broadcast(event, data), 5)
+
+    def dispatch_on_next_post(self, channel_id: str, event: str, data: dict) -> None:
+        """Send a gateway event the moment the bot's next message in `channel_id` is
+        stored, before the post's response: someone who answers the instant it shows
+        (the gateway may deliver before the HTTP response returns)."""
+        self._on_post[str(channel_id)] = (event, data)
+
+    async def _broadcast(self, event: str, data: dict) -> None:
         guild_id = data.get("guild_id") or (data.get("id") if event in GUILD_EVENTS else None)
-
-        async def send() -> None:
-            for ws in list(self.sockets):
-                if self.receives(ws, guild_id):
-                    await self._send(ws, event, data)
-
-        self.call(send(), 5)
+        for ws in list(self.sockets):
+            if self.receives(ws, guild_id):
+                await self._send(ws, event, data)
 
     @property
     def connected(self) -> bool:
@@ -378,7 +384,11 @@ class FakeDiscord(BackgroundServer):
             self.unexpected.append(record)
             return json_response({"message": "Unknown route", "code": 0}, 404)
         response = route(path, body)
-        return await response if inspect.isawaitable(response) else response
+        response = await response if inspect.isawaitable(response) else response
+        posted = request.method == "POST" and response.status == 200 and path.endswith("/messages")
+        if posted and (on_post := self._on_post.pop(path.split("/")[2], None)):
+            await self._broadcast(*on_post)
+        return response
 
     def refuse(
         self, what: str, status: int, message: str, code: int, errors: dict | None = None
