@@ -454,6 +454,22 @@ def test_follow_up_in_the_thread_is_answered_without_a_mention(
     assert len(unanswered(fake, app_url, late)[0]) == 2
 
 
+def test_a_follow_up_the_instant_the_answer_shows_is_answered(
+    fake: FakeSlack, app_url: str
+) -> None:
+    """Slack may deliver a reply before the answer's chat.postMessage returns: the bot
+    follows the thread before it answers there, so that reply is a follow-up."""
+    first = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="C8")
+    thread = first["event"]["ts"]
+    quick = event("message", FOLLOW_UP, channel="C8", thread_ts=thread)
+    fake.on_next_post(thread, lambda: post_json(app_url, quick).raise_for_status())
+    post_json(app_url, first)
+    answer, reply = fake.wait_for(
+        lambda: posts_in_thread(fake, thread)[1:] and posts_in_thread(fake, thread)
+    )
+    assert "1998" in answer["text"] and "Canada" in reply["text"]
+
+
 def test_follow_up_in_the_thread_of_an_ask_answer(
     fake: FakeSlack, app_url: str, service: ChatService
 ) -> None:

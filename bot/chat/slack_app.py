@@ -276,9 +276,9 @@ def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Se
             await say(text=reply.text, thread_ts=thread)
             return
         text, blocks = await render(reply, user, channel, thread)
-        await say(text=text, blocks=blocks, thread_ts=thread)
-        if followed and reply.answer is not None:
+        if followed and reply.answer is not None:  # before it shows: a quick follow-up counts
             await service.remember([thread_key(channel, thread)], reply.answer)
+        await say(text=text, blocks=blocks, thread_ts=thread)
 
     @app.event("app_mention")
     async def on_mention(event: dict, say: AsyncSay) -> None:

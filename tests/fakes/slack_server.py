@@ -12,6 +12,7 @@ import itertools
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -122,6 +123,13 @@ class FakeSlack(BackgroundServer):
         self._tickets: set[str] = set()  # Socket Mode URLs handed out and not yet used
         self._unacked: dict[str, float] = {}  # envelope id -> when it was sent
         self._response_posts: dict[str, list[float]] = {}
+        self._on_post: dict[str, Callable[[], object]] = {}  # thread ts -> called before reply
+
+    def on_next_post(self, thread_ts: str, before_reply: Callable[[], object]) -> None:
+        """Call `before_reply` (off the loop) once the bot's next message in the thread is
+        stored, before chat.postMessage answers: someone who replies the instant it shows,
+        as Slack's event may reach an app before its own post returns."""
+        self._on_post[thread_ts] = before_reply
 
     def make_app(self) -> web.Application:
         app = web.Application()
@@ -149,7 +157,11 @@ class FakeSlack(BackgroundServer):
         )
         record = Recorded(method, body, dict(request.headers))
         try:
-            return self._api(request, method, body, record)
+            response = self._api(request, method, body, record)
+            posted = method == "chat.postMessage" and json.loads(response.body)["ok"]
+            if posted and (before_reply := self._on_post.pop(body.get("thread_ts"), None)):
+                await asyncio.to_thread(before_reply)
+            return response
         finally:
             # recorded once handled: what it changed here is in place when a test sees it
             self.requests.append(record)
