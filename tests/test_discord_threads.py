@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.discord_bot import ArticleBot
+from bot.chat.discord_bot import ArticleBot, message_key
 from bot.chat.service import ChatService
 from bot.settings import Settings
 from index.embedding import Embedder
 from tests.fakes.chat import chat_service, chat_settings, running, sources_with
-from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, FakeDiscord, thread_payload
 from tests.test_discord import (
     LAUNCH,
     PING_ARTICLE,
@@ -144,6 +144,9 @@ def test_a_reply_to_an_answer_is_a_follow_up(
     bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH)))
+    # the answer's id exists only once its post returns, and the bot follows it then;
+    # a person replies later than that, this test at once unless it waits
+    fake.wait_for(lambda: service.state.threads.conversation(message_key(int(answer["id"]))))
     follow_up = mention(fake, FOLLOW_UP, at_bot=False, reply_to=answer)
     reply = wait_reply(fake, follow_up)
     assert "Canada" in text_of(reply) and ARTICLE_TITLE in text_of(reply)
@@ -183,6 +186,22 @@ def test_answer_channel_answers_in_a_new_thread_and_follows_it(
     time.sleep(0.3)
     quiet_after(fake, [mention(fake, FOLLOW_UP, at_bot=False, channel_id=question)])
     assert len(posts_in(fake, question)) == 2
+
+
+def test_a_follow_up_the_instant_an_answer_in_a_users_thread_shows_is_answered(
+    bot: ArticleBot, fake: FakeDiscord
+) -> None:
+    """Asked with a mention in a thread someone else started: the bot follows that
+    thread before its answer shows there, so an unaddressed message the gateway
+    delivers before the answer's post returns is a follow-up."""
+    thread = str(next(ids))
+    fake.dispatch("THREAD_CREATE", thread_payload(thread, str(CHANNEL_ID), "ISS talk", "4242"))
+    fake.wait_for(lambda: bot.get_channel(int(thread)) is not None)
+    quick = mention(fake, FOLLOW_UP, at_bot=False, channel_id=thread, when_bot_posts_in=thread)
+    mention(fake, LAUNCH, channel_id=thread)
+    answer, reply = fake.wait_for(lambda: posts_in(fake, thread)[1:] and posts_in(fake, thread))
+    assert "1998" in text_of(answer) and "Canada" in text_of(reply)
+    assert str(reply["message_reference"]["message_id"]) == quick
 
 
 def test_a_follow_up_the_instant_the_thread_answer_shows_is_answered(

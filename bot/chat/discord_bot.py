@@ -354,9 +354,17 @@ class ArticleBot(discord.Client):
         await self.post_reply(message, reply.answer)
 
     async def post_reply(self, message: discord.Message, answer: Answer) -> None:
-        """The answer in reply to the question's message, followed as a conversation."""
+        """The answer in reply to the question's message, followed as a conversation:
+        the thread it is in before the answer shows (a quick follow-up there counts),
+        the answer's messages, which a reply continues, once they exist."""
+        if not self.settings.thread_followups:
+            await self.send_answer(message.channel, answer, message.author.id, message)
+            return
+        earlier = await self.conversation_of(message)
+        if isinstance(message.channel, discord.Thread):
+            await self.service.remember([thread_key(message.channel.id)], answer, earlier)
         sent = await self.send_answer(message.channel, answer, message.author.id, message)
-        await self.remember(message, answer, sent)
+        await self.service.remember([message_key(m.id) for m in sent], answer, earlier)
 
     async def answer_in_new_thread(self, message: discord.Message, question: str) -> None:
         """In an answer channel: the answer in a thread the bot opens on the question;
@@ -398,18 +406,6 @@ class ArticleBot(discord.Client):
             else:
                 sent.append(await channel.send(piece.content, **options))
         return sent
-
-    async def remember(
-        self, message: discord.Message, answer: Answer, sent: list[discord.Message]
-    ) -> None:
-        """Follow the conversation: the thread the question was asked in, and the
-        answer's messages, which a reply continues."""
-        if not self.settings.thread_followups:
-            return
-        keys = [message_key(m.id) for m in sent]
-        if isinstance(message.channel, discord.Thread):
-            keys.append(thread_key(message.channel.id))
-        await self.service.remember(keys, answer, await self.conversation_of(message))
 
     async def vote_view(
         self, answer: Answer, user_id: int, channel: object | None

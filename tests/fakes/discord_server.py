@@ -140,6 +140,27 @@ def message_errors(body: dict) -> dict:
     return errors
 
 
+def thread_payload(thread_id: str, parent_id: str, name: str, owner_id: str) -> dict:
+    """A public thread as Discord describes it (in THREAD_CREATE and in answers)."""
+    return {
+        "id": thread_id,
+        "type": 11,
+        "guild_id": str(GUILD_ID),
+        "parent_id": parent_id,
+        "name": name,
+        "owner_id": owner_id,
+        "message_count": 0,
+        "member_count": 1,
+        "rate_limit_per_user": 0,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": "2026-11-25T12:00:00+00:00",
+            "locked": False,
+        },
+    }
+
+
 GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"}  # the guild's id is "id"
 
 
@@ -499,23 +520,11 @@ class FakeDiscord(BackgroundServer):
         name = body.get("name") or ""
         if not 1 <= len(name) <= 100:
             return self.refuse(f"POST {path}", 400, "Invalid Form Body", 50035, too_long(100))
-        thread = {
-            "id": message_id,  # a thread started on a message takes the message's id
-            "type": 11,
-            "guild_id": str(GUILD_ID),
-            "parent_id": parent_id,
-            "name": name,
-            "owner_id": str(BOT_ID),
-            "message_count": 0,
-            "member_count": 1,
-            "rate_limit_per_user": 0,
-            "thread_metadata": {
-                "archived": False,
-                "auto_archive_duration": body.get("auto_archive_duration") or 1440,
-                "archive_timestamp": "2026-11-25T12:00:00+00:00",
-                "locked": False,
-            },
-        }
+        # a thread started on a message takes the message's id
+        thread = thread_payload(message_id, parent_id, name, str(BOT_ID))
+        thread["thread_metadata"]["auto_archive_duration"] = (
+            body.get("auto_archive_duration") or 1440
+        )
         self.threads.append(thread)
         for ws in self.sockets:
             await self._send(ws, "THREAD_CREATE", {**thread, "newly_created": True})
