@@ -61,7 +61,7 @@ def run_discord(settings: Settings) -> None:
         raise MissingSecretError("set DISCORD_TOKEN (or discord_token in the settings file)")
     state = open_state(settings)
     service = make_service(settings, "discord", state)
-    bot = create_discord_bot(service, state.feedback, settings)
+    bot = create_discord_bot(service, settings)
     refresher = start_refresher(service)
 
     async def main() -> None:
@@ -150,7 +150,7 @@ async def _serve_slack(
             "copy the Bot User OAuth Token from the app's OAuth & Permissions page"
         ) from None
     settings = with_granted_scopes(settings, auth.headers.get("x-oauth-scopes"))
-    app = create_slack_app(service, service.state.feedback, settings)
+    app = create_slack_app(service, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

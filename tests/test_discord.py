@@ -31,7 +31,6 @@ from bot.chat.discord_bot import (
     create_discord_bot,
     invite_url,
 )
-from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService
 from bot.cli import main
 from bot.launcher import start_ops
@@ -108,8 +107,7 @@ def started_bot(
 ) -> Iterator[ArticleBot]:
     """A real discord.py client connected to the fake, on its own loop and thread,
     closed (as `asyncio.run` would close it) on the way out."""
-    feedback = FeedbackStore(settings.feedback_path)
-    client = create_discord_bot(service, feedback, settings, guild_ready_timeout=0.05)
+    client = create_discord_bot(service, settings, guild_ready_timeout=0.05)
     loop = asyncio.new_event_loop()
     failure: list[BaseException] = []
 
@@ -138,7 +136,6 @@ def started_bot(
         asyncio.run_coroutine_threadsafe(shut_down(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
-        feedback.close()
         fake.wait_for(lambda: not fake.connected, timeout=10)
 
 

@@ -397,7 +397,6 @@ def test_the_running_bot_answers_a_new_entry_without_a_restart(
 ) -> None:
     """The real Slack app on a chat service whose refresher runs every 0.3 s: a story
     added to the feed is answered by the same process, and /healthz shows the source."""
-    from bot.chat.feedback import FeedbackStore
     from bot.chat.slack_app import create_slack_app
     from bot.refresher import Refresher
     from tests.fakes.background import AppServer
@@ -417,7 +416,7 @@ def test_the_running_bot_answers_a_new_entry_without_a_restart(
             slack_api_base_url=slack.api_base,
         )
         with chat_service(settings, embedder, "slack") as service:
-            app = create_slack_app(service, FeedbackStore(settings.feedback_path), settings)
+            app = create_slack_app(service, settings)
             server = AppServer(app.web_app(path="/slack/events")).start()
             url = f"http://127.0.0.1:{server.port}/slack/events"
             refresher = Refresher(service, 0.3).start()

@@ -27,7 +27,6 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.answer.values import Answer
 from bot.chat import messages
-from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService
 from bot.chat.slack_app import (
     BLOCK_LIMIT,
@@ -112,15 +111,8 @@ def service(slack_settings: Settings, embedder: Embedder) -> Iterator[ChatServic
 
 
 @pytest.fixture(scope="module")
-def feedback(slack_settings: Settings) -> FeedbackStore:
-    return FeedbackStore(slack_settings.feedback_path)
-
-
-@pytest.fixture(scope="module")
-def app_url(
-    service: ChatService, feedback: FeedbackStore, slack_settings: Settings
-) -> Iterator[str]:
-    app = create_slack_app(service, feedback, slack_settings)
+def app_url(service: ChatService, slack_settings: Settings) -> Iterator[str]:
+    app = create_slack_app(service, slack_settings)
     server = AppServer(app.web_app(path="/slack/events")).start()
     yield f"http://127.0.0.1:{server.port}/slack/events"
     server.stop()
@@ -653,7 +645,7 @@ def test_a_vote_on_an_answer_no_longer_recorded_is_too_late(fake: FakeSlack, app
 def test_feedback_click_is_stored(
     fake: FakeSlack,
     app_url: str,
-    feedback: FeedbackStore,
+    service: ChatService,
     slack_settings: Settings,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -662,7 +654,7 @@ def test_feedback_click_is_stored(
     answer_id = reply["blocks"][-1]["elements"][1]["value"]
     note = click(fake, app_url, "feedback_not_helpful", answer_id)
     assert note["text"] == "Thanks for the feedback." and note["response_type"] == "ephemeral"
-    summary = feedback.summary()
+    summary = service.state.feedback.summary()
     assert summary.not_helpful >= 1
     assert any("Space Station launched" in q for q, _ in summary.recent_not_helpful)
     monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(slack_settings.data_dir))
@@ -803,10 +795,10 @@ def test_text_from_articles_and_users_is_shown_verbatim(fake: FakeSlack, app_url
 
 @contextlib.contextmanager
 def socket_mode_app(
-    fake: FakeSlack, service: ChatService, feedback: FeedbackStore, settings: Settings
+    fake: FakeSlack, service: ChatService, settings: Settings
 ) -> Iterator[tuple[AsyncSocketModeHandler, asyncio.AbstractEventLoop]]:
     """The app connected in Socket Mode, on its own loop and thread, for the block."""
-    app = create_slack_app(service, feedback, settings)
+    app = create_slack_app(service, settings)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -827,9 +819,9 @@ def socket_mode_app(
 
 
 def test_socket_mode_round_trip(
-    fake: FakeSlack, service: ChatService, feedback: FeedbackStore, slack_settings: Settings
+    fake: FakeSlack, service: ChatService, slack_settings: Settings
 ) -> None:
-    with socket_mode_app(fake, service, feedback, slack_settings):
+    with socket_mode_app(fake, service, slack_settings):
         fields, name = command_fields(fake, LAUNCH)
         fake.send_envelope(
             {
@@ -874,7 +866,6 @@ def test_socket_mode_round_trip(
 def test_socket_mode_health_follows_the_connection(
     fake: FakeSlack,
     service: ChatService,
-    feedback: FeedbackStore,
     slack_settings: Settings,
 ) -> None:
     """/healthz from the launcher's ops server over the real websocket: up while
@@ -882,7 +873,7 @@ def test_socket_mode_health_follows_the_connection(
     port = free_port()
     settings = slack_settings.model_copy(update={"ops_port": port, "ops_host": "127.0.0.1"})
     health = lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)  # noqa: E731
-    with socket_mode_app(fake, service, feedback, slack_settings) as (handler, loop):
+    with socket_mode_app(fake, service, slack_settings) as (handler, loop):
         connected = functools.partial(socket_mode_connected, handler)
         ops = asyncio.run_coroutine_threadsafe(start_ops(settings, service, connected), loop)
         ops = ops.result(10)

@@ -3,8 +3,8 @@ and Helpful / Not helpful buttons under each answer. With the Message Content in
 also follow-ups (in a thread it answered in, or in reply to its answer) and answer
 channels (every question answered in a thread the bot opens for it).
 
-`create_discord_bot` takes the chat service, the feedback store and the settings
-and returns the client without starting it; `articlebot serve discord` runs it. Needs no
+`create_discord_bot` takes the chat service (which holds the feedback store) and the
+settings and returns the client without starting it; `articlebot serve discord` runs it. Needs no
 privileged intent for mentions, DMs and commands: Discord shows a bot the text of DMs
 and of messages that mention it even without Message Content.
 """
@@ -23,7 +23,6 @@ from discord import app_commands
 from bot.answer.followup import Conversation
 from bot.answer.values import Answer, Passage, shorten
 from bot.chat import messages
-from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService, Outcome
 from bot.chat.service import Reply as ServiceReply
 from bot.chat.threads import looks_like_question, unasked_answer
@@ -214,7 +213,6 @@ class ArticleBot(discord.Client):
     def __init__(
         self,
         service: ChatService,
-        feedback: FeedbackStore,
         settings: Settings,
         **options: object,
     ) -> None:
@@ -225,7 +223,7 @@ class ArticleBot(discord.Client):
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
         self.service = service
-        self.feedback = feedback
+        self.feedback = service.state.feedback
         self.settings = settings
         self.tree = ServerCheckedTree(self)
         self.tree.on_error = self.on_app_command_error
@@ -532,18 +530,16 @@ def register_commands(bot: ArticleBot) -> None:
             await interaction.followup.send(piece, ephemeral=True)
 
 
-def create_discord_bot(
-    service: ChatService, feedback: FeedbackStore, settings: Settings, **options: object
-) -> ArticleBot:
+def create_discord_bot(service: ChatService, settings: Settings, **options: object) -> ArticleBot:
     """The Discord client, not started. `options` go to discord.Client (e.g. timeouts).
     With `discord_shard_count`, discord.py's AutoShardedClient runs this process's shards."""
     apply_endpoints(settings)
     if settings.discord_shard_count is None:
-        return ArticleBot(service, feedback, settings, **options)
+        return ArticleBot(service, settings, **options)
     shards = {"shard_count": settings.discord_shard_count}
     if settings.discord_shard_ids:
         shards["shard_ids"] = settings.discord_shard_ids  # type: ignore[assignment]
-    return ShardedArticleBot(service, feedback, settings, **shards, **options)
+    return ShardedArticleBot(service, settings, **shards, **options)
 
 
 class ShardedArticleBot(ArticleBot, discord.AutoShardedClient):

@@ -2,8 +2,8 @@
 threads it answered in, answer channels, feedback buttons, and `/reindex` and
 `/sources` for admins. A channel asks, lists and rebuilds its own collection.
 
-`create_slack_app` takes the chat service, the feedback store and the
-settings and returns a Bolt `AsyncApp` without starting it; `articlebot serve
+`create_slack_app` takes the chat service (which holds the feedback store) and
+the settings and returns a Bolt `AsyncApp` without starting it; `articlebot serve
 slack` runs it in Socket Mode or over HTTP. Listeners ack first, then work,
 then `respond` / `say`, as Bolt expects.
 """
@@ -26,7 +26,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.answer.values import Answer, shorten
 from bot.chat import messages
-from bot.chat.feedback import FeedbackStore
 from bot.chat.service import ChatService, Outcome, Reply
 from bot.chat.slack_manifest import HISTORY_SCOPES
 from bot.chat.threads import looks_like_question, unasked_answer
@@ -162,8 +161,9 @@ def with_granted_scopes(settings: Settings, granted: str | None) -> Settings:
     return settings.model_copy(update={"thread_followups": False, "slack_answer_channels": []})
 
 
-def create_slack_app(service: ChatService, feedback: FeedbackStore, settings: Settings) -> AsyncApp:
+def create_slack_app(service: ChatService, settings: Settings) -> AsyncApp:
     """The Bolt app, not started."""
+    feedback = service.state.feedback
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
