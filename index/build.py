@@ -90,6 +90,14 @@ def build_recipe(config: IndexConfig, embedder: Embedder) -> dict:
     }
 
 
+def built_by_newer(recipe: dict) -> int | None:
+    """The build version of a newer ArticleBot that made a version, else None. An older
+    one must leave such a version alone: rebuilding it in its own way would make the
+    newer one rebuild it back, on every refresh of a rolling upgrade."""
+    built_by = recipe.get("build_version", 0)
+    return built_by if built_by > BUILD_VERSION else None
+
+
 def vector_config(config: IndexConfig) -> VectorIndexConfig:
     return VectorIndexConfig(
         flat_max=config.faiss_flat_max,

@@ -10,10 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.articles import Article
-from index.build import BuildLock, build_recipe, publish
+from index.build import BuildLock, build_recipe, built_by_newer, publish
 from index.config import IndexConfig
 from index.embedding import Embedder
-from index.errors import IndexMissingError, NoOlderVersionError, UnknownArticleError
+from index.errors import (
+    IndexMissingError,
+    NewerBuildError,
+    NoOlderVersionError,
+    UnknownArticleError,
+)
 from index.layout import Manifest, read_current, read_pointer, switch_current, versions
 
 
@@ -102,6 +107,11 @@ class Collection:
         with lock:
             current = read_current(self.index_dir)
             old_manifest, old_list = current if current else (None, [])
+            if old_manifest and (newer := built_by_newer(old_manifest.recipe)):
+                raise NewerBuildError(
+                    f"{self.index_dir} was built by a newer ArticleBot (build version "
+                    f"{newer}); it is left as it is: upgrade this one to change it"
+                )
             old = {a.id: a for a in old_list}
             new = new_set(dict(old))
             report = ChangeReport(

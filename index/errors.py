@@ -71,6 +71,10 @@ class IndexBusyError(OperatorError):
     """Another build holds the index lock."""
 
 
+class NewerBuildError(OperatorError):
+    """The index was built by a newer ArticleBot, which this one must not rebuild over."""
+
+
 class NoOlderVersionError(OperatorError):
     """A rollback was asked for, but no older version is kept."""
 

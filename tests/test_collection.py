@@ -15,7 +15,7 @@ from index.build import open_cache
 from index.cache import embed_with_cache
 from index.collection import Collection, index_status, rollback
 from index.config import IndexConfig
-from index.errors import NoOlderVersionError, UnknownArticleError
+from index.errors import NewerBuildError, NoOlderVersionError, UnknownArticleError
 from index.files import scratch_array
 from index.layout import read_current, read_pointer, versions
 from index.sentences import SentenceTable
@@ -93,6 +93,26 @@ def test_a_version_without_a_recipe_is_rebuilt(
     path.write_text(replace(old, recipe={}).to_json())
     assert collection.add(library).settings_changed
     assert read_pointer(index_dir) != old.version
+
+
+def test_an_older_articlebot_leaves_a_newer_ones_version_alone(
+    tmp_path: Path,
+    fast_embedder: HashingEmbedder,
+    library: list[Article],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a rolling upgrade, a replica not yet upgraded must not rebuild what an
+    upgraded one built, or each would rebuild the index back on every refresh."""
+    index_dir = tmp_path / "index"
+    monkeypatch.setattr("index.build.BUILD_VERSION", 2)  # the upgraded ArticleBot
+    newer = Collection(index_dir, fast_embedder).add(library[:3]).manifest
+    monkeypatch.setattr("index.build.BUILD_VERSION", 1)
+    older = Collection(index_dir, fast_embedder)
+    with pytest.raises(NewerBuildError, match=r"newer ArticleBot \(build version 2\)"):
+        older.add(library)
+    assert read_pointer(index_dir) == newer.version and len(versions(index_dir)) == 1
+    monkeypatch.setattr("index.build.BUILD_VERSION", 3)  # upgraded past it: rebuilt
+    assert older.add(library).settings_changed and read_pointer(index_dir) != newer.version
 
 
 def test_changed_and_removed_articles_leave_the_index(
