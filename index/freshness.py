@@ -283,6 +283,11 @@ def refresh(
         keep_sources = {f.source for f in found.failures}
         try:
             change = collection.sync(found.articles, keep_sources, found.keep_ids, locked=True)
+        except BaseException:
+            # what was fetched is not in the index: asked again conditionally, an updated
+            # article would answer 304 and its old text stay, so fetch all afresh next time
+            states.forget_validators()
+            raise
         finally:
             for source in sources:
                 states.get(source).next_run = next_run

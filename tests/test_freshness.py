@@ -22,7 +22,7 @@ from index.build import BuildLock
 from index.collection import Collection
 from index.config import FetchConfig
 from index.embedding import Embedder
-from index.errors import IndexBusyError
+from index.errors import IndexBusyError, NewerBuildError
 from index.fetch import Fetcher
 from index.freshness import SourceStates, refresh
 from index.layout import read_current, read_pointer
@@ -187,6 +187,30 @@ def test_one_failing_source_never_stops_the_others(
     assert {a.id for a in read_current(index_dir)[1]} == set(site.ids("crane", "comet", "ferry"))
     records = SourceStates.load(index_dir).report()
     assert records[gone]["last_error"] == "HTTP 404" and records[good]["last_error"] is None
+
+
+def test_a_refresh_that_cannot_publish_leaves_the_next_one_to_fetch_afresh(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica not yet upgraded fetches an updated story but may not publish over the
+    upgraded one's version; the upgraded replica must still get the new text, not a 304
+    for what never reached the index."""
+    site.publish("crane")
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    monkeypatch.setattr("index.build.BUILD_VERSION", 2)
+    run(index_dir, sources, fast_embedder, T0)
+    updated = site.pages["/crane"].body.replace(b"forty", b"fifty")
+    site.pages["/crane"] = Page(updated, headers={"ETag": '"crane-2"'})
+    site.pages["/feed.xml"] = Page(
+        feed(site.base, ["crane"]), "application/rss+xml", headers={"ETag": '"feed-1b"'}
+    )
+    monkeypatch.setattr("index.build.BUILD_VERSION", 1)
+    with pytest.raises(NewerBuildError):
+        run(index_dir, sources, fast_embedder, T0 + 1800)
+    monkeypatch.setattr("index.build.BUILD_VERSION", 2)
+    report = run(index_dir, sources, fast_embedder, T0 + 3600)
+    assert report.change.updated == site.ids("crane")
+    assert "fifty years" in read_current(index_dir)[1][0].text
 
 
 def test_health_never_reads_the_sources_state_half_written(
