@@ -212,7 +212,12 @@ def _fetch_source(source: str, fetcher: Fetcher, state: SourceState, found: Gath
         article = parse_page(source, page.content_type, text)
         found.articles.append(article)
         return [article.id]
-    return _fetch_entries(source, page.body, fetcher, state, found)
+    failed_before = len(found.failures)
+    ids = _fetch_entries(source, page.body, fetcher, state, found)
+    if len(found.failures) > failed_before:
+        # a 304 for the feed would keep its failed entries unasked: ask it afresh next time
+        state.remember(Validators())
+    return ids
 
 
 def _load_local(source: str, fetcher: Fetcher, found: Gathered) -> list[str]:

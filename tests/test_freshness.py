@@ -241,6 +241,24 @@ def test_health_never_reads_the_sources_state_half_written(
     assert reads > 0 and not caplog.records
 
 
+def test_an_entry_that_failed_is_fetched_again_though_the_feed_is_unchanged(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """A new story's page fails once (a 503 without Retry-After, say): the next refresh
+    asks again even though the feed has not changed since, or the story never arrives."""
+    site.publish("crane")
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    run(index_dir, sources, fast_embedder, T0)
+    site.publish("crane", "ferry")
+    ferry = site.pages["/ferry"]
+    site.pages["/ferry"] = Page(b"busy", "text/plain", 500)
+    failed = run(index_dir, sources, fast_embedder, T0 + 1800)
+    assert [f.reason for f in failed.gathered.failures] == ["HTTP 500"]
+    site.pages["/ferry"] = ferry
+    report = run(index_dir, sources, fast_embedder, T0 + 3600)
+    assert report.change.added == site.ids("ferry")
+
+
 def test_index_sync_keeps_a_failing_feeds_entries(
     site: Site, tmp_path: Path, fast_embedder: HashingEmbedder, settings: Settings
 ) -> None:
