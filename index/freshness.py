@@ -244,18 +244,16 @@ def _fetch_entries(
         entry = state.entries[link] = known.get(link, EntryState())
         try:
             page = fetcher.get(link, feed_entry=True, validators=entry.validators)
-        except SourceError as exc:
+            if page.not_modified:
+                found.keep_ids.update(entry.article_ids)
+            else:
+                article = parse_page(link, page.content_type, decode_bytes(page.body), date)
+                found.articles.append(article)
+                entry.remember(page.validators)
+                entry.article_ids = [article.id]
+        except SourceError as exc:  # unreachable, or no article text in the page
             found.failures.append(LoadFailure(exc.source, exc.reason))
             found.keep_ids.update(entry.article_ids)
-            ids += entry.article_ids
-            continue
-        if page.not_modified:
-            found.keep_ids.update(entry.article_ids)
-        else:
-            article = parse_page(link, page.content_type, decode_bytes(page.body), date)
-            found.articles.append(article)
-            entry.remember(page.validators)
-            entry.article_ids = [article.id]
         ids += entry.article_ids
     return ids
 

@@ -259,6 +259,24 @@ def test_an_entry_that_failed_is_fetched_again_though_the_feed_is_unchanged(
     assert report.change.added == site.ids("ferry")
 
 
+def test_an_entry_without_article_text_fails_alone(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """An entry whose page holds no article text is that entry's failure: the entries
+    after it still arrive, and it is asked again next time."""
+    site.publish("crane")
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    run(index_dir, sources, fast_embedder, T0)
+    site.publish("crane", "ferry", "comet")
+    ferry = site.pages["/ferry"]
+    site.pages["/ferry"] = Page(b"<html><body></body></html>")
+    first = run(index_dir, sources, fast_embedder, T0 + 1800)
+    assert [f.reason for f in first.gathered.failures] == ["no article text found in the page"]
+    assert first.change.added == site.ids("comet") and not first.change.removed
+    site.pages["/ferry"] = ferry
+    assert run(index_dir, sources, fast_embedder, T0 + 3600).change.added == site.ids("ferry")
+
+
 def test_index_sync_keeps_a_failing_feeds_entries(
     site: Site, tmp_path: Path, fast_embedder: HashingEmbedder, settings: Settings
 ) -> None:
