@@ -196,7 +196,8 @@ def index_add(
     index_dir: IndexDirOption = None,
     collection: CollectionOption = None,
 ) -> None:
-    """Add new articles and update changed ones; unchanged text is not embedded again."""
+    """Add new articles and update changed ones; unchanged text is not embedded again.
+    They are yours: `index sync` keeps them until `index remove`."""
     from bot.runtime import load_sources
 
     settings, store = _collection(ctx, index_dir, collection)
@@ -204,7 +205,7 @@ def index_add(
     if not articles:
         reasons = "; ".join(f"{f.source}: {f.reason}" for f in failures)
         raise NoArticlesError(f"nothing to add, the index is unchanged ({reasons})")
-    _summary(store.add(articles), failures)
+    _summary(store.add(articles, by_hand=True), failures)
 
 
 @index_app.command("sync")
@@ -216,7 +217,8 @@ def index_sync(
     index_dir: IndexDirOption = None,
     collection: CollectionOption = None,
 ) -> None:
-    """Make the index hold exactly SOURCEs: add new, update changed, remove the rest."""
+    """Make the index hold SOURCEs and the articles added by hand: add new, update
+    changed, remove the rest."""
     from bot.runtime import make_embedder, sync_from_sources
 
     settings = _settings(ctx, collection, index_dir=index_dir)
@@ -263,7 +265,8 @@ def index_list(
         return
     for row in rows:
         date = row.get("published") or "undated"
-        typer.echo(f"{row['id']}  {date}  {row['chunks']} chunks  added {row['added_at']}")
+        by_hand = " by hand" if row.get("by_hand") else ""
+        typer.echo(f"{row['id']}  {date}  {row['chunks']} chunks  added{by_hand} {row['added_at']}")
         typer.echo(f"    {row['title']}\n    {row['source']}")
 
 

@@ -76,9 +76,9 @@ def sync_from_sources(
     *,
     progress: bool = False,
 ) -> tuple[ChangeReport, list[LoadFailure]]:
-    """Make the index hold exactly what `sources` give now, every one fetched afresh.
-    What a failing source gave last time (a feed: its entries' articles) is kept, not
-    dropped, and the failure is reported."""
+    """Make the index hold what `sources` give now (and the articles added by hand),
+    every source fetched afresh. What a failing source gave last time (a feed: its
+    entries' articles) is kept, not dropped, and the failure is reported."""
     report = refresh(
         index_dir,
         sources,

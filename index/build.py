@@ -15,6 +15,7 @@ import secrets
 import shutil
 import time
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -387,9 +388,11 @@ def manifest_fields(
     chunks: list[Chunk],
     added_at: dict[str, str],
     now: str,
+    by_hand: AbstractSet[str] = frozenset(),
 ) -> dict:
     """What a version's manifest says of its model, its chunking and each article
-    (`added_at`: when earlier versions first had an article; else `now`)."""
+    (`added_at`: when earlier versions first had an article, else `now`; `by_hand`:
+    the articles the operator added by hand)."""
     counts = Counter(chunk.article_id for chunk in chunks)
     return {
         "model_name": embedder.model_name,
@@ -405,6 +408,7 @@ def manifest_fields(
                 "content_hash": a.content_hash,
                 "chunks": counts[a.id],
                 "added_at": added_at.get(a.id, now),
+                "by_hand": a.id in by_hand,
             }
             for a in articles
         ],
@@ -420,6 +424,7 @@ def publish(
     *,
     progress: bool = False,
     added_at: dict[str, str] | None = None,
+    by_hand: AbstractSet[str] = frozenset(),
 ) -> Manifest:
     """Chunk, embed (through the cache) and store `articles` as the new current
     version. The caller holds the build lock."""
@@ -439,7 +444,7 @@ def publish(
         )
         sentences = SentenceTable.of(spans, sentence_vectors, sentence_texts, len(chunks))
         fields = {
-            **manifest_fields(embedder, chunking, articles, chunks, added_at or {}, now),
+            **manifest_fields(embedder, chunking, articles, chunks, added_at or {}, now, by_hand),
             "onnx": onnx,
             "extra": embedded,
             "recipe": build_recipe(config, embedder),

@@ -5,6 +5,7 @@ none, when nothing changed) under the build lock."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +33,21 @@ class ChangeReport:
     unchanged: int = 0
     # rebuilt though no article changed: the build settings differ from the version's
     settings_changed: bool = False
+    # articles added by hand now given by a source (or the reverse): marked anew
+    by_hand_changed: bool = False
     manifest: Manifest | None = None
     seconds: float = 0.0
 
     @property
     def changed(self) -> bool:
         """A new version was published."""
-        return bool(self.added or self.updated or self.removed or self.settings_changed)
+        return bool(
+            self.added
+            or self.updated
+            or self.removed
+            or self.settings_changed
+            or self.by_hand_changed
+        )
 
 
 def disk_bytes(path: Path) -> int:
@@ -67,12 +76,17 @@ class Collection:
         current = read_current(self.index_dir)
         return current[1] if current else []
 
-    def add(self, articles: list[Article]) -> ChangeReport:
-        """Add new articles and replace changed ones; the others stay."""
-        return self._change(lambda old: {**old, **{a.id: a for a in articles}})
+    def add(self, articles: list[Article], *, by_hand: bool = False) -> ChangeReport:
+        """Add new articles and replace changed ones; the others stay. `by_hand`: the
+        operator's own (`index add`), which a sync keeps until they are removed by hand."""
+        ids = {a.id for a in articles}
+        return self._change(
+            lambda old, _: {**old, **{a.id: a for a in articles}},
+            lambda was: was | ids if by_hand else was,
+        )
 
     def remove(self, article_ids: list[str]) -> ChangeReport:
-        def without(old: dict[str, Article]) -> dict[str, Article]:
+        def without(old: dict[str, Article], _: set[str]) -> dict[str, Article]:
             unknown = [i for i in article_ids if i not in old]
             if unknown:
                 raise UnknownArticleError(
@@ -80,7 +94,7 @@ class Collection:
                 )
             return {k: v for k, v in old.items() if k not in article_ids}
 
-        return self._change(without)
+        return self._change(without, lambda was: was - set(article_ids))
 
     def sync(
         self,
@@ -90,18 +104,31 @@ class Collection:
         *,
         locked: bool = False,
     ) -> ChangeReport:
-        """Hold exactly `articles`; old articles whose source is in `keep_sources`
-        (it failed to load this time) or whose id is in `keep_ids` (its source is
-        unchanged or held back) are kept rather than dropped. `locked`: the caller
-        already holds the build lock."""
+        """Hold exactly `articles` and the articles added by hand; old articles whose
+        source is in `keep_sources` (it failed to load this time) or whose id is in
+        `keep_ids` (its source is unchanged or held back) are kept rather than dropped.
+        An article added by hand that the sources give is theirs from now on.
+        `locked`: the caller already holds the build lock."""
+        given = {a.id for a in articles}
 
-        def exactly(old: dict[str, Article]) -> dict[str, Article]:
-            kept = {k: v for k, v in old.items() if v.source in keep_sources or k in keep_ids}
+        def exactly(old: dict[str, Article], by_hand: set[str]) -> dict[str, Article]:
+            kept = {
+                k: v
+                for k, v in old.items()
+                if v.source in keep_sources or k in keep_ids or k in by_hand
+            }
             return {**kept, **{a.id: a for a in articles}}
 
-        return self._change(exactly, locked)
+        return self._change(exactly, lambda was: was - given, locked)
 
-    def _change(self, new_set, locked: bool = False) -> ChangeReport:
+    def _change(
+        self,
+        new_set: Callable[[dict[str, Article], set[str]], dict[str, Article]],
+        by_hand_after: Callable[[set[str]], set[str]],
+        locked: bool = False,
+    ) -> ChangeReport:
+        """Publish the articles `new_set` makes of the current ones (and of those added
+        by hand), with the ones `by_hand_after` marks as added by hand."""
         started = time.perf_counter()
         lock = nullcontext() if locked else BuildLock(self.index_dir, self.lock_wait_seconds)
         with lock:
@@ -113,7 +140,9 @@ class Collection:
                     f"{newer}); it is left as it is: upgrade this one to change it"
                 )
             old = {a.id: a for a in old_list}
-            new = new_set(dict(old))
+            was_by_hand = added_by_hand(old_manifest)
+            new = new_set(dict(old), was_by_hand)
+            by_hand = by_hand_after(was_by_hand) & new.keys()
             report = ChangeReport(
                 added=[i for i in new if i not in old],
                 updated=[i for i in new if i in old and new[i].content_hash != old[i].content_hash],
@@ -122,6 +151,7 @@ class Collection:
             report.unchanged = len(new) - len(report.added) - len(report.updated)
             recipe = build_recipe(self.config, self.embedder)
             report.settings_changed = old_manifest is not None and old_manifest.recipe != recipe
+            report.by_hand_changed = by_hand != was_by_hand & new.keys()
             if report.changed or current is None:
                 added_at = (
                     {a["id"]: a["added_at"] for a in old_manifest.articles} if old_manifest else {}
@@ -133,11 +163,17 @@ class Collection:
                     self.config,
                     progress=self.progress,
                     added_at=added_at,
+                    by_hand=by_hand,
                 )
             else:
                 report.manifest = old_manifest
         report.seconds = time.perf_counter() - started
         return report
+
+
+def added_by_hand(manifest: Manifest | None) -> set[str]:
+    """The ids of a version's articles the operator added by hand (`index add`)."""
+    return {a["id"] for a in manifest.articles if a.get("by_hand")} if manifest else set()
 
 
 def rollback(index_dir: Path) -> str:

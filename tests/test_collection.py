@@ -13,7 +13,7 @@ from bot.settings import bundled_dir
 from index.articles import Article, load_articles
 from index.build import open_cache
 from index.cache import embed_with_cache
-from index.collection import Collection, index_status, rollback
+from index.collection import Collection, added_by_hand, index_status, rollback
 from index.config import IndexConfig
 from index.errors import NewerBuildError, NoOlderVersionError, UnknownArticleError
 from index.files import scratch_array
@@ -113,6 +113,27 @@ def test_an_older_articlebot_leaves_a_newer_ones_version_alone(
     assert read_pointer(index_dir) == newer.version and len(versions(index_dir)) == 1
     monkeypatch.setattr("index.build.BUILD_VERSION", 3)  # upgraded past it: rebuilt
     assert older.add(library).settings_changed and read_pointer(index_dir) != newer.version
+
+
+def test_articles_added_by_hand_stay_through_a_sync(
+    tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
+) -> None:
+    """The operator's own articles (`index add`) are not the sources' to drop: a sync
+    keeps them until they are removed by hand. One the sources give becomes theirs."""
+    index_dir = tmp_path / "index"
+    collection = Collection(index_dir, fast_embedder)
+    collection.sync(library[:2])
+    collection.add(library[2:3], by_hand=True)
+    report = collection.sync(library[:1])  # the sources no longer give library[1]
+    assert report.removed == [library[1].id]
+    assert {a.id for a in collection.articles()} == {library[0].id, library[2].id}
+    assert added_by_hand(report.manifest) == {library[2].id}
+    claimed = collection.sync([library[0], library[2]])
+    assert claimed.by_hand_changed and added_by_hand(claimed.manifest) == set()
+    assert collection.sync(library[:1]).removed == [library[2].id]
+    collection.add(library[3:], by_hand=True)
+    assert collection.remove([library[3].id]).removed == [library[3].id]
+    assert added_by_hand(read_current(index_dir)[0]) == set()
 
 
 def test_changed_and_removed_articles_leave_the_index(

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from bot.cli import main
 from bot.settings import Settings
-from index.articles import article_id_for_url
+from index.articles import article_id_for_url, load_articles
 from index.build import BuildLock
 from index.collection import Collection
 from index.config import FetchConfig
@@ -30,6 +30,7 @@ from tests.fakes.chat import chat_service, chat_settings, running
 from tests.fakes.hashing import HashingEmbedder
 from tests.fakes.pages import Page, serve_pages
 
+FIXTURES = Path(__file__).parent / "fixtures"
 T0 = 1_000_000.0  # the fake clock's start: seconds since the epoch
 STORIES = {
     "crane": (
@@ -275,6 +276,24 @@ def test_an_entry_without_article_text_fails_alone(
     assert first.change.added == site.ids("comet") and not first.change.removed
     site.pages["/ferry"] = ferry
     assert run(index_dir, sources, fast_embedder, T0 + 3600).change.added == site.ids("ferry")
+
+
+def test_a_refresh_keeps_the_articles_added_by_hand(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """An article the operator added with `index add` is not a configured source's:
+    the scheduled refresh leaves it in while it adds and drops the feed's stories."""
+    site.publish("crane", "ferry")
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    run(index_dir, sources, fast_embedder, T0)
+    [own] = load_articles([str(FIXTURES / "harbour-bridge.txt")])[0]
+    Collection(index_dir, fast_embedder).add([own], by_hand=True)
+    site.publish("crane", "comet")
+    site.pages["/feed.xml"].headers["ETag"] = '"feed-2b"'  # not the first feed's
+    report = run(index_dir, sources, fast_embedder, T0 + 1800)
+    assert report.change.added == site.ids("comet") and report.change.removed == site.ids("ferry")
+    held = {a.id for a in read_current(index_dir)[1]}
+    assert held == {own.id, *site.ids("crane", "comet")}
 
 
 def test_index_sync_keeps_a_failing_feeds_entries(

@@ -199,6 +199,25 @@ def test_sync_holds_exactly_the_sources(
     assert manifest_of(index_dir).chunking["target_tokens"] == 64
 
 
+def test_an_article_added_by_hand_stays_until_removed_by_hand(
+    capsys: pytest.CaptureFixture[str], index_dir: Path, library: Path
+) -> None:
+    """`index add` is the operator's own: `index sync` of the sources keeps it, `index
+    list` says it was added by hand, and `index remove` takes it out."""
+    cli(capsys, "index", "build", str(library), "--index-dir", str(index_dir))
+    orchard = str(FIXTURES / "orchard-festival.md")
+    cli(capsys, "index", "add", orchard, "--index-dir", str(index_dir))
+    (library / "harbour-bridge.txt").unlink()
+    code, out, _ = cli(capsys, "index", "sync", str(library), "--index-dir", str(index_dir))
+    assert code == 0 and "added 0, updated 0, removed 1, unchanged 2" in out
+    _code, out, _ = cli(capsys, "index", "list", "--index-dir", str(index_dir))
+    assert "orchard-festival  2024-09-14  1 chunks  added by hand" in out
+    assert out.count("by hand") == 1
+    code, _, _ = cli(capsys, "index", "remove", "orchard-festival", "--index-dir", str(index_dir))
+    assert code == 0
+    assert [a.id for a in Collection(index_dir, None).articles()] == ["russia-leaves-iss"]  # type: ignore[arg-type]
+
+
 def test_failed_source_is_reported_and_the_rest_go_in(
     capsys: pytest.CaptureFixture[str], index_dir: Path, library: Path, tmp_path: Path
 ) -> None:
