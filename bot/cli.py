@@ -168,6 +168,8 @@ def _collection(ctx: typer.Context, index_dir: Path | None, name: str | None):
 def _why_built(report) -> str:
     if report.settings_changed:
         return " (rebuilt: the build settings differ from the last version's)"
+    if report.by_hand_changed and not (report.added or report.updated or report.removed):
+        return " (a new version: which articles were added by hand changed)"
     return "" if report.changed else " (nothing changed, no new version)"
 
 

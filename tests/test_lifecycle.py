@@ -213,6 +213,12 @@ def test_an_article_added_by_hand_stays_until_removed_by_hand(
     _code, out, _ = cli(capsys, "index", "list", "--index-dir", str(index_dir))
     assert "orchard-festival  2024-09-14  1 chunks  added by hand" in out
     assert out.count("by hand") == 1
+    shutil.copy(FIXTURES / "orchard-festival.md", library)  # now a source gives it
+    code, out, _ = cli(capsys, "index", "sync", str(library), "--index-dir", str(index_dir))
+    assert "unchanged 2" in out and "which articles were added by hand changed" in out
+    _code, out, _ = cli(capsys, "index", "list", "--index-dir", str(index_dir))
+    assert "by hand" not in out
+    cli(capsys, "index", "add", orchard, "--index-dir", str(index_dir))  # by hand again
     code, _, _ = cli(capsys, "index", "remove", "orchard-festival", "--index-dir", str(index_dir))
     assert code == 0
     assert [a.id for a in Collection(index_dir, None).articles()] == ["russia-leaves-iss"]  # type: ignore[arg-type]

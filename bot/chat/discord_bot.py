@@ -4,9 +4,9 @@ also follow-ups (in a thread it answered in, or in reply to its answer) and answ
 channels (every question answered in a thread the bot opens for it).
 
 `create_discord_bot` takes the chat service (which holds the feedback store) and the
-settings and returns the client without starting it; `articlebot serve discord` runs it. Needs no
-privileged intent for mentions, DMs and commands: Discord shows a bot the text of DMs
-and of messages that mention it even without Message Content.
+settings and returns the client without starting it; `articlebot serve discord` runs
+it. Needs no privileged intent for mentions, DMs and commands: Discord shows a bot the
+text of DMs and of messages that mention it even without Message Content.
 """
 
 from __future__ import annotations
