@@ -285,27 +285,8 @@ def test_a_thread_where_the_bot_was_mentioned_is_followed(
     """A thread someone else started: after a mention there, the thread's questions
     are follow-ups; its parent channel's are not."""
     thread_id = "930000000000000555"
-    fake.dispatch(
-        "THREAD_CREATE",
-        {
-            "id": thread_id,
-            "type": 11,
-            "guild_id": str(GUILD_ID),
-            "parent_id": str(CHANNEL_ID),
-            "name": "space news",
-            "owner_id": "42",
-            "message_count": 0,
-            "member_count": 1,
-            "rate_limit_per_user": 0,
-            "thread_metadata": {
-                "archived": False,
-                "auto_archive_duration": 1440,
-                "archive_timestamp": "2026-11-25T12:00:00+00:00",
-                "locked": False,
-            },
-            "newly_created": True,
-        },
-    )
+    thread = thread_payload(thread_id, str(CHANNEL_ID), "space news", "42")
+    fake.dispatch("THREAD_CREATE", {**thread, "newly_created": True})
     fake.wait_for(lambda: bot.get_channel(int(thread_id)) is not None)
     wait_reply(fake, mention(fake, LAUNCH, channel_id=thread_id))
     follow_up = mention(fake, FOLLOW_UP, at_bot=False, channel_id=thread_id)
