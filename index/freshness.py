@@ -35,7 +35,7 @@ from index.build import BuildLock
 from index.collection import ChangeReport, Collection
 from index.config import IndexConfig
 from index.embedding import Embedder
-from index.errors import NoArticlesError, RetryLaterError, SourceError
+from index.errors import ArticleBotError, NoArticlesError, RetryLaterError, SourceError
 from index.fetch import Fetcher, Validators
 from index.files import replace_text
 from index.redact import redact_url
@@ -133,6 +133,16 @@ class SourceStates:
         for entry in self._entries():
             if not set(entry.article_ids) <= indexed:
                 entry.remember(Validators())
+
+    def not_published(self, sources: Iterable[str], exc: BaseException, now: float) -> None:
+        """Each source's record says the refresh could not publish what it fetched (for
+        /healthz and `index status`); the next refresh that succeeds clears it."""
+        reason = (
+            str(exc) if isinstance(exc, ArticleBotError) else f"{type(exc).__name__}, see the log"
+        )
+        for source in sources:
+            state = self.get(source)
+            state.last_error, state.last_error_at = f"not published: {reason}", now
 
     def forget_validators(self) -> None:
         """Fetch every source and entry afresh next time."""
@@ -286,10 +296,11 @@ def refresh(
         keep_sources = {f.source for f in found.failures}
         try:
             change = collection.sync(found.articles, keep_sources, found.keep_ids, locked=True)
-        except BaseException:
+        except BaseException as exc:
             # what was fetched is not in the index: asked again conditionally, an updated
             # article would answer 304 and its old text stay, so fetch all afresh next time
             states.forget_validators()
+            states.not_published(sources, exc, now)
             raise
         finally:
             for source in sources:

@@ -208,10 +208,13 @@ def test_a_refresh_that_cannot_publish_leaves_the_next_one_to_fetch_afresh(
     monkeypatch.setattr("index.build.BUILD_VERSION", 1)
     with pytest.raises(NewerBuildError):
         run(index_dir, sources, fast_embedder, T0 + 1800)
+    record = SourceStates.load(index_dir).report()[sources[0]]  # what /healthz shows
+    assert record["last_error"].startswith("not published: ") and "newer" in record["last_error"]
     monkeypatch.setattr("index.build.BUILD_VERSION", 2)
     report = run(index_dir, sources, fast_embedder, T0 + 3600)
     assert report.change.updated == site.ids("crane")
     assert "fifty years" in read_current(index_dir)[1][0].text
+    assert SourceStates.load(index_dir).report()[sources[0]]["last_error"] is None
 
 
 def test_health_never_reads_the_sources_state_half_written(
