@@ -4,7 +4,8 @@ again, conditionally, so an unchanged one costs a 304 and embeds nothing.
 Per source (and per feed entry) the ETag and Last-Modified of the last fetch are
 kept, with the articles it gave, when it last succeeded and failed, and when it
 may be asked next: a 429 or 503 holds it back for its Retry-After. A source that
-is unchanged, failing or held back keeps its articles. All of it lives in
+is unchanged, failing or held back keeps its articles; a feed entry that failed is
+asked again next time, even when the feed answers 304. All of it lives in
 `sources.json` in the index directory, replaced whole (so /healthz, which reads it
 unlocked, never sees it half-written) and only under the build lock, which a refresh
 holds from the first request to the published version: only one process refreshes an
@@ -68,6 +69,9 @@ class SourceState(EntryState):
     """One configured source: its last fetch, its feed's entries, and its record."""
 
     entries: dict[str, EntryState] = field(default_factory=dict)
+    # feed entries whose last fetch failed (link -> the feed's date for it): asked again
+    # next time even when the feed itself answers 304
+    failed_entries: dict[str, str | None] = field(default_factory=dict)
     last_success: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
@@ -215,19 +219,18 @@ def _fetch_source(source: str, fetcher: Fetcher, state: SourceState, found: Gath
     page = fetcher.get(source, validators=state.validators)
     if page.not_modified:
         found.keep_ids.update(state.article_ids)
-        return state.article_ids
+        if not state.failed_entries:
+            return state.article_ids
+        for link, date in list(state.failed_entries.items()):
+            _fetch_entry(link, date, state, fetcher, found)
+        return [i for entry in state.entries.values() for i in entry.article_ids]
     state.remember(page.validators)
     text = decode_bytes(page.body)
     if not looks_like_feed(page.content_type, text):
         article = parse_page(source, page.content_type, text)
         found.articles.append(article)
         return [article.id]
-    failed_before = len(found.failures)
-    ids = _fetch_entries(source, page.body, fetcher, state, found)
-    if len(found.failures) > failed_before:
-        # a 304 for the feed would keep its failed entries unasked: ask it afresh next time
-        state.remember(Validators())
-    return ids
+    return _fetch_entries(source, page.body, fetcher, state, found)
 
 
 def _load_local(source: str, fetcher: Fetcher, found: Gathered) -> list[str]:
@@ -249,23 +252,34 @@ def _fetch_entries(
     entries = feed_entries(body)[: fetcher.config.feed_max_entries]
     if not entries:
         raise SourceError(redact_url(feed), "the feed has no entries with links")
-    known, state.entries, ids = state.entries, {}, []
+    known, state.entries, state.failed_entries, ids = state.entries, {}, {}, []
     for link, date in entries:
-        entry = state.entries[link] = known.get(link, EntryState())
-        try:
-            page = fetcher.get(link, feed_entry=True, validators=entry.validators)
-            if page.not_modified:
-                found.keep_ids.update(entry.article_ids)
-            else:
-                article = parse_page(link, page.content_type, decode_bytes(page.body), date)
-                found.articles.append(article)
-                entry.remember(page.validators)
-                entry.article_ids = [article.id]
-        except SourceError as exc:  # unreachable, or no article text in the page
-            found.failures.append(LoadFailure(exc.source, exc.reason))
-            found.keep_ids.update(entry.article_ids)
-        ids += entry.article_ids
+        state.entries[link] = known.get(link, EntryState())
+        ids += _fetch_entry(link, date, state, fetcher, found)
     return ids
+
+
+def _fetch_entry(
+    link: str, date: str | None, state: SourceState, fetcher: Fetcher, found: Gathered
+) -> list[str]:
+    """One entry of a feed, conditionally: the ids of the articles it holds now. One
+    that fails keeps its article and is remembered, to be asked again next time."""
+    entry = state.entries.setdefault(link, EntryState())
+    try:
+        page = fetcher.get(link, feed_entry=True, validators=entry.validators)
+        if page.not_modified:
+            found.keep_ids.update(entry.article_ids)
+        else:
+            article = parse_page(link, page.content_type, decode_bytes(page.body), date)
+            found.articles.append(article)
+            entry.remember(page.validators)
+            entry.article_ids = [article.id]
+        state.failed_entries.pop(link, None)
+    except SourceError as exc:  # unreachable, or no article text in the page
+        found.failures.append(LoadFailure(exc.source, exc.reason))
+        found.keep_ids.update(entry.article_ids)
+        state.failed_entries[link] = date
+    return entry.article_ids
 
 
 def refresh(

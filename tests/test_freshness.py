@@ -259,8 +259,13 @@ def test_an_entry_that_failed_is_fetched_again_though_the_feed_is_unchanged(
     failed = run(index_dir, sources, fast_embedder, T0 + 1800)
     assert [f.reason for f in failed.gathered.failures] == ["HTTP 500"]
     site.pages["/ferry"] = ferry
+    requests = len(site.seen)
     report = run(index_dir, sources, fast_embedder, T0 + 3600)
     assert report.change.added == site.ids("ferry")
+    assert site.paths()[requests:] == ["/feed.xml", "/ferry"]  # the feed answers 304
+    assert site.seen[requests][1]["If-None-Match"] == '"feed-2"'
+    assert not run(index_dir, sources, fast_embedder, T0 + 5400).gathered.failures
+    assert site.paths()[requests + 2 :] == ["/feed.xml"]  # nothing left to retry
 
 
 def test_an_entry_without_article_text_fails_alone(
