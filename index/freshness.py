@@ -78,6 +78,10 @@ class SourceState(EntryState):
     not_before: float | None = None  # no request before this (its Retry-After)
     next_run: float | None = None  # when the running bot plans to refresh it
 
+    def entries_article_ids(self) -> list[str]:
+        """The articles a feed's entries hold, in the feed's order."""
+        return [i for entry in self.entries.values() for i in entry.article_ids]
+
     @classmethod
     def from_dict(cls, data: dict) -> SourceState:
         entries = {k: EntryState(**v) for k, v in data.pop("entries", {}).items()}
@@ -223,7 +227,7 @@ def _fetch_source(source: str, fetcher: Fetcher, state: SourceState, found: Gath
             return state.article_ids
         for link, date in list(state.failed_entries.items()):
             _fetch_entry(link, date, state, fetcher, found)
-        return [i for entry in state.entries.values() for i in entry.article_ids]
+        return state.entries_article_ids()
     state.remember(page.validators)
     text = decode_bytes(page.body)
     if not looks_like_feed(page.content_type, text):
@@ -252,18 +256,18 @@ def _fetch_entries(
     entries = feed_entries(body)[: fetcher.config.feed_max_entries]
     if not entries:
         raise SourceError(redact_url(feed), "the feed has no entries with links")
-    known, state.entries, state.failed_entries, ids = state.entries, {}, {}, []
+    known, state.entries, state.failed_entries = state.entries, {}, {}
     for link, date in entries:
         state.entries[link] = known.get(link, EntryState())
-        ids += _fetch_entry(link, date, state, fetcher, found)
-    return ids
+        _fetch_entry(link, date, state, fetcher, found)
+    return state.entries_article_ids()
 
 
 def _fetch_entry(
     link: str, date: str | None, state: SourceState, fetcher: Fetcher, found: Gathered
-) -> list[str]:
-    """One entry of a feed, conditionally: the ids of the articles it holds now. One
-    that fails keeps its article and is remembered, to be asked again next time."""
+) -> None:
+    """One entry of a feed, conditionally; one that fails keeps its article and is
+    remembered, to be asked again next time."""
     entry = state.entries.setdefault(link, EntryState())
     try:
         page = fetcher.get(link, feed_entry=True, validators=entry.validators)
@@ -279,7 +283,6 @@ def _fetch_entry(
         found.failures.append(LoadFailure(exc.source, exc.reason))
         found.keep_ids.update(entry.article_ids)
         state.failed_entries[link] = date
-    return entry.article_ids
 
 
 def refresh(
