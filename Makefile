@@ -5,10 +5,16 @@
 #               (property tests at 10,000 cases per target; plain `pytest` runs 300)
 #   make test-fast  the fast tier only: no real model, about 2 minutes
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
-#   make lock   regenerate the lock files from pyproject.toml (after changing a pin)
+#   make lock   regenerate the lock files from pyproject.toml (after changing a pin);
+#               other pins stay as they are. To refresh them too:
+#                 make lock LOCK_UPGRADE=--upgrade                     every package
+#                 make lock LOCK_UPGRADE="--upgrade-package lxml"      one package
+#               then `make test`, which installs the new locks afresh (pip check
+#               names any package they disagree on)
 #
 # Every install runs deploy/install.sh (as the Dockerfile does) and comes from a lock
-# file: every package, direct or not, pinned with its hashes (pip --require-hashes).
+# file: every package, direct or not, pinned with its hashes, installed as written
+# (pip --no-deps --require-hashes, then pip check): nothing is resolved.
 # torch is pinned there to the CPU build (2.13.0+cpu), so pip cannot pull the
 # multi-GB CUDA build. requirements-serve.lock is the serving install (no torch).
 
@@ -22,8 +28,9 @@ QUESTION ?= When was the International Space Station launched?
 LOCK := requirements.lock
 SERVE_LOCK := requirements-serve.lock
 TEST_LOCK := requirements-test.lock
+LOCK_UPGRADE ?=
 PIP_COMPILE := pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-	--all-build-deps --no-emit-index-url --no-emit-find-links
+	--all-build-deps --no-emit-index-url --no-emit-find-links $(LOCK_UPGRADE)
 
 .PHONY: demo test test-fast lint venv bench-peers lock
 

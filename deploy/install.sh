@@ -11,8 +11,13 @@
 #                                 the first export and bulk builds
 #   deploy/install.sh test VENV   the full install with the test tools, editable
 #
-# The project is installed without its dependencies: the lock file already holds
-# them all (and torch pinned to its CPU build, so pip never pulls the CUDA one).
+# Nothing is resolved: the lock file already holds every package (and torch pinned
+# to its CPU build, so pip never pulls the CUDA one), so both it and the project are
+# installed with --no-deps. Resolving would let pip pick a newer release than the
+# lock names whenever a package asks for another one with an extra (justext asks for
+# lxml[html_clean]: pip 23.2 then took the newest lxml, and refused the install).
+# `pip check` afterwards makes a lock that is not self-consistent fail loudly, naming
+# the package. Tried with pip 23.2.1 (Python 3.11.7's own) and pip 26.3.
 set -euo pipefail
 
 usage="usage: deploy/install.sh serve|build|test VENV"
@@ -27,5 +32,7 @@ case "$kind" in
 esac
 
 [ -x "$venv/bin/python" ] || "${PYTHON:-python3}" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --require-hashes -r "$root/$lock"
-"$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation $editable "$root"
+pip=("$venv/bin/python" -m pip --disable-pip-version-check)
+"${pip[@]}" install --quiet --no-deps --require-hashes -r "$root/$lock"
+"${pip[@]}" install --quiet --no-deps --no-build-isolation $editable "$root"
+"${pip[@]}" check
