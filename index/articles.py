@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
-from index.errors import SourceError
+from index.errors import SourceError, unexpected_failure
 from index.fetch import Fetcher
 from index.redact import redact_url
 
@@ -314,9 +314,12 @@ def iter_url(url: str, fetcher: Fetcher) -> Iterator[Article | LoadFailure]:
     for link, date in entries[:limit]:
         try:
             entry = fetcher.get(link, feed_entry=True)
-            yield parse_page(link, entry.content_type, decode_bytes(entry.body), published=date)
-        except SourceError as exc:
-            yield LoadFailure(exc.source, exc.reason)
+            article = parse_page(link, entry.content_type, decode_bytes(entry.body), date)
+        except Exception as exc:  # one entry's failure, whatever it is, is that entry's
+            failure = unexpected_failure(redact_url(link), exc)
+            yield LoadFailure(failure.source, failure.reason)
+            continue
+        yield article
 
 
 def iter_load(sources: Iterable[str], fetcher: Fetcher) -> Iterator[Article | LoadFailure]:
@@ -328,14 +331,18 @@ def iter_load(sources: Iterable[str], fetcher: Fetcher) -> Iterator[Article | Lo
                 yield from iter_url(source, fetcher)
                 continue
             expanded = expand_source(source)
-        except SourceError as exc:
-            yield LoadFailure(exc.source, exc.reason)
+        except Exception as exc:  # whatever one source raises stops that source alone
+            failure = unexpected_failure(redact_url(source), exc)
+            yield LoadFailure(failure.source, failure.reason)
             continue
         for item in expanded:
             try:
-                yield load_file(Path(item))
-            except SourceError as exc:
-                yield LoadFailure(exc.source, exc.reason)
+                article = load_file(Path(item))
+            except Exception as exc:
+                failure = unexpected_failure(item, exc)
+                yield LoadFailure(failure.source, failure.reason)
+                continue
+            yield article
 
 
 def load_articles(

@@ -6,6 +6,8 @@ the error carries."""
 
 from __future__ import annotations
 
+import logging
+
 
 class ArticleBotError(Exception):
     """Base of every error below; `exit_code` is what the command line exits with."""
@@ -85,3 +87,14 @@ class BuildFailedError(OperatorError):
 
 class ModelMissingError(OperatorError):
     """The model files are not where they should be."""
+
+
+def unexpected_failure(source: str, exc: Exception) -> SourceError:
+    """`exc` as the failure of one source (already redacted), so that an error no
+    handler foresaw stops that source alone, never the others or the whole build."""
+    if isinstance(exc, SourceError):
+        return exc
+    logging.getLogger("index").warning(
+        "%s failed unexpectedly (%s)", source, type(exc).__name__, exc_info=exc
+    )
+    return SourceError(source, f"failed unexpectedly ({type(exc).__name__}); see the log")

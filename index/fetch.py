@@ -25,6 +25,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import logging
+import math
+import re
 import socket
 import time
 import zlib
@@ -38,12 +41,15 @@ from urllib.parse import urljoin
 import httpx
 
 from index.config import FetchConfig
-from index.errors import RetryLaterError, SourceError
+from index.errors import RetryLaterError, SourceError, unexpected_failure
 from index.redact import redact_url
 
 MAX_REDIRECTS = 5
 REDIRECTS = {301, 302, 303, 307, 308}
 BUSY = {429, 503}  # "come back later", with a Retry-After the fetcher honours
+MAX_RETRY_AFTER_SECONDS = 86_400.0  # a longer Retry-After is taken as this (24 hours)
+ASCII_DIGITS = re.compile(r"[0-9]+")
+log = logging.getLogger(__name__)
 USER_AGENT = "ArticleBot/0.1 (+https://github.com/articlebot)"
 
 # A resolver maps (host, port) to IP address strings; the system one asks DNS.
@@ -72,16 +78,26 @@ class Fetched:
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Retry-After in seconds from now: a number of seconds or an HTTP date."""
+    """Retry-After in seconds from now (a number of seconds or an HTTP date), at most
+    `MAX_RETRY_AFTER_SECONDS`: no server may hold a source back for longer. None when
+    the value is neither (only ASCII digits count: "²" is a digit to `str.isdigit`)."""
     if not value:
         return None
-    if value.strip().isdigit():
-        return float(value.strip())
+    value = value.strip()
+    if ASCII_DIGITS.fullmatch(value):
+        return clamp_retry_after(float(min(int(value), int(MAX_RETRY_AFTER_SECONDS))))
     try:
         when = parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    return max(0.0, when - (time.time() if now is None else now))
+    return clamp_retry_after(when - (time.time() if now is None else now))
+
+
+def clamp_retry_after(seconds: float) -> float:
+    """A wait between 0 and `MAX_RETRY_AFTER_SECONDS`; anything not finite is the most."""
+    if not math.isfinite(seconds):
+        return MAX_RETRY_AFTER_SECONDS
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
 
 
 # --- checking addresses -----------------------------------------------------------------
@@ -149,10 +165,22 @@ class BoundedDecoder:
         self._zlib = zlib.decompressobj(wbits[codings[0]]) if codings else None
         self.limit = limit
         self.size = 0
+        self.raw_size = 0
+
+    @property
+    def ended(self) -> bool:
+        """The compressed stream is complete: any bytes after it are not read."""
+        return self._zlib is not None and self._zlib.eof
 
     def feed(self, raw: bytes) -> bytes:
+        # the raw bytes count too: after a stream's end zlib keeps them unread
+        self.raw_size += len(raw)
+        if self.raw_size > self.limit:
+            raise OverflowError(f"larger than the {self.limit:,}-byte limit")
         if self._zlib is None:
             return self._count(raw)
+        if self._zlib.eof:
+            return b""
         # at most one byte past the cap: enough to know the body is too large
         return self._count(self._zlib.decompress(raw, self.limit - self.size + 1))
 
@@ -224,6 +252,8 @@ class Fetcher:
             raise RetryLaterError(shown, f"HTTP {exc.status}{wait}", exc.seconds) from None
         except _Refused as exc:
             raise SourceError(shown, str(exc)) from None
+        except Exception as exc:  # whatever a hostile server provokes stays this source's
+            raise unexpected_failure(shown, exc) from None
 
     async def _get(self, url: str, feed_entry: bool, validators: Validators | None) -> Fetched:
         timeout = httpx.Timeout(self.config.fetch_timeout_seconds)
@@ -326,7 +356,11 @@ class Fetcher:
             raise _Refused(f"larger than the {limit:,}-byte limit")
         try:
             decoder = BoundedDecoder(encoding, limit)
-            parts = [decoder.feed(raw) async for raw in response.aiter_raw()]
+            parts = []
+            async for raw in response.aiter_raw():
+                parts.append(decoder.feed(raw))
+                if decoder.ended:
+                    break
             parts.append(decoder.finish())
         except (ValueError, OverflowError, zlib.error) as exc:
             raise _Refused(str(exc)) from None

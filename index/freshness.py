@@ -36,8 +36,14 @@ from index.build import BuildLock
 from index.collection import ChangeReport, Collection
 from index.config import IndexConfig
 from index.embedding import Embedder
-from index.errors import ArticleBotError, NoArticlesError, RetryLaterError, SourceError
-from index.fetch import Fetcher, Validators
+from index.errors import (
+    ArticleBotError,
+    NoArticlesError,
+    RetryLaterError,
+    SourceError,
+    unexpected_failure,
+)
+from index.fetch import MAX_RETRY_AFTER_SECONDS, Fetcher, Validators, clamp_retry_after
 from index.files import replace_text
 from index.redact import redact_url
 
@@ -78,6 +84,12 @@ class SourceState(EntryState):
     not_before: float | None = None  # no request before this (its Retry-After)
     next_run: float | None = None  # when the running bot plans to refresh it
 
+    def hold_at_most(self, now: float) -> None:
+        """No hold past `MAX_RETRY_AFTER_SECONDS` from now, whatever `sources.json`
+        says (one written before the limit, or edited by hand)."""
+        if self.not_before is not None and not (self.not_before <= now + MAX_RETRY_AFTER_SECONDS):
+            self.not_before = now + MAX_RETRY_AFTER_SECONDS
+
     def entries_article_ids(self) -> list[str]:
         """The articles a feed's entries hold, in the feed's order."""
         return [i for entry in self.entries.values() for i in entry.article_ids]
@@ -99,9 +111,19 @@ class SourceState(EntryState):
 
 
 def iso(timestamp: float | None) -> str | None:
+    """The time as ISO 8601 (UTC); any number at all gives a date (one past year 9999,
+    or not finite, reads as the latest there is), so a record never fails to show."""
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+    try:
+        moment = datetime.fromtimestamp(timestamp, UTC)
+    except (OverflowError, OSError, ValueError):
+        moment = (
+            datetime.max.replace(tzinfo=UTC)
+            if not timestamp < 0
+            else datetime.min.replace(tzinfo=UTC)
+        )
+    return moment.isoformat(timespec="seconds")
 
 
 class SourceStates:
@@ -192,12 +214,14 @@ def gather(
         states.forget_validators()
     for source in sources:
         state = states.get(source)
+        state.hold_at_most(now)
         if not fresh and state.not_before is not None and now < state.not_before:
             found.keep_ids.update(state.article_ids)
             continue
         try:
             state.article_ids = _fetch_source(source, fetcher, state, found)
-        except SourceError as exc:
+        except Exception as exc:  # whatever one source raises stops that source alone
+            exc = unexpected_failure(redact_url(source), exc)
             _failed(state, exc, now)
             found.keep_ids.update(state.article_ids)
             found.failures.append(LoadFailure(exc.source, exc.reason))
@@ -210,9 +234,8 @@ def gather(
 def _failed(state: SourceState, exc: SourceError, now: float) -> None:
     state.last_error, state.last_error_at = exc.reason, now
     if isinstance(exc, RetryLaterError):
-        state.not_before = now + (
-            exc.seconds if exc.seconds is not None else DEFAULT_BACKOFF_SECONDS
-        )
+        wait = DEFAULT_BACKOFF_SECONDS if exc.seconds is None else exc.seconds
+        state.not_before = now + clamp_retry_after(wait)
     log.warning("source %s failed: %s", exc.source, exc.reason)
 
 
@@ -279,7 +302,8 @@ def _fetch_entry(
             entry.remember(page.validators)
             entry.article_ids = [article.id]
         state.failed_entries.pop(link, None)
-    except SourceError as exc:  # unreachable, or no article text in the page
+    except Exception as exc:  # unreachable, no article text, or anything else
+        exc = unexpected_failure(redact_url(link), exc)
         found.failures.append(LoadFailure(exc.source, exc.reason))
         found.keep_ids.update(entry.article_ids)
         state.failed_entries[link] = date

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from index.articles import load_articles, load_url
 from index.config import FetchConfig
 from index.errors import SourceError
-from index.fetch import BoundedDecoder, Fetcher, refusal
+from index.fetch import BoundedDecoder, Fetcher, refusal, retry_after_seconds
 from index.redact import redact_url, redact_urls
 from tests.fakes.background import free_port
 from tests.fakes.internet import PUBLIC, FakeInternet
@@ -413,3 +414,82 @@ def test_proxy_variables_are_not_used(site: Site, monkeypatch: pytest.MonkeyPatc
     articles, failures = load_articles([url], fetcher=fetcher)
     assert failures == [] and "harbour ferry" in articles[0].text.lower()
     assert site.paths == ["/story.html"]  # straight to the site, not through a proxy
+
+
+# --- hostile Retry-After and trailing bytes (security review II, findings 1, 2, 6) ----------
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("120", 120.0),
+        (" 7 ", 7.0),
+        ("²", None),  # a digit to str.isdigit, and float() refuses it
+        ("١٢", None),  # Arabic-Indic digits: the same
+        ("9" * 400, 86_400.0),  # float() would give inf
+        ("99999999999999", 86_400.0),  # a date in the year 3,170,900
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 86_400.0),
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0),
+        ("soon", None),
+    ],
+)
+def test_retry_after_is_parsed_strictly_and_clamped(value: str, seconds: float | None) -> None:
+    assert retry_after_seconds(value, now=1_000_000.0) == seconds
+
+
+def test_a_hostile_retry_after_on_one_entry_fails_that_entry_alone(
+    site: Site, internet: FakeInternet
+) -> None:
+    site.pages["/feed.xml"] = Page(
+        rss(site.url("/busy.html"), site.url("/story.html")), "application/rss+xml"
+    )
+    site.pages["/busy.html"] = Page(b"later", "text/plain", 429, {"Retry-After": "²"})
+    site.pages["/story.html"] = Page(STORY)
+    articles, failures = load_articles([site.url("/feed.xml")], fetcher=internet.fetcher())
+    assert [a.title for a in articles] == ["Harbour ferry returns"]
+    assert len(failures) == 1 and "HTTP 429" in failures[0].reason
+
+
+class ExplodingTransport(httpx.AsyncBaseTransport):
+    """A network layer that fails in a way no handler foresaw."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("the unforeseen")
+
+
+def test_an_unforeseen_error_in_one_source_stops_that_source_alone(
+    internet: FakeInternet, tmp_path: Path
+) -> None:
+    local = tmp_path / "local.txt"
+    local.write_text("Local news\n\nThe library opens on Sundays from next month.\n")
+    fetcher = Fetcher(FetchConfig(), resolver=internet.resolve, transport=ExplodingTransport)
+    articles, failures = load_articles(
+        ["http://news.example/story.html", str(local)], fetcher=fetcher
+    )
+    assert [a.title for a in articles] == ["Local news"]
+    assert [f.source for f in failures] == ["http://news.example/story.html"]
+    assert "failed unexpectedly (RuntimeError)" in failures[0].reason
+
+
+def test_bytes_after_the_end_of_a_gzip_stream_are_not_read(
+    site: Site, internet: FakeInternet
+) -> None:
+    site.pages["/story.html"] = Page(
+        gzip.compress(STORY) + b"\0" * 30_000_000, headers={"Content-Encoding": "gzip"}
+    )
+    fetcher = internet.fetcher(fetch_max_bytes=1_000_000)
+    tracemalloc.start()
+    try:
+        article = load_url(site.url("/story.html"), fetcher)
+        _now, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "Bluewater" in article.text
+    assert peak < 8_000_000, f"held {peak:,} bytes after a 30 MB tail"
+
+
+def test_the_decoder_caps_raw_bytes_as_well_as_decoded_ones() -> None:
+    decoder = BoundedDecoder("gzip", 1_000)
+    tail = gzip.compress(b"short") + b"\0" * 2_000
+    with pytest.raises(OverflowError, match="1,000-byte limit"):
+        decoder.feed(tail)

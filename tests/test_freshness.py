@@ -24,7 +24,7 @@ from index.config import FetchConfig
 from index.embedding import Embedder
 from index.errors import IndexBusyError, NewerBuildError
 from index.fetch import Fetcher
-from index.freshness import SourceStates, refresh
+from index.freshness import SourceStates, iso, refresh
 from index.layout import read_current, read_pointer
 from tests.fakes.chat import chat_service, chat_settings, running
 from tests.fakes.hashing import HashingEmbedder
@@ -168,6 +168,59 @@ def test_retry_after_holds_the_source_back(
     assert site.paths()[requests:] == ["/feed.xml"]
     record = SourceStates.load(index_dir).report()[sources[0]]
     assert record["last_error"] is None and record["last_success"] is not None
+
+
+def test_a_huge_retry_after_holds_a_source_back_a_day_at_most(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    site.publish("crane")
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    run(index_dir, sources, fast_embedder, T0)
+    busy = Page(b"slow down", "text/plain", 429, {"Retry-After": "99999999999999"})
+    site.pages["/feed.xml"] = busy
+    run(index_dir, sources, fast_embedder, T0 + 10)
+    assert SourceStates.load(index_dir).get(sources[0]).not_before == T0 + 10 + 86_400
+    assert SourceStates.load(index_dir).report()[sources[0]]["next_run"].startswith("1970-01-")
+    site.publish("crane")
+    requests = len(site.seen)
+    run(index_dir, sources, fast_embedder, T0 + 10 + 86_401)
+    assert site.paths()[requests:] == ["/feed.xml"]  # asked again after a day
+
+
+@pytest.mark.parametrize("timestamp", [1e20, float("inf"), float("nan"), -1e20, -float("inf")])
+def test_any_timestamp_formats(timestamp: float) -> None:
+    assert iso(timestamp) in ("9999-12-31T23:59:59+00:00", "0001-01-01T00:00:00+00:00")
+
+
+@pytest.mark.parametrize("held_until", [1e20, float("inf"), float("nan")])
+def test_a_record_held_past_any_date_still_reports_and_is_asked_within_a_day(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder, held_until: float
+) -> None:
+    """A sources.json from before the limit (or edited by hand) with an absurd hold:
+    /healthz and `index status` still show every record, and the hold shrinks to a day."""
+    site.publish("crane")
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    run(index_dir, sources, fast_embedder, T0)
+    states = SourceStates.load(index_dir)
+    states.get(sources[0]).not_before = held_until
+    states.save(index_dir)
+    record = SourceStates.load(index_dir).report()[sources[0]]
+    assert record["last_success"] is not None and record["next_run"] is not None
+    requests = len(site.seen)
+    run(index_dir, sources, fast_embedder, T0 + 10)
+    run(index_dir, sources, fast_embedder, T0 + 10 + 86_401)
+    assert site.paths()[requests:] == ["/feed.xml"]
+
+
+def test_a_hostile_retry_after_on_an_entry_fails_that_entry_alone(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    site.publish("crane", "ferry")
+    site.pages["/ferry"] = Page(b"later", "text/plain", 429, {"Retry-After": "²"})
+    index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
+    report = run(index_dir, sources, fast_embedder, T0)
+    assert report.change.added == site.ids("crane")
+    assert [f.reason for f in report.gathered.failures] == ["HTTP 429"]
 
 
 def test_one_failing_source_never_stops_the_others(

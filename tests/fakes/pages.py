@@ -76,10 +76,10 @@ def serve_pages(
             self._send_body(page)
 
         def _send_body(self, page: Page) -> None:
-            if not page.drip:
-                self.wfile.write(page.body)
-                return
             try:
+                if not page.drip:
+                    self.wfile.write(page.body)
+                    return
                 for i in range(len(page.body)):
                     self.wfile.write(page.body[i : i + 1])
                     self.wfile.flush()
