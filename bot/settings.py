@@ -85,8 +85,13 @@ class Settings(
     """
 
     # An empty variable counts as unset, as in an env file with `DISCORD_GUILD_ID=`.
+    # Errors never repeat what was given: a value may hold a token or a password.
     model_config = SettingsConfigDict(
-        env_prefix="ARTICLEBOT_", extra="ignore", populate_by_name=True, env_ignore_empty=True
+        env_prefix="ARTICLEBOT_",
+        extra="ignore",
+        populate_by_name=True,
+        env_ignore_empty=True,
+        hide_input_in_errors=True,
     )
 
     data_dir: Path = Field(default_factory=default_data_dir)

@@ -4,6 +4,10 @@ problem, and never a secret in the output."""
 
 from __future__ import annotations
 
+import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,3 +186,56 @@ def test_the_shared_state_database_is_checked(
     assert code == 2 and len(problems) == 1
     assert "state: cannot use the state database none" in problems[0]
     assert "pw-xyz" not in out
+
+
+# --- the state database's password never shows (security review II, finding 4) -------------
+
+PASSWORD = "S3cr%t-pass"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://bot:{PASSWORD}@127.0.0.1:1/db",  # an unescaped %: psycopg cannot read it
+        f"postgresql+psycopg://bot:{PASSWORD}@127.0.0.1:1/db",
+        f"mysql://bot:{PASSWORD}@127.0.0.1:1/db",
+    ],
+)
+def test_a_state_url_that_cannot_be_used_is_named_without_its_password(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], url: str
+) -> None:
+    env.setenv("ARTICLEBOT_STATE_URL", url)
+    code = main(["check"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "PROBLEM  settings: state_url" in out
+    assert "S3cr" not in out + err
+    debug = subprocess.run(  # a real process: the traceback goes to its stderr
+        [sys.executable, "-m", "bot", "--debug", "report"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "ARTICLEBOT_STATE_URL": url},
+        timeout=120,
+    )
+    assert debug.returncode == 2 and "Traceback" in debug.stderr
+    assert "state_url" in debug.stderr and "S3cr" not in debug.stdout + debug.stderr
+
+
+def test_the_pools_log_never_shows_the_password(
+    state_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """psycopg's pool logs each failed connection's error, which can quote the
+    conninfo: while the state is open, its logger hides the password, written and decoded."""
+    from bot.chat.state import open_state
+    from bot.settings import load_settings
+
+    with_password = state_url.replace("postgres@", "postgres:S3cr%25t-pass@")
+    state = open_state(load_settings(data_dir=tmp_path, state_url=with_password))
+    pool_log = logging.getLogger("psycopg.pool")
+    with caplog.at_level(logging.WARNING, logger="psycopg.pool"):
+        pool_log.warning("error connecting: bad token %r in %s", PASSWORD, with_password)
+        pool_log.warning("error connecting: %s", "S3cr%25t-pass")
+    state.close()
+    assert [r.getMessage() for r in caplog.records] == [
+        "error connecting: bad token '***' in ***",
+        "error connecting: ***",
+    ]

@@ -36,7 +36,20 @@ class ChatConfig(BaseModel):
     @field_validator("state_url")
     @classmethod
     def postgres_only(cls, url: SecretStr | None) -> SecretStr | None:
-        """Only PostgreSQL is shared state; anything else is a typo to catch at start."""
-        if url is not None and not url.get_secret_value().startswith(SCHEMES):
+        """Only PostgreSQL is shared state, in a URL psycopg can read; anything else is
+        a typo to catch at start, in words that never repeat the URL (or its password)."""
+        if url is None:
+            return url
+        if not url.get_secret_value().startswith(SCHEMES):
             raise ValueError("state_url: give a postgresql://… URL, or leave it unset")
+        from psycopg import Error
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(url.get_secret_value())
+        except Error:
+            raise ValueError(
+                "state_url: not a URL PostgreSQL can read (percent-encode special "
+                "characters in the user and password: % as %25, @ as %40)"
+            ) from None
         return url

@@ -15,8 +15,9 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
-from psycopg import Connection, OperationalError
+from psycopg import Connection, Error, OperationalError
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -246,10 +247,44 @@ class AdvisoryLocks:
 
 
 def where(url: str) -> str:
-    """The database a URL names, without its password, for messages."""
-    parts = conninfo_to_dict(url)
+    """The database a URL names and its host, and nothing else, for messages."""
+    try:
+        parts = conninfo_to_dict(url)
+    except Error:
+        return "named in state_url"
     host = parts.get("host") or "localhost"
     return f"{parts.get('dbname') or parts.get('user') or '?'} on {host}"
+
+
+def secrets_of(url: str) -> list[str]:
+    """The URL's password as written and as decoded, and the URL itself: what no
+    message may show."""
+    try:
+        decoded = conninfo_to_dict(url).get("password")
+    except Error:
+        decoded = None
+    written = urlsplit(url).password
+    return [s for s in {url, written, decoded} if s]
+
+
+class HideSecrets(logging.Filter):
+    """Takes the state database's password out of what psycopg's pool logs (it logs
+    each failed connection's error, which can quote the conninfo)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = sorted(secrets, key=len, reverse=True)  # the URL before its password
+
+    def hide(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            record.msg, record.args = self.hide(message), None
+        return True
 
 
 def postgres_state(settings: Settings) -> State:
@@ -257,6 +292,9 @@ def postgres_state(settings: Settings) -> State:
     date; LaunchError when the database cannot be reached."""
     assert settings.state_url is not None
     url = settings.state_url.get_secret_value()
+    hidden = HideSecrets(secrets_of(url))
+    pool_log = logging.getLogger("psycopg.pool")
+    pool_log.addFilter(hidden)
     config = settings.section(ChatConfig)
     # answer threads, the /reindex and refresh locks, the loop's own calls
     pool = ConnectionPool(
@@ -270,11 +308,17 @@ def postgres_state(settings: Settings) -> State:
     try:
         pool.open(wait=True, timeout=CONNECT_SECONDS)
         migrate(pool)
-    except (PoolTimeout, OperationalError) as exc:
+    except (PoolTimeout, Error) as exc:
         pool.close()
-        reason = "no connection" if isinstance(exc, PoolTimeout) else str(exc).strip()
+        pool_log.removeFilter(hidden)
+        reason = "no connection" if isinstance(exc, PoolTimeout) else hidden.hide(str(exc).strip())
         raise LaunchError(f"cannot use the state database {where(url)} ({reason})") from None
     window = config.rate_limit_seconds
+
+    def close() -> None:
+        pool.close()
+        pool_log.removeFilter(hidden)
+
     return State(
         feedback=FeedbackStore(PostgresDatabase(pool)),
         events=SeenEvents(pool),
@@ -282,6 +326,6 @@ def postgres_state(settings: Settings) -> State:
         locks=AdvisoryLocks(pool),
         user_limit=SharedRateLimit(pool, "user", config.rate_limit_questions, window),
         channel_limit=SharedRateLimit(pool, "channel", config.rate_limit_channel_questions, window),
-        close=pool.close,
+        close=close,
         shared=True,
     )
