@@ -43,12 +43,14 @@ demo:
 	PYTHON=$(PYTHON) deploy/install.sh build $(VENV)
 	$(BIN)/articlebot ask "$(QUESTION)"
 
-# The serving and the full install, made afresh as the Dockerfile makes them; the
-# tests run the image's two stages on them (tests/test_serving_install.py).
+# The serving and the full install, made afresh as the Dockerfile makes them (the
+# serving one from the project's wheel); the tests run the image's two stages on
+# them (tests/test_serving_install.py).
 test:
 	PYTHON=$(PYTHON) deploy/install.sh test $(VENV)
-	rm -rf $(SERVE_VENV) $(BUILD_VENV)
-	PYTHON=$(PYTHON) deploy/install.sh serve $(SERVE_VENV)
+	rm -rf $(SERVE_VENV) $(BUILD_VENV) build/wheel
+	deploy/install.sh wheel $(VENV) build/wheel
+	PYTHON=$(PYTHON) deploy/install.sh serve $(SERVE_VENV) build/wheel/articlebot-*.whl
 	PYTHON=$(PYTHON) deploy/install.sh build $(BUILD_VENV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -6,6 +6,7 @@ both installs (tests/test_serving_install.py runs the image's stages on them).""
 
 from __future__ import annotations
 
+import fnmatch
 import re
 import shlex
 import shutil
@@ -62,7 +63,10 @@ def test_dockerfile_stages() -> None:
     )
     assert runs["build"][0] == "deploy/install.sh build /opt/build"
     assert "articlebot index build" in runs["build"][1]  # the export and the bundled index
-    assert runs["runtime"][0].startswith("deploy/install.sh serve /opt/articlebot")
+    assert runs["build"][2] == "deploy/install.sh wheel /opt/build /dist"
+    assert runs["runtime"][0].startswith(
+        "/install/deploy/install.sh serve /opt/articlebot /install/dist/articlebot-*.whl"
+    )
     runtime = stages["runtime"]
     users = [a for k, a in runtime if k == "USER"]
     assert users == ["articlebot"] and "useradd" in " ".join(runs["runtime"])
@@ -71,7 +75,74 @@ def test_dockerfile_stages() -> None:
     assert [a for k, a in runtime if k == "VOLUME"] == [f'["{data_dir}"]']
     copied = [a for k, a in runtime if k == "COPY" and "--from=build" in a]
     assert any(a.endswith(f"{data_dir} {data_dir}") for a in copied)  # the built index
-    assert ".venv" in (DEPLOY / "Dockerfile.dockerignore").read_text()
+
+
+def test_the_runtime_stage_copies_nothing_of_the_checkout_but_what_it_installs() -> None:
+    """Deleting copied files in a later step only hides them: the runtime stage copies
+    the wheel, the serving lock, the install script and the built index, nothing else."""
+    runtime = dockerfile_stages()["runtime"]
+    assert not [a for k, a in runtime if k == "ADD"]
+    copied = []
+    for kind, arguments in runtime:
+        if kind == "COPY":
+            words = shlex.split(arguments)
+            assert "--from=build" in words, arguments  # never the build context itself
+            copied += [w for w in words[:-1] if not w.startswith("--")]
+    assert sorted(copied) == [
+        "/data",
+        "/dist",
+        "/src/deploy/install.sh",
+        "/src/requirements-serve.lock",
+    ]
+    build = dockerfile_stages()["build"]
+    assert ("RUN", "deploy/install.sh wheel /opt/build /dist") in build  # /dist: the wheel alone
+    (base,) = {a.split()[0] for k, a in dockerfile_stages()["build"] if k == "FROM"}
+    assert base == "${PYTHON_IMAGE}"
+    image = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", (DEPLOY / "Dockerfile").read_text(), re.M)
+    assert image and re.fullmatch(r"python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", image[1])
+
+
+def sent_to_docker(path: str) -> bool:
+    """Whether `docker build` sends `path` under Dockerfile.dockerignore: the last
+    pattern matching the path or a folder above it decides; `!` lets it back in."""
+    lines = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    parts = path.split("/")
+    above = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    sent = True
+    for line in (x.strip() for x in lines):
+        if not line or line.startswith("#"):
+            continue
+        pattern = line.removeprefix("!").rstrip("/")
+        if any(fnmatch.fnmatchcase(p, pattern) for p in above):
+            sent = line.startswith("!")
+    return sent
+
+
+def test_the_build_context_is_an_allow_list() -> None:
+    """A .env, a local settings file, a token or the test suite left in the checkout
+    never reaches the build; what the image is built from does."""
+    for left_out in (
+        ".env",
+        "deploy/.env",
+        "config/articlebot.local.toml",
+        "articlebot.toml",
+        "secrets/token.txt",
+        ".git/config",
+        ".venv/bin/python",
+        "tests/conftest.py",
+        "bot/__pycache__/cli.cpython-311.pyc",
+    ):
+        assert not sent_to_docker(left_out), left_out
+    tracked = subprocess.run(
+        ["git", "ls-files", "bot", "index", "config/articles"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    needed = ["pyproject.toml", "README.md", "requirements.lock", "requirements-serve.lock"]
+    for path in [*needed, "deploy/install.sh", "config/articlebot.toml", *tracked]:
+        assert sent_to_docker(path), path
 
 
 async def test_the_health_checks_reach_healthz() -> None:
