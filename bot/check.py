@@ -33,13 +33,20 @@ class Finding:
 
     ok: bool
     text: str
+    warning: bool = False  # works, but is likely not what the operator wants
 
     def line(self) -> str:
-        return f"{'ok     ' if self.ok else 'PROBLEM'}  {self.text}"
+        kind = "PROBLEM" if not self.ok else "WARNING" if self.warning else "ok     "
+        return f"{kind}  {self.text}"
 
 
 def ok(text: str) -> Finding:
     return Finding(True, text)
+
+
+def warning(text: str) -> Finding:
+    """Not a problem (the exit status stays 0), but worth the operator's eye."""
+    return Finding(True, text, warning=True)
 
 
 def problem(text: str) -> Finding:
@@ -235,6 +242,13 @@ async def check_discord(settings: Settings) -> list[Finding]:
     finally:
         await client.close()
     findings = [ok("discord: token valid")]
+    if not settings.discord_guild_allowlist and not settings.discord_guild_id:
+        findings.append(
+            warning(
+                "discord: discord_guild_allowlist is empty, so the bot answers in every "
+                "server it is added to; set it, and turn off Public Bot in the Developer Portal"
+            )
+        )
     if settings.discord_message_content and not flags & DISCORD_MESSAGE_CONTENT_FLAGS:
         findings.append(
             problem(

@@ -136,6 +136,22 @@ def test_discord_message_content_intent(
         assert code == 2 and len(problems) == 1 and "Message Content" in problems[0]
 
 
+def test_an_open_discord_bot_is_a_warning(
+    env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty discord_guild_allowlist means every server: `check` says so (exit 0)."""
+    with running(FakeDiscord()) as fake:
+        env.setenv("DISCORD_TOKEN", VALID_TOKEN)
+        env.setenv("DISCORD_API_BASE_URL", fake.api_base)
+        code = main(["check", "discord"])
+        warnings = [x for x in capsys.readouterr().out.splitlines() if x.startswith("WARNING")]
+        assert code == 0 and len(warnings) == 1
+        assert "discord_guild_allowlist is empty" in warnings[0]
+        env.setenv("ARTICLEBOT_DISCORD_GUILD_ALLOWLIST", "[1234]")
+        assert main(["check", "discord"]) == 0
+        assert "WARNING" not in capsys.readouterr().out
+
+
 def test_index_sources_and_settings_problems(
     env: pytest.MonkeyPatch,
     slack: FakeSlack,

@@ -32,6 +32,7 @@ from bot.chat.discord_bot import (
     invite_url,
 )
 from bot.chat.service import ChatService
+from bot.chat.state import LastRebuilds
 from bot.cli import main
 from bot.launcher import start_ops
 from bot.settings import Settings
@@ -633,6 +634,27 @@ def test_reindex_has_a_cooldown(
     assert callback["type"] == 4 and callback["data"]["flags"] & 64
     assert "rebuilt recently. Try again in about 60 min" in callback["data"]["content"]
     assert followups(fake, second) == []
+
+
+def test_reindex_commands_fired_together_rebuild_once(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three /reindex at once with a one-hour cooldown: one rebuilds, the other two are
+    told a rebuild is running (the claim is taken before the first await)."""
+    monkeypatch.setattr(service.config, "reindex_cooldown_seconds", 3600)
+    monkeypatch.setattr(service.state, "rebuilds", LastRebuilds())  # none before this test
+    monkeypatch.setattr(fake, "latency", 0.3)  # each command's defer() takes a while
+    tokens = [slash(fake, "reindex", permissions=MANAGE_GUILD) for _ in range(3)]
+
+    def reply(token: str) -> list[str]:
+        sent = [c["data"]["content"] for c in callbacks(fake, token) if c["type"] == 4]
+        return sent + [f["content"] for f in followups(fake, token)]
+
+    replies = [fake.wait_for(lambda t=token: reply(t), timeout=60)[0] for token in tokens]
+    assert sum(r.startswith("Index rebuilt") for r in replies) == 1, replies
+    assert replies.count(messages.REBUILD_RUNNING) == 2, replies
+    later = slash(fake, "reindex", permissions=MANAGE_GUILD)
+    assert "Try again in about 60 min" in fake.wait_for(lambda: reply(later))[0]
 
 
 def test_sources_is_rate_limited(bot: ArticleBot, fake: FakeDiscord) -> None:

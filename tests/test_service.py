@@ -16,10 +16,10 @@ from bot.answer.core import Answerer
 from bot.answer.values import Answer
 from bot.chat import messages
 from bot.chat.service import ChatService, Outcome, Reply
-from bot.chat.state import RateLimiter
+from bot.chat.state import RateLimiter, open_state
 from bot.errors import BusyError
 from bot.runtime import make_answerer
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 from index.build import BuildLock
 from index.embedding import Embedder
 from index.store import ArticleIndex
@@ -153,7 +153,7 @@ async def test_a_rebuild_refused_as_busy_starts_no_cooldown(
     monkeypatch.setattr(fast_service.config, "reindex_cooldown_seconds", 600)
     with BuildLock(fast_service.desk().settings.resolved_index_dir):
         assert await fast_service.reindex_text("-", str) == messages.REBUILD_RUNNING
-    assert fast_service.reindex_refusal() is None
+    assert await fast_service.claim_reindex() is None
 
 
 async def test_reindex_and_sources_say_the_same_on_every_platform(
@@ -162,9 +162,10 @@ async def test_reindex_and_sources_say_the_same_on_every_platform(
     dated = "- Apple festival draws record crowds (2024-09-14)"
     assert dated in fast_service.sources_text("-", str).splitlines()  # with its date
     summary = await fast_service.reindex_text("-", str)
-    assert summary.startswith("Index rebuilt: ") and fast_service.reindex_refusal() is None
+    assert summary.startswith("Index rebuilt: ") and await fast_service.claim_reindex() is None
+    assert (await fast_service.reindex_text("-", str)).startswith("Index rebuilt: ")
     monkeypatch.setattr(fast_service.config, "reindex_cooldown_seconds", 600)
-    assert fast_service.reindex_refusal() == messages.cooldown_note(600)
+    assert await fast_service.claim_reindex() == messages.cooldown_note(600)
     listing = await fast_service.sources_text_for("u9", "-", str)
     assert "- Russia plans to leave the International Space Station" in listing
     await fast_service.sources_text_for("u9", "-", str)
@@ -178,3 +179,33 @@ async def test_reindex_and_sources_say_the_same_on_every_platform(
 
     monkeypatch.setattr(fast_service, "_rebuild", broken)
     assert await fast_service.reindex_text("-", str) == messages.SORRY
+
+
+async def test_the_reindex_cooldown_holds_across_replicas(
+    fast_index_copy: Path,
+    fast_embedder: HashingEmbedder,
+    settings: Settings,
+    state_url: str,
+    tmp_path: Path,
+) -> None:
+    """Two replicas on one state database: after a /reindex on one, the other refuses
+    until the cooldown ends, on the database's clock."""
+    shared = settings.model_copy(
+        update={"index_dir": fast_index_copy, "reindex_cooldown_seconds": 3600}
+    )
+    replicas = []
+    for name in ("a", "b"):
+        state = open_state(load_settings(data_dir=tmp_path / name, state_url=state_url))
+        answerer = make_answerer(shared, ArticleIndex.load(fast_index_copy, fast_embedder))
+        replicas.append(ChatService(answerer, fast_embedder, shared, state=state))
+    a, b = replicas
+    try:
+        assert await a.claim_reindex() is None
+        assert (await a.reindex_text("-", str)).startswith("Index rebuilt: ")
+        assert await b.claim_reindex() == messages.cooldown_note(3600)
+        assert await a.claim_reindex() == messages.cooldown_note(3600)
+        assert not a.reindexing and not b.reindexing  # a refused claim is let go
+    finally:
+        for replica in replicas:
+            replica.close()
+            replica.state.close()

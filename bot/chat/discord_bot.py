@@ -511,11 +511,12 @@ def register_commands(bot: ArticleBot) -> None:
             await send_private(interaction, messages.only_admins("server managers"))
             return
         collection = settings.collection_of(asked_in(interaction))
-        if refusal := service.reindex_refusal(collection):
+        if refusal := await service.claim_reindex(collection):
             await send_private(interaction, refusal)
             return
-        await defer(interaction, private=True)
-        text = await service.reindex_text("-", safe_text, collection)
+        text = await service.reindex_text(
+            "-", safe_text, collection, started=lambda: defer(interaction, private=True)
+        )
         await interaction.followup.send(shorten(text, TEXT_LIMIT), ephemeral=True)
 
     @bot.tree.command(name="sources", description="List the indexed articles")

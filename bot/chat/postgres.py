@@ -59,6 +59,9 @@ MIGRATIONS = [
     );
     CREATE INDEX threads_last_active ON threads (last_active);
     """,
+    """
+    CREATE TABLE rebuilds (name TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
+    """,
 ]
 
 
@@ -169,6 +172,28 @@ class SharedRateLimit:
         if self._sweep.due():
             conn.execute(
                 "DELETE FROM rate_events WHERE name = %s AND at <= %s", (self.name, cutoff)
+            )
+
+
+class SharedRebuilds:
+    """When any replica last rebuilt each collection, on the database's clock: the
+    /reindex cooldown holds across replicas."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+
+    def seconds_since(self, name: str) -> float | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(f"SELECT {NOW} - at FROM rebuilds WHERE name = %s", (name,))
+            found = row.fetchone()
+        return None if found is None else found[0]
+
+    def rebuilt(self, name: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                f"INSERT INTO rebuilds VALUES (%s, {NOW}) "
+                "ON CONFLICT (name) DO UPDATE SET at = EXCLUDED.at",
+                (name,),
             )
 
 
@@ -326,6 +351,7 @@ def postgres_state(settings: Settings) -> State:
         locks=AdvisoryLocks(pool),
         user_limit=SharedRateLimit(pool, "user", config.rate_limit_questions, window),
         channel_limit=SharedRateLimit(pool, "channel", config.rate_limit_channel_questions, window),
+        rebuilds=SharedRebuilds(pool),
         close=close,
         shared=True,
     )

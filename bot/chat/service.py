@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -89,7 +89,7 @@ class Desk:
     answerer: Answerer
     watcher: IndexWatcher
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    last_reindex: float | None = None
+    claimed: bool = False  # a /reindex passed its checks and has not ended yet
 
 
 class ChatService:
@@ -291,37 +291,57 @@ class ChatService:
     @property
     def reindexing(self) -> bool:
         """Is any collection being rebuilt?"""
-        return any(desk.lock.locked() for desk in self.desks.values())
+        return any(desk.lock.locked() or desk.claimed for desk in self.desks.values())
 
     def reindex_wait(self, collection: str = DEFAULT_COLLECTION) -> float:
         """0 if a /reindex may start now, else seconds until the cooldown after the last
-        one ends: every rebuild refetches every source, so it is not for the asking."""
+        one (by any replica) ends: every rebuild refetches every source, so it is not
+        for the asking. Blocking: it may ask the state database."""
         cooldown = self.config.reindex_cooldown_seconds
-        last = self.desk(collection).last_reindex
-        if last is None or not cooldown:
+        if not cooldown:
             return 0.0
-        return max(0.0, last + cooldown - time.monotonic())
+        since = self.state.rebuilds.seconds_since(collection)
+        return 0.0 if since is None else max(0.0, cooldown - since)
 
-    def reindex_refusal(self, collection: str = DEFAULT_COLLECTION) -> str | None:
-        """What to say instead of starting a rebuild now, or None to start one."""
-        if self.desk(collection).lock.locked():
+    async def claim_reindex(self, collection: str = DEFAULT_COLLECTION) -> str | None:
+        """What to say instead of starting a rebuild now, or None with the rebuild
+        claimed for the caller, who must then call `reindex_text`. The claim is taken
+        before the first await, so commands fired together cannot all pass the check."""
+        desk = self.desk(collection)
+        if desk.claimed or desk.lock.locked():
             return messages.REBUILD_RUNNING
-        if wait := self.reindex_wait(collection):
+        desk.claimed = True
+        try:
+            wait = await asyncio.to_thread(self.reindex_wait, collection)
+        except BaseException:
+            desk.claimed = False
+            raise
+        if wait:
+            desk.claimed = False
             return messages.cooldown_note(wait)
         return None
 
     async def reindex_text(
-        self, bullet: str, escape: Callable[[str], str], collection: str = DEFAULT_COLLECTION
+        self,
+        bullet: str,
+        escape: Callable[[str], str],
+        collection: str = DEFAULT_COLLECTION,
+        started: Callable[[], Awaitable[object]] | None = None,
     ) -> str:
-        """Rebuild a collection, and say what it did; "sorry" (the traceback goes to the
-        log) when the rebuild fails. The same on every platform."""
+        """Rebuild a collection claimed by `claim_reindex` (after `started`, e.g. telling
+        the platform an answer is coming), and say what it did; "sorry" (the traceback
+        goes to the log) when the rebuild fails. The same on every platform."""
         try:
+            if started is not None:
+                await started()
             report = await self.reindex(collection)
         except IndexBusyError:  # another process's build or refresh holds the index
             return messages.REBUILD_RUNNING
         except Exception:
             log.exception("reindex failed")
             return messages.SORRY
+        finally:
+            self.desk(collection).claimed = False
         return report.summary(bullet, escape)
 
     async def sources_text_for(
@@ -337,18 +357,20 @@ class ChatService:
         return self.sources_text(bullet, escape, collection)
 
     async def reindex(self, collection: str = DEFAULT_COLLECTION) -> ReindexReport:
-        """Rebuild a collection from its sources in a thread, then swap the new index in."""
+        """Rebuild a collection from its sources in a thread, then swap the new index in;
+        the cooldown starts when it ends (not after another process's rebuild, which
+        fetched nothing here)."""
         desk = self.desk(collection)
         fetched = True
         async with desk.lock:
             try:
                 return await asyncio.to_thread(self._rebuild, desk)
             except IndexBusyError:
-                fetched = False  # another process's rebuild: nothing fetched, no cooldown
+                fetched = False
                 raise
             finally:
                 if fetched:
-                    desk.last_reindex = time.monotonic()
+                    await asyncio.to_thread(self.state.rebuilds.rebuilt, desk.name)
 
     def _rebuild(self, desk: Desk) -> ReindexReport:
         """Sync with the collection's sources: unchanged text comes from the embedding

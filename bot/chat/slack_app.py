@@ -326,7 +326,7 @@ def create_slack_app(service: ChatService, settings: Settings) -> AsyncApp:
             await respond(text=messages.only_admins("admins"), response_type="ephemeral")
             return
         collection = settings.collection_of(command.get("channel_id"))
-        if refusal := service.reindex_refusal(collection):
+        if refusal := await service.claim_reindex(collection):
             await respond(text=refusal, response_type="ephemeral")
             return
         text = await service.reindex_text("•", escape, collection)

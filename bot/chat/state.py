@@ -1,6 +1,7 @@
 """What every replica of a bot must agree on, behind one object: the answers and
 the votes on them, the Slack events already answered, rate limits, the threads it
-follows, and which process may rebuild a collection.
+follows, which process may rebuild a collection and when one was last rebuilt (the
+/reindex cooldown).
 
 `state_url` says where it lives. Unset (the default), it is this process's memory
 and a SQLite file under `data_dir`: right for one bot. `postgresql://…` shares it
@@ -52,6 +53,33 @@ class Threads(Protocol):
     ) -> None: ...
 
     def keep(self, keys: list[str], conversation: Conversation) -> None: ...
+
+
+class RebuildTimes(Protocol):
+    def seconds_since(self, name: str) -> float | None:
+        """Seconds since any replica last rebuilt collection `name`; None if never."""
+        ...
+
+    def rebuilt(self, name: str) -> None:
+        """Record that collection `name` was rebuilt just now."""
+        ...
+
+
+class LastRebuilds:
+    """When this process last rebuilt each collection."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def seconds_since(self, name: str) -> float | None:
+        with self._lock:
+            at = self._at.get(name)
+        return None if at is None else time.monotonic() - at
+
+    def rebuilt(self, name: str) -> None:
+        with self._lock:
+            self._at[name] = time.monotonic()
 
 
 class Locks(Protocol):
@@ -145,6 +173,7 @@ class State:
     locks: Locks
     user_limit: RateLimit
     channel_limit: RateLimit
+    rebuilds: RebuildTimes
     close: Callable[[], None]
     shared: bool = False  # False: this process's own (the SQLite file is still on disk)
 
@@ -160,6 +189,7 @@ def local_state(settings: Settings) -> State:
         locks=ProcessLocks(),
         user_limit=RateLimiter(config.rate_limit_questions, config.rate_limit_seconds),
         channel_limit=RateLimiter(config.rate_limit_channel_questions, config.rate_limit_seconds),
+        rebuilds=LastRebuilds(),
         close=feedback.close,
     )
 

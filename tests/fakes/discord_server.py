@@ -197,6 +197,7 @@ class FakeDiscord(BackgroundServer):
         self.sent: list[dict] = []  # every message the bot posted, as Discord returned it
         # the next channel-message posts answer these: (status, body, headers)
         self.failures: list[tuple[int, dict, dict]] = []  # injected faults, not refusals
+        self.latency = 0.0  # seconds each HTTP request takes, as over a real network
         self._on_post: dict[str, tuple[str, dict]] = {}  # channel id -> (event, data)
         self._ids = itertools.count(930000000000000001)
         self._seq = itertools.count(1)
@@ -388,6 +389,8 @@ class FakeDiscord(BackgroundServer):
         raw = await request.read()
         body = self._body(request, raw)
         record = Recorded(request.method, path, body)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         try:
             return await self._handle(request, path, body, record)
         finally:
