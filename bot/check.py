@@ -17,6 +17,7 @@ import aiohttp
 from bot.settings import DEFAULT_COLLECTION, Settings
 from index.articles import is_url
 from index.errors import ArticleBotError
+from index.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ def _check_source(name: str, source: str, get: Callable[[str], object]) -> Findi
         get(source)
     except ArticleBotError as exc:
         return problem(f"source of {name}: {exc}")
-    return ok(f"source of {name}: {source} answers")
+    return ok(f"source of {name}: {redact_url(source)} answers")
 
 
 # --- Slack ---------------------------------------------------------------------------------

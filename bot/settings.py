@@ -31,6 +31,7 @@ from bot.chat.config import ChatConfig
 from bot.env import platform_env
 from bot.errors import InsecureSettingsError, SettingsFileError, UnknownCollectionError
 from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalConfig
+from index.redact import redact_url
 
 SETTINGS_FILE = "articlebot.toml"
 DEFAULT_COLLECTION = "default"
@@ -275,10 +276,31 @@ def _keys(table: dict[str, Any]) -> Iterator[str]:
             yield from _keys(value)
 
 
+def _texts(value: object) -> Iterator[str]:
+    """Every string in a TOML value, however deep in tables and arrays."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
+def holds_secret(table: dict[str, Any]) -> bool:
+    """A secret setting under any spelling, or a URL anywhere (a source, milvus_uri)
+    with a user name, password or secret-looking parameter in it."""
+    secrets = secret_keys()
+    return any(key.lower() in secrets for key in _keys(table)) or any(
+        redact_url(text) != text for text in _texts(table)
+    )
+
+
 def check_settings_file(path: Path) -> None:
     """Refuse a settings file that group or others can write (whoever can write it can
     point the API base URLs at themselves and receive the tokens), or one that holds a
-    secret, under any spelling, and that group or others can read."""
+    secret (a secret setting, or credentials in a URL) that group or others can read."""
     mode = path.stat().st_mode
     if mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise InsecureSettingsError(
@@ -288,8 +310,7 @@ def check_settings_file(path: Path) -> None:
         table = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
     except tomllib.TOMLDecodeError as exc:
         raise SettingsFileError(f"settings file {path} is not valid TOML ({exc})") from None
-    secrets = secret_keys()
-    if any(key.lower() in secrets for key in _keys(table)) and mode & (stat.S_IRGRP | stat.S_IROTH):
+    if holds_secret(table) and mode & (stat.S_IRGRP | stat.S_IROTH):
         raise InsecureSettingsError(
             f"settings file {path} holds secrets and other users can read it; "
             f"run `chmod 600 {path}`"

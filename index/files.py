@@ -58,12 +58,15 @@ def write_text(path: Path, text: str) -> None:
     write_file(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
-def replace_text(path: Path, text: str) -> None:
+def replace_text(path: Path, text: str, *, private: bool = False) -> None:
     """Put `text` at `path` with one atomic rename, so a reader sees the old file or the
-    new one, never a truncated one, and a crash mid-write leaves the old one intact."""
+    new one, never a truncated one, and a crash mid-write leaves the old one intact.
+    `private`: only its owner may read it (0600), from the first byte written."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     try:
+        if private:
+            private_file(temporary)
         write_text(temporary, text)
         os.replace(temporary, path)
     finally:

@@ -147,7 +147,10 @@ class SourceStates:
 
     def save(self, index_dir: Path) -> None:
         data = {source: asdict(state) for source, state in self.states.items()}
-        replace_text(Path(index_dir) / STATE_FILE, json.dumps(data, indent=1) + "\n")
+        # private: source and feed entry URLs may carry credentials, and a failed entry
+        # is asked again by its real URL
+        text = json.dumps(data, indent=1) + "\n"
+        replace_text(Path(index_dir) / STATE_FILE, text, private=True)
 
     def get(self, source: str) -> SourceState:
         return self.states.setdefault(source, SourceState())

@@ -7,7 +7,7 @@ Kept free of heavy imports: the log set-up of every command uses it."""
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 SECRET_PARAMS = (
     "key",
@@ -25,6 +25,9 @@ SECRET_PARAMS = (
 )
 REDACTED = "REDACTED"
 URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>]+", re.IGNORECASE)
+# one name=value of a query (after its start, & or ;) and of a path (after ;)
+QUERY_PARAM = re.compile(r"(^|[&;])([^&;=]*)=([^&;]*)")
+PATH_PARAM = re.compile(r"(;)([^;/=]*)=([^;/]*)")
 
 
 def _is_secret_param(name: str) -> bool:
@@ -44,12 +47,19 @@ def redact_url(url: str) -> str:
     netloc = f"[{host}]" if ":" in host else host
     if port is not None:
         netloc += f":{port}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        if any(_is_secret_param(k) for k, _ in pairs):
-            query = urlencode([(k, REDACTED if _is_secret_param(k) else v) for k, v in pairs])
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    path, query = _redact(PATH_PARAM, parts.path), _redact(QUERY_PARAM, parts.query)
+    return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
+
+
+def _redact(param: re.Pattern[str], text: str) -> str:
+    """Secret-looking `name=value` values in a query or path, whether `&` or `;`
+    separates them (`?a=1;token=…`, `/page;jsessionid=…`); the rest as written."""
+    if "=" not in text:
+        return text
+    return param.sub(
+        lambda m: m[1] + m[2] + "=" + (REDACTED if _is_secret_param(unquote(m[2])) else m[3]),
+        text,
+    )
 
 
 def redact_urls(text: str) -> str:

@@ -19,6 +19,7 @@ from bot.cli import main
 from index.embedding import Embedder
 from tests.fakes.chat import running
 from tests.fakes.discord_server import VALID_TOKEN, FakeDiscord
+from tests.fakes.pages import Page, serve_pages
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, SCOPES, SIGNING_SECRET, FakeSlack
 
 SECRETS = (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, VALID_TOKEN)
@@ -150,6 +151,22 @@ def test_an_open_discord_bot_is_a_warning(
         env.setenv("ARTICLEBOT_DISCORD_GUILD_ALLOWLIST", "[1234]")
         assert main(["check", "discord"]) == 0
         assert "WARNING" not in capsys.readouterr().out
+
+
+def test_a_source_that_answers_is_shown_without_its_credentials(
+    env: pytest.MonkeyPatch, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    slack_env(env, slack)
+    story = b"<html><body><article><p>The ferry runs again.</p></article></body></html>"
+    with serve_pages({"/story.html;jsessionid=S3SS": Page(story)}) as base:
+        source = base.replace("://", "://editor:hunter2@") + "/story.html;jsessionid=S3SS?token=T0K"
+        env.setenv("ARTICLEBOT_FETCH_ALLOW_PRIVATE_NETWORKS", "true")
+        env.setenv("ARTICLEBOT_SOURCES", f'["{source}"]')
+        assert main(["check", "slack"]) == 0
+    out = capsys.readouterr().out
+    shown = base + "/story.html;jsessionid=REDACTED?token=REDACTED answers"
+    assert f"ok       source of default: {shown}" in out
+    assert not any(secret in out for secret in ("hunter2", "S3SS", "T0K"))
 
 
 def test_index_sources_and_settings_problems(

@@ -358,6 +358,10 @@ def test_settings_file_with_secrets_must_be_private(
         'SLACK_APP_TOKEN = """top-secret-token"""',
         'openai_api_key = "top-secret-token"',
         '[extra]\nOPENAI_API_KEY = "top-secret-token"',
+        'sources = ["https://editor:top-secret-token@news.example/feed.xml"]',
+        'sources = ["https://news.example/feed.xml?api_key=top-secret-token"]',
+        'milvus_uri = "https://root:top-secret-token@milvus.example:19530"',
+        '[collections.sport]\nsources = ["https://news.example/f;jsessionid=top-secret-token"]',
     ],
 )
 def test_every_spelling_of_a_secret_makes_a_readable_file_refused(

@@ -363,6 +363,16 @@ def test_credentials_in_urls_are_used_but_never_shown(site: Site, internet: Fake
         ),
         ("https://example.com:8443/feed?apikey=1", "https://example.com:8443/feed?apikey=REDACTED"),
         ("https://example.com/plain?page=2", "https://example.com/plain?page=2"),
+        (
+            "https://example.com/page;jsessionid=ABC1?x=1",
+            "https://example.com/page;jsessionid=REDACTED?x=1",
+        ),
+        (
+            "https://example.com/a?a=1;token=S3/CR=T&b=2",
+            "https://example.com/a?a=1;token=REDACTED&b=2",
+        ),
+        ("https://example.com/a?api%5Fkey=zz", "https://example.com/a?api%5Fkey=REDACTED"),
+        ("https://example.com/p;v=1/q?q=a%3Db", "https://example.com/p;v=1/q?q=a%3Db"),
         ("/local/file.txt", "/local/file.txt"),
     ],
 )

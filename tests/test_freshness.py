@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,6 +223,22 @@ def test_a_hostile_retry_after_on_an_entry_fails_that_entry_alone(
     report = run(index_dir, sources, fast_embedder, T0)
     assert report.change.added == site.ids("crane")
     assert [f.reason for f in report.gathered.failures] == ["HTTP 429"]
+
+
+def test_sources_json_is_private_to_its_owner(
+    site: Site, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """It holds source and entry URLs as fetched, credentials included (a failed entry
+    is asked again by its real URL): only the bot's own user may read it."""
+    old = os.umask(0o022)  # the usual umask, under which a new file would be 0644
+    try:
+        site.publish("crane")
+        index_dir = tmp_path / "index"
+        run(index_dir, [f"{site.base}/feed.xml?token=S3CRET"], fast_embedder, T0)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((index_dir / "sources.json").stat().st_mode) == 0o600
+    assert "S3CRET" not in json.dumps(SourceStates.load(index_dir).report())
 
 
 def test_one_failing_source_never_stops_the_others(
