@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 
 from bot.answer.core import Answerer
-from bot.answer.generation import GeneratedWriter
+from bot.answer.generation import GeneratedWriter, check_generated
+from bot.answer.values import Passage
 from bot.runtime import make_answerer
 from bot.settings import Settings, load_settings
+from index.articles import make_article
+from index.chunking import Chunk
 from index.embedding import Embedder
+from index.retrieval import Terms
 from index.store import ArticleIndex
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -112,7 +116,11 @@ def test_an_unsupported_sentence_is_dropped_and_the_answer_says_so(
         "It has been a research vessel for more than two decades [1]."
     )
     assert "2 generated sentence(s) that the passages do not support were left out." in answer.notes
-    assert any("checked against the passage it cites" in n for n in answer.notes)
+    assert any(
+        "checked against the passage it cites for shared words, numbers, dates and negation "
+        "(not for meaning)" in n
+        for n in answer.notes
+    )
 
 
 def test_an_answer_the_passages_do_not_support_falls_back(
@@ -156,3 +164,50 @@ def test_the_passages_retrieved_for_the_answer_are_the_ones_sent(
         prompt = server.requests[-1]["body"]["messages"][-1]["content"]
         sent = [n for n in range(1, 10) if f"[{n}] Russia plans" in prompt]
         assert sent == list(range(1, k + 1))
+
+
+# --- the check itself, on hand-made passages (fast tier) -------------------------------------
+
+
+def passage_of(text: str) -> Passage:
+    article = make_article(article_id="bridge", title="The bridge", body=text, source="b.txt")
+    return Passage(1, Chunk("bridge-0", "bridge", 0, len(article.text), article.text), article, 0.8)
+
+
+BRIDGE = (
+    "The harbour bridge opened in March 1932 after eight years of work. "
+    "It did not carry trains until 1950."
+)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "kept"),
+    [
+        ("The harbour bridge opened in March 1932 [1].", True),
+        ("The harbour bridge did not open in March 1932 [1].", False),  # negated
+        ("The harbour bridge never opened in 1932 [1].", False),
+        ("The harbour bridge opened in May 1932 [1].", False),  # another month
+        ("The harbour bridge opened on a Sunday in March 1932 [1].", False),
+        ("The harbour bridge opened in March 1933 [1].", False),  # another year
+        ("The bridge did not carry trains until 1950 [1].", True),  # negated as the passage
+        ("The bridge carried trains until 1950 [1].", False),  # the passage's negation dropped
+    ],
+)
+def test_numbers_dates_and_negation_must_agree_with_the_passage(sentence: str, kept: bool) -> None:
+    checked = check_generated(sentence, [passage_of(BRIDGE)], Terms())
+    assert (checked.kept == 1) is kept
+
+
+@pytest.mark.timeout(30)
+def test_link_removal_is_linear_in_the_text() -> None:
+    """Many unclosed [ (a reply or passage crafted to stall the check) take a moment,
+    not minutes (the old pattern was quadratic: 16,000 took 1.8 s, and 200,000 ran past
+    this test's 30 s limit)."""
+    checked = check_generated("[" * 200_000 + " [1].", [passage_of(BRIDGE)], Terms())
+    assert checked.kept == 0
+    shown = check_generated(
+        "The harbour [bridge](https://evil.example/x_(y)) opened in March 1932 [1].",
+        [passage_of(BRIDGE)],
+        Terms(),
+    )
+    assert shown.text == "The harbour bridge opened in March 1932 [1]."

@@ -7,8 +7,10 @@ passages it retrieved (the same ones: a question is retrieved once) sent, with
 the instruction to answer from them and cite them as [n].
 Every cited number must be one that was sent, and every sentence is held to
 the passages it cites: its content words must be there (SUPPORT_MIN of them,
-stemmed, as the extractive evidence counts them) and so must each of its
-numbers. Unsupported or uncited sentences are dropped and the answer says so;
+stemmed, as the extractive evidence counts them), and so must each of its
+numbers and date words, and it must be negated exactly when the passage
+sentence closest to it is. That is a check of shared words, not of meaning,
+and the answer's note says so. Unsupported or uncited sentences are dropped and the answer says so;
 links and URLs that are not in the passages are removed. On a timeout, an HTTP
 error, or when too little survives, the extractive answer is used and the log
 says why.
@@ -31,9 +33,20 @@ log = logging.getLogger(__name__)
 CITATION = re.compile(r"\[(\d{1,2})\]")
 # A sentence ends at . ! or ? followed by space, unless a citation follows ("1998. [1]").
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?!\[\d)")
-MARKDOWN_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*\)")
+# the link text holds no [: a try that fails stops at the next [, so matching is linear
+MARKDOWN_LINK = re.compile(r"!?\[([^\[\]]*)\]\((?:[^()\s]|\([^()\s]*\))*\)")
 URL = re.compile(r"<?\b(?:https?|ftp)://[^\s<>]+>?|\bwww\.[^\s<>]+", re.IGNORECASE)
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# words that make a date: a claim naming another month or day than its passage differs
+DATE_WORD = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november"
+    r"|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.IGNORECASE,
+)
+NEGATION = re.compile(
+    r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE
+)
+PASSAGE_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 SUPPORT_MIN = 0.7  # share of a sentence's content words its passages must hold
 KEEP_MIN = 0.5  # share of the generated sentences that must survive
 SYSTEM = (
@@ -58,6 +71,32 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "") for n in NUMBER.findall(text)}
 
 
+def _facts(text: str) -> set[str]:
+    """The numbers and date words (months, weekdays) a text states."""
+    return _numbers(text) | {w.lower() for w in DATE_WORD.findall(text)}
+
+
+def _negated(text: str) -> bool:
+    return NEGATION.search(text) is not None
+
+
+def _closest_sentence(words: set[str], evidence: str, terms: Terms) -> str:
+    """The sentence of the cited passages that shares most content words with a claim."""
+    sentences = PASSAGE_SENTENCE.split(evidence)
+    return max(sentences, key=lambda sentence: len(words & terms(sentence)))
+
+
+def supported(claim: str, evidence: str, terms: Terms) -> bool:
+    """Shared words (SUPPORT_MIN of the claim's, stemmed), every number and date word of
+    the claim in the passages, and the same negation as the passage sentence closest to
+    it ("it did not open in 1932" is not "it opened in 1932"). No check of meaning."""
+    words = terms(claim)
+    held = len(words & terms(evidence)) / len(words) if words else 0.0
+    if held < SUPPORT_MIN or not _facts(claim) <= _facts(evidence):
+        return False
+    return _negated(claim) == _negated(_closest_sentence(words, evidence, terms))
+
+
 def _without_foreign_links(sentence: str, allowed: str) -> str:
     """Markdown links shown as their words; URLs that the passages do not hold removed."""
     sentence = MARKDOWN_LINK.sub(lambda m: m.group(1), sentence)
@@ -75,10 +114,7 @@ def check_generated(text: str, passages: list[Passage], terms: Terms) -> Checked
             continue
         evidence = " ".join(passages[n - 1].chunk.text for n in numbers)
         sentence = " ".join(_without_foreign_links(sentence, evidence).split())
-        claim = CITATION.sub(" ", sentence)
-        words = terms(claim)
-        held = len(words & terms(evidence)) / len(words) if words else 0.0
-        if held >= SUPPORT_MIN and _numbers(claim) <= _numbers(evidence):
+        if supported(CITATION.sub(" ", sentence), evidence, terms):
             kept.append(sentence)
             cited.update(numbers)
     return CheckedText(" ".join(kept), sorted(cited), len(kept), len(sentences) - len(kept))
@@ -130,7 +166,8 @@ class GeneratedWriter:
             )
             return extractive
         notes = [
-            f"Written by {self.model}; each sentence was checked against the passage it cites."
+            f"Written by {self.model}; each sentence was checked against the passage it cites "
+            "for shared words, numbers, dates and negation (not for meaning)."
         ]
         if checked.dropped:
             notes.append(
