@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr
 
 
 class FetchConfig(BaseModel):
@@ -24,6 +24,7 @@ class FetchConfig(BaseModel):
     fetch_deadline_seconds: float = Field(60.0, gt=0)
     fetch_max_bytes: int = Field(5_000_000, gt=0)
     fetch_allow_private_networks: bool = False
+    fetch_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)
     fetch_feed_entry_hosts: list[str] = Field(default_factory=list)
     feed_max_entries: int = Field(100, ge=1)
 

@@ -118,11 +118,10 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
 
 def refusal(address: str) -> str | None:
     """Why an address must not be fetched from, or None when it is a public one."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
-        return refusal(str(inner))
+    ip = plain_address(address)
     kinds = [
         ("loopback", ip.is_loopback),
+        ("private", ip in ipaddress.ip_network("fec0::/10")),  # site-local, deprecated
         ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
         ("unspecified", ip.is_unspecified),
@@ -132,6 +131,36 @@ def refusal(address: str) -> str | None:
     ]
     kind = next((name for name, found in kinds if found), None)
     return f"{address} is a {kind} address" if kind else None
+
+
+# What fetch_allow_private_networks opens: an intranet's own ranges, never loopback,
+# link-local (cloud metadata lives there) or anything else; those only when named in
+# fetch_allowed_networks
+PRIVATE_NETWORKS = [
+    ipaddress.ip_network(network)
+    for network in (
+        *("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"),
+        *("fc00::/7", "fec0::/10"),
+    )
+]
+
+
+def plain_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """The address a connection to `address` reaches: the IPv4 one that an
+    IPv4-in-IPv6 form carries, and no zone."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and (inner := _embedded_ipv4(ip)) is not None:
+        return inner
+    return ip
+
+
+def allowed_address(address: str, config: FetchConfig) -> bool:
+    """Fetched although not public: in a network the operator named, or in an
+    intranet's ranges when fetch_allow_private_networks is on."""
+    ip = plain_address(address)
+    if any(ip in network for network in config.fetch_allowed_networks):
+        return True
+    return config.fetch_allow_private_networks and any(ip in n for n in PRIVATE_NETWORKS)
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -339,13 +368,12 @@ class Fetcher:
                 raise _Refused(f"cannot resolve {host} ({exc})") from None
         if not addresses:
             raise _Refused(f"cannot resolve {host}")
-        if not self.config.fetch_allow_private_networks:
-            for address in addresses:
-                if reason := refusal(address):
-                    raise _Refused(
-                        f"refused {host}: {reason} (set fetch_allow_private_networks "
-                        "to index an intranet)"
-                    )
+        for address in addresses:
+            if (reason := refusal(address)) and not allowed_address(address, self.config):
+                raise _Refused(
+                    f"refused {host}: {reason} (to index it on purpose, name its network "
+                    "in fetch_allowed_networks)"
+                )
         return addresses[0]
 
     async def _read(self, url: str, response: httpx.Response) -> Fetched:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from index.config import FetchConfig
 from index.errors import SourceError
 from index.fetch import Fetcher
 from tests.fakes.pages import serve_pages
+
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]  # where the fake sites are
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OBSERVATORY = (FIXTURES / "observatory.html").read_bytes()
@@ -118,7 +121,7 @@ PAGES = {
 
 def local(**config: object) -> Fetcher:
     """A fetcher that may reach the test's server on 127.0.0.1."""
-    return Fetcher(FetchConfig(fetch_allow_private_networks=True, **config))  # type: ignore[arg-type]
+    return Fetcher(FetchConfig(fetch_allowed_networks=LOOPBACK, **config))  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")

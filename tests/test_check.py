@@ -160,7 +160,7 @@ def test_a_source_that_answers_is_shown_without_its_credentials(
     story = b"<html><body><article><p>The ferry runs again.</p></article></body></html>"
     with serve_pages({"/story.html;jsessionid=S3SS": Page(story)}) as base:
         source = base.replace("://", "://editor:hunter2@") + "/story.html;jsessionid=S3SS?token=T0K"
-        env.setenv("ARTICLEBOT_FETCH_ALLOW_PRIVATE_NETWORKS", "true")
+        env.setenv("ARTICLEBOT_FETCH_ALLOWED_NETWORKS", '["127.0.0.0/8"]')
         env.setenv("ARTICLEBOT_SOURCES", f'["{source}"]')
         assert main(["check", "slack"]) == 0
     out = capsys.readouterr().out
@@ -184,7 +184,7 @@ def test_index_sources_and_settings_problems(
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     env.setenv("ARTICLEBOT_INDEX_DIR", str(tmp_path / "no-index"))
-    env.setenv("ARTICLEBOT_FETCH_ALLOW_PRIVATE_NETWORKS", "true")
+    env.setenv("ARTICLEBOT_FETCH_ALLOWED_NETWORKS", '["127.0.0.0/8"]')
     sources = f'["{tmp_path / "gone"}", "http://127.0.0.1:{port}/feed.xml"]'
     env.setenv("ARTICLEBOT_SOURCES", sources)
     code, problems = check(capsys)

@@ -21,7 +21,7 @@ import discord
 import httpx
 import pytest
 
-from bot.answer.values import Answer
+from bot.answer.values import Answer, Passage
 from bot.chat import messages
 from bot.chat.discord_bot import (
     EMBED_DESCRIPTION_LIMIT,
@@ -29,6 +29,7 @@ from bot.chat.discord_bot import (
     TEXT_LIMIT,
     ArticleBot,
     create_discord_bot,
+    format_answer,
     invite_url,
 )
 from bot.chat.service import ChatService
@@ -36,6 +37,8 @@ from bot.chat.state import LastRebuilds
 from bot.cli import main
 from bot.launcher import start_ops
 from bot.settings import Settings
+from index.articles import make_article
+from index.chunking import Chunk
 from index.embedding import Embedder
 from tests.fakes.background import free_port
 from tests.fakes.chat import chat_service, chat_settings, from_a_url, running, sources_with
@@ -254,6 +257,18 @@ def interact(
         "version": 1,
         "attachment_size_limit": 8388608,
         "channel_id": str(CHANNEL_ID),
+        # the partial channel Discord sends with every interaction (discord.py reads the
+        # channel, and so its id, from this object, not from channel_id)
+        "channel": {
+            "id": str(CHANNEL_ID),
+            "type": 0,
+            "guild_id": str(guild_id),
+            "name": "general",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+        },
         "guild_id": str(guild_id),
         "app_permissions": "0",
         "locale": "en-US",
@@ -746,6 +761,15 @@ def test_channel_allowlist(
     assert "don't answer in this channel" in callback["data"]["content"]
     assert "1998" in wait_reply(fake, mention(fake, LAUNCH, dm=True))["content"]  # DMs still work
     assert replies_to(fake, outside) == []
+    listing = slash(fake, "sources", user_id=new_user())
+    (callback,) = fake.wait_for(lambda: callbacks(fake, listing))
+    assert callback["data"]["content"] == "I don't answer in this channel."
+    monkeypatch.setattr(bot.settings, "discord_channel_allowlist", [CHANNEL_ID])
+    listed = slash(fake, "sources", user_id=new_user())
+    assert (
+        "Russia plans to leave"
+        in fake.wait_for(lambda: callbacks(fake, listed))[0]["data"]["content"]
+    )
 
 
 def test_slash_command_error_reaches_the_user(
@@ -1083,3 +1107,26 @@ def test_a_bot_open_to_every_server_warns_at_start(
         assert own.take_refused() == [] and own.unexpected == []
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("discord_guild_allowlist is empty" in w for w in warnings)
+
+
+# --- article text is shown as written (security review II, finding 10) ----------------------
+
+HOSTILE_TITLE = "[Your bank](https://evil.example/login) ||spoiler||"
+HOSTILE_BODY = "# Breaking\n**Act now** at [the bank](https://evil.example) @everyone today."
+
+
+def test_markdown_in_article_text_is_shown_not_rendered() -> None:
+    """A masked link, a spoiler, a heading or emphasis in an article reaches Discord
+    escaped, in the answer and in the source's embed alike; its mentions stay defused."""
+    article = make_article(
+        article_id="x", title=HOSTILE_TITLE, body=HOSTILE_BODY, source="https://news.example/x"
+    )
+    chunk = Chunk("x-0", "x", 0, len(article.text), article.text)
+    answer = Answer("q", HOSTILE_BODY, False, [Passage(1, chunk, article, 0.8)], [], "v1", 1.0)
+    [reply] = format_answer(answer)
+    assert reply.content.startswith(r"\# Breaking" + "\n" + r"\*\*Act now\*\* at \[the bank]")
+    assert "@\u200beveryone" in reply.content
+    embed = reply.embeds[0]
+    assert embed.title == r"[1] \[Your bank](https://evil.example/login) \|\|spoiler\|\|"
+    assert r"\[the bank](https://evil.example)" in embed.description
+    assert embed.url == "https://news.example/x"

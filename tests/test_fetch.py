@@ -9,6 +9,7 @@ names resolve to what each test says, and nothing leaves 127.0.0.1.
 from __future__ import annotations
 
 import gzip
+import ipaddress
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,11 +21,19 @@ import pytest
 from index.articles import load_articles, load_url
 from index.config import FetchConfig
 from index.errors import SourceError
-from index.fetch import BoundedDecoder, Fetcher, refusal, retry_after_seconds
+from index.fetch import (
+    BoundedDecoder,
+    Fetcher,
+    allowed_address,
+    refusal,
+    retry_after_seconds,
+)
 from index.redact import redact_url, redact_urls
 from tests.fakes.background import free_port
 from tests.fakes.internet import PUBLIC, FakeInternet
 from tests.fakes.pages import Page, redirect, serve_pages
+
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]  # where the fake sites are
 
 CREDENTIALS = (
     b'{"Code": "Success", "AccessKeyId": "ASIAFAKEKEYID0000000", '
@@ -68,14 +77,16 @@ def site() -> Iterator[Site]:
 
 
 @pytest.fixture
-def internet() -> FakeInternet:
-    return FakeInternet(
+def internet() -> Iterator[FakeInternet]:
+    fake = FakeInternet(
         {
             "news.example": [PUBLIC],
             "metadata.internal": ["169.254.169.254"],
             "intranet.example": ["10.0.0.7"],
         }
     )
+    yield fake
+    assert fake.outside == [], "the fetcher tried to connect outside 127.0.0.0/8"
 
 
 # --- SSRF through redirects and feed entries (finding 1) ---------------------------------
@@ -98,7 +109,7 @@ def test_feed_entry_redirect_to_loopback_is_refused(site: Site, internet: FakeIn
     assert "loopback address" in failure.reason
 
 
-def test_the_same_redirect_is_followed_when_private_networks_are_allowed(
+def test_the_same_redirect_is_followed_when_loopback_is_named(
     site: Site, internet: FakeInternet
 ) -> None:
     """The control for the test above: the credentials page is reachable, so it is the
@@ -107,7 +118,7 @@ def test_the_same_redirect_is_followed_when_private_networks_are_allowed(
     site.pages["/credentials"] = Page(b"Credentials\n\n" + CREDENTIALS, "text/plain")
     article = load_url(
         site.url("/story.txt"),
-        internet.fetcher(fetch_allow_private_networks=True),
+        internet.fetcher(fetch_allowed_networks=LOOPBACK),
     )
     assert "fakeSecretAccessKey" in article.text
     assert "/credentials" in site.paths
@@ -419,7 +430,7 @@ def test_proxy_variables_are_not_used(site: Site, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     site.pages["/story.html"] = Page(STORY)
-    fetcher = Fetcher(FetchConfig(fetch_allow_private_networks=True))
+    fetcher = Fetcher(FetchConfig(fetch_allowed_networks=LOOPBACK))
     url = f"http://127.0.0.1:{site.port}/story.html"
     articles, failures = load_articles([url], fetcher=fetcher)
     assert failures == [] and "harbour ferry" in articles[0].text.lower()
@@ -503,3 +514,55 @@ def test_the_decoder_caps_raw_bytes_as_well_as_decoded_ones() -> None:
     tail = gzip.compress(b"short") + b"\0" * 2_000
     with pytest.raises(OverflowError, match="1,000-byte limit"):
         decoder.feed(tail)
+
+
+# --- an intranet opened on purpose, and nothing more (security review II, finding 12) -----
+
+
+@pytest.mark.parametrize(
+    ("address", "private_networks", "named", "fetched"),
+    [
+        ("10.0.0.7", False, [], False),
+        ("10.0.0.7", True, [], True),
+        ("10.0.0.7", False, ["10.0.0.0/24"], True),
+        ("10.0.0.7", False, ["10.20.0.0/16"], False),
+        ("192.168.1.5", True, [], True),
+        ("fd00::5", True, [], True),
+        ("fec0::5", True, [], True),  # site-local: private, not public
+        ("fec0::5", False, [], False),
+        ("127.0.0.1", True, [], False),  # loopback is never an intranet
+        ("::1", True, [], False),
+        ("127.0.0.1", False, ["127.0.0.0/8"], True),
+        ("169.254.169.254", True, [], False),  # cloud metadata
+        ("::ffff:169.254.169.254", True, [], False),
+        ("fe80::1", True, [], False),
+        ("169.254.169.254", True, ["169.254.169.254/32"], True),  # only when named
+        ("93.184.215.14", False, [], True),
+    ],
+)
+def test_which_addresses_are_fetched(
+    address: str, private_networks: bool, named: list[str], fetched: bool
+) -> None:
+    config = FetchConfig(
+        fetch_allow_private_networks=private_networks,
+        fetch_allowed_networks=named,  # type: ignore[arg-type]
+    )
+    assert (refusal(address) is None or allowed_address(address, config)) is fetched
+
+
+def test_fec0_is_named_private() -> None:
+    assert refusal("fec0::5") == "fec0::5 is a private address"
+
+
+def test_an_intranet_setting_still_refuses_a_redirect_to_metadata(
+    site: Site, internet: FakeInternet
+) -> None:
+    site.pages["/a.html"] = redirect("http://metadata.internal/latest/meta-data/iam/credentials")
+    with pytest.raises(SourceError, match=r"169\.254\.169\.254 is a link-local"):
+        load_url(site.url("/a.html"), internet.fetcher(fetch_allow_private_networks=True))
+    redirect_to_loopback = redirect(f"http://127.0.0.1:{site.port}/credentials")
+    site.pages["/b.html"] = redirect_to_loopback
+    with pytest.raises(SourceError, match="loopback"):
+        load_url(site.url("/b.html"), internet.fetcher(fetch_allow_private_networks=True))
+    assert "169.254.169.254" not in internet.connections
+    assert "/credentials" not in site.paths

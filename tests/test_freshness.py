@@ -6,6 +6,7 @@ the logic; the last test runs the real Slack app and model."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -31,6 +32,8 @@ from index.layout import read_current, read_pointer
 from tests.fakes.chat import chat_service, chat_settings, running
 from tests.fakes.hashing import HashingEmbedder
 from tests.fakes.pages import Page, serve_pages
+
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]  # where the fake sites are
 
 FIXTURES = Path(__file__).parent / "fixtures"
 T0 = 1_000_000.0  # the fake clock's start: seconds since the epoch
@@ -95,7 +98,7 @@ def site() -> Iterator[Site]:
 
 
 def fetcher() -> Fetcher:
-    return Fetcher(FetchConfig(fetch_allow_private_networks=True))
+    return Fetcher(FetchConfig(fetch_allowed_networks=LOOPBACK))
 
 
 def run(index_dir: Path, sources: list[str], embedder: HashingEmbedder, now: float):
@@ -384,7 +387,7 @@ def test_index_sync_keeps_a_failing_feeds_entries(
 
     site.publish("crane", "ferry")
     index_dir, source = tmp_path / "index", f"{site.base}/feed.xml"
-    allowed = settings.model_copy(update={"fetch_allow_private_networks": True})
+    allowed = settings.model_copy(update={"fetch_allowed_networks": LOOPBACK})
     sync_from_sources(allowed, fast_embedder, index_dir, [source])
     requests = len(site.seen)
     report, failures = sync_from_sources(allowed, fast_embedder, index_dir, [source])
@@ -445,7 +448,7 @@ def test_the_refresher_runs_when_due(
     site.publish("crane")
     source = f"{site.base}/feed.xml"
     changes = {"index_dir": fast_index_copy, "sources": [source]}
-    seen = settings.model_copy(update={**changes, "fetch_allow_private_networks": True})
+    seen = settings.model_copy(update={**changes, "fetch_allowed_networks": LOOPBACK})
     answerer = make_answerer(seen, ArticleIndex.load(fast_index_copy, fast_embedder))
     service = ChatService(answerer, fast_embedder, seen)
     clock = [T0]
@@ -479,7 +482,7 @@ def test_a_refresh_under_other_build_settings_rebuilds_and_says_so(
 
     site.publish("crane")
     changes = {"index_dir": fast_index_copy, "sources": [f"{site.base}/feed.xml"]}
-    seen = settings.model_copy(update={**changes, "fetch_allow_private_networks": True})
+    seen = settings.model_copy(update={**changes, "fetch_allowed_networks": LOOPBACK})
     caplog.set_level(logging.INFO, "bot.refresher")
     clock = [T0]
     for chunk_tokens in (200, 64):
@@ -519,7 +522,7 @@ def test_only_the_replica_holding_the_lock_refreshes(
     site.publish("crane")
     changes = {"index_dir": fast_index_copy, "sources": [f"{site.base}/feed.xml"]}
     shared = settings.model_copy(
-        update={**changes, "fetch_allow_private_networks": True, "state_url": SecretStr(state_url)}
+        update={**changes, "fetch_allowed_networks": LOOPBACK, "state_url": SecretStr(state_url)}
     )
     caplog.set_level(logging.INFO, "bot.refresher")
     mine, other = open_state(shared), open_state(shared)
@@ -568,7 +571,7 @@ def test_the_running_bot_answers_a_new_entry_without_a_restart(
             tmp_path_factory,
             "fresh",
             source,
-            fetch_allow_private_networks=True,
+            fetch_allowed_networks=LOOPBACK,
             slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_base_url=slack.api_base,

@@ -335,7 +335,7 @@ def test_url_and_feed_are_ingested(
         capsys, "index", "build", f"{news_site}/feed.xml", "--index-dir", str(index_dir)
     )
     assert code == 2 and "127.0.0.1 is a loopback address" in err and not has_index(index_dir)
-    monkeypatch.setenv("ARTICLEBOT_FETCH_ALLOW_PRIVATE_NETWORKS", "true")
+    monkeypatch.setenv("ARTICLEBOT_FETCH_ALLOWED_NETWORKS", '["127.0.0.0/8"]')
     code, _out, err = cli(
         capsys,
         "index",
@@ -365,7 +365,7 @@ def test_credentials_in_source_urls_never_reach_logs_or_listings(
     news_site: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("ARTICLEBOT_FETCH_ALLOW_PRIVATE_NETWORKS", "true")
+    monkeypatch.setenv("ARTICLEBOT_FETCH_ALLOWED_NETWORKS", '["127.0.0.0/8"]')
     host = news_site.removeprefix("http://")
     good = f"http://editor:hunter2@{host}/ferry.html?api_key=SEKRET123"
     bad = f"http://editor:hunter2@{host}/gone.html?token=SEKRET123"

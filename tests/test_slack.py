@@ -25,7 +25,7 @@ import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.answer.values import Answer
+from bot.answer.values import Answer, Passage
 from bot.chat import messages
 from bot.chat.service import ChatService
 from bot.chat.slack_app import (
@@ -34,11 +34,14 @@ from bot.chat.slack_app import (
     SECTION_LIMIT,
     TEXT_LIMIT,
     create_slack_app,
+    source_blocks,
     with_granted_scopes,
 )
 from bot.cli import main
 from bot.launcher import socket_mode_connected, start_ops
 from bot.settings import Settings, bundled_dir
+from index.articles import make_article
+from index.chunking import Chunk
 from index.embedding import Embedder
 from index.layout import read_pointer
 from tests.fakes.background import AppServer, free_port
@@ -1030,6 +1033,10 @@ def test_ephemeral_setting_and_channel_allowlist(
     refused = ask(fake, app_url, LAUNCH, channel="COTHER")
     assert refused["text"] == "I don't answer in this channel."
     assert "1998" in ask(fake, app_url, LAUNCH, channel="CALLOWED")["text"]
+    listing = ask(fake, app_url, "", command="/sources", channel="COTHER", user="ULIST")
+    assert listing["text"] == "I don't answer in this channel."
+    listed = ask(fake, app_url, "", command="/sources", channel="CALLOWED", user="ULIST")
+    assert "Russia plans to leave" in listed["text"]
     outside = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="COTHER")
     control = event("message", LAUNCH, channel="D1", channel_type="im")  # DMs always answered
     post_json(app_url, outside)
@@ -1196,3 +1203,17 @@ def test_slack_api_retries_sets_how_often_a_call_is_retried(
     with pytest.raises(SlackApiError):
         post()
     assert len(fake.calls("chat.postMessage")) == before + 4 and fake.failures == []
+
+
+def test_a_source_url_cannot_take_over_its_link_text() -> None:
+    """A `|` or `>` in a source URL would end Slack's `<url|text>` link early and put
+    the URL's tail in as its text: they are percent-encoded in the link target."""
+    hostile = "https://news.example/a|Your bank: log in here>?x=1&y=2"
+    body = "The ferry runs again from Friday."
+    article = make_article(article_id="x", title="Ferry <b>", body=body, source=hostile)
+    chunk = Chunk("x-0", "x", 0, len(article.text), article.text)
+    answer = Answer("q", body, False, [Passage(1, chunk, article, 0.8)], [], "v1", 1.0)
+    meta = source_blocks(1, answer)[0]["elements"][0]["text"]
+    link = "<https://news.example/a%7CYour bank: log in here%3E?x=1&amp;y=2|Ferry &lt;b&gt;>"
+    assert meta.startswith(f"*[1] {link}*")
+    assert meta.count("|") == 1 and meta.count(">") == 1

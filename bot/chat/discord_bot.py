@@ -74,9 +74,10 @@ def apply_endpoints(settings: Settings) -> None:
 
 
 def safe_text(text: str) -> str:
-    """Article or user text shown by the bot: mentions defused even before
-    allowed_mentions (which stops the pings) is applied."""
-    return discord.utils.escape_mentions(text)
+    """Article or user text shown by the bot as written: its markdown (masked links,
+    spoilers, headings, emphasis) escaped, and mentions defused even before
+    allowed_mentions (which stops the pings) is applied. Bare URLs stay links."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -521,6 +522,9 @@ def register_commands(bot: ArticleBot) -> None:
 
     @bot.tree.command(name="sources", description="List the indexed articles")
     async def sources(interaction: discord.Interaction) -> None:
+        if not bot.allowed_channel(asked_in(interaction), interaction.guild_id is not None):
+            await send_private(interaction, messages.NOT_THIS_CHANNEL)
+            return
         collection = settings.collection_of(asked_in(interaction))
         text = await service.sources_text_for(
             f"discord:{interaction.user.id}", "-", safe_text, collection

@@ -51,6 +51,13 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def link_target(url: str) -> str:
+    """A URL as the target of a `<url|text>` link: `|`, `<` and `>` percent-encoded,
+    so none of the URL can end the link early or take over its text."""
+    encoded = url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
+    return encoded.replace("&", "&amp;")
+
+
 def mrkdwn(text: str) -> dict:
     """A text object that Slack shows as written: `verbatim` stops it from turning
     names, channels and URLs in article or user text into links or mentions."""
@@ -97,7 +104,7 @@ def source_blocks(n: int, answer: Answer) -> list[dict]:
     article = passage.article
     title = escape(article.title)
     if article.source.startswith(("http://", "https://")):
-        title = f"<{escape(article.source)}|{title}>"
+        title = f"<{link_target(article.source)}|{title}>"
     meta = " · ".join(
         filter(None, [f"*[{n}] {title}*", article.published, f"score {passage.score:.2f}"])
     )
@@ -212,12 +219,15 @@ def create_slack_app(service: ChatService, settings: Settings) -> AsyncApp:
             return BoltResponse(status=200, body="")  # acked, and no second answer
         return await next_()
 
+    def command_allowed(command: dict) -> bool:
+        # a DM's id starts with D; its channel_name is only a display name
+        channel_type = "im" if command.get("channel_id", "").startswith("D") else None
+        return allowed(command.get("channel_id"), channel_type)
+
     @app.command("/ask")
     async def ask(ack: Any, command: dict, respond: AsyncRespond) -> None:
         await ack()
-        # a DM's id starts with D; its channel_name is only a display name
-        channel_type = "im" if command.get("channel_id", "").startswith("D") else None
-        if not allowed(command.get("channel_id"), channel_type):
+        if not command_allowed(command):
             await respond(text=messages.NOT_THIS_CHANNEL, response_type="ephemeral")
             return
         user, channel = command["user_id"], command.get("channel_id", "")
@@ -335,6 +345,9 @@ def create_slack_app(service: ChatService, settings: Settings) -> AsyncApp:
     @app.command("/sources")
     async def sources(ack: Any, command: dict, respond: AsyncRespond) -> None:
         await ack()
+        if not command_allowed(command):
+            await respond(text=messages.NOT_THIS_CHANNEL, response_type="ephemeral")
+            return
         collection = settings.collection_of(command.get("channel_id"))
         user = f"slack:{command['user_id']}"
         listing = await service.sources_text_for(user, "•", escape, collection)

@@ -34,6 +34,9 @@ class LoopbackOnlyTransport(httpx.AsyncBaseTransport):
         if host == PUBLIC:
             request.url = request.url.copy_with(host="127.0.0.1")
         elif not ipaddress.ip_address(host).is_loopback:
+            # recorded as well as raised: the fetcher turns any error into one source's
+            # failure, so the test's own check of `outside` is what fails loudly
+            self._internet.outside.append(host)
             raise AssertionError(f"the fetcher tried to connect to {host}, outside 127.0.0.0/8")
         return await self._inner.handle_async_request(request)
 
@@ -48,6 +51,7 @@ class FakeInternet:
     names: dict[str, list[str]] = field(default_factory=dict)
     lookups: list[str] = field(default_factory=list)
     connections: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)  # tried and stopped: never a packet
 
     def resolve(self, host: str, port: int) -> list[str]:
         self.lookups.append(host)
