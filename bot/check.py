@@ -7,6 +7,7 @@ intents the settings need. One line per finding; secrets are never shown.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -118,6 +119,12 @@ def check_state(settings: Settings) -> Iterator[Finding]:
     brought up to date, as a replica's start would)."""
     if settings.state_url is None:
         return
+    if not verified_tls_or_local(settings.state_url.get_secret_value()):
+        yield warning(
+            "state: the state database is on another host without sslmode=verify-full: "
+            "add ?sslmode=verify-full (and sslrootcert) to state_url, or the password and "
+            "every question cross the network unverified"
+        )
     from bot.chat.state import open_state
 
     try:
@@ -127,6 +134,31 @@ def check_state(settings: Settings) -> Iterator[Finding]:
         return
     state.close()
     yield ok("state: the shared database answers and its tables are up to date")
+
+
+def verified_tls_or_local(url: str) -> bool:
+    """Whether a state_url reaches its database over a Unix socket or loopback, or
+    with TLS whose certificate and host name are verified (sslmode=verify-full)."""
+    from psycopg import Error
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(url)
+    except Error:
+        return True  # the settings check already refused it
+    if parts.get("sslmode") == "verify-full":
+        return True
+    hosts = [h.strip() for h in str(parts.get("host") or "").split(",")]
+    return all(_local_host(h) for h in hosts)
+
+
+def _local_host(host: str) -> bool:
+    if host in ("", "localhost") or host.startswith("/"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 # --- the sources ---------------------------------------------------------------------------

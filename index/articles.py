@@ -294,7 +294,8 @@ def expand_source(source: str) -> list[str]:
 
 def iter_url(url: str, fetcher: Fetcher) -> Iterator[Article | LoadFailure]:
     """One article, or every entry of an RSS/Atom feed (each fetched in turn, at
-    most `feed_max_entries` of them)."""
+    most `feed_max_entries` of them), all within the source's one deadline."""
+    fetcher = fetcher.for_source()
     page = fetcher.get(url)
     text = decode_bytes(page.body)
     if not looks_like_feed(page.content_type, text):

@@ -22,6 +22,7 @@ class FetchConfig(BaseModel):
 
     fetch_timeout_seconds: float = Field(10.0, gt=0)
     fetch_deadline_seconds: float = Field(60.0, gt=0)
+    fetch_source_deadline_seconds: float = Field(600.0, gt=0)
     fetch_max_bytes: int = Field(5_000_000, gt=0)
     fetch_allow_private_networks: bool = False
     fetch_allowed_networks: list[IPvAnyNetwork] = Field(default_factory=list)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import copy
 import ipaddress
 import logging
 import math
@@ -252,6 +253,19 @@ class Fetcher:
         self.config = config or FetchConfig()
         self._resolver = resolver
         self._transport = transport or (lambda: httpx.AsyncHTTPTransport(retries=0))
+        self._source_ends: float | None = None  # monotonic time; see for_source
+
+    def for_source(self) -> Fetcher:
+        """This fetcher with one deadline for all that one source fetches (a feed and
+        each of its entries), so one slow feed cannot hold a build for entries times
+        `fetch_deadline_seconds`; what it does not reach in time fails, kept as before."""
+        bound = copy.copy(self)
+        bound._source_ends = time.monotonic() + self.config.fetch_source_deadline_seconds
+        return bound
+
+    def _source_deadline_note(self) -> str:
+        seconds = self.config.fetch_source_deadline_seconds
+        return f"the source's {seconds:g} s deadline (fetch_source_deadline_seconds) passed"
 
     def get(
         self, url: str, *, feed_entry: bool = False, validators: Validators | None = None
@@ -260,10 +274,18 @@ class Fetcher:
         Feed entries must also come from `fetch_feed_entry_hosts` when that is set.
         With `validators`, the request is conditional (a 304 is `not_modified`)."""
         shown = redact_url(url)
-        deadline = self.config.fetch_deadline_seconds
+        deadline, which = self.config.fetch_deadline_seconds, "fetch deadline"
+        if self._source_ends is not None:
+            left = self._source_ends - time.monotonic()
+            if left <= 0:
+                raise SourceError(shown, f"not fetched: {self._source_deadline_note()}")
+            if left < deadline:
+                deadline, which = left, self._source_deadline_note()
         try:
             return _run(asyncio.wait_for(self._get(url, feed_entry, validators), deadline))
         except TimeoutError:
+            if which != "fetch deadline":
+                raise SourceError(shown, f"stopped: {which}") from None
             raise SourceError(
                 shown, f"took longer than the {deadline:g} s fetch deadline"
             ) from None

@@ -246,6 +246,7 @@ def _fetch_source(source: str, fetcher: Fetcher, state: SourceState, found: Gath
     """The ids of the articles `source` holds now; new text goes into `found`."""
     if not is_url(source):
         return _load_local(source, fetcher, found)
+    fetcher = fetcher.for_source()  # the feed and its entries share one deadline
     page = fetcher.get(source, validators=state.validators)
     if page.not_modified:
         found.keep_ids.update(state.article_ids)

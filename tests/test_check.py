@@ -15,6 +15,7 @@ import discord
 import pytest
 
 from bot.chat.slack_manifest import BOT_SCOPES
+from bot.check import verified_tls_or_local
 from bot.cli import main
 from index.embedding import Embedder
 from tests.fakes.chat import running
@@ -272,3 +273,35 @@ def test_the_pools_log_never_shows_the_password(
         "error connecting: bad token '***' in ***",
         "error connecting: ***",
     ]
+
+
+# --- TLS to the state database (security review II, finding 13) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "safe"),
+    [
+        ("postgresql://bot@/db?host=/run/postgresql", True),  # a Unix socket
+        ("postgresql://bot@localhost/db", True),
+        ("postgresql://bot@127.0.0.1:5433/db", True),
+        ("postgresql://bot@[::1]/db", True),
+        ("postgresql://bot@db.example.com/db", False),
+        ("postgresql://bot@db.example.com/db?sslmode=require", False),  # not verified
+        ("postgresql://bot@db.example.com/db?sslmode=verify-full", True),
+        ("postgresql://bot@localhost,db.example.com/db", False),
+    ],
+)
+def test_a_remote_state_database_needs_verified_tls(url: str, safe: bool) -> None:
+    assert verified_tls_or_local(url) is safe
+
+
+def test_check_warns_of_a_remote_state_database_without_verified_tls(
+    env: pytest.MonkeyPatch, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """hostaddr keeps the attempt on 127.0.0.1 (a closed port): no packet leaves."""
+    slack_env(env, slack)
+    env.setattr("bot.chat.postgres.CONNECT_SECONDS", 1.0)
+    env.setenv("ARTICLEBOT_STATE_URL", "postgresql://bot@db.example.com:1/db?hostaddr=127.0.0.1")
+    assert main(["check", "slack"]) == 2  # nothing answers there
+    warnings = [x for x in capsys.readouterr().out.splitlines() if x.startswith("WARNING")]
+    assert len(warnings) == 1 and "sslmode=verify-full" in warnings[0]

@@ -566,3 +566,29 @@ def test_an_intranet_setting_still_refuses_a_redirect_to_metadata(
         load_url(site.url("/b.html"), internet.fetcher(fetch_allow_private_networks=True))
     assert "169.254.169.254" not in internet.connections
     assert "/credentials" not in site.paths
+
+
+# --- one deadline for all a source fetches (security review II, finding 14) -----------------
+
+
+def test_a_slow_feed_holds_the_build_for_its_source_deadline_at_most(
+    internet: FakeInternet,
+) -> None:
+    """Five entries that take a second each, a 2.5 s deadline for the source: the third
+    is cut off, the last two are never asked; what was fetched in time is kept."""
+    pages: dict[str, Page] = {
+        f"/e{n}.html": Page(STORY.replace(b"Friday", f"day {n}".encode())) for n in range(5)
+    }
+    seen: list[tuple[str, dict[str, str]]] = []
+    with serve_pages(pages, slow={f"/e{n}.html": 1.0 for n in range(5)}, seen=seen) as base:
+        port = int(base.rsplit(":", 1)[1])
+        links = [f"http://news.example:{port}/e{n}.html" for n in range(5)]
+        pages["/feed.xml"] = Page(rss(*links), "application/rss+xml")
+        fetcher = internet.fetcher(fetch_source_deadline_seconds=2.5)
+        articles, failures = load_articles(
+            [f"http://news.example:{port}/feed.xml"], fetcher=fetcher
+        )
+    assert len(articles) == 2
+    assert [f.source.rsplit("/", 1)[1] for f in failures] == ["e2.html", "e3.html", "e4.html"]
+    assert all("2.5 s deadline (fetch_source_deadline_seconds)" in f.reason for f in failures)
+    assert not {"/e3.html", "/e4.html"} & {p for p, _ in seen}  # never asked

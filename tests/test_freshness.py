@@ -597,3 +597,26 @@ def test_the_running_bot_answers_a_new_entry_without_a_restart(
                 server.stop()
         assert slack.unexpected == [] and slack.take_refused() == []
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_refresh_gives_a_slow_feed_its_source_deadline_at_most(
+    tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """The build lock is held for the source's deadline, not for entries times the
+    fetch deadline: entries not reached keep their place and are asked next time."""
+    pages: dict[str, Page] = {}
+    seen: list[tuple[str, dict[str, str]]] = []
+    slow = {f"/{name}": 1.0 for name in STORIES}
+    with serve_pages(pages, slow=slow, seen=seen) as base:
+        for name, (title, text) in STORIES.items():
+            body = f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1><p>{text}</p></article></body></html>"
+            pages[f"/{name}"] = Page(body.encode())
+        pages["/feed.xml"] = Page(feed(base, list(STORIES)), "application/rss+xml")
+        fetcher = Fetcher(
+            FetchConfig(fetch_allowed_networks=LOOPBACK, fetch_source_deadline_seconds=1.5)
+        )
+        report = refresh(tmp_path / "index", [f"{base}/feed.xml"], fast_embedder, fetcher, T0)
+    assert len(report.change.added) == 1
+    assert len(report.gathered.failures) == 2
+    assert all("fetch_source_deadline_seconds" in f.reason for f in report.gathered.failures)
+    assert f"/{list(STORIES)[2]}" not in [p for p, _ in seen]
