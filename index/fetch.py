@@ -26,7 +26,6 @@ import asyncio
 import base64
 import copy
 import ipaddress
-import logging
 import math
 import re
 import socket
@@ -50,7 +49,6 @@ REDIRECTS = {301, 302, 303, 307, 308}
 BUSY = {429, 503}  # "come back later", with a Retry-After the fetcher honours
 MAX_RETRY_AFTER_SECONDS = 86_400.0  # a longer Retry-After is taken as this (24 hours)
 ASCII_DIGITS = re.compile(r"[0-9]+")
-log = logging.getLogger(__name__)
 USER_AGENT = "ArticleBot/0.1 (+https://github.com/articlebot)"
 
 # A resolver maps (host, port) to IP address strings; the system one asks DNS.
@@ -85,8 +83,8 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     if not value:
         return None
     value = value.strip()
-    if ASCII_DIGITS.fullmatch(value):
-        return clamp_retry_after(float(min(int(value), int(MAX_RETRY_AFTER_SECONDS))))
+    if ASCII_DIGITS.fullmatch(value):  # a long run of digits is not even read as a number
+        return MAX_RETRY_AFTER_SECONDS if len(value) > 9 else clamp_retry_after(int(value))
     try:
         when = parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError, OverflowError, IndexError):
@@ -274,18 +272,17 @@ class Fetcher:
         Feed entries must also come from `fetch_feed_entry_hosts` when that is set.
         With `validators`, the request is conditional (a 304 is `not_modified`)."""
         shown = redact_url(url)
-        deadline, which = self.config.fetch_deadline_seconds, "fetch deadline"
-        if self._source_ends is not None:
-            left = self._source_ends - time.monotonic()
-            if left <= 0:
-                raise SourceError(shown, f"not fetched: {self._source_deadline_note()}")
-            if left < deadline:
-                deadline, which = left, self._source_deadline_note()
+        deadline = self.config.fetch_deadline_seconds
+        left = deadline if self._source_ends is None else self._source_ends - time.monotonic()
+        if left <= 0:
+            raise SourceError(shown, f"not fetched: {self._source_deadline_note()}")
         try:
-            return _run(asyncio.wait_for(self._get(url, feed_entry, validators), deadline))
+            return _run(
+                asyncio.wait_for(self._get(url, feed_entry, validators), min(deadline, left))
+            )
         except TimeoutError:
-            if which != "fetch deadline":
-                raise SourceError(shown, f"stopped: {which}") from None
+            if left < deadline:
+                raise SourceError(shown, f"stopped: {self._source_deadline_note()}") from None
             raise SourceError(
                 shown, f"took longer than the {deadline:g} s fetch deadline"
             ) from None

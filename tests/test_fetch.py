@@ -448,6 +448,7 @@ def test_proxy_variables_are_not_used(site: Site, monkeypatch: pytest.MonkeyPatc
         ("²", None),  # a digit to str.isdigit, and float() refuses it
         ("١٢", None),  # Arabic-Indic digits: the same
         ("9" * 400, 86_400.0),  # float() would give inf
+        ("9" * 5000, 86_400.0),  # int() refuses more than 4,300 digits
         ("99999999999999", 86_400.0),  # a date in the year 3,170,900
         ("Fri, 31 Dec 9999 23:59:59 GMT", 86_400.0),
         ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0),
