@@ -92,6 +92,18 @@ def test_a_swapped_name_question_has_no_positive_and_a_name_the_article_lacks(
     assert not any(name in COMET for name in ("Paul", "Hogan"))
 
 
+def test_each_answerable_question_comes_again_as_people_type_it(shared: Path) -> None:
+    pairs = list(build(shared))
+    original = [p for p in pairs if p.question_id == "c1"]
+    typed = [p for p in pairs if p.question_id == "c1:chat"]
+    assert [p.label for p in typed] == [p.label for p in original]
+    assert {p.wording for p in typed} == {"chat"} and {p.wording for p in original} == {"squad"}
+    question = typed[0].question
+    assert question == question.lower() and not question.endswith("?")
+    assert len(question.split()) < len(original[0].question.split())  # shared words dropped
+    assert not [p for p in pairs if p.question_id == "h3:chat"]  # unanswerable: as it is
+
+
 def test_held_out_articles_give_nothing_and_folds_are_by_article(shared: Path) -> None:
     pairs = list(build(shared))
     assert {p.article for p in pairs} == {"001-Harbour", "002-Comet"}
@@ -104,5 +116,5 @@ def test_the_command_writes_one_pair_a_line(shared: Path, tmp_path: Path, capsys
     assert main([str(out), "--shared", str(shared)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     counts = json.loads(capsys.readouterr().out)
-    assert len(rows) == sum(counts.values()) and counts["answer"] == 3
+    assert len(rows) == sum(counts.values()) and counts["answer"] == 6  # 3, and as typed
     assert {"question", "sentence", "previous", "title", "label", "kind", "fold"} <= set(rows[0])

@@ -9,7 +9,9 @@ start. Negatives are the other sentences of the question's paragraph, every
 sentence of the paragraph for SQuAD 2.0's unanswerable questions, and every
 sentence of it for questions made unanswerable here: a name, year or number of an
 answerable question swapped for one from another training article that this
-article never mentions, so that abstention is learned rather than guessed.
+article never mentions, so that abstention is learned rather than guessed. Each
+answerable question also comes once more as people type it in chat (lower case,
+a shared word dropped, a typo), with the same labels.
 
     python -m training.data OUT.jsonl [--shared ../shared] [--seed 0]
 """
@@ -22,15 +24,20 @@ import random
 import re
 import zlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+
+from bm25s.stopwords import STOPWORDS_EN
 
 from bot.answer.signals import question_names
 from index.chunking import sentence_spans
+from index.terms import QUESTION_WORDS
 
 SETS = ("squad-v1.1-dev", "squad-v2.0-dev-half")
 QUESTION_FILES = {"squad-v1.1-dev": "questions-all.jsonl", "squad-v2.0-dev-half": "questions.jsonl"}
 YEAR = re.compile(r"\b(1[5-9]\d\d|20\d\d)\b")
+WORD = re.compile(r"[\w'-]+")
+STOPWORDS = frozenset(STOPWORDS_EN) | QUESTION_WORDS
 FOLDS = 5
 
 
@@ -59,6 +66,7 @@ class Pair:
     label: int
     kind: str  # "answer", "paragraph", "unanswerable", "swapped"
     fold: int  # the article's fold, for article-level validation
+    wording: str = "squad"  # or "chat": the question reworded as people type it
 
 
 def train_articles(shared: Path) -> dict[str, set[str]]:
@@ -115,6 +123,26 @@ class Article:
         return cls(path.stem, title, text, paragraphs)
 
 
+def chat_style(question: Question, article: Article, rng: random.Random) -> Question:
+    """The question as people type it in chat, so that a model learns more than word
+    matching (SQuAD's questions copy their answer sentence's words): lower case, one
+    word it shares with its paragraph dropped, and one typo in a longer word."""
+    paragraph = " ".join(article.text[s:e] for s, e in article.paragraphs[question.paragraph])
+    shared = set(WORD.findall(paragraph.casefold())) - STOPWORDS
+    words = question.text.rstrip("?").casefold().split()
+    content = [i for i, w in enumerate(words) if w not in STOPWORDS]
+    droppable = [i for i in content if words[i] in shared]
+    # one shared word dropped, and only where two words of substance stay
+    dropped = {rng.choice(droppable)} if droppable and len(content) >= 3 else set()
+    words = [w for i, w in enumerate(words) if i not in dropped]
+    long = [i for i, w in enumerate(words) if len(w) >= 6 and w.isalpha()]
+    if long:
+        i = rng.choice(long)
+        cut = rng.randrange(1, len(words[i]) - 1)
+        words[i] = words[i][:cut] + words[i][cut + 1 :]  # one letter left out
+    return replace(question, id=f"{question.id}:chat", text=" ".join(words))
+
+
 def pairs_for(question: Question, article: Article, kind: str | None = None) -> Iterator[Pair]:
     """Every sentence of the question's paragraph as a pair, labelled 1 where a gold
     answer starts; `kind` names the pairs of a question made unanswerable here."""
@@ -133,6 +161,7 @@ def pairs_for(question: Question, article: Article, kind: str | None = None) -> 
             kind=kind
             or ("answer" if label else "paragraph" if question.answerable else "unanswerable"),
             fold=fold_of(article.name),
+            wording="chat" if question.id.endswith(":chat") else "squad",
         )
 
 
@@ -180,9 +209,10 @@ def build(shared: Path, seed: int = 0) -> Iterator[Pair]:
         for question in questions:
             article = articles[question.article]
             yield from pairs_for(question, article)
-            if question.answerable and (
-                made := swapped(question, article, foreign[article.name], rng)
-            ):
+            if not question.answerable:
+                continue
+            yield from pairs_for(chat_style(question, article, rng), article)
+            if made := swapped(question, article, foreign[article.name], rng):
                 yield from pairs_for(made, article, kind="swapped")
 
 
