@@ -10,8 +10,8 @@ the passages it cites: its content words must be there (SUPPORT_MIN of them,
 stemmed, as the extractive evidence counts them), and so must each of its
 numbers and date words, and it must be negated exactly when the passage
 sentence closest to it is. That is a check of shared words, not of meaning,
-and the answer's note says so. Unsupported or uncited sentences are dropped and the answer says so;
-links and URLs that are not in the passages are removed. On a timeout, an HTTP
+and the answer's note says so. Unsupported or uncited sentences are dropped
+and the answer says so; links and URLs that are not in the passages are removed. On a timeout, an HTTP
 error, or when too little survives, the extractive answer is used and the log
 says why.
 """
