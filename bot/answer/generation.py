@@ -11,9 +11,9 @@ stemmed, as the extractive evidence counts them), and so must each of its
 numbers and date words, and it must be negated exactly when the passage
 sentence closest to it is. That is a check of shared words, not of meaning,
 and the answer's note says so. Unsupported or uncited sentences are dropped
-and the answer says so; links and URLs that are not in the passages are removed. On a timeout, an HTTP
-error, or when too little survives, the extractive answer is used and the log
-says why.
+and the answer says so; links and URLs that are not in the passages are
+removed. On a timeout, an HTTP error, or when too little survives, the
+extractive answer is used and the log says why.
 """
 
 from __future__ import annotations
