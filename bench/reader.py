@@ -31,7 +31,7 @@ from bot.errors import QuestionError
 from bot.runtime import make_answerer, make_embedder, sync_from_sources
 from bot.settings import load_settings
 from index.store import ArticleIndex
-from training.reader import Example, encode, load
+from training.reader import Example, encode, load, reader_context
 
 SIGNS = np.array([1.0, 1.0, 1.0, 1.0, -1.0, -1.0])
 
@@ -66,7 +66,7 @@ def candidates(answerer: Answerer, row: dict) -> dict | None:
         previous = ""
         for sentence in served.retriever.sentences(passage.chunk):
             text = passage.chunk.text[sentence.start : sentence.end]
-            context = f"{passage.article.title}. {previous} [SEP] {text}".strip()
+            context = reader_context(passage.article.title, previous, text)
             examples.append(Example(asked.text, context, 0.0, 0))
             evidence.append(float(np.array(features(question, passage, sentence)) @ weights))
             gold.append(contains_gold(text, row["answers"]))

@@ -25,6 +25,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
+from functools import cached_property
 from pathlib import Path
 
 from bm25s.stopwords import STOPWORDS_EN
@@ -109,6 +110,11 @@ class Article:
     text: str
     paragraphs: list[list[tuple[int, int]]]
 
+    @cached_property
+    def folded(self) -> str:
+        """The text case-folded once, for looking names up in it."""
+        return self.text.casefold()
+
     @classmethod
     def read(cls, path: Path) -> Article:
         text = path.read_text(encoding="utf-8")
@@ -175,9 +181,8 @@ class Foreign:
 
     @classmethod
     def of(cls, article: Article, names: Iterable[str], years: Iterable[str]) -> Foreign:
-        words = article.text.casefold()
         return cls(
-            sorted({n for n in names if n.casefold() not in words}),
+            sorted({n for n in names if n.casefold() not in article.folded}),
             sorted({y for y in years if y not in article.text}),
         )
 
@@ -187,8 +192,7 @@ def swapped(
 ) -> Question | None:
     """The question with one of its names (or else a year) swapped for a foreign one,
     or None when it has neither."""
-    words = article.text.casefold()
-    own = [n for n in question_names(question.text) if n.casefold() in words]
+    own = [n for n in question_names(question.text) if n.casefold() in article.folded]
     if own and foreign.names:
         text = question.text.replace(rng.choice(own), rng.choice(foreign.names), 1)
     elif (found := YEAR.findall(question.text)) and foreign.years:

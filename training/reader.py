@@ -42,8 +42,14 @@ class Example:
 
     @classmethod
     def of(cls, row: dict) -> Example:
-        context = f"{row['title']}. {row['previous']} [SEP] {row['sentence']}".strip()
+        context = reader_context(row["title"], row["previous"], row["sentence"])
         return cls(row["question"], context, float(row["label"]), int(row["fold"]))
+
+
+def reader_context(title: str, previous: str, sentence: str) -> str:
+    """What the reader reads beside the question: the title and the sentence before,
+    then the candidate sentence; the same in training and wherever it scores."""
+    return f"{title}. {previous} [SEP] {sentence}".strip()
 
 
 class Reader(nn.Module):
