@@ -61,27 +61,36 @@ def ontopic_articles(eval_dir: Path, work: Path) -> Path:
     return folder
 
 
+def candidates(answerer: Answerer, question_text: str) -> tuple[Question, list] | None:
+    """The question as the Answerer reads it, and the candidate sentences it chooses
+    from (the sentences of its best passages) as (passage, sentence, text); None when
+    the question is refused."""
+    served = answerer._served
+    try:
+        prepared = prepare_question(question_text, answerer.config.question_max_chars)
+    except QuestionError:
+        return None
+    asked = answerer._rewrite(served.index, prepared.text)
+    passages, vector = answerer._passages(served, asked.text, answerer.config.top_k)
+    question = Question.of(asked.text, vector, served.retriever)
+    return question, [
+        (passage, sentence, passage.chunk.text[sentence.start : sentence.end])
+        for passage in passages[:PASSAGES_FOR_ANSWER]
+        for sentence in served.retriever.sentences(passage.chunk)
+    ]
+
+
 def question_rows(answerer: Answerer, rows: list[dict]) -> list[dict]:
     """Per question: the feature matrix of its candidate sentences (the sentences of
     the passages the answer chooses from, as the Answerer sees them) and labels."""
     out = []
-    served = answerer._served
     for row in rows:
-        try:
-            prepared = prepare_question(row["question"], answerer.config.question_max_chars)
-        except QuestionError:
+        found = candidates(answerer, row["question"])
+        if found is None or not found[1]:
             continue
-        asked = answerer._rewrite(served.index, prepared.text)
-        passages, vector = answerer._passages(served, asked.text, answerer.config.top_k)
-        question = Question.of(asked.text, vector, served.retriever)
-        x, y = [], []
-        for passage in passages[:PASSAGES_FOR_ANSWER]:
-            for sentence in served.retriever.sentences(passage.chunk):
-                x.append(features(question, passage, sentence))
-                text = passage.chunk.text[sentence.start : sentence.end]
-                y.append(contains_gold(text, row["answers"]))
-        if not x:
-            continue
+        question, sentences = found
+        x = [features(question, passage, sentence) for passage, sentence, _ in sentences]
+        y = [contains_gold(text, row["answers"]) for _, _, text in sentences]
         out.append(
             {
                 "article": row.get("article") or row["id"].split("-")[0],

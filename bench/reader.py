@@ -21,60 +21,40 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from answer_features import EVAL, RESULTS, ontopic_articles
+from answer_features import EVAL, GRID, RESULTS, SIGNS, candidates, ontopic_articles
 
-from bot.answer.core import PASSAGES_FOR_ANSWER, Answerer
+from bot.answer.core import Answerer
 from bot.answer.evaluation import contains_gold
-from bot.answer.question import prepare_question
-from bot.answer.signals import Question, features
-from bot.errors import QuestionError
+from bot.answer.signals import features
 from bot.runtime import make_answerer, make_embedder, sync_from_sources
 from bot.settings import load_settings
 from index.store import ArticleIndex
 from training.reader import Example, encode, load, reader_context
 
-SIGNS = np.array([1.0, 1.0, 1.0, 1.0, -1.0, -1.0])
 
-
-def candidates(answerer: Answerer, row: dict) -> dict | None:
-    """The question's candidate sentences (with title and previous sentence), their
-    shipped evidence and whether each holds a gold answer."""
-    served = answerer._served
-    try:
-        prepared = prepare_question(row["question"], answerer.config.question_max_chars)
-    except QuestionError:
+def scored(answerer: Answerer, row: dict) -> dict | None:
+    """The question's candidate sentences as the reader reads them (with title and
+    previous sentence), their shipped evidence and whether each holds a gold answer."""
+    found = candidates(answerer, row["question"])
+    if found is None or not found[1]:
         return None
-    asked = answerer._rewrite(served.index, prepared.text)
-    passages, vector = answerer._passages(served, asked.text, answerer.config.top_k)
-    question = Question.of(asked.text, vector, served.retriever)
+    question, sentences = found
     config = answerer.config
-    weights = (
-        np.array(
-            (
-                1.0,
-                config.sentence_weight,
-                config.lexical_weight,
-                config.answer_kind_weight,
-                config.unknown_name_penalty,
-                config.missing_number_penalty,
-            )
+    weights = SIGNS * np.array((1.0, *(getattr(config, name) for name in GRID)))
+    examples, previous, chunk = [], "", None
+    for passage, _, text in sentences:
+        if passage.chunk is not chunk:  # a passage's first sentence has none before it
+            previous, chunk = "", passage.chunk
+        examples.append(
+            Example(question.text, reader_context(passage.article.title, previous, text), 0.0, 0)
         )
-        * SIGNS
-    )
-    examples, evidence, gold = [], [], []
-    for passage in passages[:PASSAGES_FOR_ANSWER]:
-        previous = ""
-        for sentence in served.retriever.sentences(passage.chunk):
-            text = passage.chunk.text[sentence.start : sentence.end]
-            context = reader_context(passage.article.title, previous, text)
-            examples.append(Example(asked.text, context, 0.0, 0))
-            evidence.append(float(np.array(features(question, passage, sentence)) @ weights))
-            gold.append(contains_gold(text, row["answers"]))
-            previous = text
-    if not examples:
-        return None
-    answerable = bool(row["answers"]) and row.get("answerable", True)
-    return {"examples": examples, "evidence": evidence, "gold": gold, "answerable": answerable}
+        previous = text
+    return {
+        "examples": examples,
+        "evidence": [float(np.array(features(question, p, s)) @ weights) for p, s, _ in sentences],
+        "gold": [contains_gold(text, row["answers"]) for _, _, text in sentences],
+        "answerable": bool(row["answers"]) and row.get("answerable", True),
+    }
 
 
 @torch.no_grad()
@@ -138,7 +118,7 @@ def main() -> None:
             row = json.loads(line)
             if only is not None and row["article"] not in only:
                 continue
-            if (found := candidates(answerer, row)) is not None:
+            if (found := scored(answerer, row)) is not None:
                 found["reader"] = reader_scores(reader, tokenizer, found.pop("examples"))
                 rows.append(found)
         result[name] = {
