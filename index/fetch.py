@@ -49,6 +49,7 @@ REDIRECTS = {301, 302, 303, 307, 308}
 BUSY = {429, 503}  # "come back later", with a Retry-After the fetcher honours
 MAX_RETRY_AFTER_SECONDS = 86_400.0  # a longer Retry-After is taken as this (24 hours)
 ASCII_DIGITS = re.compile(r"[0-9]+")
+SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated IPv6 site-local: private
 USER_AGENT = "ArticleBot/0.1 (+https://github.com/articlebot)"
 
 # A resolver maps (host, port) to IP address strings; the system one asks DNS.
@@ -120,7 +121,7 @@ def refusal(address: str) -> str | None:
     ip = plain_address(address)
     kinds = [
         ("loopback", ip.is_loopback),
-        ("private", ip in ipaddress.ip_network("fec0::/10")),  # site-local, deprecated
+        ("private", ip in SITE_LOCAL),
         ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
         ("unspecified", ip.is_unspecified),
@@ -137,11 +138,8 @@ def refusal(address: str) -> str | None:
 # fetch_allowed_networks
 PRIVATE_NETWORKS = [
     ipaddress.ip_network(network)
-    for network in (
-        *("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"),
-        *("fc00::/7", "fec0::/10"),
-    )
-]
+    for network in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+] + [SITE_LOCAL]
 
 
 def plain_address(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
