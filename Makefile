@@ -5,6 +5,8 @@
 #               (property tests at 10,000 cases per target; plain `pytest` runs 300)
 #   make test-fast  the fast tier only: no real model, about 2 minutes
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
+#   make train-reader  retrain the shipped sentence reader from ../shared/train's
+#               training articles (bot/answer/reader_model/MODEL_CARD.md), on the CPU
 #   make lock   regenerate the lock files from pyproject.toml (after changing a pin);
 #               other pins stay as they are. To refresh them too:
 #                 make lock LOCK_UPGRADE=--upgrade                     every package
@@ -32,7 +34,7 @@ LOCK_UPGRADE ?=
 PIP_COMPILE := pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--all-build-deps --no-emit-index-url --no-emit-find-links $(LOCK_UPGRADE)
 
-.PHONY: demo test test-fast lint venv bench-peers lock
+.PHONY: demo test test-fast lint venv bench-peers lock train-reader
 
 venv: $(BIN)/python
 
@@ -78,3 +80,19 @@ bench-peers:
 	$(PYTHON) -m venv .venv-peers
 	.venv-peers/bin/python -m pip install --quiet $(TORCH)
 	.venv-peers/bin/python -m pip install --quiet -r bench/peers/requirements.txt
+
+# The sentence reader, rebuilt from nothing with fixed seeds: training pairs from
+# the training articles only, two epochs of fine-tuning the shipped encoder, the
+# int8 ONNX export and the weighing with its threshold, into the package's
+# reader_model/ (the model card there says what each step gave).
+SHARED ?= ../shared
+READER_WORK ?= build/reader
+READER_DIR := bot/answer/reader_model
+train-reader:
+	PYTHON=$(PYTHON) deploy/install.sh build $(VENV)
+	mkdir -p $(READER_WORK)
+	$(BIN)/python -m training.data $(READER_WORK)/pairs.jsonl --shared $(SHARED)
+	$(BIN)/python -m training.encoder $(READER_WORK)/pairs.jsonl $(READER_WORK)/encoder
+	$(BIN)/python -m training.export $(READER_WORK)/encoder $(READER_DIR)
+	$(BIN)/python -m training.weighing $(READER_DIR) --shared $(SHARED) \
+		--work-dir $(READER_WORK)/weighing

@@ -1,133 +1,129 @@
-"""How well a reader trained by training/reader.py picks the answering sentence and
-tells answerable questions from unanswerable ones, beside the shipped evidence, on
-the candidates the answerer really sees (the sentences of its best passages).
+"""How the trained sentence reader chooses sentences and abstains on articles it
+was never fitted on, beside the hand-weighted evidence, and what each feature
+adds (the weighing refitted on the training rows without it).
 
-    python bench/reader.py READER_DIR [--eval-dir ../shared/eval] [--work-dir DIR]
+    python bench/reader.py READER_DIR TRAINING_ROWS [--eval-dir ../shared/eval]
+        [--work-dir DIR]
 
-Sets: ontopic-dev (all of it: never trained on) and the held-out articles of SQuAD
-2.0 dev half (split.json). Per set: the share of answerable questions whose
-best-scored sentence holds a gold answer, and the area under the ROC curve of the
-best score for answerable against unanswerable questions (0.5 is chance), for the
-shipped evidence and for the reader. Writes bench/results/reader.json.
+READER_DIR holds reader.onnx, tokenizer.json and weighing.json (training/);
+TRAINING_ROWS is the rows.pickle training/weighing.py left in its work dir. Sets:
+the held-out articles of SQuAD v1.1 dev and SQuAD 2.0 dev half (split.json),
+ontopic-dev and the bundled article's questions (never trained on). The
+candidates are the ones the answerer chooses among (the sentences of its best
+three passages); "right" means the chosen sentence holds a gold answer. Writes
+bench/results/reader.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-from answer_features import EVAL, GRID, RESULTS, SIGNS, candidates, ontopic_articles
+from answer_features import EVAL, RESULTS, ontopic_articles
 
-from bot.answer.core import Answerer
-from bot.answer.evaluation import contains_gold
-from bot.answer.signals import features
+from bot.answer.core import EVIDENCE_MIN_SCORE
+from bot.answer.reader import SentenceReader, Weighing
 from bot.runtime import make_answerer, make_embedder, sync_from_sources
 from bot.settings import load_settings
 from index.store import ArticleIndex
-from training.reader import Example, encode, load, reader_context
+from training.weighing import (
+    ALL_FEATURES,
+    Scored,
+    decide,
+    figures,
+    fit,
+    folded,
+    load_rows,
+    question_rows,
+)
+from training.weighing import threshold_at as fold_threshold
+
+HAND = list(range(6))  # the hand-made features, in FEATURES order
+EVIDENCE = np.array([1.0, 1.0, 0.75, 0.1, -0.2, -0.4])  # AnswerConfig's defaults
 
 
-def scored(answerer: Answerer, row: dict) -> dict | None:
-    """The question's candidate sentences as the reader reads them (with title and
-    previous sentence), their shipped evidence and whether each holds a gold answer."""
-    found = candidates(answerer, row["question"])
-    if found is None or not found[1]:
-        return None
-    question, sentences = found
-    config = answerer.config
-    weights = SIGNS * np.array((1.0, *(getattr(config, name) for name in GRID)))
-    examples, previous, chunk = [], "", None
-    for passage, _, text in sentences:
-        if passage.chunk is not chunk:  # a passage's first sentence has none before it
-            previous, chunk = "", passage.chunk
-        examples.append(
-            Example(question.text, reader_context(passage.article.title, previous, text), 0.0, 0)
-        )
-        previous = text
-    return {
-        "examples": examples,
-        "evidence": [float(np.array(features(question, p, s)) @ weights) for p, s, _ in sentences],
-        "gold": [contains_gold(text, row["answers"]) for _, _, text in sentences],
-        "answerable": bool(row["answers"]) and row.get("answerable", True),
-    }
+def held_out_sets(eval_dir: Path, work: Path) -> dict[str, tuple[Path, list[dict]]]:
+    """{set: (its articles' folder, its questions)}, held-out articles only for SQuAD."""
+    split = json.loads((eval_dir.parent / "train" / "split.json").read_text())
+    sets = {}
+    for name in ("squad-v1.1-dev", "squad-v2.0-dev-half"):
+        held = set(split[name]["held_out"])
+        folder = work / f"{name}-held-out-articles"
+        folder.mkdir(parents=True, exist_ok=True)
+        for article in held:
+            shutil.copy(eval_dir / name / "articles" / f"{article}.txt", folder)
+        rows = [json.loads(line) for line in (eval_dir / name / "questions.jsonl").open()]
+        sets[f"{name} held-out"] = (folder, [r for r in rows if r["article"] in held])
+    rows = [json.loads(line) for line in (eval_dir / "ontopic-dev" / "questions.jsonl").open()]
+    sets["ontopic-dev"] = (ontopic_articles(eval_dir, work), rows)
+    seed = [json.loads(line) for line in (eval_dir / "seed" / "questions-dev.jsonl").open()]
+    seed_folder = work / "seed-articles"
+    seed_folder.mkdir(exist_ok=True)
+    for path in (eval_dir / "seed").glob("*.txt"):
+        shutil.copy(path, seed_folder)
+    sets["seed"] = (seed_folder, [{**r, "article": r.get("article", "seed")} for r in seed])
+    return sets
 
 
-@torch.no_grad()
-def reader_scores(reader, tokenizer, examples: list[Example]) -> list[float]:
-    reader.eval()
-    return [float(x) for x in torch.sigmoid(reader(**encode(tokenizer, examples)))]
-
-
-def auc(positive: list[float], negative: list[float]) -> float | None:
-    """P(a random answerable question's best score beats an unanswerable one's)."""
-    if not positive or not negative:
-        return None
-    wins = sum((p > n) + 0.5 * (p == n) for p in positive for n in negative)
-    return round(wins / (len(positive) * len(negative)), 3)
-
-
-def summary(rows: list[dict], key: str) -> dict:
-    best = [int(np.argmax(r[key])) for r in rows]
-    answerable = [(r, b) for r, b in zip(rows, best, strict=True) if r["answerable"]]
-    right = sum(r["gold"][b] for r, b in answerable) / max(1, len(answerable))
-    top = [max(r[key]) for r in rows]
-    return {
-        "best_sentence_right": round(right, 3),
-        "auc_answerable_vs_not": auc(
-            [t for t, r in zip(top, rows, strict=True) if r["answerable"]],
-            [t for t, r in zip(top, rows, strict=True) if not r["answerable"]],
-        ),
-    }
+def evidence_decisions(rows: list[Scored]) -> list[tuple[bool, float, bool]]:
+    out = []
+    for r in rows:
+        scores = r.values[:, HAND] @ EVIDENCE
+        best = int(np.argmax(scores))
+        out.append((r.answerable, float(scores[best]), bool(r.gold[best])))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("reader", type=Path)
+    parser.add_argument("training_rows", type=Path)
     parser.add_argument("--eval-dir", type=Path, default=EVAL)
-    parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "ab-reader")
+    parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "ab-reader3")
     args = parser.parse_args()
-    split = json.loads((args.eval_dir.parent / "train" / "split.json").read_text())
-    held_out = set(split["squad-v2.0-dev-half"]["held_out"])
-    sets = {
-        "ontopic-dev": ("ontopic-dev/questions.jsonl", None, None),
-        "squad-v2.0-dev-half held-out": (
-            "squad-v2.0-dev-half/questions.jsonl",
-            "squad-v2.0-dev-half/articles",
-            held_out,
-        ),
+    training = load_rows(args.training_rows)
+    weighing = Weighing.read(args.reader / "weighing.json")
+    every = list(range(len(ALL_FEATURES)))
+    variants = {"all features": every} | {
+        f"without {name}": [c for c in every if c != i] for i, name in enumerate(ALL_FEATURES)
     }
-    settings, reader_dir = load_settings(), args.reader
-    embedder = make_embedder(settings)
-    reader, tokenizer = load(reader_dir)
-    result: dict = {"reader": str(reader_dir)}
-    for name, (questions, articles, only) in sets.items():
-        folder = (
-            args.eval_dir / articles if articles else ontopic_articles(args.eval_dir, args.work_dir)
+    variants["hand-made features only, refitted"] = HAND
+    fitted = {}
+    for name, columns in variants.items():
+        fitted[name] = (
+            columns,
+            *fit(training, columns),
+            fold_threshold(folded(training, columns), 0.05),
         )
-        index_dir = args.work_dir / name.replace(" ", "-")
+    settings = load_settings(reader=False)
+    embedder = make_embedder(settings)
+    model = SentenceReader(args.reader)
+    result: dict = {"reader": str(args.reader), "threshold": weighing.threshold}
+    for name, (folder, questions) in held_out_sets(args.eval_dir, args.work_dir).items():
+        index_dir = args.work_dir / f"{name.replace(' ', '-')}-index"
         sync_from_sources(settings, embedder, index_dir, [str(folder)])
         answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
-        rows = []
         started = time.perf_counter()
-        for line in (args.eval_dir / questions).open():
-            row = json.loads(line)
-            if only is not None and row["article"] not in only:
-                continue
-            if (found := scored(answerer, row)) is not None:
-                found["reader"] = reader_scores(reader, tokenizer, found.pop("examples"))
-                rows.append(found)
-        result[name] = {
+        rows = question_rows(answerer, model, questions)
+        seconds = (time.perf_counter() - started) / max(1, len(rows))
+        shipped = decide(rows, every, np.asarray(weighing.weights), weighing.bias)
+        found = {
             "questions": len(rows),
-            "shipped evidence": summary(rows, "evidence"),
-            "reader": summary(rows, "reader"),
-            "reader seconds per question": round((time.perf_counter() - started) / len(rows), 3),
+            "ms per question (candidates and readings)": round(1000 * seconds, 1),
+            "hand-weighted evidence (before)": figures(
+                evidence_decisions(rows), EVIDENCE_MIN_SCORE
+            ),
+            "shipped weighing, at its threshold": figures(shipped, weighing.threshold),
         }
-        print(name, json.dumps(result[name]), flush=True)
+        for variant, (columns, weights, bias, threshold) in fitted.items():
+            found[variant] = figures(decide(rows, columns, weights, bias), threshold)
+        result[name] = found
+        print(name, json.dumps(found), flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "reader.json").write_text(json.dumps(result, indent=1) + "\n")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bot.answer.config import AnswerConfig, GenerationConfig
 from bot.answer.core import Answerer
+from bot.answer.reader import shipped_reader
 from bot.settings import Settings
 from index.articles import Article, LoadFailure, load_articles
 from index.build import build_index
@@ -195,7 +196,8 @@ def make_answerer(settings: Settings, index: ArticleIndex) -> Answerer:
         writer = GeneratedWriter(settings.section(GenerationConfig), answer.answer_max_chars)
     retrieval = settings.section(RetrievalConfig)
     set_search_threads(retrieval.search_threads)
-    return Answerer(index, answer, retrieval, writer)
+    reader = shipped_reader(settings.onnx_threads) if answer.reader else None
+    return Answerer(index, answer, retrieval, writer, reader)
 
 
 def open_answerer(

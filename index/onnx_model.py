@@ -69,20 +69,12 @@ class OnnxEncoder:
         """Opens the export at `path`; with `expected_sha256`, only if its checksum
         matches. The file is read once: the bytes that were hashed are the bytes
         onnxruntime loads, so the file cannot change in between."""
-        import onnxruntime
-
         model_bytes = Path(path).read_bytes()
         self.sha256 = hashlib.sha256(model_bytes).hexdigest()
         if expected_sha256 is not None and self.sha256 != expected_sha256:
             raise ValueError("its checksum differs from the manifest's")
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        # its threads sleep between calls rather than spin: spinning, they held the
-        # second core that a question's BM25 runs on meanwhile (index/retrieval.py)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.path = Path(path)
-        self._session = _session(model_bytes, options)
+        self._session = open_session(model_bytes, threads)
         del model_bytes
         self._tokenizer = tokenizer.__class__.from_str(tokenizer.to_str())
         self._tokenizer.enable_truncation(max_tokens)
@@ -114,8 +106,22 @@ class OnnxEncoder:
         return self._session.run(None, feed)[0]
 
 
+def open_session(model: bytes, threads: int = 0) -> object:
+    """An onnxruntime session of exactly these (checked) bytes, on `threads` threads
+    (0: onnxruntime's choice) that sleep between calls rather than spin: spinning,
+    they held the second core that a question's BM25 runs on meanwhile
+    (index/retrieval.py)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return _session(model, options)
+
+
 def _session(model: bytes, options: object) -> object:
-    """An onnxruntime session of exactly these (checked) bytes. Given bytes,
+    """An onnxruntime session of exactly these bytes. Given bytes,
     onnxruntime keeps a copy of them for good (+90 MB); given a path, it does not. So
     the bytes go into a memfd, an anonymous file only this process can reach, and
     onnxruntime reads that by path."""

@@ -171,7 +171,9 @@ def test_evidence_adds_and_subtracts_as_configured(
     settings = load_settings(data_dir=tmp_path, **weights)
     answerer = make_answerer(settings, ArticleIndex.load(fast_index_dir, fast_embedder))
     values = (0.5, 0.25, 0.5, 1.0, 2.0, 4.0)
-    assert answerer.evidence(values) == pytest.approx(0.5 + 0.5 + 1.5 + 5.0 - 1.0 - 1.0)
+    assert float(np.array(values) @ answerer.evidence_weights()) == pytest.approx(
+        0.5 + 0.5 + 1.5 + 5.0 - 1.0 - 1.0
+    )
 
 
 def answers_with(

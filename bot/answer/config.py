@@ -15,7 +15,12 @@ class AnswerConfig(BaseModel):
     """How a question becomes an answer (bot/answer/core.py)."""
 
     top_k: int = Field(5, ge=1, le=50)
-    min_score: float = Field(0.95, ge=-1.0, le=3.0)
+    # The trained sentence reader (bot/answer/reader.py) weighs the candidates; off,
+    # the hand-weighted evidence below does.
+    reader: bool = False
+    # Abstain below this confidence; unset, the reader's chosen probability (its
+    # model card), or 0.95 of the hand-weighted evidence without the reader.
+    min_score: float | None = Field(None, ge=-1.0, le=3.0)
     # The evidence a sentence answers with (bot/answer/signals.py): its passage's cosine,
     # plus these times its features; fitted by bench/answer_features.py.
     lexical_weight: float = Field(0.75, ge=0.0, le=5.0)

@@ -24,17 +24,19 @@ from bot.answer.followup import Conversation, read_in_context
 from bot.answer.highlight import answer_span
 from bot.answer.language import other_language
 from bot.answer.question import prepare_question
-from bot.answer.signals import Question, features
+from bot.answer.reader import Reader, sentence_text
+from bot.answer.signals import FEATURES, Question, features
 from bot.answer.values import NOT_FOUND, Answer, Passage, not_english, shorten
 from index.config import RetrievalConfig, RetrievalMode
 from index.lexicon import rewrite
-from index.retrieval import Retriever, Terms
+from index.retrieval import Retriever, Sentence, Terms
 from index.store import ArticleIndex
 
 LATEST = re.compile(
     r"\b(latest|newest|most recent|recently|lately|today|this week|current news)\b", re.IGNORECASE
 )
 SECOND_SENTENCE_RATIO = 0.9
+EVIDENCE_MIN_SCORE = 0.95  # the default threshold of the hand-weighted evidence
 PASSAGES_FOR_ANSWER = 3
 BM25_THREADS = 4  # questions whose BM25 can run beside their embedding at once
 
@@ -71,6 +73,22 @@ class Served:
 
 
 @dataclass(frozen=True)
+class Candidates:
+    """The sentences an answer is chosen from (those of the best passages) and the
+    hand-made features of each (bot/answer/signals.py), a row per sentence."""
+
+    question: Question
+    sentences: list[tuple[Passage, Sentence]]
+    values: np.ndarray
+
+    def texts(self) -> list[str]:
+        """Each sentence as the reader reads it (with its article's title)."""
+        return [
+            sentence_text(p.article.title, p.chunk.text[s.start : s.end]) for p, s in self.sentences
+        ]
+
+
+@dataclass(frozen=True)
 class ScoredSentence:
     passage: Passage
     start: int
@@ -101,10 +119,12 @@ class Answerer:
         config: AnswerConfig,
         retrieval: RetrievalConfig,
         writer: AnswerWriter | None = None,
+        reader: Reader | None = None,
     ) -> None:
         self.config = config
         self.retrieval = retrieval
         self.writer = writer
+        self.reader = reader
         self._terms = Terms()
         # BM25 runs here while the question is embedded (index/retrieval.py)
         self._pool = ThreadPoolExecutor(BM25_THREADS, thread_name_prefix="articlebot-bm25")
@@ -120,6 +140,14 @@ class Answerer:
 
     def _serve(self, index: ArticleIndex) -> Served:
         return Served(index, Retriever(index, self.retrieval, self._terms, self._pool))
+
+    @property
+    def threshold(self) -> float:
+        """The confidence below which the bot abstains: `min_score` when set, else the
+        trained reader's chosen probability, else the hand-weighted evidence's default."""
+        if self.config.min_score is not None:
+            return self.config.min_score
+        return self.reader.weighing.threshold if self.reader else EVIDENCE_MIN_SCORE
 
     def search(
         self,
@@ -184,11 +212,10 @@ class Answerer:
         if any(boosts.values()):
             ranked = sorted(passages, key=lambda p: p.score + boosts[p.chunk.id], reverse=True)
         question_signals = Question.of(read, vector, served.retriever)
-        chosen = self._choose_sentences(
-            question_signals, ranked[:PASSAGES_FOR_ANSWER], served.retriever, boosts
-        )
+        found = self._candidates(question_signals, ranked[:PASSAGES_FOR_ANSWER], served.retriever)
+        chosen = self._choose_sentences(found, boosts)
         confidence = max(s.evidence for s in chosen)
-        if confidence < config.min_score:
+        if confidence < self.threshold:
             return Answer(
                 prepared.text, NOT_FOUND, True, [], notes, version, confidence, read_as=read
             )
@@ -237,24 +264,66 @@ class Answerer:
         )
         return Asked(rewritten.text, notes)
 
+    def candidates(self, question: str) -> Candidates:
+        """The sentences an answer to `question` (alone, not in a conversation) is
+        chosen from, with their features: what the reader's weighing is fitted on."""
+        served = self._served
+        prepared = prepare_question(question, self.config.question_max_chars)
+        asked = self._rewrite(served.index, prepared.text)
+        passages, vector = self._passages(served, asked.text, self.config.top_k)
+        question_signals = Question.of(asked.text, vector, served.retriever)
+        return self._candidates(question_signals, passages[:PASSAGES_FOR_ANSWER], served.retriever)
+
+    @staticmethod
+    def _candidates(
+        question: Question, passages: list[Passage], retriever: Retriever
+    ) -> Candidates:
+        found = [(p, s) for p in passages for s in retriever.sentences(p.chunk)]
+        values = np.array([features(question, p, s) for p, s in found], dtype=np.float64)
+        return Candidates(question, found, values.reshape(len(found), len(FEATURES)))
+
+    def weigh(self, candidates: Candidates) -> np.ndarray:
+        """How strongly each candidate answers: the trained reader's probability, or
+        without one the hand-weighted evidence; abstention compares the best with
+        `threshold`."""
+        if not candidates.sentences:
+            return np.zeros(0)
+        if self.reader is not None:
+            texts = candidates.texts()
+            return self.reader.evidence(candidates.question.text, texts, candidates.values)
+        return candidates.values @ self.evidence_weights()
+
+    def evidence_weights(self) -> np.ndarray:
+        """The hand-made features' weights, as the settings say (fitted by
+        bench/answer_features.py): passage cosine, sentence cosine, word share, answer
+        kind, unknown names and missing numbers (the last two subtracted)."""
+        config = self.config
+        return np.array(
+            [
+                1.0,
+                config.sentence_weight,
+                config.lexical_weight,
+                config.answer_kind_weight,
+                -config.unknown_name_penalty,
+                -config.missing_number_penalty,
+            ]
+        )
+
     def _choose_sentences(
-        self,
-        question: Question,
-        passages: list[Passage],
-        retriever: Retriever,
-        boosts: dict[str, float],
+        self, candidates: Candidates, boosts: dict[str, float]
     ) -> list[ScoredSentence]:
         """The best sentence, plus the runner-up when it scores almost as well and
         covers question words the best one lacks."""
         scored = []
-        for passage in passages:
-            for sentence in retriever.sentences(passage.chunk):
-                evidence = self.evidence(features(question, passage, sentence))
-                score = evidence + boosts.get(passage.chunk.id, 0.0)
-                found = sentence.terms & question.weights.keys()
-                scored.append(
-                    ScoredSentence(passage, sentence.start, sentence.end, score, found, evidence)
-                )
+        weights = candidates.question.weights.keys()
+        for (passage, sentence), evidence in zip(
+            candidates.sentences, self.weigh(candidates), strict=True
+        ):
+            score = float(evidence) + boosts.get(passage.chunk.id, 0.0)
+            found = sentence.terms & weights
+            scored.append(
+                ScoredSentence(passage, sentence.start, sentence.end, score, found, float(evidence))
+            )
         scored.sort(key=lambda s: s.score, reverse=True)
         best = scored[0]
         chosen = [best]
@@ -264,20 +333,6 @@ class Answerer:
             if fits and adds and other.score >= SECOND_SENTENCE_RATIO * best.score:
                 chosen.append(other)
         return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
-
-    def evidence(self, values: tuple[float, ...]) -> float:
-        """How strongly a sentence answers: its features (bot/answer/signals.py),
-        weighted as the settings say; abstention compares this with min_score."""
-        passage, sentence, coverage, kind, unknown, missing = values
-        config = self.config
-        return (
-            passage
-            + config.sentence_weight * sentence
-            + config.lexical_weight * coverage
-            + config.answer_kind_weight * kind
-            - config.unknown_name_penalty * unknown
-            - config.missing_number_penalty * missing
-        )
 
     def close(self) -> None:
         if self.writer is not None:

@@ -148,7 +148,7 @@ def answer_metrics(answerer: Answerer, questions: list[GoldQuestion], k: int) ->
     found = outcomes(answerer, questions, k)
     seconds = time.perf_counter() - started
     return {
-        **at_threshold(found, answerer.config.min_score),
+        **at_threshold(found, answerer.threshold),
         "ms_per_question": 1000 * seconds / max(1, len(questions)),
         "abstention_curve": abstention_curve(found),
     }
