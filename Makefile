@@ -5,8 +5,8 @@
 #               (property tests at 10,000 cases per target; plain `pytest` runs 300)
 #   make test-fast  the fast tier only: no real model, about 2 minutes
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
-#   make train-reader  retrain the shipped sentence reader from ../shared/train's
-#               training articles (bot/answer/reader_model/MODEL_CARD.md), on the CPU
+#   make train-reader  train the sentence reader (opt-in: reader_dir) from the
+#               training articles of ../shared/train/split.json, on the CPU
 #   make lock   regenerate the lock files from pyproject.toml (after changing a pin);
 #               other pins stay as they are. To refresh them too:
 #                 make lock LOCK_UPGRADE=--upgrade                     every package
@@ -82,12 +82,13 @@ bench-peers:
 	.venv-peers/bin/python -m pip install --quiet -r bench/peers/requirements.txt
 
 # The sentence reader, rebuilt from nothing with fixed seeds: training pairs from
-# the training articles only, two epochs of fine-tuning the shipped encoder, the
-# int8 ONNX export and the weighing with its threshold, into the package's
-# reader_model/ (the model card there says what each step gave).
+# the training articles only, one epoch of fine-tuning the shipped encoder, the
+# int8 ONNX export and the weighing with its threshold, into $(READER_WORK)/model:
+# set reader_dir to that folder to answer with it (bench/README.md, "Answer quality
+# III", says what each step gave and why it is not the default).
 SHARED ?= ../shared
 READER_WORK ?= build/reader
-READER_DIR := bot/answer/reader_model
+READER_DIR := $(READER_WORK)/model
 train-reader:
 	PYTHON=$(PYTHON) deploy/install.sh build $(VENV)
 	mkdir -p $(READER_WORK)

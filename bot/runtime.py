@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bot.answer.config import AnswerConfig, GenerationConfig
 from bot.answer.core import Answerer
-from bot.answer.reader import shipped_reader
+from bot.answer.reader import Reader
 from bot.settings import Settings
 from index.articles import Article, LoadFailure, load_articles
 from index.build import build_index
@@ -196,7 +196,7 @@ def make_answerer(settings: Settings, index: ArticleIndex) -> Answerer:
         writer = GeneratedWriter(settings.section(GenerationConfig), answer.answer_max_chars)
     retrieval = settings.section(RetrievalConfig)
     set_search_threads(retrieval.search_threads)
-    reader = shipped_reader(settings.onnx_threads) if answer.reader else None
+    reader = Reader.open(answer.reader_dir, settings.onnx_threads) if answer.reader_dir else None
     return Answerer(index, answer, retrieval, writer, reader)
 
 

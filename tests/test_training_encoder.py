@@ -1,19 +1,26 @@
 """The sentence reader's training (training/encoder.py) and export
 (training/export.py) on a tiny encoder made here, not the shipped weights: a few
-steps lower the loss and rank each answering sentence first, and the int8 ONNX
-export reads as the trained model does, without torch (bot/answer/reader.py).
+steps lower the loss and rank each answering sentence first, the int8 ONNX
+export reads as the trained model does, without torch (bot/answer/reader.py), and
+an answerer given its folder (`reader_dir`) answers and abstains by its weighing.
 Fast tier: the shipped tokenizer only."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer, BertConfig
 
-from bot.answer.reader import SentenceReader
+from bot.answer.reader import READINGS, SentenceReader
+from bot.answer.signals import FEATURES
+from bot.runtime import make_answerer
+from bot.settings import load_settings
+from index.store import ArticleIndex
 from training.encoder import (
     SENTENCE_TOKENS,
     Triple,
@@ -66,7 +73,9 @@ def loss_of(model, tokenizer) -> float:
         return float(torch.nn.functional.cross_entropy(logits, torch.arange(len(TRIPLES))))
 
 
-def test_a_few_steps_lower_the_loss_and_the_int8_export_reads_alike(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """A tiny encoder trained a few steps on TRIPLES, its loss before, its tokenizer."""
     tokenizer = AutoTokenizer.from_pretrained(str(shipped_model_dir()))
     model = tiny_encoder(tokenizer.vocab_size)
     before = loss_of(model, tokenizer)
@@ -74,6 +83,13 @@ def test_a_few_steps_lower_the_loss_and_the_int8_export_reads_alike(tmp_path: Pa
     rng = random.Random(0)
     for _ in range(30):
         train_epoch(model, tokenizer, TRIPLES, optimizer, rng, 3)
+    return model, tokenizer, before
+
+
+def test_a_few_steps_lower_the_loss_and_the_int8_export_reads_alike(
+    trained: tuple, tmp_path: Path
+) -> None:
+    model, tokenizer, before = trained
     assert loss_of(model, tokenizer) < 0.5 * before
     assert paragraph_accuracy(model, tokenizer, TRIPLES) == 1.0
 
@@ -91,3 +107,42 @@ def test_a_few_steps_lower_the_loss_and_the_int8_export_reads_alike(tmp_path: Pa
         assert readings.shape == (3, 2)
         assert np.allclose(readings[:, 0], trained.numpy(), atol=0.05)
         assert int(np.argmax(readings[:, 0])) == 0
+
+
+def weighing(folder: Path, bias: float, threshold: float = 0.5) -> None:
+    """A weighing that reads only the reader's closeness (weight 8) plus `bias`."""
+    features = [*FEATURES, *READINGS]
+    weights = [8.0 if name == "reader_closeness" else 0.0 for name in features]
+    (folder / "weighing.json").write_text(
+        json.dumps({"features": features, "weights": weights, "bias": bias, "threshold": threshold})
+    )
+
+
+def test_an_answerer_with_a_reader_dir_answers_and_abstains_by_its_weighing(
+    trained: tuple, tmp_path: Path, fast_index_dir: Path, fast_embedder
+) -> None:
+    model, tokenizer, _ = trained
+    model.save_pretrained(str(tmp_path / "encoder"))
+    tokenizer.save_pretrained(str(tmp_path / "encoder"))
+    folder = tmp_path / "reader"
+    export(tmp_path / "encoder", folder)
+    index = ArticleIndex.load(fast_index_dir, fast_embedder)
+    question = "When was the International Space Station launched?"
+
+    weighing(folder, bias=20.0)  # every sentence likely: the bot answers
+    settings = load_settings(data_dir=tmp_path, reader_dir=folder)
+    answerer = make_answerer(settings, index)
+    found = answerer.candidates(question)
+    reader = SentenceReader(folder)
+    closeness = reader.read(found.question.text, found.texts())[:, 0]
+    expected = 1 / (1 + np.exp(-(8.0 * closeness + 20.0)))
+    assert np.allclose(answerer.weigh(found), expected, atol=1e-6)
+    answer = answerer.answer(question)
+    assert not answer.abstained and answer.confidence == pytest.approx(max(expected), abs=1e-6)
+    assert answerer.threshold == 0.5
+
+    weighing(folder, bias=-20.0)  # no sentence likely: the bot abstains
+    answerer = make_answerer(load_settings(data_dir=tmp_path, reader_dir=folder), index)
+    assert answerer.answer(question).abstained
+    lowered = load_settings(data_dir=tmp_path, reader_dir=folder, min_score=0.0)
+    assert not make_answerer(lowered, index).answer(question).abstained  # min_score wins

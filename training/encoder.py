@@ -6,7 +6,7 @@ each, the loss sentence-transformers calls MultipleNegativesRankingLoss). Every
 answerable training question comes twice, as SQuAD words it and as typed in chat
 (training/data.py), so the model learns meaning beyond shared words.
 
-    python -m training.encoder PAIRS.jsonl OUT_DIR [--epochs 2] [--validation-fold 0]
+    python -m training.encoder PAIRS.jsonl OUT_DIR [--epochs 1] [--validation-fold 0]
 
 Writes OUT_DIR (the tuned encoder and its tokenizer, as transformers saves them)
 and prints each epoch's training loss and validation figures as JSON lines: on
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pairs", type=Path)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--validation-fold", type=int, default=0)
     parser.add_argument("--validation-questions", type=int, default=400)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -51,9 +51,10 @@ class Pipeline(nn.Module):
         return nn.functional.normalize(pooled, dim=-1), nn.functional.normalize(hidden, dim=-1)
 
 
-def export(encoder_dir: Path, out: Path) -> dict[str, float]:
+def export(encoder_dir: Path, out: Path, keep_fp32: bool = False) -> dict[str, float]:
     """Writes out/reader.onnx (int8) and out/tokenizer.json; the worst cosine between
-    the int8 and fp32 vectors of the probe texts."""
+    the int8 and fp32 vectors of the probe texts. With `keep_fp32`, the fp32 export
+    too (out/reader-fp32.onnx), to measure what quantizing costs."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     tokenizer = AutoTokenizer.from_pretrained(str(encoder_dir))
@@ -79,6 +80,8 @@ def export(encoder_dir: Path, out: Path) -> dict[str, float]:
             str(fp32), str(out / "reader.onnx"), weight_type=QuantType.QInt8, per_channel=True
         )
         agreement = _agreement(fp32, out / "reader.onnx", tokenizer)
+        if keep_fp32:
+            shutil.copy(fp32, out / "reader-fp32.onnx")
     shutil.copy(Path(encoder_dir) / "tokenizer.json", out / "tokenizer.json")
     return agreement
 
@@ -99,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("encoder", type=Path)
     parser.add_argument("out", type=Path)
+    parser.add_argument("--keep-fp32", action="store_true", help="also write reader-fp32.onnx")
     options = parser.parse_args(argv)
-    print(json.dumps(export(options.encoder, options.out)))
+    print(json.dumps(export(options.encoder, options.out, options.keep_fp32)))
     return 0
 
 

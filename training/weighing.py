@@ -176,10 +176,10 @@ def training_questions(shared: Path, seed: int = 0) -> dict[str, list[dict]]:
 
 
 def scored_training_rows(
-    shared: Path, reader_dir: Path, work: Path, limit: int | None = None
+    shared: Path, reader_dir: Path, work: Path, most: int | None = None
 ) -> list[Scored]:
-    """Every training question's candidates (the first `limit` of each set, for a
-    quick try), over an index of each set's train articles."""
+    """The training questions' candidates, over an index of each set's train
+    articles: every question, or at most `most` of each set, evenly spaced."""
     from bot.runtime import make_answerer, make_embedder, sync_from_sources
     from bot.settings import load_settings
     from index.store import ArticleIndex
@@ -197,7 +197,8 @@ def scored_training_rows(
         index_dir = work / f"{name}-index"
         sync_from_sources(settings, embedder, index_dir, [str(folder)])
         answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
-        rows += question_rows(answerer, reader, questions[:limit])
+        step = -(-len(questions) // most) if most else 1
+        rows += question_rows(answerer, reader, questions[::step])
         print(json.dumps({"set": name, "questions": len(rows)}), flush=True)
     return rows
 
@@ -208,10 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=Path(__file__).parents[2] / "shared")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--max-wrongly-abstained", type=float, default=0.05)
-    parser.add_argument("--limit", type=int, default=None, help="questions per set, for a try")
+    parser.add_argument("--most", type=int, default=3000, help="questions per set, at most")
     options = parser.parse_args(argv)
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="articlebot-weighing-"))
-    rows = scored_training_rows(options.shared, options.reader, work, options.limit)
+    rows = scored_training_rows(options.shared, options.reader, work, options.most)
     save_rows(rows, work / "rows.pickle")  # for bench/reader.py's ablation
     every = list(range(len(ALL_FEATURES)))
     decisions = folded(rows, every)

@@ -4,6 +4,7 @@ what each means)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
@@ -15,11 +16,11 @@ class AnswerConfig(BaseModel):
     """How a question becomes an answer (bot/answer/core.py)."""
 
     top_k: int = Field(5, ge=1, le=50)
-    # The trained sentence reader (bot/answer/reader.py) weighs the candidates; off,
-    # the hand-weighted evidence below does.
-    reader: bool = False
-    # Abstain below this confidence; unset, the reader's chosen probability (its
-    # model card), or 0.95 of the hand-weighted evidence without the reader.
+    # A trained sentence reader's folder (`make train-reader` writes one); set, it
+    # weighs the candidates instead of the hand-weighted evidence below.
+    reader_dir: Path | None = None
+    # Abstain below this confidence; unset, 0.95 of the hand-weighted evidence, or
+    # the probability a reader's weighing chose.
     min_score: float | None = Field(None, ge=-1.0, le=3.0)
     # The evidence a sentence answers with (bot/answer/signals.py): its passage's cosine,
     # plus these times its features; fitted by bench/answer_features.py.

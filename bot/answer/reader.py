@@ -1,11 +1,12 @@
-"""The sentence reader: a model trained here (training/, its card in
-reader_model/MODEL_CARD.md) that reads a question against each candidate sentence,
-and the weighing that turns its reading and the other evidence into the
-probability that a sentence answers.
+"""The sentence reader: a model trained here (training/, `make train-reader`) that
+reads a question against each candidate sentence, and the weighing that turns its
+readings and the other evidence into the probability that a sentence answers.
+Off unless `reader_dir` names one: measured so far, it does not beat the
+hand-weighted evidence (bench/README.md, "Answer quality III").
 
 It is all-MiniLM-L6-v2 tuned on the training articles so that a question lands
-near the sentence that answers it, however it is worded; it ships as int8 ONNX
-with its tokenizer and runs without torch, loaded once per process. For each
+near the sentence that answers it, however it is worded; it is exported as int8
+ONNX with its tokenizer and runs without torch, opened once per process. For each
 candidate it gives two readings: how close the sentence is to the question as a
 whole, and how well the question's weakest word is matched by some word of the
 sentence (late interaction, as ColBERT scores). An unanswerable question usually
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,6 @@ from bm25s.stopwords import STOPWORDS_EN
 from index.onnx_model import open_session
 from index.terms import QUESTION_WORDS
 
-MODEL_DIR = Path(__file__).parent / "reader_model"
 READINGS = ("reader_closeness", "reader_weakest")
 MAX_TOKENS = 96
 SKIPPED = frozenset(STOPWORDS_EN) | QUESTION_WORDS
@@ -68,7 +67,7 @@ class Weighing:
 class SentenceReader:
     """The trained model, opened once: readings for a question's candidates."""
 
-    def __init__(self, folder: Path = MODEL_DIR, threads: int = 0) -> None:
+    def __init__(self, folder: Path, threads: int = 0) -> None:
         from tokenizers import Tokenizer
 
         self.threads = threads
@@ -100,6 +99,11 @@ class Reader:
 
     model: SentenceReader
     weighing: Weighing
+
+    @classmethod
+    def open(cls, folder: Path, threads: int = 0) -> Reader:
+        """The reader `make train-reader` wrote to `folder`."""
+        return cls(SentenceReader(folder, threads), Weighing.read(folder / "weighing.json"))
 
     def evidence(self, question: str, candidates: list[str], values: np.ndarray) -> np.ndarray:
         """The probability that each candidate answers, from its hand-made features
@@ -134,9 +138,3 @@ def _weakest(asked: np.ndarray, tokens: np.ndarray, mask: np.ndarray) -> np.ndar
     similar = np.einsum("qd,ctd->cqt", asked, tokens)
     similar = np.where(valid[:, None, :], similar, -1.0)
     return similar.max(axis=2).min(axis=1)
-
-
-@cache
-def shipped_reader(threads: int = 0) -> Reader:
-    """The reader shipped with the package, opened once per process."""
-    return Reader(SentenceReader(MODEL_DIR, threads), Weighing.read(MODEL_DIR / "weighing.json"))
