@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
-from bot.answer.reader import Weighing, _content_positions, _weakest
+from bot.answer.reader import READINGS, Reader, Weighing, _content_positions, _weakest
+from bot.answer.signals import FEATURES
+from bot.errors import SettingsFileError
 from training.encoder import shipped_model_dir
 
 
@@ -60,3 +62,19 @@ def test_the_weakest_question_word_decides() -> None:
     weakest = _weakest(asked, tokens, mask)
     assert weakest[0] == pytest.approx(1.0)
     assert weakest[1] == pytest.approx(float(unit(1, 0.1, 0) @ unit(0, 1, 0)), abs=1e-6)
+
+
+def test_a_reader_dir_that_is_not_a_reader_is_refused_with_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(SettingsFileError, match="make train-reader"):
+        Reader.open(tmp_path / "missing")
+    (tmp_path / "weighing.json").write_text(
+        json.dumps({"features": ["passage_cosine"], "weights": [1.0], "bias": 0, "threshold": 0.5})
+    )
+    with pytest.raises(SettingsFileError, match="features"):
+        Reader.open(tmp_path)  # a weighing for other features: refused before the model
+    features = [*FEATURES, *READINGS]
+    weighing = {"features": features, "weights": [0.0] * 8, "bias": 0, "threshold": 0.5}
+    (tmp_path / "weighing.json").write_text(json.dumps(weighing))
+    (tmp_path / "reader.onnx").write_bytes(b"not a model")
+    with pytest.raises(SettingsFileError, match="not a reader"):
+        Reader.open(tmp_path)

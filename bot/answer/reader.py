@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
+from bot.answer.signals import FEATURES
+from bot.errors import SettingsFileError
 from index.onnx_model import open_session
 from index.terms import QUESTION_WORDS
 
@@ -70,7 +72,6 @@ class SentenceReader:
     def __init__(self, folder: Path, threads: int = 0) -> None:
         from tokenizers import Tokenizer
 
-        self.threads = threads
         self._session = open_session((folder / "reader.onnx").read_bytes(), threads)
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
@@ -102,8 +103,22 @@ class Reader:
 
     @classmethod
     def open(cls, folder: Path, threads: int = 0) -> Reader:
-        """The reader `make train-reader` wrote to `folder`."""
-        return cls(SentenceReader(folder, threads), Weighing.read(folder / "weighing.json"))
+        """The reader `make train-reader` wrote to `folder`, or a SettingsFileError
+        that says what is wrong with it."""
+        try:
+            weighing = Weighing.read(folder / "weighing.json")
+            if weighing.features != FEATURES + READINGS:
+                raise ValueError(
+                    f"its weighing is for the features {list(weighing.features)}, this "
+                    f"version reads {list(FEATURES + READINGS)}"
+                )
+            model = SentenceReader(folder, threads)
+        except Exception as error:  # onnxruntime raises its own types for bad files
+            raise SettingsFileError(
+                f"reader_dir {folder} is not a reader this version can use ({error}); "
+                "make one with `make train-reader`"
+            ) from error
+        return cls(model, weighing)
 
     def evidence(self, question: str, candidates: list[str], values: np.ndarray) -> np.ndarray:
         """The probability that each candidate answers, from its hand-made features
