@@ -100,7 +100,7 @@ def main() -> None:
             *fit(training, columns),
             fold_threshold(folded(training, columns), 0.05),
         )
-    settings = load_settings(reader=False)
+    settings = load_settings(reader_dir=None)
     embedder = make_embedder(settings)
     model = SentenceReader(args.reader)
     result: dict = {"reader": str(args.reader), "threshold": weighing.threshold}

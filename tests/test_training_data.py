@@ -118,3 +118,20 @@ def test_the_command_writes_one_pair_a_line(shared: Path, tmp_path: Path, capsys
     counts = json.loads(capsys.readouterr().out)
     assert len(rows) == sum(counts.values()) and counts["answer"] == 6  # 3, and as typed
     assert {"question", "sentence", "previous", "title", "label", "kind", "fold"} <= set(rows[0])
+
+
+def test_the_weighing_is_fitted_on_training_questions_and_their_chat_copies(
+    shared: Path,
+) -> None:
+    from training.weighing import training_questions
+
+    rows = training_questions(shared)["squad-v1.1-dev"]
+    assert {r["article"] for r in rows} == {"001-Harbour", "002-Comet"}  # never 003
+    by_id: dict[str, list[dict]] = {}
+    for row in rows:
+        by_id.setdefault(row["id"], []).append(row)
+    assert {k: len(v) for k, v in by_id.items()} == {"h1": 2, "h2": 2, "h3": 1, "c1": 2}
+    squad, chat = by_id["h1"]
+    assert squad["question"] == "When did the harbour bridge open?"
+    assert chat["question"] != squad["question"] and chat["answers"] == ["1932"]
+    assert chat["answerable"] and not by_id["h3"][0]["answerable"]

@@ -184,7 +184,7 @@ def scored_training_rows(
     from bot.settings import load_settings
     from index.store import ArticleIndex
 
-    settings = load_settings(reader=False, data_dir=work)
+    settings = load_settings(reader_dir=None, data_dir=work)
     embedder = make_embedder(settings)
     reader = SentenceReader(reader_dir)
     allowed = train_articles(shared)
