@@ -135,3 +135,14 @@ def test_the_weighing_is_fitted_on_training_questions_and_their_chat_copies(
     assert squad["question"] == "When did the harbour bridge open?"
     assert chat["question"] != squad["question"] and chat["answers"] == ["1932"]
     assert chat["answerable"] and not by_id["h3"][0]["answerable"]
+
+
+def test_a_sample_of_the_training_questions_keeps_each_with_its_chat_copy(
+    shared: Path,
+) -> None:
+    from training.weighing import evenly_spaced, training_questions
+
+    rows = training_questions(shared)["squad-v1.1-dev"]  # h1 h1' h2 h2' h3 c1 c1'
+    sample = evenly_spaced(rows, 4)  # 7 rows: every second question
+    assert [r["id"] for r in sample] == ["h1", "h1", "h3"]
+    assert evenly_spaced(rows, None) == rows

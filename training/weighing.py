@@ -175,6 +175,15 @@ def training_questions(shared: Path, seed: int = 0) -> dict[str, list[dict]]:
     return out
 
 
+def evenly_spaced(questions: list[dict], most: int | None) -> list[dict]:
+    """At most about `most` of the rows, evenly spaced by question, each question
+    with its chat copy (the rows that share its id); all of them without `most`."""
+    ids = list(dict.fromkeys(q["id"] for q in questions))
+    step = -(-len(questions) // most) if most else 1
+    kept = set(ids[:: max(1, step)])
+    return [q for q in questions if q["id"] in kept]
+
+
 def scored_training_rows(
     shared: Path, reader_dir: Path, work: Path, most: int | None = None
 ) -> list[Scored]:
@@ -197,8 +206,7 @@ def scored_training_rows(
         index_dir = work / f"{name}-index"
         sync_from_sources(settings, embedder, index_dir, [str(folder)])
         answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
-        step = -(-len(questions) // most) if most else 1
-        rows += question_rows(answerer, reader, questions[::step])
+        rows += question_rows(answerer, reader, evenly_spaced(questions, most))
         print(json.dumps({"set": name, "questions": len(rows)}), flush=True)
     return rows
 
