@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 from answer_features import EVAL, RESULTS, ontopic_articles
 
-from bot.answer.core import EVIDENCE_MIN_SCORE
 from bot.answer.reader import SentenceReader, Weighing
 from bot.runtime import make_answerer, make_embedder, sync_from_sources
 from bot.settings import load_settings
@@ -44,7 +43,6 @@ from training.weighing import (
 from training.weighing import threshold_at as fold_threshold
 
 HAND = list(range(6))  # the hand-made features, in FEATURES order
-EVIDENCE = np.array([1.0, 1.0, 0.75, 0.1, -0.2, -0.4])  # AnswerConfig's defaults
 
 
 def held_out_sets(eval_dir: Path, work: Path) -> dict[str, tuple[Path, list[dict]]]:
@@ -70,10 +68,11 @@ def held_out_sets(eval_dir: Path, work: Path) -> dict[str, tuple[Path, list[dict
     return sets
 
 
-def evidence_decisions(rows: list[Scored]) -> list[tuple[bool, float, bool]]:
+def evidence_decisions(rows: list[Scored], weights: np.ndarray) -> list[tuple[bool, float, bool]]:
+    """(answerable, evidence, correct) per question, with the hand-weighted evidence."""
     out = []
     for r in rows:
-        scores = r.values[:, HAND] @ EVIDENCE
+        scores = r.values[:, HAND] @ weights
         best = int(np.argmax(scores))
         out.append((r.answerable, float(scores[best]), bool(r.gold[best])))
     return out
@@ -116,7 +115,7 @@ def main() -> None:
             "questions": len(rows),
             "ms per question (candidates and readings)": round(1000 * seconds, 1),
             "hand-weighted evidence (before)": figures(
-                evidence_decisions(rows), EVIDENCE_MIN_SCORE
+                evidence_decisions(rows, answerer.evidence_weights()), answerer.threshold
             ),
             "shipped weighing, at its threshold": figures(shipped, weighing.threshold),
         }
