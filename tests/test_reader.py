@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 from bot.answer.reader import READINGS, Reader, Weighing, _content_positions, _weakest
 from bot.answer.signals import FEATURES
 from bot.errors import SettingsFileError
-from training.encoder import shipped_model_dir
+from index.embedding import package_model_path
 
 
 def test_the_weighing_is_a_logistic_of_the_weighted_features(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_the_weighing_is_a_logistic_of_the_weighted_features(tmp_path: Path) -> 
 
 
 def test_only_the_words_of_substance_are_matched() -> None:
-    tokenizer = Tokenizer.from_file(str(shipped_model_dir() / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str(package_model_path() / "tokenizer.json"))
     question = "who is yuri borisov?"
     encoding = tokenizer.encode(question)
     kept = {encoding.tokens[i] for i in _content_positions(question, encoding)}

