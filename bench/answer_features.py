@@ -29,10 +29,9 @@ from pathlib import Path
 import numpy as np
 
 from bot.answer.config import AnswerConfig
-from bot.answer.core import PASSAGES_FOR_ANSWER, Answerer
+from bot.answer.core import Answerer
 from bot.answer.evaluation import contains_gold
-from bot.answer.question import prepare_question
-from bot.answer.signals import FEATURES, Question, features
+from bot.answer.signals import FEATURES
 from bot.errors import QuestionError
 from bot.runtime import make_answerer, make_embedder, sync_from_sources
 from bot.settings import load_settings
@@ -61,36 +60,19 @@ def ontopic_articles(eval_dir: Path, work: Path) -> Path:
     return folder
 
 
-def candidates(answerer: Answerer, question_text: str) -> tuple[Question, list] | None:
-    """The question as the Answerer reads it, and the candidate sentences it chooses
-    from (the sentences of its best passages) as (passage, sentence, text); None when
-    the question is refused."""
-    served = answerer._served
-    try:
-        prepared = prepare_question(question_text, answerer.config.question_max_chars)
-    except QuestionError:
-        return None
-    asked = answerer._rewrite(served.index, prepared.text)
-    passages, vector = answerer._passages(served, asked.text, answerer.config.top_k)
-    question = Question.of(asked.text, vector, served.retriever)
-    return question, [
-        (passage, sentence, passage.chunk.text[sentence.start : sentence.end])
-        for passage in passages[:PASSAGES_FOR_ANSWER]
-        for sentence in served.retriever.sentences(passage.chunk)
-    ]
-
-
 def question_rows(answerer: Answerer, rows: list[dict]) -> list[dict]:
     """Per question: the feature matrix of its candidate sentences (the sentences of
     the passages the answer chooses from, as the Answerer sees them) and labels."""
     out = []
     for row in rows:
-        found = candidates(answerer, row["question"])
-        if found is None or not found[1]:
+        try:
+            found = answerer.candidates(row["question"])
+        except QuestionError:
             continue
-        question, sentences = found
-        x = [features(question, passage, sentence) for passage, sentence, _ in sentences]
-        y = [contains_gold(text, row["answers"]) for _, _, text in sentences]
+        if not found.sentences:
+            continue
+        x = found.values
+        y = [contains_gold(text, row["answers"]) for text in found.sentence_texts()]
         out.append(
             {
                 "article": row.get("article") or row["id"].split("-")[0],

@@ -67,9 +67,7 @@ def question_rows(answerer, reader: SentenceReader, rows: list[dict]) -> list[Sc
             continue
         texts = found.texts()
         readings = reader.read(found.question.text, texts)
-        gold = [
-            contains_gold(p.chunk.text[s.start : s.end], row["answers"]) for p, s in found.sentences
-        ]
+        gold = [contains_gold(text, row["answers"]) for text in found.sentence_texts()]
         answerable = bool(row["answers"]) and row.get("answerable", True)
         out.append(
             Scored(row["article"], answerable, np.hstack([found.values, readings]), np.array(gold))

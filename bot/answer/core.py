@@ -81,10 +81,15 @@ class Candidates:
     sentences: list[tuple[Passage, Sentence]]
     values: np.ndarray
 
+    def sentence_texts(self) -> list[str]:
+        """Each sentence's text."""
+        return [p.chunk.text[s.start : s.end] for p, s in self.sentences]
+
     def texts(self) -> list[str]:
         """Each sentence as the reader reads it (with its article's title)."""
         return [
-            sentence_text(p.article.title, p.chunk.text[s.start : s.end]) for p, s in self.sentences
+            sentence_text(p.article.title, text)
+            for (p, _), text in zip(self.sentences, self.sentence_texts(), strict=True)
         ]
 
 
