@@ -349,19 +349,21 @@ def _shared_export(path: Path, embedder: Embedder) -> OnnxEncoder | None:
     """The same export, already opened by this process for another index directory:
     linked (or copied) here and checked against the checksum it was opened with."""
     opened = embedder.opened_export(path.name) or _export_beside_model(path, embedder)
-    if opened is None or opened.path == path or not opened.path.is_file():
+    if opened is None or opened[0] == path:
         return None
-    _share_file(opened.path, path)
-    return embedder.open_export(path, opened.sha256)
+    source, sha256 = opened
+    _share_file(source, path)
+    return embedder.open_export(path, sha256)
 
 
-def _export_beside_model(path: Path, embedder: Embedder) -> OnnxEncoder | None:
+def _export_beside_model(path: Path, embedder: Embedder) -> tuple[Path, str] | None:
     """Where the model's files came from another index (the serving install), that
-    index's export, which lies beside them."""
+    index's export, which lies beside them: its path and checksum, once opened."""
     beside = embedder.model_path.with_suffix(".onnx")
     if beside.name != path.name or beside == path or not beside.is_file():
         return None
-    return embedder.open_export(beside)
+    encoder = embedder.open_export(beside)
+    return None if encoder is None else (beside, encoder.sha256)
 
 
 def _share_file(source: Path, target: Path) -> None:

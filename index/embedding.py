@@ -129,7 +129,10 @@ class Embedder:
         # False in a serving bot: its bulk jobs (/reindex, refreshes) embed with the
         # export too, so torch never doubles a long-running process's memory.
         self.bulk_with_torch = True
-        self._exports: dict[tuple[Path, str], OnnxEncoder] = {}
+        # One session per export's checksum, however many index folders hold a copy
+        # of it (collections, versions, tests): each session costs about 90 MB.
+        self._sessions: dict[str, OnnxEncoder] = {}
+        self._exports: dict[Path, str] = {}  # each export file opened: its checksum
         self._exports_lock = threading.Lock()
         if not (self.model_path / "tokenizer.json").is_file():
             raise ModelMissingError(
@@ -215,32 +218,48 @@ class Embedder:
         save_model_files(self.model_path, export.with_suffix(""))
 
     def open_export(self, path: Path, sha256: str | None = None) -> OnnxEncoder | None:
-        """The export at `path` (whose checksum, if given, must be `sha256`), opened
-        once per process for each checksum and shared by the indexes that use it;
-        without a checksum, it is read and hashed afresh. None, with a warning,
-        when it cannot be opened (then torch embeds)."""
+        """The export at `path` (whose checksum, if given, must be `sha256`). Its bytes
+        are opened once per process, shared by every index holding a copy of them;
+        a file not opened before is hashed first. None, with a warning, when it
+        cannot be opened (then torch embeds)."""
         if not self.onnx_wanted:
             return None
         path = Path(path)
         with self._exports_lock:
-            if sha256 is not None and (path, sha256) in self._exports:
-                return self._exports[(path, sha256)]
+            if sha256 is not None and self._exports.get(path) == sha256:
+                return self._sessions[sha256]
             try:
-                encoder = OnnxEncoder(
-                    path, self.tokenizer, self.max_tokens, self.onnx_threads, sha256
-                )
+                encoder = self._session_of(path, sha256)
             except Exception as exc:  # onnxruntime raises its own types for bad files
                 log.warning("cannot open the ONNX model %s (%s); embedding with torch", path, exc)
                 return None
-            # a file exported again replaces what this process knew of it
-            self._exports = {k: v for k, v in self._exports.items() if k[0] != path}
-            self._exports[(path, encoder.sha256)] = encoder
+            self._exports[path] = encoder.sha256  # a file exported again replaces its old one
+            in_use = set(self._exports.values())
+            self._sessions = {k: v for k, v in self._sessions.items() if k in in_use}
             return encoder
 
-    def opened_export(self, name: str) -> OnnxEncoder | None:
-        """An export of this model that this process has opened, from any index."""
+    def _session_of(self, path: Path, sha256: str | None) -> OnnxEncoder:
+        """The session of the bytes at `path`: the open one where this process holds
+        the same bytes already, else a new one."""
+        if self._sessions:  # the same bytes may be open: hash before opening
+            on_disk = file_sha256(path)
+            if sha256 is not None and on_disk != sha256:
+                raise ValueError("its checksum differs from the manifest's")
+            if on_disk in self._sessions:
+                return self._sessions[on_disk]
+            sha256 = on_disk
+        encoder = OnnxEncoder(path, self.tokenizer, self.max_tokens, self.onnx_threads, sha256)
+        self._sessions[encoder.sha256] = encoder
+        return encoder
+
+    def opened_export(self, name: str) -> tuple[Path, str] | None:
+        """An export file of this model that this process has opened, from any index,
+        still on disk: its path and checksum."""
         with self._exports_lock:
-            return next((e for (p, _), e in self._exports.items() if p.name == name), None)
+            return next(
+                ((p, s) for p, s in self._exports.items() if p.name == name and p.is_file()),
+                None,
+            )
 
     def encoder(self, onnx: OnnxEncoder | None = None) -> TextEncoder:
         """What embeds text for one index: its export, or torch when it has none."""

@@ -97,9 +97,12 @@ def loopback_only_network() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def collector_unfrozen() -> Iterator[None]:
     """Loading a version to serve freezes what the process holds (bot/runtime.py,
-    `settled`); after each test nothing is, so no test's garbage outlives it."""
+    `settled`); after each test nothing is, and what the test froze is collected, so
+    no test's garbage (its models and indexes, 100 MB and more) outlives it."""
     yield
-    gc.unfreeze()
+    if gc.get_freeze_count():
+        gc.unfreeze()
+        gc.collect()
 
 
 @pytest.fixture(autouse=True)

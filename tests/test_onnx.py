@@ -132,6 +132,28 @@ def test_a_damaged_export_falls_back_to_torch(
     assert "1998" in make_answerer(settings, index).answer(QUESTION).text
 
 
+def test_copies_of_one_export_share_one_session(
+    bundled_index_dir: Path, embedder: Embedder, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session of the model costs about 90 MB: the copies of one export in many index
+    folders (collections, rebuilt folders) are opened once per process, each copy
+    checked first; a copy whose bytes differ is never served by the shared session."""
+    shared = ArticleIndex.load(bundled_index_dir, embedder).encoder.onnx
+    for n in range(3):
+        shutil.copytree(bundled_index_dir, tmp_path / f"copy-{n}")
+        assert ArticleIndex.load(tmp_path / f"copy-{n}", embedder).encoder.onnx is shared
+    tampered = tmp_path / "tampered"
+    shutil.copytree(bundled_index_dir, tampered)
+    path = tampered / current_manifest(tampered).onnx["file"]
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    path.unlink()  # the copy may share its inode with the genuine export
+    path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING):
+        assert ArticleIndex.load(tampered, embedder).encoder.backend == "torch"
+    assert "checksum differs" in caplog.text
+
+
 def test_an_index_without_an_export_is_served_with_torch(
     tmp_path: Path, torch_embedder: Embedder, settings: Settings
 ) -> None:
