@@ -181,6 +181,14 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def fast_answerer(
+    fast_index_dir: Path, fast_embedder: HashingEmbedder, settings: Settings
+) -> Answerer:
+    """An answerer over the fast index: every step of answering, without the model."""
+    return make_answerer(settings, ArticleIndex.load(fast_index_dir, fast_embedder))
+
+
+@pytest.fixture(scope="session")
 def bundled_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """The bundled article, indexed once for the session; tests copy it to change it."""
     index_dir = tmp_path_factory.mktemp("bundled") / "index"
