@@ -39,7 +39,6 @@ from bot.launcher import start_ops
 from bot.settings import Settings
 from index.articles import make_article
 from index.chunking import Chunk
-from index.embedding import Embedder
 from tests.fakes.background import free_port
 from tests.fakes.chat import chat_service, chat_settings, from_a_url, running, sources_with
 from tests.fakes.discord_server import (
@@ -56,6 +55,7 @@ from tests.fakes.discord_server import (
     Recorded,
     user,
 )
+from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"
 LAUNCH = "When was the International Space Station launched?"
@@ -100,8 +100,8 @@ def discord_settings(
 
 
 @pytest.fixture(scope="module")
-def service(discord_settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
-    with chat_service(discord_settings, embedder, "discord") as chat:
+def service(discord_settings: Settings, fast_embedder: HashingEmbedder) -> Iterator[ChatService]:
+    with chat_service(discord_settings, fast_embedder, "discord") as chat:
         yield chat
 
 
@@ -413,7 +413,7 @@ def test_mention_gets_a_cited_reply(bot: ArticleBot, fake: FakeDiscord) -> None:
 
 
 def test_direct_message_is_answered(bot: ArticleBot, fake: FakeDiscord) -> None:
-    message_id = mention(fake, "How long was Mir in orbit?", dm=True)
+    message_id = mention(fake, "How long has Mir been in orbit?", dm=True)
     reply = wait_reply(fake, message_id)
     assert "15 years" in reply["content"]
     assert any(r.path == f"/channels/{DM_CHANNEL_ID}/messages" for r in fake.posts("/channels/"))
@@ -459,7 +459,7 @@ def test_empty_mention_gets_help(bot: ArticleBot, fake: FakeDiscord) -> None:
 
 def test_rate_limit_gives_a_friendly_note(bot: ArticleBot, fake: FakeDiscord) -> None:
     asker = user(new_user())
-    sent = [mention(fake, "How long was Mir in orbit?", author=asker) for _ in range(4)]
+    sent = [mention(fake, "How long has Mir been in orbit?", author=asker) for _ in range(4)]
     replies = [wait_reply(fake, m)["content"] for m in sent]
     assert sum("15 years" in r for r in replies) == 3
     assert sum("asking quickly" in r for r in replies) == 1
@@ -534,7 +534,7 @@ def test_private_ask_is_ephemeral(bot: ArticleBot, fake: FakeDiscord) -> None:
         fake,
         "ask",
         [
-            {"name": "question", "type": 3, "value": "How long was Mir in orbit?"},
+            {"name": "question", "type": 3, "value": "How long has Mir been in orbit?"},
             {"name": "private", "type": 5, "value": True},
         ],
     )
@@ -742,7 +742,7 @@ def test_slow_question_does_not_block_others(
         return real(question, **options)
 
     monkeypatch.setattr(service.answerer, "answer", slow_for_one)
-    slow = mention(fake, "How long was Mir in orbit?")
+    slow = mention(fake, "How long has Mir been in orbit?")
     fast = mention(fake, LAUNCH)
     assert "1998" in wait_reply(fake, fast)["content"]  # answered while the slow one still runs
     assert replies_to(fake, slow) == []

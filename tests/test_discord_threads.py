@@ -14,9 +14,9 @@ import pytest
 from bot.chat.discord_bot import ArticleBot, message_key
 from bot.chat.service import ChatService
 from bot.settings import Settings
-from index.embedding import Embedder
 from tests.fakes.chat import chat_service, chat_settings, running, sources_with
 from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, FakeDiscord, thread_payload
+from tests.fakes.hashing import HashingEmbedder
 from tests.test_discord import (
     LAUNCH,
     PING_ARTICLE,
@@ -64,8 +64,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory, fake: FakeDiscord) -> Set
 
 
 @pytest.fixture(scope="module")
-def service(settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
-    with chat_service(settings, embedder, "discord") as chat:
+def service(settings: Settings, fast_embedder: HashingEmbedder) -> Iterator[ChatService]:
+    with chat_service(settings, fast_embedder, "discord") as chat:
         yield chat
 
 
@@ -152,7 +152,7 @@ def test_a_reply_to_an_answer_is_a_follow_up(
     assert "Canada" in text_of(reply) and ARTICLE_TITLE in text_of(reply)
     # after the idle time a reply to the bot is still answered, as a new question
     monkeypatch.setattr(service.state.threads, "idle_seconds", 0.0)
-    late = mention(fake, "How long was Mir in orbit?", at_bot=False, reply_to=answer)
+    late = mention(fake, "How long has Mir been in orbit?", at_bot=False, reply_to=answer)
     assert "15 years" in text_of(wait_reply(fake, late))
     # the same words, not addressed to the bot and not in reply to it: nothing
     before = len(posts_in(fake, CHANNEL_ID))

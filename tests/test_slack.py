@@ -46,6 +46,7 @@ from index.embedding import Embedder
 from index.layout import read_pointer
 from tests.fakes.background import AppServer, free_port
 from tests.fakes.chat import chat_service, chat_settings, from_a_url, running, sources_with
+from tests.fakes.hashing import HashingEmbedder
 from tests.fakes.slack_server import (
     APP_TOKEN,
     BOT_ID,
@@ -88,13 +89,16 @@ def fake() -> Iterator[FakeSlack]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def slack_settings(
-    tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, sources_dir: Path, sky_dir: Path
+def settings_for(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake: FakeSlack,
+    sources_dir: Path,
+    sky_dir: Path,
+    name: str,
 ) -> Settings:
     return chat_settings(
         tmp_path_factory,
-        "slack",
+        name,
         sources_dir,
         slack_bot_token=BOT_TOKEN,
         slack_signing_secret=SIGNING_SECRET,
@@ -107,18 +111,56 @@ def slack_settings(
     )
 
 
+@contextlib.contextmanager
+def serving(service: ChatService, settings: Settings) -> Iterator[str]:
+    """The Bolt app of `service` served over HTTP: its events URL."""
+    app = create_slack_app(service, settings)
+    server = AppServer(app.web_app(path="/slack/events")).start()
+    try:
+        yield f"http://127.0.0.1:{server.port}/slack/events"
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="module")
-def service(slack_settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
-    with chat_service(slack_settings, embedder, "slack") as chat:
+def slack_settings(
+    tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, sources_dir: Path, sky_dir: Path
+) -> Settings:
+    return settings_for(tmp_path_factory, fake, sources_dir, sky_dir, "slack")
+
+
+@pytest.fixture(scope="module")
+def service(slack_settings: Settings, fast_embedder: HashingEmbedder) -> Iterator[ChatService]:
+    """The app's service on the hashing embedder: what every test but those of
+    answer content needs."""
+    with chat_service(slack_settings, fast_embedder, "slack") as chat:
         yield chat
 
 
 @pytest.fixture(scope="module")
 def app_url(service: ChatService, slack_settings: Settings) -> Iterator[str]:
-    app = create_slack_app(service, slack_settings)
-    server = AppServer(app.web_app(path="/slack/events")).start()
-    yield f"http://127.0.0.1:{server.port}/slack/events"
-    server.stop()
+    with serving(service, slack_settings) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def model_settings(
+    tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, sources_dir: Path, sky_dir: Path
+) -> Settings:
+    return settings_for(tmp_path_factory, fake, sources_dir, sky_dir, "slack-model")
+
+
+@pytest.fixture(scope="module")
+def model_service(model_settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
+    """The app's service on the real model: for the tests of what a follow-up means."""
+    with chat_service(model_settings, embedder, "slack") as chat:
+        yield chat
+
+
+@pytest.fixture(scope="module")
+def model_app_url(model_service: ChatService, model_settings: Settings) -> Iterator[str]:
+    with serving(model_service, model_settings) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
@@ -333,7 +375,8 @@ def test_rate_limit(
 ) -> None:
     monkeypatch.setattr(service.state.user_limit, "limit", 2)
     replies = [
-        ask(fake, app_url, "How long was Mir in orbit?", user="URATE")["text"] for _ in range(3)
+        ask(fake, app_url, "How long has Mir been in orbit?", user="URATE")["text"]
+        for _ in range(3)
     ]
     assert sum("15 years" in r for r in replies) == 2 and "asking quickly" in replies[2]
 
@@ -352,7 +395,7 @@ def test_mention_is_answered_in_its_thread(fake: FakeSlack, app_url: str) -> Non
 
 def test_reply_in_an_existing_thread_stays_there(fake: FakeSlack, app_url: str) -> None:
     payload = event(
-        "app_mention", f"<@{BOT_USER_ID}> How long was Mir in orbit?", thread_ts="111.000001"
+        "app_mention", f"<@{BOT_USER_ID}> How long has Mir been in orbit?", thread_ts="111.000001"
     )
     post_json(app_url, payload)
     (reply,) = fake.wait_for(lambda: posts_in_thread(fake, "111.000001"))
@@ -360,7 +403,7 @@ def test_reply_in_an_existing_thread_stays_there(fake: FakeSlack, app_url: str) 
 
 
 def test_direct_message(fake: FakeSlack, app_url: str) -> None:
-    payload = event("message", "How long was Mir in orbit?", channel="D1", channel_type="im")
+    payload = event("message", "How long has Mir been in orbit?", channel="D1", channel_type="im")
     post_json(app_url, payload)
     (reply,) = fake.wait_for(lambda: posts_in_thread(fake, payload["event"]["ts"]))
     assert reply["channel"] == "D1" and "15 years" in reply["text"]
@@ -415,22 +458,22 @@ def unanswered(fake: FakeSlack, app_url: str, *payloads: dict) -> list[list[dict
 
 def test_follow_up_in_the_thread_is_answered_without_a_mention(
     fake: FakeSlack,
-    app_url: str,
-    service: ChatService,
-    slack_settings: Settings,
+    model_app_url: str,
+    model_service: ChatService,
+    model_settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="C7")
-    post_json(app_url, first)
+    post_json(model_app_url, first)
     thread = first["event"]["ts"]
     fake.wait_for(lambda: posts_in_thread(fake, thread))
     follow_up = event("message", FOLLOW_UP, channel="C7", thread_ts=thread)
-    post_json(app_url, follow_up)
+    post_json(model_app_url, follow_up)
     _, reply = fake.wait_for(
         lambda: posts_in_thread(fake, thread)[1:] and posts_in_thread(fake, thread)
     )
     assert "Canada" in reply["text"] and "Russia plans to leave" in all_text(reply)
-    with sqlite3.connect(slack_settings.feedback_path) as db:  # recorded with where it was asked
+    with sqlite3.connect(model_settings.feedback_path) as db:  # recorded with where it was asked
         where = db.execute(
             "SELECT platform, channel, thread FROM answers WHERE question = ?", (FOLLOW_UP,)
         ).fetchall()
@@ -440,25 +483,25 @@ def test_follow_up_in_the_thread_is_answered_without_a_mention(
     elsewhere = event("message", FOLLOW_UP, channel="C7", thread_ts="222.000001")
     doubled = event("message", f"<@{BOT_USER_ID}> {FOLLOW_UP}", channel="C7", thread_ts=thread)
     thanks = event("message", "thanks, that helps", channel="C7", thread_ts=thread)
-    posted = unanswered(fake, app_url, elsewhere, doubled, thanks)
+    posted = unanswered(fake, model_app_url, elsewhere, doubled, thanks)
     assert posted[0] == [] and len(posted[1]) == 2
     # after the idle time, the thread is quiet
-    monkeypatch.setattr(service.state.threads, "idle_seconds", 0.2)
+    monkeypatch.setattr(model_service.state.threads, "idle_seconds", 0.2)
     time.sleep(0.3)
     late = event("message", FOLLOW_UP, channel="C7", thread_ts=thread)
-    assert len(unanswered(fake, app_url, late)[0]) == 2
+    assert len(unanswered(fake, model_app_url, late)[0]) == 2
 
 
 def test_a_follow_up_the_instant_the_answer_shows_is_answered(
-    fake: FakeSlack, app_url: str
+    fake: FakeSlack, model_app_url: str
 ) -> None:
     """Slack may deliver a reply before the answer's chat.postMessage returns: the bot
     follows the thread before it answers there, so that reply is a follow-up."""
     first = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="C8")
     thread = first["event"]["ts"]
     quick = event("message", FOLLOW_UP, channel="C8", thread_ts=thread)
-    fake.on_next_post(thread, lambda: post_json(app_url, quick).raise_for_status())
-    post_json(app_url, first)
+    fake.on_next_post(thread, lambda: post_json(model_app_url, quick).raise_for_status())
+    post_json(model_app_url, first)
     answer, reply = fake.wait_for(
         lambda: posts_in_thread(fake, thread)[1:] and posts_in_thread(fake, thread)
     )
@@ -466,11 +509,11 @@ def test_a_follow_up_the_instant_the_answer_shows_is_answered(
 
 
 def test_follow_up_in_the_thread_of_an_ask_answer(
-    fake: FakeSlack, app_url: str, service: ChatService
+    fake: FakeSlack, model_app_url: str, model_service: ChatService
 ) -> None:
     """response_url gives no timestamp: the thread of an /ask answer is known when Slack
     shows the bot its own message (message.channels), as it does every message."""
-    answer = ask(fake, app_url, LAUNCH, channel="C8")
+    answer = ask(fake, model_app_url, LAUNCH, channel="C8")
     assert answer["response_type"] == "in_channel"
 
     def echo(bot_id: str) -> dict:
@@ -487,11 +530,13 @@ def test_follow_up_in_the_thread_of_an_ask_answer(
     follow_up_elsewhere = event(
         "message", FOLLOW_UP, channel="C8", thread_ts=other_bot["event"]["ts"]
     )
-    assert unanswered(fake, app_url, other_bot, follow_up_elsewhere) == [[], []]
-    post_json(app_url, own)
+    assert unanswered(fake, model_app_url, other_bot, follow_up_elsewhere) == [[], []]
+    post_json(model_app_url, own)
     thread = own["event"]["ts"]
-    fake.wait_for(lambda: service.state.threads.conversation(f"slack:C8:{thread}") is not None)
-    post_json(app_url, event("message", FOLLOW_UP, channel="C8", thread_ts=thread))
+    fake.wait_for(
+        lambda: model_service.state.threads.conversation(f"slack:C8:{thread}") is not None
+    )
+    post_json(model_app_url, event("message", FOLLOW_UP, channel="C8", thread_ts=thread))
     (reply,) = fake.wait_for(lambda: posts_in_thread(fake, thread))
     assert "Canada" in reply["text"]
 
@@ -593,7 +638,7 @@ def test_reindex_rebuilds_only_the_channels_collection(
 
 
 def test_a_version_published_for_a_collection_is_picked_up(
-    fake: FakeSlack, app_url: str, slack_settings: Settings, embedder: Embedder
+    fake: FakeSlack, app_url: str, slack_settings: Settings, fast_embedder: HashingEmbedder
 ) -> None:
     """`articlebot index add --collection sky` from another process: the running app
     answers from the new version in the collection's channel, and only there."""
@@ -603,7 +648,7 @@ def test_a_version_published_for_a_collection_is_picked_up(
     assert "couldn't find" in ask(fake, app_url, question, channel="CSKY")["text"]
     sky = slack_settings.for_collection("sky")
     articles, _ = load_sources(sky, [str(FIXTURES / "harbour-bridge.txt")])
-    make_collection(sky, embedder, sky.resolved_index_dir).add(articles)
+    make_collection(sky, fast_embedder, sky.resolved_index_dir).add(articles)
     assert "412 million" in ask(fake, app_url, question, channel="CSKY")["text"]
     assert "couldn't find" in ask(fake, app_url, question, channel="C1", user="U3")["text"]
 
@@ -746,7 +791,7 @@ def test_a_full_queue_tells_the_asker_the_bot_is_busy(
 
     monkeypatch.setattr(service.answerer, "answer", held)
     monkeypatch.setattr(service.config, "answer_queue_max", 1)
-    fields, slow = command_fields(fake, "How long was Mir in orbit?")
+    fields, slow = command_fields(fake, "How long has Mir been in orbit?")
     post_form(app_url, fields)
     try:
         busy = ask(fake, app_url, LAUNCH)
@@ -852,7 +897,7 @@ def test_socket_mode_round_trip(
                 lambda before=before: len(fake.sockets) == 1 and fake.sockets[0] not in before,
                 60,
             )
-            fields, name = command_fields(fake, "How long was Mir in orbit?")
+            fields, name = command_fields(fake, "How long has Mir been in orbit?")
             fake.send_envelope(
                 {
                     "envelope_id": f"env-{n}",
@@ -1090,7 +1135,7 @@ def test_manifest_matches_the_app(fake: FakeSlack, app_url: str) -> None:
 
 
 def test_version_published_by_another_process_is_picked_up(
-    fake: FakeSlack, app_url: str, slack_settings: Settings, embedder: Embedder
+    fake: FakeSlack, app_url: str, slack_settings: Settings, fast_embedder: HashingEmbedder
 ) -> None:
     """A cron job or the CLI publishes; the running app answers from it without a restart."""
     from bot.runtime import load_sources, make_collection
@@ -1098,7 +1143,7 @@ def test_version_published_by_another_process_is_picked_up(
     question = "Which team won the cider pressing contest?"
     assert "couldn't find" in ask(fake, app_url, question)["text"]
     articles, _ = load_sources(slack_settings, [str(FIXTURES / "orchard-festival.md")])
-    make_collection(slack_settings, embedder, slack_settings.resolved_index_dir).add(articles)
+    make_collection(slack_settings, fast_embedder, slack_settings.resolved_index_dir).add(articles)
     reply = ask(fake, app_url, question)
     assert "Lower Brook" in reply["text"] and "2024-09-14" in all_text(reply)
 
@@ -1121,7 +1166,7 @@ def test_api_errors_are_retried_by_slack_sdk(fake: FakeSlack, app_url: str, fail
     if failure[0] == 429:
         assert retry.at - first.at >= 1.0  # Retry-After honoured, on the fake's clock
     # a later question's answer is the marker: by then a second answer would have come
-    marker = event("app_mention", f"<@{BOT_USER_ID}> How long was Mir in orbit?")
+    marker = event("app_mention", f"<@{BOT_USER_ID}> How long has Mir been in orbit?")
     post_json(app_url, marker)
     fake.wait_for(lambda: posts_in_thread(fake, marker["event"]["ts"]))
     assert len(posts_in_thread(fake, ts)) == 2  # retried once, not answered twice
