@@ -29,7 +29,8 @@ def metrics(index: ArticleIndex, questions: list, mode: str, **settings: object)
     retriever = Retriever(index, RetrievalConfig(**settings), Terms())  # type: ignore[arg-type]
     ranks = []
     for q in questions:
-        texts = [hit.chunk.text for hit in retriever.search(q.question, 5, mode, rerank=False)]
+        hits, _ = retriever.search(q.question, 5, mode, rerank=False)
+        texts = [hit.chunk.text for hit in hits]
         ranks.append(next((r for r, t in enumerate(texts, 1) if contains_gold(t, q.answers)), None))
     n = len(ranks)
     return {

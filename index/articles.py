@@ -251,11 +251,6 @@ def parse_page(url: str, content_type: str, text: str, published: str | None = N
     return article if article.published or not published else replace(article, published=published)
 
 
-def load_url(url: str, fetcher: Fetcher | None = None) -> Article:
-    page = (fetcher or Fetcher()).get(url)
-    return parse_page(url, page.content_type, decode_bytes(page.body))
-
-
 def feed_entries(body: bytes) -> list[tuple[str, str | None]]:
     """(link, publication date) of each entry of an RSS or Atom feed. feedparser
     gets the bytes as a stream: given a string, it would open it as a path or URL."""

@@ -50,7 +50,7 @@ class IndexConfig(BaseModel):
     keep_versions: int = Field(3, ge=1)
     # Exact (flat) up to faiss_flat_max vectors, HNSW beyond (its recall@5 against
     # exact search is measured at build time and written to the manifest). 25,000:
-    # an exact search then costs what HNSW's does at a million (bench/flat_search.py).
+    # an exact search then costs what HNSW's does at a million (bench/archive/flat_search.py).
     faiss_flat_max: int = Field(25_000, ge=1)
     hnsw_m: int = Field(32, ge=4, le=128)
     hnsw_ef_construction: int = Field(200, ge=8)

@@ -132,7 +132,7 @@ def read_through(paths: Iterable[Path], budget: int, *, sequential: bool) -> lis
     16 MB when told the reads are sequential). While 3 GB were read a read at a time,
     eight random 4 KiB reads took 1.6 to 1.9 ms (p50; 0.6 ms with nothing else
     reading), against 16 to 41 ms while the kernel read ahead; the 3 GB took 3.7 to
-    3.8 s, against 3.5 to 4.6 s (`bench/read_ahead.py`)."""
+    3.8 s, against 3.5 to 4.6 s (`bench/archive/read_ahead.py`)."""
     read, buffer = [], bytearray(1 << 20)
     for path in paths:
         try:

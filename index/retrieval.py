@@ -108,21 +108,11 @@ class Retriever:
         mode: RetrievalMode | str | None = None,
         rerank: bool = True,
         vector: np.ndarray | None = None,
-    ) -> list[Hit]:
-        """The best `k` passages for the question, best first. `mode` defaults to the
-        configured one; `rerank=False` gives the plain retriever, as a baseline;
-        `vector` is the question's, if the caller has embedded it already."""
-        return self.search_embedded(question, k, mode, rerank, vector)[0]
-
-    def search_embedded(
-        self,
-        question: str,
-        k: int,
-        mode: RetrievalMode | str | None = None,
-        rerank: bool = True,
-        vector: np.ndarray | None = None,
     ) -> tuple[list[Hit], np.ndarray]:
-        """`search`'s passages, and the question's vector they were found by."""
+        """The best `k` passages for the question, best first, and the question's
+        vector they were found by. `mode` defaults to the configured one;
+        `rerank=False` gives the plain retriever, as a baseline; `vector` is the
+        question's, if the caller has embedded it already."""
         mode = RetrievalMode(mode or self.config.retrieval_mode)
         rerank = rerank and self.config.rerank_weight > 0
         depth = max(k, self.config.rerank_depth) if rerank else k

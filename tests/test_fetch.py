@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.articles import load_articles, load_url
+from index.articles import load_articles
 from index.config import FetchConfig
 from index.errors import SourceError
 from index.fetch import (
@@ -31,7 +31,7 @@ from index.fetch import (
 from index.redact import redact_url, redact_urls
 from tests.fakes.background import free_port
 from tests.fakes.internet import PUBLIC, FakeInternet
-from tests.fakes.pages import Page, redirect, serve_pages
+from tests.fakes.pages import Page, load_url, redirect, serve_pages
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]  # where the fake sites are
 

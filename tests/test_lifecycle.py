@@ -569,7 +569,7 @@ def test_a_running_question_finishes_on_the_old_version(
     answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
     watcher = IndexWatcher(answerer, index_dir, embedder)
     old = answerer.index.version
-    search, entered, release = Retriever.search_embedded, threading.Event(), threading.Event()
+    search, entered, release = Retriever.search, threading.Event(), threading.Event()
 
     def held_on_the_old_version(self: Retriever, *args: object, **kwargs: object) -> object:
         if self.index.version == old and not entered.is_set():
@@ -577,7 +577,7 @@ def test_a_running_question_finishes_on_the_old_version(
             assert release.wait(60)
         return search(self, *args, **kwargs)
 
-    monkeypatch.setattr(Retriever, "search_embedded", held_on_the_old_version)
+    monkeypatch.setattr(Retriever, "search", held_on_the_old_version)
     running: list = []
     question = threading.Thread(
         target=lambda: running.append(

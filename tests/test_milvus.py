@@ -101,8 +101,8 @@ def test_milvus_ranks_and_scores_as_faiss_and_bm25s_do(
         found = in_milvus.index.lexical.search(question, 30)
         assert [i for i, _ in found] == [i for i, _ in expected], question
         assert [s for _, s in found] == pytest.approx([s for _, s in expected], rel=1e-5)
-        expected = in_files.search(question, 5, mode=mode)
-        found = in_milvus.search(question, 5, mode=mode)
+        expected, _ = in_files.search(question, 5, mode=mode)
+        found, _ = in_milvus.search(question, 5, mode=mode)
         assert [h.chunk.id for h in found] == [h.chunk.id for h in expected], question
         assert [h.score for h in found] == pytest.approx([h.score for h in expected], abs=1e-5)
         assert [h.cosine for h in found] == pytest.approx([h.cosine for h in expected], abs=1e-5)
@@ -230,7 +230,7 @@ def test_past_flat_max_the_dense_index_is_hnsw(
     built = client.describe_index(about["collection"], "dense")
     assert built["index_type"] == "HNSW" and built["params"]["M"] == 32, built
     retriever = Retriever(index, settings.section(RetrievalConfig), Terms())
-    hit = retriever.search("Mara Lindqvist", 1, mode="dense")[0]
+    hit = retriever.search("Mara Lindqvist", 1, mode="dense")[0][0]
     assert "Mara Lindqvist" in hit.chunk.text
     stored = index.vectors.reconstruct_batch(np.array([0, 1]))
     assert stored.shape == (2, fast_embedder.dimension)

@@ -47,18 +47,18 @@ def test_each_mode_ranks_and_reports_cosines(fast_index: ArticleIndex) -> None:
     def retriever(**settings: object) -> Retriever:
         return Retriever(index, RetrievalConfig(**settings), Terms())  # type: ignore[arg-type]
 
-    lexical = retriever().search(question, 3, "bm25", rerank=False)
+    lexical, _ = retriever().search(question, 3, "bm25", rerank=False)
     assert lexical[0].chunk.article_id == "harbour-bridge"
     for mode in ("dense", "hybrid"):
         for fusion in ("weighted", "rrf"):
-            found = retriever(retrieval_fusion=fusion).search(question, 3, mode, rerank=False)
+            found, _ = retriever(retrieval_fusion=fusion).search(question, 3, mode, rerank=False)
             assert found[0].chunk.article_id == "harbour-bridge"
             # the cosine is always the exact one, whatever ranked the passage
             for hit in found:
                 stored = index.vectors.reconstruct(index.chunks.index(hit.chunk))
                 assert hit.cosine == pytest.approx(float(stored @ vector), abs=1e-5)
     # hybrid ranks by the fused score, which mixes both signals
-    weighted = retriever(dense_weight=0.5).search(question, 3, "hybrid", rerank=False)
+    weighted, _ = retriever(dense_weight=0.5).search(question, 3, "hybrid", rerank=False)
     assert [h.score for h in weighted] == sorted((h.score for h in weighted), reverse=True)
 
 
@@ -94,7 +94,7 @@ def test_rerank_adds_the_closeness_of_each_passage_s_best_sentence(
 
     def hits(weight: float) -> dict[str, float]:
         config = RetrievalConfig(rerank_sentence_weight=weight, rerank_depth=5)
-        found = Retriever(fast_index, config, Terms()).search(question, 5)
+        found, _ = Retriever(fast_index, config, Terms()).search(question, 5)
         return {h.chunk.id: h.score for h in found}
 
     without, with_closeness = hits(0.0), hits(2.0)
@@ -275,7 +275,7 @@ def test_bm25_runs_on_the_pool_while_the_question_is_embedded(
         return encode(texts)
 
     inline = Retriever(fast_index, RetrievalConfig(), Terms())
-    expected = [inline.search(q, 5) for q in ("When did the bridge open?", "ferry timetable")]
+    expected = [inline.search(q, 5)[0] for q in ("When did the bridge open?", "ferry timetable")]
     monkeypatch.setattr(fast_index.lexical, "search", lexical_search)
     monkeypatch.setattr(fast_index.encoder, "encode", embed)
     with ThreadPoolExecutor(1, thread_name_prefix="bm25-pool") as pool:
@@ -284,7 +284,7 @@ def test_bm25_runs_on_the_pool_while_the_question_is_embedded(
             ("When did the bridge open?", "ferry timetable"), expected, strict=True
         ):
             started.clear()
-            assert pooled.search(question, 5) == hits
+            assert pooled.search(question, 5)[0] == hits
     assert overlapped == [True, True]
     assert all(name.startswith("bm25-pool") for name in ran_on) and len(ran_on) == 2
 

@@ -283,7 +283,9 @@ def test_large_indexes_use_hnsw_with_measured_recall(
     assert isinstance(hnsw, faiss_type) and hnsw.hnsw.efSearch == config.hnsw_ef_search
     assert isinstance(index.vectors, RescoredVectors) == (kept_as == "sq8")
     question = "How much did the harbour bridge cost?"
-    found = Retriever(index, RetrievalConfig(), Terms()).search(question, 3, "dense", rerank=False)
+    found, _ = Retriever(index, RetrievalConfig(), Terms()).search(
+        question, 3, "dense", rerank=False
+    )
     assert found[0].chunk.article_id == "harbour-bridge"
     query = fast_embedder.encode([question])[0]
     exact = (fast_embedder.encode([c.text for c in index.chunks]) @ query).tolist()
@@ -359,7 +361,7 @@ def test_opening_a_version_counts_no_terms(
     raw = {t: counted.idf(t) for t in Terms()(question)}
     assert weights == {term_key(t): w / sum(raw.values()) for t, w in raw.items()}
     analysed.clear()
-    hits = retriever.search(question, 5)
+    hits, _ = retriever.search(question, 5)
     assert analysed == [question]
     for hit in hits:
         for sentence in retriever.sentences(hit.chunk):
@@ -429,7 +431,7 @@ def test_a_versions_files_are_opened_not_read(
     assert isinstance(index.articles._lines, FileBytes)
     scores = index.lexical._retriever.scores  # type: ignore[attr-defined]
     assert all(isinstance(scores[name], np.memmap) for name in ("data", "indices", "indptr"))
-    found = Retriever(index, RetrievalConfig(), Terms()).search(
+    found, _ = Retriever(index, RetrievalConfig(), Terms()).search(
         "When was the International Space Station launched?", 3
     )
     assert found and "1998" in found[0].chunk.text  # and searches work on the mapped arrays

@@ -1,14 +1,14 @@
 """What HNSW's efSearch costs and buys on a built version: for each value, the dense
 search's recall against exact search, the answers, and their time.
 
-    python bench/ef_search.py DIR/index [--ef 1024 768 512] [--questions 1000]
+    python bench/archive/ef_search.py DIR/index [--ef 1024 768 512] [--questions 1000]
 
 DIR is a version `bench/scale_end_to_end.py --keep DIR` built (or any index above
 `faiss_flat_max`, so HNSW). For SQuAD v1.1 dev questions, one at a time and warm:
 recall@5 and @30 of the dense search (`retrieval_candidates` is 30) against an
 exact inner product over the version's float32 vectors, the share of answers that
 hold a gold answer, the share identical to the first value's answers, and the
-answer p50 / p99 and the HNSW search's p50. Writes bench/results/ef-search.json.
+answer p50 / p99 and the HNSW search's p50. Writes bench/archive/results/ef-search.json.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bot.settings import load_settings
 from index.layout import VERSIONS, read_pointer
 from index.vectors import EXACT_VECTORS
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"
 DEPTH = 30  # the dense candidates an answer asks for (retrieval_candidates)
 

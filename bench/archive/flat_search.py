@@ -1,12 +1,12 @@
 """What exact (flat) search costs per question as a version grows, to place
 `faiss_flat_max`: below it every search reads every vector.
 
-    python bench/flat_search.py [--sizes 25000 50000 100000 200000] [--queries 200]
+    python bench/archive/flat_search.py [--sizes 25000 50000 100000 200000] [--queries 200]
 
 One query at a time on one thread (as answers search, `search_threads = 1`), the
 30 best (`retrieval_candidates`) of N random unit vectors of the model's 384
 dimensions: the cost depends on N and the dimension, not on what the vectors
-mean. Writes bench/results/flat-search.json.
+mean. Writes bench/archive/results/flat-search.json.
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 SQuAD v1.1 dev (48 articles, 2,067 questions) with question vectors from the
 fp32 export and from an int8 copy of it, against the same fp32 index.
 
-    .venv/bin/python bench/int8.py
+    .venv/bin/python bench/archive/int8.py
 
 The rule (issue 7): int8 may serve only if its hit@5 stays within 0.5 points
-of fp32. Writes bench/results/int8.json.
+of fp32. Writes bench/archive/results/int8.json.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from bot.runtime import make_answerer, make_embedder, sync_from_sources
 from bot.settings import load_settings
 from index.store import ArticleIndex
 
-EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"
 
 

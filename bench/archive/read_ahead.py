@@ -8,7 +8,7 @@ read-ahead ("sequential") or a read at a time ("one_at_a_time"), "asks" a questi
 every few milliseconds: `--rows` random 4 KiB reads of the second. It reports each
 question's read time (p50, p90, p99) and how long the read-through took, for both
 ways and with none ("none", for as long), alternating. Run as root on Linux:
-`python bench/read_ahead.py --dir /path/on/the/data/disk`."""
+`python bench/archive/read_ahead.py --dir /path/on/the/data/disk`."""
 
 from __future__ import annotations
 

@@ -178,7 +178,7 @@ class Answerer:
         rerank: bool = True,
     ) -> tuple[list[Passage], np.ndarray]:
         """The passages for the question, and its vector."""
-        hits, vector = served.retriever.search_embedded(question, k, mode, rerank)
+        hits, vector = served.retriever.search(question, k, mode, rerank)
         articles = served.index.articles
         passages = [
             Passage(rank, hit.chunk, articles[hit.chunk.article_id], hit.cosine)

@@ -11,6 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from index.articles import Article, iter_url
+from index.fetch import Fetcher
+
 
 @dataclass(frozen=True)
 class Page:
@@ -100,3 +103,10 @@ def serve_pages(
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def load_url(url: str, fetcher: Fetcher) -> Article:
+    """The one article at `url`, as a build loads a source (index.articles.iter_url)."""
+    (article,) = iter_url(url, fetcher)
+    assert isinstance(article, Article)
+    return article
