@@ -194,7 +194,7 @@ def _check_source(name: str, source: str, get: Callable[[str], object]) -> Findi
 async def check_slack(settings: Settings) -> list[Finding]:
     """The bot token is valid and holds every scope the manifest asks for; the
     signing secret or app token that the chosen mode needs is set and valid."""
-    from bot.chat.slack_manifest import BOT_SCOPES
+    from bot.chat.slack.manifest import BOT_SCOPES
 
     if not _token(settings, "slack"):
         return [problem("slack: SLACK_BOT_TOKEN is not set")]
@@ -215,7 +215,7 @@ async def check_slack(settings: Settings) -> list[Finding]:
 
 def _slack_client(settings: Settings) -> object:
     """The app's own Web API client, without retries: a check says at once what fails."""
-    from bot.chat.slack_app import make_client
+    from bot.chat.slack.app import make_client
 
     return make_client(settings.model_copy(update={"slack_api_retries": 0}))
 
@@ -258,7 +258,7 @@ async def check_discord(settings: Settings) -> list[Finding]:
     """The token is valid and the application has the intents the settings use."""
     import discord
 
-    from bot.chat.discord_bot import apply_endpoints
+    from bot.chat.discord.client import apply_endpoints
 
     token = _token(settings, "discord")
     if not token:

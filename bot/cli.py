@@ -639,7 +639,7 @@ def discord_invite_url(
     ] = None,
 ) -> None:
     """Print the OAuth2 URL that invites the bot with exactly the access it needs."""
-    from bot.chat.discord_bot import invite_url
+    from bot.chat.discord.client import invite_url
 
     app_id = application_id or _settings(ctx).discord_application_id
     if app_id is None:
@@ -686,7 +686,7 @@ def slack_manifest(
     ] = None,
 ) -> None:
     """Print the Slack app manifest that matches this app (commands, events, scopes)."""
-    from bot.chat.slack_manifest import manifest_yaml
+    from bot.chat.slack.manifest import manifest_yaml
 
     if socket_mode and url:
         raise UsageError("--socket-mode and --url exclude each other")

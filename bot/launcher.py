@@ -54,7 +54,7 @@ def run_discord(settings: Settings) -> None:
     import aiohttp
     import discord
 
-    from bot.chat.discord_bot import create_discord_bot
+    from bot.chat.discord.client import create_discord_bot
 
     token = settings.discord_token.get_secret_value() if settings.discord_token else ""
     if not token:
@@ -140,7 +140,7 @@ async def _serve_slack(
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
     from slack_sdk.errors import SlackApiError
 
-    from bot.chat.slack_app import create_slack_app, make_client, with_granted_scopes
+    from bot.chat.slack.app import create_slack_app, make_client, with_granted_scopes
 
     try:
         auth = await make_client(settings).auth_test()

@@ -14,7 +14,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.chat.slack_manifest import BOT_SCOPES
+from bot.chat.slack.manifest import BOT_SCOPES
 from bot.check import verified_tls_or_local
 from bot.cli import main
 from index.embedding import Embedder

@@ -23,14 +23,12 @@ import pytest
 
 from bot.answer.values import Answer, Passage
 from bot.chat import messages
-from bot.chat.discord_bot import (
+from bot.chat.discord.client import ArticleBot, create_discord_bot, invite_url
+from bot.chat.discord.render import (
     EMBED_DESCRIPTION_LIMIT,
     EMBEDS_TOTAL_LIMIT,
     TEXT_LIMIT,
-    ArticleBot,
-    create_discord_bot,
     format_answer,
-    invite_url,
 )
 from bot.chat.service import ChatService
 from bot.chat.state import LastRebuilds

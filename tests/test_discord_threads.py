@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.discord_bot import ArticleBot, message_key
+from bot.chat.discord.client import ArticleBot
+from bot.chat.discord.keys import message_key
 from bot.chat.service import ChatService
 from bot.settings import Settings
 from tests.fakes.chat import chat_service, chat_settings, running, sources_with
@@ -131,7 +132,7 @@ def test_follow_ups_are_off_without_message_content(
     before the shared bot connects: only this client may answer.)"""
     assert not fake.connected
     without = settings.model_copy(update={"discord_message_content": False, "data_dir": tmp_path})
-    caplog.set_level("INFO", logger="bot.chat.discord_bot")
+    caplog.set_level("INFO", logger="bot.chat.discord.client")
     with started_bot(fake, service, without):
         answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH)))
         follow_up = mention(fake, FOLLOW_UP, at_bot=False, reply_to=answer)

@@ -558,7 +558,7 @@ def test_the_running_bot_answers_a_new_entry_without_a_restart(
 ) -> None:
     """The real Slack app on a chat service whose refresher runs every 0.3 s: a story
     added to the feed is answered by the same process, and /healthz shows the source."""
-    from bot.chat.slack_app import create_slack_app
+    from bot.chat.slack.app import create_slack_app
     from bot.refresher import Refresher
     from tests.fakes.background import AppServer
     from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack

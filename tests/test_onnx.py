@@ -234,8 +234,8 @@ BOTS_START = """
 import asyncio, json, sys
 from bot.settings import load_settings
 from bot.launcher import make_service
-from bot.chat.discord_bot import create_discord_bot
-from bot.chat.slack_app import create_slack_app
+from bot.chat.discord.client import create_discord_bot
+from bot.chat.slack.app import create_slack_app
 from bot.chat.state import open_state
 settings = load_settings()
 state = open_state(settings)

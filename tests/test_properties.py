@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 from bot.answer.core import Answerer
 from bot.answer.language import OTHERS
 from bot.answer.values import NOT_FOUND, Answer, not_english
-from bot.chat.discord_bot import EMBEDS_TOTAL_LIMIT, TEXT_LIMIT
-from bot.chat.discord_bot import format_answer as discord_format
-from bot.chat.slack_app import BLOCK_LIMIT, SECTION_LIMIT
-from bot.chat.slack_app import TEXT_LIMIT as SLACK_TEXT_LIMIT
-from bot.chat.slack_app import format_answer as slack_format
+from bot.chat.discord.render import EMBEDS_TOTAL_LIMIT, TEXT_LIMIT
+from bot.chat.discord.render import format_answer as discord_format
+from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT
+from bot.chat.slack.render import TEXT_LIMIT as SLACK_TEXT_LIMIT
+from bot.chat.slack.render import format_answer as slack_format
 from bot.errors import QuestionError
 from index.articles import make_article, normalise_text, parse_text
 from index.chunking import ChunkingConfig, chunk_article, sentence_offsets, sentence_spans

@@ -28,15 +28,9 @@ from slack_sdk.signature import SignatureVerifier
 from bot.answer.values import Answer, Passage
 from bot.chat import messages
 from bot.chat.service import ChatService
-from bot.chat.slack_app import (
-    BLOCK_LIMIT,
-    HISTORY_SCOPES,
-    SECTION_LIMIT,
-    TEXT_LIMIT,
-    create_slack_app,
-    source_blocks,
-    with_granted_scopes,
-)
+from bot.chat.slack.app import create_slack_app, with_granted_scopes
+from bot.chat.slack.manifest import HISTORY_SCOPES
+from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, source_blocks
 from bot.cli import main
 from bot.launcher import socket_mode_connected, start_ops
 from bot.settings import Settings, bundled_dir
@@ -807,7 +801,7 @@ def test_a_full_queue_tells_the_asker_the_bot_is_busy(
 def test_mention_markup_is_stripped_in_linear_time() -> None:
     """`[^>]*` after each `<@U1|` rescanned to the end: 40k characters took 1.8 s on the
     event loop. 400k would take minutes; linear, it takes milliseconds."""
-    code = "from bot.chat.slack_app import MENTION; print(len(MENTION.sub(' ', '<@U1|' * 80_000)))"
+    code = "from bot.chat.slack.app import MENTION; print(len(MENTION.sub(' ', '<@U1|' * 80_000)))"
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
@@ -815,7 +809,7 @@ def test_mention_markup_is_stripped_in_linear_time() -> None:
 
 
 def test_mentions_are_removed_from_questions() -> None:
-    from bot.chat.slack_app import MENTION
+    from bot.chat.slack.app import MENTION
 
     text = f"<@{BOT_USER_ID}> when was <@W12AB|someone> the <#C1|general> launch? <@U9|a&lt;b>"
     assert MENTION.sub(" ", text).split() == ["when", "was", "the", "<#C1|general>", "launch?"]
@@ -1105,7 +1099,7 @@ def test_manifest_matches_the_app(fake: FakeSlack, app_url: str) -> None:
     listener takes (checked too, so this can fail)."""
     import yaml
 
-    from bot.chat.slack_manifest import manifest_yaml
+    from bot.chat.slack.manifest import manifest_yaml
 
     text = (bundled_dir() / "slack-manifest.yml").read_text()
     assert text == manifest_yaml(), "run: articlebot slack manifest > config/slack-manifest.yml"
@@ -1233,7 +1227,7 @@ def test_slack_api_retries_sets_how_often_a_call_is_retried(
     """With slack_api_retries = 1, one 500 is retried and answered; two give up."""
     from slack_sdk.errors import SlackApiError
 
-    from bot.chat.slack_app import make_client
+    from bot.chat.slack.app import make_client
 
     client = make_client(slack_settings.model_copy(update={"slack_api_retries": 1}))
 

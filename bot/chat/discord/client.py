@@ -14,15 +14,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from dataclasses import dataclass, field
 
 import discord
 import yarl
 from discord import app_commands
 
 from bot.answer.followup import Conversation
-from bot.answer.values import Answer, Passage, shorten
+from bot.answer.values import Answer, shorten
 from bot.chat import messages
+from bot.chat.discord.commands import (
+    ServerCheckedTree,
+    VoteButton,
+    register_commands,
+    send_private,
+    vote_buttons,
+)
+from bot.chat.discord.keys import conversation_keys, home_channel_id, message_key, thread_key
+from bot.chat.discord.render import HOW_TO_ASK, NO_MENTIONS, format_answer, on_last
 from bot.chat.service import ChatService, Outcome
 from bot.chat.service import Reply as ServiceReply
 from bot.chat.threads import looks_like_question, unasked_answer
@@ -30,14 +38,6 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-TEXT_LIMIT = 2000
-EMBED_DESCRIPTION_LIMIT = 4096
-EMBED_TITLE_LIMIT = 256
-EMBEDS_TOTAL_LIMIT = 6000
-EMBEDS_PER_MESSAGE = 10
-QUOTE_CHARS = 600
-HOW_TO_ASK = messages.how_to_ask("/ask question: What happened?")
-NO_MENTIONS = discord.AllowedMentions.none()
 # What the bot needs in a channel: read it, answer there and in threads, open a thread
 # on a question in an answer channel, embed sources, and see the message it replies to.
 PERMISSIONS = discord.Permissions(
@@ -52,14 +52,6 @@ SCOPES = ("bot", "applications.commands")
 THREAD_NAME_LIMIT = 100
 
 
-@dataclass
-class Reply:
-    """One Discord message: text and embeds within the platform's limits."""
-
-    content: str = ""
-    embeds: list[discord.Embed] = field(default_factory=list)
-
-
 def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
 
@@ -71,141 +63,6 @@ def apply_endpoints(settings: Settings) -> None:
         discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
     if settings.discord_gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
-
-
-def safe_text(text: str) -> str:
-    """Article or user text shown by the bot as written: its markdown (masked links,
-    spoilers, headings, emphasis) escaped, and mentions defused even before
-    allowed_mentions (which stops the pings) is applied. Bare URLs stay links."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Pieces of at most `limit` characters, cut at paragraph, line or word breaks."""
-    pieces = []
-    while len(text) > limit:
-        window = text[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-        cut = cut if cut > limit // 2 else limit
-        pieces.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        pieces.append(text)
-    return pieces
-
-
-def source_embed(n: int, passage: Passage) -> discord.Embed:
-    article = passage.article
-    url = article.source if article.source.startswith(("http://", "https://")) else None
-    quote = passage.quote(QUOTE_CHARS)
-    embed = discord.Embed(
-        title=shorten(f"[{n}] {safe_text(article.title)}", EMBED_TITLE_LIMIT),
-        url=url,
-        description=shorten(f"> {safe_text(quote)}", EMBED_DESCRIPTION_LIMIT),
-    )
-    footer = " · ".join(filter(None, [article.published, f"score {passage.score:.2f}"]))
-    embed.set_footer(text=footer)
-    return embed
-
-
-def format_answer(answer: Answer) -> list[Reply]:
-    """The short answer first, then one embed per source, split over as many
-    messages as Discord's limits need."""
-    notes = "".join(f"-# {safe_text(note)}\n" for note in answer.notes)
-    if answer.abstained:
-        text = f"{notes}{safe_text(answer.text)} {messages.NOT_FOUND_HINT}"
-        return [Reply(shorten(text, TEXT_LIMIT))]
-    replies = [Reply(piece) for piece in split_text(notes + answer.marked("**", safe_text))]
-    batches: list[list[discord.Embed]] = [[]]
-    for n, passage in enumerate(answer.sources, 1):
-        embed, batch = source_embed(n, passage), batches[-1]
-        if (
-            len(batch) == EMBEDS_PER_MESSAGE
-            or sum(map(len, batch)) + len(embed) > EMBEDS_TOTAL_LIMIT
-        ):
-            batches.append(batch := [])
-        batch.append(embed)
-    replies[-1].embeds = batches[0]
-    return replies + [Reply(embeds=batch) for batch in batches[1:]]
-
-
-class VoteButton(
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"articlebot:vote:(?P<answer_id>[0-9a-f]{32}):(?P<helpful>[01])",
-):
-    """Helpful or Not helpful under an answer. The custom id carries the answer's id,
-    so a button keeps working after the bot restarts (add_dynamic_items)."""
-
-    def __init__(self, answer_id: str, helpful: bool) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Helpful" if helpful else "Not helpful",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"articlebot:vote:{answer_id}:{int(helpful)}",
-            )
-        )
-        self.answer_id, self.helpful = answer_id, helpful
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
-    ) -> VoteButton:
-        return cls(match["answer_id"], match["helpful"] == "1")
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        bot = interaction.client
-        assert isinstance(bot, ArticleBot)
-        stored = await asyncio.to_thread(
-            bot.feedback.vote,
-            self.answer_id,
-            user_id=str(interaction.user.id),
-            helpful=self.helpful,
-        )
-        await send_private(
-            interaction, messages.THANKS_FOR_VOTE if stored else messages.VOTE_TOO_LATE
-        )
-
-
-def thread_key(channel_id: int) -> str:
-    return f"discord:thread:{channel_id}"
-
-
-def message_key(message_id: int) -> str:
-    return f"discord:message:{message_id}"
-
-
-def conversation_keys(message: discord.Message) -> list[str]:
-    """Where a message may continue a conversation: the thread it is in, the message
-    it replies to."""
-    keys = [thread_key(message.channel.id)]
-    if message.reference and message.reference.message_id:
-        keys.append(message_key(message.reference.message_id))
-    return keys
-
-
-def home_channel_id(channel: object, fallback: int | None = None) -> int | None:
-    """The channel a message or command counts as in, for the allowlist, the collection
-    and the feedback record: a thread's parent; `fallback` when the channel is unknown."""
-    if isinstance(channel, discord.Thread):
-        return channel.parent_id
-    return getattr(channel, "id", fallback)
-
-
-def asked_in(interaction: discord.Interaction) -> int | None:
-    """The channel a command counts as used in (home_channel_id)."""
-    return home_channel_id(interaction.channel, interaction.channel_id)
-
-
-def vote_buttons(answer_id: str) -> discord.ui.View:
-    view = discord.ui.View(timeout=None)
-    view.add_item(VoteButton(answer_id, helpful=True))
-    view.add_item(VoteButton(answer_id, helpful=False))
-    return view
-
-
-def on_last(pieces: list[Reply], view: discord.ui.View) -> list[discord.ui.View]:
-    """The view for each message of an answer: only its last message carries it."""
-    return [discord.utils.MISSING] * (len(pieces) - 1) + [view]
 
 
 class ArticleBot(discord.Client):
@@ -429,110 +286,6 @@ class ArticleBot(discord.Client):
     ) -> None:
         log.error("slash command failed", exc_info=error)
         await send_private(interaction, messages.SORRY)
-
-
-class ServerCheckedTree(app_commands.CommandTree):
-    """Every slash command is refused in a server the bot is not allowed in."""
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        bot = self.client
-        assert isinstance(bot, ArticleBot)
-        if bot.allowed_guild(interaction.guild_id):
-            return True
-        await send_private(interaction, messages.NOT_THIS_SERVER)
-        return False
-
-
-PUBLIC_THINKING = "public_thinking"  # in Interaction.extras: a public defer not yet filled
-
-
-async def defer(interaction: discord.Interaction, private: bool) -> None:
-    """Show "thinking…" in the visibility the answer will have. Discord gives the first
-    follow-up that visibility whatever it asks for, so a public one is remembered."""
-    await interaction.response.defer(thinking=True, ephemeral=private)
-    interaction.extras[PUBLIC_THINKING] = not private
-
-
-async def send_private(interaction: discord.Interaction, text: str) -> None:
-    """An ephemeral note, as the first response or as a follow-up. After a public
-    defer, the public "thinking" message is deleted first: a follow-up would fill it
-    and be seen by everyone."""
-    if not interaction.response.is_done():
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-        return
-    if interaction.extras.pop(PUBLIC_THINKING, False):
-        await interaction.delete_original_response()
-    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-
-def is_admin(interaction: discord.Interaction, admin_roles: list[int]) -> bool:
-    """Manage Server (as Discord resolved it for this interaction), or a configured role."""
-    member = interaction.user
-    if interaction.guild_id is None or not isinstance(member, discord.Member):
-        return False
-    return interaction.permissions.manage_guild or any(r.id in admin_roles for r in member.roles)
-
-
-def register_commands(bot: ArticleBot) -> None:
-    service, settings = bot.service, bot.settings
-
-    @bot.tree.command(name="ask", description="Ask a question about the articles")
-    @app_commands.describe(question="Your question", private="Only you see the answer")
-    async def ask(interaction: discord.Interaction, question: str, private: bool = False) -> None:
-        channel_id = asked_in(interaction)
-        allowed = bot.allowed_channel(channel_id, interaction.guild_id is not None)
-        user = f"discord:{interaction.user.id}"
-        refusal = await service.admit(user, f"discord-channel:{interaction.channel_id}", allowed)
-        if refusal is not None:
-            await send_private(interaction, refusal.text)
-            return
-        await defer(interaction, private)
-        collection = settings.collection_of(channel_id)
-        reply = await service.reply(question, HOW_TO_ASK, collection=collection)
-        if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
-            await send_private(interaction, reply.text)
-            return
-        pieces = format_answer(reply.answer)
-        views = on_last(
-            pieces, await bot.vote_view(reply.answer, interaction.user.id, interaction.channel)
-        )
-        for piece, view in zip(pieces, views, strict=True):
-            await interaction.followup.send(
-                piece.content or discord.utils.MISSING,
-                embeds=piece.embeds,
-                ephemeral=private,
-                allowed_mentions=NO_MENTIONS,
-                view=view,
-            )
-            interaction.extras[PUBLIC_THINKING] = False
-
-    @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
-    async def reindex(interaction: discord.Interaction) -> None:
-        if not is_admin(interaction, settings.discord_admin_role_ids):
-            await send_private(interaction, messages.only_admins("server managers"))
-            return
-        collection = settings.collection_of(asked_in(interaction))
-        if refusal := await service.claim_reindex(collection):
-            await send_private(interaction, refusal)
-            return
-        text = await service.reindex_text(
-            "-", safe_text, collection, started=lambda: defer(interaction, private=True)
-        )
-        await interaction.followup.send(shorten(text, TEXT_LIMIT), ephemeral=True)
-
-    @bot.tree.command(name="sources", description="List the indexed articles")
-    async def sources(interaction: discord.Interaction) -> None:
-        if not bot.allowed_channel(asked_in(interaction), interaction.guild_id is not None):
-            await send_private(interaction, messages.NOT_THIS_CHANNEL)
-            return
-        collection = settings.collection_of(asked_in(interaction))
-        text = await service.sources_text_for(
-            f"discord:{interaction.user.id}", "-", safe_text, collection
-        )
-        pieces = split_text(text, TEXT_LIMIT)
-        await interaction.response.send_message(pieces[0], ephemeral=True)
-        for piece in pieces[1:]:
-            await interaction.followup.send(piece, ephemeral=True)
 
 
 def create_discord_bot(service: ChatService, settings: Settings, **options: object) -> ArticleBot:

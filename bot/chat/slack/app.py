@@ -24,112 +24,28 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answer.values import Answer, shorten
+from bot.answer.values import shorten
 from bot.chat import messages
 from bot.chat.service import ChatService, Outcome, Reply
-from bot.chat.slack_manifest import HISTORY_SCOPES
+from bot.chat.slack.manifest import HISTORY_SCOPES
+from bot.chat.slack.render import (
+    HELPFUL,
+    HOW_TO_ASK,
+    NOT_HELPFUL,
+    SECTION_LIMIT,
+    escape,
+    format_answer,
+    section,
+    voted_answer_ids,
+)
 from bot.chat.threads import looks_like_question, unasked_answer
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SECTION_LIMIT = 3000
-CONTEXT_LIMIT = 3000
-BLOCK_LIMIT = 50
-TEXT_LIMIT = 40_000
-QUOTE_CHARS = 600
-MAX_SOURCES = 10
-HOW_TO_ASK = messages.how_to_ask("/ask What happened?")
-HELPFUL, NOT_HELPFUL = "feedback_helpful", "feedback_not_helpful"
 # A user mention, `<@U123>` or `<@U123|name>`. The label cannot hold `<` or `>` (Slack
 # escapes them), and excluding both keeps the match linear on hostile text.
 MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
-
-
-def escape(text: str) -> str:
-    """Slack's three control characters, so article or user text can't ping anyone."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def link_target(url: str) -> str:
-    """A URL as the target of a `<url|text>` link: `|`, `<` and `>` percent-encoded,
-    so none of the URL can end the link early or take over its text."""
-    encoded = url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
-    return encoded.replace("&", "&amp;")
-
-
-def mrkdwn(text: str) -> dict:
-    """A text object that Slack shows as written: `verbatim` stops it from turning
-    names, channels and URLs in article or user text into links or mentions."""
-    return {"type": "mrkdwn", "text": text, "verbatim": True}
-
-
-def section(text: str) -> dict:
-    return {"type": "section", "text": mrkdwn(shorten(text, SECTION_LIMIT))}
-
-
-def feedback_buttons(answer_id: str) -> dict:
-    return {
-        "type": "actions",
-        "block_id": "feedback",
-        "elements": [
-            {
-                "type": "button",
-                "action_id": HELPFUL,
-                "value": answer_id,
-                "text": {"type": "plain_text", "text": "Helpful"},
-            },
-            {
-                "type": "button",
-                "action_id": NOT_HELPFUL,
-                "value": answer_id,
-                "text": {"type": "plain_text", "text": "Not helpful"},
-            },
-        ],
-    }
-
-
-def voted_answer_ids(blocks: list[dict]) -> list[str]:
-    """The answer ids the feedback buttons of a message's blocks vote on."""
-    return [
-        str(element.get("value"))
-        for block in blocks
-        if block.get("block_id") == "feedback"
-        for element in block.get("elements") or []
-    ]
-
-
-def source_blocks(n: int, answer: Answer) -> list[dict]:
-    passage = answer.sources[n - 1]
-    article = passage.article
-    title = escape(article.title)
-    if article.source.startswith(("http://", "https://")):
-        title = f"<{link_target(article.source)}|{title}>"
-    meta = " · ".join(
-        filter(None, [f"*[{n}] {title}*", article.published, f"score {passage.score:.2f}"])
-    )
-    quote = escape(passage.quote(QUOTE_CHARS))
-    return [
-        {"type": "context", "elements": [mrkdwn(shorten(meta, CONTEXT_LIMIT))]},
-        section(f"> {quote}"),
-    ]
-
-
-def format_answer(answer: Answer, answer_id: str) -> tuple[str, list[dict]]:
-    """(fallback text, blocks): the short answer, then each source, then the buttons,
-    all within Slack's limits."""
-    notes = "".join(f"_{escape(note)}_\n" for note in answer.notes)
-    if answer.abstained:
-        text = shorten(f"{notes}{escape(answer.text)} {messages.NOT_FOUND_HINT}", SECTION_LIMIT)
-        return text, [section(text), feedback_buttons(answer_id)]
-    text = notes + answer.marked("*", escape)
-    blocks = [section(text)]
-    room = (BLOCK_LIMIT - 2) // 2  # the answer and the buttons take two
-    for n in range(1, min(len(answer.sources), room, MAX_SOURCES) + 1):
-        blocks += source_blocks(n, answer)
-    blocks.append(feedback_buttons(answer_id))
-    titles = "; ".join(escape(s.article.title) for s in answer.sources)
-    return shorten(f"{text}\nSources: {titles}", TEXT_LIMIT), blocks
 
 
 def make_client(settings: Settings) -> AsyncWebClient:

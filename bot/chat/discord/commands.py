@@ -1,0 +1,175 @@
+"""The slash commands (`/ask`, `/reindex`, `/sources`), the Helpful / Not helpful
+buttons under each answer, and the steps every interaction shares (defer, a private
+note, who is an admin)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import TYPE_CHECKING, cast
+
+import discord
+from discord import app_commands
+
+from bot.answer.values import shorten
+from bot.chat import messages
+from bot.chat.discord.keys import asked_in
+from bot.chat.discord.render import (
+    HOW_TO_ASK,
+    NO_MENTIONS,
+    TEXT_LIMIT,
+    format_answer,
+    on_last,
+    safe_text,
+    split_text,
+)
+from bot.chat.service import Outcome
+
+if TYPE_CHECKING:
+    from bot.chat.discord.client import ArticleBot
+
+
+class VoteButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"articlebot:vote:(?P<answer_id>[0-9a-f]{32}):(?P<helpful>[01])",
+):
+    """Helpful or Not helpful under an answer. The custom id carries the answer's id,
+    so a button keeps working after the bot restarts (add_dynamic_items)."""
+
+    def __init__(self, answer_id: str, helpful: bool) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Helpful" if helpful else "Not helpful",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"articlebot:vote:{answer_id}:{int(helpful)}",
+            )
+        )
+        self.answer_id, self.helpful = answer_id, helpful
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> VoteButton:
+        return cls(match["answer_id"], match["helpful"] == "1")
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        bot = cast("ArticleBot", interaction.client)  # the client that registered the button
+        stored = await asyncio.to_thread(
+            bot.feedback.vote,
+            self.answer_id,
+            user_id=str(interaction.user.id),
+            helpful=self.helpful,
+        )
+        await send_private(
+            interaction, messages.THANKS_FOR_VOTE if stored else messages.VOTE_TOO_LATE
+        )
+
+
+def vote_buttons(answer_id: str) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(VoteButton(answer_id, helpful=True))
+    view.add_item(VoteButton(answer_id, helpful=False))
+    return view
+
+
+class ServerCheckedTree(app_commands.CommandTree):
+    """Every slash command is refused in a server the bot is not allowed in."""
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        bot = cast("ArticleBot", self.client)  # the client this tree was made for
+        if bot.allowed_guild(interaction.guild_id):
+            return True
+        await send_private(interaction, messages.NOT_THIS_SERVER)
+        return False
+
+
+PUBLIC_THINKING = "public_thinking"  # in Interaction.extras: a public defer not yet filled
+
+
+async def defer(interaction: discord.Interaction, private: bool) -> None:
+    """Show "thinking…" in the visibility the answer will have. Discord gives the first
+    follow-up that visibility whatever it asks for, so a public one is remembered."""
+    await interaction.response.defer(thinking=True, ephemeral=private)
+    interaction.extras[PUBLIC_THINKING] = not private
+
+
+async def send_private(interaction: discord.Interaction, text: str) -> None:
+    """An ephemeral note, as the first response or as a follow-up. After a public
+    defer, the public "thinking" message is deleted first: a follow-up would fill it
+    and be seen by everyone."""
+    if not interaction.response.is_done():
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return
+    if interaction.extras.pop(PUBLIC_THINKING, False):
+        await interaction.delete_original_response()
+    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+def is_admin(interaction: discord.Interaction, admin_roles: list[int]) -> bool:
+    """Manage Server (as Discord resolved it for this interaction), or a configured role."""
+    member = interaction.user
+    if interaction.guild_id is None or not isinstance(member, discord.Member):
+        return False
+    return interaction.permissions.manage_guild or any(r.id in admin_roles for r in member.roles)
+
+
+def register_commands(bot: ArticleBot) -> None:
+    service, settings = bot.service, bot.settings
+
+    @bot.tree.command(name="ask", description="Ask a question about the articles")
+    @app_commands.describe(question="Your question", private="Only you see the answer")
+    async def ask(interaction: discord.Interaction, question: str, private: bool = False) -> None:
+        channel_id = asked_in(interaction)
+        allowed = bot.allowed_channel(channel_id, interaction.guild_id is not None)
+        user = f"discord:{interaction.user.id}"
+        refusal = await service.admit(user, f"discord-channel:{interaction.channel_id}", allowed)
+        if refusal is not None:
+            await send_private(interaction, refusal.text)
+            return
+        await defer(interaction, private)
+        collection = settings.collection_of(channel_id)
+        reply = await service.reply(question, HOW_TO_ASK, collection=collection)
+        if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
+            await send_private(interaction, reply.text)
+            return
+        pieces = format_answer(reply.answer)
+        views = on_last(
+            pieces, await bot.vote_view(reply.answer, interaction.user.id, interaction.channel)
+        )
+        for piece, view in zip(pieces, views, strict=True):
+            await interaction.followup.send(
+                piece.content or discord.utils.MISSING,
+                embeds=piece.embeds,
+                ephemeral=private,
+                allowed_mentions=NO_MENTIONS,
+                view=view,
+            )
+            interaction.extras[PUBLIC_THINKING] = False
+
+    @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
+    async def reindex(interaction: discord.Interaction) -> None:
+        if not is_admin(interaction, settings.discord_admin_role_ids):
+            await send_private(interaction, messages.only_admins("server managers"))
+            return
+        collection = settings.collection_of(asked_in(interaction))
+        if refusal := await service.claim_reindex(collection):
+            await send_private(interaction, refusal)
+            return
+        text = await service.reindex_text(
+            "-", safe_text, collection, started=lambda: defer(interaction, private=True)
+        )
+        await interaction.followup.send(shorten(text, TEXT_LIMIT), ephemeral=True)
+
+    @bot.tree.command(name="sources", description="List the indexed articles")
+    async def sources(interaction: discord.Interaction) -> None:
+        if not bot.allowed_channel(asked_in(interaction), interaction.guild_id is not None):
+            await send_private(interaction, messages.NOT_THIS_CHANNEL)
+            return
+        collection = settings.collection_of(asked_in(interaction))
+        text = await service.sources_text_for(
+            f"discord:{interaction.user.id}", "-", safe_text, collection
+        )
+        pieces = split_text(text, TEXT_LIMIT)
+        await interaction.response.send_message(pieces[0], ephemeral=True)
+        for piece in pieces[1:]:
+            await interaction.followup.send(piece, ephemeral=True)

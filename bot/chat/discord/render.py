@@ -1,0 +1,90 @@
+"""How an answer looks on Discord: the short answer, then one embed per source, split
+over as many messages as Discord's limits need, with article and user text shown as
+written (markdown escaped, mentions defused)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import discord
+
+from bot.answer.values import Answer, Passage, shorten
+from bot.chat import messages
+
+TEXT_LIMIT = 2000
+EMBED_DESCRIPTION_LIMIT = 4096
+EMBED_TITLE_LIMIT = 256
+EMBEDS_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+QUOTE_CHARS = 600
+HOW_TO_ASK = messages.how_to_ask("/ask question: What happened?")
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+@dataclass
+class Reply:
+    """One Discord message: text and embeds within the platform's limits."""
+
+    content: str = ""
+    embeds: list[discord.Embed] = field(default_factory=list)
+
+
+def safe_text(text: str) -> str:
+    """Article or user text shown by the bot as written: its markdown (masked links,
+    spoilers, headings, emphasis) escaped, and mentions defused even before
+    allowed_mentions (which stops the pings) is applied. Bare URLs stay links."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Pieces of at most `limit` characters, cut at paragraph, line or word breaks."""
+    pieces = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        cut = cut if cut > limit // 2 else limit
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def source_embed(n: int, passage: Passage) -> discord.Embed:
+    article = passage.article
+    url = article.source if article.source.startswith(("http://", "https://")) else None
+    quote = passage.quote(QUOTE_CHARS)
+    embed = discord.Embed(
+        title=shorten(f"[{n}] {safe_text(article.title)}", EMBED_TITLE_LIMIT),
+        url=url,
+        description=shorten(f"> {safe_text(quote)}", EMBED_DESCRIPTION_LIMIT),
+    )
+    footer = " · ".join(filter(None, [article.published, f"score {passage.score:.2f}"]))
+    embed.set_footer(text=footer)
+    return embed
+
+
+def format_answer(answer: Answer) -> list[Reply]:
+    """The short answer first, then one embed per source, split over as many
+    messages as Discord's limits need."""
+    notes = "".join(f"-# {safe_text(note)}\n" for note in answer.notes)
+    if answer.abstained:
+        text = f"{notes}{safe_text(answer.text)} {messages.NOT_FOUND_HINT}"
+        return [Reply(shorten(text, TEXT_LIMIT))]
+    replies = [Reply(piece) for piece in split_text(notes + answer.marked("**", safe_text))]
+    batches: list[list[discord.Embed]] = [[]]
+    for n, passage in enumerate(answer.sources, 1):
+        embed, batch = source_embed(n, passage), batches[-1]
+        if (
+            len(batch) == EMBEDS_PER_MESSAGE
+            or sum(map(len, batch)) + len(embed) > EMBEDS_TOTAL_LIMIT
+        ):
+            batches.append(batch := [])
+        batch.append(embed)
+    replies[-1].embeds = batches[0]
+    return replies + [Reply(embeds=batch) for batch in batches[1:]]
+
+
+def on_last(pieces: list[Reply], view: discord.ui.View) -> list[discord.ui.View]:
+    """The view for each message of an answer: only its last message carries it."""
+    return [discord.utils.MISSING] * (len(pieces) - 1) + [view]
