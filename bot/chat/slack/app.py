@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import BoltResponse
@@ -86,7 +87,6 @@ def with_granted_scopes(settings: Settings, granted: str | None) -> Settings:
 
 def create_slack_app(service: ChatService, settings: Settings) -> AsyncApp:
     """The Bolt app, not started."""
-    feedback = service.state.feedback
     secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
@@ -95,14 +95,53 @@ def create_slack_app(service: ChatService, settings: Settings) -> AsyncApp:
     app = AsyncApp(
         client=make_client(settings), signing_secret=secret, ignoring_self_events_enabled=False
     )
-    events = service.state.events
+    register_listeners(app, SlackChat(service, settings))
+    return app
 
-    def allowed(channel: str | None, channel_type: str | None = None) -> bool:
-        allowlist = settings.slack_channel_allowlist
+
+def register_listeners(app: AsyncApp, chat: SlackChat) -> None:
+    """Every listener of the app, each finding `chat` in its Bolt context."""
+
+    async def provide_chat(context: AsyncBoltContext, next_: Any) -> BoltResponse | None:
+        context[CHAT] = chat
+        return await next_()
+
+    app.middleware(provide_chat)
+    app.middleware(answer_each_event_once)
+    app.command("/ask")(ask)
+    app.command("/reindex")(reindex)
+    app.command("/sources")(sources)
+    app.event("app_mention")(on_mention)
+    app.event("message")(on_message)
+    app.action(HELPFUL)(on_vote)
+    app.action(NOT_HELPFUL)(on_vote)
+
+
+CHAT = "articlebot_chat"  # where each listener finds the SlackChat in its context
+
+
+@dataclass(frozen=True)
+class SlackChat:
+    """What every listener works with: the chat service and the settings."""
+
+    service: ChatService
+    settings: Settings
+
+    @staticmethod
+    def of(context: AsyncBoltContext) -> SlackChat:
+        return context[CHAT]
+
+    def allowed(self, channel: str | None, channel_type: str | None = None) -> bool:
+        allowlist = self.settings.slack_channel_allowlist
         return channel_type == "im" or not allowlist or channel in allowlist
 
+    def command_allowed(self, command: dict) -> bool:
+        # a DM's id starts with D; its channel_name is only a display name
+        channel_type = "im" if command.get("channel_id", "").startswith("D") else None
+        return self.allowed(command.get("channel_id"), channel_type)
+
     async def render(
-        reply: Reply, user_id: str, channel: str, thread: str = ""
+        self, reply: Reply, user_id: str, channel: str, thread: str = ""
     ) -> tuple[str, list[dict]]:
         """(fallback text, blocks) for what the shared ask flow gave; an answer is
         recorded, with where it was asked, for the feedback buttons (in a thread:
@@ -110,164 +149,174 @@ def create_slack_app(service: ChatService, settings: Settings) -> AsyncApp:
         if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
             return reply.text, [section(reply.text)]
         answer_id = await asyncio.to_thread(
-            feedback.record_answer,
+            self.service.state.feedback.record_answer,
             reply.answer,
             platform="slack",
             user_id=user_id,
             channel=channel,
             thread=thread,
-            collection=settings.collection_of(channel),
+            collection=self.settings.collection_of(channel),
         )
         return format_answer(reply.answer, answer_id)
 
-    def thread_key(channel: str, thread_ts: str) -> str:
-        return f"slack:{channel}:{thread_ts}"
 
-    def posted_key(answer_id: str) -> str:
-        return f"slack-answer:{answer_id}"
+def thread_key(channel: str, thread_ts: str) -> str:
+    return f"slack:{channel}:{thread_ts}"
 
-    @app.middleware
-    async def answer_each_event_once(body: dict, next_: Any) -> BoltResponse | None:
-        event_id = body.get("event_id")
-        an_event = body.get("type") == "event_callback" and event_id
-        if an_event and not await asyncio.to_thread(events.first_time, event_id):
-            log.info("skipping retried event %s", event_id)
-            return BoltResponse(status=200, body="")  # acked, and no second answer
-        return await next_()
 
-    def command_allowed(command: dict) -> bool:
-        # a DM's id starts with D; its channel_name is only a display name
-        channel_type = "im" if command.get("channel_id", "").startswith("D") else None
-        return allowed(command.get("channel_id"), channel_type)
+def posted_key(answer_id: str) -> str:
+    return f"slack-answer:{answer_id}"
 
-    @app.command("/ask")
-    async def ask(ack: Any, command: dict, respond: AsyncRespond) -> None:
-        await ack()
-        if not command_allowed(command):
-            await respond(text=messages.NOT_THIS_CHANNEL, response_type="ephemeral")
-            return
-        user, channel = command["user_id"], command.get("channel_id", "")
-        reply = await service.ask(
-            command.get("text", ""),
-            f"slack:{user}",
-            f"slack-channel:{channel}",
-            HOW_TO_ASK,
-            collection=settings.collection_of(channel),
-        )
-        if reply.outcome is Outcome.FAILED:
-            await respond(text=reply.text, response_type="ephemeral")
-            return
-        text, blocks = await render(reply, user, channel)
-        visibility = "ephemeral" if settings.slack_ephemeral_answers else "in_channel"
-        if visibility == "in_channel" and settings.thread_followups and reply.answer is not None:
-            # response_url gives no timestamp: the thread is known when Slack shows the
-            # bot its own message (to whichever replica), so the answer waits for it there
-            await service.remember([posted_key(voted_answer_ids(blocks)[0])], reply.answer)
-        await respond(text=text, blocks=blocks, response_type=visibility, replace_original=False)
 
-    async def follow_own_answer(event: dict, context: AsyncBoltContext) -> None:
-        """Slack shows the bot the /ask answer it posted in a channel: its thread is
-        now one the bot answered in."""
-        if event.get("bot_id") != context.bot_id or event.get("thread_ts"):
-            return
-        ids = voted_answer_ids(event.get("blocks") or [])
-        conversation = await service.conversation([posted_key(i) for i in ids])
-        if conversation is not None:
-            await service.keep(thread_key(event.get("channel", ""), event["ts"]), conversation)
+async def answer_each_event_once(
+    body: dict, context: AsyncBoltContext, next_: Any
+) -> BoltResponse | None:
+    event_id = body.get("event_id")
+    an_event = body.get("type") == "event_callback" and event_id
+    events = SlackChat.of(context).service.state.events
+    if an_event and not await asyncio.to_thread(events.first_time, event_id):
+        log.info("skipping retried event %s", event_id)
+        return BoltResponse(status=200, body="")  # acked, and no second answer
+    return await next_()
 
-    async def answer_event(event: dict, say: AsyncSay, unasked: bool = False) -> None:
-        """Answer a message in its thread, read with the thread's earlier questions when
-        the bot answered there before. `unasked`: a message in an answer channel, which
-        gets nothing but an answer (silent_abstain: not even "not in the articles")."""
-        if event.get("bot_id") or event.get("subtype"):
-            return  # never answer bots (this one included), edits or joins
-        channel, channel_type = event.get("channel", ""), event.get("channel_type")
-        if not allowed(channel, channel_type):
-            return
-        thread = event.get("thread_ts") or event["ts"]
-        followed = settings.thread_followups and channel_type != "im"
-        conversation = await service.conversation([thread_key(channel, thread)])
-        user = event.get("user", "")
-        reply = await service.ask(
-            MENTION.sub(" ", event.get("text", "")),
-            f"slack:{user}",
-            f"slack-channel:{channel}",
-            HOW_TO_ASK,
-            conversation if followed else None,
-            settings.collection_of(channel),
-        )
-        if unasked and not unasked_answer(reply.answer, settings.answer_channel_silent_abstain):
-            return
-        if reply.outcome is Outcome.FAILED:
-            await say(text=reply.text, thread_ts=thread)
-            return
-        text, blocks = await render(reply, user, channel, thread)
-        if followed and reply.answer is not None:  # before it shows: a quick follow-up counts
-            await service.remember([thread_key(channel, thread)], reply.answer)
-        await say(text=text, blocks=blocks, thread_ts=thread)
 
-    @app.event("app_mention")
-    async def on_mention(event: dict, say: AsyncSay) -> None:
-        await answer_event(event, say)
+async def ask(ack: Any, command: dict, respond: AsyncRespond, context: AsyncBoltContext) -> None:
+    await ack()
+    chat = SlackChat.of(context)
+    service, settings = chat.service, chat.settings
+    if not chat.command_allowed(command):
+        await respond(text=messages.NOT_THIS_CHANNEL, response_type="ephemeral")
+        return
+    user, channel = command["user_id"], command.get("channel_id", "")
+    reply = await service.ask(
+        command.get("text", ""),
+        f"slack:{user}",
+        f"slack-channel:{channel}",
+        HOW_TO_ASK,
+        collection=settings.collection_of(channel),
+    )
+    if reply.outcome is Outcome.FAILED:
+        await respond(text=reply.text, response_type="ephemeral")
+        return
+    text, blocks = await chat.render(reply, user, channel)
+    visibility = "ephemeral" if settings.slack_ephemeral_answers else "in_channel"
+    if visibility == "in_channel" and settings.thread_followups and reply.answer is not None:
+        # response_url gives no timestamp: the thread is known when Slack shows the
+        # bot its own message (to whichever replica), so the answer waits for it there
+        await service.remember([posted_key(voted_answer_ids(blocks)[0])], reply.answer)
+    await respond(text=text, blocks=blocks, response_type=visibility, replace_original=False)
 
-    @app.event("message")
-    async def on_message(event: dict, say: AsyncSay, context: AsyncBoltContext) -> None:
-        """DMs; in channels, follow-ups in threads the bot answered in, and questions in
-        answer channels. A message that mentions the bot is app_mention's; one the bot
-        posted itself may be an /ask answer, whose thread it then follows."""
-        if event.get("channel_type") == "im":
-            await answer_event(event, say)
-            return
-        if event.get("bot_id"):
-            await follow_own_answer(event, context)
-            return
-        text = event.get("text", "")
-        if f"<@{context.bot_user_id}" in text or not looks_like_question(text):
-            return
-        channel, thread_ts = event.get("channel", ""), event.get("thread_ts")
-        if thread_ts is not None:
-            known = await service.conversation([thread_key(channel, thread_ts)]) is not None
-            if settings.thread_followups and known:
-                await answer_event(event, say)
-        elif channel in settings.slack_answer_channels:
-            await answer_event(event, say, unasked=True)
 
-    @app.action(HELPFUL)
-    @app.action(NOT_HELPFUL)
-    async def on_vote(ack: Any, body: dict, action: dict, respond: AsyncRespond) -> None:
-        await ack()
-        stored = await asyncio.to_thread(
-            feedback.vote,
-            action["value"],
-            user_id=body["user"]["id"],
-            helpful=action["action_id"] == HELPFUL,
-        )
-        note = messages.THANKS_FOR_VOTE if stored else messages.VOTE_TOO_LATE
-        await respond(text=note, response_type="ephemeral", replace_original=False)
+async def follow_own_answer(chat: SlackChat, event: dict, context: AsyncBoltContext) -> None:
+    """Slack shows the bot the /ask answer it posted in a channel: its thread is
+    now one the bot answered in."""
+    if event.get("bot_id") != context.bot_id or event.get("thread_ts"):
+        return
+    ids = voted_answer_ids(event.get("blocks") or [])
+    conversation = await chat.service.conversation([posted_key(i) for i in ids])
+    if conversation is not None:
+        await chat.service.keep(thread_key(event.get("channel", ""), event["ts"]), conversation)
 
-    @app.command("/reindex")
-    async def reindex(ack: Any, command: dict, respond: AsyncRespond) -> None:
-        await ack()
-        if command["user_id"] not in settings.slack_admin_user_ids:
-            await respond(text=messages.only_admins("admins"), response_type="ephemeral")
-            return
-        collection = settings.collection_of(command.get("channel_id"))
-        if refusal := await service.claim_reindex(collection):
-            await respond(text=refusal, response_type="ephemeral")
-            return
-        text = await service.reindex_text("•", escape, collection)
-        await respond(text=shorten(text, SECTION_LIMIT), response_type="ephemeral")
 
-    @app.command("/sources")
-    async def sources(ack: Any, command: dict, respond: AsyncRespond) -> None:
-        await ack()
-        if not command_allowed(command):
-            await respond(text=messages.NOT_THIS_CHANNEL, response_type="ephemeral")
-            return
-        collection = settings.collection_of(command.get("channel_id"))
-        user = f"slack:{command['user_id']}"
-        listing = await service.sources_text_for(user, "•", escape, collection)
-        text = shorten(listing, SECTION_LIMIT)
-        await respond(text=text, response_type="ephemeral")
+async def answer_event(chat: SlackChat, event: dict, say: AsyncSay, unasked: bool = False) -> None:
+    """Answer a message in its thread, read with the thread's earlier questions when
+    the bot answered there before. `unasked`: a message in an answer channel, which
+    gets nothing but an answer (silent_abstain: not even "not in the articles")."""
+    if event.get("bot_id") or event.get("subtype"):
+        return  # never answer bots (this one included), edits or joins
+    service, settings = chat.service, chat.settings
+    channel, channel_type = event.get("channel", ""), event.get("channel_type")
+    if not chat.allowed(channel, channel_type):
+        return
+    thread = event.get("thread_ts") or event["ts"]
+    followed = settings.thread_followups and channel_type != "im"
+    conversation = await service.conversation([thread_key(channel, thread)])
+    user = event.get("user", "")
+    reply = await service.ask(
+        MENTION.sub(" ", event.get("text", "")),
+        f"slack:{user}",
+        f"slack-channel:{channel}",
+        HOW_TO_ASK,
+        conversation if followed else None,
+        settings.collection_of(channel),
+    )
+    if unasked and not unasked_answer(reply.answer, settings.answer_channel_silent_abstain):
+        return
+    if reply.outcome is Outcome.FAILED:
+        await say(text=reply.text, thread_ts=thread)
+        return
+    text, blocks = await chat.render(reply, user, channel, thread)
+    if followed and reply.answer is not None:  # before it shows: a quick follow-up counts
+        await service.remember([thread_key(channel, thread)], reply.answer)
+    await say(text=text, blocks=blocks, thread_ts=thread)
 
-    return app
+
+async def on_mention(event: dict, say: AsyncSay, context: AsyncBoltContext) -> None:
+    await answer_event(SlackChat.of(context), event, say)
+
+
+async def on_message(event: dict, say: AsyncSay, context: AsyncBoltContext) -> None:
+    """DMs; in channels, follow-ups in threads the bot answered in, and questions in
+    answer channels. A message that mentions the bot is app_mention's; one the bot
+    posted itself may be an /ask answer, whose thread it then follows."""
+    chat = SlackChat.of(context)
+    if event.get("channel_type") == "im":
+        await answer_event(chat, event, say)
+        return
+    if event.get("bot_id"):
+        await follow_own_answer(chat, event, context)
+        return
+    text = event.get("text", "")
+    if f"<@{context.bot_user_id}" in text or not looks_like_question(text):
+        return
+    channel, thread_ts = event.get("channel", ""), event.get("thread_ts")
+    if thread_ts is not None:
+        known = await chat.service.conversation([thread_key(channel, thread_ts)]) is not None
+        if chat.settings.thread_followups and known:
+            await answer_event(chat, event, say)
+    elif channel in chat.settings.slack_answer_channels:
+        await answer_event(chat, event, say, unasked=True)
+
+
+async def on_vote(
+    ack: Any, body: dict, action: dict, respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    await ack()
+    stored = await asyncio.to_thread(
+        SlackChat.of(context).service.state.feedback.vote,
+        action["value"],
+        user_id=body["user"]["id"],
+        helpful=action["action_id"] == HELPFUL,
+    )
+    note = messages.THANKS_FOR_VOTE if stored else messages.VOTE_TOO_LATE
+    await respond(text=note, response_type="ephemeral", replace_original=False)
+
+
+async def reindex(
+    ack: Any, command: dict, respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    await ack()
+    chat = SlackChat.of(context)
+    if command["user_id"] not in chat.settings.slack_admin_user_ids:
+        await respond(text=messages.only_admins("admins"), response_type="ephemeral")
+        return
+    collection = chat.settings.collection_of(command.get("channel_id"))
+    if refusal := await chat.service.claim_reindex(collection):
+        await respond(text=refusal, response_type="ephemeral")
+        return
+    text = await chat.service.reindex_text("•", escape, collection)
+    await respond(text=shorten(text, SECTION_LIMIT), response_type="ephemeral")
+
+
+async def sources(
+    ack: Any, command: dict, respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    await ack()
+    chat = SlackChat.of(context)
+    if not chat.command_allowed(command):
+        await respond(text=messages.NOT_THIS_CHANNEL, response_type="ephemeral")
+        return
+    collection = chat.settings.collection_of(command.get("channel_id"))
+    user = f"slack:{command['user_id']}"
+    listing = await chat.service.sources_text_for(user, "•", escape, collection)
+    await respond(text=shorten(listing, SECTION_LIMIT), response_type="ephemeral")
