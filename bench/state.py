@@ -20,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bot.answer.values import NOT_FOUND, Answer
-from bot.chat.state import State, local_state, open_state
+from bot.chat.state import State, local_state
+from bot.runtime import open_state
 from bot.settings import load_settings
 from tests.postgres_cluster import postgres_cluster
 

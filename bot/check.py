@@ -125,7 +125,7 @@ def check_state(settings: Settings) -> Iterator[Finding]:
             "add ?sslmode=verify-full (and sslrootcert) to state_url, or the password and "
             "every question cross the network unverified"
         )
-    from bot.chat.state import open_state
+    from bot.runtime import open_state
 
     try:
         state = open_state(settings)

@@ -508,7 +508,7 @@ def serve_slack(
 def recorded_feedback(settings: Settings) -> Iterator[FeedbackStore | None]:
     """What the bots recorded, where `state_url` keeps it; None when no bot has recorded
     anything in this data_dir yet (reading creates nothing)."""
-    from bot.chat.state import open_state
+    from bot.runtime import open_state
 
     if settings.state_url is None and not settings.feedback_path.exists():
         yield None

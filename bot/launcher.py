@@ -9,11 +9,11 @@ import signal
 from typing import TYPE_CHECKING
 
 from bot.chat.service import ChatService
-from bot.chat.state import State, open_state
+from bot.chat.state import State
 from bot.errors import LaunchError, MissingSecretError
 from bot.ops import OpsServer
 from bot.refresher import start_refresher
-from bot.runtime import make_embedder, open_answerer
+from bot.runtime import make_embedder, open_answerer, open_state
 from bot.settings import Settings
 
 if TYPE_CHECKING:

@@ -21,6 +21,7 @@ from pathlib import Path
 from bot.answer.config import AnswerConfig, GenerationConfig
 from bot.answer.core import Answerer
 from bot.answer.reader import Reader
+from bot.chat.state import State, local_state
 from bot.settings import Settings
 from index.articles import Article, LoadFailure, load_articles
 from index.build import build_index
@@ -254,3 +255,13 @@ class IndexWatcher:
         self.answerer.use_index(index)
         log.info("now answering from index version %s", index.version)
         return True
+
+
+def open_state(settings: Settings) -> State:
+    """The state `state_url` points at: PostgreSQL, shared by every replica that
+    points there; else this process's own. psycopg is imported only for the first."""
+    if settings.state_url is None:
+        return local_state(settings)
+    from bot.chat.postgres import postgres_state
+
+    return postgres_state(settings)

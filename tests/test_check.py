@@ -259,7 +259,7 @@ def test_the_pools_log_never_shows_the_password(
 ) -> None:
     """psycopg's pool logs each failed connection's error, which can quote the
     conninfo: while the state is open, its logger hides the password, written and decoded."""
-    from bot.chat.state import open_state
+    from bot.runtime import open_state
     from bot.settings import load_settings
 
     with_password = state_url.replace("postgres@", "postgres:S3cr%25t-pass@")

@@ -513,9 +513,8 @@ def test_only_the_replica_holding_the_lock_refreshes(
     """Replicas sharing a database: while another holds the collection's rebuild lock,
     a due refresh is skipped (nothing fetched, the version kept); then it runs."""
     from bot.chat.service import ChatService, rebuild_lock
-    from bot.chat.state import open_state
     from bot.refresher import Refresher
-    from bot.runtime import make_answerer
+    from bot.runtime import make_answerer, open_state
     from index.layout import read_pointer
     from index.store import ArticleIndex
 

@@ -236,7 +236,7 @@ from bot.settings import load_settings
 from bot.launcher import make_service
 from bot.chat.discord.client import create_discord_bot
 from bot.chat.slack.app import create_slack_app
-from bot.chat.state import open_state
+from bot.runtime import open_state
 settings = load_settings()
 state = open_state(settings)
 service = make_service(settings, "slack", state)

@@ -21,8 +21,8 @@ import psycopg
 import pytest
 
 from bot.chat import messages
-from bot.chat.state import open_state
 from bot.cli import main
+from bot.runtime import open_state
 from bot.settings import load_settings
 from index.layout import read_pointer
 from tests.fakes.background import free_port

@@ -16,9 +16,9 @@ from bot.answer.core import Answerer
 from bot.answer.values import Answer
 from bot.chat import messages
 from bot.chat.service import ChatService, Outcome, Reply
-from bot.chat.state import RateLimiter, open_state
+from bot.chat.state import RateLimiter
 from bot.errors import BusyError
-from bot.runtime import make_answerer
+from bot.runtime import make_answerer, open_state
 from bot.settings import Settings, load_settings
 from index.build import BuildLock
 from index.embedding import Embedder

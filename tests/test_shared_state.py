@@ -15,9 +15,10 @@ import pytest
 
 from bot.chat.feedback import FeedbackStore
 from bot.chat.postgres import MIGRATIONS
-from bot.chat.state import State, local_state, open_state
+from bot.chat.state import State, local_state
 from bot.cli import main
 from bot.errors import LaunchError
+from bot.runtime import open_state
 from bot.settings import Settings, load_settings
 from tests.test_report import abstained, answered
 

@@ -192,13 +192,3 @@ def local_state(settings: Settings) -> State:
         rebuilds=LastRebuilds(),
         close=feedback.close,
     )
-
-
-def open_state(settings: Settings) -> State:
-    """The state `state_url` points at: PostgreSQL, shared by every replica that
-    points there; else this process's own."""
-    if settings.state_url is None:
-        return local_state(settings)
-    from bot.chat.postgres import postgres_state
-
-    return postgres_state(settings)
