@@ -30,7 +30,7 @@ from bot.chat.discord.commands import (
     vote_buttons,
 )
 from bot.chat.discord.keys import conversation_keys, home_channel_id, message_key, thread_key
-from bot.chat.discord.render import HOW_TO_ASK, NO_MENTIONS, format_answer, on_last
+from bot.chat.discord.render import HOW_TO_ASK, NO_MENTIONS, Post, Reply, format_answer, on_last
 from bot.chat.service import ChatService, Outcome
 from bot.chat.service import Reply as ServiceReply
 from bot.chat.threads import looks_like_question, unasked_answer
@@ -63,6 +63,18 @@ def apply_endpoints(settings: Settings) -> None:
         discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
     if settings.discord_gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def in_channel(channel: discord.abc.Messageable, question: discord.Message | None = None) -> Post:
+    """Post an answer's pieces in `channel`, the first in reply to `question` if given."""
+
+    async def post(n: int, piece: Reply, view: discord.ui.View) -> discord.Message:
+        options = {"embeds": piece.embeds, "allowed_mentions": NO_MENTIONS, "view": view}
+        if n == 0 and question is not None:
+            return await question.reply(piece.content, **options)
+        return await channel.send(piece.content, **options)
+
+    return post
 
 
 class ArticleBot(discord.Client):
@@ -214,12 +226,16 @@ class ArticleBot(discord.Client):
         the thread it is in before the answer shows (a quick follow-up there counts),
         the answer's messages, which a reply continues, once they exist."""
         if not self.settings.thread_followups:
-            await self.send_answer(message.channel, answer, message.author.id, message)
+            await self.send_answer(
+                in_channel(message.channel, message), answer, message.author.id, message.channel
+            )
             return
         earlier = await self.conversation_of(message)
         if isinstance(message.channel, discord.Thread):
             await self.service.remember([thread_key(message.channel.id)], answer, earlier)
-        sent = await self.send_answer(message.channel, answer, message.author.id, message)
+        sent = await self.send_answer(
+            in_channel(message.channel, message), answer, message.author.id, message.channel
+        )
         await self.service.remember([message_key(m.id) for m in sent], answer, earlier)
 
     async def answer_in_new_thread(self, message: discord.Message, question: str) -> None:
@@ -241,27 +257,18 @@ class ArticleBot(discord.Client):
             return
         if self.settings.thread_followups:  # before the answer shows, so a quick follow-up counts
             await self.service.remember([thread_key(thread.id)], answer)
-        await self.send_answer(thread, answer, message.author.id)
+        await self.send_answer(in_channel(thread), answer, message.author.id, thread)
 
     async def send_answer(
-        self,
-        channel: discord.abc.Messageable,
-        answer: Answer,
-        asker_id: int,
-        question: discord.Message | None = None,
+        self, post: Post, answer: Answer, asker_id: int, channel: object | None
     ) -> list[discord.Message]:
-        """The answer's messages, the first in reply to `question` when given, the last
-        with the vote buttons."""
+        """Every answer's one way out, wherever it was asked: its messages
+        (render.format_answer), each posted by `post`, the last with the vote buttons."""
         pieces = format_answer(answer)
         views = on_last(pieces, await self.vote_view(answer, asker_id, channel))
-        sent = []
-        for n, (piece, view) in enumerate(zip(pieces, views, strict=True)):
-            options = {"embeds": piece.embeds, "allowed_mentions": NO_MENTIONS, "view": view}
-            if n == 0 and question is not None:
-                sent.append(await question.reply(piece.content, **options))
-            else:
-                sent.append(await channel.send(piece.content, **options))
-        return sent
+        pairs = enumerate(zip(pieces, views, strict=True))
+        posted = [await post(n, piece, view) for n, (piece, view) in pairs]
+        return [message for message in posted if message is not None]
 
     async def vote_view(
         self, answer: Answer, user_id: int, channel: object | None

@@ -18,8 +18,8 @@ from bot.chat.discord.render import (
     HOW_TO_ASK,
     NO_MENTIONS,
     TEXT_LIMIT,
-    format_answer,
-    on_last,
+    Post,
+    Reply,
     safe_text,
     split_text,
 )
@@ -113,6 +113,23 @@ def is_admin(interaction: discord.Interaction, admin_roles: list[int]) -> bool:
     return interaction.permissions.manage_guild or any(r.id in admin_roles for r in member.roles)
 
 
+def as_followups(interaction: discord.Interaction, private: bool) -> Post:
+    """Post an answer's pieces as the interaction's follow-ups: the first fills the
+    "thinking…" message, with the visibility it was deferred with."""
+
+    async def post(n: int, piece: Reply, view: discord.ui.View) -> None:
+        await interaction.followup.send(
+            piece.content or discord.utils.MISSING,
+            embeds=piece.embeds,
+            ephemeral=private,
+            allowed_mentions=NO_MENTIONS,
+            view=view,
+        )
+        interaction.extras[PUBLIC_THINKING] = False
+
+    return post
+
+
 def register_commands(bot: ArticleBot) -> None:
     service, settings = bot.service, bot.settings
 
@@ -132,19 +149,8 @@ def register_commands(bot: ArticleBot) -> None:
         if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
             await send_private(interaction, reply.text)
             return
-        pieces = format_answer(reply.answer)
-        views = on_last(
-            pieces, await bot.vote_view(reply.answer, interaction.user.id, interaction.channel)
-        )
-        for piece, view in zip(pieces, views, strict=True):
-            await interaction.followup.send(
-                piece.content or discord.utils.MISSING,
-                embeds=piece.embeds,
-                ephemeral=private,
-                allowed_mentions=NO_MENTIONS,
-                view=view,
-            )
-            interaction.extras[PUBLIC_THINKING] = False
+        post = as_followups(interaction, private)
+        await bot.send_answer(post, reply.answer, interaction.user.id, interaction.channel)
 
     @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
     async def reindex(interaction: discord.Interaction) -> None:

@@ -4,6 +4,7 @@ written (markdown escaped, mentions defused)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import discord
@@ -27,6 +28,12 @@ class Reply:
 
     content: str = ""
     embeds: list[discord.Embed] = field(default_factory=list)
+
+
+# How an answer's pieces leave: (the piece's number, the piece, its view) -> the message
+# posted, if the destination gives it back. One per place an answer goes: a channel, a
+# thread, an interaction's follow-ups.
+Post = Callable[[int, Reply, discord.ui.View], Awaitable[discord.Message | None]]
 
 
 def safe_text(text: str) -> str:
