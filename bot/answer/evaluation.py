@@ -89,7 +89,7 @@ def retrieval_metrics(
 
 
 @dataclass(frozen=True)
-class Outcome:
+class GoldResult:
     """One question, answered without a threshold: what abstention decides on."""
 
     answerable: bool
@@ -98,7 +98,7 @@ class Outcome:
     chars: int
 
 
-def outcomes(answerer: Answerer, questions: list[GoldQuestion], k: int) -> list[Outcome]:
+def outcomes(answerer: Answerer, questions: list[GoldQuestion], k: int) -> list[GoldResult]:
     """Every question answered as if min_score were -inf (abstention is a threshold on
     the confidence, so every threshold's results follow from this one run)."""
     never_abstains = copy.copy(answerer)
@@ -110,11 +110,11 @@ def outcomes(answerer: Answerer, questions: list[GoldQuestion], k: int) -> list[
         except QuestionError:
             continue
         correct = q.answerable and contains_gold(answer.text, q.answers)
-        found.append(Outcome(q.answerable, answer.confidence, correct, len(answer.text)))
+        found.append(GoldResult(q.answerable, answer.confidence, correct, len(answer.text)))
     return found
 
 
-def at_threshold(found: list[Outcome], min_score: float) -> dict:
+def at_threshold(found: list[GoldResult], min_score: float) -> dict:
     """The answer metrics had abstention been `confidence < min_score`."""
     answerable = [o for o in found if o.answerable]
     unanswerable = [o for o in found if not o.answerable]
@@ -130,7 +130,7 @@ def at_threshold(found: list[Outcome], min_score: float) -> dict:
     }
 
 
-def abstention_curve(found: list[Outcome], points: int = 9) -> list[dict]:
+def abstention_curve(found: list[GoldResult], points: int = 9) -> list[dict]:
     """The trade-off an operator chooses `min_score` on: unanswerable questions
     abstained against answerable ones wrongly abstained, at thresholds that wrongly
     abstain on 0 %, 1 %, 2 %, 5 %, 10 %... of the answerable questions (each threshold

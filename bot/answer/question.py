@@ -12,12 +12,15 @@ WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
-class Question:
+class PreparedQuestion:
+    """A question as the answerer reads it: cleaned, perhaps shortened, with notes
+    for the asker (signals.Question is what the evidence knows of it)."""
+
     text: str
     notes: list[str]
 
 
-def prepare_question(raw: str, max_chars: int) -> Question:
+def prepare_question(raw: str, max_chars: int) -> PreparedQuestion:
     """Clean a question; an empty one is refused, an over-long one shortened with a note."""
     text = " ".join(normalise_text(raw).split())
     if not text or not WORD.search(text):
@@ -28,4 +31,4 @@ def prepare_question(raw: str, max_chars: int) -> Question:
         notes.append(
             f"Your question was long, so only its first {len(text):,} characters were used."
         )
-    return Question(text, notes)
+    return PreparedQuestion(text, notes)

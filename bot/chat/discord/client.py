@@ -30,9 +30,8 @@ from bot.chat.discord.commands import (
     vote_buttons,
 )
 from bot.chat.discord.keys import conversation_keys, home_channel_id, message_key, thread_key
-from bot.chat.discord.render import HOW_TO_ASK, NO_MENTIONS, Post, Reply, format_answer, on_last
-from bot.chat.service import ChatService, Outcome
-from bot.chat.service import Reply as ServiceReply
+from bot.chat.discord.render import HOW_TO_ASK, NO_MENTIONS, Piece, Post, format_answer, on_last
+from bot.chat.service import ChatService, Outcome, Reply
 from bot.chat.threads import looks_like_question, unasked_answer
 from bot.settings import Settings
 
@@ -68,7 +67,7 @@ def apply_endpoints(settings: Settings) -> None:
 def in_channel(channel: discord.abc.Messageable, question: discord.Message | None = None) -> Post:
     """Post an answer's pieces in `channel`, the first in reply to `question` if given."""
 
-    async def post(n: int, piece: Reply, view: discord.ui.View) -> discord.Message:
+    async def post(n: int, piece: Piece, view: discord.ui.View) -> discord.Message:
         options = {"embeds": piece.embeds, "allowed_mentions": NO_MENTIONS, "view": view}
         if n == 0 and question is not None:
             return await question.reply(piece.content, **options)
@@ -200,7 +199,7 @@ class ArticleBot(discord.Client):
         bot's answer it replies to, when the bot answered there and it is not idle."""
         return await self.service.conversation(conversation_keys(message))
 
-    async def reply_to(self, message: discord.Message, question: str) -> ServiceReply:
+    async def reply_to(self, message: discord.Message, question: str) -> Reply:
         """The shared ask flow for a message, read in the conversation it continues,
         answered from its channel's collection."""
         user, channel = f"discord:{message.author.id}", f"discord-channel:{message.channel.id}"

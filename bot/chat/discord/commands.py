@@ -18,8 +18,8 @@ from bot.chat.discord.render import (
     HOW_TO_ASK,
     NO_MENTIONS,
     TEXT_LIMIT,
+    Piece,
     Post,
-    Reply,
     safe_text,
     split_text,
 )
@@ -117,7 +117,7 @@ def as_followups(interaction: discord.Interaction, private: bool) -> Post:
     """Post an answer's pieces as the interaction's follow-ups: the first fills the
     "thinking…" message, with the visibility it was deferred with."""
 
-    async def post(n: int, piece: Reply, view: discord.ui.View) -> None:
+    async def post(n: int, piece: Piece, view: discord.ui.View) -> None:
         await interaction.followup.send(
             piece.content or discord.utils.MISSING,
             embeds=piece.embeds,

@@ -23,7 +23,7 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 
 @dataclass
-class Reply:
+class Piece:
     """One Discord message: text and embeds within the platform's limits."""
 
     content: str = ""
@@ -33,7 +33,7 @@ class Reply:
 # How an answer's pieces leave: (the piece's number, the piece, its view) -> the message
 # posted, if the destination gives it back. One per place an answer goes: a channel, a
 # thread, an interaction's follow-ups.
-Post = Callable[[int, Reply, discord.ui.View], Awaitable[discord.Message | None]]
+Post = Callable[[int, Piece, discord.ui.View], Awaitable[discord.Message | None]]
 
 
 def safe_text(text: str) -> str:
@@ -71,14 +71,14 @@ def source_embed(n: int, passage: Passage) -> discord.Embed:
     return embed
 
 
-def format_answer(answer: Answer) -> list[Reply]:
+def format_answer(answer: Answer) -> list[Piece]:
     """The short answer first, then one embed per source, split over as many
     messages as Discord's limits need."""
     notes = "".join(f"-# {safe_text(note)}\n" for note in answer.notes)
     if answer.abstained:
         text = f"{notes}{safe_text(answer.text)} {messages.NOT_FOUND_HINT}"
-        return [Reply(shorten(text, TEXT_LIMIT))]
-    replies = [Reply(piece) for piece in split_text(notes + answer.marked("**", safe_text))]
+        return [Piece(shorten(text, TEXT_LIMIT))]
+    replies = [Piece(piece) for piece in split_text(notes + answer.marked("**", safe_text))]
     batches: list[list[discord.Embed]] = [[]]
     for n, passage in enumerate(answer.sources, 1):
         embed, batch = source_embed(n, passage), batches[-1]
@@ -89,9 +89,9 @@ def format_answer(answer: Answer) -> list[Reply]:
             batches.append(batch := [])
         batch.append(embed)
     replies[-1].embeds = batches[0]
-    return replies + [Reply(embeds=batch) for batch in batches[1:]]
+    return replies + [Piece(embeds=batch) for batch in batches[1:]]
 
 
-def on_last(pieces: list[Reply], view: discord.ui.View) -> list[discord.ui.View]:
+def on_last(pieces: list[Piece], view: discord.ui.View) -> list[discord.ui.View]:
     """The view for each message of an answer: only its last message carries it."""
     return [discord.utils.MISSING] * (len(pieces) - 1) + [view]
