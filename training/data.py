@@ -43,7 +43,7 @@ FOLDS = 5
 
 
 @dataclass(frozen=True)
-class Question:
+class SquadQuestion:
     """A SQuAD question on one article: where its paragraph and gold answers start."""
 
     id: str
@@ -81,7 +81,7 @@ def fold_of(article: str) -> int:
     return zlib.crc32(article.encode()) % FOLDS
 
 
-def load_questions(path: Path, articles: set[str]) -> list[Question]:
+def load_questions(path: Path, articles: set[str]) -> list[SquadQuestion]:
     """The questions of `path` on `articles` only."""
     questions = []
     for line in path.read_text(encoding="utf-8").splitlines():
@@ -89,7 +89,7 @@ def load_questions(path: Path, articles: set[str]) -> list[Question]:
         if row["article"] not in articles:
             continue
         questions.append(
-            Question(
+            SquadQuestion(
                 id=row["id"],
                 article=row["article"],
                 text=row["question"],
@@ -102,7 +102,7 @@ def load_questions(path: Path, articles: set[str]) -> list[Question]:
 
 
 @dataclass(frozen=True)
-class Article:
+class SquadArticle:
     """An article file: its title and its sentences, as (start, end) spans, by paragraph."""
 
     name: str
@@ -116,7 +116,7 @@ class Article:
         return self.text.casefold()
 
     @classmethod
-    def read(cls, path: Path) -> Article:
+    def read(cls, path: Path) -> SquadArticle:
         text = path.read_text(encoding="utf-8")
         paragraphs: list[list[tuple[int, int]]] = []
         offset = 0
@@ -129,7 +129,7 @@ class Article:
         return cls(path.stem, title, text, paragraphs)
 
 
-def chat_style(question: Question, article: Article, rng: random.Random) -> Question:
+def chat_style(question: SquadQuestion, article: SquadArticle, rng: random.Random) -> SquadQuestion:
     """The question as people type it in chat, so that a model learns more than word
     matching (SQuAD's questions copy their answer sentence's words): lower case, one
     word it shares with its paragraph dropped, and one typo in a longer word."""
@@ -149,7 +149,9 @@ def chat_style(question: Question, article: Article, rng: random.Random) -> Ques
     return replace(question, id=f"{question.id}:chat", text=" ".join(words))
 
 
-def pairs_for(question: Question, article: Article, kind: str | None = None) -> Iterator[Pair]:
+def pairs_for(
+    question: SquadQuestion, article: SquadArticle, kind: str | None = None
+) -> Iterator[Pair]:
     """Every sentence of the question's paragraph as a pair, labelled 1 where a gold
     answer starts; `kind` names the pairs of a question made unanswerable here."""
     spans = article.paragraphs[question.paragraph]
@@ -180,7 +182,7 @@ class Foreign:
     years: list[str]
 
     @classmethod
-    def of(cls, article: Article, names: Iterable[str], years: Iterable[str]) -> Foreign:
+    def of(cls, article: SquadArticle, names: Iterable[str], years: Iterable[str]) -> Foreign:
         return cls(
             sorted({n for n in names if n.casefold() not in article.folded}),
             sorted({y for y in years if y not in article.text}),
@@ -188,8 +190,8 @@ class Foreign:
 
 
 def swapped(
-    question: Question, article: Article, foreign: Foreign, rng: random.Random
-) -> Question | None:
+    question: SquadQuestion, article: SquadArticle, foreign: Foreign, rng: random.Random
+) -> SquadQuestion | None:
     """The question with one of its names (or else a year) swapped for a foreign one,
     or None when it has neither."""
     own = [n for n in question_names(question.text) if n.casefold() in article.folded]
@@ -199,7 +201,9 @@ def swapped(
         text = question.text.replace(rng.choice(found), rng.choice(foreign.years), 1)
     else:
         return None
-    return Question(f"{question.id}:swapped", question.article, text, (), question.paragraph, False)
+    return SquadQuestion(
+        f"{question.id}:swapped", question.article, text, (), question.paragraph, False
+    )
 
 
 def build(shared: Path, seed: int = 0) -> Iterator[Pair]:
@@ -208,7 +212,7 @@ def build(shared: Path, seed: int = 0) -> Iterator[Pair]:
     for name, allowed in train_articles(shared).items():
         folder = shared / "eval" / name
         questions = load_questions(folder / QUESTION_FILES[name], allowed)
-        articles = {a: Article.read(folder / "articles" / f"{a}.txt") for a in sorted(allowed)}
+        articles = {a: SquadArticle.read(folder / "articles" / f"{a}.txt") for a in sorted(allowed)}
         foreign = _foreign(articles, questions)
         for question in questions:
             article = articles[question.article]
@@ -220,7 +224,9 @@ def build(shared: Path, seed: int = 0) -> Iterator[Pair]:
                 yield from pairs_for(made, article, kind="swapped")
 
 
-def _foreign(articles: dict[str, Article], questions: list[Question]) -> dict[str, Foreign]:
+def _foreign(
+    articles: dict[str, SquadArticle], questions: list[SquadQuestion]
+) -> dict[str, Foreign]:
     """Each article's Foreign, from the names asked about and years written elsewhere."""
     names: dict[str, set[str]] = {a: set() for a in articles}
     for question in questions:

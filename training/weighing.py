@@ -33,8 +33,8 @@ from bot.errors import QuestionError
 from training.data import (
     FOLDS,
     QUESTION_FILES,
-    Article,
-    Question,
+    SquadArticle,
+    SquadQuestion,
     chat_style,
     fold_of,
     train_articles,
@@ -148,7 +148,7 @@ def training_questions(shared: Path, seed: int = 0) -> dict[str, list[dict]]:
     for name, allowed in train_articles(shared).items():
         folder = shared / "eval" / name
         rows = [json.loads(line) for line in (folder / QUESTION_FILES[name]).open(encoding="utf-8")]
-        articles: dict[str, Article] = {}
+        articles: dict[str, SquadArticle] = {}
         kept = []
         for row in rows:
             if row["article"] not in allowed:
@@ -156,11 +156,11 @@ def training_questions(shared: Path, seed: int = 0) -> dict[str, list[dict]]:
             row = {**row, "answerable": bool(row.get("answers")) and not row.get("is_impossible")}
             kept.append(row)
             if row["answerable"]:
-                article = articles.get(row["article"]) or Article.read(
+                article = articles.get(row["article"]) or SquadArticle.read(
                     folder / "articles" / f"{row['article']}.txt"
                 )
                 articles[row["article"]] = article
-                question = Question(
+                question = SquadQuestion(
                     row["id"],
                     row["article"],
                     row["question"],
