@@ -28,14 +28,14 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.answer.answerer import Answerer
 from bot.answer.config import AnswerConfig
-from bot.answer.core import Answerer
 from bot.answer.evaluation import contains_gold
 from bot.answer.signals import FEATURES
 from bot.errors import QuestionError
-from bot.runtime import make_answerer, make_embedder, sync_from_sources
 from bot.settings import load_settings
-from index.store import ArticleIndex
+from bot.wiring import make_answerer, make_embedder, sync_from_sources
+from index.article_index import ArticleIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.runtime import build_from_sources, make_answerer, make_embedder
 from bot.settings import bundled_dir, load_settings
-from index.store import ArticleIndex
+from bot.wiring import build_from_sources, make_answerer, make_embedder
+from index.article_index import ArticleIndex
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.runtime import build_from_sources, make_answerer, make_embedder
 from bot.settings import load_settings
-from index.store import ArticleIndex
+from bot.wiring import build_from_sources, make_answerer, make_embedder
+from index.article_index import ArticleIndex
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.runtime import load_sources, make_collection, make_embedder
 from bot.settings import bundled_dir, load_settings
+from bot.wiring import load_sources, make_collection, make_embedder
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

@@ -27,9 +27,9 @@ import numpy as np
 from answer_features import EVAL, RESULTS, ontopic_articles
 
 from bot.answer.reader import SentenceReader, Weighing
-from bot.runtime import make_answerer, make_embedder, sync_from_sources
 from bot.settings import load_settings
-from index.store import ArticleIndex
+from bot.wiring import make_answerer, make_embedder, sync_from_sources
+from index.article_index import ArticleIndex
 from training.weighing import (
     ALL_FEATURES,
     Scored,

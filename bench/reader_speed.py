@@ -26,8 +26,8 @@ from pathlib import Path
 from speed import EVAL, QUESTION, RESULTS, cold_starts, our_latency, run
 
 from bot.answer.evaluation import read_questions
-from bot.runtime import build_from_sources, make_embedder
 from bot.settings import load_settings
+from bot.wiring import build_from_sources, make_embedder
 
 
 def main() -> None:

@@ -29,11 +29,11 @@ import faiss
 import numpy as np
 
 from bot.answer.evaluation import read_questions
-from bot.runtime import make_embedder, sync_from_sources
 from bot.settings import load_settings
+from bot.wiring import make_embedder, sync_from_sources
+from index.article_index import ArticleIndex
 from index.build import vector_config
 from index.config import IndexConfig
-from index.store import ArticleIndex
 from index.vectors import RescoredVectors, build_vector_index
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"

@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.answer.values import NOT_FOUND, Answer
+from bot.answer.records import NOT_FOUND, Answer
 from bot.chat.state import State, local_state
-from bot.runtime import open_state
 from bot.settings import load_settings
+from bot.wiring import open_state
 from tests.postgres_cluster import postgres_cluster
 
 RESULTS = Path(__file__).parent / "results"

@@ -84,7 +84,7 @@ def _collections(settings: Settings) -> Iterator[tuple[str, Settings]]:
 
 def check_indexes(settings: Settings) -> Iterator[Finding]:
     """Each collection's index loads and embeds a question with its model."""
-    from bot.runtime import load_index, make_embedder
+    from bot.wiring import load_index, make_embedder
     from index.layout import has_index
 
     try:
@@ -125,7 +125,7 @@ def check_state(settings: Settings) -> Iterator[Finding]:
             "add ?sslmode=verify-full (and sslrootcert) to state_url, or the password and "
             "every question cross the network unverified"
         )
-    from bot.runtime import open_state
+    from bot.wiring import open_state
 
     try:
         state = open_state(settings)

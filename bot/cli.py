@@ -22,7 +22,7 @@ import typer
 from pydantic import ValidationError
 from typer.exceptions import TyperException
 
-from bot.answer.values import Answer, shorten
+from bot.answer.records import Answer, shorten
 from bot.chat.messages import NOT_FOUND_HINT
 from bot.errors import QuestionError, SourcesFailedError, UsageError
 from bot.settings import Settings, load_settings
@@ -131,7 +131,7 @@ def index_build(
     collection: CollectionOption = None,
 ) -> None:
     """Build the index from scratch out of SOURCEs and make it current."""
-    from bot.runtime import build_from_sources, make_embedder
+    from bot.wiring import build_from_sources, make_embedder
 
     settings = _settings(ctx, collection, index_dir=index_dir)
     embedder = make_embedder(settings)
@@ -156,7 +156,7 @@ def index_build(
 
 
 def _collection(ctx: typer.Context, index_dir: Path | None, name: str | None):
-    from bot.runtime import make_collection, make_embedder
+    from bot.wiring import make_collection, make_embedder
 
     settings = _settings(ctx, name, index_dir=index_dir)
     embedder = make_embedder(settings)
@@ -200,7 +200,7 @@ def index_add(
 ) -> None:
     """Add new articles and update changed ones; unchanged text is not embedded again.
     They are yours: `index sync` keeps them until `index remove`."""
-    from bot.runtime import load_sources
+    from bot.wiring import load_sources
 
     settings, store = _collection(ctx, index_dir, collection)
     articles, failures = load_sources(settings, sources, progress=store.progress)
@@ -221,7 +221,7 @@ def index_sync(
 ) -> None:
     """Make the index hold SOURCEs and the articles added by hand: add new, update
     changed, remove the rest."""
-    from bot.runtime import make_embedder, sync_from_sources
+    from bot.wiring import make_embedder, sync_from_sources
 
     settings = _settings(ctx, collection, index_dir=index_dir)
     progress = sys.stderr.isatty()
@@ -331,7 +331,7 @@ def _questions(question: str | None, file: str | None) -> Iterator[str]:
 
 def _answerer(settings: Settings, embedder=None):
     """The configured index's answerer; the default index is built on first use."""
-    from bot.runtime import open_answerer
+    from bot.wiring import open_answerer
 
     return open_answerer(settings, embedder, bootstrap=settings.index_dir is None)
 
@@ -435,7 +435,7 @@ def evaluate_command(
 ) -> None:
     """Measure retrieval (BM25, dense, hybrid) and answers against gold answers."""
     from bot.answer.evaluation import evaluate, format_report, read_questions
-    from bot.runtime import load_index, make_answerer, make_embedder, sync_from_sources
+    from bot.wiring import load_index, make_answerer, make_embedder, sync_from_sources
     from index.articles import slugify
 
     try:
@@ -458,7 +458,7 @@ def chat(
     ctx: typer.Context, index_dir: IndexDirOption = None, collection: CollectionOption = None
 ) -> None:
     """Ask questions at a prompt; picks up newly published index versions as it goes."""
-    from bot.runtime import make_embedder, watch_index
+    from bot.wiring import make_embedder, watch_index
 
     settings = _settings(ctx, collection, index_dir=index_dir)
     embedder = make_embedder(settings)
@@ -508,7 +508,7 @@ def serve_slack(
 def recorded_feedback(settings: Settings) -> Iterator[FeedbackStore | None]:
     """What the bots recorded, where `state_url` keeps it; None when no bot has recorded
     anything in this data_dir yet (reading creates nothing)."""
-    from bot.runtime import open_state
+    from bot.wiring import open_state
 
     if settings.state_url is None and not settings.feedback_path.exists():
         yield None

@@ -13,8 +13,8 @@ from bot.chat.state import State
 from bot.errors import LaunchError, MissingSecretError
 from bot.ops import OpsServer
 from bot.refresher import start_refresher
-from bot.runtime import make_embedder, open_answerer, open_state
 from bot.settings import Settings
+from bot.wiring import make_embedder, open_answerer, open_state
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

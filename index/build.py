@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from index.articles import Article
+from index.bm25 import LexicalIndex
 from index.cache import EmbeddingCache, embed_with_cache
 from index.chunking import Chunk, ChunkingConfig, chunk_article
 from index.config import IndexConfig
@@ -52,7 +53,6 @@ from index.layout import (
     read_pointer,
     switch_current,
 )
-from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.milvus import MilvusConfig, collection_name, connect, drop_collection, write_collection
 from index.onnx_model import OnnxEncoder

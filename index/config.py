@@ -58,7 +58,7 @@ class IndexConfig(BaseModel):
     # HNSW's copy of the vectors: 8-bit scalar codes (a quarter of the memory) or float32.
     hnsw_vectors: Literal["sq8", "float32"] = "sq8"
     # Megabytes read into the page cache when a version opens, of each of its files
-    # in turn (index/store.py, OPEN_READS and READ_AHEAD; 0: none).
+    # in turn (index/article_index.py, OPEN_READS and READ_AHEAD; 0: none).
     preload_mb: int = Field(5120, ge=0)
     # Where a build stores chunks, vectors and BM25: "faiss" (files in the version) or
     # "milvus" (a Milvus collection per version, at milvus_uri: a file path runs

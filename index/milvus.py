@@ -24,18 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
+from index.bm25 import analyse
 from index.chunking import Chunk
 from index.config import IndexConfig
 from index.errors import IndexCorruptError, VectorStoreError
 from index.layout import REBUILD_HINT
-from index.lexical import analyse
 from index.vectors import VectorIndexConfig
 
 LITE_FILE = "milvus.db"
 PREFIX = "articlebot_"
 INSERT_BATCH = 1_000
 TEXT_LIMIT = 65_535  # bytes in a Milvus VARCHAR
-K1, B = 0.9, 0.4  # as bm25s's (index/lexical.py)
+K1, B = 0.9, 0.4  # as bm25s's (index/bm25.py)
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,7 @@ class MilvusVectors:
 
 class MilvusLexical:
     """BM25 over a version's chunks by Milvus's full-text search, searched as the
-    bm25s index is (index/lexical.py)."""
+    bm25s index is (index/bm25.py)."""
 
     def __init__(self, client: object, name: str, size: int) -> None:
         self._client = client

@@ -18,9 +18,9 @@ from functools import lru_cache, partial
 
 import numpy as np
 
+from index.article_index import ArticleIndex
 from index.chunking import Chunk, sentence_spans
 from index.config import Fusion, RetrievalConfig, RetrievalMode
-from index.store import ArticleIndex
 from index.terms import Terms, TermStats, term_key
 
 RRF_K = 60

@@ -16,13 +16,13 @@ import pytest
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
-from bot.answer.core import Answerer
-from bot.runtime import make_answerer
+from bot.answer.answerer import Answerer
 from bot.settings import Settings, bundled_dir, load_settings
+from bot.wiring import make_answerer
+from index.article_index import ArticleIndex
 from index.articles import load_articles
 from index.build import build_index
 from index.embedding import Embedder
-from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
 from tests.postgres_cluster import DATABASE, postgres_cluster
 
@@ -96,7 +96,7 @@ def loopback_only_network() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def collector_unfrozen() -> Iterator[None]:
-    """Loading a version to serve freezes what the process holds (bot/runtime.py,
+    """Loading a version to serve freezes what the process holds (bot/wiring.py,
     `settled`); after each test nothing is, and what the test froze is collected, so
     no test's garbage (its models and indexes, 100 MB and more) outlives it."""
     yield

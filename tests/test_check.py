@@ -259,8 +259,8 @@ def test_the_pools_log_never_shows_the_password(
 ) -> None:
     """psycopg's pool logs each failed connection's error, which can quote the
     conninfo: while the state is open, its logger hides the password, written and decoded."""
-    from bot.runtime import open_state
     from bot.settings import load_settings
+    from bot.wiring import open_state
 
     with_password = state_url.replace("postgres@", "postgres:S3cr%25t-pass@")
     state = open_state(load_settings(data_dir=tmp_path, state_url=with_password))

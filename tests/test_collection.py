@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bot.settings import bundled_dir
+from index.article_index import ArticleIndex
 from index.articles import Article, load_articles
 from index.build import open_cache
 from index.cache import embed_with_cache
@@ -19,7 +20,6 @@ from index.errors import NewerBuildError, NoOlderVersionError, UnknownArticleErr
 from index.files import scratch_array
 from index.layout import read_current, read_pointer, versions
 from index.sentences import SentenceTable
-from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer.core import Answerer, ScoredSentence, _cited_passages
+from bot.answer.answerer import Answerer, ScoredSentence, _cited_passages
 from bot.answer.followup import Conversation
 from bot.answer.question import prepare_question
-from bot.answer.values import NOT_FOUND
+from bot.answer.records import NOT_FOUND
 from bot.errors import QuestionError
-from bot.runtime import make_answerer
 from bot.settings import Settings
+from bot.wiring import make_answerer
+from index.article_index import ArticleIndex
 from index.chunking import sentence_spans
 from index.embedding import Embedder
-from index.store import ArticleIndex
 
 # Questions on the bundled article, written for these tests (the evaluation sets in
 # ../shared/eval are measured by `articlebot eval`, not here, and may be absent).

@@ -21,7 +21,7 @@ import discord
 import httpx
 import pytest
 
-from bot.answer.values import Answer, Passage
+from bot.answer.records import Answer, Passage
 from bot.chat import messages
 from bot.chat.discord.client import ArticleBot, create_discord_bot, invite_url
 from bot.chat.discord.render import (

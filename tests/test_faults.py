@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime import make_answerer
 from bot.settings import bundled_dir, load_settings
+from bot.wiring import make_answerer
+from index.article_index import ArticleIndex
 from index.articles import Article, load_articles
 from index.collection import Collection
 from index.embedding import Embedder
 from index.layout import read_pointer
-from index.store import ArticleIndex
 from tests.fakes.faulty_disk import FaultyDisk
 from tests.fakes.hashing import HashingEmbedder
 

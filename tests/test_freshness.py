@@ -383,7 +383,7 @@ def test_index_sync_keeps_a_failing_feeds_entries(
 ) -> None:
     """`index sync` and /reindex fetch every source afresh (no If-None-Match); when a
     feed fails, the articles its entries gave last time stay, as a file's do."""
-    from bot.runtime import sync_from_sources
+    from bot.wiring import sync_from_sources
 
     site.publish("crane", "ferry")
     index_dir, source = tmp_path / "index", f"{site.base}/feed.xml"
@@ -441,9 +441,9 @@ def test_the_refresher_runs_when_due(
     refresh, swapped into the service, and the next run recorded."""
     from bot.chat.service import ChatService
     from bot.refresher import Refresher
-    from bot.runtime import make_answerer
+    from bot.wiring import make_answerer
+    from index.article_index import ArticleIndex
     from index.freshness import iso
-    from index.store import ArticleIndex
 
     site.publish("crane")
     source = f"{site.base}/feed.xml"
@@ -477,8 +477,8 @@ def test_a_refresh_under_other_build_settings_rebuilds_and_says_so(
     one index with different settings would rebuild it on every run)."""
     from bot.chat.service import ChatService
     from bot.refresher import Refresher
-    from bot.runtime import make_answerer
-    from index.store import ArticleIndex
+    from bot.wiring import make_answerer
+    from index.article_index import ArticleIndex
 
     site.publish("crane")
     changes = {"index_dir": fast_index_copy, "sources": [f"{site.base}/feed.xml"]}
@@ -514,9 +514,9 @@ def test_only_the_replica_holding_the_lock_refreshes(
     a due refresh is skipped (nothing fetched, the version kept); then it runs."""
     from bot.chat.service import ChatService, rebuild_lock
     from bot.refresher import Refresher
-    from bot.runtime import make_answerer, open_state
+    from bot.wiring import make_answerer, open_state
+    from index.article_index import ArticleIndex
     from index.layout import read_pointer
-    from index.store import ArticleIndex
 
     site.publish("crane")
     changes = {"index_dir": fast_index_copy, "sources": [f"{site.base}/feed.xml"]}

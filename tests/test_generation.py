@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer.core import Answerer
+from bot.answer.answerer import Answerer
 from bot.answer.generation import GeneratedWriter, check_generated
-from bot.answer.values import Passage
-from bot.runtime import make_answerer
+from bot.answer.records import Passage
 from bot.settings import Settings, load_settings
+from bot.wiring import make_answerer
+from index.article_index import ArticleIndex
 from index.articles import make_article
 from index.chunking import Chunk
 from index.embedding import Embedder
 from index.retrieval import Terms
-from index.store import ArticleIndex
 from tests.fakes.openai_server import FakeOpenAI
 
 LAUNCH = "When was the International Space Station launched?"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.answer.core import Answerer
+from bot.answer.answerer import Answerer
 from bot.answer.highlight import answer_span, asked_kind
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from bot.answer.language import other_language
-from bot.answer.values import not_english
-from bot.runtime import make_answerer
+from bot.answer.records import not_english
 from bot.settings import Settings
+from bot.wiring import make_answerer
+from index.article_index import ArticleIndex
 from index.lexicon import Lexicon, is_english, rewrite
-from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
 
 TEXTS = [

@@ -19,15 +19,15 @@ import faiss
 import pytest
 
 from bot.cli import main
-from bot.runtime import IndexWatcher, make_answerer
 from bot.settings import Settings, bundled_dir
+from bot.wiring import IndexWatcher, make_answerer
+from index.article_index import ArticleIndex
 from index.articles import load_articles
 from index.build import BuildLock
 from index.collection import Collection
 from index.config import IndexConfig
 from index.embedding import Embedder
 from index.layout import has_index, read_current, read_pointer, versions
-from index.store import ArticleIndex
 from tests.fakes.background import free_port
 from tests.fakes.pages import serve_pages
 

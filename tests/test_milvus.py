@@ -15,8 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.runtime import IndexWatcher, make_answerer
 from bot.settings import Settings, bundled_dir
+from bot.wiring import IndexWatcher, make_answerer
+from index.article_index import ArticleIndex
 from index.articles import Article, load_articles
 from index.build import build_index
 from index.collection import Collection, rollback
@@ -26,7 +27,6 @@ from index.errors import IndexCorruptError, VectorStoreError
 from index.layout import LEXICAL, MANIFEST, VECTORS, VERSIONS, read_pointer, versions
 from index.milvus import LITE_FILE, MilvusConfig, collection_name, connect
 from index.retrieval import Retriever, Terms
-from index.store import ArticleIndex
 from tests.conftest import FIXTURES
 from tests.fakes.hashing import HashingEmbedder
 

@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from bot.runtime import make_answerer
 from bot.settings import Settings, bundled_dir
+from bot.wiring import make_answerer
+from index.article_index import ArticleIndex
 from index.articles import load_articles
 from index.build import build_index
 from index.chunking import sentence_spans
@@ -28,7 +29,6 @@ from index.embedding import BULK_TEXTS_TORCH_LOADED, Embedder, TextEncoder
 from index.errors import IndexCorruptError
 from index.layout import MODELS, Manifest, read_current
 from index.onnx_model import MIN_COSINE, OnnxEncoder, file_sha256
-from index.store import ArticleIndex
 from tests.fakes.towns import TOWNS, town_articles
 
 # The export, its checks and its fallbacks: all about the real model.
@@ -236,7 +236,7 @@ from bot.settings import load_settings
 from bot.launcher import make_service
 from bot.chat.discord.client import create_discord_bot
 from bot.chat.slack.app import create_slack_app
-from bot.runtime import open_state
+from bot.wiring import open_state
 settings = load_settings()
 state = open_state(settings)
 service = make_service(settings, "slack", state)

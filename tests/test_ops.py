@@ -7,7 +7,7 @@ import logging
 
 import httpx
 
-from bot.answer.core import Answerer
+from bot.answer.answerer import Answerer
 from bot.chat.service import ChatService
 from bot.logs import JsonFormatter
 from bot.ops import OpsServer

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.answer.core import Answerer
+from bot.answer.answerer import Answerer
 from bot.answer.language import OTHERS
-from bot.answer.values import NOT_FOUND, Answer, not_english
+from bot.answer.records import NOT_FOUND, Answer, not_english
 from bot.chat.discord.render import EMBEDS_TOTAL_LIMIT, TEXT_LIMIT
 from bot.chat.discord.render import format_answer as discord_format
 from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT

@@ -22,8 +22,8 @@ import pytest
 
 from bot.chat import messages
 from bot.cli import main
-from bot.runtime import open_state
 from bot.settings import load_settings
+from bot.wiring import open_state
 from index.layout import read_pointer
 from tests.fakes.background import free_port
 from tests.fakes.chat import running

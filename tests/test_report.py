@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer.values import NOT_FOUND, Answer, Passage
+from bot.answer.records import NOT_FOUND, Answer, Passage
 from bot.chat.feedback import FeedbackStore
 from bot.cli import main
 from index.articles import make_article

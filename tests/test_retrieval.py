@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answer.core import Answerer
-from bot.runtime import make_answerer
+from bot.answer.answerer import Answerer
 from bot.settings import Settings
+from bot.wiring import make_answerer
+from index.article_index import ArticleIndex
+from index.bm25 import LexicalIndex, Postings, best
 from index.config import RetrievalConfig
 from index.embedding import Embedder
-from index.lexical import LexicalIndex, Postings, best
 from index.retrieval import Retriever, Terms, normalise, reciprocal_rank_fusion
-from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
 
 
@@ -123,10 +123,12 @@ def test_article_dates_are_ranked_when_a_question_first_asks_for_the_latest(
     fast_index: ArticleIndex, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not on every load: at a million passages ranking the dates took a tenth of an open."""
-    from bot.answer import core
+    from bot.answer import answerer as answering
 
-    ranked, rank = [], core.recency_ranks
-    monkeypatch.setattr(core, "recency_ranks", lambda articles: ranked.append(1) or rank(articles))
+    ranked, rank = [], answering.recency_ranks
+    monkeypatch.setattr(
+        answering, "recency_ranks", lambda articles: ranked.append(1) or rank(articles)
+    )
     answerer = make_answerer(settings, fast_index)
     answerer.answer("When did the harbour bridge open?")
     assert ranked == []

@@ -12,17 +12,17 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from bot.answer.core import Answerer
-from bot.answer.values import Answer
+from bot.answer.answerer import Answerer
+from bot.answer.records import Answer
 from bot.chat import messages
 from bot.chat.service import ChatService, Outcome, Reply
 from bot.chat.state import RateLimiter
 from bot.errors import BusyError
-from bot.runtime import make_answerer, open_state
 from bot.settings import Settings, load_settings
+from bot.wiring import make_answerer, open_state
+from index.article_index import ArticleIndex
 from index.build import BuildLock
 from index.embedding import Embedder
-from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
 
 LAUNCH = "When was the International Space Station launched?"

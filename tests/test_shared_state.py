@@ -18,8 +18,8 @@ from bot.chat.postgres import MIGRATIONS
 from bot.chat.state import State, local_state
 from bot.cli import main
 from bot.errors import LaunchError
-from bot.runtime import open_state
 from bot.settings import Settings, load_settings
+from bot.wiring import open_state
 from tests.test_report import abstained, answered
 
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answer.core import PASSAGES_FOR_ANSWER, Answerer
+from bot.answer.answerer import PASSAGES_FOR_ANSWER, Answerer
 from bot.answer.signals import FEATURES, Question, features, question_names, unknown_names
-from bot.runtime import make_answerer
 from bot.settings import Settings, load_settings
+from bot.wiring import make_answerer
+from index.article_index import ArticleIndex
 from index.embedding import Embedder
 from index.layout import MANIFEST, read_pointer
 from index.lexicon import Lexicon
 from index.sentences import CHUNK_ROWS, SPANS, TERM_KEYS, TERM_OFFSETS, VECTORS
-from index.store import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
 
 

@@ -25,7 +25,7 @@ import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.signature import SignatureVerifier
 
-from bot.answer.values import Answer, Passage
+from bot.answer.records import Answer, Passage
 from bot.chat import messages
 from bot.chat.service import ChatService
 from bot.chat.slack.app import create_slack_app, with_granted_scopes
@@ -636,7 +636,7 @@ def test_a_version_published_for_a_collection_is_picked_up(
 ) -> None:
     """`articlebot index add --collection sky` from another process: the running app
     answers from the new version in the collection's channel, and only there."""
-    from bot.runtime import load_sources, make_collection
+    from bot.wiring import load_sources, make_collection
 
     question = "How much did the harbour bridge cost?"
     assert "couldn't find" in ask(fake, app_url, question, channel="CSKY")["text"]
@@ -1132,7 +1132,7 @@ def test_version_published_by_another_process_is_picked_up(
     fake: FakeSlack, app_url: str, slack_settings: Settings, fast_embedder: HashingEmbedder
 ) -> None:
     """A cron job or the CLI publishes; the running app answers from it without a restart."""
-    from bot.runtime import load_sources, make_collection
+    from bot.wiring import load_sources, make_collection
 
     question = "Which team won the cider pressing contest?"
     assert "couldn't find" in ask(fake, app_url, question)["text"]

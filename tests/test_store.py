@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.runtime import load_index, make_answerer, watch_index
 from bot.settings import Settings, bundled_dir
+from bot.wiring import load_index, make_answerer, watch_index
+from index.article_index import READ_AHEAD, ArticleIndex
 from index.articles import load_articles
 from index.build import BuildLock, build_index, chunk_articles, chunking_config
 from index.config import IndexConfig, RetrievalConfig
@@ -31,7 +32,6 @@ from index.errors import (
 from index.files import FileBytes, FileRows, read_through, save_array
 from index.layout import MANIFEST, TERM_STATS, VECTORS, jsonl, read_pointer
 from index.retrieval import Retriever, Terms
-from index.store import READ_AHEAD, ArticleIndex
 from index.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
 from index.terms import TermStats, term_key
 from index.vectors import EXACT_VECTORS, RescoredVectors, VectorIndexConfig, build_vector_index
@@ -589,7 +589,7 @@ def test_a_version_s_files_are_preloaded_as_it_opens(
     (before it is opened), BM25's postings and the per-row indexes. Then on a thread
     of its own, a read at a time, the other files questions read. All within the
     settings' budget."""
-    import index.store as store
+    import index.article_index as store
 
     calls, done = [], threading.Event()
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.answer.followup import Conversation, read_in_context
-from bot.answer.values import NOT_FOUND, Answer, Passage
+from bot.answer.records import NOT_FOUND, Answer, Passage
 from bot.chat.threads import (
     NOT_WORDS,
     WORD,

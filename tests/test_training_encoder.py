@@ -18,10 +18,10 @@ from transformers import AutoModel, AutoTokenizer, BertConfig
 
 from bot.answer.reader import READINGS, SentenceReader
 from bot.answer.signals import FEATURES
-from bot.runtime import make_answerer
 from bot.settings import load_settings
+from bot.wiring import make_answerer
+from index.article_index import ArticleIndex
 from index.embedding import package_model_path
-from index.store import ArticleIndex
 from training.encoder import (
     SENTENCE_TOKENS,
     Triple,

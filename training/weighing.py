@@ -187,9 +187,9 @@ def scored_training_rows(
 ) -> list[Scored]:
     """The training questions' candidates, over an index of each set's train
     articles: every question, or at most `most` of each set, evenly spaced."""
-    from bot.runtime import make_answerer, make_embedder, sync_from_sources
     from bot.settings import load_settings
-    from index.store import ArticleIndex
+    from bot.wiring import make_answerer, make_embedder, sync_from_sources
+    from index.article_index import ArticleIndex
 
     settings = load_settings(reader_dir=None, data_dir=work)
     embedder = make_embedder(settings)

@@ -23,8 +23,8 @@ import faiss
 import numpy as np
 
 from bot.answer.evaluation import contains_gold, read_questions
-from bot.runtime import load_index, make_answerer, make_embedder
 from bot.settings import load_settings
+from bot.wiring import load_index, make_answerer, make_embedder
 from index.layout import VERSIONS, read_pointer
 from index.vectors import EXACT_VECTORS
 

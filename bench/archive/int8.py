@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from bot.answer.evaluation import read_questions, retrieval_metrics
-from bot.runtime import make_answerer, make_embedder, sync_from_sources
 from bot.settings import load_settings
-from index.store import ArticleIndex
+from bot.wiring import make_answerer, make_embedder, sync_from_sources
+from index.article_index import ArticleIndex
 
 EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

@@ -13,7 +13,7 @@ from bot.env import platform_env
 
 
 class AnswerConfig(BaseModel):
-    """How a question becomes an answer (bot/answer/core.py)."""
+    """How a question becomes an answer (bot/answer/answerer.py)."""
 
     top_k: int = Field(5, ge=1, le=50)
     # A trained sentence reader's folder (`make train-reader` writes one); set, it

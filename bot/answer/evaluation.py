@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answer.core import Answerer
+from bot.answer.answerer import Answerer
 from bot.errors import QuestionError
 
 # (row name, retrieval mode, rerank): plain baselines, fusion alone, and what answers use

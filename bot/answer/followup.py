@@ -17,8 +17,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.answer.records import Answer
 from bot.answer.signals import question_names
-from bot.answer.values import Answer
 
 PRONOUNS = ("it", "they", "them", "this", "that", "these", "those", "he", "him", "she")
 POSSESSIVES = ("its", "their", "his", "her")

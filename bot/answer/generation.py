@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from bot.answer.config import GenerationConfig
-from bot.answer.values import Answer, Passage, shorten
+from bot.answer.records import Answer, Passage, shorten
 from index.retrieval import Terms
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bot.answer.highlight import asked_kind, typed_spans
-from bot.answer.values import Passage
+from bot.answer.records import Passage
 from index.lexicon import Lexicon
 from index.retrieval import Retriever, Sentence, share
 

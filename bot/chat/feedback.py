@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from bot.answer.values import Answer
+from bot.answer.records import Answer
 from bot.settings import DEFAULT_COLLECTION
 from index.files import private_file
 

@@ -22,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.answer.followup import Conversation
-from bot.answer.values import Answer
+from bot.answer.records import Answer
 from bot.chat.config import ChatConfig
 from bot.chat.feedback import FeedbackStore, Run
 from bot.chat.state import EVENTS_KEPT_SECONDS, State

@@ -19,16 +19,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.answer.core import Answerer
+from bot.answer.answerer import Answerer
 from bot.answer.followup import Conversation
-from bot.answer.values import Answer
+from bot.answer.records import Answer
 from bot.chat import messages
 from bot.chat.config import ChatConfig
 from bot.chat.state import State, local_state
 from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
-from bot.runtime import IndexWatcher, sync_from_sources, watch_index
 from bot.settings import DEFAULT_COLLECTION, Settings
+from bot.wiring import IndexWatcher, sync_from_sources, watch_index
 from index.embedding import Embedder
 from index.errors import IndexBusyError
 from index.freshness import SourceStates

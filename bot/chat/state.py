@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.answer.followup import Conversation
-from bot.answer.values import Answer
+from bot.answer.records import Answer
 from bot.chat.config import ChatConfig
 from bot.chat.feedback import FeedbackStore
 from bot.chat.threads import ThreadMemory

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from bot.answer.followup import Conversation
-from bot.answer.values import Answer
+from bot.answer.records import Answer
 
 THREADS_KEPT = 10_000
 QUESTION_STARTS = frozenset(

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from bot.answer.core import Answerer
-from bot.answer.values import Answer
+from bot.answer.answerer import Answerer
+from bot.answer.records import Answer
 from bot.chat.service import ChatService
-from bot.runtime import build_from_sources, make_answerer
 from bot.settings import Settings, bundled_dir, load_settings
+from bot.wiring import build_from_sources, make_answerer
+from index.article_index import ArticleIndex
 from index.embedding import Embedder
-from index.store import ArticleIndex
 
 
 def sources_with(

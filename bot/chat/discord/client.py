@@ -20,7 +20,7 @@ import yarl
 from discord import app_commands
 
 from bot.answer.followup import Conversation
-from bot.answer.values import Answer, shorten
+from bot.answer.records import Answer, shorten
 from bot.chat import messages
 from bot.chat.discord.commands import (
     ServerCheckedTree,

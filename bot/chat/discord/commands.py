@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, cast
 import discord
 from discord import app_commands
 
-from bot.answer.values import shorten
+from bot.answer.records import shorten
 from bot.chat import messages
 from bot.chat.discord.keys import asked_in
 from bot.chat.discord.render import (

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import discord
 
-from bot.answer.values import Answer, Passage, shorten
+from bot.answer.records import Answer, Passage, shorten
 from bot.chat import messages
 
 TEXT_LIMIT = 2000

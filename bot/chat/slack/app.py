@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.answer.values import shorten
+from bot.answer.records import shorten
 from bot.chat import messages
 from bot.chat.service import ChatService, Outcome, Reply
 from bot.chat.slack.manifest import HISTORY_SCOPES

@@ -5,7 +5,7 @@ verbatim: nobody is pinged)."""
 
 from __future__ import annotations
 
-from bot.answer.values import Answer, shorten
+from bot.answer.records import Answer, shorten
 from bot.chat import messages
 
 SECTION_LIMIT = 3000

@@ -18,11 +18,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.answer.answerer import Answerer
 from bot.answer.config import AnswerConfig, GenerationConfig
-from bot.answer.core import Answerer
 from bot.answer.reader import Reader
 from bot.chat.state import State, local_state
 from bot.settings import Settings
+from index.article_index import ArticleIndex, set_search_threads
 from index.articles import Article, LoadFailure, load_articles
 from index.build import build_index
 from index.collection import ChangeReport, Collection
@@ -33,7 +34,6 @@ from index.fetch import Fetcher
 from index.freshness import refresh
 from index.layout import Manifest, has_index, read_pointer
 from index.milvus import MilvusConfig
-from index.store import ArticleIndex, set_search_threads
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from index.articles import Article
+from index.bm25 import LexicalIndex
 from index.chunking import Chunk
 from index.config import IndexConfig
 from index.embedding import FULL_INSTALL_HINT, Embedder, TextEncoder
@@ -39,7 +40,6 @@ from index.layout import (
     read_manifest,
     read_pointer,
 )
-from index.lexical import LexicalIndex
 from index.lexicon import Lexicon
 from index.milvus import MilvusConfig, connect, open_collection
 from index.sentences import CHUNK_ROWS, SPANS, TERM_KEYS, TERM_OFFSETS, SentenceTable

@@ -25,12 +25,12 @@ from bot.answer.highlight import answer_span
 from bot.answer.language import other_language
 from bot.answer.question import prepare_question
 from bot.answer.reader import Reader, sentence_text
+from bot.answer.records import NOT_FOUND, Answer, Passage, not_english, shorten
 from bot.answer.signals import FEATURES, Question, features
-from bot.answer.values import NOT_FOUND, Answer, Passage, not_english, shorten
+from index.article_index import ArticleIndex
 from index.config import RetrievalConfig, RetrievalMode
 from index.lexicon import rewrite
 from index.retrieval import Retriever, Sentence, Terms
-from index.store import ArticleIndex
 
 LATEST = re.compile(
     r"\b(latest|newest|most recent|recently|lately|today|this week|current news)\b", re.IGNORECASE
