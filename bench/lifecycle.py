@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bot.settings import bundled_dir, load_settings
-from bot.wiring import load_sources, make_collection, make_embedder
+from bot.wiring import load_sources, make_embedder, make_index_directory
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"
@@ -45,7 +45,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         index_dir = Path(tmp) / "index"
         articles, _ = load_sources(settings, [squad])
-        collection = make_collection(settings, embedder, index_dir)
+        collection = make_index_directory(settings, embedder, index_dir)
         started = time.perf_counter()
         full = collection.add(articles)
         full_seconds = time.perf_counter() - started

@@ -156,11 +156,11 @@ def index_build(
 
 
 def _collection(ctx: typer.Context, index_dir: Path | None, name: str | None):
-    from bot.wiring import make_collection, make_embedder
+    from bot.wiring import make_embedder, make_index_directory
 
     settings = _settings(ctx, name, index_dir=index_dir)
     embedder = make_embedder(settings)
-    return settings, make_collection(
+    return settings, make_index_directory(
         settings, embedder, settings.resolved_index_dir, progress=sys.stderr.isatty()
     )
 
@@ -255,7 +255,7 @@ def index_list(
     as_json: JsonOption = False,
 ) -> None:
     """The indexed articles: id, title, source, date, chunks, added at."""
-    from index.collection import read_current
+    from index.directory import read_current
 
     settings = _settings(ctx, collection, index_dir=index_dir)
     current = read_current(settings.resolved_index_dir)
@@ -280,7 +280,7 @@ def index_status(
     as_json: JsonOption = False,
 ) -> None:
     """Counts, model, size on disk, build time and version of the index."""
-    from index.collection import index_status
+    from index.directory import index_status
     from index.freshness import SourceStates
 
     folder = _settings(ctx, collection, index_dir=index_dir).resolved_index_dir
@@ -302,7 +302,7 @@ def index_rollback(
     ctx: typer.Context, index_dir: IndexDirOption = None, collection: CollectionOption = None
 ) -> None:
     """Make the previous version current again (running bots pick it up)."""
-    from index.collection import rollback
+    from index.directory import rollback
 
     name = rollback(_settings(ctx, collection, index_dir=index_dir).resolved_index_dir)
     typer.echo(f"Rolled back to version {name}.")

@@ -26,8 +26,8 @@ from bot.settings import Settings
 from index.article_index import ArticleIndex, set_search_threads
 from index.articles import Article, LoadFailure, load_articles
 from index.build import build_index
-from index.collection import ChangeReport, Collection
 from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalConfig
+from index.directory import ChangeReport, IndexDirectory
 from index.embedding import Embedder
 from index.errors import ArticleBotError, BuildFailedError, NoArticlesError
 from index.fetch import Fetcher
@@ -64,10 +64,10 @@ def load_sources(
     return articles, failures
 
 
-def make_collection(
+def make_index_directory(
     settings: Settings, embedder: Embedder, index_dir: Path, *, progress: bool = False
-) -> Collection:
-    return Collection(index_dir, embedder, settings.section(IndexConfig), progress=progress)
+) -> IndexDirectory:
+    return IndexDirectory(index_dir, embedder, settings.section(IndexConfig), progress=progress)
 
 
 def sync_from_sources(

@@ -33,8 +33,8 @@ from index.articles import (
     unique_ids,
 )
 from index.build import BuildLock
-from index.collection import ChangeReport, Collection
 from index.config import IndexConfig
+from index.directory import ChangeReport, IndexDirectory
 from index.embedding import Embedder
 from index.errors import (
     ArticleBotError,
@@ -331,7 +331,7 @@ def refresh(
     hold nothing at all."""
     index_dir = Path(index_dir)
     with BuildLock(index_dir):
-        collection = Collection(index_dir, embedder, config, progress=progress)
+        collection = IndexDirectory(index_dir, embedder, config, progress=progress)
         states = SourceStates.load(index_dir)
         states.keep_only(sources)
         states.forget_missing({a.id for a in collection.articles()})

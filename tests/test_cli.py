@@ -590,14 +590,14 @@ def test_chat_picks_up_a_new_version_between_questions(
 ) -> None:
     """A version published while `chat` waits at the prompt answers the next question."""
     from index.articles import load_articles
-    from index.collection import Collection
+    from index.directory import IndexDirectory
 
     bridge = "How much did the harbour bridge cost?"
 
     def typed() -> object:
         yield bridge  # not in the index yet
         articles, _ = load_articles([str(FIXTURES / "harbour-bridge.txt")])
-        Collection(index_copy, embedder).add(articles)  # as another process would publish
+        IndexDirectory(index_copy, embedder).add(articles)  # as another process would publish
         yield bridge
         yield ""
 

@@ -14,8 +14,8 @@ from index.article_index import ArticleIndex
 from index.articles import Article, load_articles
 from index.build import open_cache
 from index.cache import embed_with_cache
-from index.collection import Collection, added_by_hand, index_status, rollback
 from index.config import IndexConfig
+from index.directory import IndexDirectory, added_by_hand, index_status, rollback
 from index.errors import NewerBuildError, NoOlderVersionError, UnknownArticleError
 from index.files import scratch_array
 from index.layout import read_current, read_pointer, versions
@@ -39,7 +39,7 @@ def by_id(articles: list[Article], article_id: str) -> Article:
 def test_add_embeds_only_new_text(
     tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
 ) -> None:
-    collection = Collection(tmp_path / "index", fast_embedder)
+    collection = IndexDirectory(tmp_path / "index", fast_embedder)
     first = collection.add(library[:3])
     assert sorted(first.added) == sorted(a.id for a in library[:3]) and first.changed
     chunks_before = first.manifest.chunk_count
@@ -57,7 +57,7 @@ def test_add_embeds_only_new_text(
 def test_nothing_changed_publishes_nothing(
     tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
 ) -> None:
-    collection = Collection(tmp_path / "index", fast_embedder)
+    collection = IndexDirectory(tmp_path / "index", fast_embedder)
     collection.add(library)
     version = read_pointer(tmp_path / "index")
     again = collection.add(library)
@@ -71,8 +71,8 @@ def test_changed_build_settings_rebuild_unchanged_articles(
     """A version made with other build settings (here, chunk size) is rebuilt by the
     next change even when no article changed; then it stands until they change again."""
     index_dir = tmp_path / "index"
-    old = Collection(index_dir, fast_embedder).add(library).manifest
-    smaller = Collection(index_dir, fast_embedder, IndexConfig(chunk_target_tokens=64))
+    old = IndexDirectory(index_dir, fast_embedder).add(library).manifest
+    smaller = IndexDirectory(index_dir, fast_embedder, IndexConfig(chunk_target_tokens=64))
     report = smaller.add(library)
     assert report.settings_changed and report.changed and report.unchanged == len(library)
     assert report.manifest.chunking["target_tokens"] == 64
@@ -87,7 +87,7 @@ def test_a_version_without_a_recipe_is_rebuilt(
 ) -> None:
     """A version built before recipes were recorded cannot vouch for its settings."""
     index_dir = tmp_path / "index"
-    collection = Collection(index_dir, fast_embedder)
+    collection = IndexDirectory(index_dir, fast_embedder)
     old = collection.add(library).manifest
     path = index_dir / "versions" / old.version / "manifest.json"
     path.write_text(replace(old, recipe={}).to_json())
@@ -105,9 +105,9 @@ def test_an_older_articlebot_leaves_a_newer_ones_version_alone(
     upgraded one built, or each would rebuild the index back on every refresh."""
     index_dir = tmp_path / "index"
     monkeypatch.setattr("index.build.BUILD_VERSION", 2)  # the upgraded ArticleBot
-    newer = Collection(index_dir, fast_embedder).add(library[:3]).manifest
+    newer = IndexDirectory(index_dir, fast_embedder).add(library[:3]).manifest
     monkeypatch.setattr("index.build.BUILD_VERSION", 1)
-    older = Collection(index_dir, fast_embedder)
+    older = IndexDirectory(index_dir, fast_embedder)
     with pytest.raises(NewerBuildError, match=r"newer ArticleBot \(build version 2\)"):
         older.add(library)
     assert read_pointer(index_dir) == newer.version and len(versions(index_dir)) == 1
@@ -121,7 +121,7 @@ def test_articles_added_by_hand_stay_through_a_sync(
     """The operator's own articles (`index add`) are not the sources' to drop: a sync
     keeps them until they are removed by hand. One the sources give becomes theirs."""
     index_dir = tmp_path / "index"
-    collection = Collection(index_dir, fast_embedder)
+    collection = IndexDirectory(index_dir, fast_embedder)
     collection.sync(library[:2])
     collection.add(library[2:3], by_hand=True)
     report = collection.sync(library[:1])  # the sources no longer give library[1]
@@ -139,7 +139,7 @@ def test_articles_added_by_hand_stay_through_a_sync(
 def test_changed_and_removed_articles_leave_the_index(
     tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
 ) -> None:
-    collection = Collection(tmp_path / "index", fast_embedder)
+    collection = IndexDirectory(tmp_path / "index", fast_embedder)
     collection.add(library)
     bridge = by_id(library, "harbour-bridge")
     changed = replace(bridge, text=bridge.text + "\n\nThe toll was abolished.", content_hash="x")
@@ -157,7 +157,7 @@ def test_changed_and_removed_articles_leave_the_index(
 def test_sync_holds_exactly_the_given_articles_and_keeps_failed_sources(
     tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
 ) -> None:
-    collection = Collection(tmp_path / "index", fast_embedder)
+    collection = IndexDirectory(tmp_path / "index", fast_embedder)
     collection.add(library)
     kept_source = by_id(library, "observatory").source
     report = collection.sync(library[:1], keep_sources={kept_source})
@@ -170,10 +170,10 @@ def test_rollback_and_versions_kept(
     tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
 ) -> None:
     index_dir = tmp_path / "index"
-    Collection(index_dir, fast_embedder).add(library[:1])
+    IndexDirectory(index_dir, fast_embedder).add(library[:1])
     with pytest.raises(NoOlderVersionError):
         rollback(index_dir)
-    collection = Collection(index_dir, fast_embedder, IndexConfig(keep_versions=2))
+    collection = IndexDirectory(index_dir, fast_embedder, IndexConfig(keep_versions=2))
     names = [collection.add([article]).manifest.version for article in library[1:]]
     assert versions(index_dir) == names[-2:]  # the oldest were pruned
     assert rollback(index_dir) == names[-2] == read_pointer(index_dir)
@@ -202,7 +202,7 @@ def test_a_build_removes_the_scratch_file_a_killed_build_left(
     tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
 ) -> None:
     index_dir = tmp_path / "index"
-    collection = Collection(index_dir, fast_embedder)
+    collection = IndexDirectory(index_dir, fast_embedder)
     collection.add(library[:1])
     left = index_dir / "versions" / ".tmp-0123456789ab.npy"
     left.write_bytes(b"\0" * 4096)

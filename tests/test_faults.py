@@ -15,7 +15,7 @@ from bot.settings import bundled_dir, load_settings
 from bot.wiring import make_answerer
 from index.article_index import ArticleIndex
 from index.articles import Article, load_articles
-from index.collection import Collection
+from index.directory import IndexDirectory
 from index.embedding import Embedder
 from index.layout import read_pointer
 from tests.fakes.faulty_disk import FaultyDisk
@@ -57,7 +57,7 @@ def add_failing_at(step: int | None, index: Path, articles: list[Article], embed
     """Add `articles` with the disk failing at `step` (None: never); the steps taken."""
     with FaultyDisk(index, fail_at=step) as disk:
         try:
-            Collection(index, embedder).add(articles)
+            IndexDirectory(index, embedder).add(articles)
         except OSError as error:
             assert "No space left on device" in str(error)
     return disk.steps
@@ -83,7 +83,7 @@ def test_a_disk_failing_at_any_step_of_an_add_leaves_the_index_whole(
         assert loaded.version == old_version or "crane" in loaded.articles, where
         assert "russia-leaves-iss" in loaded.articles, where
         assert leftovers(index, before) == set(), where
-        Collection(index, fast_embedder).add(crane)  # the next build succeeds
+        IndexDirectory(index, fast_embedder).add(crane)  # the next build succeeds
         assert "crane" in ArticleIndex.load(index, fast_embedder).articles, where
         shutil.rmtree(index)
 
@@ -99,7 +99,7 @@ def test_a_disk_failing_at_any_step_of_a_first_build_leaves_nothing_half_made(
         if read_pointer(index) is not None:  # failed after the switch: complete
             assert "crane" in ArticleIndex.load(index, fast_embedder).articles, where
         assert leftovers(index, set()) <= {".lock", "embeddings.sqlite3"}, where
-        Collection(index, fast_embedder).add(crane)
+        IndexDirectory(index, fast_embedder).add(crane)
         assert "crane" in ArticleIndex.load(index, fast_embedder).articles, where
         shutil.rmtree(index)
 
@@ -120,7 +120,7 @@ def test_a_disk_failing_at_any_step_of_a_first_build_with_the_model(
         add_failing_at(step, index, articles, embedder)
         where = f"failing at step {step} ({steps[step - 1]})"
         assert not [n for n in files_under(index) if ".tmp" in n or ".CURRENT." in n], where
-        Collection(index, embedder).add(articles)
+        IndexDirectory(index, embedder).add(articles)
         answerer = make_answerer(
             load_settings(data_dir=tmp_path), ArticleIndex.load(index, embedder)
         )

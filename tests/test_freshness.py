@@ -22,8 +22,8 @@ from bot.cli import main
 from bot.settings import Settings
 from index.articles import article_id_for_url, load_articles
 from index.build import BuildLock
-from index.collection import Collection
 from index.config import FetchConfig
+from index.directory import IndexDirectory
 from index.embedding import Embedder
 from index.errors import IndexBusyError, NewerBuildError
 from index.fetch import Fetcher
@@ -145,7 +145,7 @@ def test_an_article_removed_meanwhile_is_fetched_again(
     site.publish("crane", "ferry")
     index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
     run(index_dir, sources, fast_embedder, T0)
-    Collection(index_dir, fast_embedder).remove(site.ids("ferry"))
+    IndexDirectory(index_dir, fast_embedder).remove(site.ids("ferry"))
     requests = len(site.seen)
     report = run(index_dir, sources, fast_embedder, T0 + 1800)
     assert report.change.added == site.ids("ferry")
@@ -369,7 +369,7 @@ def test_a_refresh_keeps_the_articles_added_by_hand(
     index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
     run(index_dir, sources, fast_embedder, T0)
     [own] = load_articles([str(FIXTURES / "harbour-bridge.txt")])[0]
-    Collection(index_dir, fast_embedder).add([own], by_hand=True)
+    IndexDirectory(index_dir, fast_embedder).add([own], by_hand=True)
     site.publish("crane", "comet")
     site.pages["/feed.xml"].headers["ETag"] = '"feed-2b"'  # not the first feed's
     report = run(index_dir, sources, fast_embedder, T0 + 1800)

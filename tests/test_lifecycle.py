@@ -24,8 +24,8 @@ from bot.wiring import IndexWatcher, make_answerer
 from index.article_index import ArticleIndex
 from index.articles import load_articles
 from index.build import BuildLock
-from index.collection import Collection
 from index.config import IndexConfig
+from index.directory import IndexDirectory
 from index.embedding import Embedder
 from index.layout import has_index, read_current, read_pointer, versions
 from tests.fakes.background import free_port
@@ -184,7 +184,7 @@ def test_sync_holds_exactly_the_sources(
     shutil.copy(FIXTURES / "orchard-festival.md", library)
     code, out, _ = cli(capsys, "index", "sync", str(library), "--index-dir", str(index_dir))
     assert code == 0 and "added 1, updated 0, removed 1, unchanged 1, failed 0" in out
-    assert {a.id for a in Collection(index_dir, None).articles()} == {
+    assert {a.id for a in IndexDirectory(index_dir, None).articles()} == {
         "russia-leaves-iss",
         "orchard-festival",
     }  # type: ignore[arg-type]
@@ -221,7 +221,7 @@ def test_an_article_added_by_hand_stays_until_removed_by_hand(
     cli(capsys, "index", "add", orchard, "--index-dir", str(index_dir))  # by hand again
     code, _, _ = cli(capsys, "index", "remove", "orchard-festival", "--index-dir", str(index_dir))
     assert code == 0
-    assert [a.id for a in Collection(index_dir, None).articles()] == ["russia-leaves-iss"]  # type: ignore[arg-type]
+    assert [a.id for a in IndexDirectory(index_dir, None).articles()] == ["russia-leaves-iss"]  # type: ignore[arg-type]
 
 
 def test_failed_source_is_reported_and_the_rest_go_in(
@@ -404,7 +404,7 @@ def test_running_answerer_picks_up_a_version_published_by_another_process(
     index_dir: Path, embedder: Embedder, settings: Settings, tmp_path: Path
 ) -> None:
     articles, _ = load_articles([str(BUNDLED)])
-    Collection(index_dir, embedder).add(articles)
+    IndexDirectory(index_dir, embedder).add(articles)
     answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
     watcher = IndexWatcher(answerer, index_dir, embedder)
     assert answerer.answer(BRIDGE).abstained
@@ -431,7 +431,7 @@ def test_running_answerer_picks_up_a_version_published_by_another_process(
 def test_questions_during_ten_publications_never_fail_or_tear(
     index_dir: Path, embedder: Embedder, settings: Settings, library: Path
 ) -> None:
-    collection = Collection(index_dir, embedder)
+    collection = IndexDirectory(index_dir, embedder)
     base, _ = load_articles([str(BUNDLED)])
     collection.add(base)
     answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
@@ -448,7 +448,9 @@ def test_questions_during_ten_publications_never_fail_or_tear(
                     f"Story {n}\n\nThe lighthouse number {n} was repainted in colour {n}."
                 )
                 articles, _ = load_articles([str(story)])
-                report = Collection(index_dir, embedder, IndexConfig(keep_versions=2)).add(articles)
+                report = IndexDirectory(index_dir, embedder, IndexConfig(keep_versions=2)).add(
+                    articles
+                )
                 published.append(report.manifest.version)
         except BaseException as exc:
             failures.append(exc)
@@ -479,7 +481,7 @@ def test_killed_builds_never_break_the_index(
     tmp_path: Path, index_dir: Path, embedder: Embedder, settings: Settings
 ) -> None:
     """SIGKILL `articlebot index add` at random moments of its run, 20 rounds."""
-    Collection(index_dir, embedder).add(load_articles([str(BUNDLED)])[0])
+    IndexDirectory(index_dir, embedder).add(load_articles([str(BUNDLED)])[0])
     exe = Path(sys.executable).parent / "articlebot"
     env = {**os.environ, "ARTICLEBOT_DATA_DIR": str(tmp_path)}
     rng = random.Random(20)
@@ -512,7 +514,7 @@ def test_killed_builds_never_break_the_index(
     assert killed_mid_way >= 5
     final = tmp_path / "final.txt"
     final.write_text("Final\n\nThe harbour crane was replaced after forty years.")
-    report = Collection(index_dir, embedder).add(
+    report = IndexDirectory(index_dir, embedder).add(
         load_articles([str(final)])[0]
     )  # the next build succeeds
     assert "final" in {a["id"] for a in report.manifest.articles}
@@ -565,7 +567,7 @@ def test_a_running_question_finishes_on_the_old_version(
     finishes on the version it started with; the next question uses the new one."""
     from index.retrieval import Retriever
 
-    Collection(index_dir, embedder).add(load_articles([str(BUNDLED)])[0])
+    IndexDirectory(index_dir, embedder).add(load_articles([str(BUNDLED)])[0])
     answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
     watcher = IndexWatcher(answerer, index_dir, embedder)
     old = answerer.index.version
@@ -586,7 +588,9 @@ def test_a_running_question_finishes_on_the_old_version(
     )
     question.start()
     assert entered.wait(60)
-    Collection(index_dir, embedder).add(load_articles([str(FIXTURES / "harbour-bridge.txt")])[0])
+    IndexDirectory(index_dir, embedder).add(
+        load_articles([str(FIXTURES / "harbour-bridge.txt")])[0]
+    )
     assert watcher.refresh()  # swapped while the first question is still running
     new = answerer.answer(BRIDGE)
     release.set()

@@ -20,8 +20,8 @@ from bot.wiring import IndexWatcher, make_answerer
 from index.article_index import ArticleIndex
 from index.articles import Article, load_articles
 from index.build import build_index
-from index.collection import Collection, rollback
 from index.config import IndexConfig, RetrievalConfig, RetrievalMode
+from index.directory import IndexDirectory, rollback
 from index.embedding import Embedder
 from index.errors import IndexCorruptError, VectorStoreError
 from index.layout import LEXICAL, MANIFEST, VECTORS, VERSIONS, read_pointer, versions
@@ -142,11 +142,11 @@ def test_back_on_faiss_the_milvus_versions_collections_go_as_they_are_pruned(
     collection rather than leaving it in Milvus for good."""
     index_dir = tmp_path / "index"
     articles = library()
-    Collection(index_dir, fast_embedder, IndexConfig(vector_store="milvus", keep_versions=1)).add(
-        articles
-    )
+    IndexDirectory(
+        index_dir, fast_embedder, IndexConfig(vector_store="milvus", keep_versions=1)
+    ).add(articles)
     assert len(milvus_collections(index_dir)) == 1
-    report = Collection(index_dir, fast_embedder, IndexConfig(keep_versions=1)).add(articles)
+    report = IndexDirectory(index_dir, fast_embedder, IndexConfig(keep_versions=1)).add(articles)
     assert report.settings_changed and versions(index_dir) == [report.manifest.version]
     assert report.manifest.faiss_index == "IndexFlatIP"
     assert milvus_collections(index_dir) == []
@@ -177,7 +177,7 @@ def test_a_running_answerer_follows_milvus_versions_and_a_rollback(
     bridge = next(a for a in articles if a.id == "harbour-bridge")
     config = IndexConfig(vector_store="milvus", milvus_uri=str(tmp_path / "elsewhere.db"))
     milvus = MilvusConfig.of(config, index_dir)
-    collection = Collection(index_dir, fast_embedder, config)
+    collection = IndexDirectory(index_dir, fast_embedder, config)
     collection.add([a for a in articles if a is not bridge])
     answerer = make_answerer(settings, ArticleIndex.load(index_dir, fast_embedder, milvus))
     watcher = IndexWatcher(answerer, index_dir, fast_embedder, milvus)

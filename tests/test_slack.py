@@ -636,13 +636,13 @@ def test_a_version_published_for_a_collection_is_picked_up(
 ) -> None:
     """`articlebot index add --collection sky` from another process: the running app
     answers from the new version in the collection's channel, and only there."""
-    from bot.wiring import load_sources, make_collection
+    from bot.wiring import load_sources, make_index_directory
 
     question = "How much did the harbour bridge cost?"
     assert "couldn't find" in ask(fake, app_url, question, channel="CSKY")["text"]
     sky = slack_settings.for_collection("sky")
     articles, _ = load_sources(sky, [str(FIXTURES / "harbour-bridge.txt")])
-    make_collection(sky, fast_embedder, sky.resolved_index_dir).add(articles)
+    make_index_directory(sky, fast_embedder, sky.resolved_index_dir).add(articles)
     assert "412 million" in ask(fake, app_url, question, channel="CSKY")["text"]
     assert "couldn't find" in ask(fake, app_url, question, channel="C1", user="U3")["text"]
 
@@ -1132,12 +1132,14 @@ def test_version_published_by_another_process_is_picked_up(
     fake: FakeSlack, app_url: str, slack_settings: Settings, fast_embedder: HashingEmbedder
 ) -> None:
     """A cron job or the CLI publishes; the running app answers from it without a restart."""
-    from bot.wiring import load_sources, make_collection
+    from bot.wiring import load_sources, make_index_directory
 
     question = "Which team won the cider pressing contest?"
     assert "couldn't find" in ask(fake, app_url, question)["text"]
     articles, _ = load_sources(slack_settings, [str(FIXTURES / "orchard-festival.md")])
-    make_collection(slack_settings, fast_embedder, slack_settings.resolved_index_dir).add(articles)
+    make_index_directory(slack_settings, fast_embedder, slack_settings.resolved_index_dir).add(
+        articles
+    )
     reply = ask(fake, app_url, question)
     assert "Lower Brook" in reply["text"] and "2024-09-14" in all_text(reply)
 

@@ -1,4 +1,4 @@
-"""The article collection in an index directory, and the changes an operator makes
+"""The articles of one index directory, and the changes an operator makes
 to it: add, remove, sync, rollback. Each change publishes a new version (or
 none, when nothing changed) under the build lock."""
 
@@ -54,7 +54,7 @@ def disk_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
 
-class Collection:
+class IndexDirectory:
     """One index directory's articles, changed safely one version at a time."""
 
     def __init__(
