@@ -38,9 +38,24 @@ FIXTURES = Path(__file__).parent / "fixtures"
 QUESTION = "When was the International Space Station launched?"
 
 
+def with_model_of(embedder: Embedder, config: EmbeddingConfig | None = None) -> Embedder:
+    """A new embedder, as a new process has it (no export opened), running the weights
+    `embedder` has loaded already: a second copy of the model per test put a test
+    worker over 2 GB."""
+    fresh = Embedder(config)
+    fresh.__dict__["model"] = embedder.model  # the cached_property, filled
+    return fresh
+
+
+@pytest.fixture
+def fresh_embedder(embedder: Embedder) -> Embedder:
+    return with_model_of(embedder)
+
+
 @pytest.fixture(scope="module")
-def torch_embedder() -> Embedder:
-    return Embedder(EmbeddingConfig(embedding_backend="torch"))
+def torch_embedder(embedder: Embedder) -> Embedder:
+    """The model run by torch alone (no export)."""
+    return with_model_of(embedder, EmbeddingConfig(embedding_backend="torch"))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +131,10 @@ def test_any_text_gets_the_same_vector(
 
 
 def test_a_damaged_export_falls_back_to_torch(
-    index_copy: Path, settings: Settings, caplog: pytest.LogCaptureFixture
+    index_copy: Path,
+    settings: Settings,
+    fresh_embedder: Embedder,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     manifest = current_manifest(index_copy)
     path = index_copy / manifest.onnx["file"]
@@ -124,9 +142,8 @@ def test_a_damaged_export_falls_back_to_torch(
     data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)  # same size, different bytes
     path.unlink()  # the copy may share its inode with the session's export
     path.write_bytes(bytes(data))
-    embedder = Embedder()
     with caplog.at_level(logging.WARNING):
-        index = ArticleIndex.load(index_copy, embedder)
+        index = ArticleIndex.load(index_copy, fresh_embedder)
     assert index.encoder.backend == "torch"
     assert "missing or damaged" in caplog.text and str(path) in caplog.text
     assert "1998" in make_answerer(settings, index).answer(QUESTION).text
@@ -163,8 +180,7 @@ def test_an_index_without_an_export_is_served_with_torch(
     build_index(articles, torch_embedder, tmp_path / "index")
     assert current_manifest(tmp_path / "index").onnx is None
     assert not (tmp_path / "index" / MODELS).exists()
-    embedder = Embedder()
-    index = ArticleIndex.load(tmp_path / "index", embedder)
+    index = ArticleIndex.load(tmp_path / "index", with_model_of(torch_embedder))
     assert index.encoder.backend == "torch"
     assert "1998" in make_answerer(settings, index).answer(QUESTION).text
 
@@ -307,9 +323,8 @@ def test_a_tampered_export_is_not_accepted_at_build(
     path.write_bytes(bytes(data))
     tampered = file_sha256(path)
     articles, _ = load_articles([str(bundled_dir() / "articles"), str(FIXTURES)])
-    embedder = Embedder()  # a new process's embedder: it has opened no export yet
-    with caplog.at_level(logging.WARNING):
-        manifest = build_index(articles, embedder, index_copy)
+    with caplog.at_level(logging.WARNING):  # a new process's embedder: no export opened yet
+        manifest = build_index(articles, with_model_of(torch_embedder), index_copy)
     assert "not the one recorded" in caplog.text
     assert manifest.onnx["sha256"] != tampered
     assert file_sha256(path) == manifest.onnx["sha256"]
