@@ -1,4 +1,4 @@
-"""An index directory's articles changed one version at a time (index/collection.py),
+"""An index directory's articles changed one version at a time (index/directory.py),
 with the hashing embedder: the fast tier's view of add, remove, sync and rollback."""
 
 from __future__ import annotations
