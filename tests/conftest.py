@@ -98,7 +98,8 @@ def loopback_only_network() -> Iterator[None]:
 
 # glibc keeps the memory a test freed for the process's next allocations; a worker that
 # ran model tests before the ONNX export tests would otherwise pass 2 GB.
-LIBC = ctypes.CDLL(ctypes.util.find_library("c")) if ctypes.util.find_library("c") else None
+LIBC_PATH = ctypes.util.find_library("c")
+MALLOC_TRIM = getattr(ctypes.CDLL(LIBC_PATH), "malloc_trim", None) if LIBC_PATH else None  # glibc
 
 
 @pytest.fixture(autouse=True)
@@ -110,8 +111,8 @@ def collector_unfrozen() -> Iterator[None]:
     if gc.get_freeze_count():
         gc.unfreeze()
         gc.collect()
-    if LIBC is not None:
-        LIBC.malloc_trim(0)  # what a test freed goes back to the system, not kept by malloc
+    if MALLOC_TRIM is not None:
+        MALLOC_TRIM(0)  # what a test freed goes back to the system, not kept by malloc
 
 
 @pytest.fixture(autouse=True)
