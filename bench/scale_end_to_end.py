@@ -45,8 +45,9 @@ from pathlib import Path
 import numpy as np
 
 from bot.answer.evaluation import read_questions
+from bot.collection import watch_index
 from bot.settings import load_settings
-from bot.wiring import load_index, make_answerer, make_embedder, watch_index
+from bot.wiring import load_index, make_answerer, make_embedder
 from index.articles import load_articles, make_article
 from index.build import (
     chunk_articles,

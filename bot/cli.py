@@ -98,7 +98,7 @@ def root(
 
 def _settings_problems(exc: ValidationError | ArticleBotError) -> None:
     """For `check`: each thing wrong with the settings on its own line, then exit 2."""
-    from bot.check import problem
+    from bot.process.check import problem
 
     if isinstance(exc, ValidationError):
         lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
@@ -458,7 +458,8 @@ def chat(
     ctx: typer.Context, index_dir: IndexDirOption = None, collection: CollectionOption = None
 ) -> None:
     """Ask questions at a prompt; picks up newly published index versions as it goes."""
-    from bot.wiring import make_embedder, watch_index
+    from bot.collection import watch_index
+    from bot.wiring import make_embedder
 
     settings = _settings(ctx, collection, index_dir=index_dir)
     embedder = make_embedder(settings)
@@ -486,7 +487,7 @@ def chat(
 @serve_app.command("discord")
 def serve_discord(ctx: typer.Context, index_dir: IndexDirOption = None) -> None:
     """Run the Discord bot (token from DISCORD_TOKEN or the settings file)."""
-    from bot.launcher import run_discord
+    from bot.process.launcher import run_discord
 
     run_discord(_settings(ctx, index_dir=index_dir))
 
@@ -499,7 +500,7 @@ def serve_slack(
     index_dir: IndexDirOption = None,
 ) -> None:
     """Run the Slack app: Socket Mode when SLACK_APP_TOKEN is set, else HTTP at /slack/events."""
-    from bot.launcher import run_slack
+    from bot.process.launcher import run_slack
 
     run_slack(_settings(ctx, index_dir=index_dir), host, port)
 
@@ -659,7 +660,7 @@ def check(
 ) -> None:
     """Say what would stop a bot from working, before starting it: settings, indexes
     and model, sources, tokens, scopes and intents. Exit 0 when all is well, else 2."""
-    from bot.check import PLATFORMS, ok, preflight
+    from bot.process.check import PLATFORMS, ok, preflight
 
     unknown = sorted(set(platforms or []) - set(PLATFORMS))
     if unknown:

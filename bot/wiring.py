@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,10 +28,10 @@ from index.build import build_index
 from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalConfig
 from index.directory import ChangeReport, IndexDirectory
 from index.embedding import Embedder
-from index.errors import ArticleBotError, BuildFailedError, NoArticlesError
+from index.errors import BuildFailedError, NoArticlesError
 from index.fetch import Fetcher
-from index.freshness import refresh
-from index.layout import Manifest, has_index, read_pointer
+from index.freshness import RefreshReport, refresh
+from index.layout import Manifest, has_index
 from index.milvus import MilvusConfig
 
 log = logging.getLogger(__name__)
@@ -70,6 +69,35 @@ def make_index_directory(
     return IndexDirectory(index_dir, embedder, settings.section(IndexConfig), progress=progress)
 
 
+def refresh_sources(
+    settings: Settings,
+    embedder: Embedder,
+    index_dir: Path,
+    sources: list[str],
+    *,
+    fresh: bool,
+    now: float | None = None,
+    next_run: float | None = None,
+    progress: bool = False,
+) -> RefreshReport:
+    """Bring the index at `index_dir` up to `sources` (`fresh`: each fetched afresh,
+    else only what is due, conditionally); each source that failed is logged."""
+    report = refresh(
+        index_dir,
+        sources,
+        embedder,
+        Fetcher(settings.section(FetchConfig)),
+        time.time() if now is None else now,
+        config=settings.section(IndexConfig),
+        next_run=next_run,
+        fresh=fresh,
+        progress=progress,
+    )
+    for failure in report.gathered.failures:
+        log.warning("not indexed: %s: %s", failure.source, failure.reason)
+    return report
+
+
 def sync_from_sources(
     settings: Settings,
     embedder: Embedder,
@@ -81,18 +109,7 @@ def sync_from_sources(
     """Make the index hold what `sources` give now (and the articles added by hand),
     every source fetched afresh. What a failing source gave last time (a feed: its
     entries' articles) is kept, not dropped, and the failure is reported."""
-    report = refresh(
-        index_dir,
-        sources,
-        embedder,
-        Fetcher(settings.section(FetchConfig)),
-        time.time(),
-        config=settings.section(IndexConfig),
-        fresh=True,
-        progress=progress,
-    )
-    for failure in report.gathered.failures:
-        log.warning("not indexed: %s: %s", failure.source, failure.reason)
+    report = refresh_sources(settings, embedder, index_dir, sources, fresh=True, progress=progress)
     return report.change, report.gathered.failures
 
 
@@ -155,13 +172,6 @@ def milvus_for(settings: Settings, index_dir: Path) -> MilvusConfig:
     return MilvusConfig.of(settings.section(IndexConfig), index_dir)
 
 
-def watch_index(answerer: Answerer, settings: Settings, embedder: Embedder) -> IndexWatcher:
-    """What swaps the versions published at the settings' index directory in."""
-    index_dir = settings.resolved_index_dir
-    preload = settings.section(IndexConfig).preload_mb
-    return IndexWatcher(answerer, index_dir, embedder, milvus_for(settings, index_dir), preload)
-
-
 def build_in_child_process(settings: Settings, index_dir: Path) -> None:
     """Build from the configured sources in a child process. The first build loads
     torch to export the model; done here, torch would stay in this process (a
@@ -208,53 +218,6 @@ def open_answerer(
     With `bootstrap`, the index is first built if there is none yet."""
     embedder = embedder or make_embedder(settings)
     return make_answerer(settings, open_index(settings, embedder, bootstrap=bootstrap))
-
-
-class IndexWatcher:
-    """Keeps an answerer on the current version of its index directory: a check
-    of the pointer file before each question (a few microseconds), a load when
-    another process or this one published a new version."""
-
-    def __init__(
-        self,
-        answerer: Answerer,
-        index_dir: Path,
-        embedder: Embedder,
-        milvus: MilvusConfig | None = None,
-        preload_mb: int = 0,
-    ) -> None:
-        self.answerer = answerer
-        self.index_dir = Path(index_dir)
-        self.embedder = embedder
-        self.milvus = milvus
-        self.preload_mb = preload_mb
-        self._lock = threading.Lock()
-
-    def refresh(self) -> bool:
-        """Swap in the current version if it changed; True if it did. A version that
-        cannot be loaded (pruned meanwhile, damaged, a bad pointer) is logged and the
-        one in use keeps serving."""
-        try:
-            if read_pointer(self.index_dir) in (None, self.answerer.index.version):
-                return False
-            with self._lock:
-                name = read_pointer(self.index_dir)
-                if name in (None, self.answerer.index.version):
-                    return False
-                index = ArticleIndex.load(
-                    self.index_dir, self.embedder, self.milvus, self.preload_mb
-                )
-                settled(index)
-        except ArticleBotError:
-            log.warning(
-                "could not load the current index version; still serving %s",
-                self.answerer.index.version,
-                exc_info=True,
-            )
-            return False
-        self.answerer.use_index(index)
-        log.info("now answering from index version %s", index.version)
-        return True
 
 
 def open_state(settings: Settings) -> State:

@@ -15,8 +15,8 @@ import discord
 import pytest
 
 from bot.chat.slack.manifest import BOT_SCOPES
-from bot.check import verified_tls_or_local
 from bot.cli import main
+from bot.process.check import verified_tls_or_local
 from index.embedding import Embedder
 from tests.fakes.chat import running
 from tests.fakes.discord_server import VALID_TOKEN, FakeDiscord

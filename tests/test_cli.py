@@ -236,9 +236,9 @@ def test_serving_shows_start_up_information_by_default() -> None:
     saved = root.handlers[:], root.level
     try:
         configure_logging(debug=False, json_format=False, serving=True)
-        assert logging.getLogger("bot.launcher").isEnabledFor(logging.INFO)
+        assert logging.getLogger("bot.process.launcher").isEnabledFor(logging.INFO)
         configure_logging(debug=False, json_format=False, serving=False)
-        assert not logging.getLogger("bot.launcher").isEnabledFor(logging.INFO)
+        assert not logging.getLogger("bot.process.launcher").isEnabledFor(logging.INFO)
     finally:
         root.handlers[:], root.level = saved[0], saved[1]
         logging.getLogger("bot").setLevel(logging.NOTSET)

@@ -33,7 +33,7 @@ from bot.chat.discord.render import (
 from bot.chat.service import ChatService
 from bot.chat.state import LastRebuilds
 from bot.cli import main
-from bot.launcher import start_ops
+from bot.process.launcher import start_ops
 from bot.settings import Settings
 from index.articles import make_article
 from index.chunking import Chunk
@@ -1003,13 +1003,14 @@ def test_health_follows_the_gateway_reindex_and_errors(
         assert up.status_code == 200 and up.json()["platform_connected"] is True
         assert up.json()["reindexing"] is False
 
-        rebuild, release = service._rebuild, threading.Event()
+        served = service.collection()
+        sync, release = served.sync, threading.Event()
 
-        def held_rebuild(desk: object) -> object:
+        def held_sync(**options: object) -> object:
             assert release.wait(30)
-            return rebuild(desk)
+            return sync(**options)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(service, "_rebuild", held_rebuild)
+        monkeypatch.setattr(served, "sync", held_sync)
         token = slash(fake, "reindex", permissions=MANAGE_GUILD)
         fake.wait_for(lambda: health().json()["reindexing"])
         release.set()

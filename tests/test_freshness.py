@@ -440,7 +440,7 @@ def test_the_refresher_runs_when_due(
     """On a fake clock: nothing before the interval (with its jitter), then one
     refresh, swapped into the service, and the next run recorded."""
     from bot.chat.service import ChatService
-    from bot.refresher import Refresher
+    from bot.process.refresher import Refresher
     from bot.wiring import make_answerer
     from index.article_index import ArticleIndex
     from index.freshness import iso
@@ -476,14 +476,14 @@ def test_a_refresh_under_other_build_settings_rebuilds_and_says_so(
     refresh rebuilds with the new one, serves it, and warns (replicas that refresh
     one index with different settings would rebuild it on every run)."""
     from bot.chat.service import ChatService
-    from bot.refresher import Refresher
+    from bot.process.refresher import Refresher
     from bot.wiring import make_answerer
     from index.article_index import ArticleIndex
 
     site.publish("crane")
     changes = {"index_dir": fast_index_copy, "sources": [f"{site.base}/feed.xml"]}
     seen = settings.model_copy(update={**changes, "fetch_allowed_networks": LOOPBACK})
-    caplog.set_level(logging.INFO, "bot.refresher")
+    caplog.set_level(logging.INFO, "bot.process.refresher")
     clock = [T0]
     for chunk_tokens in (200, 64):
         config = seen.model_copy(update={"chunk_target_tokens": chunk_tokens})
@@ -512,8 +512,9 @@ def test_only_the_replica_holding_the_lock_refreshes(
 ) -> None:
     """Replicas sharing a database: while another holds the collection's rebuild lock,
     a due refresh is skipped (nothing fetched, the version kept); then it runs."""
-    from bot.chat.service import ChatService, rebuild_lock
-    from bot.refresher import Refresher
+    from bot.chat.service import ChatService
+    from bot.collection import rebuild_lock
+    from bot.process.refresher import Refresher
     from bot.wiring import make_answerer, open_state
     from index.article_index import ArticleIndex
     from index.layout import read_pointer
@@ -523,7 +524,7 @@ def test_only_the_replica_holding_the_lock_refreshes(
     shared = settings.model_copy(
         update={**changes, "fetch_allowed_networks": LOOPBACK, "state_url": SecretStr(state_url)}
     )
-    caplog.set_level(logging.INFO, "bot.refresher")
+    caplog.set_level(logging.INFO, "bot.process.refresher")
     mine, other = open_state(shared), open_state(shared)
     answerer = make_answerer(shared, ArticleIndex.load(fast_index_copy, fast_embedder))
     service = ChatService(answerer, fast_embedder, shared, state=mine)
@@ -558,7 +559,7 @@ def test_the_running_bot_answers_a_new_entry_without_a_restart(
     """The real Slack app on a chat service whose refresher runs every 0.3 s: a story
     added to the feed is answered by the same process, and /healthz shows the source."""
     from bot.chat.slack.app import create_slack_app
-    from bot.refresher import Refresher
+    from bot.process.refresher import Refresher
     from tests.fakes.background import AppServer
     from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
     from tests.test_slack import ask

@@ -19,8 +19,9 @@ import faiss
 import pytest
 
 from bot.cli import main
+from bot.collection import IndexWatcher
 from bot.settings import Settings, bundled_dir
-from bot.wiring import IndexWatcher, make_answerer
+from bot.wiring import make_answerer
 from index.article_index import ArticleIndex
 from index.articles import load_articles
 from index.build import BuildLock

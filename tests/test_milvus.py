@@ -15,8 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
+from bot.collection import IndexWatcher
 from bot.settings import Settings, bundled_dir
-from bot.wiring import IndexWatcher, make_answerer
+from bot.wiring import make_answerer
 from index.article_index import ArticleIndex
 from index.articles import Article, load_articles
 from index.build import build_index

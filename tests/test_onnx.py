@@ -249,7 +249,7 @@ def test_cli_on_the_onnx_path_never_imports_torch(
 BOTS_START = """
 import asyncio, json, sys
 from bot.settings import load_settings
-from bot.launcher import make_service
+from bot.process.launcher import make_service
 from bot.chat.discord.client import create_discord_bot
 from bot.chat.slack.app import create_slack_app
 from bot.wiring import open_state

@@ -145,14 +145,24 @@ async def test_a_failure_becomes_sorry_and_is_logged(
     assert "index exploded" in caplog.text  # the traceback is for the operator
 
 
+async def reindexed(service: ChatService) -> str:
+    """What /reindex says, rendered as a platform would with a plain bullet."""
+    return messages.rebuilt(await service.run_reindex(), "-", str)
+
+
+async def listed(service: ChatService, user_key: str) -> str:
+    """What /sources says to this user, rendered with a plain bullet."""
+    return messages.article_list(await service.sources_for(user_key), "-", str)
+
+
 async def test_a_rebuild_refused_as_busy_starts_no_cooldown(
     fast_service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another process (or replica) was rebuilding: this one fetched nothing, so the
     next /reindex need not wait out the cooldown."""
     monkeypatch.setattr(fast_service.config, "reindex_cooldown_seconds", 600)
-    with BuildLock(fast_service.desk().settings.resolved_index_dir):
-        assert await fast_service.reindex_text("-", str) == messages.REBUILD_RUNNING
+    with BuildLock(fast_service.collection().settings.resolved_index_dir):
+        assert await reindexed(fast_service) == messages.REBUILD_RUNNING
     assert await fast_service.claim_reindex() is None
 
 
@@ -160,25 +170,27 @@ async def test_reindex_and_sources_say_the_same_on_every_platform(
     fast_service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dated = "- Apple festival draws record crowds (2024-09-14)"
-    assert dated in fast_service.sources_text("-", str).splitlines()  # with its date
-    summary = await fast_service.reindex_text("-", str)
+    assert (
+        dated in messages.article_list(fast_service.articles(), "-", str).splitlines()
+    )  # with its date
+    summary = await reindexed(fast_service)
     assert summary.startswith("Index rebuilt: ") and await fast_service.claim_reindex() is None
-    assert (await fast_service.reindex_text("-", str)).startswith("Index rebuilt: ")
+    assert (await reindexed(fast_service)).startswith("Index rebuilt: ")
     monkeypatch.setattr(fast_service.config, "reindex_cooldown_seconds", 600)
     assert await fast_service.claim_reindex() == messages.cooldown_note(600)
-    listing = await fast_service.sources_text_for("u9", "-", str)
+    listing = await listed(fast_service, "u9")
     assert "- Russia plans to leave the International Space Station" in listing
-    await fast_service.sources_text_for("u9", "-", str)
-    assert (await fast_service.sources_text_for("u9", "-", str)).startswith("You're asking quickly")
+    await listed(fast_service, "u9")
+    assert (await listed(fast_service, "u9")).startswith("You're asking quickly")
 
-    with BuildLock(fast_service.desk().settings.resolved_index_dir):  # another process
-        assert await fast_service.reindex_text("-", str) == messages.REBUILD_RUNNING
+    with BuildLock(fast_service.collection().settings.resolved_index_dir):  # another process
+        assert await reindexed(fast_service) == messages.REBUILD_RUNNING
 
-    def broken() -> object:
+    def broken(**options: object) -> object:
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(fast_service, "_rebuild", broken)
-    assert await fast_service.reindex_text("-", str) == messages.SORRY
+    monkeypatch.setattr(fast_service.collection(), "sync", broken)
+    assert await reindexed(fast_service) == messages.SORRY
 
 
 async def test_the_reindex_cooldown_holds_across_replicas(
@@ -201,7 +213,7 @@ async def test_the_reindex_cooldown_holds_across_replicas(
     a, b = replicas
     try:
         assert await a.claim_reindex() is None
-        assert (await a.reindex_text("-", str)).startswith("Index rebuilt: ")
+        assert (await reindexed(a)).startswith("Index rebuilt: ")
         assert await b.claim_reindex() == messages.cooldown_note(3600)
         assert await a.claim_reindex() == messages.cooldown_note(3600)
         assert not a.reindexing and not b.reindexing  # a refused claim is let go

@@ -32,7 +32,7 @@ from bot.chat.slack.app import create_slack_app, with_granted_scopes
 from bot.chat.slack.manifest import HISTORY_SCOPES
 from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, source_blocks
 from bot.cli import main
-from bot.launcher import socket_mode_connected, start_ops
+from bot.process.launcher import socket_mode_connected, start_ops
 from bot.settings import Settings, bundled_dir
 from index.articles import make_article
 from index.chunking import Chunk
@@ -617,16 +617,16 @@ def test_each_channel_answers_from_its_collection(
 def test_reindex_rebuilds_only_the_channels_collection(
     fake: FakeSlack, app_url: str, service: ChatService, sky_dir: Path
 ) -> None:
-    default_before = service.desk("default").answerer.index.version
-    sky_before = service.desk("sky").answerer.index.version
+    default_before = service.collection("default").answerer.index.version
+    sky_before = service.collection("sky").answerer.index.version
     (sky_dir / "comet-notes.txt").write_text(COMET_NOTES)
     fields, name = command_fields(fake, "", command="/reindex", user="UADMIN", channel="CSKY")
     post_form(app_url, fields)
     done = fake.wait_for(lambda: fake.calls(f"response/{name}"), 60)[0]
     assert "Index rebuilt: 2 article(s)" in done["text"]
-    assert service.desk("sky").answerer.index.version != sky_before
-    assert service.desk("default").answerer.index.version == default_before
-    assert read_pointer(service.desk("default").settings.resolved_index_dir) == default_before
+    assert service.collection("sky").answerer.index.version != sky_before
+    assert service.collection("default").answerer.index.version == default_before
+    assert read_pointer(service.collection("default").settings.resolved_index_dir) == default_before
     reply = ask(fake, app_url, "Which club photographs the comet?", channel="CSKY")
     assert "Kettering Vale astronomy club" in reply["text"]
 

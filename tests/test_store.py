@@ -16,8 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.collection import watch_index
 from bot.settings import Settings, bundled_dir
-from bot.wiring import load_index, make_answerer, watch_index
+from bot.wiring import load_index, make_answerer
 from index.article_index import READ_AHEAD, ArticleIndex
 from index.articles import load_articles
 from index.build import BuildLock, build_index, chunk_articles, chunking_config

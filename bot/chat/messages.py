@@ -3,6 +3,14 @@ platforms say the same thing and a wording is changed once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.chat.service import ReindexReport
+
+Escape = Callable[[str], str]
+
 SORRY = "Sorry, something went wrong; the operator has been told."
 NOT_FOUND_HINT = "Try rephrasing the question, or ask about something the articles cover."
 BUSY = "I'm answering a lot of questions right now. Please try again in a minute."
@@ -30,3 +38,30 @@ def cooldown_note(seconds: float) -> str:
 
 def only_admins(who: str) -> str:
     return f"Only {who} can rebuild the index."
+
+
+def rebuilt(report: ReindexReport | str, bullet: str, escape: Escape) -> str:
+    """What a /reindex did, in words for the admin who asked for it (or the note
+    the service gave in its place)."""
+    if isinstance(report, str):
+        return report
+    manifest = report.manifest
+    text = (
+        f"Index rebuilt: {len(manifest.articles)} article(s), {manifest.chunk_count} "
+        f"passages, version `{manifest.version}`."
+    )
+    if report.failed:
+        text += "\nNot indexed:\n" + "\n".join(f"{bullet} {escape(f)}" for f in report.failed)
+    return text
+
+
+def article_list(articles: list[dict] | str, bullet: str, escape: Escape) -> str:
+    """A collection's articles for /sources, one line each with its date (or the
+    note the service gave in their place)."""
+    if isinstance(articles, str):
+        return articles
+    lines = [
+        f"{bullet} {escape(a['title'])}" + (f" ({a['published']})" if a.get("published") else "")
+        for a in articles
+    ]
+    return "\n".join(lines) or NO_ARTICLES

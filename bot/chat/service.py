@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.answer.answerer import Answerer
@@ -25,10 +25,10 @@ from bot.answer.records import Answer
 from bot.chat import messages
 from bot.chat.config import ChatConfig
 from bot.chat.state import State, local_state
+from bot.collection import ServedCollection
 from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
 from bot.settings import DEFAULT_COLLECTION, Settings
-from bot.wiring import IndexWatcher, sync_from_sources, watch_index
 from index.embedding import Embedder
 from index.errors import IndexBusyError
 from index.freshness import SourceStates
@@ -39,24 +39,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReindexReport:
+    """What a /reindex did: the version it published, and the sources that failed."""
+
     manifest: Manifest
     failed: list[str]
-
-    def summary(self, bullet: str, escape: Callable[[str], str]) -> str:
-        """What the rebuild did, in words for the admin who asked for it."""
-        manifest = self.manifest
-        text = (
-            f"Index rebuilt: {len(manifest.articles)} article(s), {manifest.chunk_count} "
-            f"passages, version `{manifest.version}`."
-        )
-        if self.failed:
-            text += "\nNot indexed:\n" + "\n".join(f"{bullet} {escape(f)}" for f in self.failed)
-        return text
-
-
-def rebuild_lock(collection: str) -> str:
-    """The lock a replica holds while it rebuilds or refreshes a collection."""
-    return f"rebuild:{collection}"
 
 
 class Outcome(StrEnum):
@@ -78,23 +64,9 @@ class Reply:
     answer: Answer | None = None
 
 
-@dataclass
-class Desk:
-    """One collection as the bots serve it: its settings (sources and index directory
-    for /reindex), the answerer, the watcher that keeps it on the current version,
-    and its own rebuild lock and cooldown."""
-
-    name: str
-    settings: Settings
-    answerer: Answerer
-    watcher: IndexWatcher
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    claimed: bool = False  # a /reindex passed its checks and has not ended yet
-
-
 class ChatService:
     """The answering core as a chat bot uses it: async, rate-limited, reindexable,
-    with one desk per collection (`answerer` answers the default one)."""
+    with each collection served (`answerer` answers the default one)."""
 
     def __init__(
         self,
@@ -107,26 +79,26 @@ class ChatService:
     ) -> None:
         self.embedder = embedder
         self.settings = settings
-        served = {DEFAULT_COLLECTION: answerer, **(collections or {})}
-        self.desks = {name: self._open_desk(name, by) for name, by in served.items()}
         self.config = config = settings.section(ChatConfig)
         self.metrics = Metrics(platform)
         self.state = state or local_state(settings)
+        served = {DEFAULT_COLLECTION: answerer, **(collections or {})}
+        self.collections = {name: self._serve(name, by) for name, by in served.items()}
         self._pool = ThreadPoolExecutor(config.answer_threads, thread_name_prefix="answer")
         self._waiting = 0  # questions submitted and not yet answered (touched on the loop only)
 
-    def _open_desk(self, name: str, answerer: Answerer) -> Desk:
+    def _serve(self, name: str, answerer: Answerer) -> ServedCollection:
         settings = self.settings.for_collection(name)
-        return Desk(name, settings, answerer, watch_index(answerer, settings, self.embedder))
+        return ServedCollection.open(name, settings, answerer, self.embedder, self.state.locks.hold)
 
     @property
     def answerer(self) -> Answerer:
         """The default collection's answerer."""
-        return self.desks[DEFAULT_COLLECTION].answerer
+        return self.collections[DEFAULT_COLLECTION].answerer
 
-    def desk(self, collection: str = DEFAULT_COLLECTION) -> Desk:
-        """A collection's desk; one the settings lost meanwhile falls back to the default."""
-        return self.desks.get(collection) or self.desks[DEFAULT_COLLECTION]
+    def collection(self, name: str = DEFAULT_COLLECTION) -> ServedCollection:
+        """A served collection; one the settings lost meanwhile falls back to the default."""
+        return self.collections.get(name) or self.collections[DEFAULT_COLLECTION]
 
     async def admit(
         self, user_key: str, channel_key: str | None, allowed: bool = True
@@ -217,22 +189,23 @@ class ChatService:
         self._waiting += 1
         try:
             loop = asyncio.get_running_loop()
+            served = self.collection(collection)
             return await loop.run_in_executor(
-                self._pool, self._answer_current, question, conversation, self.desk(collection)
+                self._pool, self._answer_current, question, conversation, served
             )
         finally:
             self._waiting -= 1
 
     def _answer_current(
-        self, question: str, conversation: Conversation | None, desk: Desk
+        self, question: str, conversation: Conversation | None, served: ServedCollection
     ) -> Answer:
         """Pick up a version another process published, then answer; every question
         gets a request id in the logs and counts in the metrics."""
         request_id = uuid.uuid4().hex[:12]
         started = time.perf_counter()
         try:
-            desk.watcher.refresh()
-            answer = desk.answerer.answer(question, conversation=conversation)
+            served.watcher.refresh()
+            answer = served.answerer.answer(question, conversation=conversation)
         except QuestionError:
             raise
         except Exception:
@@ -245,7 +218,7 @@ class ChatService:
             "answered",
             extra={
                 "request_id": request_id,
-                "collection": desk.name,
+                "collection": served.name,
                 "abstained": answer.abstained,
                 "ms": round(1000 * seconds, 1),
                 "index_version": answer.index_version,
@@ -264,34 +237,25 @@ class ChatService:
             "index_version": index.version,
             "articles": len(index.articles),
             "reindexing": self.reindexing,
-            "collections": {name: desk.answerer.index.version for name, desk in self.desks.items()},
+            "collections": {
+                name: served.answerer.index.version for name, served in self.collections.items()
+            },
             "sources": {
-                name: SourceStates.load(desk.settings.resolved_index_dir).report()
-                for name, desk in self.desks.items()
+                name: SourceStates.load(served.settings.resolved_index_dir).report()
+                for name, served in self.collections.items()
             },
         }
 
     def articles(self, collection: str = DEFAULT_COLLECTION) -> list[dict]:
         """A collection's indexed articles (the manifest's entries: id, title, date,
         source), newest first where dated."""
-        articles = self.desk(collection).answerer.index.manifest.articles
+        articles = self.collection(collection).answerer.index.manifest.articles
         return sorted(articles, key=lambda a: (a.get("published") or "", a["title"]), reverse=True)
-
-    def sources_text(
-        self, bullet: str, escape: Callable[[str], str], collection: str = DEFAULT_COLLECTION
-    ) -> str:
-        """A collection's articles, one line each with its date, for /sources."""
-        lines = [
-            f"{bullet} {escape(a['title'])}"
-            + (f" ({a['published']})" if a.get("published") else "")
-            for a in self.articles(collection)
-        ]
-        return "\n".join(lines) or messages.NO_ARTICLES
 
     @property
     def reindexing(self) -> bool:
         """Is any collection being rebuilt?"""
-        return any(desk.lock.locked() or desk.claimed for desk in self.desks.values())
+        return any(c.lock.locked() or c.claimed for c in self.collections.values())
 
     def reindex_wait(self, collection: str = DEFAULT_COLLECTION) -> float:
         """0 if a /reindex may start now, else seconds until the cooldown after the last
@@ -305,87 +269,71 @@ class ChatService:
 
     async def claim_reindex(self, collection: str = DEFAULT_COLLECTION) -> str | None:
         """What to say instead of starting a rebuild now, or None with the rebuild
-        claimed for the caller, who must then call `reindex_text`. The claim is taken
+        claimed for the caller, who must then call `run_reindex`. The claim is taken
         before the first await, so commands fired together cannot all pass the check."""
-        desk = self.desk(collection)
-        if desk.claimed or desk.lock.locked():
+        served = self.collection(collection)
+        if served.claimed or served.lock.locked():
             return messages.REBUILD_RUNNING
-        desk.claimed = True
+        served.claimed = True
         try:
             wait = await asyncio.to_thread(self.reindex_wait, collection)
         except BaseException:
-            desk.claimed = False
+            served.claimed = False
             raise
         if wait:
-            desk.claimed = False
+            served.claimed = False
             return messages.cooldown_note(wait)
         return None
 
-    async def reindex_text(
+    async def run_reindex(
         self,
-        bullet: str,
-        escape: Callable[[str], str],
         collection: str = DEFAULT_COLLECTION,
         started: Callable[[], Awaitable[object]] | None = None,
-    ) -> str:
+    ) -> ReindexReport | str:
         """Rebuild a collection claimed by `claim_reindex` (after `started`, e.g. telling
-        the platform an answer is coming), and say what it did; "sorry" (the traceback
-        goes to the log) when the rebuild fails. The same on every platform."""
+        the platform an answer is coming): what it did, or the note to show instead
+        ("sorry" when the rebuild failed; the traceback goes to the log)."""
         try:
             if started is not None:
                 await started()
-            report = await self.reindex(collection)
-        except IndexBusyError:  # another process's build or refresh holds the index
+            return await self.reindex(collection)
+        except IndexBusyError:  # another replica or process is rebuilding it
             return messages.REBUILD_RUNNING
         except Exception:
             log.exception("reindex failed")
             return messages.SORRY
         finally:
-            self.desk(collection).claimed = False
-        return report.summary(bullet, escape)
+            self.collection(collection).claimed = False
 
-    async def sources_text_for(
-        self,
-        user_key: str,
-        bullet: str,
-        escape: Callable[[str], str],
-        collection: str = DEFAULT_COLLECTION,
-    ) -> str:
-        """/sources for one user: the list, or a note when they ask too often."""
+    async def sources_for(
+        self, user_key: str, collection: str = DEFAULT_COLLECTION
+    ) -> list[dict] | str:
+        """/sources for one user: the collection's articles, or a note when they ask
+        too often."""
         if wait := await asyncio.to_thread(self.retry_after, f"sources:{user_key}"):
             return messages.wait_note(wait)
-        return self.sources_text(bullet, escape, collection)
+        return self.articles(collection)
 
     async def reindex(self, collection: str = DEFAULT_COLLECTION) -> ReindexReport:
-        """Rebuild a collection from its sources in a thread, then swap the new index in;
-        the cooldown starts when it ends (not after another process's rebuild, which
-        fetched nothing here)."""
-        desk = self.desk(collection)
+        """Rebuild a collection from its sources in a thread (every source fetched
+        afresh), and answer from the new version; the cooldown starts when it ends
+        (not after another replica's rebuild, which fetched nothing here)."""
+        served = self.collection(collection)
         fetched = True
-        async with desk.lock:
+        async with served.lock:
             try:
-                return await asyncio.to_thread(self._rebuild, desk)
+                report = await asyncio.to_thread(served.sync, fresh=True)
             except IndexBusyError:
                 fetched = False
                 raise
             finally:
                 if fetched:
-                    await asyncio.to_thread(self.state.rebuilds.rebuilt, desk.name)
-
-    def _rebuild(self, desk: Desk) -> ReindexReport:
-        """Sync with the collection's sources: unchanged text comes from the embedding
-        cache, removed and changed articles are gone from the new version."""
-        settings = desk.settings
-        with self.state.locks.hold(rebuild_lock(desk.name)) as held:
-            if not held:
-                raise IndexBusyError(f"another replica is rebuilding collection {desk.name}")
-            report, failures = sync_from_sources(
-                settings, self.embedder, settings.resolved_index_dir, settings.resolved_sources
-            )
-        desk.watcher.refresh()
-        assert report.manifest is not None
-        log.info("reindexed %s: version %s", desk.name, report.manifest.version)
-        return ReindexReport(report.manifest, [f"{f.source}: {f.reason}" for f in failures])
+                    await asyncio.to_thread(self.state.rebuilds.rebuilt, served.name)
+        manifest = report.change.manifest
+        assert manifest is not None
+        log.info("reindexed %s: version %s", served.name, manifest.version)
+        failed = [f"{f.source}: {f.reason}" for f in report.gathered.failures]
+        return ReindexReport(manifest, failed)
 
     def close(self) -> None:
         """Stop the answer threads; the state is the entry point's to close."""

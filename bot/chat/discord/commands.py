@@ -20,7 +20,8 @@ from bot.chat.discord.render import (
     TEXT_LIMIT,
     Piece,
     Post,
-    safe_text,
+    reindex_text,
+    sources_text,
     split_text,
 )
 from bot.chat.service import Outcome
@@ -161,9 +162,10 @@ def register_commands(bot: ArticleBot) -> None:
         if refusal := await service.claim_reindex(collection):
             await send_private(interaction, refusal)
             return
-        text = await service.reindex_text(
-            "-", safe_text, collection, started=lambda: defer(interaction, private=True)
+        report = await service.run_reindex(
+            collection, started=lambda: defer(interaction, private=True)
         )
+        text = reindex_text(report)
         await interaction.followup.send(shorten(text, TEXT_LIMIT), ephemeral=True)
 
     @bot.tree.command(name="sources", description="List the indexed articles")
@@ -172,9 +174,7 @@ def register_commands(bot: ArticleBot) -> None:
             await send_private(interaction, messages.NOT_THIS_CHANNEL)
             return
         collection = settings.collection_of(asked_in(interaction))
-        text = await service.sources_text_for(
-            f"discord:{interaction.user.id}", "-", safe_text, collection
-        )
+        text = sources_text(await service.sources_for(f"discord:{interaction.user.id}", collection))
         pieces = split_text(text, TEXT_LIMIT)
         await interaction.response.send_message(pieces[0], ephemeral=True)
         for piece in pieces[1:]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -20,6 +21,9 @@ EMBEDS_PER_MESSAGE = 10
 QUOTE_CHARS = 600
 HOW_TO_ASK = messages.how_to_ask("/ask question: What happened?")
 NO_MENTIONS = discord.AllowedMentions.none()
+
+if TYPE_CHECKING:
+    from bot.chat.service import ReindexReport
 
 
 @dataclass
@@ -41,6 +45,16 @@ def safe_text(text: str) -> str:
     spoilers, headings, emphasis) escaped, and mentions defused even before
     allowed_mentions (which stops the pings) is applied. Bare URLs stay links."""
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def reindex_text(report: ReindexReport | str) -> str:
+    """What /reindex did, as Discord shows it."""
+    return messages.rebuilt(report, "-", safe_text)
+
+
+def sources_text(articles: list[dict] | str) -> str:
+    """/sources, as Discord shows it."""
+    return messages.article_list(articles, "-", safe_text)
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:

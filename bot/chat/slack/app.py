@@ -34,9 +34,10 @@ from bot.chat.slack.render import (
     HOW_TO_ASK,
     NOT_HELPFUL,
     SECTION_LIMIT,
-    escape,
     format_answer,
+    reindex_text,
     section,
+    sources_text,
     voted_answer_ids,
 )
 from bot.chat.threads import looks_like_question, unasked_answer
@@ -304,7 +305,7 @@ async def reindex(
     if refusal := await chat.service.claim_reindex(collection):
         await respond(text=refusal, response_type="ephemeral")
         return
-    text = await chat.service.reindex_text("•", escape, collection)
+    text = reindex_text(await chat.service.run_reindex(collection))
     await respond(text=shorten(text, SECTION_LIMIT), response_type="ephemeral")
 
 
@@ -318,5 +319,5 @@ async def sources(
         return
     collection = chat.settings.collection_of(command.get("channel_id"))
     user = f"slack:{command['user_id']}"
-    listing = await chat.service.sources_text_for(user, "•", escape, collection)
+    listing = sources_text(await chat.service.sources_for(user, collection))
     await respond(text=shorten(listing, SECTION_LIMIT), response_type="ephemeral")

@@ -5,8 +5,13 @@ verbatim: nobody is pinged)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.answer.records import Answer, shorten
 from bot.chat import messages
+
+if TYPE_CHECKING:
+    from bot.chat.service import ReindexReport
 
 SECTION_LIMIT = 3000
 CONTEXT_LIMIT = 3000
@@ -21,6 +26,16 @@ HELPFUL, NOT_HELPFUL = "feedback_helpful", "feedback_not_helpful"
 def escape(text: str) -> str:
     """Slack's three control characters, so article or user text can't ping anyone."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def reindex_text(report: ReindexReport | str) -> str:
+    """What /reindex did, as Slack shows it."""
+    return messages.rebuilt(report, "•", escape)
+
+
+def sources_text(articles: list[dict] | str) -> str:
+    """/sources, as Slack shows it."""
+    return messages.article_list(articles, "•", escape)
 
 
 def link_target(url: str) -> str:

@@ -14,11 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.chat.service import ChatService, Desk, rebuild_lock
-from index.config import FetchConfig, IndexConfig
+from bot.chat.service import ChatService
+from bot.collection import ServedCollection
 from index.errors import ArticleBotError, IndexBusyError
-from index.fetch import Fetcher
-from index.freshness import refresh
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +27,7 @@ JITTER = 0.1
 class RefreshJob:
     """One collection's schedule."""
 
-    desk: Desk
+    collection: ServedCollection
     next_run: float
 
 
@@ -49,7 +47,7 @@ class Refresher:
         self.clock = clock
         self.jitter = jitter
         now = clock()
-        self.jobs = [RefreshJob(desk, self._next(now)) for desk in service.desks.values()]
+        self.jobs = [RefreshJob(c, self._next(now)) for c in service.collections.values()]
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -62,52 +60,34 @@ class Refresher:
             now = self.clock()
             if job.next_run <= now:
                 job.next_run = self._next(now)
-                self._refresh(job.desk, now, job.next_run)
+                self._refresh(job.collection, now, job.next_run)
         return self._until_next()
 
     def _until_next(self) -> float:
         return max(0.0, min(job.next_run for job in self.jobs) - self.clock())
 
-    def _refresh(self, desk: Desk, now: float, next_run: float) -> None:
-        with self.service.state.locks.hold(rebuild_lock(desk.name)) as held:
-            if held:
-                self._refresh_held(desk, now, next_run)
-            else:
-                log.info("collection %s: another replica is refreshing it; skipped", desk.name)
-
-    def _refresh_held(self, desk: Desk, now: float, next_run: float) -> None:
-        settings = desk.settings
+    def _refresh(self, served: ServedCollection, now: float, next_run: float) -> None:
         try:
-            report = refresh(
-                settings.resolved_index_dir,
-                settings.resolved_sources,
-                self.service.embedder,
-                Fetcher(settings.section(FetchConfig)),
-                now,
-                config=settings.section(IndexConfig),
-                next_run=next_run,
-            )
-        except IndexBusyError:
-            log.info("collection %s: another process is building it; skipped", desk.name)
+            change = served.sync(fresh=False, now=now, next_run=next_run).change
+        except IndexBusyError as exc:
+            log.info("collection %s: %s; skipped", served.name, exc)
             return
         except ArticleBotError as exc:
-            log.warning("collection %s: refreshing its sources failed: %s", desk.name, exc)
+            log.warning("collection %s: refreshing its sources failed: %s", served.name, exc)
             return
         except Exception:  # a bug must not stop the schedule; the log has the traceback
-            log.exception("collection %s: refreshing its sources failed", desk.name)
+            log.exception("collection %s: refreshing its sources failed", served.name)
             return
-        change = report.change
         if change.settings_changed:  # once per change; on every run if replicas disagree
             log.warning(
                 "collection %s: rebuilt, its build settings differ from the last version's "
                 "(every replica that refreshes it needs the same ones)",
-                desk.name,
+                served.name,
             )
         if change.changed:
-            desk.watcher.refresh()
             log.info(
                 "collection %s: sources refreshed, version %s (added %d, updated %d, removed %d)",
-                desk.name,
+                served.name,
                 change.manifest.version if change.manifest else "?",
                 len(change.added),
                 len(change.updated),

@@ -1,23 +1,29 @@
 """Process concerns for the chat bots: build the core once, run the platform's
-client, turn start-up failures into clear messages."""
+client, turn start-up failures into clear messages. The steps both bots share
+(state, service and refresher up; ops server and signal handlers; everything
+closed in reverse order) are `serving` and `running`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 from bot.chat.service import ChatService
 from bot.chat.state import State
 from bot.errors import LaunchError, MissingSecretError
 from bot.ops import OpsServer
-from bot.refresher import start_refresher
+from bot.process.refresher import start_refresher
 from bot.settings import Settings
 from bot.wiring import make_embedder, open_answerer, open_state
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.chat.discord.client import ArticleBot
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,44 @@ def make_service(settings: Settings, platform: str, state: State) -> ChatService
         for name, collection in settings.collections.items()
     }
     return ChatService(answerer, embedder, settings, platform, collections, state)
+
+
+@contextmanager
+def serving(settings: Settings, platform: str) -> Iterator[ChatService]:
+    """The chat service over every collection, on its state, with the scheduled
+    refresher; stopped and closed in reverse order however the bot ends."""
+    state = open_state(settings)
+    try:
+        service = make_service(settings, platform, state)
+        refresher = start_refresher(service)
+        try:
+            yield service
+        finally:
+            if refresher:
+                refresher.stop()
+            service.close()
+    finally:
+        state.close()
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings,
+    service: ChatService,
+    connected: Callable[[], bool],
+    stop: Callable[[], object],
+) -> AsyncIterator[None]:
+    """The block runs the platform's client: SIGTERM and SIGINT call `stop`, and the
+    health and metrics server (when `ops_port` is set) runs alongside."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop)
+    ops = await start_ops(settings, service, connected)
+    try:
+        yield
+    finally:
+        if ops:
+            await ops.stop()
 
 
 async def start_ops(settings: Settings, service: ChatService, connected) -> OpsServer | None:
@@ -59,42 +103,32 @@ def run_discord(settings: Settings) -> None:
     token = settings.discord_token.get_secret_value() if settings.discord_token else ""
     if not token:
         raise MissingSecretError("set DISCORD_TOKEN (or discord_token in the settings file)")
-    state = open_state(settings)
-    service = make_service(settings, "discord", state)
-    bot = create_discord_bot(service, settings)
-    refresher = start_refresher(service)
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(bot.close()))
-        ops = await start_ops(settings, service, lambda: bot.connected)
+    with serving(settings, "discord") as service:
+        bot = create_discord_bot(service, settings)
         try:
-            async with bot:
-                await bot.start(token)
-        finally:
-            if ops:
-                await ops.stop()
+            asyncio.run(_serve_discord(settings, service, bot, token))
+        except discord.LoginFailure:
+            raise LaunchError(
+                "Discord rejected the token; check DISCORD_TOKEN "
+                "(Developer Portal > Bot > Reset Token)"
+            ) from None
+        except discord.PrivilegedIntentsRequired:
+            raise LaunchError(
+                "Discord refused a privileged intent; enable it in the Developer Portal "
+                "or turn it off"
+            ) from None
+        except (OSError, aiohttp.ClientError) as exc:
+            raise LaunchError(f"cannot reach Discord ({exc.__class__.__name__}: {exc})") from None
+        except KeyboardInterrupt:
+            log.info("stopped")
 
-    try:
-        asyncio.run(main())
-    except discord.LoginFailure:
-        raise LaunchError(
-            "Discord rejected the token; check DISCORD_TOKEN (Developer Portal > Bot > Reset Token)"
-        ) from None
-    except discord.PrivilegedIntentsRequired:
-        raise LaunchError(
-            "Discord refused a privileged intent; enable it in the Developer Portal or turn it off"
-        ) from None
-    except (OSError, aiohttp.ClientError) as exc:
-        raise LaunchError(f"cannot reach Discord ({exc.__class__.__name__}: {exc})") from None
-    except KeyboardInterrupt:
-        log.info("stopped")
-    finally:
-        if refresher:
-            refresher.stop()
-        service.close()
-        state.close()
+
+async def _serve_discord(
+    settings: Settings, service: ChatService, bot: ArticleBot, token: str
+) -> None:
+    closing = lambda: asyncio.ensure_future(bot.close())  # noqa: E731
+    async with running(settings, service, lambda: bot.connected, closing), bot:
+        await bot.start(token)
 
 
 def socket_mode_connected(handler: AsyncSocketModeHandler) -> bool:
@@ -117,16 +151,8 @@ def run_slack(settings: Settings, host: str, port: int) -> None:
         raise MissingSecretError(
             "set SLACK_SIGNING_SECRET for HTTP mode, or SLACK_APP_TOKEN for Socket Mode"
         )
-    state = open_state(settings)
-    service = make_service(settings, "slack", state)
-    refresher = start_refresher(service)
-    try:
+    with serving(settings, "slack") as service:
         asyncio.run(_serve_slack(settings, service, host, port, socket_mode))
-    finally:
-        if refresher:
-            refresher.stop()
-        service.close()
-        state.close()
 
 
 async def _serve_slack(
@@ -152,23 +178,18 @@ async def _serve_slack(
     settings = with_granted_scopes(settings, auth.headers.get("x-oauth-scopes"))
     app = create_slack_app(service, settings)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     if socket_mode:
         handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
-        await handler.connect_async()
-        log.info("connected to Slack in Socket Mode")
-        ops = await start_ops(settings, service, lambda: socket_mode_connected(handler))
-        await stop.wait()
-        await handler.close_async()
+        async with running(settings, service, lambda: socket_mode_connected(handler), stop.set):
+            await handler.connect_async()
+            log.info("connected to Slack in Socket Mode")
+            await stop.wait()
+            await handler.close_async()
     else:
         runner = web.AppRunner(app.web_app(path="/slack/events"))
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        log.info("listening on http://%s:%d/slack/events", host, port)
-        ops = await start_ops(settings, service, lambda: bool(runner.sites))
-        await stop.wait()
-        await runner.cleanup()
-    if ops:
-        await ops.stop()
+        async with running(settings, service, lambda: bool(runner.sites), stop.set):
+            await runner.setup()
+            await web.TCPSite(runner, host, port).start()
+            log.info("listening on http://%s:%d/slack/events", host, port)
+            await stop.wait()
+            await runner.cleanup()
