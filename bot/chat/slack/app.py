@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_bolt import BoltResponse
@@ -28,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answer.records import shorten
 from bot.chat import messages
 from bot.chat.service import ChatService, Outcome, Reply
+from bot.chat.slack.keys import posted_key, thread_key
 from bot.chat.slack.manifest import HISTORY_SCOPES
 from bot.chat.slack.render import (
     HELPFUL,
@@ -161,12 +164,38 @@ class SlackChat:
         return format_answer(reply.answer, answer_id)
 
 
-def thread_key(channel: str, thread_ts: str) -> str:
-    return f"slack:{channel}:{thread_ts}"
+Send = Callable[..., Awaitable[object]]
 
 
-def posted_key(answer_id: str) -> str:
-    return f"slack-answer:{answer_id}"
+@dataclass(frozen=True)
+class Post:
+    """Where a reply goes: the asker, the channel and thread, and how it is sent
+    (the command's response_url, or a message in the thread); `send_failure` for
+    the "sorry" note."""
+
+    user: str
+    channel: str
+    thread: str
+    send: Send
+    send_failure: Send
+
+
+async def send_reply(
+    chat: SlackChat,
+    reply: Reply,
+    post: Post,
+    followed: Callable[[list[dict]], list[str]] | None = None,
+) -> None:
+    """The one way every reply reaches Slack. `followed`: the keys under which later
+    messages are follow-ups of this answer, from its blocks; remembered before the
+    answer shows, so a quick follow-up counts."""
+    if reply.outcome is Outcome.FAILED:
+        await post.send_failure(text=reply.text)
+        return
+    text, blocks = await chat.render(reply, post.user, post.channel, post.thread)
+    if followed is not None and reply.answer is not None:
+        await chat.service.remember(followed(blocks), reply.answer)
+    await post.send(text=text, blocks=blocks)
 
 
 async def answer_each_event_once(
@@ -196,16 +225,22 @@ async def ask(ack: Any, command: dict, respond: AsyncRespond, context: AsyncBolt
         HOW_TO_ASK,
         collection=settings.collection_of(channel),
     )
-    if reply.outcome is Outcome.FAILED:
-        await respond(text=reply.text, response_type="ephemeral")
-        return
-    text, blocks = await chat.render(reply, user, channel)
     visibility = "ephemeral" if settings.slack_ephemeral_answers else "in_channel"
-    if visibility == "in_channel" and settings.thread_followups and reply.answer is not None:
-        # response_url gives no timestamp: the thread is known when Slack shows the
-        # bot its own message (to whichever replica), so the answer waits for it there
-        await service.remember([posted_key(voted_answer_ids(blocks)[0])], reply.answer)
-    await respond(text=text, blocks=blocks, response_type=visibility, replace_original=False)
+    post = Post(
+        user,
+        channel,
+        "",
+        send=partial(respond, response_type=visibility, replace_original=False),
+        send_failure=partial(respond, response_type="ephemeral"),
+    )
+    # response_url gives no timestamp: the thread is known when Slack shows the bot
+    # its own message (to whichever replica), so the answer waits for it there
+    followed = visibility == "in_channel" and settings.thread_followups
+    await send_reply(chat, reply, post, posted_keys if followed else None)
+
+
+def posted_keys(blocks: list[dict]) -> list[str]:
+    return [posted_key(voted_answer_ids(blocks)[0])]
 
 
 async def follow_own_answer(chat: SlackChat, event: dict, context: AsyncBoltContext) -> None:
@@ -243,13 +278,10 @@ async def answer_event(chat: SlackChat, event: dict, say: AsyncSay, unasked: boo
     )
     if unasked and not unasked_answer(reply.answer, settings.answer_channel_silent_abstain):
         return
-    if reply.outcome is Outcome.FAILED:
-        await say(text=reply.text, thread_ts=thread)
-        return
-    text, blocks = await chat.render(reply, user, channel, thread)
-    if followed and reply.answer is not None:  # before it shows: a quick follow-up counts
-        await service.remember([thread_key(channel, thread)], reply.answer)
-    await say(text=text, blocks=blocks, thread_ts=thread)
+    in_thread = partial(say, thread_ts=thread)
+    post = Post(user, channel, thread, send=in_thread, send_failure=in_thread)
+    keys = [thread_key(channel, thread)]
+    await send_reply(chat, reply, post, (lambda _: keys) if followed else None)
 
 
 async def on_mention(event: dict, say: AsyncSay, context: AsyncBoltContext) -> None:
