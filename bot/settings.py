@@ -28,7 +28,8 @@ from pydantic_settings import (
 
 from bot.answer.config import AnswerConfig, GenerationConfig
 from bot.chat.config import ChatConfig
-from bot.env import platform_env
+from bot.chat.discord.config import DiscordConfig
+from bot.chat.slack.config import SlackConfig
 from bot.errors import InsecureSettingsError, SettingsFileError, UnknownCollectionError
 from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalConfig
 from index.redact import redact_url
@@ -76,12 +77,15 @@ class Settings(
     AnswerConfig,
     GenerationConfig,
     ChatConfig,
+    DiscordConfig,
+    SlackConfig,
     BaseSettings,
 ):
     """Everything an operator can set. See config/articlebot.toml for each field's meaning.
 
     Made of each layer's own section (index/config.py, bot/answer/config.py,
-    bot/chat/config.py), where its settings are declared once; `section` hands a
+    bot/chat/config.py, and each platform's config.py), where its settings are
+    declared once; `section` hands a
     layer its part. What only the entry points and platforms use is declared here.
     """
 
@@ -108,59 +112,6 @@ class Settings(
     ops_host: str = "127.0.0.1"
     log_format: Literal["text", "json"] = "text"
 
-    # Discord. The token is a secret: never logged, never shown in errors.
-    discord_token: SecretStr | None = Field(
-        None,
-        validation_alias=platform_env("DISCORD_TOKEN"),
-    )
-    discord_application_id: int | None = Field(
-        None, validation_alias=platform_env("DISCORD_APPLICATION_ID")
-    )
-    discord_api_base_url: str | None = Field(
-        None, validation_alias=platform_env("DISCORD_API_BASE_URL")
-    )
-    discord_gateway_url: str | None = Field(
-        None, validation_alias=platform_env("DISCORD_GATEWAY_URL")
-    )
-    discord_guild_id: int | None = Field(None, validation_alias=platform_env("DISCORD_GUILD_ID"))
-    # Servers the bot may be in (with discord_guild_id): it leaves any other server it is
-    # added to and refuses commands there. Empty, with no discord_guild_id: every server.
-    discord_guild_allowlist: list[int] = Field(default_factory=list)
-    discord_channel_allowlist: list[int] = Field(default_factory=list)
-    discord_admin_role_ids: list[int] = Field(default_factory=list)
-    # Privileged; enable it in the Developer Portal first. Lets the bot read messages that
-    # do not mention it: follow-ups in threads and replies, and answer channels.
-    discord_message_content: bool = False
-    # Channels where every question is answered without a mention, in a thread the bot
-    # opens for it (needs discord_message_content, as do follow-ups in threads).
-    discord_answer_channels: list[int] = Field(default_factory=list)
-    # Sharding, for a bot in many servers (README "Running more than one"): this process
-    # runs the shards discord_shard_ids (all when empty) of discord_shard_count. Discord
-    # sends each server's events to one shard, so each process answers only its servers.
-    discord_shard_count: int | None = Field(None, ge=1)
-    discord_shard_ids: list[int] = Field(default_factory=list)
-
-    # Slack. Tokens and the signing secret are secrets: never logged.
-    slack_bot_token: SecretStr | None = Field(
-        None, validation_alias=platform_env("SLACK_BOT_TOKEN")
-    )
-    slack_signing_secret: SecretStr | None = Field(
-        None, validation_alias=platform_env("SLACK_SIGNING_SECRET")
-    )
-    slack_app_token: SecretStr | None = Field(
-        None, validation_alias=platform_env("SLACK_APP_TOKEN")
-    )
-    slack_api_base_url: str | None = Field(
-        None, validation_alias=platform_env("SLACK_API_BASE_URL")
-    )
-    slack_channel_allowlist: list[str] = Field(default_factory=list)
-    slack_admin_user_ids: list[str] = Field(default_factory=list)
-    # Channels where every question is answered without a mention, in its thread (needs
-    # the message.channels / message.groups events, as do follow-ups in threads).
-    slack_answer_channels: list[str] = Field(default_factory=list)
-    slack_ephemeral_answers: bool = False
-    slack_api_retries: int = Field(3, ge=0)
-
     # Collections: other article sets, each answering in its own channels. A channel that
     # is in none is answered from the top-level sources (the "default" collection).
     collections: dict[str, CollectionSettings] = Field(default_factory=dict)
@@ -186,16 +137,6 @@ class Settings(
             if index_dir in dirs:
                 raise ValueError(f"collections {dirs[index_dir]} and {name} share {index_dir}")
             dirs[index_dir] = name
-        return self
-
-    @model_validator(mode="after")
-    def shards_in_range(self) -> Settings:
-        """Shard ids need a shard count, and are below it."""
-        count = self.discord_shard_count
-        if self.discord_shard_ids and count is None:
-            raise ValueError("discord_shard_ids needs discord_shard_count")
-        if count is not None and any(not 0 <= i < count for i in self.discord_shard_ids):
-            raise ValueError(f"discord_shard_ids: each must be from 0 to {count - 1}")
         return self
 
     def collection_index_dir(self, name: str) -> Path:

@@ -751,7 +751,7 @@ def test_slow_question_does_not_block_others(
 def test_channel_allowlist(
     bot: ArticleBot, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bot.settings, "discord_channel_allowlist", [CHANNEL_ID + 1])
+    monkeypatch.setattr(bot.config, "discord_channel_allowlist", [CHANNEL_ID + 1])
     outside = mention(fake, LAUNCH)
     token = slash(fake, "ask", [{"name": "question", "type": 3, "value": LAUNCH}])
     (callback,) = fake.wait_for(lambda: callbacks(fake, token))
@@ -762,7 +762,7 @@ def test_channel_allowlist(
     listing = slash(fake, "sources", user_id=new_user())
     (callback,) = fake.wait_for(lambda: callbacks(fake, listing))
     assert callback["data"]["content"] == "I don't answer in this channel."
-    monkeypatch.setattr(bot.settings, "discord_channel_allowlist", [CHANNEL_ID])
+    monkeypatch.setattr(bot.config, "discord_channel_allowlist", [CHANNEL_ID])
     listed = slash(fake, "sources", user_id=new_user())
     assert (
         "Russia plans to leave"
@@ -1062,7 +1062,7 @@ def test_reindex_is_open_to_a_configured_admin_role(
     guild["roles"] = [role(GUILD_ID, "@everyone"), role(editors, "Editors")]
     fake.dispatch("GUILD_CREATE", guild)
     fake.wait_for(lambda: (g := bot.get_guild(GUILD_ID)) is not None and g.get_role(editors))
-    monkeypatch.setattr(bot.settings, "discord_admin_role_ids", [editors])
+    monkeypatch.setattr(bot.config, "discord_admin_role_ids", [editors])
     allowed = slash(fake, "reindex", permissions=0, roles=(editors,))
     done = fake.wait_for(lambda: followups(fake, allowed), timeout=60)[0]
     assert "Index rebuilt" in done["content"]

@@ -29,6 +29,7 @@ from bot.answer.records import Answer, Passage
 from bot.chat import messages
 from bot.chat.service import ChatService
 from bot.chat.slack.app import create_slack_app, with_granted_scopes
+from bot.chat.slack.config import SlackConfig
 from bot.chat.slack.manifest import HISTORY_SCOPES
 from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, source_blocks
 from bot.cli import main
@@ -816,13 +817,14 @@ def test_mentions_are_removed_from_questions() -> None:
 
 
 def test_a_dm_is_known_by_its_channel_id(
-    fake: FakeSlack, app_url: str, slack_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    fake: FakeSlack, service: ChatService, slack_settings: Settings
 ) -> None:
-    monkeypatch.setattr(slack_settings, "slack_channel_allowlist", ["CALLOWED"])
-    in_dm = ask(fake, app_url, LAUNCH, channel="D0DM", channel_name="whatever")
-    assert "1998" in in_dm["text"]
-    spoofed = ask(fake, app_url, LAUNCH, channel="CNOTALLOWED", channel_name="directmessage")
-    assert spoofed["text"] == "I don't answer in this channel."
+    allowlisted = slack_settings.model_copy(update={"slack_channel_allowlist": ["CALLOWED"]})
+    with serving(service, allowlisted) as app_url:
+        in_dm = ask(fake, app_url, LAUNCH, channel="D0DM", channel_name="whatever")
+        assert "1998" in in_dm["text"]
+        spoofed = ask(fake, app_url, LAUNCH, channel="CNOTALLOWED", channel_name="directmessage")
+        assert spoofed["text"] == "I don't answer in this channel."
 
 
 def test_text_from_articles_and_users_is_shown_verbatim(fake: FakeSlack, app_url: str) -> None:
@@ -1064,24 +1066,26 @@ def test_invalid_bot_token_is_a_clear_error(
 
 
 def test_ephemeral_setting_and_channel_allowlist(
-    fake: FakeSlack, app_url: str, slack_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    fake: FakeSlack, service: ChatService, slack_settings: Settings
 ) -> None:
-    monkeypatch.setattr(slack_settings, "slack_ephemeral_answers", True)
-    assert ask(fake, app_url, LAUNCH)["response_type"] == "ephemeral"
-    monkeypatch.setattr(slack_settings, "slack_channel_allowlist", ["CALLOWED"])
-    refused = ask(fake, app_url, LAUNCH, channel="COTHER")
-    assert refused["text"] == "I don't answer in this channel."
-    assert "1998" in ask(fake, app_url, LAUNCH, channel="CALLOWED")["text"]
-    listing = ask(fake, app_url, "", command="/sources", channel="COTHER", user="ULIST")
-    assert listing["text"] == "I don't answer in this channel."
-    listed = ask(fake, app_url, "", command="/sources", channel="CALLOWED", user="ULIST")
-    assert "Russia plans to leave" in listed["text"]
-    outside = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="COTHER")
-    control = event("message", LAUNCH, channel="D1", channel_type="im")  # DMs always answered
-    post_json(app_url, outside)
-    post_json(app_url, control)
-    fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
-    assert posts_in_thread(fake, outside["event"]["ts"]) == []
+    ephemeral = slack_settings.model_copy(update={"slack_ephemeral_answers": True})
+    with serving(service, ephemeral) as app_url:
+        assert ask(fake, app_url, LAUNCH)["response_type"] == "ephemeral"
+    allowlisted = ephemeral.model_copy(update={"slack_channel_allowlist": ["CALLOWED"]})
+    with serving(service, allowlisted) as app_url:
+        refused = ask(fake, app_url, LAUNCH, channel="COTHER")
+        assert refused["text"] == "I don't answer in this channel."
+        assert "1998" in ask(fake, app_url, LAUNCH, channel="CALLOWED")["text"]
+        listing = ask(fake, app_url, "", command="/sources", channel="COTHER", user="ULIST")
+        assert listing["text"] == "I don't answer in this channel."
+        listed = ask(fake, app_url, "", command="/sources", channel="CALLOWED", user="ULIST")
+        assert "Russia plans to leave" in listed["text"]
+        outside = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="COTHER")
+        control = event("message", LAUNCH, channel="D1", channel_type="im")  # DMs: answered
+        post_json(app_url, outside)
+        post_json(app_url, control)
+        fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
+        assert posts_in_thread(fake, outside["event"]["ts"]) == []
 
 
 # The scope Slack requires for each bot event (api.slack.com/events).
@@ -1231,7 +1235,8 @@ def test_slack_api_retries_sets_how_often_a_call_is_retried(
 
     from bot.chat.slack.app import make_client
 
-    client = make_client(slack_settings.model_copy(update={"slack_api_retries": 1}))
+    config = slack_settings.section(SlackConfig).model_copy(update={"slack_api_retries": 1})
+    client = make_client(config)
 
     def post() -> object:
         return asyncio.run(client.chat_postMessage(channel="CRETRY", text="hello"))

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.chat.discord.config import DiscordConfig
+from bot.chat.slack.config import SlackConfig
 from bot.settings import DEFAULT_COLLECTION, Settings
 from index.articles import is_url
 from index.errors import ArticleBotError
@@ -217,7 +219,8 @@ def _slack_client(settings: Settings) -> object:
     """The app's own Web API client, without retries: a check says at once what fails."""
     from bot.chat.slack.app import make_client
 
-    return make_client(settings.model_copy(update={"slack_api_retries": 0}))
+    config = settings.section(SlackConfig).model_copy(update={"slack_api_retries": 0})
+    return make_client(config)
 
 
 async def _slack_scopes(settings: Settings) -> set[str] | Finding:
@@ -263,7 +266,7 @@ async def check_discord(settings: Settings) -> list[Finding]:
     token = _token(settings, "discord")
     if not token:
         return [problem("discord: DISCORD_TOKEN is not set")]
-    apply_endpoints(settings)
+    apply_endpoints(settings.section(DiscordConfig))
     client = discord.Client(intents=discord.Intents.none())
     try:
         await client.login(token)

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 from bot.chat.service import ChatService
+from bot.chat.slack.config import SlackConfig
 from bot.chat.state import State
 from bot.errors import LaunchError, MissingSecretError
 from bot.ops import OpsServer
@@ -169,7 +170,7 @@ async def _serve_slack(
     from bot.chat.slack.app import create_slack_app, make_client, with_granted_scopes
 
     try:
-        auth = await make_client(settings).auth_test()
+        auth = await make_client(settings.section(SlackConfig)).auth_test()
     except SlackApiError as exc:
         raise LaunchError(
             f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}); "

@@ -29,6 +29,7 @@ from bot.chat.discord.commands import (
     send_private,
     vote_buttons,
 )
+from bot.chat.discord.config import DiscordConfig
 from bot.chat.discord.keys import conversation_keys, home_channel_id, message_key, thread_key
 from bot.chat.discord.render import HOW_TO_ASK, NO_MENTIONS, Piece, Post, format_answer, on_last
 from bot.chat.service import ChatService, Outcome, Reply
@@ -55,13 +56,13 @@ def invite_url(application_id: int) -> str:
     return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
 
 
-def apply_endpoints(settings: Settings) -> None:
+def apply_endpoints(config: DiscordConfig) -> None:
     """Point discord.py at another REST API and gateway (a proxy, or a test's fake).
     discord.py keeps both as class attributes, so this is the one place that sets them."""
-    if settings.discord_api_base_url:
-        discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
-    if settings.discord_gateway_url:
-        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    if config.discord_api_base_url:
+        discord.http.Route.BASE = config.discord_api_base_url.rstrip("/")
+    if config.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.discord_gateway_url)
 
 
 def in_channel(channel: discord.abc.Messageable, question: discord.Message | None = None) -> Post:
@@ -87,7 +88,8 @@ class ArticleBot(discord.Client):
     ) -> None:
         intents = discord.Intents.default()
         # privileged and off by default: mentions and DMs carry their text without it
-        intents.message_content = settings.discord_message_content
+        self.config = config = settings.section(DiscordConfig)
+        intents.message_content = config.discord_message_content
         # a text bot: no voice, so no warnings about voice libraries at start
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
@@ -107,9 +109,9 @@ class ArticleBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton)  # votes on answers sent before a restart
-        settings = self.settings
-        wanted = settings.thread_followups or settings.discord_answer_channels
-        if wanted and not settings.discord_message_content:
+        config = self.config
+        wanted = self.settings.thread_followups or config.discord_answer_channels
+        if wanted and not config.discord_message_content:
             log.info(
                 "follow-ups in threads and answer channels are off: they need the Message "
                 "Content intent (turn it on in the Developer Portal, Bot > Privileged Gateway "
@@ -120,7 +122,7 @@ class ArticleBot(discord.Client):
                 "discord_guild_allowlist is empty: the bot answers in every server it is "
                 "added to; set it, and turn off Public Bot in the Developer Portal"
             )
-        guild_id = self.settings.discord_guild_id
+        guild_id = self.config.discord_guild_id
         if guild_id:
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
@@ -130,9 +132,9 @@ class ArticleBot(discord.Client):
 
     def allowed_guilds(self) -> frozenset[int]:
         """The servers the bot may be in; empty means any."""
-        settings = self.settings
-        extra = {settings.discord_guild_id} if settings.discord_guild_id else set()
-        return frozenset(settings.discord_guild_allowlist) | extra
+        config = self.config
+        extra = {config.discord_guild_id} if config.discord_guild_id else set()
+        return frozenset(config.discord_guild_allowlist) | extra
 
     def allowed_guild(self, guild_id: int | None) -> bool:
         allowed = self.allowed_guilds()
@@ -162,7 +164,7 @@ class ArticleBot(discord.Client):
             await guild.leave()
 
     def allowed_channel(self, channel_id: int | None, in_guild: bool) -> bool:
-        allowlist = self.settings.discord_channel_allowlist
+        allowlist = self.config.discord_channel_allowlist
         return not in_guild or not allowlist or channel_id in allowlist
 
     async def on_message(self, message: discord.Message) -> None:
@@ -176,7 +178,7 @@ class ArticleBot(discord.Client):
         question = re.sub(rf"<@!?{self.user.id}>", " ", message.content)
         if not in_guild or self.user in message.mentions:
             await self.answer_message(message, question)
-        elif self.settings.discord_message_content and looks_like_question(question):
+        elif self.config.discord_message_content and looks_like_question(question):
             await self.answer_unaddressed(message, question)
 
     async def answer_unaddressed(self, message: discord.Message, question: str) -> None:
@@ -186,7 +188,7 @@ class ArticleBot(discord.Client):
             await self.conversation_of(message) is not None or self.replies_to_me(message)
         ):
             await self.answer_message(message, question)
-        elif message.channel.id in self.settings.discord_answer_channels:
+        elif message.channel.id in self.config.discord_answer_channels:
             await self.answer_in_new_thread(message, question)
 
     def replies_to_me(self, message: discord.Message) -> bool:
@@ -297,12 +299,13 @@ class ArticleBot(discord.Client):
 def create_discord_bot(service: ChatService, settings: Settings, **options: object) -> ArticleBot:
     """The Discord client, not started. `options` go to discord.Client (e.g. timeouts).
     With `discord_shard_count`, discord.py's AutoShardedClient runs this process's shards."""
-    apply_endpoints(settings)
-    if settings.discord_shard_count is None:
+    config = settings.section(DiscordConfig)
+    apply_endpoints(config)
+    if config.discord_shard_count is None:
         return ArticleBot(service, settings, **options)
-    shards = {"shard_count": settings.discord_shard_count}
-    if settings.discord_shard_ids:
-        shards["shard_ids"] = settings.discord_shard_ids  # type: ignore[assignment]
+    shards = {"shard_count": config.discord_shard_count}
+    if config.discord_shard_ids:
+        shards["shard_ids"] = config.discord_shard_ids  # type: ignore[assignment]
     return ShardedArticleBot(service, settings, **shards, **options)
 
 

@@ -155,7 +155,7 @@ def register_commands(bot: ArticleBot) -> None:
 
     @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
     async def reindex(interaction: discord.Interaction) -> None:
-        if not is_admin(interaction, settings.discord_admin_role_ids):
+        if not is_admin(interaction, bot.config.discord_admin_role_ids):
             await send_private(interaction, messages.only_admins("server managers"))
             return
         collection = settings.collection_of(asked_in(interaction))

@@ -30,6 +30,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.answer.records import shorten
 from bot.chat import messages
 from bot.chat.service import ChatService, Outcome, Reply
+from bot.chat.slack.config import SlackConfig
 from bot.chat.slack.keys import posted_key, thread_key
 from bot.chat.slack.manifest import HISTORY_SCOPES
 from bot.chat.slack.render import (
@@ -53,11 +54,11 @@ log = logging.getLogger(__name__)
 MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
 
 
-def make_client(settings: Settings) -> AsyncWebClient:
+def make_client(config: SlackConfig) -> AsyncWebClient:
     """The Web API client, with slack_sdk's own retries for 429s, 5xx and dropped connections."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    base_url = (settings.slack_api_base_url or AsyncWebClient.BASE_URL).rstrip("/") + "/"
-    retries = settings.slack_api_retries
+    token = config.slack_bot_token.get_secret_value() if config.slack_bot_token else None
+    base_url = (config.slack_api_base_url or AsyncWebClient.BASE_URL).rstrip("/") + "/"
+    retries = config.slack_api_retries
     handlers = [
         AsyncConnectionErrorRetryHandler(max_retry_count=retries),
         AsyncRateLimitErrorRetryHandler(max_retry_count=retries),
@@ -91,15 +92,15 @@ def with_granted_scopes(settings: Settings, granted: str | None) -> Settings:
 
 def create_slack_app(service: ChatService, settings: Settings) -> AsyncApp:
     """The Bolt app, not started."""
-    secret = (
-        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    )
+    config = settings.section(SlackConfig)
+    signing = config.slack_signing_secret
+    secret = signing.get_secret_value() if signing else None
     # Bolt's own filter would hide the bot's messages from it; this app reads them for the
     # thread of an /ask answer (follow_own_answer), and answers no message that has a bot_id.
     app = AsyncApp(
-        client=make_client(settings), signing_secret=secret, ignoring_self_events_enabled=False
+        client=make_client(config), signing_secret=secret, ignoring_self_events_enabled=False
     )
-    register_listeners(app, SlackChat(service, settings))
+    register_listeners(app, SlackChat(service, settings, config))
     return app
 
 
@@ -126,17 +127,19 @@ CHAT = "articlebot_chat"  # where each listener finds the SlackChat in its conte
 
 @dataclass(frozen=True)
 class SlackChat:
-    """What every listener works with: the chat service and the settings."""
+    """What every listener works with: the chat service, the settings, and the
+    app's own section of them."""
 
     service: ChatService
     settings: Settings
+    config: SlackConfig
 
     @staticmethod
     def of(context: AsyncBoltContext) -> SlackChat:
         return context[CHAT]
 
     def allowed(self, channel: str | None, channel_type: str | None = None) -> bool:
-        allowlist = self.settings.slack_channel_allowlist
+        allowlist = self.config.slack_channel_allowlist
         return channel_type == "im" or not allowlist or channel in allowlist
 
     def command_allowed(self, command: dict) -> bool:
@@ -225,7 +228,7 @@ async def ask(ack: Any, command: dict, respond: AsyncRespond, context: AsyncBolt
         HOW_TO_ASK,
         collection=settings.collection_of(channel),
     )
-    visibility = "ephemeral" if settings.slack_ephemeral_answers else "in_channel"
+    visibility = "ephemeral" if chat.config.slack_ephemeral_answers else "in_channel"
     post = Post(
         user,
         channel,
@@ -307,7 +310,7 @@ async def on_message(event: dict, say: AsyncSay, context: AsyncBoltContext) -> N
         known = await chat.service.conversation([thread_key(channel, thread_ts)]) is not None
         if chat.settings.thread_followups and known:
             await answer_event(chat, event, say)
-    elif channel in chat.settings.slack_answer_channels:
+    elif channel in chat.config.slack_answer_channels:
         await answer_event(chat, event, say, unasked=True)
 
 
@@ -330,7 +333,7 @@ async def reindex(
 ) -> None:
     await ack()
     chat = SlackChat.of(context)
-    if command["user_id"] not in chat.settings.slack_admin_user_ids:
+    if command["user_id"] not in chat.config.slack_admin_user_ids:
         await respond(text=messages.only_admins("admins"), response_type="ephemeral")
         return
     collection = chat.settings.collection_of(command.get("channel_id"))
