@@ -35,7 +35,7 @@ from bot.answer.signals import FEATURES
 from bot.errors import QuestionError
 from bot.settings import load_settings
 from bot.wiring import make_answerer, make_embedder, sync_from_sources
-from index.article_index import ArticleIndex
+from index.storage.article_index import ArticleIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"

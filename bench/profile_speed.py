@@ -20,7 +20,7 @@ from pyinstrument import Profiler
 from bot.answer.evaluation import read_questions
 from bot.settings import load_settings
 from bot.wiring import build_from_sources, make_answerer, make_embedder
-from index.article_index import ArticleIndex
+from index.storage.article_index import ArticleIndex
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

@@ -29,7 +29,7 @@ from answer_features import EVAL, RESULTS, ontopic_articles
 from bot.answer.reader import SentenceReader, Weighing
 from bot.settings import load_settings
 from bot.wiring import make_answerer, make_embedder, sync_from_sources
-from index.article_index import ArticleIndex
+from index.storage.article_index import ArticleIndex
 from training.weighing import (
     ALL_FEATURES,
     Scored,

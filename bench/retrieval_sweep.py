@@ -18,9 +18,9 @@ from pathlib import Path
 from bot.answer.evaluation import contains_gold, read_questions
 from bot.settings import load_settings
 from bot.wiring import make_embedder, sync_from_sources
-from index.article_index import ArticleIndex
 from index.config import RetrievalConfig
 from index.retrieval import Retriever, Terms
+from index.storage.article_index import ArticleIndex
 
 RESULTS = Path(__file__).parent / "results"
 

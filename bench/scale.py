@@ -31,10 +31,10 @@ import numpy as np
 from bot.answer.evaluation import read_questions
 from bot.settings import load_settings
 from bot.wiring import make_embedder, sync_from_sources
-from index.article_index import ArticleIndex
-from index.build import vector_config
+from index.build.publish import vector_config
 from index.config import IndexConfig
-from index.vectors import RescoredVectors, build_vector_index
+from index.storage.article_index import ArticleIndex
+from index.storage.vectors import RescoredVectors, build_vector_index
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

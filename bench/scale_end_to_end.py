@@ -48,8 +48,7 @@ from bot.answer.evaluation import read_questions
 from bot.collection import watch_index
 from bot.settings import load_settings
 from bot.wiring import load_index, make_answerer, make_embedder
-from index.articles import load_articles, make_article
-from index.build import (
+from index.build.publish import (
     chunk_articles,
     chunking_config,
     manifest_fields,
@@ -58,10 +57,11 @@ from index.build import (
     write_version,
 )
 from index.config import IndexConfig
-from index.embedding import Embedder
-from index.files import scratch_array
-from index.layout import VERSIONS, new_version_name, read_pointer, switch_current
-from index.sentences import SentenceTable
+from index.embedding.embedder import Embedder
+from index.sources.articles import load_articles, make_article
+from index.storage.files import scratch_array
+from index.storage.layout import VERSIONS, new_version_name, read_pointer, switch_current
+from index.storage.sentences import SentenceTable
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

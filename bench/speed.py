@@ -30,8 +30,8 @@ from pathlib import Path
 from bot.answer.evaluation import read_questions
 from bot.settings import Settings, bundled_dir, load_settings
 from bot.wiring import build_from_sources, make_answerer, make_embedder
-from index.article_index import ArticleIndex
-from index.embedding import Embedder, TextEncoder
+from index.embedding.embedder import Embedder, TextEncoder
+from index.storage.article_index import ArticleIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"

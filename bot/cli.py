@@ -255,7 +255,7 @@ def index_list(
     as_json: JsonOption = False,
 ) -> None:
     """The indexed articles: id, title, source, date, chunks, added at."""
-    from index.directory import read_current
+    from index.build.directory import read_current
 
     settings = _settings(ctx, collection, index_dir=index_dir)
     current = read_current(settings.resolved_index_dir)
@@ -280,8 +280,8 @@ def index_status(
     as_json: JsonOption = False,
 ) -> None:
     """Counts, model, size on disk, build time and version of the index."""
-    from index.directory import index_status
-    from index.freshness import SourceStates
+    from index.build.directory import index_status
+    from index.build.freshness import SourceStates
 
     folder = _settings(ctx, collection, index_dir=index_dir).resolved_index_dir
     status = index_status(folder)
@@ -302,7 +302,7 @@ def index_rollback(
     ctx: typer.Context, index_dir: IndexDirOption = None, collection: CollectionOption = None
 ) -> None:
     """Make the previous version current again (running bots pick it up)."""
-    from index.directory import rollback
+    from index.build.directory import rollback
 
     name = rollback(_settings(ctx, collection, index_dir=index_dir).resolved_index_dir)
     typer.echo(f"Rolled back to version {name}.")
@@ -436,7 +436,7 @@ def evaluate_command(
     """Measure retrieval (BM25, dense, hybrid) and answers against gold answers."""
     from bot.answer.evaluation import evaluate, format_report, read_questions
     from bot.wiring import load_index, make_answerer, make_embedder, sync_from_sources
-    from index.articles import slugify
+    from index.sources.articles import slugify
 
     try:
         gold = read_questions(questions)

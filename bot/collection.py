@@ -19,18 +19,26 @@ from pathlib import Path
 from bot.answer.answerer import Answerer
 from bot.settings import Settings
 from bot.wiring import milvus_for, refresh_sources, settled
-from index.article_index import ArticleIndex
+from index.build.freshness import RefreshReport
 from index.config import IndexConfig
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
 from index.errors import ArticleBotError, IndexBusyError
-from index.freshness import RefreshReport
-from index.layout import read_pointer
-from index.milvus import MilvusConfig
+from index.storage.article_index import ArticleIndex
+from index.storage.layout import Manifest, read_pointer
+from index.storage.milvus import MilvusConfig
 
 log = logging.getLogger(__name__)
 
 HoldLock = Callable[[str], AbstractContextManager[bool]]
 """Takes a named lock shared by the replicas for a block; yields False when another holds it."""
+
+
+@dataclass(frozen=True)
+class ReindexReport:
+    """What a /reindex did: the version it published, and the sources that failed."""
+
+    manifest: Manifest
+    failed: list[str]
 
 
 def rebuild_lock(collection: str) -> str:

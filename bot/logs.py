@@ -7,7 +7,7 @@ import json
 import logging
 from datetime import UTC, datetime
 
-from index.redact import redact_urls
+from index.sources.redact import redact_urls
 
 
 class RedactingFormatter(logging.Formatter):

@@ -32,7 +32,7 @@ from bot.chat.discord.config import DiscordConfig
 from bot.chat.slack.config import SlackConfig
 from bot.errors import InsecureSettingsError, SettingsFileError, UnknownCollectionError
 from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalConfig
-from index.redact import redact_url
+from index.sources.redact import redact_url
 
 SETTINGS_FILE = "articlebot.toml"
 DEFAULT_COLLECTION = "default"

@@ -22,17 +22,18 @@ from bot.answer.config import AnswerConfig, GenerationConfig
 from bot.answer.reader import Reader
 from bot.chat.state import State, local_state
 from bot.settings import Settings
-from index.article_index import ArticleIndex, set_search_threads
-from index.articles import Article, LoadFailure, load_articles
-from index.build import build_index
+from index.build.directory import ChangeReport, IndexDirectory
+from index.build.freshness import RefreshReport, refresh
+from index.build.publish import build_index
 from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalConfig
-from index.directory import ChangeReport, IndexDirectory
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
 from index.errors import BuildFailedError, NoArticlesError
-from index.fetch import Fetcher
-from index.freshness import RefreshReport, refresh
-from index.layout import Manifest, has_index
-from index.milvus import MilvusConfig
+from index.records import Article, LoadFailure
+from index.sources.articles import load_articles
+from index.sources.fetch import Fetcher
+from index.storage.article_index import ArticleIndex, set_search_threads
+from index.storage.layout import Manifest, has_index, stored_model_dir
+from index.storage.milvus import MilvusConfig
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ def make_embedder(settings: Settings) -> Embedder:
     """The embedder; in the serving install, with the model files an index stored."""
     index_dirs = [settings.resolved_index_dir]
     index_dirs += [settings.collection_index_dir(name) for name in settings.collections]
-    return Embedder(settings.section(EmbeddingConfig), index_dirs)
+    stored = (stored_model_dir(d) for d in index_dirs)  # read only when no model is installed
+    return Embedder(settings.section(EmbeddingConfig), stored)
 
 
 def load_sources(

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr
 
 
 class FetchConfig(BaseModel):
-    """Fetching pages and feeds (index/fetch.py)."""
+    """Fetching pages and feeds (index/sources/fetch.py)."""
 
     fetch_timeout_seconds: float = Field(10.0, gt=0)
     fetch_deadline_seconds: float = Field(60.0, gt=0)
@@ -31,7 +31,7 @@ class FetchConfig(BaseModel):
 
 
 class EmbeddingConfig(BaseModel):
-    """The embedding model and how it runs (index/embedding.py)."""
+    """The embedding model and how it runs (index/embedding/embedder.py)."""
 
     model_path: Path | None = None
     model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
@@ -58,7 +58,7 @@ class IndexConfig(BaseModel):
     # HNSW's copy of the vectors: 8-bit scalar codes (a quarter of the memory) or float32.
     hnsw_vectors: Literal["sq8", "float32"] = "sq8"
     # Megabytes read into the page cache when a version opens, of each of its files
-    # in turn (index/article_index.py, OPEN_READS and READ_AHEAD; 0: none).
+    # in turn (index/storage/article_index.py, OPEN_READS and READ_AHEAD; 0: none).
     preload_mb: int = Field(5120, ge=0)
     # Where a build stores chunks, vectors and BM25: "faiss" (files in the version) or
     # "milvus" (a Milvus collection per version, at milvus_uri: a file path runs

@@ -2,9 +2,9 @@
 and a rerank by how much of the question one sentence of each passage covers.
 
 Everything a question's passages are ranked by lives here: the inverse document
-frequencies come from the version's term statistics (index/terms.py), each
+frequencies come from the version's term statistics (index/storage/terms.py), each
 chunk's sentences, their vectors and their terms from its sentence table
-(index/sentences.py), all worked out at build time. Results are typed `Hit`s
+(index/storage/sentences.py), all worked out at build time. Results are typed `Hit`s
 that carry each score; what an answer says about them is the bot's business.
 """
 
@@ -18,10 +18,11 @@ from functools import lru_cache, partial
 
 import numpy as np
 
-from index.article_index import ArticleIndex
-from index.chunking import Chunk, sentence_spans
 from index.config import Fusion, RetrievalConfig, RetrievalMode
-from index.terms import Terms, TermStats, term_key
+from index.records import Chunk
+from index.sentence_split import sentence_spans
+from index.storage.article_index import ArticleIndex
+from index.storage.terms import Terms, TermStats, term_key
 
 RRF_K = 60
 SENTENCE_CACHE = 4096  # chunks whose sentences are kept, most recently asked first
@@ -39,11 +40,11 @@ class Hit:
 @dataclass(frozen=True)
 class Sentence:
     """A sentence of a chunk (character span in the chunk), its content words, and
-    its vector when the version stores one (see index/sentences.py)."""
+    its vector when the version stores one (see index/storage/sentences.py)."""
 
     start: int
     end: int
-    terms: frozenset[int]  # term keys (index/terms.py)
+    terms: frozenset[int]  # term keys (index/storage/terms.py)
     vector: np.ndarray | None = None
 
 

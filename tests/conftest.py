@@ -21,10 +21,10 @@ from hypothesis import settings as hypothesis_settings
 from bot.answer.answerer import Answerer
 from bot.settings import Settings, bundled_dir, load_settings
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.articles import load_articles
-from index.build import build_index
-from index.embedding import Embedder
+from index.build.publish import build_index
+from index.embedding.embedder import Embedder
+from index.sources.articles import load_articles
+from index.storage.article_index import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
 from tests.postgres_cluster import DATABASE, postgres_cluster
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.settings import bundled_dir
-from index.articles import load_articles, load_file, normalise_text
 from index.config import FetchConfig
 from index.errors import SourceError
-from index.fetch import Fetcher
+from index.sources.articles import load_articles, load_file, normalise_text
+from index.sources.fetch import Fetcher
 from tests.fakes.pages import load_url, serve_pages
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]  # where the fake sites are

@@ -17,7 +17,7 @@ import pytest
 from bot.chat.slack.manifest import BOT_SCOPES
 from bot.cli import main
 from bot.process.check import verified_tls_or_local
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
 from tests.fakes.chat import running
 from tests.fakes.discord_server import VALID_TOKEN, FakeDiscord
 from tests.fakes.pages import Page, serve_pages

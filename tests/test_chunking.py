@@ -6,11 +6,12 @@ from itertools import pairwise
 from pathlib import Path
 
 from bot.settings import bundled_dir
-from index.articles import load_articles, make_article
-from index.build import chunking_config
-from index.chunking import ChunkingConfig, chunk_article, sentence_spans
+from index.build.chunking import ChunkingConfig, chunk_article
+from index.build.publish import chunking_config
 from index.config import IndexConfig
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
+from index.sentence_split import sentence_spans
+from index.sources.articles import load_articles, make_article
 from tests.fakes.hashing import HashingEmbedder
 
 LONG_ARTICLES = Path(__file__).parent / "fixtures-long"  # two Wikipedia articles (README)

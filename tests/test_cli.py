@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from index.embedding import Embedder
-from index.layout import read_pointer
+from index.embedding.embedder import Embedder
+from index.storage.layout import read_pointer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -589,8 +589,8 @@ def test_chat_picks_up_a_new_version_between_questions(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A version published while `chat` waits at the prompt answers the next question."""
-    from index.articles import load_articles
-    from index.directory import IndexDirectory
+    from index.build.directory import IndexDirectory
+    from index.sources.articles import load_articles
 
     bridge = "How much did the harbour bridge cost?"
 

@@ -1,4 +1,4 @@
-"""An index directory's articles changed one version at a time (index/directory.py),
+"""An index directory's articles changed one version at a time (index/build/directory.py),
 with the hashing embedder: the fast tier's view of add, remove, sync and rollback."""
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ import numpy as np
 import pytest
 
 from bot.settings import bundled_dir
-from index.article_index import ArticleIndex
-from index.articles import Article, load_articles
-from index.build import open_cache
-from index.cache import embed_with_cache
+from index.build.cache import embed_with_cache
+from index.build.directory import IndexDirectory, added_by_hand, index_status, rollback
+from index.build.publish import open_cache
 from index.config import IndexConfig
-from index.directory import IndexDirectory, added_by_hand, index_status, rollback
 from index.errors import NewerBuildError, NoOlderVersionError, UnknownArticleError
-from index.files import scratch_array
-from index.layout import read_current, read_pointer, versions
-from index.sentences import SentenceTable
+from index.records import Article
+from index.sources.articles import load_articles
+from index.storage.article_index import ArticleIndex
+from index.storage.files import scratch_array
+from index.storage.layout import read_current, read_pointer, versions
+from index.storage.sentences import SentenceTable
 from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -104,14 +105,14 @@ def test_an_older_articlebot_leaves_a_newer_ones_version_alone(
     """In a rolling upgrade, a replica not yet upgraded must not rebuild what an
     upgraded one built, or each would rebuild the index back on every refresh."""
     index_dir = tmp_path / "index"
-    monkeypatch.setattr("index.build.BUILD_VERSION", 2)  # the upgraded ArticleBot
+    monkeypatch.setattr("index.build.publish.BUILD_VERSION", 2)  # the upgraded ArticleBot
     newer = IndexDirectory(index_dir, fast_embedder).add(library[:3]).manifest
-    monkeypatch.setattr("index.build.BUILD_VERSION", 1)
+    monkeypatch.setattr("index.build.publish.BUILD_VERSION", 1)
     older = IndexDirectory(index_dir, fast_embedder)
     with pytest.raises(NewerBuildError, match=r"newer ArticleBot \(build version 2\)"):
         older.add(library)
     assert read_pointer(index_dir) == newer.version and len(versions(index_dir)) == 1
-    monkeypatch.setattr("index.build.BUILD_VERSION", 3)  # upgraded past it: rebuilt
+    monkeypatch.setattr("index.build.publish.BUILD_VERSION", 3)  # upgraded past it: rebuilt
     assert older.add(library).settings_changed and read_pointer(index_dir) != newer.version
 
 

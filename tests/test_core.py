@@ -15,9 +15,9 @@ from bot.answer.records import NOT_FOUND
 from bot.errors import QuestionError
 from bot.settings import Settings
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.chunking import sentence_spans
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
+from index.sentence_split import sentence_spans
+from index.storage.article_index import ArticleIndex
 
 # Questions on the bundled article, written for these tests (the evaluation sets in
 # ../shared/eval are measured by `articlebot eval`, not here, and may be absent).

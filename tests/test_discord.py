@@ -35,8 +35,8 @@ from bot.chat.state import LastRebuilds
 from bot.cli import main
 from bot.process.launcher import start_ops
 from bot.settings import Settings
-from index.articles import make_article
-from index.chunking import Chunk
+from index.records import Chunk
+from index.sources.articles import make_article
 from tests.fakes.background import free_port
 from tests.fakes.chat import chat_service, chat_settings, from_a_url, running, sources_with
 from tests.fakes.discord_server import (

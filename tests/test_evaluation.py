@@ -9,7 +9,7 @@ import pytest
 
 from bot.answer.evaluation import contains_gold, normalise_answer
 from bot.cli import main
-from index.layout import read_current
+from index.storage.layout import read_current
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -13,11 +13,12 @@ import pytest
 
 from bot.settings import bundled_dir, load_settings
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.articles import Article, load_articles
-from index.directory import IndexDirectory
-from index.embedding import Embedder
-from index.layout import read_pointer
+from index.build.directory import IndexDirectory
+from index.embedding.embedder import Embedder
+from index.records import Article
+from index.sources.articles import load_articles
+from index.storage.article_index import ArticleIndex
+from index.storage.layout import read_pointer
 from tests.fakes.faulty_disk import FaultyDisk
 from tests.fakes.hashing import HashingEmbedder
 

@@ -18,17 +18,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.articles import load_articles
 from index.config import FetchConfig
 from index.errors import SourceError
-from index.fetch import (
+from index.sources.articles import load_articles
+from index.sources.fetch import (
     BoundedDecoder,
     Fetcher,
     allowed_address,
     refusal,
     retry_after_seconds,
 )
-from index.redact import redact_url, redact_urls
+from index.sources.redact import redact_url, redact_urls
 from tests.fakes.background import free_port
 from tests.fakes.internet import PUBLIC, FakeInternet
 from tests.fakes.pages import Page, load_url, redirect, serve_pages

@@ -20,15 +20,15 @@ from pydantic import SecretStr
 
 from bot.cli import main
 from bot.settings import Settings
-from index.articles import article_id_for_url, load_articles
-from index.build import BuildLock
+from index.build.directory import IndexDirectory
+from index.build.freshness import SourceStates, iso, refresh
+from index.build.publish import BuildLock
 from index.config import FetchConfig
-from index.directory import IndexDirectory
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
 from index.errors import IndexBusyError, NewerBuildError
-from index.fetch import Fetcher
-from index.freshness import SourceStates, iso, refresh
-from index.layout import read_current, read_pointer
+from index.sources.articles import article_id_for_url, load_articles
+from index.sources.fetch import Fetcher
+from index.storage.layout import read_current, read_pointer
 from tests.fakes.chat import chat_service, chat_settings, running
 from tests.fakes.hashing import HashingEmbedder
 from tests.fakes.pages import Page, serve_pages
@@ -272,19 +272,19 @@ def test_a_refresh_that_cannot_publish_leaves_the_next_one_to_fetch_afresh(
     for what never reached the index."""
     site.publish("crane")
     index_dir, sources = tmp_path / "index", [f"{site.base}/feed.xml"]
-    monkeypatch.setattr("index.build.BUILD_VERSION", 2)
+    monkeypatch.setattr("index.build.publish.BUILD_VERSION", 2)
     run(index_dir, sources, fast_embedder, T0)
     updated = site.pages["/crane"].body.replace(b"forty", b"fifty")
     site.pages["/crane"] = Page(updated, headers={"ETag": '"crane-2"'})
     site.pages["/feed.xml"] = Page(
         feed(site.base, ["crane"]), "application/rss+xml", headers={"ETag": '"feed-1b"'}
     )
-    monkeypatch.setattr("index.build.BUILD_VERSION", 1)
+    monkeypatch.setattr("index.build.publish.BUILD_VERSION", 1)
     with pytest.raises(NewerBuildError):
         run(index_dir, sources, fast_embedder, T0 + 1800)
     record = SourceStates.load(index_dir).report()[sources[0]]  # what /healthz shows
     assert record["last_error"].startswith("not published: ") and "newer" in record["last_error"]
-    monkeypatch.setattr("index.build.BUILD_VERSION", 2)
+    monkeypatch.setattr("index.build.publish.BUILD_VERSION", 2)
     report = run(index_dir, sources, fast_embedder, T0 + 3600)
     assert report.change.updated == site.ids("crane")
     assert "fifty years" in read_current(index_dir)[1][0].text
@@ -311,7 +311,7 @@ def test_health_never_reads_the_sources_state_half_written(
     writer = threading.Thread(target=save_repeatedly)
     writer.start()
     reads = 0
-    with caplog.at_level(logging.WARNING, logger="index.freshness"):
+    with caplog.at_level(logging.WARNING, logger="index.build.freshness"):
         while saving.is_set():
             assert len(SourceStates.load(tmp_path).report()) == 40
             reads += 1
@@ -442,8 +442,8 @@ def test_the_refresher_runs_when_due(
     from bot.chat.service import ChatService
     from bot.process.refresher import Refresher
     from bot.wiring import make_answerer
-    from index.article_index import ArticleIndex
-    from index.freshness import iso
+    from index.build.freshness import iso
+    from index.storage.article_index import ArticleIndex
 
     site.publish("crane")
     source = f"{site.base}/feed.xml"
@@ -478,7 +478,7 @@ def test_a_refresh_under_other_build_settings_rebuilds_and_says_so(
     from bot.chat.service import ChatService
     from bot.process.refresher import Refresher
     from bot.wiring import make_answerer
-    from index.article_index import ArticleIndex
+    from index.storage.article_index import ArticleIndex
 
     site.publish("crane")
     changes = {"index_dir": fast_index_copy, "sources": [f"{site.base}/feed.xml"]}
@@ -516,8 +516,8 @@ def test_only_the_replica_holding_the_lock_refreshes(
     from bot.collection import rebuild_lock
     from bot.process.refresher import Refresher
     from bot.wiring import make_answerer, open_state
-    from index.article_index import ArticleIndex
-    from index.layout import read_pointer
+    from index.storage.article_index import ArticleIndex
+    from index.storage.layout import read_pointer
 
     site.publish("crane")
     changes = {"index_dir": fast_index_copy, "sources": [f"{site.base}/feed.xml"]}

@@ -14,11 +14,11 @@ from bot.answer.generation import GeneratedWriter, check_generated
 from bot.answer.records import Passage
 from bot.settings import Settings, load_settings
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.articles import make_article
-from index.chunking import Chunk
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
+from index.records import Chunk
 from index.retrieval import Terms
+from index.sources.articles import make_article
+from index.storage.article_index import ArticleIndex
 from tests.fakes.openai_server import FakeOpenAI
 
 LAUNCH = "When was the International Space Station launched?"

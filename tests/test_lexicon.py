@@ -11,8 +11,8 @@ from bot.answer.language import other_language
 from bot.answer.records import not_english
 from bot.settings import Settings
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.lexicon import Lexicon, is_english, rewrite
+from index.storage.article_index import ArticleIndex
+from index.storage.lexicon import Lexicon, is_english, rewrite
 from tests.fakes.hashing import HashingEmbedder
 
 TEXTS = [

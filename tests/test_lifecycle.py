@@ -22,13 +22,13 @@ from bot.cli import main
 from bot.collection import IndexWatcher
 from bot.settings import Settings, bundled_dir
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.articles import load_articles
-from index.build import BuildLock
+from index.build.directory import IndexDirectory
+from index.build.publish import BuildLock
 from index.config import IndexConfig
-from index.directory import IndexDirectory
-from index.embedding import Embedder
-from index.layout import has_index, read_current, read_pointer, versions
+from index.embedding.embedder import Embedder
+from index.sources.articles import load_articles
+from index.storage.article_index import ArticleIndex
+from index.storage.layout import has_index, read_current, read_pointer, versions
 from tests.fakes.background import free_port
 from tests.fakes.pages import serve_pages
 

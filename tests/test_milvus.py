@@ -1,4 +1,4 @@
-"""Milvus as the vector store (index/milvus.py), against Milvus Lite: the real
+"""Milvus as the vector store (index/storage/milvus.py), against Milvus Lite: the real
 engine, in this process, serving on 127.0.0.1. A version built into Milvus is
 found, fused, cited and switched exactly as one built into FAISS files."""
 
@@ -18,16 +18,17 @@ from bot.cli import app
 from bot.collection import IndexWatcher
 from bot.settings import Settings, bundled_dir
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.articles import Article, load_articles
-from index.build import build_index
+from index.build.directory import IndexDirectory, rollback
+from index.build.publish import build_index
 from index.config import IndexConfig, RetrievalConfig, RetrievalMode
-from index.directory import IndexDirectory, rollback
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
 from index.errors import IndexCorruptError, VectorStoreError
-from index.layout import LEXICAL, MANIFEST, VECTORS, VERSIONS, read_pointer, versions
-from index.milvus import LITE_FILE, MilvusConfig, collection_name, connect
+from index.records import Article
 from index.retrieval import Retriever, Terms
+from index.sources.articles import load_articles
+from index.storage.article_index import ArticleIndex
+from index.storage.layout import LEXICAL, MANIFEST, VECTORS, VERSIONS, read_pointer, versions
+from index.storage.milvus import LITE_FILE, MilvusConfig, collection_name, connect
 from tests.conftest import FIXTURES
 from tests.fakes.hashing import HashingEmbedder
 
@@ -163,7 +164,9 @@ def test_a_failed_build_leaves_no_collection_and_the_current_version_serving(
     def disk_full(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("index.build.write_text", disk_full)  # after the collection is written
+    monkeypatch.setattr(
+        "index.build.publish.write_text", disk_full
+    )  # after the collection is written
     with pytest.raises(OSError):
         build_index(library()[:2], fast_embedder, index_dir, MILVUS)
     assert (read_pointer(index_dir), milvus_collections(index_dir)) == before

@@ -20,15 +20,15 @@ from hypothesis import strategies as st
 
 from bot.settings import Settings, bundled_dir
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.articles import load_articles
-from index.build import build_index
-from index.chunking import sentence_spans
+from index.build.publish import build_index
 from index.config import EmbeddingConfig
-from index.embedding import BULK_TEXTS_TORCH_LOADED, Embedder, TextEncoder
+from index.embedding.embedder import BULK_TEXTS_TORCH_LOADED, Embedder, TextEncoder
+from index.embedding.onnx_model import MIN_COSINE, OnnxEncoder, file_sha256
 from index.errors import IndexCorruptError
-from index.layout import MODELS, Manifest, read_current
-from index.onnx_model import MIN_COSINE, OnnxEncoder, file_sha256
+from index.sentence_split import sentence_spans
+from index.sources.articles import load_articles
+from index.storage.article_index import ArticleIndex
+from index.storage.layout import MODELS, Manifest, read_current
 from tests.fakes.towns import TOWNS, town_articles
 
 # The export, its checks and its fallbacks: all about the real model.

@@ -12,7 +12,7 @@ from bot.chat.service import ChatService
 from bot.logs import JsonFormatter
 from bot.ops import OpsServer
 from bot.settings import Settings
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
 from tests.fakes.background import free_port
 
 

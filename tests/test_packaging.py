@@ -32,7 +32,7 @@ def test_wheel_contains_config_and_bundled_article(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "bot/_config/articlebot.toml" in names
     assert "bot/_config/articles/russia-leaves-iss.txt" in names
-    assert "bot/answer/answerer.py" in names and "index/article_index.py" in names
+    assert "bot/answer/answerer.py" in names and "index/storage/article_index.py" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "articlebot = bot.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

@@ -7,8 +7,8 @@ import stat
 from pathlib import Path
 
 from bot.chat.feedback import FeedbackStore
-from index.build import BuildLock
-from index.cache import EmbeddingCache
+from index.build.cache import EmbeddingCache
+from index.build.publish import BuildLock
 
 
 def mode(path: Path) -> int:

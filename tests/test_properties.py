@@ -22,9 +22,10 @@ from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT
 from bot.chat.slack.render import TEXT_LIMIT as SLACK_TEXT_LIMIT
 from bot.chat.slack.render import format_answer as slack_format
 from bot.errors import QuestionError
-from index.articles import make_article, normalise_text, parse_text
-from index.chunking import ChunkingConfig, chunk_article, sentence_offsets, sentence_spans
+from index.build.chunking import ChunkingConfig, chunk_article
 from index.errors import SourceError
+from index.sentence_split import sentence_offsets, sentence_spans
+from index.sources.articles import make_article, normalise_text, parse_text
 from tests.fakes.hashing import HashingEmbedder
 
 # 10,000 cases of the whole question path take minutes: beyond the suite's per-test timeout

@@ -14,7 +14,7 @@ from tokenizers import Tokenizer
 from bot.answer.reader import READINGS, Reader, Weighing, _content_positions, _weakest
 from bot.answer.signals import FEATURES
 from bot.errors import SettingsFileError
-from index.embedding import package_model_path
+from index.embedding.embedder import package_model_path
 
 
 def test_the_weighing_is_a_logistic_of_the_weighted_features(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from bot.chat import messages
 from bot.cli import main
 from bot.settings import load_settings
 from bot.wiring import open_state
-from index.layout import read_pointer
+from index.storage.layout import read_pointer
 from tests.fakes.background import free_port
 from tests.fakes.chat import running
 from tests.fakes.slack_server import (

@@ -15,8 +15,8 @@ import pytest
 from bot.answer.records import NOT_FOUND, Answer, Passage
 from bot.chat.feedback import FeedbackStore
 from bot.cli import main
-from index.articles import make_article
-from index.chunking import Chunk
+from index.records import Chunk
+from index.sources.articles import make_article
 
 BODY = "The International Space Station was launched in 1998 with Russia and Canada."
 

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from bot.answer.answerer import Answerer
 from bot.settings import Settings
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.bm25 import LexicalIndex, Postings, best
 from index.config import RetrievalConfig
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
 from index.retrieval import Retriever, Terms, normalise, reciprocal_rank_fusion
+from index.storage.article_index import ArticleIndex
+from index.storage.bm25 import LexicalIndex, Postings, best
 from tests.fakes.hashing import HashingEmbedder
 
 

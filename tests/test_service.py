@@ -20,9 +20,9 @@ from bot.chat.state import RateLimiter
 from bot.errors import BusyError
 from bot.settings import Settings, load_settings
 from bot.wiring import make_answerer, open_state
-from index.article_index import ArticleIndex
-from index.build import BuildLock
-from index.embedding import Embedder
+from index.build.publish import BuildLock
+from index.embedding.embedder import Embedder
+from index.storage.article_index import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
 
 LAUNCH = "When was the International Space Station launched?"

@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from index.embedding import BULK_TEXTS
-from index.layout import read_current
+from index.embedding.embedder import BULK_TEXTS
+from index.storage.layout import read_current
 from tests.fakes.background import free_port
 from tests.fakes.chat import running
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack

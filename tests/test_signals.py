@@ -1,5 +1,5 @@
 """Evidence beyond word overlap (bot/answer/signals.py) and the sentence table it
-rests on (index/sentences.py), on the hashing embedder: fast tier."""
+rests on (index/storage/sentences.py), on the hashing embedder: fast tier."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from bot.answer.answerer import PASSAGES_FOR_ANSWER, Answerer
 from bot.answer.signals import FEATURES, Question, features, question_names, unknown_names
 from bot.settings import Settings, load_settings
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.embedding import Embedder
-from index.layout import MANIFEST, read_pointer
-from index.lexicon import Lexicon
-from index.sentences import CHUNK_ROWS, SPANS, TERM_KEYS, TERM_OFFSETS, VECTORS
+from index.embedding.embedder import Embedder
+from index.storage.article_index import ArticleIndex
+from index.storage.layout import MANIFEST, read_pointer
+from index.storage.lexicon import Lexicon
+from index.storage.sentences import CHUNK_ROWS, SPANS, TERM_KEYS, TERM_OFFSETS, VECTORS
 from tests.fakes.hashing import HashingEmbedder
 
 

@@ -35,10 +35,10 @@ from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, source
 from bot.cli import main
 from bot.process.launcher import socket_mode_connected, start_ops
 from bot.settings import Settings, bundled_dir
-from index.articles import make_article
-from index.chunking import Chunk
-from index.embedding import Embedder
-from index.layout import read_pointer
+from index.embedding.embedder import Embedder
+from index.records import Chunk
+from index.sources.articles import make_article
+from index.storage.layout import read_pointer
 from tests.fakes.background import AppServer, free_port
 from tests.fakes.chat import chat_service, chat_settings, from_a_url, running, sources_with
 from tests.fakes.hashing import HashingEmbedder

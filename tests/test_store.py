@@ -19,9 +19,7 @@ from hypothesis import strategies as st
 from bot.collection import watch_index
 from bot.settings import Settings, bundled_dir
 from bot.wiring import load_index, make_answerer
-from index.article_index import READ_AHEAD, ArticleIndex
-from index.articles import load_articles
-from index.build import BuildLock, build_index, chunk_articles, chunking_config
+from index.build.publish import BuildLock, build_index, chunk_articles, chunking_config
 from index.config import IndexConfig, RetrievalConfig
 from index.errors import (
     IndexBusyError,
@@ -30,12 +28,19 @@ from index.errors import (
     IndexMissingError,
     NoArticlesError,
 )
-from index.files import FileBytes, FileRows, read_through, save_array
-from index.layout import MANIFEST, TERM_STATS, VECTORS, jsonl, read_pointer
 from index.retrieval import Retriever, Terms
-from index.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
-from index.terms import TermStats, term_key
-from index.vectors import EXACT_VECTORS, RescoredVectors, VectorIndexConfig, build_vector_index
+from index.sources.articles import load_articles
+from index.storage.article_index import READ_AHEAD, ArticleIndex
+from index.storage.files import FileBytes, FileRows, read_through, save_array
+from index.storage.layout import MANIFEST, TERM_STATS, VECTORS, jsonl, read_pointer
+from index.storage.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
+from index.storage.terms import TermStats, term_key
+from index.storage.vectors import (
+    EXACT_VECTORS,
+    RescoredVectors,
+    VectorIndexConfig,
+    build_vector_index,
+)
 from tests.fakes.hashing import HashingEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -321,7 +326,7 @@ def test_rescoring_puts_the_codes_candidates_in_exact_order() -> None:
 
 
 def test_measured_recall_reflects_a_weak_index() -> None:
-    from index.vectors import measure_recall
+    from index.storage.vectors import measure_recall
 
     rng = np.random.default_rng(1)
     vectors = rng.normal(size=(2000, 32)).astype(np.float32)
@@ -590,7 +595,7 @@ def test_a_version_s_files_are_preloaded_as_it_opens(
     (before it is opened), BM25's postings and the per-row indexes. Then on a thread
     of its own, a read at a time, the other files questions read. All within the
     settings' budget."""
-    import index.article_index as store
+    import index.storage.article_index as store
 
     calls, done = [], threading.Event()
 

@@ -17,8 +17,8 @@ from bot.chat.threads import (
     looks_like_question,
     unasked_answer,
 )
-from index.articles import make_article
-from index.chunking import Chunk
+from index.records import Chunk
+from index.sources.articles import make_article
 
 LAUNCH = "When was the International Space Station launched?"
 

@@ -20,8 +20,8 @@ from bot.answer.reader import READINGS, SentenceReader
 from bot.answer.signals import FEATURES
 from bot.settings import load_settings
 from bot.wiring import make_answerer
-from index.article_index import ArticleIndex
-from index.embedding import package_model_path
+from index.embedding.embedder import package_model_path
+from index.storage.article_index import ArticleIndex
 from training.encoder import (
     SENTENCE_TOKENS,
     Triple,

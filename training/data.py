@@ -31,8 +31,8 @@ from pathlib import Path
 from bm25s.stopwords import STOPWORDS_EN
 
 from bot.answer.signals import question_names
-from index.chunking import sentence_spans
-from index.terms import QUESTION_WORDS
+from index.sentence_split import sentence_spans
+from index.storage.terms import QUESTION_WORDS
 
 SETS = ("squad-v1.1-dev", "squad-v2.0-dev-half")
 QUESTION_FILES = {"squad-v1.1-dev": "questions-all.jsonl", "squad-v2.0-dev-half": "questions.jsonl"}

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from index.embedding import package_model_path
+from index.embedding.embedder import package_model_path
 
 QUESTION_TOKENS = 48
 SENTENCE_TOKENS = 96

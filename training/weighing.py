@@ -189,7 +189,7 @@ def scored_training_rows(
     articles: every question, or at most `most` of each set, evenly spaced."""
     from bot.settings import load_settings
     from bot.wiring import make_answerer, make_embedder, sync_from_sources
-    from index.article_index import ArticleIndex
+    from index.storage.article_index import ArticleIndex
 
     settings = load_settings(reader_dir=None, data_dir=work)
     embedder = make_embedder(settings)

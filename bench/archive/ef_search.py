@@ -25,8 +25,8 @@ import numpy as np
 from bot.answer.evaluation import contains_gold, read_questions
 from bot.settings import load_settings
 from bot.wiring import load_index, make_answerer, make_embedder
-from index.layout import VERSIONS, read_pointer
-from index.vectors import EXACT_VECTORS
+from index.storage.layout import VERSIONS, read_pointer
+from index.storage.vectors import EXACT_VECTORS
 
 EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

@@ -21,7 +21,7 @@ import numpy as np
 from bot.answer.evaluation import read_questions, retrieval_metrics
 from bot.settings import load_settings
 from bot.wiring import make_answerer, make_embedder, sync_from_sources
-from index.article_index import ArticleIndex
+from index.storage.article_index import ArticleIndex
 
 EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 RESULTS = Path(__file__).parent / "results"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.files import read_through
+from index.storage.files import read_through
 
 RESULTS = Path(__file__).parent / "results"
 BLOCK = 4096

@@ -27,10 +27,10 @@ from bot.answer.question import prepare_question
 from bot.answer.reader import Reader, sentence_text
 from bot.answer.records import NOT_FOUND, Answer, Passage, not_english, shorten
 from bot.answer.signals import FEATURES, Question, features
-from index.article_index import ArticleIndex
 from index.config import RetrievalConfig, RetrievalMode
-from index.lexicon import rewrite
 from index.retrieval import Retriever, Sentence, Terms
+from index.storage.article_index import ArticleIndex
+from index.storage.lexicon import rewrite
 
 LATEST = re.compile(
     r"\b(latest|newest|most recent|recently|lately|today|this week|current news)\b", re.IGNORECASE

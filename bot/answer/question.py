@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from bot.errors import QuestionError
-from index.articles import normalise_text
+from index.sources.articles import normalise_text
 
 WORD = re.compile(r"\w+", re.UNICODE)
 

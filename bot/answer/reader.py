@@ -24,8 +24,8 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from bot.answer.signals import FEATURES
 from bot.errors import SettingsFileError
-from index.onnx_model import open_session
-from index.terms import QUESTION_WORDS
+from index.embedding.onnx_model import open_session
+from index.storage.terms import QUESTION_WORDS
 
 READINGS = ("reader_closeness", "reader_weakest")
 MAX_TOKENS = 96

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from index.articles import Article
-from index.chunking import Chunk
+from index.records import Article, Chunk
 
 NOT_FOUND = "I couldn't find that in the articles."
 

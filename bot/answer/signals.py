@@ -19,8 +19,8 @@ import numpy as np
 
 from bot.answer.highlight import asked_kind, typed_spans
 from bot.answer.records import Passage
-from index.lexicon import Lexicon
 from index.retrieval import Retriever, Sentence, share
+from index.storage.lexicon import Lexicon
 
 FEATURES = (
     "passage_cosine",

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from bot.answer.records import Answer
 from bot.settings import DEFAULT_COLLECTION
-from index.files import private_file
+from index.storage.files import private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (

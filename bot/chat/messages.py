@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.chat.service import ReindexReport
+    from bot.collection import ReindexReport
 
 Escape = Callable[[str], str]
 

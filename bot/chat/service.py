@@ -25,24 +25,15 @@ from bot.answer.records import Answer
 from bot.chat import messages
 from bot.chat.config import ChatConfig
 from bot.chat.state import State, local_state
-from bot.collection import ServedCollection
+from bot.collection import ReindexReport, ServedCollection
 from bot.errors import BusyError, QuestionError
 from bot.ops import Metrics
 from bot.settings import DEFAULT_COLLECTION, Settings
-from index.embedding import Embedder
+from index.build.freshness import SourceStates
+from index.embedding.embedder import Embedder
 from index.errors import IndexBusyError
-from index.freshness import SourceStates
-from index.layout import Manifest
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ReindexReport:
-    """What a /reindex did: the version it published, and the sources that failed."""
-
-    manifest: Manifest
-    failed: list[str]
 
 
 class Outcome(StrEnum):

@@ -18,9 +18,9 @@ import aiohttp
 from bot.chat.discord.config import DiscordConfig
 from bot.chat.slack.config import SlackConfig
 from bot.settings import DEFAULT_COLLECTION, Settings
-from index.articles import is_url
 from index.errors import ArticleBotError
-from index.redact import redact_url
+from index.sources.articles import is_url
+from index.sources.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _collections(settings: Settings) -> Iterator[tuple[str, Settings]]:
 def check_indexes(settings: Settings) -> Iterator[Finding]:
     """Each collection's index loads and embeds a question with its model."""
     from bot.wiring import load_index, make_embedder
-    from index.layout import has_index
+    from index.storage.layout import has_index
 
     try:
         embedder = make_embedder(settings)
@@ -169,7 +169,7 @@ def _local_host(host: str) -> bool:
 def check_sources(settings: Settings) -> Iterator[Finding]:
     """Each configured file or folder exists and each URL answers."""
     from index.config import FetchConfig
-    from index.fetch import Fetcher
+    from index.sources.fetch import Fetcher
 
     fetcher = Fetcher(settings.section(FetchConfig))
     for name, seen in _collections(settings):

@@ -1,6 +1,6 @@
 """Sources kept fresh by the running bot: every `sync_interval_minutes` (give or
 take 10 %, so restarts and replicas spread out), each collection's configured
-sources are refreshed in a background thread (index/freshness.py: conditional
+sources are refreshed in a background thread (index/build/freshness.py: conditional
 requests, Retry-After honoured, a version published only when an article
 changed). The bot answers from the new version without a restart.
 """

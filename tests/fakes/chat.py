@@ -18,8 +18,8 @@ from bot.answer.records import Answer
 from bot.chat.service import ChatService
 from bot.settings import Settings, bundled_dir, load_settings
 from bot.wiring import build_from_sources, make_answerer
-from index.article_index import ArticleIndex
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
+from index.storage.article_index import ArticleIndex
 
 
 def sources_with(

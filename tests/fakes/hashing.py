@@ -17,7 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from index.config import EmbeddingConfig
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
 
 DIMENSION = 256
 WORD = re.compile(r"\w+", re.UNICODE)

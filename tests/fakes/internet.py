@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from index.config import FetchConfig
-from index.fetch import Fetcher
+from index.sources.fetch import Fetcher
 
 PUBLIC = "93.184.215.14"
 

@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from index.articles import Article, iter_url
-from index.fetch import Fetcher
+from index.records import Article
+from index.sources.articles import iter_url
+from index.sources.fetch import Fetcher
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import discord
 from discord import app_commands
@@ -27,7 +27,31 @@ from bot.chat.discord.render import (
 from bot.chat.service import Outcome
 
 if TYPE_CHECKING:
-    from bot.chat.discord.client import ArticleBot
+    from bot.answer.records import Answer
+    from bot.chat.discord.config import DiscordConfig
+    from bot.chat.feedback import FeedbackStore
+    from bot.chat.service import ChatService
+    from bot.settings import Settings
+
+
+class CommandHost(Protocol):
+    """What the commands, the vote buttons and the server check need of the client
+    (bot/chat/discord/client.py's ArticleBot), named here so this module does not
+    import the client that registers it."""
+
+    service: ChatService
+    settings: Settings
+    config: DiscordConfig
+    feedback: FeedbackStore
+    tree: app_commands.CommandTree
+
+    def allowed_guild(self, guild_id: int | None) -> bool: ...
+
+    def allowed_channel(self, channel_id: int | None, in_guild: bool) -> bool: ...
+
+    async def send_answer(
+        self, post: Post, answer: Answer, asker_id: int, channel: object | None
+    ) -> list[discord.Message]: ...
 
 
 class VoteButton(
@@ -54,7 +78,7 @@ class VoteButton(
         return cls(match["answer_id"], match["helpful"] == "1")
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        bot = cast("ArticleBot", interaction.client)  # the client that registered the button
+        bot = cast("CommandHost", interaction.client)  # the client that registered the button
         stored = await asyncio.to_thread(
             bot.feedback.vote,
             self.answer_id,
@@ -77,7 +101,7 @@ class ServerCheckedTree(app_commands.CommandTree):
     """Every slash command is refused in a server the bot is not allowed in."""
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        bot = cast("ArticleBot", self.client)  # the client this tree was made for
+        bot = cast("CommandHost", self.client)  # the client this tree was made for
         if bot.allowed_guild(interaction.guild_id):
             return True
         await send_private(interaction, messages.NOT_THIS_SERVER)
@@ -131,7 +155,7 @@ def as_followups(interaction: discord.Interaction, private: bool) -> Post:
     return post
 
 
-def register_commands(bot: ArticleBot) -> None:
+def register_commands(bot: CommandHost) -> None:
     service, settings = bot.service, bot.settings
 
     @bot.tree.command(name="ask", description="Ask a question about the articles")

@@ -23,7 +23,7 @@ HOW_TO_ASK = messages.how_to_ask("/ask question: What happened?")
 NO_MENTIONS = discord.AllowedMentions.none()
 
 if TYPE_CHECKING:
-    from bot.chat.service import ReindexReport
+    from bot.collection import ReindexReport
 
 
 @dataclass

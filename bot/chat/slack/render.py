@@ -11,7 +11,7 @@ from bot.answer.records import Answer, shorten
 from bot.chat import messages
 
 if TYPE_CHECKING:
-    from bot.chat.service import ReindexReport
+    from bot.collection import ReindexReport
 
 SECTION_LIMIT = 3000
 CONTEXT_LIMIT = 3000

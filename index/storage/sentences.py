@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index.chunking import Chunk, sentence_spans
-from index.files import FileRows, mapped, save_array
-from index.terms import Terms
+from index.records import Chunk
+from index.sentence_split import sentence_spans
+from index.storage.files import FileRows, mapped, save_array
+from index.storage.terms import Terms
 
 SPANS = "sentence-spans.npy"
 VECTORS = "sentence-vectors.npy"
@@ -28,7 +29,7 @@ TERM_KEYS = "sentence-terms.npy"
 
 @dataclass(frozen=True)
 class SentenceTerms:
-    """Each sentence's terms as term keys (index/terms.py): row i's are
+    """Each sentence's terms as term keys (index/storage/terms.py): row i's are
     `keys[offsets[i]:offsets[i + 1]]`."""
 
     offsets: np.ndarray

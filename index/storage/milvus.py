@@ -2,7 +2,7 @@
 that outgrow FAISS files on one machine (`vector_store = "milvus"`).
 
 Each version is one Milvus collection, named in its manifest; the version switch
-stays the CURRENT pointer (index/layout.py), so a version's collection is complete
+stays the CURRENT pointer (index/storage/layout.py), so a version's collection is complete
 before anything can read it. The collection holds each chunk's position (the id
 the fusion code ranks by), its ids and text, its dense vector, and BM25 by
 Milvus's own full-text function, so lexical search scales with Milvus.
@@ -24,18 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-from index.bm25 import analyse
-from index.chunking import Chunk
 from index.config import IndexConfig
 from index.errors import IndexCorruptError, VectorStoreError
-from index.layout import REBUILD_HINT
-from index.vectors import VectorIndexConfig
+from index.records import Chunk
+from index.storage.bm25 import analyse
+from index.storage.layout import REBUILD_HINT
+from index.storage.vectors import VectorIndexConfig
 
 LITE_FILE = "milvus.db"
 PREFIX = "articlebot_"
 INSERT_BATCH = 1_000
 TEXT_LIMIT = 65_535  # bytes in a Milvus VARCHAR
-K1, B = 0.9, 0.4  # as bm25s's (index/bm25.py)
+K1, B = 0.9, 0.4  # as bm25s's (index/storage/bm25.py)
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,7 @@ class MilvusVectors:
 
 class MilvusLexical:
     """BM25 over a version's chunks by Milvus's full-text search, searched as the
-    bm25s index is (index/bm25.py)."""
+    bm25s index is (index/storage/bm25.py)."""
 
     def __init__(self, client: object, name: str, size: int) -> None:
         self._client = client

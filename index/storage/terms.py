@@ -63,7 +63,7 @@ QUESTION_WORDS = frozenset(
 
 def term_key(term: str) -> int:
     """A term as a stable 64-bit number: what a version stores of each sentence's
-    words (index/sentences.py), and what questions' words are compared as."""
+    words (index/storage/sentences.py), and what questions' words are compared as."""
     digest = hashlib.blake2b(term.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little", signed=True)
 

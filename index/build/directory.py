@@ -10,17 +10,17 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.articles import Article
-from index.build import BuildLock, build_recipe, built_by_newer, publish
+from index.build.publish import BuildLock, build_recipe, built_by_newer, publish
 from index.config import IndexConfig
-from index.embedding import Embedder
+from index.embedding.embedder import Embedder
 from index.errors import (
     IndexMissingError,
     NewerBuildError,
     NoOlderVersionError,
     UnknownArticleError,
 )
-from index.layout import Manifest, read_current, read_pointer, switch_current, versions
+from index.records import Article
+from index.storage.layout import Manifest, read_current, read_pointer, switch_current, versions
 
 
 @dataclass

@@ -21,9 +21,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from index.articles import (
-    Article,
-    LoadFailure,
+from index.build.directory import ChangeReport, IndexDirectory
+from index.build.publish import BuildLock
+from index.config import IndexConfig
+from index.embedding.embedder import Embedder
+from index.errors import (
+    ArticleBotError,
+    NoArticlesError,
+    RetryLaterError,
+    SourceError,
+    unexpected_failure,
+)
+from index.records import Article, LoadFailure
+from index.sources.articles import (
     decode_bytes,
     feed_entries,
     is_url,
@@ -32,20 +42,9 @@ from index.articles import (
     parse_page,
     unique_ids,
 )
-from index.build import BuildLock
-from index.config import IndexConfig
-from index.directory import ChangeReport, IndexDirectory
-from index.embedding import Embedder
-from index.errors import (
-    ArticleBotError,
-    NoArticlesError,
-    RetryLaterError,
-    SourceError,
-    unexpected_failure,
-)
-from index.fetch import MAX_RETRY_AFTER_SECONDS, Fetcher, Validators, clamp_retry_after
-from index.files import replace_text
-from index.redact import redact_url
+from index.sources.fetch import MAX_RETRY_AFTER_SECONDS, Fetcher, Validators, clamp_retry_after
+from index.sources.redact import redact_url
+from index.storage.files import replace_text
 
 log = logging.getLogger(__name__)
 

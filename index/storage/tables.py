@@ -20,11 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from index.articles import Article
-from index.chunking import Chunk
 from index.errors import IndexCorruptError
-from index.files import FileBytes, mapped, save_array
-from index.layout import REBUILD_HINT
+from index.records import Article, Chunk
+from index.storage.files import FileBytes, mapped, save_array
+from index.storage.layout import REBUILD_HINT
 
 CHUNK_TEXT = "chunk-text.bin"
 CHUNK_INDEX = "chunk-index.npy"

@@ -22,14 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from index.articles import Article
-from index.bm25 import LexicalIndex
-from index.cache import EmbeddingCache, embed_with_cache
-from index.chunking import Chunk, ChunkingConfig, chunk_article
+from index.build.cache import EmbeddingCache, embed_with_cache
+from index.build.chunking import ChunkingConfig, chunk_article
 from index.config import IndexConfig
-from index.embedding import FULL_INSTALL_HINT, Embedder, TextEncoder
+from index.embedding.embedder import FULL_INSTALL_HINT, Embedder, TextEncoder
+from index.embedding.onnx_model import OnnxEncoder
 from index.errors import IndexBusyError, IndexCorruptError, ModelMissingError, NoArticlesError
-from index.files import (
+from index.records import Article, Chunk
+from index.storage.bm25 import LexicalIndex
+from index.storage.files import (
     fsync_dir,
     private_dirs,
     save_array,
@@ -37,7 +38,7 @@ from index.files import (
     write_file,
     write_text,
 )
-from index.layout import (
+from index.storage.layout import (
     ARTICLES,
     CACHE,
     LEXICAL,
@@ -53,13 +54,18 @@ from index.layout import (
     read_pointer,
     switch_current,
 )
-from index.lexicon import Lexicon
-from index.milvus import MilvusConfig, collection_name, connect, drop_collection, write_collection
-from index.onnx_model import OnnxEncoder
-from index.sentences import SentenceTable
-from index.tables import write_articles, write_chunks
-from index.terms import Terms, TermStats
-from index.vectors import EXACT_VECTORS, VectorIndexConfig, build_vector_index
+from index.storage.lexicon import Lexicon
+from index.storage.milvus import (
+    MilvusConfig,
+    collection_name,
+    connect,
+    drop_collection,
+    write_collection,
+)
+from index.storage.sentences import SentenceTable
+from index.storage.tables import write_articles, write_chunks
+from index.storage.terms import Terms, TermStats
+from index.storage.vectors import EXACT_VECTORS, VectorIndexConfig, build_vector_index
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +228,7 @@ def prune_versions(index_dir: Path, keep: int, config: IndexConfig) -> None:
         shutil.rmtree(versions / name, ignore_errors=True)
         if in_milvus:
             discard_collection(name.removeprefix(".tmp-"), milvus)
-    for scratch in versions.glob(".tmp-*.npy"):  # a killed build's (index/files.py)
+    for scratch in versions.glob(".tmp-*.npy"):  # a killed build's (index/storage/files.py)
         scratch.unlink(missing_ok=True)
     _prune_models(index_dir)
 

@@ -12,13 +12,14 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
 from index.errors import SourceError, unexpected_failure
-from index.fetch import Fetcher
-from index.redact import redact_url
+from index.records import Article, LoadFailure, content_hash
+from index.sources.fetch import Fetcher
+from index.sources.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -43,47 +44,6 @@ BOILERPLATE_MAX_CHARS = 80
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\u200b-\u200d\u2060\ufeff]")
 FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
-
-
-@dataclass(frozen=True)
-class Article:
-    """One cleaned article: the unit an operator adds, updates and removes."""
-
-    id: str
-    title: str
-    text: str
-    source: str
-    published: str | None = None
-    content_hash: str = ""
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "source": self.source,
-            "published": self.published,
-            "content_hash": self.content_hash,
-            "text": self.text,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Article:
-        return cls(
-            id=data["id"],
-            title=data["title"],
-            text=data["text"],
-            source=data["source"],
-            published=data.get("published"),
-            content_hash=data["content_hash"],
-        )
-
-
-@dataclass(frozen=True)
-class LoadFailure:
-    """A source that could not be loaded, and why, in words an operator can act on."""
-
-    source: str
-    reason: str
 
 
 # --- cleaning ------------------------------------------------------------------
@@ -128,10 +88,6 @@ def split_title(text: str) -> tuple[str, str]:
 def slugify(value: str) -> str:
     value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")[:80] or "article"
-
-
-def content_hash(title: str, text: str) -> str:
-    return hashlib.sha256(f"{title}\n\n{text}".encode()).hexdigest()
 
 
 def make_article(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.files import NPY_HEADERS
+from index.storage.files import NPY_HEADERS
 
 K1, B = 0.9, 0.4  # the Anserini defaults, good for passages
 
@@ -27,7 +27,7 @@ def _bm25s():
 
 def analyse(texts: list[str]) -> list[list[str]]:
     """Each text's BM25 terms, as the bm25s index makes them: English stop words
-    out, Snowball stems (for stores that index terms made here: index/milvus.py)."""
+    out, Snowball stems (for stores that index terms made here: index/storage/milvus.py)."""
     import Stemmer
 
     return LexicalIndex._tokenize(texts, Stemmer.Stemmer("english"), return_ids=False)

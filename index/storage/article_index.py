@@ -12,19 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from index.articles import Article
-from index.bm25 import LexicalIndex
-from index.chunking import Chunk
 from index.config import IndexConfig
-from index.embedding import FULL_INSTALL_HINT, Embedder, TextEncoder
+from index.embedding.embedder import FULL_INSTALL_HINT, Embedder, TextEncoder
 from index.errors import (
     IndexCorruptError,
     IndexIncompatibleError,
     IndexMissingError,
     ModelMissingError,
 )
-from index.files import FileRows, read_through
-from index.layout import (
+from index.records import Article, Chunk
+from index.storage.bm25 import LexicalIndex
+from index.storage.files import FileRows, read_through
+from index.storage.layout import (
     ARTICLES,
     CHUNKS,
     FORMAT_VERSION,
@@ -40,17 +39,17 @@ from index.layout import (
     read_manifest,
     read_pointer,
 )
-from index.lexicon import Lexicon
-from index.milvus import MilvusConfig, connect, open_collection
-from index.sentences import CHUNK_ROWS, SPANS, TERM_KEYS, TERM_OFFSETS, SentenceTable
-from index.sentences import VECTORS as SENTENCE_VECTORS
-from index.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
-from index.terms import TermStats
-from index.vectors import EXACT_VECTORS, RescoredVectors
+from index.storage.lexicon import Lexicon
+from index.storage.milvus import MilvusConfig, connect, open_collection
+from index.storage.sentences import CHUNK_ROWS, SPANS, TERM_KEYS, TERM_OFFSETS, SentenceTable
+from index.storage.sentences import VECTORS as SENTENCE_VECTORS
+from index.storage.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
+from index.storage.terms import TermStats
+from index.storage.vectors import EXACT_VECTORS, RescoredVectors
 
 log = logging.getLogger(__name__)
 
-# A version's files as questions read them, most of each file first (index/files.py,
+# A version's files as questions read them, most of each file first (index/storage/files.py,
 # read_through). The vector index and OPEN_READS are read before the version serves,
 # the kernel reading ahead: every question reads some of BM25's postings and of the
 # per-row indexes, and from a cold disk they made a million-passage version's first

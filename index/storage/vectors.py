@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from index.files import FileRows
+    from index.storage.files import FileRows
 
 RECALL_K = 5
 EXACT_VECTORS = "chunk-vectors.npy"  # float32, beside an HNSW over 8-bit codes

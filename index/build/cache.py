@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.embedding import TextEncoder
-from index.files import private_file
+from index.embedding.embedder import TextEncoder
+from index.storage.files import private_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS vectors (

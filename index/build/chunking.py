@@ -8,50 +8,14 @@ that straddles a boundary is still found whole.
 
 from __future__ import annotations
 
-import ctypes
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import blingfire
-import numpy as np
-
-from index.articles import Article
+from index.records import Article, Chunk, Span
+from index.sentence_split import sentence_spans
 
 TokenCounter = Callable[[list[str]], list[int]]
 TokenOffsets = Callable[[str], list[tuple[int, int]]]
-
-
-@dataclass(frozen=True)
-class Span:
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A passage of an article: the unit that is embedded, retrieved and quoted."""
-
-    id: str
-    article_id: str
-    start: int
-    end: int
-    text: str
-    position: int = field(default=-1, compare=False)  # in its loaded version; -1 until then
-
-    def to_dict(self) -> dict:
-        return {
-            "id": self.id,
-            "article_id": self.article_id,
-            "start": self.start,
-            "end": self.end,
-            "text": self.text,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict, position: int = -1) -> Chunk:
-        return cls(
-            data["id"], data["article_id"], data["start"], data["end"], data["text"], position
-        )
 
 
 @dataclass(frozen=True)
@@ -69,52 +33,6 @@ class ChunkingConfig:
             raise ValueError("chunk target must be positive and at most the model limit")
         if not 0 <= self.overlap_tokens < self.target_tokens:
             raise ValueError("chunk overlap must be smaller than the chunk target")
-
-
-def sentence_spans(text: str) -> list[Span]:
-    """Sentences of `text` as character spans, paragraph breaks always ending one."""
-    spans: list[Span] = []
-    offset = 0
-    for paragraph in text.split("\n\n"):
-        if paragraph.strip():
-            for start, end in sentence_offsets(paragraph):
-                spans.extend(_trimmed(paragraph, start, end, offset))
-        offset += len(paragraph) + 2
-    return spans
-
-
-def sentence_offsets(text: str) -> list[tuple[int, int]]:
-    """Blingfire's sentences of `text` as (start, end) character offsets: what
-    `blingfire.text_to_sentences_and_offsets` gives, without its Python loop over
-    every byte (over a third of chunking's time), by mapping UTF-8 offsets with numpy."""
-    data = text.encode("utf-8")
-    room = 2 * len(data) + 1
-    out = ctypes.create_string_buffer(room)
-    starts, ends = (ctypes.c_int32 * room)(), (ctypes.c_int32 * room)()
-    count = blingfire.blingfire.TextToSentencesWithOffsets(
-        ctypes.c_char_p(data), ctypes.c_int(len(data)), ctypes.byref(out),
-        ctypes.byref(starts), ctypes.byref(ends), ctypes.c_int(room),
-    )  # fmt: skip
-    if count < 0 or count > room:
-        return []
-    if not out.value:  # only invisible characters: blingfire's wrapper gives the whole text
-        return [(0, len(text))]
-    sentences = out.value.count(b"\n") + 1
-    first = np.frombuffer(starts, dtype=np.int32, count=sentences)
-    last = np.frombuffer(ends, dtype=np.int32, count=sentences)  # the last byte, inclusive
-    if len(data) == len(text):  # ASCII: bytes are characters
-        return list(zip(first.tolist(), (last + 1).tolist(), strict=True))
-    character = np.cumsum((np.frombuffer(data, dtype=np.uint8) & 0xC0) != 0x80) - 1
-    return list(zip(character[first].tolist(), (character[last] + 1).tolist(), strict=True))
-
-
-def _trimmed(paragraph: str, start: int, end: int, offset: int) -> list[Span]:
-    piece = paragraph[start:end]
-    stripped = piece.strip()
-    if not stripped:
-        return []
-    lead = len(piece) - len(piece.lstrip())
-    return [Span(offset + start + lead, offset + start + lead + len(stripped))]
 
 
 def _split_long(

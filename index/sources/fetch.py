@@ -13,7 +13,7 @@ raw and decompressed with a bound, so a small compressed body cannot grow past
 deadline.
 
 URLs are shown to people (logs, citations, `index list`) only through
-`redact_url` (index/redact.py); the real URL is used only to fetch.
+`redact_url` (index/sources/redact.py); the real URL is used only to fetch.
 
 A fetch may be conditional (the ETag and Last-Modified of the last one): an
 unchanged source then costs one 304 and no body. A 429 or 503 is a
@@ -42,7 +42,7 @@ import httpx
 
 from index.config import FetchConfig
 from index.errors import RetryLaterError, SourceError, unexpected_failure
-from index.redact import redact_url
+from index.sources.redact import redact_url
 
 MAX_REDIRECTS = 5
 REDIRECTS = {301, 302, 303, 307, 308}
