@@ -58,6 +58,7 @@ from index.build.publish import (
 )
 from index.config import IndexConfig
 from index.embedding.embedder import Embedder
+from index.progress import Progress
 from index.sources.articles import load_articles, make_article
 from index.storage.files import scratch_array
 from index.storage.layout import VERSIONS, new_version_name, read_pointer, switch_current
@@ -83,7 +84,7 @@ class SentenceVectors:
 
     def __init__(self, embedder: Embedder, texts: list[str]) -> None:
         recurring = [t for t, n in Counter(texts).items() if n > 1]
-        vectors = embedder.encode(recurring, progress=True)
+        vectors = embedder.encode(recurring, progress=Progress(shown=True))
         self._sentences = dict(zip(recurring, vectors, strict=True))
         self._words: dict[str, np.ndarray] = {}
 

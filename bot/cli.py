@@ -27,6 +27,7 @@ from bot.chat.messages import NOT_FOUND_HINT
 from bot.errors import QuestionError, SourcesFailedError, UsageError
 from bot.settings import Settings, load_settings
 from index.errors import ArticleBotError, IndexMissingError, NoArticlesError
+from index.progress import Progress
 
 if TYPE_CHECKING:
     from bot.chat.feedback import FeedbackReport, FeedbackStore
@@ -83,7 +84,7 @@ def root(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Verbose logs and tracebacks.")] = False,
 ) -> None:
-    ctx.obj = {"config": config}
+    ctx.obj = {"config": config, "progress": Progress(shown=sys.stderr.isatty())}
     from bot.logs import configure_logging
 
     serving = ctx.invoked_subcommand == "serve"
@@ -107,6 +108,11 @@ def _settings_problems(exc: ValidationError | ArticleBotError) -> None:
     for line in lines:
         typer.echo(problem(f"settings: {line}").line())
     raise typer.Exit(2)
+
+
+def _progress(ctx: typer.Context) -> Progress:
+    """The command's one progress display: bars when stderr is a terminal."""
+    return ctx.obj["progress"]
 
 
 def _settings(ctx: typer.Context, collection: str | None = None, **overrides: object) -> Settings:
@@ -141,7 +147,7 @@ def index_build(
         embedder,
         target,
         sources or settings.resolved_sources,
-        progress=sys.stderr.isatty(),
+        progress=_progress(ctx),
     )
     manifest = report.manifest
     assert manifest is not None
@@ -161,7 +167,7 @@ def _collection(ctx: typer.Context, index_dir: Path | None, name: str | None):
     settings = _settings(ctx, name, index_dir=index_dir)
     embedder = make_embedder(settings)
     return settings, make_index_directory(
-        settings, embedder, settings.resolved_index_dir, progress=sys.stderr.isatty()
+        settings, embedder, settings.resolved_index_dir, progress=_progress(ctx)
     )
 
 
@@ -224,13 +230,12 @@ def index_sync(
     from bot.wiring import make_embedder, sync_from_sources
 
     settings = _settings(ctx, collection, index_dir=index_dir)
-    progress = sys.stderr.isatty()
     report, failures = sync_from_sources(
         settings,
         make_embedder(settings),
         settings.resolved_index_dir,
         sources or settings.resolved_sources,
-        progress=progress,
+        progress=_progress(ctx),
     )
     _summary(report, failures)
 
@@ -447,7 +452,7 @@ def evaluate_command(
     target = settings.resolved_index_dir
     if articles is not None:
         target = index_dir or settings.data_dir / "eval" / slugify(str(articles.resolve()))
-        sync_from_sources(settings, embedder, target, [str(articles)], progress=sys.stderr.isatty())
+        sync_from_sources(settings, embedder, target, [str(articles)], progress=_progress(ctx))
     answerer = make_answerer(settings, load_index(settings, embedder, target))
     result = evaluate(answerer, gold, top_k or settings.top_k)
     typer.echo(json.dumps(result, indent=2) if as_json else format_report(result))

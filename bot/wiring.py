@@ -28,6 +28,7 @@ from index.build.publish import build_index
 from index.config import EmbeddingConfig, FetchConfig, IndexConfig, RetrievalConfig
 from index.embedding.embedder import Embedder
 from index.errors import BuildFailedError, NoArticlesError
+from index.progress import SILENT, Progress
 from index.records import Article, LoadFailure
 from index.sources.articles import load_articles
 from index.sources.fetch import Fetcher
@@ -56,7 +57,7 @@ def make_embedder(settings: Settings) -> Embedder:
 
 
 def load_sources(
-    settings: Settings, sources: list[str], *, progress: bool = False
+    settings: Settings, sources: list[str], *, progress: Progress = SILENT
 ) -> tuple[list[Article], list[LoadFailure]]:
     fetcher = Fetcher(settings.section(FetchConfig))
     articles, failures = load_articles(sources, fetcher=fetcher, progress=progress)
@@ -66,7 +67,7 @@ def load_sources(
 
 
 def make_index_directory(
-    settings: Settings, embedder: Embedder, index_dir: Path, *, progress: bool = False
+    settings: Settings, embedder: Embedder, index_dir: Path, *, progress: Progress = SILENT
 ) -> IndexDirectory:
     return IndexDirectory(index_dir, embedder, settings.section(IndexConfig), progress=progress)
 
@@ -80,7 +81,7 @@ def refresh_sources(
     fresh: bool,
     now: float | None = None,
     next_run: float | None = None,
-    progress: bool = False,
+    progress: Progress = SILENT,
 ) -> RefreshReport:
     """Bring the index at `index_dir` up to `sources` (`fresh`: each fetched afresh,
     else only what is due, conditionally); each source that failed is logged."""
@@ -106,7 +107,7 @@ def sync_from_sources(
     index_dir: Path,
     sources: list[str],
     *,
-    progress: bool = False,
+    progress: Progress = SILENT,
 ) -> tuple[ChangeReport, list[LoadFailure]]:
     """Make the index hold what `sources` give now (and the articles added by hand),
     every source fetched afresh. What a failing source gave last time (a feed: its
@@ -121,7 +122,7 @@ def build_from_sources(
     index_dir: Path,
     sources: list[str],
     *,
-    progress: bool = False,
+    progress: Progress = SILENT,
     lock_wait_seconds: float = 0.0,
 ) -> BuildReport:
     """Load every source and build a new index version of those that loaded."""

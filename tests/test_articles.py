@@ -11,6 +11,7 @@ import pytest
 from bot.settings import bundled_dir
 from index.config import FetchConfig
 from index.errors import SourceError
+from index.progress import Progress
 from index.sources.articles import load_articles, load_file, normalise_text
 from index.sources.fetch import Fetcher
 from tests.fakes.pages import load_url, serve_pages
@@ -153,3 +154,15 @@ def test_url_errors_are_clear(server: str) -> None:
         load_url(f"{server}/slow.html", local(fetch_timeout_seconds=0.3))
     with pytest.raises(SourceError, match="could not fetch"):
         load_url("http://127.0.0.1:9/unreachable.html", local(fetch_timeout_seconds=2))
+
+
+def test_loading_shows_progress_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    """The command line's progress object draws a bar (on stderr, for a terminal);
+    the default one, which bots and tests get, draws nothing."""
+    sources = [str(bundled_dir() / "articles"), str(FIXTURES)]
+    quiet, _ = load_articles(sources)
+    assert capsys.readouterr().err == ""
+    shown, _ = load_articles(sources, progress=Progress(shown=True))
+    bar = capsys.readouterr().err
+    assert "Loading" in bar and f"{len(shown)} article" in bar
+    assert [a.id for a in shown] == [a.id for a in quiet]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index.embedding.embedder import TextEncoder
+from index.progress import SILENT, Progress
 from index.storage.files import private_file
 
 SCHEMA = """
@@ -73,7 +74,7 @@ def embed_with_cache(
     encoder: TextEncoder,
     cache: EmbeddingCache | None,
     *,
-    progress: bool = False,
+    progress: Progress = SILENT,
     out: np.ndarray | None = None,
     batch: int = EMBED_BATCH,
 ) -> tuple[np.ndarray, int]:
@@ -93,7 +94,7 @@ def embed_with_cache(
 
 
 def _embed_batch(
-    texts: list[str], encoder: TextEncoder, cache: EmbeddingCache | None, progress: bool
+    texts: list[str], encoder: TextEncoder, cache: EmbeddingCache | None, progress: Progress
 ) -> tuple[np.ndarray, int]:
     """One batch's vectors: from the cache, or embedded now and stored in it (so a
     text repeated in a later batch is found there)."""

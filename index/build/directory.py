@@ -19,6 +19,7 @@ from index.errors import (
     NoOlderVersionError,
     UnknownArticleError,
 )
+from index.progress import SILENT, Progress
 from index.records import Article
 from index.storage.layout import Manifest, read_current, read_pointer, switch_current, versions
 
@@ -63,7 +64,7 @@ class IndexDirectory:
         embedder: Embedder,
         config: IndexConfig | None = None,
         *,
-        progress: bool = False,
+        progress: Progress = SILENT,
         lock_wait_seconds: float = 0.0,
     ) -> None:
         self.index_dir = Path(index_dir)

@@ -32,6 +32,7 @@ from index.errors import (
     SourceError,
     unexpected_failure,
 )
+from index.progress import SILENT, Progress
 from index.records import Article, LoadFailure
 from index.sources.articles import (
     decode_bytes,
@@ -322,7 +323,7 @@ def refresh(
     config: IndexConfig | None = None,
     next_run: float | None = None,
     fresh: bool = False,
-    progress: bool = False,
+    progress: Progress = SILENT,
 ) -> RefreshReport:
     """Fetch what changed (`fresh`: everything, as `/reindex` and `index sync` do) and
     publish a version only if an article did. Raises IndexBusyError at once when

@@ -28,6 +28,7 @@ from index.config import IndexConfig
 from index.embedding.embedder import FULL_INSTALL_HINT, Embedder, TextEncoder
 from index.embedding.onnx_model import OnnxEncoder
 from index.errors import IndexBusyError, IndexCorruptError, ModelMissingError, NoArticlesError
+from index.progress import SILENT, Progress
 from index.records import Article, Chunk
 from index.storage.bm25 import LexicalIndex
 from index.storage.files import (
@@ -430,7 +431,7 @@ def publish(
     index_dir: Path,
     config: IndexConfig,
     *,
-    progress: bool = False,
+    progress: Progress = SILENT,
     added_at: dict[str, str] | None = None,
     by_hand: AbstractSet[str] = frozenset(),
 ) -> Manifest:
@@ -471,7 +472,7 @@ def embed_version(
     chunks: list[Chunk],
     sentence_texts: list[str],
     sentence_vectors: np.ndarray,
-    progress: bool,
+    progress: Progress,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
     """The chunks' vectors, and the sentences' filled into `sentence_vectors`, through
     the index's embedding cache; how many of each had to be embedded now."""
@@ -495,7 +496,7 @@ def build_index(
     index_dir: Path,
     config: IndexConfig | None = None,
     *,
-    progress: bool = False,
+    progress: Progress = SILENT,
     lock_wait_seconds: float = 0.0,
 ) -> Manifest:
     """Build `articles` from scratch (unchanged text comes from the embedding cache)

@@ -31,6 +31,7 @@ import numpy as np
 from index.config import EmbeddingConfig
 from index.embedding.onnx_model import OnnxEncoder, export_onnx, file_sha256, onnx_available
 from index.errors import ModelMissingError
+from index.progress import SILENT, Progress
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -267,7 +268,7 @@ class Embedder:
         """Character span of each word piece of `text`."""
         return list(self.tokenizer.encode(text, add_special_tokens=False).offsets)
 
-    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], *, progress: Progress = SILENT) -> np.ndarray:
         """Unit-length float32 vectors from the model itself (torch), one row per
         text, C-contiguous for FAISS."""
         if not texts:
@@ -277,7 +278,7 @@ class Embedder:
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
-            show_progress_bar=progress,
+            show_progress_bar=progress.shown,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -299,7 +300,7 @@ class TextEncoder:
     def dimension(self) -> int:
         return self.embedder.dimension
 
-    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], *, progress: Progress = SILENT) -> np.ndarray:
         bulk = self.embedder.bulk_texts
         if self.onnx and texts and (bulk is None or len(texts) < bulk):
             return self.onnx.encode(texts, self.embedder.batch_size, progress=progress)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from index.progress import SILENT, Progress
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
@@ -83,16 +85,13 @@ class OnnxEncoder:
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
 
     def encode(
-        self, texts: list[str], batch_size: int = 32, *, progress: bool = False
+        self, texts: list[str], batch_size: int = 32, *, progress: Progress = SILENT
     ) -> np.ndarray:
         # Longest first, as sentence-transformers does: a batch pads to its longest
         # text, so similar lengths together waste the least arithmetic.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         batches = list(_batches([texts[i] for i in order], batch_size))
-        if progress:
-            from tqdm import tqdm
-
-            batches = tqdm(batches, desc="Embedding", unit="batch")
+        batches = progress.over(batches, "Embedding", "batch")
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
         vectors[order] = np.concatenate([self._run(batch) for batch in batches])
         return vectors

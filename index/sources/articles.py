@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from index.errors import SourceError, unexpected_failure
+from index.progress import SILENT, Progress
 from index.records import Article, LoadFailure, content_hash
 from index.sources.fetch import Fetcher
 from index.sources.redact import redact_url
@@ -301,16 +302,14 @@ def load_articles(
     sources: Iterable[str],
     *,
     fetcher: Fetcher | None = None,
-    progress: bool = False,
+    progress: Progress = SILENT,
 ) -> tuple[list[Article], list[LoadFailure]]:
     """All loadable articles (ids made unique) and the failures, in source order.
     URLs are fetched by `fetcher` (by default with the default FetchConfig)."""
-    from tqdm import tqdm
-
     articles: list[Article] = []
     failures: list[LoadFailure] = []
     loading = iter_load(sources, fetcher or Fetcher())
-    for item in tqdm(loading, desc="Loading", unit=" article", disable=not progress):
+    for item in progress.over(loading, "Loading", " article"):
         if isinstance(item, LoadFailure):
             failures.append(item)
         else:

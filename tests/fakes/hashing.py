@@ -18,6 +18,7 @@ import numpy as np
 
 from index.config import EmbeddingConfig
 from index.embedding.embedder import Embedder
+from index.progress import SILENT, Progress
 
 DIMENSION = 256
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -39,7 +40,7 @@ class HashingEmbedder(Embedder):
     def model(self) -> object:
         raise AssertionError("the fast tier must never load the real model")
 
-    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], *, progress: Progress = SILENT) -> np.ndarray:
         self.calls += 1
         vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         for row, text in enumerate(texts):
