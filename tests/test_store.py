@@ -596,6 +596,7 @@ def test_a_version_s_files_are_preloaded_as_it_opens(
     of its own, a read at a time, the other files questions read. All within the
     settings' budget."""
     import index.storage.article_index as store
+    import index.storage.vector_store as vector_store
 
     calls, done = [], threading.Event()
 
@@ -609,6 +610,7 @@ def test_a_version_s_files_are_preloaded_as_it_opens(
 
     version = fast_index_dir / "versions" / read_pointer(fast_index_dir)
     monkeypatch.setattr(store, "read_through", spy)
+    monkeypatch.setattr(vector_store, "read_through", spy)  # the vector index's
     settings = settings.model_copy(update={"index_dir": fast_index_dir, "preload_mb": 3})
     index = load_index(settings, fast_embedder, fast_index_dir)
     before_serving = [call for call in calls if call[3]]

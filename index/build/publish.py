@@ -30,11 +30,9 @@ from index.embedding.onnx_model import OnnxEncoder
 from index.errors import IndexBusyError, IndexCorruptError, ModelMissingError, NoArticlesError
 from index.progress import SILENT, Progress
 from index.records import Article, Chunk
-from index.storage.bm25 import LexicalIndex
 from index.storage.files import (
     fsync_dir,
     private_dirs,
-    save_array,
     scratch_array,
     write_file,
     write_text,
@@ -42,12 +40,10 @@ from index.storage.files import (
 from index.storage.layout import (
     ARTICLES,
     CACHE,
-    LEXICAL,
     LEXICON,
     MANIFEST,
     MODELS,
     TERM_STATS,
-    VECTORS,
     VERSIONS,
     Manifest,
     new_version_name,
@@ -56,17 +52,11 @@ from index.storage.layout import (
     switch_current,
 )
 from index.storage.lexicon import Lexicon
-from index.storage.milvus import (
-    MilvusConfig,
-    collection_name,
-    connect,
-    drop_collection,
-    write_collection,
-)
 from index.storage.sentences import SentenceTable
 from index.storage.tables import write_articles, write_chunks
 from index.storage.terms import Terms, TermStats
-from index.storage.vectors import EXACT_VECTORS, VectorIndexConfig, build_vector_index
+from index.storage.vector_store import FileStore, VectorStore, store_for_builds, store_of_folder
+from index.storage.vectors import VectorIndexConfig
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +106,6 @@ def vector_config(config: IndexConfig) -> VectorIndexConfig:
     )
 
 
-def milvus_config(config: IndexConfig, index_dir: Path) -> MilvusConfig | None:
-    """Where builds store chunks, vectors and BM25 in Milvus; None when in FAISS files."""
-    return MilvusConfig.of(config, index_dir) if config.vector_store == "milvus" else None
-
-
 def chunk_articles(
     articles: list[Article], embedder: Embedder, config: ChunkingConfig
 ) -> list[Chunk]:
@@ -139,17 +124,18 @@ def write_version(
     sentences: SentenceTable,
     manifest_fields: dict,
     vectors_config: VectorIndexConfig,
-    milvus: MilvusConfig | None = None,
+    store: VectorStore | None = None,
 ) -> Manifest:
     """Write one complete version next to the others and make it current: its
-    vectors and BM25 in FAISS and bm25s files, or in a Milvus collection."""
+    vectors and BM25 in `store` (by default FAISS and bm25s files in its folder)."""
+    store = store or FileStore()
     versions = index_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     name = new_version_name()
     staging = versions / f".tmp-{name}"
     staging.mkdir()
     try:
-        about = write_search_indexes(staging, name, chunks, vectors, vectors_config, milvus)
+        about = store.write(staging, name, chunks, vectors, vectors_config)
         write_chunks(staging, chunks, articles, write_file)
         write_articles(staging, articles, write_file, ARTICLES)
         sentences.save(staging, write_file)
@@ -168,49 +154,16 @@ def write_version(
         staging.rename(versions / name)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        discard_collection(name, milvus)
+        store.drop(name)
         raise
     try:
         switch_current(index_dir, name)
     except BaseException:
         if read_pointer(index_dir) != name:  # never became current: nothing may use it
             shutil.rmtree(versions / name, ignore_errors=True)
-            discard_collection(name, milvus)
+            store.drop(name)
         raise
     return manifest
-
-
-def write_search_indexes(
-    staging: Path,
-    name: str,
-    chunks: list[Chunk],
-    vectors: np.ndarray,
-    config: VectorIndexConfig,
-    milvus: MilvusConfig | None,
-) -> dict:
-    """The version's dense and BM25 indexes, in its folder or in Milvus; what the
-    manifest records about them."""
-    if milvus is not None:
-        return write_collection(connect(milvus), collection_name(name), chunks, vectors, config)
-    import faiss
-
-    vector_index, about = build_vector_index(vectors, config)
-    write_file(staging / VECTORS, lambda p: faiss.write_index(vector_index, str(p)))
-    if about["type"] == "IndexHNSWSQ":  # its candidates are re-scored from these
-        write_file(staging / EXACT_VECTORS, lambda p: save_array(p, vectors))
-    LexicalIndex.build([c.text for c in chunks]).save(staging / LEXICAL)
-    return about
-
-
-def discard_collection(version: str, milvus: MilvusConfig | None) -> None:
-    """Drop version `version`'s Milvus collection, if it has one (a failed build's,
-    a pruned version's). Best effort: the version is gone whatever Milvus says."""
-    if milvus is None:
-        return
-    try:
-        drop_collection(connect(milvus), collection_name(version))
-    except Exception:  # Milvus down or the file busy: leave it, say so
-        log.warning("could not drop Milvus collection %s", collection_name(version), exc_info=True)
 
 
 def prune_versions(index_dir: Path, keep: int, config: IndexConfig) -> None:
@@ -223,24 +176,13 @@ def prune_versions(index_dir: Path, keep: int, config: IndexConfig) -> None:
     names = sorted(p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
     stale = [n for n in names[: max(0, len(names) - keep)] if n != current]
     stale += [p.name for p in versions.iterdir() if p.is_dir() and p.name.startswith(".tmp-")]
-    milvus = MilvusConfig.of(config, index_dir)
     for name in stale:
-        in_milvus = _stored_in_milvus(versions / name, config.vector_store == "milvus")
+        store = store_of_folder(versions / name, index_dir, config)
         shutil.rmtree(versions / name, ignore_errors=True)
-        if in_milvus:
-            discard_collection(name.removeprefix(".tmp-"), milvus)
+        store.drop(name.removeprefix(".tmp-"))
     for scratch in versions.glob(".tmp-*.npy"):  # a killed build's (index/storage/files.py)
         scratch.unlink(missing_ok=True)
     _prune_models(index_dir)
-
-
-def _stored_in_milvus(version_dir: Path, otherwise: bool) -> bool:
-    """Whether the version's manifest says it is stored in Milvus; `otherwise` for a
-    version without a readable manifest (a crashed build's staging directory)."""
-    try:
-        return read_manifest(version_dir / MANIFEST).faiss_index == "milvus"
-    except IndexCorruptError:
-        return otherwise
 
 
 def _prune_models(index_dir: Path) -> None:
@@ -446,7 +388,7 @@ def publish(
     onnx, export = prepare_onnx(index_dir, embedder)
     chunks = chunk_articles(articles, embedder, chunking)
     spans, sentence_texts = SentenceTable.split(chunks)
-    milvus = milvus_config(config, index_dir)
+    store = store_for_builds(config, index_dir)
     with scratch_array(index_dir / VERSIONS, len(sentence_texts), embedder.dimension) as scratch:
         vectors, sentence_vectors, embedded = embed_version(
             index_dir, embedder.encoder(export), chunks, sentence_texts, scratch, progress
@@ -460,7 +402,7 @@ def publish(
             "build_seconds": round(time.perf_counter() - started, 3),
         }
         manifest = write_version(
-            index_dir, articles, chunks, vectors, sentences, fields, vector_config(config), milvus
+            index_dir, articles, chunks, vectors, sentences, fields, vector_config(config), store
         )
     prune_versions(index_dir, config.keep_versions, config)
     return manifest

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from index.config import IndexConfig
 from index.embedding.embedder import FULL_INSTALL_HINT, Embedder, TextEncoder
 from index.errors import (
     IndexCorruptError,
@@ -22,7 +21,7 @@ from index.errors import (
 )
 from index.records import Article, Chunk
 from index.storage.bm25 import LexicalIndex
-from index.storage.files import FileRows, read_through
+from index.storage.files import read_through
 from index.storage.layout import (
     ARTICLES,
     CHUNKS,
@@ -40,12 +39,13 @@ from index.storage.layout import (
     read_pointer,
 )
 from index.storage.lexicon import Lexicon
-from index.storage.milvus import MilvusConfig, connect, open_collection
+from index.storage.milvus import MilvusConfig
 from index.storage.sentences import CHUNK_ROWS, SPANS, TERM_KEYS, TERM_OFFSETS, SentenceTable
 from index.storage.sentences import VECTORS as SENTENCE_VECTORS
 from index.storage.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
 from index.storage.terms import TermStats
-from index.storage.vectors import EXACT_VECTORS, RescoredVectors
+from index.storage.vector_store import store_of
+from index.storage.vectors import EXACT_VECTORS
 
 log = logging.getLogger(__name__)
 
@@ -184,55 +184,15 @@ def _open_tables(
         ) from None
 
 
-def _open_files(
-    version_dir: Path, about: dict, size: int, manifest_files: Mapping[str, int], preload: int
-) -> tuple[object, LexicalIndex]:
-    """The version's FAISS index, mapped (opening reads only the graph; pages come
-    in as searches touch them; first the whole file in order, if it fits in
-    `preload` bytes), re-scored from its float32 vectors when it holds codes, and
-    its bm25s index."""
-    import faiss
-
-    read_through([version_dir / VECTORS], preload, sequential=True)  # the open waits on it
-    try:
-        mapped = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
-        vectors = faiss.read_index(str(version_dir / VECTORS), mapped)
-    except RuntimeError as exc:
-        message = str(exc).strip().splitlines()[-1]
-        raise IndexCorruptError(
-            f"cannot read {version_dir / VECTORS} ({message}); {REBUILD_HINT}"
-        ) from None
-    if about.get("type") in ("IndexHNSWFlat", "IndexHNSWSQ"):
-        vectors.hnsw.efSearch = about["ef_search"]
-    try:
-        if EXACT_VECTORS in manifest_files:
-            vectors = RescoredVectors(vectors, FileRows(version_dir / EXACT_VECTORS))
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(
-            f"cannot read {version_dir / EXACT_VECTORS} ({exc}); {REBUILD_HINT}"
-        ) from None
-    try:
-        return vectors, LexicalIndex.load(version_dir / LEXICAL, size)
-    except (OSError, ValueError) as exc:
-        raise IndexCorruptError(
-            f"cannot read {version_dir / LEXICAL} ({exc}); {REBUILD_HINT}"
-        ) from None
-
-
 def _open_search(
     index_dir: Path,
     version_dir: Path,
     manifest: Manifest,
     milvus: MilvusConfig | None,
     preload: int,
-) -> tuple[object, LexicalIndex]:
-    """The version's dense and BM25 indexes: its files, or its Milvus collection
-    (at `milvus`, by default the Milvus Lite file in the index directory)."""
-    about = manifest.extra.get("vector_index", {})
-    if about.get("type") != "milvus":
-        return _open_files(version_dir, about, manifest.chunk_count, manifest.files, preload)
-    milvus = milvus or MilvusConfig.of(IndexConfig(), index_dir)
-    return open_collection(connect(milvus), about, manifest.chunk_count, version_dir)
+) -> tuple[object, object]:
+    """The version's dense and BM25 indexes, from the store its manifest names."""
+    return store_of(manifest, index_dir, milvus).open(version_dir, manifest, preload)
 
 
 class ArticleIndex:
