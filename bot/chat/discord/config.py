@@ -40,7 +40,7 @@ class DiscordConfig(BaseModel):
     # Channels where every question is answered without a mention, in a thread the bot
     # opens for it (needs discord_message_content, as do follow-ups in threads).
     discord_answer_channels: list[int] = Field(default_factory=list)
-    # Sharding, for a bot in many servers (README "Running more than one"): this process
+    # Sharding, for a bot in many servers (docs/running-more-than-one.md): this process
     # runs the shards discord_shard_ids (all when empty) of discord_shard_count. Discord
     # sends each server's events to one shard, so each process answers only its servers.
     discord_shard_count: int | None = Field(None, ge=1)
