@@ -38,7 +38,14 @@ from bot.settings import Settings
 from index.records import Chunk
 from index.sources.articles import make_article
 from tests.fakes.background import free_port
-from tests.fakes.chat import chat_service, chat_settings, from_a_url, running, sources_with
+from tests.fakes.chat import (
+    chat_service,
+    chat_settings,
+    from_a_url,
+    running,
+    sources_with,
+    with_settings,
+)
 from tests.fakes.discord_server import (
     APP_ID,
     BOT_ID,
@@ -104,12 +111,10 @@ def service(discord_settings: Settings, fast_embedder: HashingEmbedder) -> Itera
 
 
 @contextlib.contextmanager
-def started_bot(
-    fake: FakeDiscord, service: ChatService, settings: Settings
-) -> Iterator[ArticleBot]:
-    """A real discord.py client connected to the fake, on its own loop and thread,
-    closed (as `asyncio.run` would close it) on the way out."""
-    client = create_discord_bot(service, settings, guild_ready_timeout=0.05)
+def started_bot(fake: FakeDiscord, service: ChatService) -> Iterator[ArticleBot]:
+    """A real discord.py client of `service` connected to the fake, on its own loop and
+    thread, closed (as `asyncio.run` would close it) on the way out."""
+    client = create_discord_bot(service, guild_ready_timeout=0.05)
     loop = asyncio.new_event_loop()
     failure: list[BaseException] = []
 
@@ -145,7 +150,7 @@ def started_bot(
 def bot(
     fake: FakeDiscord, service: ChatService, discord_settings: Settings
 ) -> Iterator[ArticleBot]:
-    with started_bot(fake, service, discord_settings) as client:
+    with started_bot(fake, service) as client:
         yield client
 
 
@@ -341,10 +346,10 @@ def test_a_button_sent_before_a_restart_still_votes(
     the module, before the shared bot connects: only the restarted client may answer.)"""
     assert not fake.connected
     asker, voter = new_user(), new_user()
-    with started_bot(fake, service, discord_settings):
+    with started_bot(fake, service):
         reply = wait_reply(fake, mention(fake, LAUNCH, author=user(asker)))
     message = sent_message(fake, reply)
-    with started_bot(fake, service, discord_settings):  # the restart
+    with started_bot(fake, service):  # the restart
         token = click(fake, message, "Helpful", voter)
         [done] = fake.wait_for(lambda: callbacks(fake, token))
         assert done["data"]["content"] == messages.THANKS_FOR_VOTE
@@ -374,7 +379,7 @@ def test_the_bot_heartbeats_in_time(
                 "discord_gateway_url": quick.gateway_url,
             }
         )
-        with started_bot(quick, service, settings):
+        with with_settings(service, settings) as other, started_bot(quick, other):
             quick.wait_for(lambda: quick.heartbeats >= 5)
             assert quick.connected and list(quick.sessions) == ["fake-session-1"]
         assert quick.take_refused() == [] and quick.resumes == 0
@@ -1101,7 +1106,11 @@ def test_a_bot_open_to_every_server_warns_at_start(
                 "discord_gateway_url": own.gateway_url,
             }
         )
-        with caplog.at_level("WARNING"), started_bot(own, service, open_to_all):
+        with (
+            caplog.at_level("WARNING"),
+            with_settings(service, open_to_all) as other,
+            started_bot(own, other),
+        ):
             own.wait_for(lambda: own.sync_path == f"/applications/{APP_ID}/commands")
         assert own.take_refused() == [] and own.unexpected == []
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]

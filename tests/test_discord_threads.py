@@ -15,7 +15,7 @@ from bot.chat.discord.client import ArticleBot
 from bot.chat.discord.keys import message_key
 from bot.chat.service import ChatService
 from bot.settings import Settings
-from tests.fakes.chat import chat_service, chat_settings, running, sources_with
+from tests.fakes.chat import chat_service, chat_settings, running, sources_with, with_settings
 from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, FakeDiscord, thread_payload
 from tests.fakes.hashing import HashingEmbedder
 from tests.test_discord import (
@@ -88,7 +88,7 @@ def text_channel(channel_id: int, name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def bot(fake: FakeDiscord, service: ChatService, settings: Settings) -> Iterator[ArticleBot]:
-    with started_bot(fake, service, settings) as client:
+    with started_bot(fake, service) as client:
         guild = guild_payload(GUILD_ID, "Newsroom")
         guild["channels"] = [
             text_channel(CHANNEL_ID, "general"),
@@ -133,7 +133,7 @@ def test_follow_ups_are_off_without_message_content(
     assert not fake.connected
     without = settings.model_copy(update={"discord_message_content": False, "data_dir": tmp_path})
     caplog.set_level("INFO", logger="bot.chat.discord.client")
-    with started_bot(fake, service, without):
+    with with_settings(service, without) as other, started_bot(fake, other):
         answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH)))
         follow_up = mention(fake, FOLLOW_UP, at_bot=False, reply_to=answer)
         quiet_after(fake, [])

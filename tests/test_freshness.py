@@ -577,7 +577,7 @@ def test_the_running_bot_answers_a_new_entry_without_a_restart(
             slack_api_base_url=slack.api_base,
         )
         with chat_service(settings, embedder, "slack") as service:
-            app = create_slack_app(service, settings)
+            app = create_slack_app(service)
             server = AppServer(app.web_app(path="/slack/events")).start()
             url = f"http://127.0.0.1:{server.port}/slack/events"
             refresher = Refresher(service, 0.3).start()

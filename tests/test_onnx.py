@@ -256,8 +256,8 @@ from bot.wiring import open_state
 settings = load_settings()
 state = open_state(settings)
 service = make_service(settings, "slack", state)
-create_slack_app(service, settings)
-create_discord_bot(make_service(settings, "discord", state), settings)
+create_slack_app(service)
+create_discord_bot(make_service(settings, "discord", state))
 answer = service.answerer.answer("When was the International Space Station launched?")
 report = asyncio.run(service.reindex())  # a bulk job, which the export embeds too
 heavy = sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules)

@@ -40,7 +40,14 @@ from index.records import Chunk
 from index.sources.articles import make_article
 from index.storage.layout import read_pointer
 from tests.fakes.background import AppServer, free_port
-from tests.fakes.chat import chat_service, chat_settings, from_a_url, running, sources_with
+from tests.fakes.chat import (
+    chat_service,
+    chat_settings,
+    from_a_url,
+    running,
+    sources_with,
+    with_settings,
+)
 from tests.fakes.hashing import HashingEmbedder
 from tests.fakes.slack_server import (
     APP_TOKEN,
@@ -107,9 +114,9 @@ def settings_for(
 
 
 @contextlib.contextmanager
-def serving(service: ChatService, settings: Settings) -> Iterator[str]:
+def serving(service: ChatService) -> Iterator[str]:
     """The Bolt app of `service` served over HTTP: its events URL."""
-    app = create_slack_app(service, settings)
+    app = create_slack_app(service)
     server = AppServer(app.web_app(path="/slack/events")).start()
     try:
         yield f"http://127.0.0.1:{server.port}/slack/events"
@@ -134,7 +141,7 @@ def service(slack_settings: Settings, fast_embedder: HashingEmbedder) -> Iterato
 
 @pytest.fixture(scope="module")
 def app_url(service: ChatService, slack_settings: Settings) -> Iterator[str]:
-    with serving(service, slack_settings) as url:
+    with serving(service) as url:
         yield url
 
 
@@ -154,7 +161,7 @@ def model_service(model_settings: Settings, embedder: Embedder) -> Iterator[Chat
 
 @pytest.fixture(scope="module")
 def model_app_url(model_service: ChatService, model_settings: Settings) -> Iterator[str]:
-    with serving(model_service, model_settings) as url:
+    with serving(model_service) as url:
         yield url
 
 
@@ -820,7 +827,7 @@ def test_a_dm_is_known_by_its_channel_id(
     fake: FakeSlack, service: ChatService, slack_settings: Settings
 ) -> None:
     allowlisted = slack_settings.model_copy(update={"slack_channel_allowlist": ["CALLOWED"]})
-    with serving(service, allowlisted) as app_url:
+    with with_settings(service, allowlisted) as other, serving(other) as app_url:
         in_dm = ask(fake, app_url, LAUNCH, channel="D0DM", channel_name="whatever")
         assert "1998" in in_dm["text"]
         spoofed = ask(fake, app_url, LAUNCH, channel="CNOTALLOWED", channel_name="directmessage")
@@ -839,10 +846,10 @@ def test_text_from_articles_and_users_is_shown_verbatim(fake: FakeSlack, app_url
 
 @contextlib.contextmanager
 def socket_mode_app(
-    fake: FakeSlack, service: ChatService, settings: Settings
+    fake: FakeSlack, service: ChatService
 ) -> Iterator[tuple[AsyncSocketModeHandler, asyncio.AbstractEventLoop]]:
     """The app connected in Socket Mode, on its own loop and thread, for the block."""
-    app = create_slack_app(service, settings)
+    app = create_slack_app(service)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -865,7 +872,7 @@ def socket_mode_app(
 def test_socket_mode_round_trip(
     fake: FakeSlack, service: ChatService, slack_settings: Settings
 ) -> None:
-    with socket_mode_app(fake, service, slack_settings):
+    with socket_mode_app(fake, service):
         fields, name = command_fields(fake, LAUNCH)
         fake.send_envelope(
             {
@@ -917,7 +924,7 @@ def test_socket_mode_health_follows_the_connection(
     port = free_port()
     settings = slack_settings.model_copy(update={"ops_port": port, "ops_host": "127.0.0.1"})
     health = lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)  # noqa: E731
-    with socket_mode_app(fake, service, slack_settings) as (handler, loop):
+    with socket_mode_app(fake, service) as (handler, loop):
         connected = functools.partial(socket_mode_connected, handler)
         ops = asyncio.run_coroutine_threadsafe(start_ops(settings, service, connected), loop)
         ops = ops.result(10)
@@ -1069,10 +1076,10 @@ def test_ephemeral_setting_and_channel_allowlist(
     fake: FakeSlack, service: ChatService, slack_settings: Settings
 ) -> None:
     ephemeral = slack_settings.model_copy(update={"slack_ephemeral_answers": True})
-    with serving(service, ephemeral) as app_url:
+    with with_settings(service, ephemeral) as other, serving(other) as app_url:
         assert ask(fake, app_url, LAUNCH)["response_type"] == "ephemeral"
     allowlisted = ephemeral.model_copy(update={"slack_channel_allowlist": ["CALLOWED"]})
-    with serving(service, allowlisted) as app_url:
+    with with_settings(service, allowlisted) as other, serving(other) as app_url:
         refused = ask(fake, app_url, LAUNCH, channel="COTHER")
         assert refused["text"] == "I don't answer in this channel."
         assert "1998" in ask(fake, app_url, LAUNCH, channel="CALLOWED")["text"]

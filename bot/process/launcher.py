@@ -65,17 +65,14 @@ def serving(settings: Settings, platform: str) -> Iterator[ChatService]:
 
 @asynccontextmanager
 async def running(
-    settings: Settings,
-    service: ChatService,
-    connected: Callable[[], bool],
-    stop: Callable[[], object],
+    service: ChatService, connected: Callable[[], bool], stop: Callable[[], object]
 ) -> AsyncIterator[None]:
     """The block runs the platform's client: SIGTERM and SIGINT call `stop`, and the
     health and metrics server (when `ops_port` is set) runs alongside."""
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
-    ops = await start_ops(settings, service, connected)
+    ops = await start_ops(service.settings, service, connected)
     try:
         yield
     finally:
@@ -105,9 +102,9 @@ def run_discord(settings: Settings) -> None:
     if not token:
         raise MissingSecretError("set DISCORD_TOKEN (or discord_token in the settings file)")
     with serving(settings, "discord") as service:
-        bot = create_discord_bot(service, settings)
+        bot = create_discord_bot(service)
         try:
-            asyncio.run(_serve_discord(settings, service, bot, token))
+            asyncio.run(_serve_discord(service, bot, token))
         except discord.LoginFailure:
             raise LaunchError(
                 "Discord rejected the token; check DISCORD_TOKEN "
@@ -124,11 +121,9 @@ def run_discord(settings: Settings) -> None:
             log.info("stopped")
 
 
-async def _serve_discord(
-    settings: Settings, service: ChatService, bot: ArticleBot, token: str
-) -> None:
+async def _serve_discord(service: ChatService, bot: ArticleBot, token: str) -> None:
     closing = lambda: asyncio.ensure_future(bot.close())  # noqa: E731
-    async with running(settings, service, lambda: bot.connected, closing), bot:
+    async with running(service, lambda: bot.connected, closing), bot:
         await bot.start(token)
 
 
@@ -152,22 +147,17 @@ def run_slack(settings: Settings, host: str, port: int) -> None:
         raise MissingSecretError(
             "set SLACK_SIGNING_SECRET for HTTP mode, or SLACK_APP_TOKEN for Socket Mode"
         )
+    settings = asyncio.run(_slack_scopes_granted(settings))
     with serving(settings, "slack") as service:
-        asyncio.run(_serve_slack(settings, service, host, port, socket_mode))
+        asyncio.run(_serve_slack(service, host, port, socket_mode))
 
 
-async def _serve_slack(
-    settings: Settings,
-    service: ChatService,
-    host: str,
-    port: int,
-    socket_mode: bool,
-) -> None:
-    from aiohttp import web
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+async def _slack_scopes_granted(settings: Settings) -> Settings:
+    """The settings, with what the bot token's scopes cannot do turned off; a clear
+    error, before anything is loaded, when Slack rejects the token."""
     from slack_sdk.errors import SlackApiError
 
-    from bot.chat.slack.app import create_slack_app, make_client, with_granted_scopes
+    from bot.chat.slack.app import make_client, with_granted_scopes
 
     try:
         auth = await make_client(settings.section(SlackConfig)).auth_test()
@@ -176,19 +166,28 @@ async def _serve_slack(
             f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}); "
             "copy the Bot User OAuth Token from the app's OAuth & Permissions page"
         ) from None
-    settings = with_granted_scopes(settings, auth.headers.get("x-oauth-scopes"))
-    app = create_slack_app(service, settings)
+    return with_granted_scopes(settings, auth.headers.get("x-oauth-scopes"))
+
+
+async def _serve_slack(service: ChatService, host: str, port: int, socket_mode: bool) -> None:
+    from aiohttp import web
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.chat.slack.app import create_slack_app
+
+    settings = service.settings
+    app = create_slack_app(service)
     stop = asyncio.Event()
     if socket_mode:
         handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
-        async with running(settings, service, lambda: socket_mode_connected(handler), stop.set):
+        async with running(service, lambda: socket_mode_connected(handler), stop.set):
             await handler.connect_async()
             log.info("connected to Slack in Socket Mode")
             await stop.wait()
             await handler.close_async()
     else:
         runner = web.AppRunner(app.web_app(path="/slack/events"))
-        async with running(settings, service, lambda: bool(runner.sites), stop.set):
+        async with running(service, lambda: bool(runner.sites), stop.set):
             await runner.setup()
             await web.TCPSite(runner, host, port).start()
             log.info("listening on http://%s:%d/slack/events", host, port)

@@ -16,7 +16,7 @@ import pytest
 from bot.answer.answerer import Answerer
 from bot.answer.records import Answer
 from bot.chat.service import ChatService
-from bot.settings import Settings, bundled_dir, load_settings
+from bot.settings import DEFAULT_COLLECTION, Settings, bundled_dir, load_settings
 from bot.wiring import build_from_sources, make_answerer
 from index.embedding.embedder import Embedder
 from index.storage.article_index import ArticleIndex
@@ -77,6 +77,26 @@ def chat_service(settings: Settings, embedder: Embedder, platform: str) -> Itera
         yield service
     finally:
         service.close()
+
+
+@contextmanager
+def with_settings(service: ChatService, settings: Settings) -> Iterator[ChatService]:
+    """A chat service over `service`'s loaded indexes and shared state, under other
+    settings: a platform run with a setting changed, without building its indexes
+    again (a platform takes its settings from its service)."""
+    collections = {
+        name: served.answerer
+        for name, served in service.collections.items()
+        if name != DEFAULT_COLLECTION
+    }
+    platform = service.metrics.platform
+    other = ChatService(
+        service.answerer, service.embedder, settings, platform, collections, service.state
+    )
+    try:
+        yield other
+    finally:
+        other.close()
 
 
 def from_a_url(answer: Answer, url: str, published: str) -> Answer:

@@ -34,7 +34,6 @@ from bot.chat.discord.keys import conversation_keys, home_channel_id, message_ke
 from bot.chat.discord.render import HOW_TO_ASK, NO_MENTIONS, Piece, Post, format_answer, on_last
 from bot.chat.service import ChatService, Outcome, Reply
 from bot.chat.threads import looks_like_question, unasked_answer
-from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +79,10 @@ def in_channel(channel: discord.abc.Messageable, question: discord.Message | Non
 class ArticleBot(discord.Client):
     """A discord.py client with the slash commands on its own CommandTree."""
 
-    def __init__(
-        self,
-        service: ChatService,
-        settings: Settings,
-        **options: object,
-    ) -> None:
+    def __init__(self, service: ChatService, **options: object) -> None:
         intents = discord.Intents.default()
         # privileged and off by default: mentions and DMs carry their text without it
+        settings = service.settings
         self.config = config = settings.section(DiscordConfig)
         intents.message_content = config.discord_message_content
         # a text bot: no voice, so no warnings about voice libraries at start
@@ -296,17 +291,18 @@ class ArticleBot(discord.Client):
         await send_private(interaction, messages.SORRY)
 
 
-def create_discord_bot(service: ChatService, settings: Settings, **options: object) -> ArticleBot:
-    """The Discord client, not started. `options` go to discord.Client (e.g. timeouts).
-    With `discord_shard_count`, discord.py's AutoShardedClient runs this process's shards."""
-    config = settings.section(DiscordConfig)
+def create_discord_bot(service: ChatService, **options: object) -> ArticleBot:
+    """The Discord client of the chat service (and of its settings), not started.
+    `options` go to discord.Client (e.g. timeouts). With `discord_shard_count`,
+    discord.py's AutoShardedClient runs this process's shards."""
+    config = service.settings.section(DiscordConfig)
     apply_endpoints(config)
     if config.discord_shard_count is None:
-        return ArticleBot(service, settings, **options)
+        return ArticleBot(service, **options)
     shards = {"shard_count": config.discord_shard_count}
     if config.discord_shard_ids:
         shards["shard_ids"] = config.discord_shard_ids  # type: ignore[assignment]
-    return ShardedArticleBot(service, settings, **shards, **options)
+    return ShardedArticleBot(service, **shards, **options)
 
 
 class ShardedArticleBot(ArticleBot, discord.AutoShardedClient):

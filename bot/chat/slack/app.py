@@ -90,8 +90,9 @@ def with_granted_scopes(settings: Settings, granted: str | None) -> Settings:
     return settings.model_copy(update={"thread_followups": False, "slack_answer_channels": []})
 
 
-def create_slack_app(service: ChatService, settings: Settings) -> AsyncApp:
-    """The Bolt app, not started."""
+def create_slack_app(service: ChatService) -> AsyncApp:
+    """The Bolt app of the chat service (and of its settings), not started."""
+    settings = service.settings
     config = settings.section(SlackConfig)
     signing = config.slack_signing_secret
     secret = signing.get_secret_value() if signing else None
