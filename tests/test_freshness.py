@@ -562,7 +562,7 @@ def test_the_running_bot_answers_a_new_entry_without_a_restart(
     from bot.process.refresher import Refresher
     from tests.fakes.background import AppServer
     from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-    from tests.test_slack import ask
+    from tests.slack.app_client import ask
 
     site.publish("crane")
     source = f"{site.base}/feed.xml"

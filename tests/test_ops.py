@@ -21,7 +21,7 @@ async def test_metrics_and_index_health(
 ) -> None:
     """What /metrics counts and what /healthz says of the index, from real answers. The
     connection state in /healthz is tested against the real platforms' connections
-    (test_discord, test_slack)."""
+    (test_discord, tests/slack)."""
     service = ChatService(answerer, embedder, settings, "discord")
     port = free_port()
     server = OpsServer(service.metrics, lambda: service.health(True), "127.0.0.1", port)

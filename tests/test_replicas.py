@@ -35,7 +35,7 @@ from tests.fakes.slack_server import (
     SIGNING_SECRET,
     FakeSlack,
 )
-from tests.test_slack import (
+from tests.slack.app_client import (
     LAUNCH,
     ask,
     click,

@@ -26,7 +26,7 @@ from tests.fakes.background import free_port
 from tests.fakes.chat import running
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 from tests.fakes.towns import TOWNS, town_articles
-from tests.test_slack import all_text, ask
+from tests.slack.app_client import all_text, ask
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_TORCH = ROOT / "tests" / "fakes" / "no_torch.py"

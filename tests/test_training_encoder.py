@@ -13,8 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from transformers import AutoModel, AutoTokenizer, BertConfig
 
 from bot.answer.reader import READINGS, SentenceReader
 from bot.answer.signals import FEATURES
@@ -22,29 +20,25 @@ from bot.settings import load_settings
 from bot.wiring import make_answerer
 from index.embedding.embedder import package_model_path
 from index.storage.article_index import ArticleIndex
-from training.encoder import (
-    SENTENCE_TOKENS,
-    Triple,
-    embed,
-    paragraph_accuracy,
-    train_epoch,
-)
-from training.export import export
 
-TRIPLES = [
-    Triple(
+# torch, transformers and the training modules are imported by the tests that use them:
+# every worker of a parallel run imports each test module to collect it, and torch
+# would add seconds to each worker's start for this module's two tests.
+
+TRIPLES = [  # (question, answering sentence, other sentences, its paragraph)
+    (
         "when did the bridge open",
         "Harbour. The bridge opened in 1932.",
         ("Harbour. Its arch is made of steel.", "Harbour. Ferries still cross."),
         1,
     ),
-    Triple(
+    (
         "who photographed the comet",
         "Comet. Astronomers in Chile photographed it.",
         ("Comet. It was seen in 2024.", "Comet. Its tail is long."),
         2,
     ),
-    Triple(
+    (
         "what is the arch made of",
         "Harbour. Its arch is made of steel.",
         ("Harbour. The bridge opened in 1932.", "Harbour. Ferries still cross."),
@@ -53,7 +47,16 @@ TRIPLES = [
 ]
 
 
+def triples() -> list:
+    from training.encoder import Triple
+
+    return [Triple(*fields) for fields in TRIPLES]
+
+
 def tiny_encoder(vocab_size: int):
+    import torch
+    from transformers import AutoModel, BertConfig
+
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=vocab_size,
@@ -66,9 +69,13 @@ def tiny_encoder(vocab_size: int):
 
 
 def loss_of(model, tokenizer) -> float:
+    import torch
+
+    from training.encoder import SENTENCE_TOKENS, embed
+
     with torch.no_grad():
-        questions = embed(model, tokenizer, [t.question for t in TRIPLES], 32)
-        sentences = embed(model, tokenizer, [t.positive for t in TRIPLES], SENTENCE_TOKENS)
+        questions = embed(model, tokenizer, [t.question for t in triples()], 32)
+        sentences = embed(model, tokenizer, [t.positive for t in triples()], SENTENCE_TOKENS)
         logits = 20.0 * questions @ sentences.T
         return float(torch.nn.functional.cross_entropy(logits, torch.arange(len(TRIPLES))))
 
@@ -76,29 +83,39 @@ def loss_of(model, tokenizer) -> float:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple:
     """A tiny encoder trained a few steps on TRIPLES, its loss before, its tokenizer."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from training.encoder import train_epoch
+
     tokenizer = AutoTokenizer.from_pretrained(str(package_model_path()))
     model = tiny_encoder(tokenizer.vocab_size)
     before = loss_of(model, tokenizer)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     rng = random.Random(0)
     for _ in range(30):
-        train_epoch(model, tokenizer, TRIPLES, optimizer, rng, 3)
+        train_epoch(model, tokenizer, triples(), optimizer, rng, 3)
     return model, tokenizer, before
 
 
 def test_a_few_steps_lower_the_loss_and_the_int8_export_reads_alike(
     trained: tuple, tmp_path: Path
 ) -> None:
+    import torch
+
+    from training.encoder import SENTENCE_TOKENS, embed, paragraph_accuracy
+    from training.export import export
+
     model, tokenizer, before = trained
     assert loss_of(model, tokenizer) < 0.5 * before
-    assert paragraph_accuracy(model, tokenizer, TRIPLES) == 1.0
+    assert paragraph_accuracy(model, tokenizer, triples()) == 1.0
 
     model.save_pretrained(str(tmp_path / "encoder"))
     tokenizer.save_pretrained(str(tmp_path / "encoder"))
     agreement = export(tmp_path / "encoder", tmp_path / "reader")
     assert agreement["worst_probe_cosine"] > 0.98
     reader = SentenceReader(tmp_path / "reader")
-    for triple in TRIPLES:
+    for triple in triples():
         candidates = [triple.positive, *triple.negatives]
         readings = reader.read(triple.question, candidates)
         with torch.no_grad():
@@ -121,6 +138,8 @@ def weighing(folder: Path, bias: float, threshold: float = 0.5) -> None:
 def test_an_answerer_with_a_reader_dir_answers_and_abstains_by_its_weighing(
     trained: tuple, tmp_path: Path, fast_index_dir: Path, fast_embedder
 ) -> None:
+    from training.export import export
+
     model, tokenizer, _ = trained
     model.save_pretrained(str(tmp_path / "encoder"))
     tokenizer.save_pretrained(str(tmp_path / "encoder"))

@@ -2,267 +2,53 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import functools
-import itertools
-import json
-import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
-import httpx
 import pytest
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_sdk.signature import SignatureVerifier
 
 from bot.answer.records import Answer, Passage
 from bot.chat import messages
 from bot.chat.service import ChatService
-from bot.chat.slack.app import create_slack_app, with_granted_scopes
-from bot.chat.slack.config import SlackConfig
+from bot.chat.slack.app import with_granted_scopes
 from bot.chat.slack.manifest import HISTORY_SCOPES
 from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, source_blocks
 from bot.cli import main
-from bot.process.launcher import socket_mode_connected, start_ops
 from bot.settings import Settings, bundled_dir
-from index.embedding.embedder import Embedder
 from index.records import Chunk
 from index.sources.articles import make_article
 from index.storage.layout import read_pointer
-from tests.fakes.background import AppServer, free_port
+from tests.conftest import FIXTURES
 from tests.fakes.chat import (
-    chat_service,
-    chat_settings,
     from_a_url,
-    running,
-    sources_with,
     with_settings,
 )
 from tests.fakes.hashing import HashingEmbedder
 from tests.fakes.slack_server import (
-    APP_TOKEN,
     BOT_ID,
-    BOT_TOKEN,
     BOT_USER_ID,
-    DROP,
     SCOPES,
     SIGNING_SECRET,
-    TEAM_ID,
     FakeSlack,
-    Recorded,
 )
-
-FIXTURES = Path(__file__).parent / "fixtures"
-LAUNCH = "When was the International Space Station launched?"
-PING_ARTICLE = """Newsroom notice about <!channel> alerts
-
-The editor wrote <!channel> and <!here> and <@U999> in a memo & asked staff to stop pinging \
-everyone about the broken coffee machine on the third floor.
-"""
-numbers = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def sources_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return sources_with(tmp_path_factory, "slack", "newsroom-notice.txt", PING_ARTICLE)
-
-
-@pytest.fixture(scope="module")
-def sky_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sources of a second collection, "sky": one article the default one lacks."""
-    folder = tmp_path_factory.mktemp("slack-sky-sources")
-    shutil.copy(FIXTURES / "observatory.html", folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeSlack]:
-    with running(FakeSlack()) as server:
-        yield server
-
-
-def settings_for(
-    tmp_path_factory: pytest.TempPathFactory,
-    fake: FakeSlack,
-    sources_dir: Path,
-    sky_dir: Path,
-    name: str,
-) -> Settings:
-    return chat_settings(
-        tmp_path_factory,
-        name,
-        sources_dir,
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_base_url=fake.api_base,
-        slack_admin_user_ids=["UADMIN"],
-        slack_answer_channels=["CANSWER"],
-        collections={"sky": {"sources": [str(sky_dir)], "channels": ["CSKY"]}},
-        rate_limit_questions=1000,
-        rate_limit_channel_questions=100_000,
-    )
-
-
-@contextlib.contextmanager
-def serving(service: ChatService) -> Iterator[str]:
-    """The Bolt app of `service` served over HTTP: its events URL."""
-    app = create_slack_app(service)
-    server = AppServer(app.web_app(path="/slack/events")).start()
-    try:
-        yield f"http://127.0.0.1:{server.port}/slack/events"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def slack_settings(
-    tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, sources_dir: Path, sky_dir: Path
-) -> Settings:
-    return settings_for(tmp_path_factory, fake, sources_dir, sky_dir, "slack")
-
-
-@pytest.fixture(scope="module")
-def service(slack_settings: Settings, fast_embedder: HashingEmbedder) -> Iterator[ChatService]:
-    """The app's service on the hashing embedder: what every test but those of
-    answer content needs."""
-    with chat_service(slack_settings, fast_embedder, "slack") as chat:
-        yield chat
-
-
-@pytest.fixture(scope="module")
-def app_url(service: ChatService, slack_settings: Settings) -> Iterator[str]:
-    with serving(service) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def model_settings(
-    tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, sources_dir: Path, sky_dir: Path
-) -> Settings:
-    return settings_for(tmp_path_factory, fake, sources_dir, sky_dir, "slack-model")
-
-
-@pytest.fixture(scope="module")
-def model_service(model_settings: Settings, embedder: Embedder) -> Iterator[ChatService]:
-    """The app's service on the real model: for the tests of what a follow-up means."""
-    with chat_service(model_settings, embedder, "slack") as chat:
-        yield chat
-
-
-@pytest.fixture(scope="module")
-def model_app_url(model_service: ChatService, model_settings: Settings) -> Iterator[str]:
-    with serving(model_service) as url:
-        yield url
-
-
-@pytest.fixture(autouse=True)
-def nothing_unexpected_or_refused(fake: FakeSlack) -> Iterator[None]:
-    """Every test: the app called only methods the fake knows, and Slack refused nothing
-    it sent (a test that means a refusal takes it with `take_refused`)."""
-    yield
-    assert fake.unexpected == []
-    assert fake.take_refused() == []
-
-
-def signed(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:
-    ts = str(timestamp or int(time.time()))
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
-
-
-def post_form(url: str, fields: dict, **sign: object) -> httpx.Response:
-    body = urlencode(fields)
-    headers = {"Content-Type": "application/x-www-form-urlencoded", **signed(body, **sign)}
-    return httpx.post(url, content=body, headers=headers, timeout=10)
-
-
-def post_json(url: str, payload: dict, extra: dict | None = None) -> httpx.Response:
-    body = json.dumps(payload)
-    headers = {"Content-Type": "application/json", **signed(body), **(extra or {})}
-    return httpx.post(url, content=body, headers=headers, timeout=10)
-
-
-def command_fields(
-    fake: FakeSlack,
-    text: str,
-    command: str = "/ask",
-    user: str = "U1",
-    channel: str = "C1",
-    channel_name: str = "general",
-) -> tuple[dict, str]:
-    name = f"cmd{next(numbers)}"
-    fields = {
-        "token": "legacy",
-        "team_id": TEAM_ID,
-        "team_domain": "newsroom",
-        "channel_id": channel,
-        "channel_name": channel_name,
-        "user_id": user,
-        "user_name": "asker",
-        "command": command,
-        "text": text,
-        "api_app_id": "A1",
-        "response_url": fake.response_url_for(name),
-        "trigger_id": f"trigger{next(numbers)}",
-    }
-    return fields, name
-
-
-def ask(fake: FakeSlack, app_url: str, text: str, **options: str) -> dict:
-    fields, name = command_fields(fake, text, **options)
-    response = post_form(app_url, fields)
-    assert response.status_code == 200
-    return fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
-
-
-def event(
-    kind: str,
-    text: str,
-    *,
-    channel: str = "C1",
-    channel_type: str = "channel",
-    user: str = "U1",
-    **extra: object,
-) -> dict:
-    ts = f"{time.time():.0f}.{next(numbers):06d}"
-    return {
-        "token": "legacy",
-        "team_id": TEAM_ID,
-        "api_app_id": "A1",
-        "type": "event_callback",
-        "event_id": f"Ev{next(numbers):08d}",
-        "event_time": int(time.time()),
-        "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
-        "event": {
-            "type": kind,
-            "user": user,
-            "text": text,
-            "ts": ts,
-            "channel": channel,
-            "channel_type": channel_type,
-            "event_ts": ts,
-            **extra,
-        },
-    }
-
-
-def posts_in_thread(fake: FakeSlack, thread_ts: str) -> list[dict]:
-    return [b for b in fake.calls("chat.postMessage") if b.get("thread_ts") == thread_ts]
-
-
-def all_text(message: dict) -> str:
-    return json.dumps(message.get("blocks", [])) + message.get("text", "")
-
+from tests.slack.app_client import (
+    LAUNCH,
+    all_text,
+    ask,
+    click,
+    command_fields,
+    event,
+    post_form,
+    post_json,
+    posts_in_thread,
+    serving,
+)
 
 # --- slash commands --------------------------------------------------------------------
 
@@ -658,32 +444,6 @@ def test_a_version_published_for_a_collection_is_picked_up(
 # --- feedback and admin commands ----------------------------------------------------------
 
 
-def click(fake: FakeSlack, app_url: str, action_id: str, answer_id: str) -> dict:
-    """A click on a feedback button of an answer; the note the app sends back."""
-    name = f"click{next(numbers)}"
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U7"},
-        "team": {"id": TEAM_ID},
-        "api_app_id": "A1",
-        "channel": {"id": "C1"},
-        "container": {"type": "message"},
-        "trigger_id": "t1",
-        "response_url": fake.response_url_for(name),
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "feedback",
-                "value": answer_id,
-                "action_ts": "1",
-            }
-        ],
-    }
-    assert post_form(app_url, {"payload": json.dumps(payload)}).status_code == 200
-    return fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
-
-
 def test_a_vote_on_an_answer_no_longer_recorded_is_too_late(fake: FakeSlack, app_url: str) -> None:
     reply = ask(fake, app_url, LAUNCH)
     [helpful, _] = reply["blocks"][-1]["elements"]
@@ -841,237 +601,6 @@ def test_text_from_articles_and_users_is_shown_verbatim(fake: FakeSlack, app_url
     assert objects and all(o["type"] == "mrkdwn" and o["verbatim"] is True for o in objects)
 
 
-# --- Socket Mode and the real command -----------------------------------------------------
-
-
-@contextlib.contextmanager
-def socket_mode_app(
-    fake: FakeSlack, service: ChatService
-) -> Iterator[tuple[AsyncSocketModeHandler, asyncio.AbstractEventLoop]]:
-    """The app connected in Socket Mode, on its own loop and thread, for the block."""
-    app = create_slack_app(service)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-
-    async def connect() -> AsyncSocketModeHandler:
-        handler = AsyncSocketModeHandler(app, APP_TOKEN)  # needs a running loop
-        await handler.connect_async()
-        return handler
-
-    handler = asyncio.run_coroutine_threadsafe(connect(), loop).result(20)
-    try:
-        fake.wait_for(lambda: fake.sockets)
-        yield handler, loop
-    finally:
-        asyncio.run_coroutine_threadsafe(handler.close_async(), loop).result(20)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-
-
-def test_socket_mode_round_trip(
-    fake: FakeSlack, service: ChatService, slack_settings: Settings
-) -> None:
-    with socket_mode_app(fake, service):
-        fields, name = command_fields(fake, LAUNCH)
-        fake.send_envelope(
-            {
-                "envelope_id": "env-1",
-                "type": "slash_commands",
-                "payload": fields,
-                "accepts_response_payload": True,
-            }
-        )
-        reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
-        assert "1998" in reply["text"]
-        assert any(ack.get("envelope_id") == "env-1" for ack in fake.socket_acks)
-        # a dropped websocket, then Slack's own "disconnect" messages: each time slack_sdk
-        # opens a new connection (a new URL from apps.connections.open) and carries on
-        reconnects = [fake.drop_connections] + [
-            functools.partial(fake.ask_to_reconnect, reason)
-            for reason in ("refresh_requested", "link_disabled")
-        ]
-        for n, reconnect in enumerate(reconnects, start=2):
-            before = list(fake.sockets)
-            reconnect()
-            # the new connection alone: until the app closes the one it is leaving, an
-            # envelope goes down both, and the old one may close without answering it
-            fake.wait_for(
-                lambda before=before: len(fake.sockets) == 1 and fake.sockets[0] not in before,
-                60,
-            )
-            fields, name = command_fields(fake, "How long has Mir been in orbit?")
-            fake.send_envelope(
-                {
-                    "envelope_id": f"env-{n}",
-                    "type": "slash_commands",
-                    "payload": fields,
-                    "accepts_response_payload": True,
-                }
-            )
-            reply = fake.wait_for(lambda name=name: fake.calls(f"response/{name}"))[0]
-            assert "15 years" in reply["text"]
-        assert not fake.awaiting_ack()  # every envelope acknowledged, within 3 s
-
-
-def test_socket_mode_health_follows_the_connection(
-    fake: FakeSlack,
-    service: ChatService,
-    slack_settings: Settings,
-) -> None:
-    """/healthz from the launcher's ops server over the real websocket: up while
-    connected, 503 while Slack's socket cannot be reached, up once slack_sdk is back."""
-    port = free_port()
-    settings = slack_settings.model_copy(update={"ops_port": port, "ops_host": "127.0.0.1"})
-    health = lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)  # noqa: E731
-    with socket_mode_app(fake, service) as (handler, loop):
-        connected = functools.partial(socket_mode_connected, handler)
-        ops = asyncio.run_coroutine_threadsafe(start_ops(settings, service, connected), loop)
-        ops = ops.result(10)
-        try:
-            assert health().status_code == 200 and health().json()["platform_connected"]
-            fake.socket_down = True
-            fake.drop_connections()
-            fake.wait_for(lambda: health().status_code == 503, 30)
-            assert health().json()["platform_connected"] is False
-            fake.socket_down = False
-            fake.wait_for(lambda: health().status_code == 200, 60)
-        finally:
-            asyncio.run_coroutine_threadsafe(ops.stop(), loop).result(10)
-
-
-def test_serve_slack_over_http(fake: FakeSlack, bundled_index_dir: Path, tmp_path: Path) -> None:
-    """`articlebot serve slack --host 127.0.0.1 --port P`, as an operator runs it, with
-    health, metrics and JSON logs on."""
-    port, ops_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_BASE_URL": fake.api_base,
-        "ARTICLEBOT_DATA_DIR": str(tmp_path),
-        "NO_PROXY": "127.0.0.1",
-        "ARTICLEBOT_OPS_PORT": str(ops_port),
-        "ARTICLEBOT_LOG_FORMAT": "json",
-        # a second collection, built at start like the default one
-        "ARTICLEBOT_COLLECTIONS": json.dumps(
-            {"sky": {"sources": [str(FIXTURES / "observatory.html")], "channels": ["CSKY"]}}
-        ),
-    }
-    env.pop("SLACK_APP_TOKEN", None)
-    exe = Path(sys.executable).parent / "articlebot"
-    process = subprocess.Popen(
-        [
-            str(exe),
-            "--debug",
-            "serve",
-            "slack",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--index-dir",
-            str(bundled_index_dir),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}/slack/events"
-    try:
-
-        def listening() -> bool:
-            if process.poll() is not None:
-                return True
-            try:
-                return httpx.get(url, timeout=1).status_code > 0
-            except httpx.HTTPError:
-                return False
-
-        fake.wait_for(listening, 120)
-        assert process.poll() is None
-        reply = ask(fake, url, LAUNCH)
-        assert "1998" in reply["text"] and "launched in 1998" in all_text(reply)
-        assert (
-            "C/2023 H2" in ask(fake, url, "What is the new comet called?", channel="CSKY")["text"]
-        )
-        health = httpx.get(f"http://127.0.0.1:{ops_port}/healthz", timeout=5).json()
-        assert health["ok"] and health["platform_connected"] and health["index_version"]
-        assert set(health["collections"]) == {"default", "sky"}
-        metrics = httpx.get(f"http://127.0.0.1:{ops_port}/metrics", timeout=5).text
-        assert 'articlebot_questions_total{platform="slack"} 2.0' in metrics
-        assert (
-            "articlebot_answer_seconds_bucket" in metrics
-            and "articlebot_index_info{version=" in metrics
-        )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
-    assert "DEBUG" in err  # --debug logging was on, and still no secret in it
-    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
-    answered = [r for r in records if r["message"] == "answered"]
-    assert answered and answered[0]["request_id"] and answered[0]["abstained"] is False
-    for secret in (BOT_TOKEN, SIGNING_SECRET):
-        assert secret not in out + err
-
-
-def test_serve_slack_uses_socket_mode_when_the_app_token_is_set(
-    fake: FakeSlack, bundled_index_dir: Path, tmp_path: Path
-) -> None:
-    """`articlebot serve slack` with SLACK_APP_TOKEN (and no signing secret): it opens a
-    Socket Mode connection with that token and answers a command sent over it."""
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_APP_TOKEN": APP_TOKEN,
-        "SLACK_API_BASE_URL": fake.api_base,
-        "ARTICLEBOT_DATA_DIR": str(tmp_path),
-    }
-    env.pop("SLACK_SIGNING_SECRET", None)
-    exe = Path(sys.executable).parent / "articlebot"
-    opened = len(fake.calls("apps.connections.open"))
-    process = subprocess.Popen(
-        [str(exe), "serve", "slack", "--index-dir", str(bundled_index_dir)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        fake.wait_for(lambda: fake.sockets or process.poll() is not None, 120)
-        assert process.poll() is None
-        assert len(fake.calls("apps.connections.open")) == opened + 1
-        fields, name = command_fields(fake, LAUNCH)
-        envelope = {"envelope_id": "env-serve", "type": "slash_commands", "payload": fields}
-        fake.send_envelope(envelope | {"accepts_response_payload": True})
-        assert "1998" in fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]["text"]
-    finally:
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
-    assert "connected to Slack in Socket Mode" in err
-
-
-def test_invalid_bot_token_is_a_clear_error(
-    fake: FakeSlack,
-    bundled_index_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-wrong")
-    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
-    monkeypatch.setenv("SLACK_API_BASE_URL", fake.api_base)
-    code = main(
-        ["serve", "slack", "--port", str(free_port()), "--index-dir", str(bundled_index_dir)]
-    )
-    err = capsys.readouterr().err
-    assert code == 1 and "Slack rejected SLACK_BOT_TOKEN (invalid_auth)" in err
-    assert "xoxb-wrong" not in err
-    assert [(r.what, r.error) for r in fake.take_refused()] == [("auth.test", "invalid_auth")]
-
-
 def test_ephemeral_setting_and_channel_allowlist(
     fake: FakeSlack, service: ChatService, slack_settings: Settings
 ) -> None:
@@ -1155,71 +684,6 @@ def test_version_published_by_another_process_is_picked_up(
     assert "Lower Brook" in reply["text"] and "2024-09-14" in all_text(reply)
 
 
-@pytest.mark.parametrize(
-    "failure",
-    [(429, {"Retry-After": "1"}), (500, {}), (DROP, {})],
-    ids=["429 with Retry-After", "500", "dropped connection"],
-)
-def test_api_errors_are_retried_by_slack_sdk(fake: FakeSlack, app_url: str, failure: tuple) -> None:
-    fake.failures.append(failure)
-    payload = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}")
-    post_json(app_url, payload)
-    ts = payload["event"]["ts"]
-    # the failed try, then slack_sdk's retry (the fake records both, with when they came)
-    first, retry = fake.wait_for(
-        lambda: len(thread_posts(fake, ts)) == 2 and thread_posts(fake, ts)
-    )
-    assert first.body == retry.body and "1998" in retry.body["text"]
-    if failure[0] == 429:
-        assert retry.at - first.at >= 1.0  # Retry-After honoured, on the fake's clock
-    # a later question's answer is the marker: by then a second answer would have come
-    marker = event("app_mention", f"<@{BOT_USER_ID}> How long has Mir been in orbit?")
-    post_json(app_url, marker)
-    fake.wait_for(lambda: posts_in_thread(fake, marker["event"]["ts"]))
-    assert len(posts_in_thread(fake, ts)) == 2  # retried once, not answered twice
-
-
-def thread_posts(fake: FakeSlack, thread_ts: str) -> list[Recorded]:
-    return [
-        r
-        for r in fake.requests
-        if r.path == "chat.postMessage" and r.body.get("thread_ts") == thread_ts
-    ]
-
-
-def test_a_flood_from_one_user_leaves_others_answered(
-    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """1,000 questions from one user in one rate window, then other users in the same channel."""
-    from bot.chat.state import RateLimiter
-
-    # windows of an hour: however slowly a loaded machine sends the 1,000, they all
-    # fall in one window (the minute of the real limits is a setting, not the point)
-    monkeypatch.setattr(service.state, "user_limit", RateLimiter(5, 3600))
-    monkeypatch.setattr(service.state, "channel_limit", RateLimiter(30, 3600))
-    names = []
-    with httpx.Client(timeout=10) as client:
-        for _ in range(1000):
-            fields, name = command_fields(fake, LAUNCH, user="UFLOOD", channel="CBUSY")
-            body = urlencode(fields)
-            headers = {"Content-Type": "application/x-www-form-urlencoded", **signed(body)}
-            assert client.post(app_url, content=body, headers=headers).status_code == 200
-            names.append(name)
-    others = [
-        ask(fake, app_url, LAUNCH, user=f"UOTHER{n}", channel="CBUSY")["text"] for n in range(3)
-    ]
-    assert all("1998" in text for text in others)
-    replies = fake.wait_for(
-        lambda: (
-            all(fake.calls(f"response/{n}") for n in names)
-            and [fake.calls(f"response/{n}")[0]["text"] for n in names]
-        ),
-        60,
-    )
-    assert sum("1998" in r for r in replies) == 5
-    assert sum("asking quickly" in r for r in replies) == 995
-
-
 def test_a_source_from_a_url_links_its_title_and_shows_its_date(
     fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1232,30 +696,6 @@ def test_a_source_from_a_url_links_its_title_and_shows_its_date(
     title = "Russia plans to leave the International Space Station"
     assert f"<https://news.example/iss?id=7&amp;x=1|{title}>" in context
     assert "2026-11-20" in context
-
-
-def test_slack_api_retries_sets_how_often_a_call_is_retried(
-    fake: FakeSlack, slack_settings: Settings
-) -> None:
-    """With slack_api_retries = 1, one 500 is retried and answered; two give up."""
-    from slack_sdk.errors import SlackApiError
-
-    from bot.chat.slack.app import make_client
-
-    config = slack_settings.section(SlackConfig).model_copy(update={"slack_api_retries": 1})
-    client = make_client(config)
-
-    def post() -> object:
-        return asyncio.run(client.chat_postMessage(channel="CRETRY", text="hello"))
-
-    before = len(fake.calls("chat.postMessage"))
-    fake.failures += [(500, {})]
-    assert post()["ok"] is True
-    assert len(fake.calls("chat.postMessage")) == before + 2
-    fake.failures += [(500, {}), (500, {})]
-    with pytest.raises(SlackApiError):
-        post()
-    assert len(fake.calls("chat.postMessage")) == before + 4 and fake.failures == []
 
 
 def test_a_source_url_cannot_take_over_its_link_text() -> None:
