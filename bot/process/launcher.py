@@ -147,17 +147,16 @@ def run_slack(settings: Settings, host: str, port: int) -> None:
         raise MissingSecretError(
             "set SLACK_SIGNING_SECRET for HTTP mode, or SLACK_APP_TOKEN for Socket Mode"
         )
-    settings = asyncio.run(_slack_scopes_granted(settings))
     with serving(settings, "slack") as service:
         asyncio.run(_serve_slack(service, host, port, socket_mode))
 
 
-async def _slack_scopes_granted(settings: Settings) -> Settings:
-    """The settings, with what the bot token's scopes cannot do turned off; a clear
-    error, before anything is loaded, when Slack rejects the token."""
+async def _granted_scopes(settings: Settings) -> str | None:
+    """The bot token's scopes as Slack reports them; a clear error when Slack rejects
+    the token."""
     from slack_sdk.errors import SlackApiError
 
-    from bot.chat.slack.app import make_client, with_granted_scopes
+    from bot.chat.slack.app import make_client
 
     try:
         auth = await make_client(settings.section(SlackConfig)).auth_test()
@@ -166,7 +165,7 @@ async def _slack_scopes_granted(settings: Settings) -> Settings:
             f"Slack rejected SLACK_BOT_TOKEN ({exc.response.get('error')}); "
             "copy the Bot User OAuth Token from the app's OAuth & Permissions page"
         ) from None
-    return with_granted_scopes(settings, auth.headers.get("x-oauth-scopes"))
+    return auth.headers.get("x-oauth-scopes")
 
 
 async def _serve_slack(service: ChatService, host: str, port: int, socket_mode: bool) -> None:
@@ -176,7 +175,7 @@ async def _serve_slack(service: ChatService, host: str, port: int, socket_mode: 
     from bot.chat.slack.app import create_slack_app
 
     settings = service.settings
-    app = create_slack_app(service)
+    app = create_slack_app(service, await _granted_scopes(settings))
     stop = asyncio.Event()
     if socket_mode:
         handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))

@@ -90,9 +90,10 @@ def with_granted_scopes(settings: Settings, granted: str | None) -> Settings:
     return settings.model_copy(update={"thread_followups": False, "slack_answer_channels": []})
 
 
-def create_slack_app(service: ChatService) -> AsyncApp:
-    """The Bolt app of the chat service (and of its settings), not started."""
-    settings = service.settings
+def create_slack_app(service: ChatService, granted_scopes: str | None = None) -> AsyncApp:
+    """The Bolt app of the chat service (and of its settings), not started; with what
+    the bot token's `granted_scopes` (auth.test's) cannot do turned off."""
+    settings = with_granted_scopes(service.settings, granted_scopes)
     config = settings.section(SlackConfig)
     signing = config.slack_signing_secret
     secret = signing.get_secret_value() if signing else None
