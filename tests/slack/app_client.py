@@ -63,9 +63,10 @@ def settings_for(
 
 
 @contextlib.contextmanager
-def serving(service: ChatService) -> Iterator[str]:
-    """The Bolt app of `service` served over HTTP: its events URL."""
-    app = create_slack_app(service)
+def serving(service: ChatService, granted_scopes: str | None = None) -> Iterator[str]:
+    """The Bolt app of `service` (its token granted `granted_scopes`, when given)
+    served over HTTP: its events URL."""
+    app = create_slack_app(service, granted_scopes)
     server = AppServer(app.web_app(path="/slack/events")).start()
     try:
         yield f"http://127.0.0.1:{server.port}/slack/events"

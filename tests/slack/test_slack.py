@@ -374,6 +374,24 @@ def test_follow_ups_are_off_without_the_history_scopes(
     assert public_only.thread_followups and "private channels" in caplog.text
 
 
+def test_an_app_whose_token_cannot_read_channels_answers_mentions_only(
+    fake: FakeSlack, service: ChatService
+) -> None:
+    """The app made with auth.test's scopes, as `serve slack` makes it: without the
+    history scopes, a message in the thread of its answer and a question in an answer
+    channel get nothing, while a mention is still answered."""
+    granted = "app_mentions:read,chat:write,commands,im:history"
+    with serving(service, granted) as url:
+        first = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="C8")
+        post_json(url, first)
+        thread = first["event"]["ts"]
+        fake.wait_for(lambda: posts_in_thread(fake, thread))
+        follow_up = event("message", "And who else took part?", channel="C8", thread_ts=thread)
+        in_answer_channel = event("message", "When was the station launched?", channel="CANSWER")
+        follow_ups, asked = unanswered(fake, url, follow_up, in_answer_channel)
+    assert len(follow_ups) == 1 and asked == []  # only the mention's answer
+
+
 # --- collections ---------------------------------------------------------------------------
 
 COMET = "What is the new comet called?"
