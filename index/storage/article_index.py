@@ -184,17 +184,6 @@ def _open_tables(
         ) from None
 
 
-def _open_search(
-    index_dir: Path,
-    version_dir: Path,
-    manifest: Manifest,
-    milvus: MilvusConfig | None,
-    preload: int,
-) -> tuple[object, object]:
-    """The version's dense and BM25 indexes, from the store its manifest names."""
-    return store_of(manifest, index_dir, milvus).open(version_dir, manifest, preload)
-
-
 class ArticleIndex:
     """One loaded, read-only version of the index."""
 
@@ -251,7 +240,8 @@ class ArticleIndex:
         with ThreadPoolExecutor(2) as pool:
             encoder = pool.submit(query_encoder, index_dir, manifest, embedder)
             preload = preload_mb << 20
-            search = pool.submit(_open_search, index_dir, version_dir, manifest, milvus, preload)
+            store = store_of(manifest, index_dir, milvus)  # where the version was written
+            search = pool.submit(store.open, version_dir, manifest, preload)
             vectors_size = manifest.files.get(VECTORS, 0)  # read on the other thread
             left = preload - vectors_size if vectors_size <= preload else preload
             opening = [version_dir / name for name in OPEN_READS if name in manifest.files]

@@ -32,6 +32,7 @@ from index.storage.layout import REBUILD_HINT
 from index.storage.vectors import VectorIndexConfig
 
 LITE_FILE = "milvus.db"
+MILVUS = "milvus"  # vector_store's value, and the vector_index type a manifest records
 PREFIX = "articlebot_"
 INSERT_BATCH = 1_000
 TEXT_LIMIT = 65_535  # bytes in a Milvus VARCHAR
@@ -119,7 +120,7 @@ def write_collection(
     dense = "FLAT" if len(chunks) <= config.flat_max else "HNSW"
     client.create_index(name, _indexes(client, config, dense), sync=False)
     client.load_collection(name)
-    about = {"type": "milvus", "collection": name, "dense_index": dense}
+    about = {"type": MILVUS, "collection": name, "dense_index": dense}
     if dense == "HNSW":
         about |= {"hnsw_m": config.hnsw_m, "ef_search": config.ef_search}
     return about

@@ -24,6 +24,7 @@ from index.storage.bm25 import LexicalIndex
 from index.storage.files import FileRows, read_through, save_array, write_file
 from index.storage.layout import LEXICAL, MANIFEST, REBUILD_HINT, VECTORS, Manifest, read_manifest
 from index.storage.milvus import (
+    MILVUS,
     MilvusConfig,
     collection_name,
     connect,
@@ -39,8 +40,6 @@ from index.storage.vectors import (
 )
 
 log = logging.getLogger(__name__)
-
-MILVUS = "milvus"  # the manifest's vector_index type for a version kept in Milvus
 
 
 class VectorStore(Protocol):
