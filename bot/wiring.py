@@ -61,9 +61,14 @@ def load_sources(
 ) -> tuple[list[Article], list[LoadFailure]]:
     fetcher = Fetcher(settings.section(FetchConfig))
     articles, failures = load_articles(sources, fetcher=fetcher, progress=progress)
+    log_failures(failures)
+    return articles, failures
+
+
+def log_failures(failures: list[LoadFailure]) -> None:
+    """Each source that could not be loaded, for the operator's log."""
     for failure in failures:
         log.warning("not indexed: %s: %s", failure.source, failure.reason)
-    return articles, failures
 
 
 def make_index_directory(
@@ -96,8 +101,7 @@ def refresh_sources(
         fresh=fresh,
         progress=progress,
     )
-    for failure in report.gathered.failures:
-        log.warning("not indexed: %s: %s", failure.source, failure.reason)
+    log_failures(report.gathered.failures)
     return report
 
 

@@ -3,8 +3,8 @@ and Helpful / Not helpful buttons under each answer. With the Message Content in
 also follow-ups (in a thread it answered in, or in reply to its answer) and answer
 channels (every question answered in a thread the bot opens for it).
 
-`create_discord_bot` takes the chat service (which holds the feedback store) and the
-settings and returns the client without starting it; `articlebot serve discord` runs
+`create_discord_bot` takes the chat service (which holds the settings and the
+feedback store) and returns the client without starting it; `articlebot serve discord` runs
 it. Needs no privileged intent for mentions, DMs and commands: Discord shows a bot the
 text of DMs and of messages that mention it even without Message Content.
 """
@@ -79,18 +79,17 @@ def in_channel(channel: discord.abc.Messageable, question: discord.Message | Non
 class ArticleBot(discord.Client):
     """A discord.py client with the slash commands on its own CommandTree."""
 
-    def __init__(self, service: ChatService, **options: object) -> None:
+    def __init__(self, service: ChatService, config: DiscordConfig, **options: object) -> None:
         intents = discord.Intents.default()
         # privileged and off by default: mentions and DMs carry their text without it
-        settings = service.settings
-        self.config = config = settings.section(DiscordConfig)
+        self.config = config
         intents.message_content = config.discord_message_content
         # a text bot: no voice, so no warnings about voice libraries at start
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         super().__init__(intents=intents, allowed_mentions=NO_MENTIONS, **options)
         self.service = service
         self.feedback = service.state.feedback
-        self.settings = settings
+        self.settings = service.settings
         self.tree = ServerCheckedTree(self)
         self.tree.on_error = self.on_app_command_error
         self.gateway_up = False  # a live gateway session: READY or RESUMED, not since lost
@@ -298,11 +297,11 @@ def create_discord_bot(service: ChatService, **options: object) -> ArticleBot:
     config = service.settings.section(DiscordConfig)
     apply_endpoints(config)
     if config.discord_shard_count is None:
-        return ArticleBot(service, **options)
+        return ArticleBot(service, config, **options)
     shards = {"shard_count": config.discord_shard_count}
     if config.discord_shard_ids:
         shards["shard_ids"] = config.discord_shard_ids  # type: ignore[assignment]
-    return ShardedArticleBot(service, **shards, **options)
+    return ShardedArticleBot(service, config, **shards, **options)
 
 
 class ShardedArticleBot(ArticleBot, discord.AutoShardedClient):

@@ -2,8 +2,8 @@
 threads it answered in, answer channels, feedback buttons, and `/reindex` and
 `/sources` for admins. A channel asks, lists and rebuilds its own collection.
 
-`create_slack_app` takes the chat service (which holds the feedback store) and
-the settings and returns a Bolt `AsyncApp` without starting it; `articlebot serve
+`create_slack_app` takes the chat service (which holds the settings and the
+feedback store) and returns a Bolt `AsyncApp` without starting it; `articlebot serve
 slack` runs it in Socket Mode or over HTTP. Listeners ack first, then work,
 then `respond` / `say`, as Bolt expects.
 """
