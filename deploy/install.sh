@@ -23,7 +23,10 @@
 # lock names whenever a package asks for another one with an extra (justext asks for
 # lxml[html_clean]: pip 23.2 then took the newest lxml, and refused the install).
 # `pip check` afterwards makes a lock that is not self-consistent fail loudly, naming
-# the package. Tried with pip 23.2.1 (Python 3.11.7's own) and pip 26.3.
+# the package. No wheel is kept in pip's cache: `make test` makes three installs (two
+# with torch, about 4.5 GB in all) and a CI machine's disk once ran out during them;
+# a cached copy of every downloaded wheel would only add to that. Tried with pip
+# 23.2.1 (Python 3.11.7's own) and pip 26.3.
 set -euo pipefail
 
 usage="usage: deploy/install.sh serve|build|test VENV [WHEEL], or wheel VENV DIR"
@@ -38,7 +41,7 @@ case "$kind" in
     wheel) [ -n "${3:-}" ] || { echo "$usage" >&2; exit 2; } ;;
     *) echo "$usage" >&2; exit 2 ;;
 esac
-pip=("$venv/bin/python" -m pip --disable-pip-version-check)
+pip=("$venv/bin/python" -m pip --disable-pip-version-check --no-cache-dir)
 
 if [ "$kind" = wheel ]; then
     "${pip[@]}" wheel --quiet --no-deps --no-build-isolation --wheel-dir "$3" "$root"
