@@ -7,14 +7,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import faiss
+import numpy as np
 import pytest
 
 from tests.fakes.chat import running
 from tests.fakes.discord_server import APP_ID, CHANNEL_ID, GUILD_ID, VALID_TOKEN, FakeDiscord
+from tests.fakes.faulty_disk import FaultyDisk
 from tests.fakes.slack_server import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 BOT_AUTH = {"Authorization": f"Bot {VALID_TOKEN}"}
@@ -343,3 +348,29 @@ def test_the_session_refuses_every_address_outside_loopback() -> None:
         socket.getaddrinfo("example.com", 443)
     assert conftest.OUTSIDE[before:] == ["10.255.255.1", "example.com"]
     del conftest.OUTSIDE[before:]
+
+
+def test_the_faulty_disk_tears_the_write_it_fails(tmp_path: Path) -> None:
+    """The failing step of a write leaves the first half of its bytes, as a full disk
+    does; a FAISS index is left truncated. Steps outside the root are not counted."""
+    story = tmp_path / "story.txt"
+    with FaultyDisk(tmp_path, fail_at=2) as disk, pytest.raises(OSError, match="No space"):
+        story.write_text("0123456789")
+    assert disk.steps == [f"open {story}", f"write {story}"]
+    assert story.read_text() == "01234"
+    vectors = faiss.IndexFlatIP(4)
+    vectors.add(np.ones((8, 4), dtype=np.float32))
+    whole = tmp_path / "whole.faiss"
+    faiss.write_index(vectors, str(whole))
+    torn = tmp_path / "torn.faiss"
+    with FaultyDisk(tmp_path, fail_at=1), pytest.raises(OSError, match="No space"):
+        faiss.write_index(vectors, str(torn))
+    assert torn.stat().st_size == whole.stat().st_size // 2
+    (tmp_path / "raw").touch()
+    with FaultyDisk(tmp_path, fail_at=2) as disk:
+        fd = os.open(tmp_path / "raw", os.O_WRONLY)
+        with pytest.raises(OSError, match="No space"):
+            os.write(fd, b"abcdef")
+        os.close(fd)
+        (tmp_path.parent / "elsewhere.txt").write_text("not counted")
+    assert (tmp_path / "raw").read_bytes() == b"abc" and len(disk.steps) == 2
