@@ -247,9 +247,11 @@ def interact(
     guild_id: int = GUILD_ID,
     message: dict | None = None,
     roles: tuple[int, ...] = (),
+    dm: bool = False,
 ) -> str:
     """Dispatch an interaction as Discord does (2: a slash command, 3: a button
-    click on `message`); returns its token."""
+    click on `message`), in a server or in a DM with the bot (`dm`: no server, no
+    member, only the user); returns its token."""
     interaction_id = str(next(ids))
     token = f"interaction-token-{interaction_id}"
     payload = {
@@ -292,6 +294,12 @@ def interact(
     }
     if message is not None:
         payload["message"] = message
+    if dm:
+        payload["user"] = payload.pop("member")["user"]
+        del payload["guild_id"], payload["guild_locale"]
+        payload["channel_id"] = str(DM_CHANNEL_ID)
+        payload["channel"] = {"id": str(DM_CHANNEL_ID), "type": 1, "recipients": [payload["user"]]}
+        payload["context"] = 1  # BOT_DM
     fake.dispatch("INTERACTION_CREATE", payload)
     return token
 
@@ -556,11 +564,18 @@ def test_sources_lists_articles(bot: ArticleBot, fake: FakeDiscord) -> None:
     assert "Town hall row" in callback["data"]["content"]
 
 
-def test_reindex_refused_without_manage_server(bot: ArticleBot, fake: FakeDiscord) -> None:
-    token = slash(fake, "reindex", permissions=0)
-    (callback,) = fake.wait_for(lambda: callbacks(fake, token))
-    assert callback["type"] == 4 and callback["data"]["flags"] & 64
-    assert "Only server managers" in callback["data"]["content"]
+def test_reindex_refused_without_manage_server(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService
+) -> None:
+    """In the server without Manage Server, and in a DM (no server, so no one manages
+    it): refused, and nothing rebuilt (the reply comes after whatever the command did)."""
+    version = service.answerer.index.version
+    for token in (slash(fake, "reindex", permissions=0), slash(fake, "reindex", dm=True)):
+        (callback,) = fake.wait_for(lambda token=token: callbacks(fake, token))
+        assert callback["type"] == 4 and callback["data"]["flags"] & 64
+        assert "Only server managers" in callback["data"]["content"]
+        assert followups(fake, token) == []
+    assert service.answerer.index.version == version and not service.reindexing
 
 
 def test_admin_reindex_swaps_while_answering(

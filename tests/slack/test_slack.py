@@ -500,14 +500,19 @@ def test_sources_lists_articles(fake: FakeSlack, app_url: str) -> None:
     assert "&lt;!channel&gt;" in reply["text"]
 
 
-def test_reindex_refused_for_non_admins(fake: FakeSlack, app_url: str) -> None:
+def test_reindex_refused_for_non_admins(
+    fake: FakeSlack, app_url: str, service: ChatService
+) -> None:
+    """Refused, and nothing rebuilt: the one reply comes after whatever the command did."""
+    version = service.answerer.index.version
     fields, name = command_fields(fake, "", command="/reindex", user="UNOBODY")
     post_form(app_url, fields)
-    reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
+    (reply,) = fake.wait_for(lambda: fake.calls(f"response/{name}"))
     assert (
         reply["text"] == "Only admins can rebuild the index."
         and reply["response_type"] == "ephemeral"
     )
+    assert service.answerer.index.version == version and not service.reindexing
 
 
 def test_admin_reindex_keeps_answering_then_swaps(

@@ -155,6 +155,21 @@ def as_followups(interaction: discord.Interaction, private: bool) -> Post:
     return post
 
 
+async def reindex_outcome(bot: CommandHost, interaction: discord.Interaction) -> str:
+    """What /reindex tells its caller: why it may not rebuild, or what the rebuild
+    did (shown "thinking…" privately while it runs). The one reply is sent after all
+    of it, so a refusal has no effect to race."""
+    if not is_admin(interaction, bot.config.discord_admin_role_ids):
+        return messages.only_admins("server managers")
+    collection = bot.settings.collection_of(asked_in(interaction))
+    if refusal := await bot.service.claim_reindex(collection):
+        return refusal
+    report = await bot.service.run_reindex(
+        collection, started=lambda: defer(interaction, private=True)
+    )
+    return reindex_text(report)
+
+
 def register_commands(bot: CommandHost) -> None:
     service, settings = bot.service, bot.settings
 
@@ -179,18 +194,8 @@ def register_commands(bot: CommandHost) -> None:
 
     @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
     async def reindex(interaction: discord.Interaction) -> None:
-        if not is_admin(interaction, bot.config.discord_admin_role_ids):
-            await send_private(interaction, messages.only_admins("server managers"))
-            return
-        collection = settings.collection_of(asked_in(interaction))
-        if refusal := await service.claim_reindex(collection):
-            await send_private(interaction, refusal)
-            return
-        report = await service.run_reindex(
-            collection, started=lambda: defer(interaction, private=True)
-        )
-        text = reindex_text(report)
-        await interaction.followup.send(shorten(text, TEXT_LIMIT), ephemeral=True)
+        text = await reindex_outcome(bot, interaction)
+        await send_private(interaction, shorten(text, TEXT_LIMIT))
 
     @bot.tree.command(name="sources", description="List the indexed articles")
     async def sources(interaction: discord.Interaction) -> None:

@@ -334,16 +334,19 @@ async def reindex(
     ack: Any, command: dict, respond: AsyncRespond, context: AsyncBoltContext
 ) -> None:
     await ack()
-    chat = SlackChat.of(context)
+    text = await reindex_outcome(SlackChat.of(context), command)
+    await respond(text=shorten(text, SECTION_LIMIT), response_type="ephemeral")
+
+
+async def reindex_outcome(chat: SlackChat, command: dict) -> str:
+    """What /reindex tells its caller: why it may not rebuild, or what the rebuild
+    did. The one reply is sent after all of it, so a refusal has no effect to race."""
     if command["user_id"] not in chat.config.slack_admin_user_ids:
-        await respond(text=messages.only_admins("admins"), response_type="ephemeral")
-        return
+        return messages.only_admins("admins")
     collection = chat.settings.collection_of(command.get("channel_id"))
     if refusal := await chat.service.claim_reindex(collection):
-        await respond(text=refusal, response_type="ephemeral")
-        return
-    text = reindex_text(await chat.service.run_reindex(collection))
-    await respond(text=shorten(text, SECTION_LIMIT), response_type="ephemeral")
+        return refusal
+    return reindex_text(await chat.service.run_reindex(collection))
 
 
 async def sources(
