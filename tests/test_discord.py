@@ -37,7 +37,7 @@ from bot.process.launcher import start_ops
 from bot.settings import Settings
 from index.records import Chunk
 from index.sources.articles import make_article
-from tests.fakes.background import free_port
+from tests.fakes.background import all_handled, free_port
 from tests.fakes.chat import (
     chat_service,
     chat_settings,
@@ -128,6 +128,7 @@ def started_bot(fake: FakeDiscord, service: ChatService) -> Iterator[ArticleBot]
         loop.run_forever()
 
     thread = threading.Thread(target=run, daemon=True)
+    others = len(fake.sockets)  # other clients' connections
     thread.start()
     fake.wait_for(lambda: client.is_ready() or failure, timeout=30)
     assert not failure, failure
@@ -143,7 +144,7 @@ def started_bot(fake: FakeDiscord, service: ChatService) -> Iterator[ArticleBot]
         asyncio.run_coroutine_threadsafe(shut_down(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
-        fake.wait_for(lambda: not fake.connected, timeout=10)
+        fake.wait_for(lambda: len(fake.sockets) <= others, timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -235,6 +236,17 @@ def replies_to(fake: FakeDiscord, message_id: str) -> list[dict]:
 
 def wait_reply(fake: FakeDiscord, message_id: str) -> dict:
     return fake.wait_for(lambda: replies_to(fake, message_id))[0]
+
+
+@contextlib.contextmanager
+def handled(bot: ArticleBot, fake: FakeDiscord) -> Iterator[list[str]]:
+    """A barrier for "nothing was posted": the messages whose ids the block adds to the
+    list it is given have reached the client when the block ends, and every task the
+    client started for them (and for anything else meanwhile) has finished."""
+    sent: list[str] = []
+    with all_handled(bot.loop):
+        yield sent
+        fake.wait_for(lambda: set(sent) <= {str(m.id) for m in bot.cached_messages})
 
 
 def interact(

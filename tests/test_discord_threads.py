@@ -5,25 +5,41 @@ and in the threads the bot opens, answer channels."""
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.chat.discord.client import ArticleBot
-from bot.chat.discord.keys import message_key
+from bot.chat.discord.keys import message_key, thread_key
 from bot.chat.service import ChatService
 from bot.settings import Settings
-from tests.fakes.chat import chat_service, chat_settings, running, sources_with, with_settings
-from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, FakeDiscord, thread_payload
+from tests.fakes.background import BackgroundServer
+from tests.fakes.chat import (
+    STATEMENT,
+    asked,
+    chat_service,
+    chat_settings,
+    running,
+    sources_with,
+    with_settings,
+)
+from tests.fakes.discord_server import (
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_GUILD_ID,
+    FakeDiscord,
+    thread_payload,
+)
 from tests.fakes.hashing import HashingEmbedder
 from tests.test_discord import (
     LAUNCH,
     PING_ARTICLE,
     guild_payload,
+    handled,
     ids,
     mention,
+    replies_to,
     sent_message,
     started_bot,
     text_of,
@@ -70,11 +86,11 @@ def service(settings: Settings, fast_embedder: HashingEmbedder) -> Iterator[Chat
         yield chat
 
 
-def text_channel(channel_id: int, name: str) -> dict:
+def text_channel(channel_id: int, name: str, guild_id: int = GUILD_ID) -> dict:
     return {
         "id": str(channel_id),
         "type": 0,
-        "guild_id": str(GUILD_ID),
+        "guild_id": str(guild_id),
         "name": name,
         "position": 0,
         "permission_overwrites": [],
@@ -100,6 +116,43 @@ def bot(fake: FakeDiscord, service: ChatService, settings: Settings) -> Iterator
         yield client
 
 
+IDLE_MINUTES = 0.02  # 1.2 s: threads of the forgetful bot go quiet soon
+FORGETFUL_CHANNEL_ID = 920000000000000071
+FORGETFUL_ANSWER_CHANNEL_ID = 920000000000000072
+
+
+@pytest.fixture
+def forgetful(
+    fake: FakeDiscord, service: ChatService, settings: Settings, tmp_path: Path
+) -> Iterator[ArticleBot]:
+    """For one test, a second bot, in the other server (the first bot answers nothing
+    there): its settings make threads go quiet after IDLE_MINUTES, with its own state
+    made from them, as at start. (discord.py's API address is global: one fake serves
+    both.)"""
+    quick = settings.model_copy(
+        update={
+            "thread_idle_minutes": IDLE_MINUTES,
+            "discord_guild_id": OTHER_GUILD_ID,
+            "discord_answer_channels": [FORGETFUL_ANSWER_CHANNEL_ID],
+            "data_dir": tmp_path,
+        }
+    )
+    with with_settings(service, quick, own_state=True) as other, started_bot(fake, other) as bot:
+        guild = guild_payload(OTHER_GUILD_ID, "Other newsroom")
+        guild["channels"] = [
+            text_channel(FORGETFUL_CHANNEL_ID, "general", OTHER_GUILD_ID),
+            text_channel(FORGETFUL_ANSWER_CHANNEL_ID, "ask-the-articles", OTHER_GUILD_ID),
+        ]
+        fake.dispatch("GUILD_CREATE", guild)
+        fake.wait_for(lambda: bot.get_channel(FORGETFUL_ANSWER_CHANNEL_ID) is not None)
+        yield bot
+
+
+def gone_quiet(service: ChatService, key: str) -> None:
+    """Wait until the thread under `key` has gone quiet (bounded)."""
+    BackgroundServer.wait_for(lambda: service.state.threads.conversation(key) is None, 10)
+
+
 @pytest.fixture(autouse=True)
 def nothing_unexpected_or_refused(fake: FakeDiscord) -> Iterator[None]:
     yield
@@ -110,14 +163,6 @@ def nothing_unexpected_or_refused(fake: FakeDiscord) -> Iterator[None]:
 def posts_in(fake: FakeDiscord, channel_id: int | str) -> list[dict]:
     path = f"/channels/{channel_id}/messages"
     return [r.body for r in fake.requests if r.method == "POST" and r.path == path]
-
-
-def quiet_after(fake: FakeDiscord, send: Iterator[object] | list[object]) -> None:
-    """Once the messages are sent, a mention that is always answered (the marker): by
-    the time its answer came, anything the others (handled before it) were going to
-    get has been posted."""
-    list(send)
-    wait_reply(fake, mention(fake, LAUNCH))
 
 
 def test_follow_ups_are_off_without_message_content(
@@ -133,16 +178,16 @@ def test_follow_ups_are_off_without_message_content(
     assert not fake.connected
     without = settings.model_copy(update={"discord_message_content": False, "data_dir": tmp_path})
     caplog.set_level("INFO", logger="bot.chat.discord.client")
-    with with_settings(service, without) as other, started_bot(fake, other):
+    with with_settings(service, without) as other, started_bot(fake, other) as client:
         answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH)))
-        follow_up = mention(fake, FOLLOW_UP, at_bot=False, reply_to=answer)
-        quiet_after(fake, [])
-        assert not [r for r in fake.requests if follow_up in str(r.body)]
+        with handled(client, fake) as sent:
+            sent.append(mention(fake, FOLLOW_UP, at_bot=False, reply_to=answer))
+        assert not [r for r in fake.requests if sent[0] in str(r.body)]
     assert caplog.text.count("follow-ups in threads and answer channels are off") == 1
 
 
 def test_a_reply_to_an_answer_is_a_follow_up(
-    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService
 ) -> None:
     answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH)))
     # the answer's id exists only once its post returns, and the bot follows it then;
@@ -151,22 +196,28 @@ def test_a_reply_to_an_answer_is_a_follow_up(
     follow_up = mention(fake, FOLLOW_UP, at_bot=False, reply_to=answer)
     reply = wait_reply(fake, follow_up)
     assert "Canada" in text_of(reply) and ARTICLE_TITLE in text_of(reply)
-    # after the idle time a reply to the bot is still answered, as a new question
-    monkeypatch.setattr(service.state.threads, "idle_seconds", 0.0)
-    late = mention(fake, "How long has Mir been in orbit?", at_bot=False, reply_to=answer)
-    assert "15 years" in text_of(wait_reply(fake, late))
     # the same words, not addressed to the bot and not in reply to it: nothing
-    before = len(posts_in(fake, CHANNEL_ID))
-    quiet_after(fake, [mention(fake, FOLLOW_UP, at_bot=False)])
-    assert len(posts_in(fake, CHANNEL_ID)) == before + 1  # only the control's answer
+    with handled(bot, fake) as sent:
+        sent.append(mention(fake, FOLLOW_UP, at_bot=False))
+    assert replies_to(fake, sent[0]) == []
+
+
+def test_a_reply_to_an_answer_gone_quiet_is_a_new_question(
+    forgetful: ArticleBot, fake: FakeDiscord
+) -> None:
+    """After thread_idle_minutes a reply to the bot is still answered, as a new question."""
+    asked_there = {"guild_id": OTHER_GUILD_ID, "channel_id": FORGETFUL_CHANNEL_ID}
+    answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH, **asked_there)))
+    key = message_key(int(answer["id"]))
+    fake.wait_for(lambda: forgetful.service.state.threads.conversation(key))
+    gone_quiet(forgetful.service, key)
+    late = "How long has Mir been in orbit?"
+    late_id = mention(fake, late, at_bot=False, reply_to=answer, **asked_there)
+    assert "15 years" in text_of(wait_reply(fake, late_id))
 
 
 def test_answer_channel_answers_in_a_new_thread_and_follows_it(
-    bot: ArticleBot,
-    fake: FakeDiscord,
-    service: ChatService,
-    settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
+    bot: ArticleBot, fake: FakeDiscord, settings: Settings
 ) -> None:
     question = mention(fake, LAUNCH, at_bot=False, channel_id=ANSWER_CHANNEL_ID)
     fake.wait_for(lambda: posts_in(fake, question))  # the thread takes the question's id
@@ -182,11 +233,24 @@ def test_answer_channel_answers_in_a_new_thread_and_follows_it(
             "SELECT platform, channel, thread FROM answers WHERE question = ?", (FOLLOW_UP,)
         ).fetchall()
     assert ("discord", str(ANSWER_CHANNEL_ID), question) in where
-    # after the idle time, the thread is quiet
-    monkeypatch.setattr(service.state.threads, "idle_seconds", 0.2)
-    time.sleep(0.3)
-    quiet_after(fake, [mention(fake, FOLLOW_UP, at_bot=False, channel_id=question)])
-    assert len(posts_in(fake, question)) == 2
+
+
+def test_an_answer_channels_thread_goes_quiet(forgetful: ArticleBot, fake: FakeDiscord) -> None:
+    """After thread_idle_minutes without a question, the thread is quiet."""
+    question = mention(
+        fake,
+        LAUNCH,
+        at_bot=False,
+        guild_id=OTHER_GUILD_ID,
+        channel_id=FORGETFUL_ANSWER_CHANNEL_ID,
+    )
+    fake.wait_for(lambda: posts_in(fake, question))
+    gone_quiet(forgetful.service, thread_key(int(question)))
+    with handled(forgetful, fake) as sent:
+        sent.append(
+            mention(fake, FOLLOW_UP, at_bot=False, guild_id=OTHER_GUILD_ID, channel_id=question)
+        )
+    assert len(posts_in(fake, question)) == 1
 
 
 def test_a_follow_up_the_instant_an_answer_in_a_users_thread_shows_is_answered(
@@ -230,9 +294,12 @@ def test_without_the_thread_permission_the_answer_goes_in_the_channel(
     assert [(r.status, r.code) for r in fake.take_refused()] == [(403, 50013)]
 
 
-def test_what_answer_channels_leave_alone(bot: ArticleBot, fake: FakeDiscord) -> None:
-    """ "thanks all", a link and a question the articles do not answer get nothing in an
-    answer channel; without a mention, a question elsewhere gets nothing either."""
+def test_what_answer_channels_leave_alone(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService
+) -> None:
+    """ "thanks all", a link, a statement and a question the articles do not answer get
+    nothing in an answer channel; without a mention, a question elsewhere gets
+    nothing either."""
     threads_before = len(fake.threads)
     silent = [
         ("thanks all", ANSWER_CHANNEL_ID),
@@ -240,13 +307,18 @@ def test_what_answer_channels_leave_alone(bot: ArticleBot, fake: FakeDiscord) ->
         (UNANSWERABLE, ANSWER_CHANNEL_ID),
         (LAUNCH, CHANNEL_ID),
         (FOLLOW_UP, 930000000000099999),  # a thread the bot never answered in
+        (STATEMENT, ANSWER_CHANNEL_ID),
     ]
-    sent = [mention(fake, text, at_bot=False, channel_id=channel) for text, channel in silent]
+    questions = asked(service)
     before = len(posts_in(fake, CHANNEL_ID))
-    quiet_after(fake, [])
+    with handled(bot, fake) as sent:
+        sent += [mention(fake, text, at_bot=False, channel_id=channel) for text, channel in silent]
     assert len(fake.threads) == threads_before
     assert all(posts_in(fake, message_id) == [] for message_id in sent)
-    assert len(posts_in(fake, CHANNEL_ID)) == before + 1
+    assert len(posts_in(fake, CHANNEL_ID)) == before
+    # the answerer was never asked: not even the statement, which it answers
+    assert asked(service) == questions + 1  # the unanswerable question only
+    assert not service.answerer.answer(STATEMENT).abstained
 
 
 def test_answer_channel_can_say_not_found(
@@ -255,11 +327,14 @@ def test_answer_channel_can_say_not_found(
     """With answer_channel_silent_abstain off: "not in the articles", and still
     nothing for what is not a question."""
     monkeypatch.setattr(settings, "answer_channel_silent_abstain", False)
-    thanks = mention(fake, "thanks all", at_bot=False, channel_id=ANSWER_CHANNEL_ID)
-    question = mention(fake, UNANSWERABLE, at_bot=False, channel_id=ANSWER_CHANNEL_ID)
-    [reply] = fake.wait_for(lambda: posts_in(fake, question))
+    with handled(bot, fake) as sent:
+        sent += [
+            mention(fake, "thanks all", at_bot=False, channel_id=ANSWER_CHANNEL_ID),
+            mention(fake, UNANSWERABLE, at_bot=False, channel_id=ANSWER_CHANNEL_ID),
+        ]
+    thanks, question = sent
+    [reply] = posts_in(fake, question)
     assert "couldn't find" in reply["content"]
-    quiet_after(fake, [])
     assert posts_in(fake, thanks) == []
 
 
@@ -292,6 +367,6 @@ def test_a_thread_where_the_bot_was_mentioned_is_followed(
     wait_reply(fake, mention(fake, LAUNCH, channel_id=thread_id))
     follow_up = mention(fake, FOLLOW_UP, at_bot=False, channel_id=thread_id)
     assert "Canada" in text_of(wait_reply(fake, follow_up))
-    in_parent = mention(fake, FOLLOW_UP, at_bot=False)
-    quiet_after(fake, [])
-    assert not [r for r in fake.requests if in_parent in str(r.body)]
+    with handled(bot, fake) as sent:
+        sent.append(mention(fake, FOLLOW_UP, at_bot=False))
+    assert not [r for r in fake.requests if sent[0] in str(r.body)]

@@ -70,10 +70,11 @@ async def test_a_full_queue_says_busy_instead_of_growing(
 ) -> None:
     tight = settings.model_copy(update={"answer_threads": 1, "answer_queue_max": 2})
     service = ChatService(answerer, embedder, tight)
-    release = threading.Event()
+    release, entered = threading.Event(), threading.Event()
     real = answerer.answer
 
     def held(question: str, **options: object) -> Answer:
+        entered.set()
         release.wait(20)
         return real(question, **options)
 
@@ -81,7 +82,8 @@ async def test_a_full_queue_says_busy_instead_of_growing(
     try:
         first = asyncio.create_task(service.answer(LAUNCH))
         second = asyncio.create_task(service.answer(LAUNCH))
-        await asyncio.sleep(0.1)  # both submitted: one answering, one queued
+        # one answering (so both tasks have run up to their submission): one queued
+        assert await asyncio.to_thread(entered.wait, 20)
         with pytest.raises(BusyError, match="answering a lot of questions"):
             await service.answer(LAUNCH)
         release.set()

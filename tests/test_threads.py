@@ -4,12 +4,14 @@ which threads are followed and for how long, which unaddressed messages are ques
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.answer.followup import Conversation, read_in_context
 from bot.answer.records import NOT_FOUND, Answer, Passage
+from bot.chat.state import local_state
 from bot.chat.threads import (
     NOT_WORDS,
     WORD,
@@ -17,6 +19,7 @@ from bot.chat.threads import (
     looks_like_question,
     unasked_answer,
 )
+from bot.settings import load_settings
 from index.records import Chunk
 from index.sources.articles import make_article
 
@@ -85,6 +88,19 @@ def test_a_reply_chain_is_one_conversation_under_each_of_its_keys() -> None:
     assert threads.conversation("discord:m:4", now=4).questions == (LAUNCH, "and Mir?")
 
 
+def test_threads_go_quiet_after_the_idle_minutes_the_settings_name(tmp_path: Path) -> None:
+    """thread_idle_minutes reaches the state a bot makes at start, in minutes."""
+    state = local_state(load_settings(data_dir=tmp_path, thread_idle_minutes=2))
+    try:
+        threads = state.threads
+        assert isinstance(threads, ThreadMemory)
+        threads.remember(["slack:C1:1.0"], answer_from("iss"), now=0)
+        assert threads.conversation("slack:C1:1.0", now=119) is not None
+        assert threads.conversation("slack:C1:1.0", now=121) is None
+    finally:
+        state.close()
+
+
 def test_memory_keeps_the_most_recently_active_threads() -> None:
     threads = ThreadMemory(idle_seconds=60, size=2)
     for n in range(3):
@@ -101,13 +117,16 @@ def test_what_counts_as_a_question_nobody_addressed() -> None:
 
 @given(st.text(max_size=300))
 def test_question_detection_takes_any_text(text: str) -> None:
-    """Any text gets a yes or no, and fewer than two words (links, mentions and
-    :emoji: not counted) is never a question."""
+    """Any text gets a yes or no; fewer than two words (links, mentions and :emoji:
+    not counted) is never a question, and two or more ending in "?" always is."""
     words = WORD.findall(NOT_WORDS.sub(" ", text))
-    assert looks_like_question(text) in (True, False)
+    asked = looks_like_question(text)
+    assert isinstance(asked, bool)
     if len(words) < 2:
-        assert not looks_like_question(text)
+        assert not asked
         assert not looks_like_question(text + "?")
+    else:
+        assert looks_like_question(text.rstrip() + "?")
 
 
 def test_an_answer_channel_posts_only_answers() -> None:

@@ -4,10 +4,11 @@ so synchronous tests can drive real clients that run elsewhere."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiohttp import web
@@ -98,3 +99,36 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def tasks_on(loop: asyncio.AbstractEventLoop) -> set[asyncio.Task]:
+    """The tasks not yet done on `loop` (another thread's), read on that loop."""
+
+    async def pending() -> set[asyncio.Task]:
+        return asyncio.all_tasks() - {asyncio.current_task()}
+
+    return asyncio.run_coroutine_threadsafe(pending(), loop).result(10)
+
+
+def waits_out_a_timeout(task: asyncio.Task) -> bool:
+    """A task that only waits out a long timeout (discord.py's view timeouts), not work."""
+    return "timeout" in task.get_coro().__qualname__.lower()
+
+
+@contextlib.contextmanager
+def all_handled(loop: asyncio.AbstractEventLoop, timeout: float = 30.0) -> Iterator[None]:
+    """A barrier for "nothing happened": on leaving the block, every task `loop`
+    started during it (a request's handler, a listener, what they spawned) has
+    finished, so whatever they were going to send has been sent. Start inside the
+    block only what reaches the loop before the block ends (an HTTP request the app
+    has acknowledged; a gateway message once the client has it)."""
+    before = tasks_on(loop)
+    yield
+    deadline = time.monotonic() + timeout
+    while True:
+        working = {t for t in tasks_on(loop) - before if not waits_out_a_timeout(t)}
+        if not working:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still handling after {timeout} s: {working}")
+        time.sleep(0.02)

@@ -63,6 +63,18 @@ def built_answerer(settings: Settings, embedder: Embedder) -> Answerer:
     return make_answerer(settings, ArticleIndex.load(index_dir, embedder))
 
 
+# Not a question, though the bundled article answers it: answer channels let it pass
+STATEMENT = "The International Space Station was launched in 1998 by the five agencies."
+
+
+def asked(service: ChatService) -> float:
+    """How many questions reached the service's answerer."""
+    counted = service.metrics.registry.get_sample_value(
+        "articlebot_questions_total", {"platform": service.metrics.platform}
+    )
+    return counted or 0.0
+
+
 @contextmanager
 def chat_service(settings: Settings, embedder: Embedder, platform: str) -> Iterator[ChatService]:
     """The chat service over indexes built from the settings' sources: the default
@@ -80,23 +92,28 @@ def chat_service(settings: Settings, embedder: Embedder, platform: str) -> Itera
 
 
 @contextmanager
-def with_settings(service: ChatService, settings: Settings) -> Iterator[ChatService]:
-    """A chat service over `service`'s loaded indexes and shared state, under other
-    settings: a platform run with a setting changed, without building its indexes
-    again (a platform takes its settings from its service)."""
+def with_settings(
+    service: ChatService, settings: Settings, own_state: bool = False
+) -> Iterator[ChatService]:
+    """A chat service over `service`'s loaded indexes, under other settings: a platform
+    run with a setting changed, without building its indexes again (a platform takes
+    its settings from its service). It shares `service`'s state (threads, limits,
+    votes) unless `own_state`: then the state is made from `settings`, as a bot's is
+    at start, so the settings of the state (thread_idle_minutes, rate limits) count."""
     collections = {
         name: served.answerer
         for name, served in service.collections.items()
         if name != DEFAULT_COLLECTION
     }
     platform = service.metrics.platform
-    other = ChatService(
-        service.answerer, service.embedder, settings, platform, collections, service.state
-    )
+    state = None if own_state else service.state
+    other = ChatService(service.answerer, service.embedder, settings, platform, collections, state)
     try:
         yield other
     finally:
         other.close()
+        if own_state:
+            other.state.close()
 
 
 def from_a_url(answer: Answer, url: str, published: str) -> Answer:

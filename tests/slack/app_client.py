@@ -18,7 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.chat.service import ChatService
 from bot.chat.slack.app import create_slack_app
 from bot.settings import Settings
-from tests.fakes.background import AppServer
+from tests.fakes.background import AppServer, all_handled
 from tests.fakes.chat import (
     chat_settings,
 )
@@ -62,16 +62,28 @@ def settings_for(
     )
 
 
+SERVERS: dict[str, AppServer] = {}  # each served app's events URL → its server
+
+
 @contextlib.contextmanager
 def serving(service: ChatService, granted_scopes: str | None = None) -> Iterator[str]:
     """The Bolt app of `service` (its token granted `granted_scopes`, when given)
     served over HTTP: its events URL."""
     app = create_slack_app(service, granted_scopes)
     server = AppServer(app.web_app(path="/slack/events")).start()
+    url = f"http://127.0.0.1:{server.port}/slack/events"
+    SERVERS[url] = server
     try:
-        yield f"http://127.0.0.1:{server.port}/slack/events"
+        yield url
     finally:
+        del SERVERS[url]
         server.stop()
+
+
+def handled(app_url: str) -> contextlib.AbstractContextManager[None]:
+    """On leaving the block, the app at `app_url` has finished with every request it
+    acknowledged in it (tests/fakes/background.all_handled)."""
+    return all_handled(SERVERS[app_url].loop)
 
 
 def signed(body: str, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, str]:

@@ -17,6 +17,7 @@ from bot.answer.records import Answer, Passage
 from bot.chat import messages
 from bot.chat.service import ChatService
 from bot.chat.slack.app import with_granted_scopes
+from bot.chat.slack.keys import thread_key
 from bot.chat.slack.manifest import HISTORY_SCOPES
 from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, source_blocks
 from bot.cli import main
@@ -26,6 +27,8 @@ from index.sources.articles import make_article
 from index.storage.layout import read_pointer
 from tests.conftest import FIXTURES
 from tests.fakes.chat import (
+    STATEMENT,
+    asked,
     from_a_url,
     with_settings,
 )
@@ -44,6 +47,7 @@ from tests.slack.app_client import (
     click,
     command_fields,
     event,
+    handled,
     post_form,
     post_json,
     posts_in_thread,
@@ -232,13 +236,11 @@ FOLLOW_UP = "which countries built it?"
 
 
 def unanswered(fake: FakeSlack, app_url: str, *payloads: dict) -> list[list[dict]]:
-    """Post `payloads`, then a DM that is always answered (the marker); once it is,
-    what was posted in each payload's thread (for "nothing was posted"): the marker
-    was handled after them, so an answer to one of them would have been posted too."""
-    control = event("message", LAUNCH, channel="D1", channel_type="im")
-    for payload in (*payloads, control):
-        post_json(app_url, payload)
-    fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
+    """Post `payloads`; once the app has finished with all of them, what was posted in
+    each payload's thread (for "nothing was posted")."""
+    with handled(app_url):
+        for payload in payloads:
+            post_json(app_url, payload)
     return [
         posts_in_thread(fake, p["event"].get("thread_ts") or p["event"]["ts"]) for p in payloads
     ]
@@ -249,7 +251,6 @@ def test_follow_up_in_the_thread_is_answered_without_a_mention(
     model_app_url: str,
     model_service: ChatService,
     model_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="C7")
     post_json(model_app_url, first)
@@ -273,11 +274,24 @@ def test_follow_up_in_the_thread_is_answered_without_a_mention(
     thanks = event("message", "thanks, that helps", channel="C7", thread_ts=thread)
     posted = unanswered(fake, model_app_url, elsewhere, doubled, thanks)
     assert posted[0] == [] and len(posted[1]) == 2
-    # after the idle time, the thread is quiet
-    monkeypatch.setattr(model_service.state.threads, "idle_seconds", 0.2)
-    time.sleep(0.3)
-    late = event("message", FOLLOW_UP, channel="C7", thread_ts=thread)
-    assert len(unanswered(fake, model_app_url, late)[0]) == 2
+
+
+def test_a_thread_goes_quiet_after_the_idle_minutes(
+    fake: FakeSlack, service: ChatService, slack_settings: Settings, tmp_path: Path
+) -> None:
+    """After thread_idle_minutes without a question (1.2 s here, set in the settings
+    the app's state is made from, as at start), a thread's follow-up gets nothing."""
+    quick = slack_settings.model_copy(update={"thread_idle_minutes": 0.02, "data_dir": tmp_path})
+    with with_settings(service, quick, own_state=True) as forgetful, serving(forgetful) as url:
+        first = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="C8")
+        post_json(url, first)
+        thread = first["event"]["ts"]
+        fake.wait_for(lambda: posts_in_thread(fake, thread))
+        key = thread_key("C8", thread)
+        assert forgetful.state.threads.conversation(key) is not None  # remembered before
+        fake.wait_for(lambda: forgetful.state.threads.conversation(key) is None, 10)
+        late = event("message", FOLLOW_UP, channel="C8", thread_ts=thread)
+        assert len(unanswered(fake, url, late)[0]) == 1
 
 
 def test_a_follow_up_the_instant_the_answer_shows_is_answered(
@@ -330,8 +344,9 @@ def test_follow_up_in_the_thread_of_an_ask_answer(
 
 
 def test_answer_channel(fake: FakeSlack, app_url: str, service: ChatService) -> None:
-    """A question in an answer channel is answered in its thread; "thanks all", a link
-    and an unanswerable question get nothing; without a mention, other channels neither."""
+    """A question in an answer channel is answered in its thread; "thanks all", a link,
+    a statement and an unanswerable question get nothing; without a mention, other
+    channels neither."""
     question = event("message", LAUNCH, channel="CANSWER")
     post_json(app_url, question)
     (reply,) = fake.wait_for(lambda: posts_in_thread(fake, question["event"]["ts"]))
@@ -341,8 +356,13 @@ def test_answer_channel(fake: FakeSlack, app_url: str, service: ChatService) -> 
         event("message", "<https://example.com/story|story>", channel="CANSWER"),
         event("message", "Who won the 1966 World Cup final?", channel="CANSWER"),
         event("message", LAUNCH, channel="CELSEWHERE"),
+        event("message", STATEMENT, channel="CANSWER"),
     ]
-    assert unanswered(fake, app_url, *silent) == [[], [], [], []]
+    questions = asked(service)
+    assert unanswered(fake, app_url, *silent) == [[], [], [], [], []]
+    # the unanswerable one alone reached the answerer: not the statement, which it answers
+    assert asked(service) == questions + 1
+    assert not service.answerer.answer(STATEMENT).abstained
     follow_up = event("message", FOLLOW_UP, channel="CANSWER", thread_ts=question["event"]["ts"])
     post_json(app_url, follow_up)
     fake.wait_for(lambda: len(posts_in_thread(fake, question["event"]["ts"])) == 2)
