@@ -1,5 +1,6 @@
 """Evidence beyond word overlap (bot/answer/signals.py) and the sentence table it
-rests on (index/storage/sentences.py), on the hashing embedder: fast tier."""
+rests on (index/storage/sentences.py), on the hashing embedder: fast tier; and the
+threshold, at its edge (fast) and on near misses of the bundled article (real model)."""
 
 from __future__ import annotations
 
@@ -201,3 +202,41 @@ def test_a_question_the_article_does_not_answer_abstains(
     off = {"name": "unknown_name_penalty", "number": "missing_number_penalty"}[penalty]
     assert answers_with(tmp_path, index, question, **{off: 0.0})  # the penalty decided it
     assert answers_with(tmp_path, index, "What did Dmitry Rogozin say about the station?")
+
+
+# --- the threshold: near misses and its edge ------------------------------------------------
+
+# On-topic questions the bundled article does not answer, whose evidence comes close to
+# the default threshold (0.54-0.94 when written): no speed, no module count, no Musk.
+NEAR_MISSES = [
+    "How fast does the ISS orbit the Earth?",
+    "How many modules does the ISS have?",
+    "What does Elon Musk think about Russia leaving?",
+]
+
+
+@pytest.mark.parametrize("question", NEAR_MISSES)
+def test_a_near_miss_abstains_at_the_default_threshold(answerer: Answerer, question: str) -> None:
+    """Abstained on, though the evidence is above half the threshold: a threshold half
+    as high (or not applied) would quote a sentence that does not answer."""
+    answer = answerer.answer(question)
+    assert answer.abstained and answer.sources == []
+    assert answerer.threshold / 2 < answer.confidence < answerer.threshold
+
+
+def test_a_confidence_at_min_score_answers_and_a_hair_below_abstains(
+    fast_index_dir: Path, fast_embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    """min_score, set in the settings, is the edge: an answer whose confidence equals it
+    is given, and the same question with min_score a hair above that confidence
+    abstains."""
+    index = ArticleIndex.load(fast_index_dir, fast_embedder)
+    question = "When was the International Space Station launched?"
+    free = make_answerer(load_settings(data_dir=tmp_path, min_score=-1.0), index)
+    confidence = free.answer(question).confidence
+    assert confidence is not None and 0 < confidence < 3
+    at_edge = make_answerer(load_settings(data_dir=tmp_path, min_score=confidence), index)
+    assert not at_edge.answer(question).abstained
+    above = float(np.nextafter(confidence, 3.0))
+    just_above = make_answerer(load_settings(data_dir=tmp_path, min_score=above), index)
+    assert just_above.answer(question).abstained
