@@ -199,6 +199,19 @@ def test_embedding_in_batches_fills_the_given_array_and_embeds_each_text_once(
     assert list(tmp_path.glob(".tmp-*")) == []  # the scratch file is gone
 
 
+def test_the_embedding_cache_keeps_each_models_vectors_apart(fast_index_copy: Path) -> None:
+    """One index directory's cache, two models of the same dimension: the second
+    model's vectors are its own, never the first one's found under the same text."""
+    first, second = HashingEmbedder(), HashingEmbedder("test/other-model", salt=b"other")
+    texts = ["The harbour crane at Port Elsworth was replaced after forty years."]
+    assert not np.allclose(first.encode(texts), second.encode(texts))
+    embed_with_cache(texts, first, open_cache(fast_index_copy, first))
+    vectors, embedded = embed_with_cache(texts, second, open_cache(fast_index_copy, second))
+    assert embedded == 1 and np.allclose(vectors, second.encode(texts))
+    again, embedded = embed_with_cache(texts, first, open_cache(fast_index_copy, first))
+    assert embedded == 0 and np.allclose(again, first.encode(texts))
+
+
 def test_a_build_removes_the_scratch_file_a_killed_build_left(
     tmp_path: Path, fast_embedder: HashingEmbedder, library: list[Article]
 ) -> None:

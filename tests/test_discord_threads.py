@@ -353,6 +353,13 @@ def test_each_channel_answers_from_its_collection(bot: ArticleBot, fake: FakeDis
         reply_to=sent_message(fake, reply),
     )
     assert "observatory" in text_of(wait_reply(fake, follow_up)).lower()
+    # a thread inside the collection's channel counts as that channel
+    thread = str(next(ids))
+    fake.dispatch(
+        "THREAD_CREATE", thread_payload(thread, str(SKY_CHANNEL_ID), "comet talk", "4242")
+    )
+    fake.wait_for(lambda: bot.get_channel(int(thread)) is not None)
+    assert "C/2023 H2" in text_of(wait_reply(fake, mention(fake, comet, channel_id=thread)))
 
 
 def test_a_thread_where_the_bot_was_mentioned_is_followed(

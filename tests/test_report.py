@@ -63,13 +63,14 @@ def recorded(data_dir: Path) -> Path:
     store.vote(liked, user_id="U1", helpful=True)
     store.vote(disliked, user_id="U1", helpful=False)
     store.vote(disliked, user_id="U2", helpful=False)
-    old = store.record_answer(abstained("An old question?"), platform="slack", user_id="U9")
+    old = store.record_answer(answered("An old question?"), platform="slack", user_id="U9")
+    store.vote(old, user_id="U9", helpful=False)
     store.close()
     path = data_dir / "feedback.sqlite3"
-    with sqlite3.connect(path) as db:  # asked a month ago
-        db.execute(
-            "UPDATE answers SET created_at = ? WHERE id = ?", (time.time() - 30 * 86400, old)
-        )
+    with sqlite3.connect(path) as db:  # asked, and voted down, a month ago
+        month_ago = time.time() - 30 * 86400
+        db.execute("UPDATE answers SET created_at = ? WHERE id = ?", (month_ago, old))
+        db.execute("UPDATE votes SET created_at = ? WHERE answer_id = ?", (month_ago, old))
     return path
 
 
@@ -98,6 +99,11 @@ def test_the_report_counts_questions_gaps_and_votes(
 
     everything = json.loads(report(capsys, "--since", "all", "--json")[1])
     assert everything["questions"] == 7 and everything["since"] is None
+    assert everything["helpful"] == 1 and everything["not_helpful"] == 3  # the old vote too
+    assert [d["question"] for d in everything["voted_down"]] == [
+        "Which countries built it?",
+        "An old question?",
+    ]
     assert json.loads(report(capsys, "--since", "1m", "--json")[1])["questions"] == 6
 
 

@@ -27,9 +27,12 @@ WORD = re.compile(r"\w+", re.UNICODE)
 class HashingEmbedder(Embedder):
     """The Embedder interface, with bag-of-hashed-words vectors instead of a model."""
 
-    def __init__(self) -> None:
-        super().__init__(EmbeddingConfig(model_name="test/hashing-embedder"))
+    def __init__(self, model_name: str = "test/hashing-embedder", salt: bytes = b"") -> None:
+        """`model_name` and `salt`: another "model" of the same dimension, whose
+        vectors differ (each word hashed with the salt)."""
+        super().__init__(EmbeddingConfig(model_name=model_name))
         self.onnx_wanted = False  # nothing to export: every index embeds with `encode`
+        self.salt = salt
         self.calls = 0
 
     @cached_property
@@ -45,7 +48,8 @@ class HashingEmbedder(Embedder):
         vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in WORD.findall(text.lower()):
-                bucket = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=4).digest())
+                digest = hashlib.blake2b(self.salt + word.encode(), digest_size=4).digest()
+                bucket = int.from_bytes(digest)
                 vectors[row, bucket % DIMENSION] += 1.0
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         vectors /= np.where(norms == 0, 1.0, norms)
