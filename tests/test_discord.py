@@ -31,7 +31,6 @@ from bot.chat.discord.render import (
     format_answer,
 )
 from bot.chat.service import ChatService
-from bot.chat.state import LastRebuilds
 from bot.cli import main
 from bot.process.launcher import start_ops
 from bot.settings import Settings
@@ -666,42 +665,6 @@ def test_commands_and_mentions_are_refused_in_other_servers(
     assert service.answerer.index.version == version and not service.reindexing
 
 
-def test_reindex_has_a_cooldown(
-    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    first = slash(fake, "reindex", permissions=MANAGE_GUILD)
-    assert (
-        "Index rebuilt" in fake.wait_for(lambda: followups(fake, first), timeout=60)[0]["content"]
-    )
-    monkeypatch.setattr(service.config, "reindex_cooldown_seconds", 3600)
-    second = slash(fake, "reindex", permissions=MANAGE_GUILD)
-    (callback,) = fake.wait_for(lambda: callbacks(fake, second))
-    assert callback["type"] == 4 and callback["data"]["flags"] & 64
-    assert "rebuilt recently. Try again in about 60 min" in callback["data"]["content"]
-    assert followups(fake, second) == []
-
-
-def test_reindex_commands_fired_together_rebuild_once(
-    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Three /reindex at once with a one-hour cooldown: one rebuilds, the other two are
-    told a rebuild is running (the claim is taken before the first await)."""
-    monkeypatch.setattr(service.config, "reindex_cooldown_seconds", 3600)
-    monkeypatch.setattr(service.state, "rebuilds", LastRebuilds())  # none before this test
-    monkeypatch.setattr(fake, "latency", 0.3)  # each command's defer() takes a while
-    tokens = [slash(fake, "reindex", permissions=MANAGE_GUILD) for _ in range(3)]
-
-    def reply(token: str) -> list[str]:
-        sent = [c["data"]["content"] for c in callbacks(fake, token) if c["type"] == 4]
-        return sent + [f["content"] for f in followups(fake, token)]
-
-    replies = [fake.wait_for(lambda t=token: reply(t), timeout=60)[0] for token in tokens]
-    assert sum(r.startswith("Index rebuilt") for r in replies) == 1, replies
-    assert replies.count(messages.REBUILD_RUNNING) == 2, replies
-    later = slash(fake, "reindex", permissions=MANAGE_GUILD)
-    assert "Try again in about 60 min" in fake.wait_for(lambda: reply(later))[0]
-
-
 def test_sources_is_rate_limited(bot: ArticleBot, fake: FakeDiscord) -> None:
     asker = new_user()
     tokens = [slash(fake, "sources", user_id=asker) for _ in range(4)]
@@ -778,28 +741,6 @@ def test_slow_question_does_not_block_others(
     assert replies_to(fake, slow) == []
     release.set()
     assert "15 years" in wait_reply(fake, slow)["content"]
-
-
-def test_channel_allowlist(
-    bot: ArticleBot, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(bot.config, "discord_channel_allowlist", [CHANNEL_ID + 1])
-    outside = mention(fake, LAUNCH)
-    token = slash(fake, "ask", [{"name": "question", "type": 3, "value": LAUNCH}])
-    (callback,) = fake.wait_for(lambda: callbacks(fake, token))
-    assert callback["type"] == 4 and callback["data"]["flags"] & 64
-    assert "don't answer in this channel" in callback["data"]["content"]
-    assert "1998" in wait_reply(fake, mention(fake, LAUNCH, dm=True))["content"]  # DMs still work
-    assert replies_to(fake, outside) == []
-    listing = slash(fake, "sources", user_id=new_user())
-    (callback,) = fake.wait_for(lambda: callbacks(fake, listing))
-    assert callback["data"]["content"] == "I don't answer in this channel."
-    monkeypatch.setattr(bot.config, "discord_channel_allowlist", [CHANNEL_ID])
-    listed = slash(fake, "sources", user_id=new_user())
-    assert (
-        "Russia plans to leave"
-        in fake.wait_for(lambda: callbacks(fake, listed))[0]["data"]["content"]
-    )
 
 
 def test_slash_command_error_reaches_the_user(
@@ -1068,39 +1009,6 @@ def test_health_follows_the_gateway_reindex_and_errors(
         assert fake.resumes >= 1 and "1998" in wait_reply(fake, mention(fake, LAUNCH))["content"]
     finally:
         asyncio.run_coroutine_threadsafe(ops.stop(), bot.loop).result(10)
-
-
-def role(role_id: int, name: str) -> dict:
-    return {
-        "id": str(role_id),
-        "name": name,
-        "color": 0,
-        "hoist": False,
-        "position": 1,
-        "permissions": "0",
-        "managed": False,
-        "mentionable": False,
-        "flags": 0,
-    }
-
-
-def test_reindex_is_open_to_a_configured_admin_role(
-    bot: ArticleBot, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`discord_admin_role_ids`: a member with such a role (without Manage Server) may
-    /reindex; a member without it may not."""
-    editors = 940000000000000001
-    guild = guild_payload(GUILD_ID, "Newsroom")
-    guild["roles"] = [role(GUILD_ID, "@everyone"), role(editors, "Editors")]
-    fake.dispatch("GUILD_CREATE", guild)
-    fake.wait_for(lambda: (g := bot.get_guild(GUILD_ID)) is not None and g.get_role(editors))
-    monkeypatch.setattr(bot.config, "discord_admin_role_ids", [editors])
-    allowed = slash(fake, "reindex", permissions=0, roles=(editors,))
-    done = fake.wait_for(lambda: followups(fake, allowed), timeout=60)[0]
-    assert "Index rebuilt" in done["content"]
-    refused = slash(fake, "reindex", permissions=0)
-    (callback,) = fake.wait_for(lambda: callbacks(fake, refused))
-    assert "Only server managers" in callback["data"]["content"]
 
 
 def test_a_source_from_a_url_links_its_embed_and_shows_its_date(

@@ -4,6 +4,7 @@ and in the threads the bot opens, answer channels."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,34 +118,41 @@ def bot(fake: FakeDiscord, service: ChatService, settings: Settings) -> Iterator
 
 
 IDLE_MINUTES = 0.02  # 1.2 s: threads of the forgetful bot go quiet soon
-FORGETFUL_CHANNEL_ID = 920000000000000071
-FORGETFUL_ANSWER_CHANNEL_ID = 920000000000000072
+OTHER_CHANNEL_ID = 920000000000000071
+OTHER_ANSWER_CHANNEL_ID = 920000000000000072
+IN_THE_OTHER_SERVER = {"guild_id": OTHER_GUILD_ID, "channel_id": OTHER_CHANNEL_ID}
+IN_ITS_ANSWER_CHANNEL = {"guild_id": OTHER_GUILD_ID, "channel_id": OTHER_ANSWER_CHANNEL_ID}
+
+
+@contextlib.contextmanager
+def second_bot(
+    fake: FakeDiscord, service: ChatService, tmp_path: Path, **changed: object
+) -> Iterator[ArticleBot]:
+    """A second bot, in the other server (the first bot answers nothing there), under
+    the settings with `changed` and with its own state made from them, as at start.
+    (discord.py's API address is global: one fake serves both.)"""
+    update = {
+        "discord_guild_id": OTHER_GUILD_ID,
+        "discord_answer_channels": [OTHER_ANSWER_CHANNEL_ID],
+        "data_dir": tmp_path,
+        **changed,
+    }
+    settings = service.settings.model_copy(update=update)
+    with with_settings(service, settings, own_state=True) as other, started_bot(fake, other) as bot:
+        guild = guild_payload(OTHER_GUILD_ID, "Other newsroom")
+        guild["channels"] = [
+            text_channel(OTHER_CHANNEL_ID, "general", OTHER_GUILD_ID),
+            text_channel(OTHER_ANSWER_CHANNEL_ID, "ask-the-articles", OTHER_GUILD_ID),
+        ]
+        fake.dispatch("GUILD_CREATE", guild)
+        fake.wait_for(lambda: bot.get_channel(OTHER_ANSWER_CHANNEL_ID) is not None)
+        yield bot
 
 
 @pytest.fixture
-def forgetful(
-    fake: FakeDiscord, service: ChatService, settings: Settings, tmp_path: Path
-) -> Iterator[ArticleBot]:
-    """For one test, a second bot, in the other server (the first bot answers nothing
-    there): its settings make threads go quiet after IDLE_MINUTES, with its own state
-    made from them, as at start. (discord.py's API address is global: one fake serves
-    both.)"""
-    quick = settings.model_copy(
-        update={
-            "thread_idle_minutes": IDLE_MINUTES,
-            "discord_guild_id": OTHER_GUILD_ID,
-            "discord_answer_channels": [FORGETFUL_ANSWER_CHANNEL_ID],
-            "data_dir": tmp_path,
-        }
-    )
-    with with_settings(service, quick, own_state=True) as other, started_bot(fake, other) as bot:
-        guild = guild_payload(OTHER_GUILD_ID, "Other newsroom")
-        guild["channels"] = [
-            text_channel(FORGETFUL_CHANNEL_ID, "general", OTHER_GUILD_ID),
-            text_channel(FORGETFUL_ANSWER_CHANNEL_ID, "ask-the-articles", OTHER_GUILD_ID),
-        ]
-        fake.dispatch("GUILD_CREATE", guild)
-        fake.wait_for(lambda: bot.get_channel(FORGETFUL_ANSWER_CHANNEL_ID) is not None)
+def forgetful(fake: FakeDiscord, service: ChatService, tmp_path: Path) -> Iterator[ArticleBot]:
+    """For one test, a second bot whose threads go quiet after IDLE_MINUTES."""
+    with second_bot(fake, service, tmp_path, thread_idle_minutes=IDLE_MINUTES) as bot:
         yield bot
 
 
@@ -206,13 +214,12 @@ def test_a_reply_to_an_answer_gone_quiet_is_a_new_question(
     forgetful: ArticleBot, fake: FakeDiscord
 ) -> None:
     """After thread_idle_minutes a reply to the bot is still answered, as a new question."""
-    asked_there = {"guild_id": OTHER_GUILD_ID, "channel_id": FORGETFUL_CHANNEL_ID}
-    answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH, **asked_there)))
+    answer = sent_message(fake, wait_reply(fake, mention(fake, LAUNCH, **IN_THE_OTHER_SERVER)))
     key = message_key(int(answer["id"]))
     fake.wait_for(lambda: forgetful.service.state.threads.conversation(key))
     gone_quiet(forgetful.service, key)
     late = "How long has Mir been in orbit?"
-    late_id = mention(fake, late, at_bot=False, reply_to=answer, **asked_there)
+    late_id = mention(fake, late, at_bot=False, reply_to=answer, **IN_THE_OTHER_SERVER)
     assert "15 years" in text_of(wait_reply(fake, late_id))
 
 
@@ -237,13 +244,7 @@ def test_answer_channel_answers_in_a_new_thread_and_follows_it(
 
 def test_an_answer_channels_thread_goes_quiet(forgetful: ArticleBot, fake: FakeDiscord) -> None:
     """After thread_idle_minutes without a question, the thread is quiet."""
-    question = mention(
-        fake,
-        LAUNCH,
-        at_bot=False,
-        guild_id=OTHER_GUILD_ID,
-        channel_id=FORGETFUL_ANSWER_CHANNEL_ID,
-    )
+    question = mention(fake, LAUNCH, at_bot=False, **IN_ITS_ANSWER_CHANNEL)
     fake.wait_for(lambda: posts_in(fake, question))
     gone_quiet(forgetful.service, thread_key(int(question)))
     with handled(forgetful, fake) as sent:
@@ -322,20 +323,20 @@ def test_what_answer_channels_leave_alone(
 
 
 def test_answer_channel_can_say_not_found(
-    bot: ArticleBot, fake: FakeDiscord, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    fake: FakeDiscord, service: ChatService, tmp_path: Path
 ) -> None:
     """With answer_channel_silent_abstain off: "not in the articles", and still
     nothing for what is not a question."""
-    monkeypatch.setattr(settings, "answer_channel_silent_abstain", False)
-    with handled(bot, fake) as sent:
-        sent += [
-            mention(fake, "thanks all", at_bot=False, channel_id=ANSWER_CHANNEL_ID),
-            mention(fake, UNANSWERABLE, at_bot=False, channel_id=ANSWER_CHANNEL_ID),
-        ]
-    thanks, question = sent
-    [reply] = posts_in(fake, question)
-    assert "couldn't find" in reply["content"]
-    assert posts_in(fake, thanks) == []
+    with second_bot(fake, service, tmp_path, answer_channel_silent_abstain=False) as bot:
+        with handled(bot, fake) as sent:
+            sent += [
+                mention(fake, "thanks all", at_bot=False, **IN_ITS_ANSWER_CHANNEL),
+                mention(fake, UNANSWERABLE, at_bot=False, **IN_ITS_ANSWER_CHANNEL),
+            ]
+        thanks, question = sent
+        [reply] = posts_in(fake, question)
+        assert "couldn't find" in reply["content"]
+        assert posts_in(fake, thanks) == []
 
 
 def test_each_channel_answers_from_its_collection(bot: ArticleBot, fake: FakeDiscord) -> None:

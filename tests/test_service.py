@@ -4,6 +4,7 @@ that forget idle users, and a bounded queue of questions."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from bot.wiring import make_answerer, open_state
 from index.build.publish import BuildLock
 from index.embedding.embedder import Embedder
 from index.storage.article_index import ArticleIndex
+from tests.fakes.chat import with_settings
 from tests.fakes.hashing import HashingEmbedder
 
 LAUNCH = "When was the International Space Station launched?"
@@ -157,15 +159,21 @@ async def listed(service: ChatService, user_key: str) -> str:
     return messages.article_list(await service.sources_for(user_key), "-", str)
 
 
-async def test_a_rebuild_refused_as_busy_starts_no_cooldown(
-    fast_service: ChatService, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def cooled(service: ChatService) -> contextlib.AbstractContextManager[ChatService]:
+    """`service` with a 600 s reindex cooldown in its settings, sharing its state."""
+    settings = service.settings.model_copy(update={"reindex_cooldown_seconds": 600})
+    return with_settings(service, settings)
+
+
+async def test_a_rebuild_refused_as_busy_starts_no_cooldown(fast_service: ChatService) -> None:
     """Another process (or replica) was rebuilding: this one fetched nothing, so the
     next /reindex need not wait out the cooldown."""
-    monkeypatch.setattr(fast_service.config, "reindex_cooldown_seconds", 600)
-    with BuildLock(fast_service.collection().settings.resolved_index_dir):
-        assert await reindexed(fast_service) == messages.REBUILD_RUNNING
-    assert await fast_service.claim_reindex() is None
+    with cooled(fast_service) as service:
+        with BuildLock(service.collection().settings.resolved_index_dir):
+            assert await reindexed(service) == messages.REBUILD_RUNNING
+        assert await service.claim_reindex() is None  # no cooldown started
+        assert (await reindexed(service)).startswith("Index rebuilt: ")  # the claimed one
+        assert await service.claim_reindex() == messages.cooldown_note(600)  # this one counts
 
 
 async def test_reindex_and_sources_say_the_same_on_every_platform(
@@ -178,8 +186,8 @@ async def test_reindex_and_sources_say_the_same_on_every_platform(
     summary = await reindexed(fast_service)
     assert summary.startswith("Index rebuilt: ") and await fast_service.claim_reindex() is None
     assert (await reindexed(fast_service)).startswith("Index rebuilt: ")
-    monkeypatch.setattr(fast_service.config, "reindex_cooldown_seconds", 600)
-    assert await fast_service.claim_reindex() == messages.cooldown_note(600)
+    with cooled(fast_service) as service:
+        assert await service.claim_reindex() == messages.cooldown_note(600)
     listing = await listed(fast_service, "u9")
     assert "- Russia plans to leave the International Space Station" in listing
     await listed(fast_service, "u9")

@@ -21,6 +21,7 @@ from bot.settings import Settings
 from tests.fakes.background import AppServer, all_handled
 from tests.fakes.chat import (
     chat_settings,
+    with_settings,
 )
 from tests.fakes.slack_server import (
     BOT_TOKEN,
@@ -78,6 +79,16 @@ def serving(service: ChatService, granted_scopes: str | None = None) -> Iterator
     finally:
         del SERVERS[url]
         server.stop()
+
+
+@contextlib.contextmanager
+def served_under(service: ChatService, data_dir: Path, **changed: object) -> Iterator[str]:
+    """An app of `service`'s indexes under its settings with `changed`, and a state of
+    its own made from them (as at start: no earlier question, rebuild or thread),
+    served over HTTP: its events URL."""
+    settings = service.settings.model_copy(update={**changed, "data_dir": data_dir})
+    with with_settings(service, settings, own_state=True) as other, serving(other) as url:
+        yield url
 
 
 def handled(app_url: str) -> contextlib.AbstractContextManager[None]:

@@ -51,6 +51,7 @@ from tests.slack.app_client import (
     post_form,
     post_json,
     posts_in_thread,
+    served_under,
     serving,
 )
 
@@ -369,16 +370,15 @@ def test_answer_channel(fake: FakeSlack, app_url: str, service: ChatService) -> 
 
 
 def test_answer_channel_can_say_not_found(
-    fake: FakeSlack, app_url: str, slack_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    fake: FakeSlack, service: ChatService, tmp_path: Path
 ) -> None:
     """With answer_channel_silent_abstain off: "not in the articles", and still
     nothing for what is not a question."""
-    monkeypatch.setattr(slack_settings, "answer_channel_silent_abstain", False)
-    question = event("message", "Who won the 1966 World Cup final?", channel="CANSWER")
-    post_json(app_url, question)
-    (reply,) = fake.wait_for(lambda: posts_in_thread(fake, question["event"]["ts"]))
-    assert "couldn't find" in reply["text"]
-    assert unanswered(fake, app_url, event("message", "thanks all", channel="CANSWER")) == [[]]
+    with served_under(service, tmp_path, answer_channel_silent_abstain=False) as url:
+        question = event("message", "Who won the 1966 World Cup final?", channel="CANSWER")
+        thanks = event("message", "thanks all", channel="CANSWER")
+        (reply,), nothing = unanswered(fake, url, question, thanks)
+        assert "couldn't find" in reply["text"] and nothing == []
 
 
 def test_follow_ups_are_off_without_the_history_scopes(
@@ -552,18 +552,21 @@ def test_admin_reindex_keeps_answering_then_swaps(
     assert "412 million" in ask(fake, app_url, bridge)["text"]
 
 
-def test_reindex_has_a_cooldown(
-    fake: FakeSlack, app_url: str, service: ChatService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fields, name = command_fields(fake, "", command="/reindex", user="UADMIN")
-    post_form(app_url, fields)
-    assert "Index rebuilt" in fake.wait_for(lambda: fake.calls(f"response/{name}"), 60)[0]["text"]
-    monkeypatch.setattr(service.config, "reindex_cooldown_seconds", 3600)
-    fields, name = command_fields(fake, "", command="/reindex", user="UADMIN")
-    post_form(app_url, fields)
-    reply = fake.wait_for(lambda: fake.calls(f"response/{name}"))[0]
-    assert "rebuilt recently. Try again in about 60 min" in reply["text"]
-    assert reply["response_type"] == "ephemeral"
+def test_reindex_has_a_cooldown(fake: FakeSlack, service: ChatService, tmp_path: Path) -> None:
+    """reindex_cooldown_seconds: the first /reindex rebuilds, the next is told when to
+    try again, and rebuilds nothing."""
+    with served_under(service, tmp_path, reindex_cooldown_seconds=3600) as url:
+        fields, name = command_fields(fake, "", command="/reindex", user="UADMIN")
+        post_form(url, fields)
+        done = fake.wait_for(lambda: fake.calls(f"response/{name}"), 60)[0]
+        assert "Index rebuilt" in done["text"]
+        version = service.answerer.index.version
+        fields, name = command_fields(fake, "", command="/reindex", user="UADMIN")
+        post_form(url, fields)
+        (reply,) = fake.wait_for(lambda: fake.calls(f"response/{name}"))
+        assert "rebuilt recently. Try again in about 60 min" in reply["text"]
+        assert reply["response_type"] == "ephemeral"
+        assert service.answerer.index.version == version
 
 
 def test_sources_is_rate_limited(
@@ -580,33 +583,30 @@ def test_sources_is_rate_limited(
 
 
 def test_a_full_queue_tells_the_asker_the_bot_is_busy(
-    fake: FakeSlack,
-    app_url: str,
-    service: ChatService,
-    slack_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
+    fake: FakeSlack, service: ChatService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    release = threading.Event()
+    """answer_queue_max 1: while one question is being answered, the next is told the
+    bot is busy; the first is answered once it is let through."""
+    release, entered = threading.Event(), threading.Event()
     real = service.answerer.answer
 
     def held(question: str, **options: object) -> Answer:
         if "Mir" in question:  # the slow one
+            entered.set()
             release.wait(20)
         return real(question, **options)
 
     monkeypatch.setattr(service.answerer, "answer", held)
-    monkeypatch.setattr(service.config, "answer_queue_max", 1)
-    fields, slow = command_fields(fake, "How long has Mir been in orbit?")
-    post_form(app_url, fields)
-    try:
-        busy = ask(fake, app_url, LAUNCH)
-        assert (
-            busy["text"]
-            == "I'm answering a lot of questions right now. Please try again in a minute."
-        )
-    finally:
-        release.set()
-    assert "15 years" in fake.wait_for(lambda: fake.calls(f"response/{slow}"))[0]["text"]
+    with served_under(service, tmp_path, answer_queue_max=1) as url:
+        fields, slow = command_fields(fake, "How long has Mir been in orbit?")
+        post_form(url, fields)
+        try:
+            assert entered.wait(20)  # the slow one is being answered: the queue is full
+            busy = ask(fake, url, LAUNCH)
+            assert busy["text"] == messages.BUSY
+        finally:
+            release.set()
+        assert "15 years" in fake.wait_for(lambda: fake.calls(f"response/{slow}"))[0]["text"]
 
 
 def test_mention_markup_is_stripped_in_linear_time() -> None:
