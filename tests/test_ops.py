@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import httpx
+import pytest
 
 from bot.answer.answerer import Answerer
 from bot.chat.service import ChatService
@@ -14,6 +16,7 @@ from bot.ops import OpsServer
 from bot.settings import Settings
 from index.embedding.embedder import Embedder
 from tests.fakes.background import free_port
+from tests.fakes.hashing import HashingEmbedder
 
 
 async def test_metrics_and_index_health(
@@ -59,3 +62,27 @@ def test_json_log_lines_carry_extra_fields() -> None:
         and line["request_id"] == "abc123"
         and line["level"] == "INFO"
     )
+
+
+async def test_every_answer_is_logged_with_a_request_id_of_its_own(
+    fast_answerer: Answerer,
+    fast_embedder: HashingEmbedder,
+    settings: Settings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The service gives each question its own request id, in the "answered" line that
+    the JSON log writes out with it (an operator follows one question by it)."""
+    caplog.set_level("INFO", logger="bot.chat.service")
+    service = ChatService(fast_answerer, fast_embedder, settings)
+    try:
+        await service.answer("When was the International Space Station launched?")
+        await service.answer("Who won the 2022 World Cup?")
+    finally:
+        service.close()
+    answered = [r for r in caplog.records if r.getMessage() == "answered"]
+    ids = [getattr(r, "request_id", None) for r in answered]
+    assert len(ids) == 2 and len(set(ids)) == 2, ids
+    assert all(re.fullmatch(r"[0-9a-f]{12}", str(i)) for i in ids), ids
+    lines = [json.loads(JsonFormatter().format(r)) for r in answered]
+    assert [line["request_id"] for line in lines] == ids
+    assert [line["abstained"] for line in lines] == [False, True]
