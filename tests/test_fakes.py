@@ -83,6 +83,118 @@ def test_discord_refuses_messages_over_its_limits(
     assert [(r.status, r.code) for r in discord_fake.take_refused()] == [(400, 50035)]
 
 
+BUTTON = {"type": 2, "style": 2, "label": "Helpful", "custom_id": "vote:1"}
+
+
+def row(*buttons: dict) -> dict:
+    return {"type": 1, "components": list(buttons)}
+
+
+@pytest.mark.parametrize(
+    "components",
+    [
+        [row(BUTTON)] + [row({**BUTTON, "custom_id": f"r{n}"}) for n in range(5)],  # 6 rows
+        [row(*({**BUTTON, "custom_id": f"b{n}"} for n in range(6)))],  # 6 in a row
+        [row()],  # an empty row
+        [BUTTON],  # a button outside a row
+        [row({**BUTTON, "style": 7})],
+        [row({k: v for k, v in BUTTON.items() if k != "custom_id"})],
+        [row({**BUTTON, "style": 5})],  # a link button with a custom id and no url
+        [row(BUTTON, BUTTON)],  # the same custom id twice
+        [row({**BUTTON, "label": ""})],  # neither label nor emoji
+    ],
+)
+def test_discord_refuses_components_of_the_wrong_shape(
+    discord_fake: FakeDiscord, components: list
+) -> None:
+    url = f"{discord_fake.api_base}/channels/{CHANNEL_ID}/messages"
+    status, answer = call("POST", url, {"content": "x", "components": components}, BOT_AUTH)
+    assert status == 400 and answer["code"] == 50035 and "components" in answer["errors"]
+    link = {"type": 2, "style": 5, "label": "Read", "url": "https://news.example/a"}
+    fine = [row(BUTTON, {**BUTTON, "custom_id": "vote:0", "label": "Not helpful"}, link)]
+    assert call("POST", url, {"content": "x", "components": fine}, BOT_AUTH)[0] == 200
+    assert [(r.status, r.code) for r in discord_fake.take_refused()] == [(400, 50035)]
+
+
+ASK = {"name": "ask", "description": "Ask a question", "type": 1}
+QUESTION = {"name": "question", "description": "Your question", "type": 3, "required": True}
+
+
+@pytest.mark.parametrize(
+    "commands",
+    [
+        [{**ASK, "name": "Ask"}],  # upper case
+        [{**ASK, "name": "ask me"}],
+        [{**ASK, "name": "a" * 33}],
+        [{**ASK, "description": ""}],
+        [{**ASK, "description": "d" * 101}],
+        [ASK, {**ASK, "description": "again"}],  # the same name twice
+        [{**ASK, "options": [{**QUESTION, "name": f"q{n}"} for n in range(26)]}],
+        [{**ASK, "options": [{**QUESTION, "name": "private", "required": False}, QUESTION]}],
+        [{**ASK, "options": [{**QUESTION, "type": 99}]}],
+        [{**ASK, "options": [{**QUESTION, "description": ""}]}],
+    ],
+)
+def test_discord_refuses_command_definitions_it_would_not_take(
+    discord_fake: FakeDiscord, commands: list
+) -> None:
+    url = f"{discord_fake.api_base}/applications/{APP_ID}/commands"
+    status, answer = call("PUT", url, commands, BOT_AUTH)
+    assert status == 400 and answer["code"] == 50035 and answer["errors"]
+    assert discord_fake.synced_commands == []
+    assert call("PUT", url, [{**ASK, "options": [QUESTION]}], BOT_AUTH)[0] == 200
+    other_app = f"{discord_fake.api_base}/applications/1234/commands"
+    assert call("PUT", other_app, [ASK], BOT_AUTH)[0] == 403
+    assert [(r.status, r.code) for r in discord_fake.take_refused()] == [
+        (400, 50035),
+        (403, 50001),
+    ]
+
+
+def test_discord_refuses_unknown_channels_and_messages(discord_fake: FakeDiscord) -> None:
+    """A post to a channel the bot was never told of is 404 Unknown Channel; a reply to
+    a message that does not exist is refused (or sent plain when fail_if_not_exists is
+    false); a thread on one is 404 Unknown Message."""
+    base = discord_fake.api_base
+    nowhere = f"{base}/channels/920000000000000555/messages"
+    status, answer = call("POST", nowhere, {"content": "hi"}, BOT_AUTH)
+    assert (status, answer["code"]) == (404, 10003)
+    url = f"{base}/channels/{CHANNEL_ID}/messages"
+    reply = {"content": "hi", "message_reference": {"message_id": "940000000000000001"}}
+    status, answer = call("POST", url, reply, BOT_AUTH)
+    assert (status, answer["code"]) == (400, 50035) and "message_reference" in answer["errors"]
+    lenient = {**reply, "message_reference": {**reply["message_reference"]}}
+    lenient["message_reference"]["fail_if_not_exists"] = False
+    assert call("POST", url, lenient, BOT_AUTH)[0] == 200
+    thread = f"{base}/channels/{CHANNEL_ID}/messages/940000000000000001/threads"
+    assert call("POST", thread, {"name": "talk"}, BOT_AUTH)[0] == 404
+    said = {"id": "940000000000000001", "channel_id": str(CHANNEL_ID), "content": "hello"}
+    discord_fake.dispatch("MESSAGE_CREATE", said)  # now it exists
+    assert call("POST", url, reply, BOT_AUTH)[0] == 200
+    assert call("POST", thread, {"name": "talk"}, BOT_AUTH)[0] == 201
+    discord_fake.dispatch("CHANNEL_CREATE", {"id": "920000000000000555", "type": 0})
+    assert call("POST", nowhere, {"content": "hi"}, BOT_AUTH)[0] == 200
+    refused = [(r.status, r.code) for r in discord_fake.take_refused()]
+    assert refused == [(404, 10003), (400, 50035), (404, 10008)]
+
+
+def test_discord_interaction_paths_name_the_application_and_the_interaction(
+    discord_fake: FakeDiscord,
+) -> None:
+    token = "interaction-token-paths"
+    base = discord_fake.api_base
+    discord_fake.dispatch("INTERACTION_CREATE", interaction_payload(token))
+    other = f"{base}/interactions/930000000000000111/{token}/callback"
+    assert call("POST", other, {"type": 5})[0] == 404  # another interaction's id
+    assert (
+        call("POST", f"{base}/interactions/930000000000000999/{token}/callback", {"type": 5})[0]
+        == 200
+    )
+    assert call("POST", f"{base}/webhooks/1234/{token}", {"content": "x"})[0] == 404
+    assert call("POST", f"{base}/webhooks/{APP_ID}/{token}", {"content": "x"})[0] == 200
+    assert [r.code for r in discord_fake.take_refused()] == [10062, 10015]
+
+
 def interaction_payload(token: str) -> dict:
     return {"id": "930000000000000999", "token": token, "type": 2, "application_id": str(APP_ID)}
 
@@ -259,6 +371,26 @@ def section(text: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+def actions(*buttons: dict) -> dict:
+    return {"type": "actions", "elements": list(buttons)}
+
+
+MRKDWN = {"type": "mrkdwn", "text": "*Helpful*"}
+# a button's text is plain_text only (https://api.slack.com/reference/block-kit/block-elements)
+mrkdwn_button = {"type": "button", "text": MRKDWN, "action_id": "a", "value": "v"}
+plain_button = {**mrkdwn_button, "text": {"type": "plain_text", "text": "Helpful"}}
+
+
+def test_slack_answers_not_in_channel_where_the_bot_is_not(slack_fake: FakeSlack) -> None:
+    url = f"{slack_fake.api_base}chat.postMessage"
+    auth = {"Authorization": f"Bearer {BOT_TOKEN}"}
+    slack_fake.not_member_of.add("CGONE")
+    message = {"channel": "CGONE", "text": "hi", "blocks": [actions(plain_button)]}
+    assert call("POST", url, message, auth) == (200, {"ok": False, "error": "not_in_channel"})
+    assert call("POST", url, {**message, "channel": "C1"}, auth)[1]["ok"] is True
+    assert [r.error for r in slack_fake.take_refused()] == ["not_in_channel"]
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
@@ -267,6 +399,8 @@ def section(text: str) -> dict:
         ({"text": "fallback", "blocks": [section("x")] * 51}, "invalid_blocks"),
         ({"text": "fallback", "blocks": [{"type": "table"}]}, "invalid_blocks"),
         ({"text": "fallback", "blocks": [{"type": "context", "elements": []}]}, "invalid_blocks"),
+        ({"text": "fallback", "blocks": [actions(mrkdwn_button)]}, "invalid_blocks"),
+        ({"text": "fallback", "blocks": [{"type": "header", "text": MRKDWN}]}, "invalid_blocks"),
         ({}, "no_text"),
     ],
 )

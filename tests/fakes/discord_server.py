@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,6 +38,15 @@ EMBED_FIELDS = 25
 EMBEDS_TOTAL = 6000
 CUSTOM_ID_LIMIT = 100
 BUTTON_LABEL_LIMIT = 80
+ACTION_ROWS = 5
+BUTTONS_PER_ROW = 5
+BUTTON_STYLES = {1, 2, 3, 4, 5}
+LINK_STYLE = 5
+# application commands (https://discord.com/developers/docs/interactions/application-commands)
+COMMANDS_LIMIT = 100
+OPTIONS_LIMIT = 25
+DESCRIPTION_LIMIT = 100
+COMMAND_NAME = re.compile(r"[-_\w]{1,32}")  # lower case too; Python's \w ≈ \p{L}\p{N}
 INITIAL_RESPONSE_SECONDS = 3.0
 BOT_USER = {
     "id": str(BOT_ID),
@@ -80,8 +90,10 @@ class Refusal:
 
 @dataclass
 class Interaction:
-    """What Discord keeps of an interaction: when it arrived and how it was answered."""
+    """What Discord keeps of an interaction: its id, when it arrived and how it was
+    answered."""
 
+    id: str
     created: float
     response_type: int | None = None
     response_flags: int = 0
@@ -131,13 +143,105 @@ def message_errors(body: dict) -> dict:
                 "message": "Embed size exceeds maximum size of 6000",
             }
         ]
-    for row in body.get("components") or []:
-        for button in row.get("components") or []:
-            if len(button.get("custom_id") or "") > CUSTOM_ID_LIMIT:
-                errors.setdefault("components", {})["custom_id"] = too_long(CUSTOM_ID_LIMIT)
-            if len(button.get("label") or "") > BUTTON_LABEL_LIMIT:
-                errors.setdefault("components", {})["label"] = too_long(BUTTON_LABEL_LIMIT)
+    if wrong_components := component_errors(body.get("components") or []):
+        errors["components"] = wrong_components
     return errors
+
+
+def error(code: str, message: str) -> dict:
+    return {"_errors": [{"code": code, "message": message}]}
+
+
+def component_errors(rows: list) -> dict:
+    """Discord's errors for a message's components: at most 5 action rows (type 1) of 1
+    to 5 buttons (type 2); a link button (style 5) has a url and no custom_id, the
+    others a custom_id of 1 to 100 characters, unique in the message; each has a label
+    (at most 80) or an emoji."""
+    if len(rows) > ACTION_ROWS:
+        return error("BASE_TYPE_MAX_LENGTH", f"Must be {ACTION_ROWS} or fewer in length.")
+    errors: dict = {}
+    seen: set[str] = set()
+    for r, row in enumerate(rows):
+        items = row.get("components") or []
+        if row.get("type") != 1 or not 1 <= len(items) <= BUTTONS_PER_ROW:
+            errors[str(r)] = error("COMPONENT_LAYOUT_WIDTH_EXCEEDED", "Invalid action row")
+            continue
+        for b, button in enumerate(items):
+            if wrong := button_errors(button, seen):
+                errors.setdefault(str(r), {}).setdefault("components", {})[str(b)] = wrong
+    return errors
+
+
+def button_errors(button: dict, seen: set[str]) -> dict:
+    wrong: dict = {}
+    if button.get("type") != 2 or button.get("style") not in BUTTON_STYLES:
+        wrong["style"] = error("BASE_TYPE_CHOICES", "Value must be one of (1, 2, 3, 4, 5).")
+        return wrong
+    custom_id, link = button.get("custom_id"), button.get("style") == LINK_STYLE
+    if link and (custom_id or not button.get("url")):
+        wrong["url"] = error("BUTTON_COMPONENT_INVALID_URL", "A link button needs a url only.")
+    elif not link and not 1 <= len(custom_id or "") <= CUSTOM_ID_LIMIT:
+        wrong["custom_id"] = too_long(CUSTOM_ID_LIMIT) if custom_id else required()
+    elif not link and custom_id in seen:
+        wrong["custom_id"] = error("COMPONENT_CUSTOM_ID_DUPLICATED", "Custom id is duplicated")
+    seen.add(custom_id or "")
+    label = button.get("label") or ""
+    if len(label) > BUTTON_LABEL_LIMIT:
+        wrong["label"] = too_long(BUTTON_LABEL_LIMIT)
+    elif not label and not button.get("emoji"):
+        wrong["label"] = required()
+    return wrong
+
+
+def required() -> dict:
+    return error("BASE_TYPE_REQUIRED", "This field is required")
+
+
+def command_errors(commands: Any) -> dict:
+    """Discord's errors for a bulk overwrite of application commands: at most 100; each
+    a lower-case name of 1 to 32 letters, digits, - or _ (unique), a description of 1
+    to 100 characters, at most 25 options, each named and described alike, of a known
+    type, with the required ones first."""
+    if not isinstance(commands, list) or len(commands) > COMMANDS_LIMIT:
+        return error("BASE_TYPE_MAX_LENGTH", f"Must be {COMMANDS_LIMIT} or fewer in length.")
+    errors: dict = {}
+    names = [c.get("name") for c in commands if isinstance(c, dict)]
+    for n, command in enumerate(commands):
+        wrong = described_errors(command)
+        options = command.get("options") or []
+        if len(options) > OPTIONS_LIMIT:
+            wrong["options"] = too_long(OPTIONS_LIMIT)
+        for o, option in enumerate(options[:OPTIONS_LIMIT]):
+            bad = described_errors(option)
+            if option.get("type") not in range(1, 12):
+                bad["type"] = error("BASE_TYPE_CHOICES", "Value must be a known option type.")
+            if option.get("required") and any(not x.get("required") for x in options[:o]):
+                bad["required"] = error(
+                    "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
+                    "Required options must be placed before non-required options",
+                )
+            if bad:
+                wrong.setdefault("options", {})[str(o)] = bad
+        if names.count(command.get("name")) > 1:
+            wrong["name"] = error(
+                "APPLICATION_COMMANDS_DUPLICATE_NAME", "Application command names must be unique"
+            )
+        if wrong:
+            errors[str(n)] = wrong
+    return errors
+
+
+def described_errors(item: Any) -> dict:
+    """A command's or an option's name and description, as Discord checks them."""
+    if not isinstance(item, dict):
+        return required()
+    wrong: dict = {}
+    name = item.get("name") or ""
+    if not COMMAND_NAME.fullmatch(name) or name != name.lower():
+        wrong["name"] = error("APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")
+    if not 1 <= len(item.get("description") or "") <= DESCRIPTION_LIMIT:
+        wrong["description"] = too_long(DESCRIPTION_LIMIT)
+    return wrong
 
 
 def thread_payload(thread_id: str, parent_id: str, name: str, owner_id: str) -> dict:
@@ -182,6 +286,10 @@ class FakeDiscord(BackgroundServer):
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.refused: list[Refusal] = []
         self.interactions: dict[str, Interaction] = {}  # by interaction token
+        # the channels the bot has been told of (by gateway events, or made by it), and the
+        # messages in each that exist: a post elsewhere, or a reply to another, is refused
+        self.channels: set[str] = {str(CHANNEL_ID), str(DM_CHANNEL_ID)}
+        self.messages: dict[str, set[str]] = {}
         self.heartbeats = 0
         self.gateway_down = False
         self.sessions: dict[str, int] = {}  # session id -> last sequence sent in it
@@ -342,14 +450,28 @@ class FakeDiscord(BackgroundServer):
         one of its server), from the test's thread. An interaction starts its clock
         here: its first response is due within 3 s."""
         if event == "INTERACTION_CREATE":
-            self.interactions[data["token"]] = Interaction(created=time.monotonic())
-
+            self.interactions[data["token"]] = Interaction(data["id"], time.monotonic())
+        self.learn(event, data)
         self.call(self._broadcast(event, data), 5)
+
+    def learn(self, event: str, data: dict) -> None:
+        """The channels and messages an event tells the bot of exist."""
+        if event == "GUILD_CREATE":
+            self.channels |= {
+                c["id"] for c in [*data.get("channels", []), *data.get("threads", [])]
+            }
+        elif event in ("CHANNEL_CREATE", "THREAD_CREATE"):
+            self.channels.add(data["id"])
+        elif event in ("MESSAGE_CREATE", "INTERACTION_CREATE") and data.get("channel_id"):
+            self.channels.add(data["channel_id"])
+            if event == "MESSAGE_CREATE" and "id" in data:
+                self.messages.setdefault(data["channel_id"], set()).add(data["id"])
 
     def dispatch_on_next_post(self, channel_id: str, event: str, data: dict) -> None:
         """Send a gateway event the moment the bot's next message in `channel_id` is
         stored, before the post's response: someone who answers the instant it shows
         (the gateway may deliver before the HTTP response returns)."""
+        self.learn(event, data)
         self._on_post[str(channel_id)] = (event, data)
 
     async def _broadcast(self, event: str, data: dict) -> None:
@@ -482,6 +604,10 @@ class FakeDiscord(BackgroundServer):
         )
 
     def _sync(self, path: str, body: Any) -> web.Response:
+        if path.split("/")[2] != str(APP_ID):
+            return self.refuse(f"PUT {path}", 403, "Missing Access", 50001)
+        if errors := command_errors(body):
+            return self.refuse(f"PUT {path}", 400, "Invalid Form Body", 50035, errors)
         self.sync_path = path
         self.synced_commands = [
             {**cmd, "id": str(next(self._ids)), "application_id": str(APP_ID), "version": "1"}
@@ -493,9 +619,21 @@ class FakeDiscord(BackgroundServer):
         if self.failures:
             status, payload, headers = self.failures.pop(0)
             return json_response(payload, status, headers)
-        if invalid := self.invalid_message(f"POST {path}", body):
+        channel_id, what = path.split("/")[2], f"POST {path}"
+        if channel_id not in self.channels:
+            return self.refuse(what, 404, "Unknown Channel", 10003)
+        if invalid := self.invalid_message(what, body):
             return invalid
-        return self._sent(self.message_payload(path.split("/")[2], body))
+        reference = (body or {}).get("message_reference") or {}
+        referenced = str(reference.get("message_id") or "")
+        in_channel = str(reference.get("channel_id") or channel_id)
+        if referenced and referenced not in self.messages.get(in_channel, set()):
+            if reference.get("fail_if_not_exists", True):
+                unknown = error("MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+                errors = {"message_reference": unknown}
+                return self.refuse(what, 400, "Invalid Form Body", 50035, errors)
+            body = {k: v for k, v in body.items() if k != "message_reference"}
+        return self._sent(self.message_payload(channel_id, body))
 
     def rate_limit_next_send(self, retry_after: float) -> None:
         """The next channel message gets the 429 Discord sends: marked with `Via` (Discord's
@@ -517,6 +655,10 @@ class FakeDiscord(BackgroundServer):
     async def _start_thread(self, path: str, body: Any) -> web.Response:
         """A public thread on a message, announced with THREAD_CREATE as Discord does."""
         _, parent_id, _, message_id, _ = path.strip("/").split("/")
+        if parent_id not in self.channels:
+            return self.refuse(f"POST {path}", 404, "Unknown Channel", 10003)
+        if message_id not in self.messages.get(parent_id, set()):
+            return self.refuse(f"POST {path}", 404, "Unknown Message", 10008)
         if self.thread_refusals:
             self.thread_refusals -= 1
             return self.refuse(f"POST {path}", 403, "Missing Permissions", 50013)
@@ -529,6 +671,7 @@ class FakeDiscord(BackgroundServer):
             body.get("auto_archive_duration") or 1440
         )
         self.threads.append(thread)
+        self.channels.add(thread["id"])
         for ws in self.sockets:
             await self._send(ws, "THREAD_CREATE", {**thread, "newly_created": True})
         return json_response(thread, 201)
@@ -542,6 +685,8 @@ class FakeDiscord(BackgroundServer):
         _, interaction_id, token, _ = path.strip("/").split("/")
         what = f"POST {path}"
         interaction = self.interactions.get(token)
+        if interaction is not None and interaction.id != interaction_id:
+            interaction = None  # a token with another interaction's id: no such interaction
         late = interaction and time.monotonic() - interaction.created > INITIAL_RESPONSE_SECONDS
         if interaction is None or late:
             return self.refuse(what, 404, "Unknown interaction", 10062)
@@ -558,9 +703,13 @@ class FakeDiscord(BackgroundServer):
         )
 
     def _answered(self, path: str) -> Interaction | None:
-        """The interaction a webhook path's token names, once it has its initial response."""
-        interaction = self.interactions.get(path.strip("/").split("/")[2])
-        return interaction if interaction and interaction.response_type is not None else None
+        """The interaction a webhook path's token names, once it has its initial response;
+        the path must name this application (/webhooks/APPLICATION_ID/TOKEN)."""
+        _, application_id, token, *_ = path.strip("/").split("/")
+        interaction = self.interactions.get(token)
+        if application_id != str(APP_ID) or interaction is None:
+            return None
+        return interaction if interaction.response_type is not None else None
 
     def _followup(self, path: str, body: Any) -> web.Response:
         """A follow-up message. The first one after a defer fills the "thinking" message,
@@ -600,6 +749,7 @@ class FakeDiscord(BackgroundServer):
 
     def _sent(self, message: dict) -> web.Response:
         self.sent.append(message)
+        self.messages.setdefault(message["channel_id"], set()).add(message["id"])
         return json_response(message)
 
     # --- what tests look at ----------------------------------------------------------------

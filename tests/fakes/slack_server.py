@@ -37,6 +37,9 @@ BUTTON_TEXT_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
 MESSAGE_TEXT_LIMIT = 40_000
 BLOCK_TYPES = {"section", "context", "actions", "divider", "header", "image", "rich_text"}
+TEXT_KINDS = ("mrkdwn", "plain_text")
+PLAIN = ("plain_text",)
+HEADER_TEXT_LIMIT = 150
 RESPONSE_URL_POSTS = 5  # each response_url takes 5 posts within 30 minutes
 RESPONSE_URL_SECONDS = 30 * 60
 ACK_SECONDS = 3.0
@@ -59,10 +62,12 @@ class Refusal:
     error: str
 
 
-def bad_text(text_object: Any, limit: int) -> bool:
+def bad_text(text_object: Any, limit: int, kinds: tuple[str, ...] = TEXT_KINDS) -> bool:
+    """True when Slack would refuse this text object (`kinds`: the types allowed where
+    it is; a button's and a header's text are plain_text only)."""
     return (
         not isinstance(text_object, dict)
-        or text_object.get("type") not in ("mrkdwn", "plain_text")
+        or text_object.get("type") not in kinds
         or not 1 <= len(text_object.get("text") or "") <= limit
     )
 
@@ -74,6 +79,8 @@ def bad_block(block: dict) -> bool:
         return True
     if kind == "section":
         return bad_text(block.get("text"), SECTION_TEXT_LIMIT)
+    if kind == "header":
+        return bad_text(block.get("text"), HEADER_TEXT_LIMIT, PLAIN)
     if kind == "context":
         elements = block.get("elements") or []
         too_many = not 1 <= len(elements) <= CONTEXT_ELEMENTS
@@ -82,7 +89,7 @@ def bad_block(block: dict) -> bool:
         elements = block.get("elements") or []
         return not 1 <= len(elements) <= ACTIONS_ELEMENTS or any(
             e.get("type") != "button"
-            or bad_text(e.get("text"), BUTTON_TEXT_LIMIT)
+            or bad_text(e.get("text"), BUTTON_TEXT_LIMIT, PLAIN)
             or len(str(e.get("value", ""))) > BUTTON_VALUE_LIMIT
             for e in elements
         )
@@ -120,6 +127,7 @@ class FakeSlack(BackgroundServer):
         self.refused: list[Refusal] = []
         self._ts = itertools.count(1)
         self.scopes = SCOPES  # what auth.test says the token was granted (x-oauth-scopes)
+        self.not_member_of: set[str] = set()  # channels the bot was removed from
         self._tickets: set[str] = set()  # Socket Mode URLs handed out and not yet used
         self._unacked: dict[str, float] = {}  # envelope id -> when it was sent
         self._response_posts: dict[str, list[float]] = {}
@@ -210,6 +218,8 @@ class FakeSlack(BackgroundServer):
     def chat_message(self, method: str, body: dict) -> web.Response:
         if not body.get("channel"):
             return self.refuse(method, "channel_not_found")
+        if body["channel"] in self.not_member_of:
+            return self.refuse(method, "not_in_channel")
         if method == "chat.update" and not body.get("ts"):
             return self.refuse(method, "message_not_found")
         if error := message_error(body):

@@ -218,6 +218,24 @@ def test_retried_event_is_answered_once(fake: FakeSlack, app_url: str) -> None:
     assert len(posts_in_thread(fake, ts)) == 1
 
 
+def test_a_channel_the_bot_was_removed_from_is_named_in_the_log(
+    fake: FakeSlack, app_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Slack answers not_in_channel: one warning names the channel and the fix, no
+    traceback; the next question elsewhere is answered."""
+    fake.not_member_of.add("CGONE")
+    gone = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="CGONE")
+    with handled(app_url):
+        post_json(app_url, gone)
+    assert [r.error for r in fake.take_refused()] == ["not_in_channel"]
+    [warning] = [r for r in caplog.records if "not_in_channel" in r.getMessage()]
+    assert warning.levelname == "WARNING" and warning.exc_info is None
+    assert "CGONE" in warning.getMessage() and "/invite" in warning.getMessage()
+    question = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="C1")
+    post_json(app_url, question)
+    fake.wait_for(lambda: posts_in_thread(fake, question["event"]["ts"]))
+
+
 def test_bot_messages_are_never_answered(fake: FakeSlack, app_url: str) -> None:
     from_bot = event("message", LAUNCH, channel="D1", channel_type="im", bot_id="BOTHER")
     from_self = event(

@@ -20,6 +20,7 @@ from typing import Any
 
 from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncRespond, AsyncSay
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -122,9 +123,32 @@ def register_listeners(app: AsyncApp, chat: SlackChat) -> None:
     app.event("message")(on_message)
     app.action(HELPFUL)(on_vote)
     app.action(NOT_HELPFUL)(on_vote)
+    app.error(on_listener_error)
 
 
 CHAT = "articlebot_chat"  # where each listener finds the SlackChat in its context
+
+# What an operator does about Slack's refusals of a reply (by Slack's error code)
+REFUSAL_FIXES = {
+    "not_in_channel": "invite the bot there (/invite @ArticleBot) or take the channel out of "
+    "the settings",
+    "channel_not_found": "the channel is gone, or private without the bot in it",
+    "is_archived": "the channel is archived",
+    "restricted_action": "a workspace admin restricted posting there",
+}
+
+
+async def on_listener_error(error: Exception, body: dict) -> None:
+    """A listener that failed: a refusal by Slack is one warning naming the channel and
+    the fix (nothing to trace in our code); anything else is logged with its traceback."""
+    if not isinstance(error, SlackApiError):
+        log.error("a Slack listener failed", exc_info=error)
+        return
+    code = str(error.response.get("error", ""))
+    event, channel = body.get("event") or {}, body.get("channel") or {}
+    where = event.get("channel") or body.get("channel_id") or channel.get("id") or "?"
+    fix = REFUSAL_FIXES.get(code, "Slack's API documentation names the error")
+    log.warning("Slack refused a reply in %s: %s (%s)", where, code, fix)
 
 
 @dataclass(frozen=True)
