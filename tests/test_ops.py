@@ -11,7 +11,7 @@ import pytest
 
 from bot.answer.answerer import Answerer
 from bot.chat.service import ChatService
-from bot.logs import JsonFormatter
+from bot.logs import JsonFormatter, configure_logging
 from bot.ops import OpsServer
 from bot.settings import Settings
 from index.embedding.embedder import Embedder
@@ -86,3 +86,18 @@ async def test_every_answer_is_logged_with_a_request_id_of_its_own(
     lines = [json.loads(JsonFormatter().format(r)) for r in answered]
     assert [line["request_id"] for line in lines] == ids
     assert [line["abstained"] for line in lines] == [False, True]
+
+
+@pytest.mark.parametrize("json_format", [False, True])
+def test_the_log_shows_no_secret_of_a_source_url(
+    json_format: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whatever logs a source's URL (ours or a library's), the line on stderr carries
+    no token or key, in plain and in JSON logs."""
+    configure_logging(debug=False, json_format=json_format)
+    url = "https://news.example/feed.xml?api_key=SEKRET&page=2"
+    logging.getLogger("index.sources.fetch").warning("not indexed: %s: HTTP 404", url)
+    logging.getLogger("httpx").warning('HTTP Request: GET %s "HTTP/1.1 404"', url)
+    err = capsys.readouterr().err
+    assert "SEKRET" not in err
+    assert err.count("https://news.example/feed.xml?api_key=REDACTED&page=2") == 2
