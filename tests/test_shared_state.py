@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from bot.chat.feedback import FeedbackStore
-from bot.chat.postgres import MIGRATIONS
+from bot.chat.postgres import MIGRATIONS, NOW, SharedThreads
 from bot.chat.state import State, local_state
 from bot.cli import main
 from bot.errors import LaunchError
@@ -124,6 +124,24 @@ def test_an_idle_thread_goes_quiet_on_every_replica(tmp_path: Path, state_url: s
         state.threads.remember(["k"], answered("When was the ISS launched?"))
         assert state.threads.conversation("k") is not None
         wait_for(lambda: state.threads.conversation("k") is None, 5)
+    finally:
+        state.close()
+
+
+def test_shared_threads_go_quiet_after_the_idle_minutes_the_settings_name(
+    tmp_path: Path, state_url: str
+) -> None:
+    """thread_idle_minutes (2) reaches the shared state in minutes: a thread last
+    active 119 s ago (by the database's clock) is followed, one 121 s ago is quiet."""
+    state = open_state(replica_settings(tmp_path, state_url, thread_idle_minutes=2))
+    try:
+        threads = state.threads
+        assert isinstance(threads, SharedThreads)
+        threads.remember(["k"], answered("When was the ISS launched?"))
+        for seconds_ago, followed in ((119, True), (121, False)):
+            with threads.pool.connection() as conn:
+                conn.execute(f"UPDATE threads SET last_active = {NOW} - %s", (seconds_ago,))
+            assert (threads.conversation("k") is not None) is followed, seconds_ago
     finally:
         state.close()
 
