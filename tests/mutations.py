@@ -1,0 +1,184 @@
+"""The mutations of tests/README.md's table, each applied alone to the working tree
+and the tests that claim to catch it run against it: every line should say CAUGHT.
+
+    python -m tests.mutations            every mutation (about a minute)
+    python -m tests.mutations "CURRENT"  those whose label holds the text
+
+Each file is restored after its run, whatever happens; run it on a clean tree.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (label, file, the code as it is, the mutated code, the tests that must fail)
+MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
+    (
+        "1 Slack: a refused /reindex falls through and rebuilds",
+        "bot/chat/slack/app.py",
+        '        return messages.only_admins("admins")',
+        '        messages.only_admins("admins")',
+        ["tests/slack/test_slack.py::test_reindex_refused_for_non_admins"],
+    ),
+    (
+        "1 Discord: a refused /reindex falls through and rebuilds",
+        "bot/chat/discord/commands.py",
+        '        return messages.only_admins("server managers")',
+        '        messages.only_admins("server managers")',
+        ["tests/test_discord.py::test_reindex_refused_without_manage_server"],
+    ),
+    (
+        "1 Discord: is_admin true for an interaction without a server (a DM)",
+        "bot/chat/discord/commands.py",
+        "    if interaction.guild_id is None or not isinstance(member, discord.Member):\n        return False",
+        "    if interaction.guild_id is None or not isinstance(member, discord.Member):\n        return True",
+        ["tests/test_discord.py::test_reindex_refused_without_manage_server"],
+    ),
+    (
+        "2 Slack: answer channels without the question filter",
+        "bot/chat/slack/app.py",
+        'if f"<@{context.bot_user_id}" in text or not looks_like_question(text):',
+        'if f"<@{context.bot_user_id}" in text:',
+        [
+            "tests/slack/test_slack.py::test_answer_channel",
+            "tests/slack/test_slack.py::test_answer_channel_can_say_not_found",
+        ],
+    ),
+    (
+        "2 Discord: answer channels without the question filter",
+        "bot/chat/discord/client.py",
+        "elif self.config.discord_message_content and looks_like_question(question):",
+        "elif self.config.discord_message_content:",
+        [
+            "tests/test_discord_threads.py::test_what_answer_channels_leave_alone",
+            "tests/test_discord_threads.py::test_answer_channel_can_say_not_found",
+        ],
+    ),
+    (
+        "3 min_score halved where abstention is decided",
+        "bot/answer/answerer.py",
+        "        if confidence < self.threshold:",
+        "        if confidence < self.threshold / 2:",
+        ["tests/test_signals.py::test_a_confidence_at_min_score_answers_and_a_hair_below_abstains"],
+    ),
+    (
+        "3 the default threshold halved",
+        "bot/answer/answerer.py",
+        "return self.reader.weighing.threshold if self.reader else EVIDENCE_MIN_SCORE",
+        "return self.reader.weighing.threshold if self.reader else EVIDENCE_MIN_SCORE / 2",
+        ["tests/test_signals.py::test_a_near_miss_abstains_at_the_default_threshold"],
+    ),
+    (
+        "3 abstention at the threshold itself (<= for <)",
+        "bot/answer/answerer.py",
+        "        if confidence < self.threshold:",
+        "        if confidence <= self.threshold:",
+        ["tests/test_signals.py::test_a_confidence_at_min_score_answers_and_a_hair_below_abstains"],
+    ),
+    (
+        "4 thread_idle_minutes read as seconds (local state)",
+        "bot/chat/state.py",
+        "ThreadMemory(config.thread_idle_minutes * 60)",
+        "ThreadMemory(config.thread_idle_minutes)",
+        ["tests/test_threads.py::test_threads_go_quiet_after_the_idle_minutes_the_settings_name"],
+    ),
+    (
+        "4 thread_idle_minutes read as seconds (shared state)",
+        "bot/chat/postgres.py",
+        "SharedThreads(pool, config.thread_idle_minutes * 60)",
+        "SharedThreads(pool, config.thread_idle_minutes)",
+        [
+            "tests/test_shared_state.py::test_shared_threads_go_quiet_after_the_idle_minutes_the_settings_name"
+        ],
+    ),
+    (
+        "4 the embedding cache looked up without the model",
+        "index/build/cache.py",
+        'f"SELECT key, vector FROM vectors WHERE model = ? AND key IN ({marks})",\n                    [self.model_name, *batch],',
+        'f"SELECT key, vector FROM vectors WHERE key IN ({marks})",\n                    [*batch],',
+        ["tests/test_collection.py::test_the_embedding_cache_keeps_each_models_vectors_apart"],
+    ),
+    (
+        "4 report --since counts votes of any age",
+        "bot/chat/feedback.py",
+        'f"WHERE v.created_at >= ? AND {IN_SCOPE',
+        'f"WHERE ? IS NOT NULL AND {IN_SCOPE',
+        ["tests/test_report.py::test_the_report_counts_questions_gaps_and_votes"],
+    ),
+    (
+        "4 a Discord thread counts as its own channel, not its parent's",
+        "bot/chat/discord/keys.py",
+        "        return channel.parent_id",
+        "        return channel.id",
+        ["tests/test_discord_threads.py::test_each_channel_answers_from_its_collection"],
+    ),
+    (
+        "5 CURRENT written in place instead of renamed",
+        "index/storage/layout.py",
+        '    replace_text(index_dir / POINTER, name + "\\n")',
+        '    (index_dir / POINTER).write_text(name + "\\n")',
+        ["tests/test_faults.py::test_a_disk_failing_at_any_step_of_an_add_leaves_the_index_whole"],
+    ),
+    (
+        "6 the hot swap never swaps",
+        "bot/collection.py",
+        "        self.answerer.use_index(index)\n",
+        "        pass\n",
+        [
+            "tests/slack/test_slack.py::test_admin_reindex_keeps_answering_then_swaps",
+            "tests/test_discord.py::test_admin_reindex_swaps_while_answering",
+        ],
+    ),
+    (
+        "6 log lines not redacted",
+        "bot/logs.py",
+        "    handler.setFormatter(RedactingFormatter(formatter))",
+        "    handler.setFormatter(formatter)",
+        ["tests/test_ops.py::test_the_log_shows_no_secret_of_a_source_url"],
+    ),
+    (
+        "7 one request id for every question",
+        "bot/chat/service.py",
+        "request_id = uuid.uuid4().hex[:12]",
+        'request_id = "0" * 12',
+        ["tests/test_ops.py::test_every_answer_is_logged_with_a_request_id_of_its_own"],
+    ),
+    (
+        "8 Slack's refusal of a reply left to Bolt's traceback",
+        "bot/chat/slack/app.py",
+        "    app.error(on_listener_error)\n",
+        "",
+        ["tests/slack/test_slack.py::test_a_channel_the_bot_was_removed_from_is_named_in_the_log"],
+    ),
+]
+
+
+def run(label: str, path: str, code: str, mutated: str, tests: list[str]) -> bool:
+    """Whether the tests fail with the mutation in place (printed with pytest's summary)."""
+    file = ROOT / path
+    saved = file.read_text()
+    if code not in saved:
+        raise SystemExit(f"{label}: {path} no longer holds the code this mutation changes")
+    file.write_text(saved.replace(code, mutated, 1))
+    try:
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    finally:
+        file.write_text(saved)
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr
+    print(f"{'CAUGHT' if done.returncode else 'MISSED'} | {label} | {summary}", flush=True)
+    return done.returncode != 0
+
+
+def main(wanted: list[str]) -> int:
+    chosen = [m for m in MUTATIONS if not wanted or any(w in m[0] for w in wanted)]
+    caught = [run(*mutation) for mutation in chosen]
+    return 0 if all(caught) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
