@@ -148,6 +148,13 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         ["tests/test_ops.py::test_every_answer_is_logged_with_a_request_id_of_its_own"],
     ),
     (
+        "7 a private /ask's later pieces sent for everyone to see",
+        "bot/chat/discord/commands.py",
+        "            ephemeral=private,",
+        "            ephemeral=False,",
+        ["tests/test_discord.py::test_a_private_answer_in_several_messages_is_private_in_each"],
+    ),
+    (
         "8 Slack's refusal of a reply left to Bolt's traceback",
         "bot/chat/slack/app.py",
         "    app.error(on_listener_error)\n",

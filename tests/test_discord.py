@@ -567,6 +567,25 @@ def test_private_ask_is_ephemeral(bot: ArticleBot, fake: FakeDiscord) -> None:
     assert all(m["flags"] & 64 for m in fake.shown(token))
 
 
+def test_a_private_answer_in_several_messages_is_private_in_each(
+    bot: ArticleBot, fake: FakeDiscord, service: ChatService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A private /ask whose answer takes several follow-ups: every one is ephemeral, not
+    only the first (which the private defer fixes whatever it asks)."""
+    real = service.answerer.answer(LAUNCH)
+    sentence = real.text + " "
+    long_answer = dataclasses.replace(real, text=(sentence * (5000 // len(sentence) + 1))[:5000])
+    monkeypatch.setattr(service.answerer, "answer", lambda question, **_: long_answer)
+    asked = [
+        {"name": "question", "type": 3, "value": LAUNCH},
+        {"name": "private", "type": 5, "value": True},
+    ]
+    token = slash(fake, "ask", asked)
+    shown = fake.wait_for(lambda: (s := fake.shown(token))[2:] and s)  # 5,000 characters: 3
+    assert len(shown) >= 3 and all(m["flags"] & 64 for m in shown)
+    assert all(f.get("flags", 0) & 64 for f in followups(fake, token)[1:])
+
+
 def test_sources_lists_articles(bot: ArticleBot, fake: FakeDiscord) -> None:
     token = slash(fake, "sources")
     (callback,) = fake.wait_for(lambda: callbacks(fake, token))
