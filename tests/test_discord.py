@@ -90,17 +90,33 @@ def fake() -> Iterator[FakeDiscord]:
 def discord_settings(
     tmp_path_factory: pytest.TempPathFactory, fake: FakeDiscord, sources_dir: Path
 ) -> Settings:
-    return chat_settings(
+    return settings_for(
         tmp_path_factory,
+        fake,
         "discord",
         sources_dir,
-        discord_api_base_url=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-        discord_guild_id=GUILD_ID,
         rate_limit_questions=3,
-        rate_limit_channel_questions=100_000,
         rate_limit_seconds=60,
     )
+
+
+def settings_for(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake: FakeDiscord,
+    name: str,
+    sources_dir: Path,
+    **changed: object,
+) -> Settings:
+    """A Discord test module's settings: the bot on `fake`, in its server, answering
+    `sources_dir`'s articles, rate limits out of the way unless `changed` sets them."""
+    options: dict = {
+        "discord_api_base_url": fake.api_base,
+        "discord_gateway_url": fake.gateway_url,
+        "discord_guild_id": GUILD_ID,
+        "rate_limit_questions": 1000,
+        "rate_limit_channel_questions": 100_000,
+    }
+    return chat_settings(tmp_path_factory, name, sources_dir, **(options | changed))
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from bot.chat import messages
 from bot.chat.discord.client import ArticleBot
 from bot.chat.service import ChatService
 from bot.settings import Settings
-from tests.fakes.chat import chat_service, chat_settings, running, sources_with, with_settings
+from tests.fakes.chat import chat_service, running, sources_with, with_settings
 from tests.fakes.discord_server import CHANNEL_ID, GUILD_ID, MANAGE_GUILD, FakeDiscord
 from tests.fakes.hashing import HashingEmbedder
 from tests.test_discord import (
@@ -27,6 +27,7 @@ from tests.test_discord import (
     mention,
     new_user,
     replies_to,
+    settings_for,
     slash,
     started_bot,
     wait_reply,
@@ -44,16 +45,7 @@ def fake() -> Iterator[FakeDiscord]:
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, fake: FakeDiscord) -> Settings:
     sources = sources_with(tmp_path_factory, "discord-settings", "town-hall.txt", PING_ARTICLE)
-    return chat_settings(
-        tmp_path_factory,
-        "discord-settings",
-        sources,
-        discord_api_base_url=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-        discord_guild_id=GUILD_ID,
-        rate_limit_questions=1000,
-        rate_limit_channel_questions=100_000,
-    )
+    return settings_for(tmp_path_factory, fake, "discord-settings", sources)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ from tests.fakes.chat import (
     STATEMENT,
     asked,
     chat_service,
-    chat_settings,
     running,
     sources_with,
     with_settings,
@@ -42,6 +41,7 @@ from tests.test_discord import (
     mention,
     replies_to,
     sent_message,
+    settings_for,
     started_bot,
     text_of,
     wait_reply,
@@ -64,20 +64,15 @@ def fake() -> Iterator[FakeDiscord]:
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, fake: FakeDiscord) -> Settings:
     sources = sources_with(tmp_path_factory, "discord-threads", "town-hall.txt", PING_ARTICLE)
-    return chat_settings(
+    sky = {"sources": [str(FIXTURES / "observatory.html")], "channels": [SKY_CHANNEL_ID]}
+    return settings_for(
         tmp_path_factory,
+        fake,
         "discord-threads",
         sources,
-        discord_api_base_url=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-        discord_guild_id=GUILD_ID,
         discord_message_content=True,
         discord_answer_channels=[ANSWER_CHANNEL_ID],
-        collections={
-            "sky": {"sources": [str(FIXTURES / "observatory.html")], "channels": [SKY_CHANNEL_ID]}
-        },
-        rate_limit_questions=1000,
-        rate_limit_channel_questions=100_000,
+        collections={"sky": sky},
     )
 
 
