@@ -155,6 +155,20 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         ["tests/test_discord.py::test_a_private_answer_in_several_messages_is_private_in_each"],
     ),
     (
+        "7 a retried Slack event answered again",
+        "bot/chat/slack/app.py",
+        "    app.middleware(answer_each_event_once)\n",
+        "",
+        ["tests/slack/test_slack.py::test_retried_event_is_answered_once"],
+    ),
+    (
+        "7 Discord messages from bots answered",
+        "bot/chat/discord/client.py",
+        "        if message.author.bot or self.user is None:",
+        "        if self.user is None:",
+        ["tests/test_discord.py::test_bots_are_never_answered"],
+    ),
+    (
         "8 Slack's refusal of a reply left to Bolt's traceback",
         "bot/chat/slack/app.py",
         "    app.error(on_listener_error)\n",

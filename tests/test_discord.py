@@ -458,18 +458,16 @@ def test_direct_message_is_answered(bot: ArticleBot, fake: FakeDiscord) -> None:
 
 
 def test_guild_message_without_mention_is_ignored(bot: ArticleBot, fake: FakeDiscord) -> None:
-    message_id = mention(fake, LAUNCH, at_bot=False)
-    control = mention(fake, LAUNCH)  # answered after the ignored one, so it was seen and skipped
-    wait_reply(fake, control)
-    assert replies_to(fake, message_id) == []
+    with handled(bot, fake) as sent:
+        sent.append(mention(fake, LAUNCH, at_bot=False))
+    assert replies_to(fake, sent[0]) == []
 
 
 def test_bots_are_never_answered(bot: ArticleBot, fake: FakeDiscord) -> None:
-    from_bot = mention(fake, LAUNCH, author=user(new_user(), "otherbot", bot=True))
-    from_self = mention(fake, LAUNCH, author=BOT_USER)
-    control = mention(fake, LAUNCH)
-    wait_reply(fake, control)
-    assert replies_to(fake, from_bot) == [] and replies_to(fake, from_self) == []
+    with handled(bot, fake) as sent:
+        sent.append(mention(fake, LAUNCH, author=user(new_user(), "otherbot", bot=True)))
+        sent.append(mention(fake, LAUNCH, author=BOT_USER))
+    assert [replies_to(fake, message) for message in sent] == [[], []]
 
 
 def test_abstention_is_said_plainly(bot: ArticleBot, fake: FakeDiscord) -> None:

@@ -204,18 +204,16 @@ def test_direct_message(fake: FakeSlack, app_url: str) -> None:
 
 def test_retried_event_is_answered_once(fake: FakeSlack, app_url: str) -> None:
     payload = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}")
-    post_json(app_url, payload)
-    for attempt in (1, 2):
-        retry = post_json(
-            app_url,
-            payload,
-            {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_timeout"},
-        )
-        assert retry.status_code == 200
-    ts = payload["event"]["ts"]
-    fake.wait_for(lambda: posts_in_thread(fake, ts))
-    unanswered(fake, app_url)  # a marker, answered after any second answer would have been
-    assert len(posts_in_thread(fake, ts)) == 1
+    with handled(app_url):  # the event and both retries, each finished with
+        post_json(app_url, payload)
+        for attempt in (1, 2):
+            retry = post_json(
+                app_url,
+                payload,
+                {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_timeout"},
+            )
+            assert retry.status_code == 200
+    assert len(posts_in_thread(fake, payload["event"]["ts"])) == 1
 
 
 def test_a_channel_the_bot_was_removed_from_is_named_in_the_log(
@@ -241,12 +239,7 @@ def test_bot_messages_are_never_answered(fake: FakeSlack, app_url: str) -> None:
     from_self = event(
         "message", LAUNCH, channel="D1", channel_type="im", user=BOT_USER_ID, bot_id="BBOT0001"
     )
-    control = event("message", LAUNCH, channel="D1", channel_type="im")
-    for payload in (from_bot, from_self, control):
-        post_json(app_url, payload)
-    fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
-    assert posts_in_thread(fake, from_bot["event"]["ts"]) == []
-    assert posts_in_thread(fake, from_self["event"]["ts"]) == []
+    assert unanswered(fake, app_url, from_bot, from_self) == [[], []]
 
 
 # --- conversations: follow-ups in threads, answer channels -------------------------------
@@ -678,11 +671,9 @@ def test_ephemeral_setting_and_channel_allowlist(
         listed = ask(fake, app_url, "", command="/sources", channel="CALLOWED", user="ULIST")
         assert "Russia plans to leave" in listed["text"]
         outside = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="COTHER")
-        control = event("message", LAUNCH, channel="D1", channel_type="im")  # DMs: answered
-        post_json(app_url, outside)
-        post_json(app_url, control)
-        fake.wait_for(lambda: posts_in_thread(fake, control["event"]["ts"]))
-        assert posts_in_thread(fake, outside["event"]["ts"]) == []
+        dm = event("message", LAUNCH, channel="D1", channel_type="im")  # DMs: answered
+        nothing, (answer,) = unanswered(fake, app_url, outside, dm)
+        assert nothing == [] and "1998" in answer["text"]
 
 
 # The scope Slack requires for each bot event (api.slack.com/events).
