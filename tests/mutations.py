@@ -169,6 +169,13 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         ["tests/test_discord.py::test_bots_are_never_answered"],
     ),
     (
+        "8 Discord's refusal of a reply left to discord.py's traceback",
+        "bot/chat/discord/client.py",
+        "    async def on_error(self, event_method: str, /, *args: object, **kwargs: object)",
+        "    async def unused_on_error(self, event_method: str, /, *args: object, **kwargs: object)",
+        ["tests/test_discord.py::test_a_channel_the_bot_may_not_post_in_is_named_in_the_log"],
+    ),
+    (
         "8 Slack's refusal of a reply left to Bolt's traceback",
         "bot/chat/slack/app.py",
         "    app.error(on_listener_error)\n",

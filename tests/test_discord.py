@@ -463,6 +463,20 @@ def test_guild_message_without_mention_is_ignored(bot: ArticleBot, fake: FakeDis
     assert replies_to(fake, sent[0]) == []
 
 
+def test_a_channel_the_bot_may_not_post_in_is_named_in_the_log(
+    bot: ArticleBot, fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Discord answers 403 Missing Permissions to the reply: one warning names the
+    channel and the permissions to give, no traceback; the next question is answered."""
+    fake.failures.append((403, {"message": "Missing Permissions", "code": 50013}, {}))
+    with handled(bot, fake) as sent:
+        sent.append(mention(fake, LAUNCH))
+    [warning] = [r for r in caplog.records if "refused a reply" in r.getMessage()]
+    assert warning.levelname == "WARNING" and warning.exc_info is None
+    assert str(CHANNEL_ID) in warning.getMessage() and "Send Messages" in warning.getMessage()
+    assert "1998" in wait_reply(fake, mention(fake, LAUNCH))["content"]
+
+
 def test_bots_are_never_answered(bot: ArticleBot, fake: FakeDiscord) -> None:
     with handled(bot, fake) as sent:
         sent.append(mention(fake, LAUNCH, author=user(new_user(), "otherbot", bot=True)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 
 import discord
 import yarl
@@ -74,6 +75,16 @@ def in_channel(channel: discord.abc.Messageable, question: discord.Message | Non
         return await channel.send(piece.content, **options)
 
     return post
+
+
+# What an operator does about Discord's refusals of a reply (by Discord's JSON error code)
+REFUSAL_FIXES = {
+    50013: "give the bot Send Messages, Send Messages in Threads, Embed Links and Read "
+    "Message History in that channel",
+    50001: "the bot cannot see that channel: give it View Channel there",
+    10003: "the channel is gone",
+    10008: "the message it replied to is gone",
+}
 
 
 class ArticleBot(discord.Client):
@@ -288,6 +299,19 @@ class ArticleBot(discord.Client):
     ) -> None:
         log.error("slash command failed", exc_info=error)
         await send_private(interaction, messages.SORRY)
+
+    async def on_error(self, event_method: str, /, *args: object, **kwargs: object) -> None:
+        """An event handler that failed: Discord refusing a reply (no permission, the
+        channel gone) is one warning naming the channel and the fix; anything else is
+        logged with its traceback, as discord.py would."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, discord.Forbidden | discord.NotFound):
+            log.exception("%s failed", event_method)
+            return
+        channel = getattr(args[0], "channel", None) if args else None
+        fix = REFUSAL_FIXES.get(error.code, "Discord's API documentation names the error")
+        where = getattr(channel, "id", "?")
+        log.warning("Discord refused a reply in channel %s: %s (%s)", where, error.text, fix)
 
 
 def create_discord_bot(service: ChatService, **options: object) -> ArticleBot:
