@@ -1,8 +1,11 @@
 """A small fake Discord (REST API + gateway websocket) on 127.0.0.1, for end-to-end
 tests of the real discord.py client. It runs in its own thread and event loop,
 records every request, lists the ones it did not expect, and refuses (and records)
-what real Discord refuses: a missing or wrong token, content and embeds over their
-limits, interaction responses out of order or late, a stale RESUME, a client that
+what real Discord refuses, with Discord's error codes: a missing or wrong token,
+content, embeds and buttons over their limits or of the wrong shape, command
+definitions Discord would not take, posts to channels it never told the client of,
+replies to messages that do not exist, interaction responses out of order, late or
+on a path naming another application or interaction, a stale RESUME, a client that
 stops heartbeating. Tests assert that nothing was refused unless they meant it."""
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """A small fake Slack on 127.0.0.1: the Web API methods the app calls, a receiver
 for `response_url` posts, and a Socket Mode websocket. Runs in its own thread
 and event loop, records every request, lists the ones it did not expect, and
-refuses (and records) what Slack refuses: Block Kit over its limits, a
+refuses (and records) what Slack refuses, with Slack's error codes: Block Kit over
+its limits or with mrkdwn where only plain_text goes (buttons, headers), a post in a
+channel the bot was removed from (`not_member_of`: not_in_channel), a
 `response_url` used more than 5 times or with a wrong field, a Socket Mode
 connection without a fresh ticket, an envelope not acknowledged within 3 s."""
 
