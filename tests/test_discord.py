@@ -477,6 +477,19 @@ def test_a_channel_the_bot_may_not_post_in_is_named_in_the_log(
     assert "1998" in wait_reply(fake, mention(fake, LAUNCH))["content"]
 
 
+async def test_an_event_handler_failing_in_our_code_is_logged_with_its_traceback(
+    bot: ArticleBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a refusal by Discord: on_error leaves the whole traceback, as discord.py would."""
+    try:
+        raise KeyError("channel")
+    except KeyError:
+        await bot.on_error("on_message")
+    [record] = [r for r in caplog.records if r.name == "bot.chat.discord.client"]
+    assert record.levelname == "ERROR" and record.exc_info is not None
+    assert record.getMessage() == "on_message failed"
+
+
 def test_bots_are_never_answered(bot: ArticleBot, fake: FakeDiscord) -> None:
     with handled(bot, fake) as sent:
         sent.append(mention(fake, LAUNCH, author=user(new_user(), "otherbot", bot=True)))

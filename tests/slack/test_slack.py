@@ -16,7 +16,7 @@ import pytest
 from bot.answer.records import Answer, Passage
 from bot.chat import messages
 from bot.chat.service import ChatService
-from bot.chat.slack.app import with_granted_scopes
+from bot.chat.slack.app import on_listener_error, with_granted_scopes
 from bot.chat.slack.keys import thread_key
 from bot.chat.slack.manifest import HISTORY_SCOPES
 from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, source_blocks
@@ -232,6 +232,19 @@ def test_a_channel_the_bot_was_removed_from_is_named_in_the_log(
     question = event("app_mention", f"<@{BOT_USER_ID}> {LAUNCH}", channel="C1")
     post_json(app_url, question)
     fake.wait_for(lambda: posts_in_thread(fake, question["event"]["ts"]))
+
+
+async def test_a_listener_failing_in_our_code_is_logged_with_its_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Not a refusal by Slack: the error handler leaves the whole traceback."""
+    try:
+        raise KeyError("user_id")
+    except KeyError as failure:
+        await on_listener_error(failure, {"event": {"channel": "C1"}})
+    [record] = [r for r in caplog.records if r.name == "bot.chat.slack.app"]
+    assert record.levelname == "ERROR" and record.exc_info is not None
+    assert "a Slack listener failed" in record.getMessage()
 
 
 def test_bot_messages_are_never_answered(fake: FakeSlack, app_url: str) -> None:
