@@ -34,6 +34,13 @@ def test_the_names_a_question_is_about() -> None:
     assert question_names("Luther's wife?") == []  # the first word is capitalised anyway
     assert question_names("Besides the station's age, what else?") == []
     assert question_names("NASA's plans?") == ["NASA"]  # an abbreviation even when first
+    # a bare "who is" question names someone however it is typed; a description does not
+    assert question_names("who is yuri borisov") == ["yuri", "borisov"]
+    assert question_names("Who's rogozin?") == ["rogozin"]
+    assert question_names("Who is Yuri Borisov?") == ["Yuri", "Borisov"]  # counted once
+    assert question_names("who was the first astronaut on the station?") == []
+    assert question_names("who is luther's wife") == []
+    assert question_names("who is putin and what did he say about the station?") == []
 
 
 def test_names_no_article_mentions_are_counted() -> None:
@@ -192,6 +199,8 @@ def answers_with(
         ("Why did Bill Nelson say Russia is leaving the International Space Station?", "name"),
         # the article says nothing of 2019
         ("What did Dmitry Rogozin say about the station in 2019?", "number"),
+        # nor of Yuri Borisov, asked after the way people type
+        ("who is yuri borisov", "name"),
     ],
 )
 def test_a_question_the_article_does_not_answer_abstains(

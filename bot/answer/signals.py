@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from bm25s.stopwords import STOPWORDS_EN
 
 from bot.answer.highlight import asked_kind, typed_spans
 from bot.answer.records import Passage
@@ -34,18 +35,37 @@ NAME = re.compile(r"\b[A-Z][\w\u2019'&-]*")
 NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
 ROMAN = re.compile(r"^[IVXLC]+$")
 POSSESSIVE = re.compile(r"['\u2019]s?$")
+# "who is yuri borisov": a question that is only "who is/was" and one to three words
+# names someone, however it is typed; a stop word ("the", "of") makes it a description
+WHO_IS = re.compile(
+    r"^\s*(?i:who(?:\s+is|\s+was|\s+are|\s+were|['\u2019]s))\s+"
+    r"([a-z][a-z'\u2019-]*(?:\s+[a-z][a-z'\u2019-]*){0,2})\s*\??\s*$"
+)
 
 
 def question_names(question: str) -> list[str]:
     """Names a question is about: capitalised words past its first, without a
-    possessive, each part of a hyphenated name; not single letters or numerals."""
+    possessive, each part of a hyphenated name; not single letters or numerals. In a
+    bare "who is …" question typed in lower case, the words it asks about."""
     names = []
     for match in NAME.finditer(question.lstrip()):
         word = POSSESSIVE.sub("", match.group(0))
         if match.start() == 0 and not word.isupper():
             continue  # capitalised as the question's first word, not as a name
         names += [part for part in word.split("-") if len(part) >= 3 and not ROMAN.match(part)]
-    return names
+    return names + lower_case_name(question)
+
+
+def lower_case_name(question: str) -> list[str]:
+    """The words of "who is yuri borisov": the parts of a name typed in lower case,
+    when the question is only "who is" and that name (no possessive, no "the")."""
+    match = WHO_IS.match(question)  # the name in lower case: capitalised ones are found above
+    if match is None:
+        return []
+    words = match.group(1).split()
+    if any(w in STOPWORDS_EN or POSSESSIVE.search(w) for w in words):
+        return []
+    return [part for w in words for part in w.split("-") if len(part) >= 3]
 
 
 def unknown_names(question: str, lexicon: Lexicon) -> int:
