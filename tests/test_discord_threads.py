@@ -358,6 +358,19 @@ def test_each_channel_answers_from_its_collection(bot: ArticleBot, fake: FakeDis
     assert "C/2023 H2" in text_of(wait_reply(fake, mention(fake, comet, channel_id=thread)))
 
 
+def test_a_summary_in_discord_is_of_the_channels_collection(
+    bot: ArticleBot, fake: FakeDiscord
+) -> None:
+    """The "sky" channel's collection holds one article: "tl;dr" there is its summary,
+    cited in an embed; in the default channel, with several, the bot asks which."""
+    reply = wait_reply(fake, mention(fake, "tl;dr", channel_id=SKY_CHANNEL_ID))
+    assert reply["content"].startswith("Mountain observatory discovers a new comet: ")
+    assert "C/2023 H2" in reply["content"] and reply["embeds"]
+    assert wait_reply(fake, mention(fake, "what is this article about?"))["content"].startswith(
+        "Which article? I have "
+    )
+
+
 def test_a_thread_where_the_bot_was_mentioned_is_followed(
     bot: ArticleBot, fake: FakeDiscord
 ) -> None:

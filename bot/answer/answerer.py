@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Protocol
 
 import numpy as np
@@ -22,11 +22,13 @@ import numpy as np
 from bot.answer.config import AnswerConfig
 from bot.answer.followup import Conversation, read_in_context
 from bot.answer.highlight import answer_span
+from bot.answer.intent import summary_request
 from bot.answer.language import other_language
 from bot.answer.question import prepare_question
 from bot.answer.reader import Reader, sentence_text
 from bot.answer.records import NOT_FOUND, Answer, Passage, not_english, shorten
 from bot.answer.signals import FEATURES, Question, features
+from bot.answer.summary import summary_answer
 from index.config import RetrievalConfig, RetrievalMode
 from index.retrieval import Retriever, Sentence, Terms
 from index.storage.article_index import ArticleIndex
@@ -204,6 +206,11 @@ class Answerer:
         prepared = prepare_question(question, config.question_max_chars)
         served = self._served
         version = served.index.version
+        if (request := summary_request(prepared.text)) is not None:
+            asked = Answer(prepared.text, "", False, notes=prepared.notes, index_version=version)
+            return summary_answer(
+                served.index, request, asked, conversation, partial(self._find, served)
+            )
         if language := other_language(prepared.text):
             return Answer(prepared.text, not_english(language), True, [], prepared.notes, version)
         asked = self._rewrite(served.index, prepared.text)
@@ -256,6 +263,11 @@ class Answerer:
             + config.followup_article_weight * (p.article.id in cited)
             for p in passages
         }
+
+    def _find(self, served: Served, words: str) -> list[Passage]:
+        """The best passage for a few words (as a question reads them), for naming an
+        article."""
+        return self._passages(served, self._rewrite(served.index, words).text, 1)[0]
 
     @staticmethod
     def _rewrite(index: ArticleIndex, question: str) -> Asked:

@@ -24,6 +24,7 @@ import numpy as np
 
 from index.build.cache import EmbeddingCache, embed_with_cache
 from index.build.chunking import ChunkingConfig, chunk_article
+from index.build.summaries import summaries
 from index.config import IndexConfig
 from index.embedding.embedder import FULL_INSTALL_HINT, Embedder, TextEncoder
 from index.embedding.onnx_model import OnnxEncoder
@@ -43,16 +44,18 @@ from index.storage.layout import (
     LEXICON,
     MANIFEST,
     MODELS,
+    SUMMARIES,
     TERM_STATS,
     VERSIONS,
     Manifest,
+    jsonl,
     new_version_name,
     read_manifest,
     read_pointer,
     switch_current,
 )
 from index.storage.lexicon import Lexicon
-from index.storage.sentences import SentenceTable
+from index.storage.sentences import SentenceSpan, SentenceTable
 from index.storage.tables import write_articles, write_chunks
 from index.storage.terms import Terms, TermStats
 from index.storage.vector_store import FileStore, VectorStore, store_for_builds, store_of_folder
@@ -125,9 +128,11 @@ def write_version(
     manifest_fields: dict,
     vectors_config: VectorIndexConfig,
     store: VectorStore | None = None,
+    summaries_of: dict[str, list[SentenceSpan]] | None = None,
 ) -> Manifest:
     """Write one complete version next to the others and make it current: its
-    vectors and BM25 in `store` (by default FAISS and bm25s files in its folder)."""
+    vectors and BM25 in `store` (by default FAISS and bm25s files in its folder),
+    and each article's summary (`summaries_of`, by article id)."""
     store = store or FileStore()
     versions = index_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
@@ -143,6 +148,9 @@ def write_version(
         write_text(staging / LEXICON, lexicon.to_json())
         stats = TermStats.of((c.text for c in chunks), Terms())
         write_text(staging / TERM_STATS, stats.to_json())
+        chosen = summaries_of or {}
+        rows = [{"id": a.id, "sentences": chosen.get(a.id, [])} for a in articles]
+        write_text(staging / SUMMARIES, jsonl(rows))
         sizes = {
             str(p.relative_to(staging)): p.stat().st_size for p in staging.rglob("*") if p.is_file()
         }
@@ -389,11 +397,15 @@ def publish(
     chunks = chunk_articles(articles, embedder, chunking)
     spans, sentence_texts = SentenceTable.split(chunks)
     store = store_for_builds(config, index_dir)
+    encoder = embedder.encoder(export)
     with scratch_array(index_dir / VERSIONS, len(sentence_texts), embedder.dimension) as scratch:
         vectors, sentence_vectors, embedded = embed_version(
-            index_dir, embedder.encoder(export), chunks, sentence_texts, scratch, progress
+            index_dir, encoder, chunks, sentence_texts, scratch, progress
         )
         sentences = SentenceTable.of(spans, sentence_vectors, sentence_texts, len(chunks))
+        titles = encoder.encode([a.title for a in articles]) if articles else []
+        title_of = {a.id: vector for a, vector in zip(articles, titles, strict=True)}
+        chosen = summaries(chunks, sentences, title_of)
         fields = {
             **manifest_fields(embedder, chunking, articles, chunks, added_at or {}, now, by_hand),
             "onnx": onnx,
@@ -402,7 +414,15 @@ def publish(
             "build_seconds": round(time.perf_counter() - started, 3),
         }
         manifest = write_version(
-            index_dir, articles, chunks, vectors, sentences, fields, vector_config(config), store
+            index_dir,
+            articles,
+            chunks,
+            vectors,
+            sentences,
+            fields,
+            vector_config(config),
+            store,
+            chosen,
         )
     prune_versions(index_dir, config.keep_versions, config)
     return manifest

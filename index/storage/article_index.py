@@ -30,6 +30,7 @@ from index.storage.layout import (
     LEXICON,
     MANIFEST,
     REBUILD_HINT,
+    SUMMARIES,
     TERM_STATS,
     VECTORS,
     VERSIONS,
@@ -40,7 +41,14 @@ from index.storage.layout import (
 )
 from index.storage.lexicon import Lexicon
 from index.storage.milvus import MilvusConfig
-from index.storage.sentences import CHUNK_ROWS, SPANS, TERM_KEYS, TERM_OFFSETS, SentenceTable
+from index.storage.sentences import (
+    CHUNK_ROWS,
+    SPANS,
+    TERM_KEYS,
+    TERM_OFFSETS,
+    SentenceSpan,
+    SentenceTable,
+)
 from index.storage.sentences import VECTORS as SENTENCE_VECTORS
 from index.storage.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
 from index.storage.terms import TermStats
@@ -156,6 +164,21 @@ def read_sentences(version_dir: Path, manifest: Manifest) -> SentenceTable | Non
         ) from None
 
 
+def read_summaries(version_dir: Path, manifest: Manifest) -> dict[str, list[SentenceSpan]]:
+    """Each article's summary (index/build/summaries.py); empty for versions built
+    before them (a summary is then asked for in vain: rebuild to get them)."""
+    if SUMMARIES not in manifest.files:
+        log.warning("index version %s has no summaries; rebuild it", manifest.version)
+        return {}
+    rows = read_jsonl(version_dir / SUMMARIES)
+    try:
+        return {row["id"]: [tuple(span) for span in row["sentences"]] for row in rows}
+    except (KeyError, TypeError) as exc:
+        raise IndexCorruptError(
+            f"cannot read {version_dir / SUMMARIES} ({exc!r}); {REBUILD_HINT}"
+        ) from None
+
+
 def set_search_threads(threads: int) -> None:
     """The threads each FAISS search may use, for the whole process (OpenMP's)."""
     import faiss
@@ -205,6 +228,7 @@ class ArticleIndex:
         self.lexicon = Lexicon()
         self.sentences: SentenceTable | None = None
         self.term_stats: TermStats | None = None
+        self.summaries: dict[str, list[SentenceSpan]] = {}  # by article id
 
     @property
     def version(self) -> str:
@@ -251,6 +275,7 @@ class ArticleIndex:
             lexicon = read_lexicon(version_dir, manifest)
             sentences = read_sentences(version_dir, manifest)
             term_stats = read_term_stats(version_dir, manifest)
+            summaries = read_summaries(version_dir, manifest)
             vectors, lexical = search.result()
             if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:
                 raise IndexCorruptError(
@@ -259,6 +284,7 @@ class ArticleIndex:
                 )
             index = cls(manifest, articles, chunks, vectors, lexical, encoder.result())
         index.lexicon, index.sentences, index.term_stats = lexicon, sentences, term_stats
+        index.summaries = summaries
         if left > 0:
             paths = [version_dir / name for name in READ_AHEAD if name in manifest.files]
             # a read at a time, not the kernel's read-ahead: questions are being answered

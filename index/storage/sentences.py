@@ -26,6 +26,8 @@ CHUNK_ROWS = "sentence-chunk-rows.npy"
 TERM_OFFSETS = "sentence-term-offsets.npy"
 TERM_KEYS = "sentence-terms.npy"
 
+SentenceSpan = tuple[int, int, int]  # a row of `spans`: (chunk position, start, end)
+
 
 @dataclass(frozen=True)
 class SentenceTerms:

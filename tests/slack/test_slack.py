@@ -247,6 +247,18 @@ async def test_a_listener_failing_in_our_code_is_logged_with_its_traceback(
     assert "a Slack listener failed" in record.getMessage()
 
 
+def test_a_summary_in_slack(fake: FakeSlack, app_url: str) -> None:
+    """ "tl;dr" where the channel's collection holds several articles asks which; one
+    that names the article gets its title and sentences, cited, in the thread."""
+    which = event("app_mention", f"<@{BOT_USER_ID}> tl;dr", channel="C1")
+    named = event("app_mention", f"<@{BOT_USER_ID}> summarize the space station article")
+    (asked,), (summary,) = unanswered(fake, app_url, which, named)
+    assert asked["text"].startswith("Which article? I have ")
+    assert "Russia plans to leave the International Space Station" in asked["text"]
+    assert summary["text"].startswith("Russia plans to leave the International Space Station: ")
+    assert "launched in 1998" in summary["text"] and "Sources:" in summary["text"]
+
+
 def test_bot_messages_are_never_answered(fake: FakeSlack, app_url: str) -> None:
     from_bot = event("message", LAUNCH, channel="D1", channel_type="im", bot_id="BOTHER")
     from_self = event(

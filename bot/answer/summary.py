@@ -1,0 +1,83 @@
+"""The answer to "what is this article about?": the article's summary, chosen at
+build time (index/build/summaries.py), quoted and cited like any answer.
+
+Which article: the one the conversation is about, the one the message names
+("summarise the comet story", found by the retriever), or the only one there is;
+when several fit, the answer lists them and asks which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.answer.followup import Conversation
+from bot.answer.intent import SummaryRequest
+from bot.answer.records import Answer, Passage
+from index.storage.article_index import ArticleIndex
+
+TITLES_LISTED = 10
+
+
+def which_article(titles: list[str]) -> str:
+    """What the bot says when a summary could be of several articles."""
+    shown = "; ".join(f"“{t}”" for t in titles[:TITLES_LISTED])
+    more = f" and {len(titles) - TITLES_LISTED} more" if len(titles) > TITLES_LISTED else ""
+    return (
+        f"Which article? I have {len(titles)}: {shown}{more}. Ask again with a few words "
+        "of its title, e.g. “summarize the article about …”."
+    )
+
+
+def summary_answer(
+    index: ArticleIndex,
+    request: SummaryRequest,
+    asked: Answer,
+    conversation: Conversation | None,
+    search: Callable[[str], list[Passage]],
+) -> Answer:
+    """The summary of the article the request means, as an answer to `asked` (the
+    question, its notes and the version); or the question of which article."""
+    article_id = summarised_article(index, request, conversation, search)
+    if article_id is None:
+        titles = sorted(a.title for a in index.articles.values())
+        return Answer(
+            asked.question, which_article(titles), False, [], asked.notes, asked.index_version
+        )
+    article = index.articles[article_id]
+    passages: list[Passage] = []
+    sentences = []
+    for position, start, end in index.summaries.get(article_id, []):
+        chunk = index.chunks[position]
+        sentences.append(chunk.text[start:end])
+        if not passages or passages[-1].chunk.id != chunk.id:
+            passages.append(Passage(len(passages) + 1, chunk, article, 1.0, (start, end)))
+    if not sentences:  # a version built before summaries
+        return Answer(
+            asked.question,
+            f"“{article.title}” has no summary in this index version; "
+            "rebuild the index to get one.",
+            True,
+            [],
+            asked.notes,
+            asked.index_version,
+        )
+    text = f"{article.title}: " + " ".join(sentences)
+    return Answer(asked.question, text, False, passages, asked.notes, asked.index_version, 1.0)
+
+
+def summarised_article(
+    index: ArticleIndex,
+    request: SummaryRequest,
+    conversation: Conversation | None,
+    search: Callable[[str], list[Passage]],
+) -> str | None:
+    """The article a summary request means; None when several fit."""
+    if request.about:
+        found = search(request.about)
+        return found[0].article.id if found else None
+    cited = [a for a in (conversation.article_ids if conversation else ()) if a in index.articles]
+    if len(cited) == 1:
+        return cited[0]
+    if len(index.articles) == 1:
+        return next(iter(index.articles))
+    return None

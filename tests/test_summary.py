@@ -1,0 +1,153 @@
+"""Summaries: a message that asks for an article's gist (bot/answer/intent.py) gets
+the summary chosen at build time (index/build/summaries.py), quoted and cited; a
+question that only sounds like one is still answered as a question. Fast tier on
+the hashing embedder, but for the bundled article's own summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bot.answer.answerer import Answerer
+from bot.answer.followup import Conversation
+from bot.answer.intent import summary_request
+from bot.answer.records import NOT_FOUND
+from bot.answer.summary import which_article
+from bot.settings import Settings, bundled_dir, load_settings
+from bot.wiring import make_answerer
+from index.build.directory import IndexDirectory
+from index.build.summaries import SUMMARY_CHARS
+from index.sources.articles import load_articles
+from index.storage.article_index import ArticleIndex
+from tests.fakes.hashing import HashingEmbedder
+
+INTENTS = Path(__file__).parent / "questions" / "intents.jsonl"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "What is this article about?",
+        "whats it about",
+        "Summarize the article",
+        "sumarize pls",
+        "summery please",
+        "tl;dr",
+        "TL;DR?",
+        "give me the gist",
+        "key points?",
+        "what happened?",
+    ],
+)
+def test_a_request_for_the_gist_is_known_however_it_is_typed(message: str) -> None:
+    assert summary_request(message) is not None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "what is the station about to do?",
+        "what's new about the engine design?",
+        "what happened to Mir?",
+        "Who wrote the summary report?",
+        "what did the report summarize about warming?",
+        "When was the International Space Station launched?",
+        "what about Canada?",
+    ],
+)
+def test_a_question_that_only_sounds_like_one_stays_a_question(message: str) -> None:
+    assert summary_request(message) is None
+
+
+def test_the_words_that_name_the_article_are_kept() -> None:
+    assert summary_request("summarise the comet article").about == "comet"  # type: ignore[union-attr]
+    named = summary_request("Can you summarize the article about the space station?")
+    assert named is not None and named.about == "space station"
+    assert summary_request("tl;dr please").about == ""  # type: ignore[union-attr]
+
+
+def test_the_labelled_set_has_both_kinds() -> None:
+    """bench/intent.py measures the classifier on it; at least 60 messages, with near
+    misses among the questions."""
+    rows = [json.loads(line) for line in INTENTS.read_text().splitlines()]
+    assert len(rows) >= 60 and {r["summary"] for r in rows} == {True, False}
+    assert sum(not r["summary"] and "about" in r["message"] for r in rows) >= 3
+
+
+def test_every_article_gets_a_summary_at_build_time(
+    fast_index_dir: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """Two to four of the article's own sentences, in article order, at most
+    SUMMARY_CHARS in all, none a fragment; stored in the version."""
+    index = ArticleIndex.load(fast_index_dir, fast_embedder)
+    assert set(index.summaries) == set(index.articles)
+    for article_id, spans in index.summaries.items():
+        text = index.articles[article_id].text
+        sentences = [index.chunks[p].text[s:e] for p, s, e in spans]
+        assert 2 <= len(sentences) <= 4, article_id
+        assert sum(len(s) + 1 for s in sentences) <= SUMMARY_CHARS
+        places = [text.index(s) for s in sentences]  # each quoted from the article
+        assert places == sorted(places) and all(len(s) >= 40 for s in sentences)
+
+
+@pytest.fixture(scope="module")
+def library(
+    fast_index_dir: Path, fast_embedder: HashingEmbedder, tmp_path_factory: pytest.TempPathFactory
+) -> Answerer:
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("summary"))
+    return make_answerer(settings, ArticleIndex.load(fast_index_dir, fast_embedder))
+
+
+def test_a_request_that_fits_several_articles_lists_them(library: Answerer) -> None:
+    answer = library.answer("What is this article about?")
+    titles = sorted(a.title for a in library.index.articles.values())
+    assert answer.text == which_article(titles) and not answer.abstained
+    assert answer.sources == []
+
+
+def test_a_request_naming_an_article_gets_its_summary_cited(library: Answerer) -> None:
+    answer = library.answer("summarise the comet story")
+    assert answer.text.startswith("Mountain observatory discovers a new comet: ")
+    assert "C/2023 H2" in answer.text and not answer.abstained
+    assert answer.sources and {p.article.id for p in answer.sources} == {"observatory"}
+    for passage in answer.sources:  # the quoted sentence is in the cited passage
+        start, end = passage.cited or (0, 0)
+        assert passage.chunk.text[start:end] in answer.text
+
+
+def test_in_a_conversation_the_summary_is_of_its_article(library: Answerer) -> None:
+    about_the_bridge = Conversation(
+        ("How much did the bridge cost?",), frozenset({"harbour-bridge"})
+    )
+    answer = library.answer("tl;dr", conversation=about_the_bridge)
+    assert answer.text.startswith("Harbour bridge opens after six years of work: ")
+
+
+def test_a_question_with_about_in_it_is_answered_as_a_question(library: Answerer) -> None:
+    answer = library.answer("How much did the harbour bridge cost?")
+    assert "412 million" in answer.text
+
+
+def test_with_one_article_the_summary_needs_no_name(
+    fast_embedder: HashingEmbedder, tmp_path: Path
+) -> None:
+    articles, _ = load_articles([str(bundled_dir() / "articles")])
+    IndexDirectory(tmp_path / "index", fast_embedder).add(articles)
+    index = ArticleIndex.load(tmp_path / "index", fast_embedder)
+    answer = make_answerer(load_settings(data_dir=tmp_path), index).answer("tl;dr")
+    assert answer.text.startswith("Russia plans to leave the International Space Station: ")
+
+
+def test_the_bundled_article_s_summary(answerer: Answerer, settings: Settings) -> None:
+    """The real model's summary of the bundled article: its title and sentences of
+    its own, cited; never "not in the articles"."""
+    for message in ("What is this article about?", "tl;dr", "summarize the article"):
+        answer = answerer.answer(message)
+        assert answer.text != NOT_FOUND and not answer.abstained
+        title, _, body = answer.text.partition(": ")
+        assert title == "Russia plans to leave the International Space Station"
+        article = answerer.index.articles["russia-leaves-iss"].text
+        assert body and all(p.chunk.text[slice(*p.cited)] in article for p in answer.sources)
+        assert "Russia is considering withdrawing from the International Space Station" in body
