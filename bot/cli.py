@@ -395,6 +395,29 @@ def ask(
 
 
 @app.command()
+def summary(
+    ctx: typer.Context,
+    words: Annotated[str | None, typer.Argument(help="A few words of the article's title.")] = None,
+    index_dir: IndexDirOption = None,
+    collection: CollectionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The gist of an article: its title and a few of its sentences, cited.
+
+    The article is the only one, or the one WORDS name; with several and no WORDS,
+    the list to choose from."""
+    from bot.answer.intent import summary_message
+
+    answer = _answerer(_settings(ctx, collection, index_dir=index_dir)).answer(
+        summary_message(words or "")
+    )
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+
+
+@app.command()
 def search(
     ctx: typer.Context,
     question: Annotated[str | None, typer.Argument(help="The question.")] = None,

@@ -73,6 +73,16 @@ def test_abstention_is_success(capsys: pytest.CaptureFixture[str], bundled_index
     assert data["abstained"] is True and data["sources"] == []
 
 
+def test_summary_of_the_only_article(
+    capsys: pytest.CaptureFixture[str], bundled_index_dir: Path
+) -> None:
+    code, out, _ = run(capsys, "summary", "--index-dir", str(bundled_index_dir), "--json")
+    assert code == 0
+    (data,) = json_lines(out)
+    assert data["answer"].startswith("Russia plans to leave the International Space Station: ")
+    assert data["abstained"] is False and data["sources"][0]["article"] == "russia-leaves-iss"
+
+
 def test_ask_file_from_stdin_in_order(
     capsys: pytest.CaptureFixture[str], bundled_index_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

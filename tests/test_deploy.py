@@ -336,7 +336,7 @@ def urls_in(value: object) -> list[str]:
 def test_slack_manifest_modes(capsys: pytest.CaptureFixture[str]) -> None:
     http = manifest_of(capsys, "--url", "https://bot.example.org/")
     assert set(urls_in(http)) == {"https://bot.example.org/slack/events"}
-    assert len(urls_in(http)) == 5  # three commands, events, interactivity
+    assert len(urls_in(http)) == 6  # four commands, events, interactivity
     socket = manifest_of(capsys, "--socket-mode")
     assert urls_in(socket) == [] and socket["settings"]["socket_mode_enabled"] is True
     assert http["oauth_config"] == socket["oauth_config"]

@@ -424,9 +424,11 @@ def test_start_syncs_commands_to_the_guild(bot: ArticleBot, fake: FakeDiscord) -
     assert fake.sync_path == f"/applications/{APP_ID}/guilds/{GUILD_ID}/commands"
     by_name = {c["name"]: c for c in fake.synced_commands}
     registered = {c.name for c in bot.tree.get_commands(guild=discord.Object(GUILD_ID))}
-    assert set(by_name) == registered == {"ask", "reindex", "sources"}
+    assert set(by_name) == registered == {"ask", "summary", "reindex", "sources"}
     options = {o["name"]: o for o in by_name["ask"]["options"]}
     assert options["question"]["required"] is True and options["private"]["required"] is False
+    options = {o["name"]: o for o in by_name["summary"]["options"]}
+    assert options["words"]["required"] is False and options["private"]["required"] is False
     assert all(1 <= len(c["description"]) <= 100 for c in fake.synced_commands)
 
 
@@ -625,6 +627,18 @@ def test_a_private_answer_in_several_messages_is_private_in_each(
     shown = fake.wait_for(lambda: (s := fake.shown(token))[2:] and s)  # 5,000 characters: 3
     assert len(shown) >= 3 and all(m["flags"] & 64 for m in shown)
     assert all(f.get("flags", 0) & 64 for f in followups(fake, token)[1:])
+
+
+def test_summary_command(bot: ArticleBot, fake: FakeDiscord) -> None:
+    """/summary with words names the article; without, with two articles here, the
+    bot asks which."""
+    named = slash(fake, "summary", [{"name": "words", "type": 3, "value": "town hall"}])
+    (shown,) = fake.wait_for(lambda: fake.shown(named))
+    assert shown["content"].startswith("Town hall row over @\u200beveryone notice: ")  # defused
+    assert shown["embeds"] and not shown["flags"] & 64
+    which = slash(fake, "summary")
+    (note,) = fake.wait_for(lambda: fake.shown(which))
+    assert note["content"].startswith("Which article? I have 2: ")
 
 
 def test_sources_lists_articles(bot: ArticleBot, fake: FakeDiscord) -> None:

@@ -55,3 +55,8 @@ def summary_request(message: str) -> SummaryRequest | None:
         return None
     rest = ASKS_FOR_GIST.sub(" ", text)
     return SummaryRequest(" ".join(FILLER.sub(" ", rest).replace("'", " ").split()))
+
+
+def summary_message(words: str = "") -> str:
+    """The message `/summary WORDS` (and `articlebot summary WORDS`) stands for."""
+    return f"summarize {words}".strip()

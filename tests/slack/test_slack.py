@@ -259,6 +259,15 @@ def test_a_summary_in_slack(fake: FakeSlack, app_url: str) -> None:
     assert "launched in 1998" in summary["text"] and "Sources:" in summary["text"]
 
 
+def test_the_summary_command(fake: FakeSlack, app_url: str) -> None:
+    """/summary WORDS is the summary of the article they name, at the response_url as
+    /ask's answers are; /summary alone, with several articles, asks which."""
+    named = ask(fake, app_url, "space station", command="/summary")
+    assert named["text"].startswith("Russia plans to leave the International Space Station: ")
+    assert named["response_type"] == "in_channel" and "Sources:" in named["text"]
+    assert ask(fake, app_url, "", command="/summary")["text"].startswith("Which article?")
+
+
 def test_bot_messages_are_never_answered(fake: FakeSlack, app_url: str) -> None:
     from_bot = event("message", LAUNCH, channel="D1", channel_type="im", bot_id="BOTHER")
     from_self = event(

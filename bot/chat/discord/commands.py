@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol, cast
 import discord
 from discord import app_commands
 
+from bot.answer.intent import summary_message
 from bot.answer.records import shorten
 from bot.chat import messages
 from bot.chat.discord.keys import asked_in
@@ -170,27 +171,46 @@ async def reindex_outcome(bot: CommandHost, interaction: discord.Interaction) ->
     return reindex_text(report)
 
 
+async def answer_command(
+    bot: CommandHost, interaction: discord.Interaction, question: str, private: bool
+) -> None:
+    """The ask flow of a slash command: admitted, "thinking…", then the answer as
+    follow-ups (or a private note instead)."""
+    service = bot.service
+    channel_id = asked_in(interaction)
+    allowed = bot.allowed_channel(channel_id, interaction.guild_id is not None)
+    user = f"discord:{interaction.user.id}"
+    refusal = await service.admit(user, f"discord-channel:{interaction.channel_id}", allowed)
+    if refusal is not None:
+        await send_private(interaction, refusal.text)
+        return
+    await defer(interaction, private)
+    collection = bot.settings.collection_of(channel_id)
+    reply = await service.reply(question, HOW_TO_ASK, collection=collection)
+    if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
+        await send_private(interaction, reply.text)
+        return
+    post = as_followups(interaction, private)
+    await bot.send_answer(post, reply.answer, interaction.user.id, interaction.channel)
+
+
 def register_commands(bot: CommandHost) -> None:
     service, settings = bot.service, bot.settings
 
     @bot.tree.command(name="ask", description="Ask a question about the articles")
     @app_commands.describe(question="Your question", private="Only you see the answer")
     async def ask(interaction: discord.Interaction, question: str, private: bool = False) -> None:
-        channel_id = asked_in(interaction)
-        allowed = bot.allowed_channel(channel_id, interaction.guild_id is not None)
-        user = f"discord:{interaction.user.id}"
-        refusal = await service.admit(user, f"discord-channel:{interaction.channel_id}", allowed)
-        if refusal is not None:
-            await send_private(interaction, refusal.text)
-            return
-        await defer(interaction, private)
-        collection = settings.collection_of(channel_id)
-        reply = await service.reply(question, HOW_TO_ASK, collection=collection)
-        if reply.outcome is not Outcome.ANSWERED or reply.answer is None:
-            await send_private(interaction, reply.text)
-            return
-        post = as_followups(interaction, private)
-        await bot.send_answer(post, reply.answer, interaction.user.id, interaction.channel)
+        await answer_command(bot, interaction, question, private)
+
+    @bot.tree.command(name="summary", description="The gist of an article, from its sentences")
+    @app_commands.describe(
+        words="A few words of its title (not needed when there is one article)",
+        private="Only you see the summary",
+    )
+    async def summary(
+        interaction: discord.Interaction, words: str = "", private: bool = False
+    ) -> None:
+        await answer_command(bot, interaction, summary_message(words), private)
 
     @bot.tree.command(name="reindex", description="Rebuild the index from the configured sources")
     async def reindex(interaction: discord.Interaction) -> None:

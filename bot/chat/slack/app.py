@@ -28,6 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.answer.intent import summary_message
 from bot.answer.records import shorten
 from bot.chat import messages
 from bot.chat.service import ChatService, Outcome, Reply
@@ -117,6 +118,7 @@ def register_listeners(app: AsyncApp, chat: SlackChat) -> None:
     app.middleware(provide_chat)
     app.middleware(answer_each_event_once)
     app.command("/ask")(ask)
+    app.command("/summary")(summary)
     app.command("/reindex")(reindex)
     app.command("/sources")(sources)
     app.event("app_mention")(on_mention)
@@ -237,6 +239,13 @@ async def answer_each_event_once(
         log.info("skipping retried event %s", event_id)
         return BoltResponse(status=200, body="")  # acked, and no second answer
     return await next_()
+
+
+async def summary(
+    ack: Any, command: dict, respond: AsyncRespond, context: AsyncBoltContext
+) -> None:
+    """`/summary [words]`: `/ask` of the message it stands for ("summarize words")."""
+    await ask(ack, {**command, "text": summary_message(command.get("text", ""))}, respond, context)
 
 
 async def ask(ack: Any, command: dict, respond: AsyncRespond, context: AsyncBoltContext) -> None:

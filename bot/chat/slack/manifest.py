@@ -29,6 +29,11 @@ COMMANDS = (
         "Ask a question about the articles",
         "When was the International Space Station launched?",
     ),
+    Command(
+        "/summary",
+        "The gist of an article: its title and a few of its sentences",
+        "[a few words of its title]",
+    ),
     Command("/sources", "List the indexed articles"),
     Command("/reindex", "Rebuild the index from the configured sources (admins only)"),
 )
@@ -45,7 +50,7 @@ HEADER = """\
 {mode}
 #
 # Scopes: app_mentions:read and chat:write for mentions and answers, commands for
-# /ask, /sources and /reindex, im:history for direct messages, channels:history and
+# /ask, /summary, /sources and /reindex, im:history for direct messages, channels:history and
 # groups:history for follow-ups in threads and answer channels (public, private).
 # `articlebot check` says which of them a bot token lacks.
 """
