@@ -362,6 +362,8 @@ def _print_answer(answer: Answer) -> None:
     if answer.abstained:
         typer.echo(NOT_FOUND_HINT)
         return
+    if not answer.sources:  # a list of articles, or the question of which one
+        return
     typer.echo("\nSources:")
     for n, passage in enumerate(answer.sources, 1):
         date = f", {passage.article.published}" if passage.article.published else ""

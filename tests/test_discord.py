@@ -629,6 +629,12 @@ def test_a_private_answer_in_several_messages_is_private_in_each(
     assert all(f.get("flags", 0) & 64 for f in followups(fake, token)[1:])
 
 
+def test_what_articles_there_are_is_a_list(bot: ArticleBot, fake: FakeDiscord) -> None:
+    reply = wait_reply(fake, mention(fake, "what articles do you have?"))
+    assert re.match(r"\d+ article\(s\), newest first:\n\\?- ", reply["content"])  # "-" escaped
+    assert "Russia plans to leave the International Space Station: " in reply["content"]
+
+
 def test_summary_command(bot: ArticleBot, fake: FakeDiscord) -> None:
     """/summary with words names the article; without, with two articles here, the
     bot asks which."""

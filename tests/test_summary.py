@@ -12,9 +12,10 @@ import pytest
 
 from bot.answer.answerer import Answerer
 from bot.answer.followup import Conversation
-from bot.answer.intent import summary_request
+from bot.answer.intent import list_request, summary_request
 from bot.answer.records import NOT_FOUND
-from bot.answer.summary import which_article
+from bot.answer.summary import TITLES_LISTED, which_article
+from bot.chat import messages
 from bot.settings import Settings, bundled_dir, load_settings
 from bot.wiring import make_answerer
 from index.build.directory import IndexDirectory
@@ -151,3 +152,33 @@ def test_the_bundled_article_s_summary(answerer: Answerer, settings: Settings) -
         article = answerer.index.articles["russia-leaves-iss"].text
         assert body and all(p.chunk.text[slice(*p.cited)] in article for p in answer.sources)
         assert "Russia is considering withdrawing from the International Space Station" in body
+
+
+@pytest.mark.parametrize(
+    ("message", "wanted"),
+    [
+        ("what articles do you have?", True),
+        ("what's new", True),
+        ("latest news", True),
+        ("list the articles", True),
+        ("what's new about the engine design?", False),  # a question about something new
+        ("which articles mention Mir?", False),
+        ("What is new in the ISS plan?", False),
+    ],
+)
+def test_a_request_for_the_list_is_told_from_a_question(message: str, wanted: bool) -> None:
+    assert list_request(message) is wanted
+
+
+def test_the_list_is_newest_first_with_a_line_of_each(library: Answerer) -> None:
+    answer = library.answer("what's new?")
+    header, *lines = answer.text.splitlines()
+    assert header == "4 article(s), newest first:" and not answer.abstained
+    assert lines[0].startswith("- Apple festival draws record crowds (2024-09-14): ")
+    assert len(lines) == 4 and all(": " in line for line in lines)
+
+
+def test_a_long_list_stops_at_ten_and_says_how_many_more() -> None:
+    articles = [{"title": f"Story {n}", "published": f"2026-11-{n:02d}"} for n in range(1, 14)]
+    lines = messages.article_list(articles, "-", str).splitlines()
+    assert len(lines) == TITLES_LISTED + 1 and lines[-1] == "and 3 more"

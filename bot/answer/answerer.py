@@ -22,13 +22,13 @@ import numpy as np
 from bot.answer.config import AnswerConfig
 from bot.answer.followup import Conversation, read_in_context
 from bot.answer.highlight import answer_span
-from bot.answer.intent import summary_request
+from bot.answer.intent import list_request, summary_request
 from bot.answer.language import other_language
 from bot.answer.question import prepare_question
 from bot.answer.reader import Reader, sentence_text
 from bot.answer.records import NOT_FOUND, Answer, Passage, not_english, shorten
 from bot.answer.signals import FEATURES, Question, features
-from bot.answer.summary import summary_answer
+from bot.answer.summary import article_list_answer, summary_answer
 from index.config import RetrievalConfig, RetrievalMode
 from index.retrieval import Retriever, Sentence, Terms
 from index.storage.article_index import ArticleIndex
@@ -206,6 +206,9 @@ class Answerer:
         prepared = prepare_question(question, config.question_max_chars)
         served = self._served
         version = served.index.version
+        if list_request(prepared.text):
+            asked = Answer(prepared.text, "", False, notes=prepared.notes, index_version=version)
+            return article_list_answer(served.index, asked)
         if (request := summary_request(prepared.text)) is not None:
             asked = Answer(prepared.text, "", False, notes=prepared.notes, index_version=version)
             return summary_answer(

@@ -37,6 +37,14 @@ FILLER = re.compile(
 PUNCTUATION = re.compile(r"[^\w\s;']+")
 
 
+# "what articles do you have", "what's new", "latest news": the list, not a question
+ASKS_FOR_LIST = re.compile(
+    r"^(?:(?:what|which)\s+(?:articles|stories|sources|news)\b(?!\s+(?:about|on|say|said|mention))"
+    r"|what(?:'s|s| is)\s+new\s*$|(?:any\s+)?(?:latest|recent|new)\s+(?:news|articles|stories)\s*$"
+    r"|(?:list|show)(?:\s+me)?\s+(?:the\s+|all\s+|your\s+)?(?:articles|stories|sources)\s*$)"
+)
+
+
 @dataclass(frozen=True)
 class SummaryRequest:
     """A message that asks for an article's gist; `about`: the words that name which
@@ -60,3 +68,9 @@ def summary_request(message: str) -> SummaryRequest | None:
 def summary_message(words: str = "") -> str:
     """The message `/summary WORDS` (and `articlebot summary WORDS`) stands for."""
     return f"summarize {words}".strip()
+
+
+def list_request(message: str) -> bool:
+    """Does the message ask which articles there are (newest first)?"""
+    text = " ".join(PUNCTUATION.sub(" ", message.casefold().replace("\u2019", "'")).split())
+    return bool(ASKS_FOR_LIST.match(text))

@@ -1,5 +1,6 @@
 """The answer to "what is this article about?": the article's summary, chosen at
-build time (index/build/summaries.py), quoted and cited like any answer.
+build time (index/build/summaries.py), quoted and cited like any answer; and to
+"what articles do you have?": the articles, newest first, each with a line of it.
 
 Which article: the one the conversation is about, the one the message names
 ("summarise the comet story", found by the retriever), or the only one there is;
@@ -12,10 +13,11 @@ from collections.abc import Callable
 
 from bot.answer.followup import Conversation
 from bot.answer.intent import SummaryRequest
-from bot.answer.records import Answer, Passage
+from bot.answer.records import Answer, Passage, shorten
 from index.storage.article_index import ArticleIndex
 
 TITLES_LISTED = 10
+GIST_CHARS = 120  # an article's line in a list: the start of its summary
 
 
 def which_article(titles: list[str]) -> str:
@@ -81,3 +83,38 @@ def summarised_article(
     if len(index.articles) == 1:
         return next(iter(index.articles))
     return None
+
+
+def gist(index: ArticleIndex, article_id: str) -> str:
+    """One line of an article: its summary's first sentence, shortened ("" if none)."""
+    spans = index.summaries.get(article_id)
+    if not spans:
+        return ""
+    position, start, end = spans[0]
+    return shorten(index.chunks[position].text[start:end], GIST_CHARS)
+
+
+def newest_first(index: ArticleIndex) -> list[dict]:
+    """The version's articles (the manifest's entries: id, title, date, source),
+    newest first where dated, each with its `gist`."""
+    entries = sorted(
+        index.manifest.articles,
+        key=lambda a: (a.get("published") or "", a["title"]),
+        reverse=True,
+    )
+    return [{**entry, "gist": gist(index, entry["id"])} for entry in entries]
+
+
+def article_list_answer(index: ArticleIndex, asked: Answer) -> Answer:
+    """What the bot has, newest first: at most TITLES_LISTED, then how many more."""
+    entries = newest_first(index)
+    lines = [
+        f"- {e['title']}"
+        + (f" ({e['published']})" if e.get("published") else "")
+        + (f": {e['gist']}" if e["gist"] else "")
+        for e in entries[:TITLES_LISTED]
+    ]
+    if len(entries) > TITLES_LISTED:
+        lines.append(f"and {len(entries) - TITLES_LISTED} more")
+    text = f"{len(entries)} article(s), newest first:\n" + "\n".join(lines)
+    return Answer(asked.question, text, False, [], asked.notes, asked.index_version)

@@ -55,13 +55,21 @@ def rebuilt(report: ReindexReport | str, bullet: str, escape: Escape) -> str:
     return text
 
 
+ARTICLES_LISTED = 10
+
+
 def article_list(articles: list[dict] | str, bullet: str, escape: Escape) -> str:
-    """A collection's articles for /sources, one line each with its date (or the
-    note the service gave in their place)."""
+    """A collection's articles for /sources, newest first, one line each with its
+    date and the start of its summary, at most ARTICLES_LISTED and then how many
+    more (or the note the service gave in their place)."""
     if isinstance(articles, str):
         return articles
     lines = [
-        f"{bullet} {escape(a['title'])}" + (f" ({a['published']})" if a.get("published") else "")
-        for a in articles
+        f"{bullet} {escape(a['title'])}"
+        + (f" ({a['published']})" if a.get("published") else "")
+        + (f": {escape(a['gist'])}" if a.get("gist") else "")
+        for a in articles[:ARTICLES_LISTED]
     ]
+    if len(articles) > ARTICLES_LISTED:
+        lines.append(f"and {len(articles) - ARTICLES_LISTED} more")
     return "\n".join(lines) or NO_ARTICLES

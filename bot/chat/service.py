@@ -22,6 +22,7 @@ from enum import StrEnum
 from bot.answer.answerer import Answerer
 from bot.answer.followup import Conversation
 from bot.answer.records import Answer
+from bot.answer.summary import newest_first
 from bot.chat import messages
 from bot.chat.config import ChatConfig
 from bot.chat.state import State, local_state
@@ -239,9 +240,8 @@ class ChatService:
 
     def articles(self, collection: str = DEFAULT_COLLECTION) -> list[dict]:
         """A collection's indexed articles (the manifest's entries: id, title, date,
-        source), newest first where dated."""
-        articles = self.collection(collection).answerer.index.manifest.articles
-        return sorted(articles, key=lambda a: (a.get("published") or "", a["title"]), reverse=True)
+        source), newest first where dated, each with a line of its summary (`gist`)."""
+        return newest_first(self.collection(collection).answerer.index)
 
     @property
     def reindexing(self) -> bool:

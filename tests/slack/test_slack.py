@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -257,6 +258,14 @@ def test_a_summary_in_slack(fake: FakeSlack, app_url: str) -> None:
     assert "Russia plans to leave the International Space Station" in asked["text"]
     assert summary["text"].startswith("Russia plans to leave the International Space Station: ")
     assert "launched in 1998" in summary["text"] and "Sources:" in summary["text"]
+
+
+def test_what_s_new_lists_the_articles(fake: FakeSlack, app_url: str) -> None:
+    asked = event("app_mention", f"<@{BOT_USER_ID}> what's new?", channel="C1")
+    ((reply,),) = unanswered(fake, app_url, asked)
+    assert re.match(r"\d+ article\(s\), newest first:\n- ", reply["text"])
+    assert "Russia plans to leave the International Space Station: " in reply["text"]
+    assert "Sources:" not in reply["text"]  # a list cites no passage
 
 
 def test_the_summary_command(fake: FakeSlack, app_url: str) -> None:

@@ -116,4 +116,5 @@ def format_answer(answer: Answer, answer_id: str) -> tuple[str, list[dict]]:
         blocks += source_blocks(n, answer)
     blocks.append(feedback_buttons(answer_id))
     titles = "; ".join(escape(s.article.title) for s in answer.sources)
-    return shorten(f"{text}\nSources: {titles}", TEXT_LIMIT), blocks
+    cited = f"\nSources: {titles}" if titles else ""  # a list of articles cites none
+    return shorten(f"{text}{cited}", TEXT_LIMIT), blocks
