@@ -1,13 +1,15 @@
-"""Summary requests (issue 32): how well bot/answer/intent.py tells a request for an
-article's gist from a question, and what the summaries cost at build time.
+"""Summary and list requests (issue 32): how well bot/answer/intent.py tells a
+request for an article's gist, or for the list of articles, from a question, and
+what the summaries cost at build time.
 
     python bench/intent.py [--eval-dir ../shared/eval]
 
-- precision and recall on the labelled messages of tests/questions/intents.jsonl
-  (written with the classifier, so an optimistic figure), with each miss;
+- precision and recall of each kind on the labelled messages of
+  tests/questions/intents.jsonl (written with the classifier, so an optimistic
+  figure), with each miss;
 - how many questions of the evaluation sets (SQuAD v1.1 dev, SQuAD 2.0 dev half,
-  ontopic-dev, the bundled article's) it would take for summary requests: every one
-  of those is a real question, so each is a false alarm;
+  ontopic-dev, the bundled article's) it would take for either: every one of those
+  is a real question, so each is a false alarm;
 - the build-time cost of the summaries on the 48 SQuAD v1.1 dev articles (the
   titles' embedding and the sentences' choice), with the real model.
 """
@@ -20,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.answer.intent import summary_request
+from bot.answer.intent import list_request, summary_request
 from bot.settings import load_settings
 from bot.wiring import make_embedder
 from index.build.directory import IndexDirectory
@@ -38,22 +40,38 @@ SETS = {
 }
 
 
+def said(message: str) -> str:
+    """What the answerer takes the message for."""
+    if list_request(message):
+        return "list"
+    return "summary" if summary_request(message) is not None else "question"
+
+
 def labelled() -> dict:
     rows = [json.loads(line) for line in LABELLED.read_text().splitlines()]
-    said = [(r, summary_request(r["message"]) is not None) for r in rows]
-    true_pos = sum(r["summary"] and got for r, got in said)
-    precision = true_pos / max(1, sum(got for _, got in said))
-    recall = true_pos / max(1, sum(r["summary"] for r in rows))
-    misses = [r["message"] for r, got in said if got != r["summary"]]
-    return {"messages": len(rows), "precision": precision, "recall": recall, "misses": misses}
+    taken = [(r["intent"], said(r["message"])) for r in rows]
+    figures = {"messages": len(rows)}
+    for intent in ("summary", "list"):
+        hits = sum(want == got == intent for want, got in taken)
+        figures[intent] = {
+            "labelled": sum(want == intent for want, _ in taken),
+            "precision": round(hits / max(1, sum(got == intent for _, got in taken)), 3),
+            "recall": round(hits / max(1, sum(want == intent for want, _ in taken)), 3),
+        }
+    figures["misses"] = [
+        {"message": r["message"], "labelled": want, "taken_for": got}
+        for r, (want, got) in zip(rows, taken, strict=True)
+        if want != got
+    ]
+    return figures
 
 
 def false_alarms(eval_dir: Path) -> dict:
     found = {}
     for name, path in SETS.items():
         rows = [json.loads(line) for line in (eval_dir / path).read_text().splitlines()]
-        taken = [r["question"] for r in rows if summary_request(r["question"]) is not None]
-        found[name] = {"questions": len(rows), "taken_for_summaries": taken}
+        taken = [r["question"] for r in rows if said(r["question"]) != "question"]
+        found[name] = {"questions": len(rows), "taken_for_summaries_or_lists": taken}
     return found
 
 

@@ -39,8 +39,10 @@ PUNCTUATION = re.compile(r"[^\w\s;']+")
 
 # "what articles do you have", "what's new", "latest news": the list, not a question
 ASKS_FOR_LIST = re.compile(
-    r"^(?:(?:what|which)\s+(?:articles|stories|sources|news)\b(?!\s+(?:about|on|say|said|mention))"
-    r"|what(?:'s|s| is)\s+new\s*$|(?:any\s+)?(?:latest|recent|new)\s+(?:news|articles|stories)\s*$"
+    r"^(?:(?:what|which)\s+(?:articles|stories|sources|news)\s+"
+    r"(?:(?:do|can)\s+(?:you|u)\s+(?:have|got|know|cover)|(?:are|is)\s+(?:there|here|in))"
+    r"|what(?:'s|s| is)\s+new(?:\s+(?:today|lately|here|this week))?\s*$"
+    r"|(?:any\s+)?(?:latest|recent|new)\s+(?:news|articles|stories)\s*$"
     r"|(?:list|show)(?:\s+me)?\s+(?:the\s+|all\s+|your\s+)?(?:articles|stories|sources)\s*$)"
 )
 
