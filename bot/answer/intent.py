@@ -1,7 +1,8 @@
-"""Whether a message asks for the gist of an article rather than asking a question
-about it: "what is this article about?", "tl;dr", "summarise the comet story". Such
-a message gets the article's summary (stored at build time), not a search for its
-words, which the articles never hold.
+"""Whether a message asks for the gist of an article ("what is this article about?",
+"tl;dr", "summarise the comet story") or for the list of articles ("what's new?",
+"what articles do you have?") rather than asking a question about them. Such a
+message gets the article's summary (stored at build time) or the list, not a
+search for its words, which the articles never hold.
 
 A small rule-based classifier, measured on a labelled set of its own
 (`tests/questions/intents.jsonl`, `bench/intent.py`): real questions that merely

@@ -41,7 +41,7 @@ def summary_answer(
     question, its notes and the version); or the question of which article."""
     article_id = summarised_article(index, request, conversation, search)
     if article_id is None:
-        titles = sorted(a.title for a in index.articles.values())
+        titles = sorted(a["title"] for a in index.manifest.articles)  # no article read in
         return Answer(
             asked.question, which_article(titles), False, [], asked.notes, asked.index_version
         )
