@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.answer.answerer import Answerer
@@ -20,8 +21,11 @@ from bot.settings import Settings, bundled_dir, load_settings
 from bot.wiring import make_answerer
 from index.build.directory import IndexDirectory
 from index.build.summaries import SUMMARY_CHARS
+from index.errors import IndexCorruptError
 from index.sources.articles import load_articles
 from index.storage.article_index import ArticleIndex
+from index.storage.layout import read_pointer
+from index.storage.sentences import SUMMARY_SPANS
 from tests.fakes.hashing import HashingEmbedder
 
 INTENTS = Path(__file__).parent / "questions" / "intents.jsonl"
@@ -83,8 +87,8 @@ def test_every_article_gets_a_summary_at_build_time(
     """Two to four of the article's own sentences, in article order, at most
     SUMMARY_CHARS in all, none a fragment; stored in the version."""
     index = ArticleIndex.load(fast_index_dir, fast_embedder)
-    assert set(index.summaries) == set(index.articles)
-    for article_id, spans in index.summaries.items():
+    for article_id in index.articles:
+        spans = index.summary(article_id)
         text = index.articles[article_id].text
         sentences = [index.chunks[p].text[s:e] for p, s, e in spans]
         assert 2 <= len(sentences) <= 4, article_id
@@ -182,3 +186,18 @@ def test_a_long_list_stops_at_ten_and_says_how_many_more() -> None:
     articles = [{"title": f"Story {n}", "published": f"2026-11-{n:02d}"} for n in range(1, 14)]
     lines = messages.article_list(articles, "-", str).splitlines()
     assert len(lines) == TITLES_LISTED + 1 and lines[-1] == "and 3 more"
+
+
+def test_a_damaged_summary_table_is_named(
+    fast_index_copy: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """Mapped when the version opens, and checked against the articles: a table of
+    another shape (the same size on disk) stops the load with its name."""
+    version = fast_index_copy / "versions" / read_pointer(fast_index_copy)
+    path = version / SUMMARY_SPANS
+    spans = np.load(path)
+    size = path.stat().st_size
+    np.save(path, spans.reshape(len(spans), -1))
+    assert path.stat().st_size == size  # _check_files would name it anyway
+    with pytest.raises(IndexCorruptError, match=r"summary-spans\.npy"):
+        ArticleIndex.load(fast_index_copy, fast_embedder)

@@ -48,7 +48,7 @@ def summary_answer(
     article = index.articles[article_id]
     passages: list[Passage] = []
     sentences = []
-    for position, start, end in index.summaries.get(article_id, []):
+    for position, start, end in index.summary(article_id):
         chunk = index.chunks[position]
         sentences.append(chunk.text[start:end])
         if not passages or passages[-1].chunk.id != chunk.id:
@@ -87,7 +87,7 @@ def summarised_article(
 
 def gist(index: ArticleIndex, article_id: str) -> str:
     """One line of an article: its summary's first sentence, shortened ("" if none)."""
-    spans = index.summaries.get(article_id)
+    spans = index.summary(article_id)
     if not spans:
         return ""
     position, start, end = spans[0]
@@ -105,16 +105,25 @@ def newest_first(index: ArticleIndex) -> list[dict]:
     return [{**entry, "gist": gist(index, entry["id"])} for entry in entries]
 
 
-def article_list_answer(index: ArticleIndex, asked: Answer) -> Answer:
-    """What the bot has, newest first: at most TITLES_LISTED, then how many more."""
-    entries = newest_first(index)
+def article_lines(
+    entries: list[dict], bullet: str = "-", escape: Callable[[str], str] = str
+) -> list[str]:
+    """The lines of a list of articles (newest_first's entries): each with its date
+    and the start of its summary, at most TITLES_LISTED, then how many more. The
+    answer to "what's new?" and /sources both write them."""
     lines = [
-        f"- {e['title']}"
+        f"{bullet} {escape(e['title'])}"
         + (f" ({e['published']})" if e.get("published") else "")
-        + (f": {e['gist']}" if e["gist"] else "")
+        + (f": {escape(e['gist'])}" if e.get("gist") else "")
         for e in entries[:TITLES_LISTED]
     ]
     if len(entries) > TITLES_LISTED:
         lines.append(f"and {len(entries) - TITLES_LISTED} more")
-    text = f"{len(entries)} article(s), newest first:\n" + "\n".join(lines)
+    return lines
+
+
+def article_list_answer(index: ArticleIndex, asked: Answer) -> Answer:
+    """What the bot has, newest first."""
+    entries = newest_first(index)
+    text = f"{len(entries)} article(s), newest first:\n" + "\n".join(article_lines(entries))
     return Answer(asked.question, text, False, [], asked.notes, asked.index_version)

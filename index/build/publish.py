@@ -34,6 +34,7 @@ from index.records import Article, Chunk
 from index.storage.files import (
     fsync_dir,
     private_dirs,
+    save_array,
     scratch_array,
     write_file,
     write_text,
@@ -44,18 +45,16 @@ from index.storage.layout import (
     LEXICON,
     MANIFEST,
     MODELS,
-    SUMMARIES,
     TERM_STATS,
     VERSIONS,
     Manifest,
-    jsonl,
     new_version_name,
     read_manifest,
     read_pointer,
     switch_current,
 )
 from index.storage.lexicon import Lexicon
-from index.storage.sentences import SentenceSpan, SentenceTable
+from index.storage.sentences import SUMMARY_SPANS, SentenceSpan, SentenceTable, summary_array
 from index.storage.tables import write_articles, write_chunks
 from index.storage.terms import Terms, TermStats
 from index.storage.vector_store import FileStore, VectorStore, store_for_builds, store_of_folder
@@ -148,9 +147,8 @@ def write_version(
         write_text(staging / LEXICON, lexicon.to_json())
         stats = TermStats.of((c.text for c in chunks), Terms())
         write_text(staging / TERM_STATS, stats.to_json())
-        chosen = summaries_of or {}
-        rows = [{"id": a.id, "sentences": chosen.get(a.id, [])} for a in articles]
-        write_text(staging / SUMMARIES, jsonl(rows))
+        table = summary_array([a.id for a in articles], summaries_of or {})
+        write_file(staging / SUMMARY_SPANS, lambda p: save_array(p, table))
         sizes = {
             str(p.relative_to(staging)): p.stat().st_size for p in staging.rglob("*") if p.is_file()
         }

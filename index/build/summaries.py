@@ -17,10 +17,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from index.records import Chunk
-from index.storage.sentences import SentenceSpan, SentenceTable
+from index.storage.sentences import SUMMARY_SENTENCES, SentenceSpan, SentenceTable
 
 SUMMARY_CHARS = 600
-MOST_SENTENCES = 4
 LEAD_WEIGHT = 0.5  # the lead's share of a sentence's score, beside the centroid's
 REPEAT_PENALTY = 0.7  # how much closeness to a chosen sentence counts against one
 SHORTEST = 40  # characters: a shorter "sentence" is a fragment ("Japan."), not a summary's
@@ -61,7 +60,7 @@ def choose(rows: list[int], sentences: SentenceTable, title: np.ndarray | None) 
     worth = (1 - LEAD_WEIGHT) * (vectors @ anchor) + LEAD_WEIGHT * lead
     chosen: list[int] = []
     left = SUMMARY_CHARS
-    for _ in range(MOST_SENTENCES):
+    for _ in range(SUMMARY_SENTENCES):
         repeat = (vectors @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(rows))
         score = worth - REPEAT_PENALTY * repeat
         fits = [i for i in np.argsort(-score) if i not in chosen and lengths[i] + 1 <= left]

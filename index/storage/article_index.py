@@ -21,7 +21,7 @@ from index.errors import (
 )
 from index.records import Article, Chunk
 from index.storage.bm25 import LexicalIndex
-from index.storage.files import read_through
+from index.storage.files import mapped, read_through
 from index.storage.layout import (
     ARTICLES,
     CHUNKS,
@@ -30,7 +30,6 @@ from index.storage.layout import (
     LEXICON,
     MANIFEST,
     REBUILD_HINT,
-    SUMMARIES,
     TERM_STATS,
     VECTORS,
     VERSIONS,
@@ -44,10 +43,13 @@ from index.storage.milvus import MilvusConfig
 from index.storage.sentences import (
     CHUNK_ROWS,
     SPANS,
+    SUMMARY_SENTENCES,
+    SUMMARY_SPANS,
     TERM_KEYS,
     TERM_OFFSETS,
     SentenceSpan,
     SentenceTable,
+    SummaryTable,
 )
 from index.storage.sentences import VECTORS as SENTENCE_VECTORS
 from index.storage.tables import ARTICLE_OFFSETS, CHUNK_INDEX, CHUNK_TEXT, ArticleTable, ChunkTable
@@ -164,19 +166,25 @@ def read_sentences(version_dir: Path, manifest: Manifest) -> SentenceTable | Non
         ) from None
 
 
-def read_summaries(version_dir: Path, manifest: Manifest) -> dict[str, list[SentenceSpan]]:
-    """Each article's summary (index/build/summaries.py); empty for versions built
-    before them (a summary is then asked for in vain: rebuild to get them)."""
-    if SUMMARIES not in manifest.files:
+def read_summaries(
+    version_dir: Path, manifest: Manifest, articles: Mapping[str, Article]
+) -> SummaryTable | None:
+    """The version's summaries (index/build/summaries.py), mapped; None for versions
+    built before them (a summary is then asked for in vain: rebuild to get them)."""
+    if SUMMARY_SPANS not in manifest.files or not isinstance(articles, ArticleTable):
         log.warning("index version %s has no summaries; rebuild it", manifest.version)
-        return {}
-    rows = read_jsonl(version_dir / SUMMARIES)
+        return None
     try:
-        return {row["id"]: [tuple(span) for span in row["sentences"]] for row in rows}
-    except (KeyError, TypeError) as exc:
+        spans = mapped(version_dir / SUMMARY_SPANS)
+    except (OSError, ValueError) as exc:
+        spans, problem = None, str(exc)
+    else:
+        problem = "it does not match the articles"
+    if spans is None or spans.shape != (len(manifest.articles), SUMMARY_SENTENCES, 3):
         raise IndexCorruptError(
-            f"cannot read {version_dir / SUMMARIES} ({exc!r}); {REBUILD_HINT}"
-        ) from None
+            f"cannot read {version_dir / SUMMARY_SPANS} ({problem}); {REBUILD_HINT}"
+        )
+    return SummaryTable(spans, articles.row)
 
 
 def set_search_threads(threads: int) -> None:
@@ -228,11 +236,18 @@ class ArticleIndex:
         self.lexicon = Lexicon()
         self.sentences: SentenceTable | None = None
         self.term_stats: TermStats | None = None
-        self.summaries: dict[str, list[SentenceSpan]] = {}  # by article id
+        self.summaries: SummaryTable | None = None
 
     @property
     def version(self) -> str:
         return self.manifest.version
+
+    def summary(self, article_id: str) -> list[SentenceSpan]:
+        """The spans of an article's summary's sentences; [] in versions built before
+        summaries."""
+        if self.summaries is None or article_id not in self.articles:
+            return []
+        return self.summaries.of(article_id)
 
     @classmethod
     def load(
@@ -275,7 +290,7 @@ class ArticleIndex:
             lexicon = read_lexicon(version_dir, manifest)
             sentences = read_sentences(version_dir, manifest)
             term_stats = read_term_stats(version_dir, manifest)
-            summaries = read_summaries(version_dir, manifest)
+            summaries = read_summaries(version_dir, manifest, articles)
             vectors, lexical = search.result()
             if vectors.ntotal != len(chunks) or len(chunks) != manifest.chunk_count:
                 raise IndexCorruptError(

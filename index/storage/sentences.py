@@ -26,6 +26,9 @@ CHUNK_ROWS = "sentence-chunk-rows.npy"
 TERM_OFFSETS = "sentence-term-offsets.npy"
 TERM_KEYS = "sentence-terms.npy"
 
+SUMMARY_SPANS = "summary-spans.npy"
+SUMMARY_SENTENCES = 4  # the most sentences an article's summary holds
+
 SentenceSpan = tuple[int, int, int]  # a row of `spans`: (chunk position, start, end)
 
 
@@ -130,3 +133,26 @@ class SentenceTable:
         ):
             raise ValueError("sentence terms do not match the sentences")
         return cls(spans, vectors, rows, SentenceTerms(offsets, keys))
+
+
+def summary_array(article_ids: list[str], chosen: dict[str, list[SentenceSpan]]) -> np.ndarray:
+    """Each article's summary (index/build/summaries.py) as a row of sentence spans,
+    in the articles' order, padded with -1: one array a version maps."""
+    table = np.full((len(article_ids), SUMMARY_SENTENCES, 3), -1, dtype=np.int64)
+    for row, article_id in enumerate(article_ids):
+        for n, span in enumerate(chosen.get(article_id, [])):
+            table[row, n] = span
+    return table
+
+
+@dataclass(frozen=True)
+class SummaryTable:
+    """A version's summaries, mapped (opening one reads nothing); `row_of` finds an
+    article's row, as the article table keeps it."""
+
+    spans: np.ndarray
+    row_of: Callable[[str], int]
+
+    def of(self, article_id: str) -> list[SentenceSpan]:
+        spans = self.spans[self.row_of(article_id)]
+        return [(int(p), int(s), int(e)) for p, s, e in spans.tolist() if p >= 0]

@@ -122,6 +122,10 @@ class ArticleTable(Mapping[str, Article]):
     def __getitem__(self, article_id: str) -> Article:
         return self._read(self._row[article_id])
 
+    def row(self, article_id: str) -> int:
+        """The article's line: its row in every per-article table of the version."""
+        return self._row[article_id]
+
 
 def read_article(offsets: np.ndarray, lines: FileBytes, rows: dict[str, int], row: int) -> Article:
     """The article on line `row`, checked to be the one the manifest puts there."""
