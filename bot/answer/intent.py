@@ -48,6 +48,12 @@ ASKS_FOR_LIST = re.compile(
 )
 
 
+def plain(message: str) -> str:
+    """The message as the patterns read it: lower case, one apostrophe, no punctuation
+    but ";" (tl;dr), single spaces."""
+    return " ".join(PUNCTUATION.sub(" ", message.casefold().replace("\u2019", "'")).split())
+
+
 @dataclass(frozen=True)
 class SummaryRequest:
     """A message that asks for an article's gist; `about`: the words that name which
@@ -58,7 +64,7 @@ class SummaryRequest:
 
 def summary_request(message: str) -> SummaryRequest | None:
     """The summary the message asks for, or None when it is a question like any other."""
-    text = " ".join(PUNCTUATION.sub(" ", message.casefold().replace("\u2019", "'")).split())
+    text = plain(message)
     if OTHER_QUESTION.match(text):
         return None
     gist = ASKS_FOR_GIST.search(text)
@@ -75,5 +81,4 @@ def summary_message(words: str = "") -> str:
 
 def list_request(message: str) -> bool:
     """Does the message ask which articles there are (newest first)?"""
-    text = " ".join(PUNCTUATION.sub(" ", message.casefold().replace("\u2019", "'")).split())
-    return bool(ASKS_FOR_LIST.match(text))
+    return bool(ASKS_FOR_LIST.match(plain(message)))

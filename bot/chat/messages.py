@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bot.answer.summary import article_lines
+
 if TYPE_CHECKING:
     from bot.collection import ReindexReport
 
@@ -55,21 +57,10 @@ def rebuilt(report: ReindexReport | str, bullet: str, escape: Escape) -> str:
     return text
 
 
-ARTICLES_LISTED = 10
-
-
 def article_list(articles: list[dict] | str, bullet: str, escape: Escape) -> str:
     """A collection's articles for /sources, newest first, one line each with its
-    date and the start of its summary, at most ARTICLES_LISTED and then how many
-    more (or the note the service gave in their place)."""
+    date and the start of its summary, at most ten and then how many more (or the
+    note the service gave in their place)."""
     if isinstance(articles, str):
         return articles
-    lines = [
-        f"{bullet} {escape(a['title'])}"
-        + (f" ({a['published']})" if a.get("published") else "")
-        + (f": {escape(a['gist'])}" if a.get("gist") else "")
-        for a in articles[:ARTICLES_LISTED]
-    ]
-    if len(articles) > ARTICLES_LISTED:
-        lines.append(f"and {len(articles) - ARTICLES_LISTED} more")
-    return "\n".join(lines) or NO_ARTICLES
+    return "\n".join(article_lines(articles, bullet, escape)) or NO_ARTICLES
