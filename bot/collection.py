@@ -60,6 +60,8 @@ class ServedCollection:
     hold: HoldLock
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     claimed: bool = False  # a /reindex passed its checks and has not ended yet
+    # called (from the syncing thread) after a sync published a version: the announcer
+    published: list[Callable[[], None]] = field(default_factory=list)
 
     @classmethod
     def open(
@@ -89,6 +91,9 @@ class ServedCollection:
                 next_run=next_run,
             )
         self.watcher.refresh()
+        if report.change.changed:
+            for listener in self.published:
+                listener()
         return report
 
 

@@ -60,9 +60,10 @@ class CollectionSettings(BaseModel):
     sources: list[str] = Field(min_length=1)
     index_dir: Path | None = None  # default: data_dir/collections/NAME/index
     channels: list[str] = Field(default_factory=list)
+    announce_channels: list[str] = Field(default_factory=list)  # where its new articles go
     min_score: float | None = Field(None, ge=-1.0, le=3.0)
 
-    @field_validator("channels", mode="before")
+    @field_validator("channels", "announce_channels", mode="before")
     @classmethod
     def channel_ids_as_text(cls, channels: list[object]) -> list[str]:
         """Discord IDs may be written as numbers; both platforms' IDs compare as text."""
@@ -153,8 +154,9 @@ class Settings(
         return DEFAULT_COLLECTION
 
     def for_collection(self, name: str | None) -> Settings:
-        """These settings as one collection sees them: its sources, index directory and
-        min_score in place of the top-level ones (the default collection: unchanged)."""
+        """These settings as one collection sees them: its sources, index directory,
+        announce channels and min_score in place of the top-level ones (the default
+        collection: unchanged)."""
         if name in (None, DEFAULT_COLLECTION):
             return self
         collection = self.collections.get(name)
@@ -164,6 +166,7 @@ class Settings(
         update: dict[str, Any] = {
             "sources": collection.sources,
             "index_dir": self.collection_index_dir(name),
+            "announce_channels": collection.announce_channels,
         }
         if collection.min_score is not None:
             update["min_score"] = collection.min_score

@@ -182,6 +182,50 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "",
         ["tests/slack/test_slack.py::test_a_channel_the_bot_was_removed_from_is_named_in_the_log"],
     ),
+    (
+        "9 announcements: the archive posted at a channel's first check",
+        "bot/chat/announced.py",
+        "        return new if started or existing else []",
+        "        return new",
+        [
+            "tests/test_announce.py::test_a_reindex_that_adds_two_articles_announces_each_once",
+            "tests/test_announce.py::test_a_channels_first_check_records_the_archive",
+        ],
+    ),
+    (
+        "9 announcements: a publish of this process does not wake the announcer",
+        "bot/collection.py",
+        "                listener()",
+        "                pass",
+        ["tests/test_announce.py::test_a_reindex_that_adds_two_articles_announces_each_once"],
+    ),
+    (
+        "9 announcements: no cap per publish",
+        "bot/chat/announce.py",
+        "for entry in entries[:most]]",
+        "for entry in entries]",
+        ["tests/test_announce.py::test_eight_new_articles_post_five_and_how_many_more"],
+    ),
+    (
+        "9 announcements: Slack posts to Discord's channels too",
+        "bot/chat/slack/announce.py",
+        "    return not channel.isdigit()",
+        "    return True",
+        [
+            "tests/slack/test_announce.py::"
+            "test_a_scheduled_refresh_that_adds_two_articles_announces_each_once"
+        ],
+    ),
+    (
+        "9 announcements: every article announced again at each check (what a channel had is not read)",
+        "bot/chat/announced.py",
+        "if article_id not in had]",
+        "]",
+        [
+            "tests/test_announce.py::test_a_channels_first_check_records_the_archive",
+            "tests/test_announce.py::test_removed_or_changed_articles_are_not_announced",
+        ],
+    ),
 ]
 
 

@@ -473,7 +473,7 @@ def test_a_channel_the_bot_may_not_post_in_is_named_in_the_log(
     fake.failures.append((403, {"message": "Missing Permissions", "code": 50013}, {}))
     with handled(bot, fake) as sent:
         sent.append(mention(fake, LAUNCH))
-    [warning] = [r for r in caplog.records if "refused a reply" in r.getMessage()]
+    [warning] = [r for r in caplog.records if "refused a post" in r.getMessage()]
     assert warning.levelname == "WARNING" and warning.exc_info is None
     assert str(CHANNEL_ID) in warning.getMessage() and "Send Messages" in warning.getMessage()
     assert "1998" in wait_reply(fake, mention(fake, LAUNCH))["content"]

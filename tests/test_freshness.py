@@ -606,14 +606,14 @@ def test_a_refresh_gives_a_slow_feed_its_source_deadline_at_most(
     fetch deadline: entries not reached keep their place and are asked next time."""
     pages: dict[str, Page] = {}
     seen: list[tuple[str, dict[str, str]]] = []
-    slow = {f"/{name}": 1.0 for name in STORIES}
+    slow = {f"/{name}": 2.0 for name in STORIES}  # the feed and one story fit, loaded or not
     with serve_pages(pages, slow=slow, seen=seen) as base:
         for name, (title, text) in STORIES.items():
             body = f"<html><head><title>{title}</title></head><body><article><h1>{title}</h1><p>{text}</p></article></body></html>"
             pages[f"/{name}"] = Page(body.encode())
         pages["/feed.xml"] = Page(feed(base, list(STORIES)), "application/rss+xml")
         fetcher = Fetcher(
-            FetchConfig(fetch_allowed_networks=LOOPBACK, fetch_source_deadline_seconds=1.5)
+            FetchConfig(fetch_allowed_networks=LOOPBACK, fetch_source_deadline_seconds=3.0)
         )
         report = refresh(tmp_path / "index", [f"{base}/feed.xml"], fast_embedder, fetcher, T0)
     assert len(report.change.added) == 1

@@ -53,6 +53,9 @@ after the engineer who designed its hull in 1931, the port authority said.
 """
 
 
+NEWS = "CNEWS"  # the replicas' announce channel
+
+
 @dataclass
 class Replica:
     process: subprocess.Popen[str]
@@ -104,6 +107,8 @@ def start(
         "ARTICLEBOT_STATE_URL": state_url,
         "ARTICLEBOT_OPS_PORT": str(ops_port),
         "ARTICLEBOT_SLACK_ADMIN_USER_IDS": '["UADMIN"]',
+        "ARTICLEBOT_ANNOUNCE_CHANNELS": f'["{NEWS}"]',
+        "ARTICLEBOT_ANNOUNCE_CHECK_SECONDS": "0.3",
         "NO_PROXY": "127.0.0.1",
     }
     exe = Path(sys.executable).parent / "articlebot"
@@ -296,10 +301,13 @@ def test_a_version_published_by_the_builder_is_picked_up_by_both(
     fake: FakeSlack, replicas: tuple[Replica, Replica], shared_index: Path, tmp_path: Path
 ) -> None:
     """One builder (here `articlebot index add`) publishes into the shared index
-    directory; each replica answers from the new version at its next question."""
+    directory; each replica answers from the new version at its next question. Both
+    check it for news: the new article is announced once, by one of them; the
+    archive they started with, never."""
     article = tmp_path / "ferry.txt"
     article.write_text(NEW_ARTICLE)
     before = read_pointer(shared_index)
+    fake.wait_for(lambda: all(r.health()["announced"] == {"default": before} for r in replicas))
     assert main(["index", "add", str(article), "--index-dir", str(shared_index)]) == 0
     after = read_pointer(shared_index)
     assert after != before
@@ -307,6 +315,9 @@ def test_a_version_published_by_the_builder_is_picked_up_by_both(
         reply = ask(fake, replica.url, "What will the harbour ferry be renamed?", user="UNEW")
         assert "Marguerite Wells" in reply["text"]
         assert replica.health()["index_version"] == after
+    fake.wait_for(lambda: all(r.health()["announced"] == {"default": after} for r in replicas))
+    news = [m for m in fake.calls("chat.postMessage") if m.get("channel") == NEWS]
+    assert [m["text"] for m in news] == ["New article: Harbour ferry gets a new name"]
 
 
 def test_socket_mode_replicas_answer_an_event_once_whichever_connection_it_reaches(

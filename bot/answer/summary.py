@@ -47,12 +47,11 @@ def summary_answer(
         )
     article = index.articles[article_id]
     passages: list[Passage] = []
-    sentences = []
     for position, start, end in index.summary(article_id):
         chunk = index.chunks[position]
-        sentences.append(chunk.text[start:end])
         if not passages or passages[-1].chunk.id != chunk.id:
             passages.append(Passage(len(passages) + 1, chunk, article, 1.0, (start, end)))
+    sentences = summary_sentences(index, article_id)
     if not sentences:  # a version built before summaries
         return Answer(
             asked.question,
@@ -85,24 +84,26 @@ def summarised_article(
     return None
 
 
+def summary_sentences(index: ArticleIndex, article_id: str) -> list[str]:
+    """The sentences of an article's summary, in article order ([] if it has none)."""
+    return [index.chunks[p].text[start:end] for p, start, end in index.summary(article_id)]
+
+
 def gist(index: ArticleIndex, article_id: str) -> str:
     """One line of an article: its summary's first sentence, shortened ("" if none)."""
-    spans = index.summary(article_id)
-    if not spans:
-        return ""
-    position, start, end = spans[0]
-    return shorten(index.chunks[position].text[start:end], GIST_CHARS)
+    sentences = summary_sentences(index, article_id)
+    return shorten(sentences[0], GIST_CHARS) if sentences else ""
+
+
+def by_date(entries: list[dict]) -> list[dict]:
+    """Manifest entries (id, title, published, source), newest first where dated."""
+    return sorted(entries, key=lambda a: (a.get("published") or "", a["title"]), reverse=True)
 
 
 def newest_first(index: ArticleIndex) -> list[dict]:
     """The version's articles (the manifest's entries: id, title, date, source),
     newest first where dated, each with its `gist`."""
-    entries = sorted(
-        index.manifest.articles,
-        key=lambda a: (a.get("published") or "", a["title"]),
-        reverse=True,
-    )
-    return [{**entry, "gist": gist(index, entry["id"])} for entry in entries]
+    return [{**e, "gist": gist(index, e["id"])} for e in by_date(index.manifest.articles)]
 
 
 def article_lines(

@@ -32,6 +32,23 @@ class ChatConfig(BaseModel):
     # In answer channels (slack_answer_channels, discord_answer_channels) every question is
     # answered in a thread of it; with this on, one the articles do not answer gets no reply.
     answer_channel_silent_abstain: bool = True
+    # Announcements: each article a publish adds to the default collection (a build, a
+    # sync, /reindex, a scheduled refresh) is posted once to these channels (Discord
+    # channel IDs, Slack channel IDs; each platform posts to its own). Collections have
+    # their own announce_channels. At most announce_max_per_refresh a publish, then "and N
+    # more". A channel's first check records what is there without posting it, unless
+    # announce_existing. Versions published by another process are seen within
+    # announce_check_seconds.
+    announce_channels: list[str] = Field(default_factory=list)
+    announce_max_per_refresh: int = Field(5, ge=1, le=20)
+    announce_existing: bool = False
+    announce_check_seconds: float = Field(60.0, gt=0)
+
+    @field_validator("announce_channels", mode="before")
+    @classmethod
+    def channel_ids_as_text(cls, channels: list[object]) -> list[str]:
+        """Discord IDs may be written as numbers; both platforms' IDs compare as text."""
+        return [str(c) for c in channels]
 
     @field_validator("state_url")
     @classmethod

@@ -114,12 +114,12 @@ class Database(Protocol):
 class SqliteDatabase:
     """One process's feedback file, thread-safe."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, schema: str = SCHEMA) -> None:
         private_file(path)  # questions and user ids: 0600, in a 0700 data_dir
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False)
-        self._db.executescript(SCHEMA)
+        self._db.executescript(schema)
         self._add_columns()
 
     def _add_columns(self) -> None:

@@ -57,6 +57,11 @@ def rebuilt(report: ReindexReport | str, bullet: str, escape: Escape) -> str:
     return text
 
 
+def more_news(count: int) -> str:
+    """The line after an announcement that shows only the newest of what arrived."""
+    return f"and {count} more new article(s): /sources lists them."
+
+
 def article_list(articles: list[dict] | str, bullet: str, escape: Escape) -> str:
     """A collection's articles for /sources, newest first, one line each with its
     date and the start of its summary, at most ten and then how many more (or the

@@ -23,6 +23,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from bot.answer.followup import Conversation
 from bot.answer.records import Answer
+from bot.chat import announced
+from bot.chat.announced import AnnouncedArticles
 from bot.chat.config import ChatConfig
 from bot.chat.feedback import FeedbackStore, Run
 from bot.chat.state import EVENTS_KEPT_SECONDS, State
@@ -62,6 +64,7 @@ MIGRATIONS = [
     """
     CREATE TABLE rebuilds (name TEXT PRIMARY KEY, at DOUBLE PRECISION NOT NULL);
     """,
+    announced.TABLES,
 ]
 
 
@@ -344,14 +347,16 @@ def postgres_state(settings: Settings) -> State:
         pool.close()
         pool_log.removeFilter(hidden)
 
+    database = PostgresDatabase(pool)
     return State(
-        feedback=FeedbackStore(PostgresDatabase(pool)),
+        feedback=FeedbackStore(database),
         events=SeenEvents(pool),
         threads=SharedThreads(pool, config.thread_idle_minutes * 60),
         locks=AdvisoryLocks(pool),
         user_limit=SharedRateLimit(pool, "user", config.rate_limit_questions, window),
         channel_limit=SharedRateLimit(pool, "channel", config.rate_limit_channel_questions, window),
         rebuilds=SharedRebuilds(pool),
+        announced=AnnouncedArticles(database),
         close=close,
         shared=True,
     )

@@ -76,6 +76,7 @@ class ChatService:
         self.state = state or local_state(settings)
         served = {DEFAULT_COLLECTION: answerer, **(collections or {})}
         self.collections = {name: self._serve(name, by) for name, by in served.items()}
+        self.news_checked: dict[str, str] = {}  # the version whose news each collection announced
         self._pool = ThreadPoolExecutor(config.answer_threads, thread_name_prefix="answer")
         self._waiting = 0  # questions submitted and not yet answered (touched on the loop only)
 
@@ -221,7 +222,8 @@ class ChatService:
 
     def health(self, connected: bool) -> dict:
         """For /healthz: healthy when the platform is connected and an index is loaded;
-        with each source's last success, last error and next refresh."""
+        with each source's last success, last error and next refresh, and the version
+        each announcing collection's news was last checked in."""
         index = self.answerer.index
         return {
             "ok": connected,
@@ -229,6 +231,7 @@ class ChatService:
             "index_version": index.version,
             "articles": len(index.articles),
             "reindexing": self.reindexing,
+            "announced": dict(self.news_checked),
             "collections": {
                 name: served.answerer.index.version for name, served in self.collections.items()
             },

@@ -1,7 +1,7 @@
 """What every replica of a bot must agree on, behind one object: the answers and
 the votes on them, the Slack events already answered, rate limits, the threads it
 follows, which process may rebuild a collection and when one was last rebuilt (the
-/reindex cooldown).
+/reindex cooldown), and the articles each announce channel has had.
 
 `state_url` says where it lives. Unset (the default), it is this process's memory
 and a SQLite file under `data_dir`: right for one bot. `postgresql://…` shares it
@@ -25,8 +25,10 @@ from typing import Protocol
 
 from bot.answer.followup import Conversation
 from bot.answer.records import Answer
+from bot.chat import announced
+from bot.chat.announced import AnnouncedArticles
 from bot.chat.config import ChatConfig
-from bot.chat.feedback import FeedbackStore
+from bot.chat.feedback import SCHEMA, FeedbackStore, SqliteDatabase
 from bot.chat.threads import ThreadMemory
 from bot.settings import Settings
 
@@ -174,14 +176,17 @@ class State:
     user_limit: RateLimit
     channel_limit: RateLimit
     rebuilds: RebuildTimes
+    announced: AnnouncedArticles
     close: Callable[[], None]
     shared: bool = False  # False: this process's own (the SQLite file is still on disk)
 
 
 def local_state(settings: Settings) -> State:
-    """State kept by this process, with feedback in `data_dir`'s SQLite file."""
+    """State kept by this process, with feedback and announcements in `data_dir`'s
+    SQLite file."""
     config = settings.section(ChatConfig)
-    feedback = FeedbackStore(settings.feedback_path)
+    database = SqliteDatabase(settings.feedback_path, SCHEMA + announced.TABLES)
+    feedback = FeedbackStore(database)
     return State(
         feedback=feedback,
         events=RecentIds(),
@@ -190,5 +195,6 @@ def local_state(settings: Settings) -> State:
         user_limit=RateLimiter(config.rate_limit_questions, config.rate_limit_seconds),
         channel_limit=RateLimiter(config.rate_limit_channel_questions, config.rate_limit_seconds),
         rebuilds=LastRebuilds(),
+        announced=AnnouncedArticles(database),
         close=feedback.close,
     )

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
+from bot.chat.announce import Announcer
 from bot.chat.service import ChatService
 from bot.chat.slack.config import SlackConfig
 from bot.chat.state import State
@@ -65,17 +66,24 @@ def serving(settings: Settings, platform: str) -> Iterator[ChatService]:
 
 @asynccontextmanager
 async def running(
-    service: ChatService, connected: Callable[[], bool], stop: Callable[[], object]
+    service: ChatService,
+    connected: Callable[[], bool],
+    stop: Callable[[], object],
+    announcer: Announcer | None = None,
 ) -> AsyncIterator[None]:
     """The block runs the platform's client: SIGTERM and SIGINT call `stop`, and the
-    health and metrics server (when `ops_port` is set) runs alongside."""
+    health and metrics server (when `ops_port` is set) and the `announcer` (when it
+    has channels) run alongside."""
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop)
     ops = await start_ops(service.settings, service, connected)
+    announcing = asyncio.create_task(announcer.run()) if announcer and announcer.wanted else None
     try:
         yield
     finally:
+        if announcing:
+            announcing.cancel()
         if ops:
             await ops.stop()
 
@@ -172,21 +180,24 @@ async def _serve_slack(service: ChatService, host: str, port: int, socket_mode: 
     from aiohttp import web
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+    from bot.chat.slack.announce import slack_announcer
     from bot.chat.slack.app import create_slack_app
 
     settings = service.settings
     app = create_slack_app(service, await _granted_scopes(settings))
+    announcer = slack_announcer(service, app.client)
     stop = asyncio.Event()
     if socket_mode:
         handler = AsyncSocketModeHandler(app, _secret(settings.slack_app_token))
-        async with running(service, lambda: socket_mode_connected(handler), stop.set):
+        connected = lambda: socket_mode_connected(handler)  # noqa: E731
+        async with running(service, connected, stop.set, announcer):
             await handler.connect_async()
             log.info("connected to Slack in Socket Mode")
             await stop.wait()
             await handler.close_async()
     else:
         runner = web.AppRunner(app.web_app(path="/slack/events"))
-        async with running(service, lambda: bool(runner.sites), stop.set):
+        async with running(service, lambda: bool(runner.sites), stop.set, announcer):
             await runner.setup()
             await web.TCPSite(runner, host, port).start()
             log.info("listening on http://%s:%d/slack/events", host, port)

@@ -36,7 +36,7 @@ EPHEMERAL = 1 << 6
 # Discord's limits on a message (https://discord.com/developers/docs/resources/message)
 CONTENT_LIMIT = 2000
 EMBEDS_PER_MESSAGE = 10
-EMBED_LIMITS = {"title": 256, "description": 4096, "footer": 2048}
+EMBED_LIMITS = {"title": 256, "description": 4096, "footer": 2048, "author": 256}
 EMBED_FIELDS = 25
 EMBEDS_TOTAL = 6000
 CUSTOM_ID_LIMIT = 100
@@ -126,6 +126,7 @@ def message_errors(body: dict) -> dict:
             "title": embed.get("title") or "",
             "description": embed.get("description") or "",
             "footer": (embed.get("footer") or {}).get("text") or "",
+            "author": (embed.get("author") or {}).get("name") or "",
         }
         fields = embed.get("fields") or []
         total += sum(map(len, texts.values()))
@@ -137,6 +138,8 @@ def message_errors(body: dict) -> dict:
         }
         if len(fields) > EMBED_FIELDS:
             wrong["fields"] = too_long(EMBED_FIELDS)
+        if "url" in embed and not str(embed["url"]).startswith(("http://", "https://")):
+            wrong["url"] = error("URL_TYPE_INVALID_URL", "Not a well formed URL.")
         if wrong:
             errors.setdefault("embeds", {})[str(i)] = wrong
     if total > EMBEDS_TOTAL:

@@ -23,6 +23,7 @@ from discord import app_commands
 from bot.answer.followup import Conversation
 from bot.answer.records import Answer, shorten
 from bot.chat import messages
+from bot.chat.announce import Announcement, Announcer
 from bot.chat.discord.commands import (
     ServerCheckedTree,
     VoteButton,
@@ -32,7 +33,15 @@ from bot.chat.discord.commands import (
 )
 from bot.chat.discord.config import DiscordConfig
 from bot.chat.discord.keys import conversation_keys, home_channel_id, message_key, thread_key
-from bot.chat.discord.render import HOW_TO_ASK, NO_MENTIONS, Piece, Post, format_answer, on_last
+from bot.chat.discord.render import (
+    HOW_TO_ASK,
+    NO_MENTIONS,
+    Piece,
+    Post,
+    format_announcement,
+    format_answer,
+    on_last,
+)
 from bot.chat.service import ChatService, Outcome, Reply
 from bot.chat.threads import looks_like_question, unasked_answer
 
@@ -104,6 +113,8 @@ class ArticleBot(discord.Client):
         self.tree = ServerCheckedTree(self)
         self.tree.on_error = self.on_app_command_error
         self.gateway_up = False  # a live gateway session: READY or RESUMED, not since lost
+        self.announcer = Announcer(service, self.announce, owns=str.isdigit)
+        self.announcing: asyncio.Task | None = None
         register_commands(self)
 
     @property
@@ -114,6 +125,8 @@ class ArticleBot(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(VoteButton)  # votes on answers sent before a restart
+        if self.announcer.wanted:  # logged in: the REST API takes posts from here on
+            self.announcing = asyncio.create_task(self.announcer.run(), name="announcer")
         config = self.config
         wanted = self.settings.thread_followups or config.discord_answer_channels
         if wanted and not config.discord_message_content:
@@ -144,6 +157,21 @@ class ArticleBot(discord.Client):
     def allowed_guild(self, guild_id: int | None) -> bool:
         allowed = self.allowed_guilds()
         return guild_id is None or not allowed or guild_id in allowed
+
+    async def close(self) -> None:
+        if self.announcing is not None:
+            self.announcing.cancel()
+        await super().close()
+
+    async def announce(self, news: Announcement) -> None:
+        """New articles in an announce channel: a message (an embed) each, then how
+        many more. The channel is posted to by id, so it need not be in this shard."""
+        channel = self.get_partial_messageable(int(news.channel))
+        try:
+            for piece in format_announcement(news):
+                await channel.send(piece.content, embeds=piece.embeds, allowed_mentions=NO_MENTIONS)
+        except (discord.Forbidden, discord.NotFound) as error:
+            log_refusal(news.channel, error)
 
     async def on_ready(self) -> None:
         self.gateway_up = True
@@ -309,9 +337,13 @@ class ArticleBot(discord.Client):
             log.exception("%s failed", event_method)
             return
         channel = getattr(args[0], "channel", None) if args else None
-        fix = REFUSAL_FIXES.get(error.code, "Discord's API documentation names the error")
-        where = getattr(channel, "id", "?")
-        log.warning("Discord refused a reply in channel %s: %s (%s)", where, error.text, fix)
+        log_refusal(getattr(channel, "id", "?"), error)
+
+
+def log_refusal(channel: object, error: discord.HTTPException) -> None:
+    """One warning for a post Discord refused: the channel, the error, the fix."""
+    fix = REFUSAL_FIXES.get(error.code, "Discord's API documentation names the error")
+    log.warning("Discord refused a post in channel %s: %s (%s)", channel, error.text, fix)
 
 
 def create_discord_bot(service: ChatService, **options: object) -> ArticleBot:

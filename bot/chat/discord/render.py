@@ -23,6 +23,7 @@ HOW_TO_ASK = messages.how_to_ask("/ask question: What happened?")
 NO_MENTIONS = discord.AllowedMentions.none()
 
 if TYPE_CHECKING:
+    from bot.chat.announce import Announcement, NewArticle
     from bot.collection import ReindexReport
 
 
@@ -83,6 +84,25 @@ def source_embed(n: int, passage: Passage) -> discord.Embed:
     footer = " · ".join(filter(None, [article.published, f"score {passage.score:.2f}"]))
     embed.set_footer(text=footer)
     return embed
+
+
+def news_embed(article: NewArticle) -> discord.Embed:
+    """A new article: its linked title, its summary and its date."""
+    embed = discord.Embed(
+        title=shorten(safe_text(article.title), EMBED_TITLE_LIMIT),
+        url=article.link,
+        description=shorten(safe_text(article.summary), EMBED_DESCRIPTION_LIMIT) or None,
+    )
+    embed.set_author(name="New article")
+    if article.published:
+        embed.set_footer(text=article.published)
+    return embed
+
+
+def format_announcement(news: Announcement) -> list[Piece]:
+    """A message per new article, then one line for those not shown."""
+    pieces = [Piece(embeds=[news_embed(article)]) for article in news.articles]
+    return pieces + ([Piece(messages.more_news(news.more))] if news.more else [])
 
 
 def format_answer(answer: Answer) -> list[Piece]:

@@ -146,11 +146,15 @@ async def on_listener_error(error: Exception, body: dict) -> None:
     if not isinstance(error, SlackApiError):
         log.error("a Slack listener failed", exc_info=error)
         return
-    code = str(error.response.get("error", ""))
     event, channel = body.get("event") or {}, body.get("channel") or {}
-    where = event.get("channel") or body.get("channel_id") or channel.get("id") or "?"
+    log_refusal(event.get("channel") or body.get("channel_id") or channel.get("id") or "?", error)
+
+
+def log_refusal(channel: str, error: SlackApiError) -> None:
+    """One warning for a post Slack refused: the channel, the error, the fix."""
+    code = str(error.response.get("error", ""))
     fix = REFUSAL_FIXES.get(code, "Slack's API documentation names the error")
-    log.warning("Slack refused a reply in %s: %s (%s)", where, code, fix)
+    log.warning("Slack refused a post in %s: %s (%s)", channel, code, fix)
 
 
 @dataclass(frozen=True)

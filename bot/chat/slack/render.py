@@ -11,6 +11,7 @@ from bot.answer.records import Answer, shorten
 from bot.chat import messages
 
 if TYPE_CHECKING:
+    from bot.chat.announce import Announcement, NewArticle
     from bot.collection import ReindexReport
 
 SECTION_LIMIT = 3000
@@ -100,6 +101,30 @@ def source_blocks(n: int, answer: Answer) -> list[dict]:
         {"type": "context", "elements": [mrkdwn(shorten(meta, CONTEXT_LIMIT))]},
         section(f"> {quote}"),
     ]
+
+
+def news_blocks(article: NewArticle) -> tuple[str, list[dict]]:
+    """(fallback text, blocks) of a new article: its linked title, summary and date."""
+    title = escape(article.title)
+    if article.link:
+        title = f"<{link_target(article.link)}|{title}>"
+    meta = " · ".join(filter(None, ["New article", article.published]))
+    blocks = [
+        {"type": "context", "elements": [mrkdwn(meta)]},
+        section(f"*{title}*"),
+    ]
+    if article.summary:
+        blocks.append(section(escape(article.summary)))
+    return shorten(f"New article: {escape(article.title)}", TEXT_LIMIT), blocks
+
+
+def format_announcement(news: Announcement) -> list[tuple[str, list[dict]]]:
+    """A message per new article, then one line for those not shown."""
+    posts = [news_blocks(article) for article in news.articles]
+    if news.more:
+        more = messages.more_news(news.more)
+        posts.append((more, [section(more)]))
+    return posts
 
 
 def format_answer(answer: Answer, answer_id: str) -> tuple[str, list[dict]]:
