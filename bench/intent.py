@@ -26,7 +26,7 @@ from bot.answer.intent import list_request, summary_request
 from bot.settings import load_settings
 from bot.wiring import make_embedder
 from index.build.directory import IndexDirectory
-from index.build.summaries import summaries
+from index.build.summaries import Title, summaries
 from index.sources.articles import load_articles
 from index.storage.article_index import ArticleIndex
 
@@ -88,7 +88,7 @@ def build_cost(eval_dir: Path) -> dict:
         started = time.perf_counter()
         titles = index.encoder.encode([a.title for a in articles])
         embedded = time.perf_counter()
-        title_of = {a.id: vector for a, vector in zip(articles, titles, strict=True)}
+        title_of = {a.id: Title(a.title, v) for a, v in zip(articles, titles, strict=True)}
         chosen = summaries(list(index.chunks), index.sentences, title_of)
         done = time.perf_counter()
     return {

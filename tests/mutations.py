@@ -183,6 +183,23 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         ["tests/slack/test_slack.py::test_a_channel_the_bot_was_removed_from_is_named_in_the_log"],
     ),
     (
+        "10 summaries: the title not counted in the 600 characters",
+        "index/build/summaries.py",
+        "    return SUMMARY_CHARS - min(len(title), SUMMARY_TITLE_CHARS) - 2",
+        "    return SUMMARY_CHARS",
+        ["tests/test_summary.py::test_a_summary_with_its_title_stays_within_the_limit"],
+    ),
+    (
+        "10 summaries: two sentences at most (the set search cut short)",
+        "index/build/summaries.py",
+        "    for size in (*range(2, SUMMARY_SENTENCES + 1), 1):",
+        "    for size in (2,):",
+        [
+            "tests/test_discord_threads.py::test_the_bundled_articles_gist_in_discord",
+            "tests/slack/test_slack.py::test_the_bundled_articles_gist_in_slack",
+        ],
+    ),
+    (
         "9 announcements: the archive posted at a channel's first check",
         "bot/chat/announced.py",
         "        return new if started or existing else []",

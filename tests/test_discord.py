@@ -275,6 +275,7 @@ def interact(
     message: dict | None = None,
     roles: tuple[int, ...] = (),
     dm: bool = False,
+    channel_id: int = CHANNEL_ID,
 ) -> str:
     """Dispatch an interaction as Discord does (2: a slash command, 3: a button
     click on `message`), in a server or in a DM with the bot (`dm`: no server, no
@@ -288,11 +289,11 @@ def interact(
         "token": token,
         "version": 1,
         "attachment_size_limit": 8388608,
-        "channel_id": str(CHANNEL_ID),
+        "channel_id": str(channel_id),
         # the partial channel Discord sends with every interaction (discord.py reads the
         # channel, and so its id, from this object, not from channel_id)
         "channel": {
-            "id": str(CHANNEL_ID),
+            "id": str(channel_id),
             "type": 0,
             "guild_id": str(guild_id),
             "name": "general",

@@ -14,7 +14,8 @@ import pytest
 from bot.chat.discord.client import ArticleBot
 from bot.chat.discord.keys import message_key, thread_key
 from bot.chat.service import ChatService
-from bot.settings import Settings
+from bot.settings import Settings, bundled_dir
+from index.sentence_split import sentence_spans
 from tests.fakes.background import BackgroundServer
 from tests.fakes.chat import (
     STATEMENT,
@@ -42,6 +43,7 @@ from tests.test_discord import (
     replies_to,
     sent_message,
     settings_for,
+    slash,
     started_bot,
     text_of,
     wait_reply,
@@ -49,10 +51,12 @@ from tests.test_discord import (
 
 ANSWER_CHANNEL_ID = 920000000000000002
 SKY_CHANNEL_ID = 920000000000000003
+STATION_CHANNEL_ID = 920000000000000004  # its collection: the bundled article alone
 FIXTURES = Path(__file__).parent / "fixtures"
 FOLLOW_UP = "which countries built it?"
 UNANSWERABLE = "Who won the 1966 World Cup final?"
 ARTICLE_TITLE = "Russia plans to leave the International Space Station"
+BUNDLED_ARTICLE = bundled_dir() / "articles" / "russia-leaves-iss.txt"
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +69,7 @@ def fake() -> Iterator[FakeDiscord]:
 def settings(tmp_path_factory: pytest.TempPathFactory, fake: FakeDiscord) -> Settings:
     sources = sources_with(tmp_path_factory, "discord-threads", "town-hall.txt", PING_ARTICLE)
     sky = {"sources": [str(FIXTURES / "observatory.html")], "channels": [SKY_CHANNEL_ID]}
+    station = {"sources": [str(BUNDLED_ARTICLE)], "channels": [STATION_CHANNEL_ID]}
     return settings_for(
         tmp_path_factory,
         fake,
@@ -72,7 +77,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, fake: FakeDiscord) -> Set
         sources,
         discord_message_content=True,
         discord_answer_channels=[ANSWER_CHANNEL_ID],
-        collections={"sky": sky},
+        collections={"sky": sky, "station": station},
     )
 
 
@@ -106,6 +111,7 @@ def bot(fake: FakeDiscord, service: ChatService, settings: Settings) -> Iterator
             text_channel(CHANNEL_ID, "general"),
             text_channel(ANSWER_CHANNEL_ID, "ask-the-articles"),
             text_channel(SKY_CHANNEL_ID, "astronomy"),
+            text_channel(STATION_CHANNEL_ID, "space"),
         ]
         fake.dispatch("GUILD_CREATE", guild)
         fake.wait_for(lambda: client.get_channel(ANSWER_CHANNEL_ID) is not None)
@@ -369,6 +375,25 @@ def test_a_summary_in_discord_is_of_the_channels_collection(
     assert wait_reply(fake, mention(fake, "what is this article about?"))["content"].startswith(
         "Which article? I have "
     )
+
+
+def test_the_bundled_articles_gist_in_discord(bot: ArticleBot, fake: FakeDiscord) -> None:
+    """Where the bundled article is the only one: "What is this article about?", "tl;dr"
+    and /summary each give its title and sentences of its own, cited in an embed, the
+    one about Russia's own station among them."""
+    replies = [
+        wait_reply(fake, mention(fake, message, channel_id=STATION_CHANNEL_ID))
+        for message in ("What is this article about?", "tl;dr")
+    ]
+    token = slash(fake, "summary", channel_id=STATION_CHANNEL_ID)
+    replies += fake.wait_for(lambda: fake.shown(token))
+    article = BUNDLED_ARTICLE.read_text()
+    for reply in replies:
+        title, _, body = reply["content"].partition(": ")
+        assert title == ARTICLE_TITLE and reply["embeds"]
+        assert "Russia planning to build its own orbiting space station in 2025" in body
+        quoted = [body[span.start : span.end] for span in sentence_spans(body)]
+        assert len(quoted) >= 2 and all(sentence in article for sentence in quoted)
 
 
 def test_a_thread_where_the_bot_was_mentioned_is_followed(

@@ -15,6 +15,7 @@ from bot.answer.followup import Conversation
 from bot.answer.intent import SummaryRequest
 from bot.answer.records import Answer, Passage, shorten
 from index.storage.article_index import ArticleIndex
+from index.storage.sentences import SUMMARY_TITLE_CHARS
 
 TITLES_LISTED = 10
 GIST_CHARS = 120  # an article's line in a list: the start of its summary
@@ -62,7 +63,7 @@ def summary_answer(
             asked.notes,
             asked.index_version,
         )
-    text = f"{article.title}: " + " ".join(sentences)
+    text = f"{shorten(article.title, SUMMARY_TITLE_CHARS)}: " + " ".join(sentences)
     return Answer(asked.question, text, False, passages, asked.notes, asked.index_version, 1.0)
 
 

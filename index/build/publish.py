@@ -24,7 +24,7 @@ import numpy as np
 
 from index.build.cache import EmbeddingCache, embed_with_cache
 from index.build.chunking import ChunkingConfig, chunk_article
-from index.build.summaries import summaries
+from index.build.summaries import Title, summaries
 from index.config import IndexConfig
 from index.embedding.embedder import FULL_INSTALL_HINT, Embedder, TextEncoder
 from index.embedding.onnx_model import OnnxEncoder
@@ -402,7 +402,7 @@ def publish(
         )
         sentences = SentenceTable.of(spans, sentence_vectors, sentence_texts, len(chunks))
         titles = encoder.encode([a.title for a in articles]) if articles else []
-        title_of = {a.id: vector for a, vector in zip(articles, titles, strict=True)}
+        title_of = {a.id: Title(a.title, v) for a, v in zip(articles, titles, strict=True)}
         chosen = summaries(chunks, sentences, title_of)
         fields = {
             **manifest_fields(embedder, chunking, articles, chunks, added_at or {}, now, by_hand),

@@ -28,6 +28,7 @@ TERM_KEYS = "sentence-terms.npy"
 
 SUMMARY_SPANS = "summary-spans.npy"
 SUMMARY_SENTENCES = 4  # the most sentences an article's summary holds
+SUMMARY_TITLE_CHARS = 120  # a longer title is shortened where a summary shows it
 
 SentenceSpan = tuple[int, int, int]  # a row of `spans`: (chunk position, start, end)
 

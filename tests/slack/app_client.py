@@ -17,7 +17,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.chat.service import ChatService
 from bot.chat.slack.app import create_slack_app
-from bot.settings import Settings
+from bot.settings import Settings, bundled_dir
 from tests.fakes.background import AppServer, all_handled
 from tests.fakes.chat import (
     chat_settings,
@@ -33,6 +33,7 @@ from tests.fakes.slack_server import (
 )
 
 LAUNCH = "When was the International Space Station launched?"
+BUNDLED_ARTICLE = bundled_dir() / "articles" / "russia-leaves-iss.txt"
 PING_ARTICLE = """Newsroom notice about <!channel> alerts
 
 The editor wrote <!channel> and <!here> and <@U999> in a memo & asked staff to stop pinging \
@@ -57,7 +58,10 @@ def settings_for(
         slack_api_base_url=fake.api_base,
         slack_admin_user_ids=["UADMIN"],
         slack_answer_channels=["CANSWER"],
-        collections={"sky": {"sources": [str(sky_dir)], "channels": ["CSKY"]}},
+        collections={
+            "sky": {"sources": [str(sky_dir)], "channels": ["CSKY"]},
+            "station": {"sources": [str(BUNDLED_ARTICLE)], "channels": ["CSTATION"]},
+        },
         rate_limit_questions=1000,
         rate_limit_channel_questions=100_000,
     )

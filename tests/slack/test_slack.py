@@ -24,6 +24,7 @@ from bot.chat.slack.render import BLOCK_LIMIT, SECTION_LIMIT, TEXT_LIMIT, source
 from bot.cli import main
 from bot.settings import Settings, bundled_dir
 from index.records import Chunk
+from index.sentence_split import sentence_spans
 from index.sources.articles import make_article
 from index.storage.layout import read_pointer
 from tests.conftest import FIXTURES
@@ -42,6 +43,7 @@ from tests.fakes.slack_server import (
     FakeSlack,
 )
 from tests.slack.app_client import (
+    BUNDLED_ARTICLE,
     LAUNCH,
     all_text,
     ask,
@@ -258,6 +260,27 @@ def test_a_summary_in_slack(fake: FakeSlack, app_url: str) -> None:
     assert "Russia plans to leave the International Space Station" in asked["text"]
     assert summary["text"].startswith("Russia plans to leave the International Space Station: ")
     assert "launched in 1998" in summary["text"] and "Sources:" in summary["text"]
+
+
+def test_the_bundled_articles_gist_in_slack(fake: FakeSlack, app_url: str) -> None:
+    """Where the bundled article is the only one: "What is this article about?", "tl;dr"
+    and /summary each give its title and sentences of its own, cited, the one about
+    Russia's own station among them."""
+    asked = [
+        event("app_mention", f"<@{BOT_USER_ID}> {message}", channel="CSTATION")
+        for message in ("What is this article about?", "tl;dr")
+    ]
+    replies = [reply for (reply,) in unanswered(fake, app_url, *asked)]
+    replies.append(ask(fake, app_url, "", command="/summary", channel="CSTATION"))
+    article = BUNDLED_ARTICLE.read_text()
+    for reply in replies:
+        summary, _, cited = reply["text"].partition("\nSources: ")
+        title, _, body = summary.partition(": ")
+        assert title == "Russia plans to leave the International Space Station"
+        assert set(cited.split("; ")) == {title}  # the article, cited
+        assert "Russia planning to build its own orbiting space station in 2025" in body
+        quoted = [body[span.start : span.end] for span in sentence_spans(body)]
+        assert len(quoted) >= 2 and all(sentence in article for sentence in quoted)
 
 
 def test_what_s_new_lists_the_articles(fake: FakeSlack, app_url: str) -> None:
