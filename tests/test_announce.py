@@ -186,8 +186,10 @@ def test_eight_new_articles_post_five_and_how_many_more(
 def test_a_version_another_process_published_is_announced_by_the_next_check(
     fake: FakeDiscord, tmp_path: Path, fast_embedder: HashingEmbedder
 ) -> None:
-    """`articlebot build` run beside the bot publishes a version: the bot's periodic
-    check (announce_check_seconds) finds it and announces what it added."""
+    """A build outside the bot (what `articlebot index build` runs, from the test's
+    thread) publishes a version that nothing tells the bot of: its periodic check
+    (announce_check_seconds) finds it and announces what it added. The replicas
+    test does the same with separate processes."""
     settings = news_settings(fake, tmp_path, announce_check_seconds=0.2)
     with (
         chat_service(settings, fast_embedder, "discord") as service,
