@@ -10,10 +10,11 @@ import re
 
 import blingfire
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from bot.answer.answerer import Answerer
+from bot.answer.intent import list_request, summary_request
 from bot.answer.language import OTHERS
 from bot.answer.records import NOT_FOUND, Answer, not_english
 from bot.chat.discord.render import EMBEDS_TOTAL_LIMIT, TEXT_LIMIT
@@ -23,6 +24,7 @@ from bot.chat.slack.render import TEXT_LIMIT as SLACK_TEXT_LIMIT
 from bot.chat.slack.render import format_answer as slack_format
 from bot.errors import QuestionError
 from index.build.chunking import ChunkingConfig, chunk_article
+from index.build.summaries import SUMMARY_CHARS
 from index.errors import SourceError
 from index.sentence_split import sentence_offsets, sentence_spans
 from index.sources.articles import make_article, normalise_text, parse_text
@@ -165,6 +167,9 @@ def question_path_holds(answerer: Answerer, cases: int) -> list[int]:
     # builds, and 10,000 questions of megabytes held the worker at 3 GB.
     @settings(max_examples=cases)
     @given(TEXT, st.one_of(st.none(), st.integers(2_000, 5_000)))
+    @example("SUMARY", None)  # a summary request, with several articles: "which article?"
+    @example("SUMARY:0", None)  # one naming an article: its summary, longer than an answer
+    @example("what's new?", None)  # the list
     def check(text: str, copies: int | None) -> None:
         ran.append(1)
         question = text if copies is None else (text or "@everyone ") * copies
@@ -174,6 +179,9 @@ def question_path_holds(answerer: Answerer, cases: int) -> list[int]:
             assert 0 < len(str(refusal)) <= 200 and "\n" not in str(refusal)
             return
         assert len(answer.question) <= answerer.config.question_max_chars
+        if list_request(answer.question) or summary_request(answer.question):
+            gist_or_list_holds(answer)
+            return
         refusals = {NOT_FOUND, not_english("another language"), *map(not_english, OTHERS)}
         assert answer.abstained == (answer.text in refusals)
         assert answer.abstained == (not answer.sources)
@@ -181,6 +189,20 @@ def question_path_holds(answerer: Answerer, cases: int) -> list[int]:
 
     check()
     return ran
+
+
+def gist_or_list_holds(answer: Answer) -> None:
+    """A request for a summary or for the list is not a question the articles may not
+    answer: the list, "which article?" (neither cites), or the summary, its sentences
+    quoted from the passages it cites, title included at most SUMMARY_CHARS."""
+    assert not answer.abstained
+    if not answer.sources:
+        assert (
+            answer.text.startswith("Which article?") or " article(s), newest first:" in answer.text
+        )
+        return
+    assert len(answer.text) <= SUMMARY_CHARS
+    assert all(p.chunk.text[slice(*p.cited)] in answer.text for p in answer.sources)
 
 
 def test_formatters_stay_within_limits_and_never_ping(fast_answerer: Answerer) -> None:
