@@ -23,7 +23,8 @@ from bot.wiring import build_from_sources
 from tests.fakes.chat import chat_service, running, with_settings
 from tests.fakes.discord_server import GUILD_ID, MANAGE_GUILD, FakeDiscord
 from tests.fakes.hashing import HashingEmbedder
-from tests.test_discord import followups, slash, started_bot
+from tests.fakes.pages import serve_pages
+from tests.test_discord import callbacks, followups, slash, started_bot
 
 NEWS_ID, SKY_NEWS_ID = 920000000000000055, 920000000000000056
 QUIET = 3600.0  # seconds between checks: only a publish (or a test) makes one
@@ -240,6 +241,45 @@ def test_each_collection_announces_in_its_own_channels(
         settle(bot)
     assert titles(posted_in(fake, SKY_NEWS_ID)) == ["Amateur astronomers spot a new comet"]
     assert posted_in(fake, NEWS_ID) == []
+
+
+def test_an_article_from_the_web_is_linked_in_its_announcement_and_in_sources(
+    fake: FakeDiscord, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """A web page that appears on a site in the sources (on 127.0.0.1) after the
+    first build: its announcement's title links to it, and /sources lists it linked,
+    without a preview."""
+    page = (
+        "<html><head><title>Harbour ferry gets a new name</title></head><body><article>"
+        "<h1>Harbour ferry gets a new name</h1><p>The city's oldest harbour ferry will be "
+        "renamed the Marguerite Wells on Saturday, after the engineer who designed its hull "
+        "in 1931, the port authority said.</p></article></body></html>"
+    )
+    pages: dict[str, tuple[str, bytes]] = {}  # nothing there yet: a 404 at the first build
+    with serve_pages(pages) as site:
+        local = sources(tmp_path, "local")
+        settings = news_settings(
+            fake,
+            tmp_path,
+            sources=[str(local), f"{site}/ferry"],
+            fetch_allowed_networks=["127.0.0.0/8"],
+        )
+        with (
+            chat_service(settings, fast_embedder, "discord") as service,
+            started_bot(fake, service) as bot,
+        ):
+            settle(bot)
+            pages["/ferry"] = ("text/html", page.encode())
+            service.collection().sync(fresh=True)
+            settle(bot)
+            [post] = posted_in(fake, NEWS_ID)
+            assert post["embeds"][0]["url"] == f"{site}/ferry"
+            token = slash(fake, "sources")
+            (listing,) = fake.wait_for(lambda: callbacks(fake, token))
+    assert (
+        f"- [Harbour ferry gets a new name](<{site}/ferry>): The city"
+        in (listing["data"]["content"])
+    )
 
 
 def test_an_announcement_within_discords_limits_with_its_link_and_no_pings(

@@ -15,7 +15,7 @@ from bot.answer.answerer import Answerer
 from bot.answer.followup import Conversation
 from bot.answer.intent import list_request, summary_request
 from bot.answer.records import NOT_FOUND
-from bot.answer.summary import TITLES_LISTED, which_article
+from bot.answer.summary import TITLES_LISTED, article_lines, which_article
 from bot.chat import messages
 from bot.settings import Settings, bundled_dir, load_settings
 from bot.wiring import make_answerer
@@ -217,6 +217,19 @@ def test_the_list_is_newest_first_with_a_line_of_each(library: Answerer) -> None
     assert header == "4 article(s), newest first:" and not answer.abstained
     assert lines[0].startswith("- Apple festival draws record crowds (2024-09-14): ")
     assert len(lines) == 4 and all(": " in line for line in lines)
+
+
+def test_an_article_from_the_web_is_listed_with_its_link() -> None:
+    """A web article's title carries its address (in <>, shown as a link without a
+    preview); a file's does not (its path is the bot's business)."""
+    entries = [
+        {"title": "Ferry renamed", "source": "https://news.example/ferry", "gist": "The ferry."},
+        {"title": "Bridge opens", "source": "/srv/articles/bridge.txt", "gist": "The bridge."},
+    ]
+    assert article_lines(entries) == [
+        "- Ferry renamed <https://news.example/ferry>: The ferry.",
+        "- Bridge opens: The bridge.",
+    ]
 
 
 def test_a_long_list_stops_at_ten_and_says_how_many_more() -> None:

@@ -107,14 +107,27 @@ def newest_first(index: ArticleIndex) -> list[dict]:
     return [{**e, "gist": gist(index, e["id"])} for e in by_date(index.manifest.articles)]
 
 
+Link = Callable[[str, str], str]  # (the title as shown, the article's URL) -> the title linked
+
+
+def plain_link(title: str, url: str) -> str:
+    """A title and its address in plain text (the address in <>, which chat apps
+    show as a link without a preview)."""
+    return f"{title} <{url}>"
+
+
 def article_lines(
-    entries: list[dict], bullet: str = "-", escape: Callable[[str], str] = str
+    entries: list[dict],
+    bullet: str = "-",
+    escape: Callable[[str], str] = str,
+    link: Link = plain_link,
 ) -> list[str]:
-    """The lines of a list of articles (newest_first's entries): each with its date
-    and the start of its summary, at most TITLES_LISTED, then how many more. The
-    answer to "what's new?" and /sources both write them."""
+    """The lines of a list of articles (newest_first's entries): each title linked to
+    the article when it came from the web, with its date and the start of its
+    summary, at most TITLES_LISTED, then how many more. The answer to "what's new?"
+    and /sources both write them."""
     lines = [
-        f"{bullet} {escape(e['title'])}"
+        f"{bullet} {linked(e, escape, link)}"
         + (f" ({e['published']})" if e.get("published") else "")
         + (f": {escape(e['gist'])}" if e.get("gist") else "")
         for e in entries[:TITLES_LISTED]
@@ -122,6 +135,12 @@ def article_lines(
     if len(entries) > TITLES_LISTED:
         lines.append(f"and {len(entries) - TITLES_LISTED} more")
     return lines
+
+
+def linked(entry: dict, escape: Callable[[str], str], link: Link) -> str:
+    """An entry's title, linked when its source is a web address (not a file)."""
+    title, source = escape(entry["title"]), entry.get("source") or ""
+    return link(title, source) if source.startswith(("http://", "https://")) else title
 
 
 def article_list_answer(index: ArticleIndex, asked: Answer) -> Answer:

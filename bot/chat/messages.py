@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.answer.summary import article_lines
+from bot.answer.summary import Link, article_lines, plain_link
 
 if TYPE_CHECKING:
     from bot.collection import ReindexReport
@@ -62,10 +62,12 @@ def more_news(count: int) -> str:
     return f"and {count} more new article(s): /sources lists them."
 
 
-def article_list(articles: list[dict] | str, bullet: str, escape: Escape) -> str:
+def article_list(
+    articles: list[dict] | str, bullet: str, escape: Escape, link: Link = plain_link
+) -> str:
     """A collection's articles for /sources, newest first, one line each with its
     date and the start of its summary, at most ten and then how many more (or the
     note the service gave in their place)."""
     if isinstance(articles, str):
         return articles
-    return "\n".join(article_lines(articles, bullet, escape)) or NO_ARTICLES
+    return "\n".join(article_lines(articles, bullet, escape, link)) or NO_ARTICLES

@@ -18,14 +18,22 @@ from bot.chat.service import ChatService
 from bot.chat.slack.announce import slack_announcer
 from bot.chat.slack.app import create_slack_app
 from bot.process.refresher import Refresher
-from bot.settings import bundled_dir, load_settings
+from bot.settings import Settings, bundled_dir, load_settings
 from tests.fakes.background import AppServer
 from tests.fakes.chat import chat_service
 from tests.fakes.hashing import HashingEmbedder
+from tests.fakes.pages import serve_pages
 from tests.fakes.slack_server import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.slack.app_client import command_fields, post_form
 from tests.test_announce import COMET, FERRY
 
 NEWS = "CNEWS"
+FERRY_PAGE = (
+    "<html><head><title>Harbour ferry gets a new name</title></head><body><article>"
+    "<h1>Harbour ferry gets a new name</h1><p>The city's oldest harbour ferry will be "
+    "renamed the Marguerite Wells on Saturday, after the engineer who designed its hull "
+    "in 1931, the port authority said.</p></article></body></html>"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -53,24 +61,32 @@ def announcing(service: ChatService) -> Iterator[tuple[Announcer, AppServer]]:
         server.stop()
 
 
+def news_settings(fake: FakeSlack, tmp_path: Path, *web_sources: str) -> Settings:
+    """An app on `fake` announcing in NEWS the news of a folder holding the bundled
+    article (and of `web_sources`)."""
+    folder = tmp_path / "sources"
+    folder.mkdir()
+    shutil.copy(bundled_dir() / "articles" / "russia-leaves-iss.txt", folder)
+    return load_settings(
+        data_dir=tmp_path / "data",
+        index_dir=tmp_path / "index",
+        sources=[str(folder), *web_sources],
+        fetch_allowed_networks=["127.0.0.0/8"],  # where the test's sites are
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_base_url=fake.api_base,
+        slack_admin_user_ids=["UADMIN"],
+        announce_channels=[NEWS, "920000000000000055"],  # and a Discord one: not Slack's
+        announce_check_seconds=3600,
+        reindex_cooldown_seconds=0,
+    )
+
+
 @pytest.fixture
 def news_service(
     fake: FakeSlack, tmp_path: Path, fast_embedder: HashingEmbedder
 ) -> Iterator[ChatService]:
-    folder = tmp_path / "sources"
-    folder.mkdir()
-    shutil.copy(bundled_dir() / "articles" / "russia-leaves-iss.txt", folder)
-    settings = load_settings(
-        data_dir=tmp_path / "data",
-        index_dir=tmp_path / "index",
-        sources=[str(folder)],
-        slack_bot_token=BOT_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_base_url=fake.api_base,
-        announce_channels=[NEWS, "920000000000000055"],  # and a Discord one: not Slack's
-        announce_check_seconds=3600,
-    )
-    with chat_service(settings, fast_embedder, "slack") as service:
+    with chat_service(news_settings(fake, tmp_path), fast_embedder, "slack") as service:
         yield service
 
 
@@ -119,6 +135,37 @@ def test_a_scheduled_refresh_that_adds_two_articles_announces_each_once(
         settle(announcer, server)
         assert len(posted_in(fake, NEWS, start)) == 2
     assert [m["channel"] for m in fake.calls("chat.postMessage")[start:]] == [NEWS, NEWS]
+
+
+def test_an_article_from_the_web_is_linked_in_its_announcement_and_in_sources(
+    fake: FakeSlack, tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """A page that appears on a site in the sources (on 127.0.0.1) after the first
+    build, then an admin's /reindex: its announcement links its title to it, and so
+    does /sources."""
+    start = len(fake.calls("chat.postMessage"))
+    pages: dict[str, tuple[str, bytes]] = {}  # nothing there yet: a 404 at the first build
+    with serve_pages(pages) as site:
+        settings = news_settings(fake, tmp_path, f"{site}/ferry")
+        with (
+            chat_service(settings, fast_embedder, "slack") as service,
+            announcing(service) as (announcer, server),
+        ):
+            settle(announcer, server)
+            pages["/ferry"] = ("text/html", FERRY_PAGE.encode())
+            url = f"http://127.0.0.1:{server.port}/slack/events"
+            fields, name = command_fields(fake, "", command="/reindex", user="UADMIN")
+            assert post_form(url, fields).status_code == 200
+            [done] = fake.wait_for(lambda: fake.calls(f"response/{name}"), timeout=60)
+            assert "Index rebuilt: 2 article(s)" in done["text"]
+            settle(announcer, server)
+            fields, name = command_fields(fake, "", command="/sources")
+            assert post_form(url, fields).status_code == 200
+            [listing] = fake.wait_for(lambda: fake.calls(f"response/{name}"))
+    [post] = posted_in(fake, NEWS, start)
+    linked = f"<{site}/ferry|Harbour ferry gets a new name>"
+    assert f"*{linked}*" in json.dumps(blocks_of(post))
+    assert f"• {linked}: The city" in listing["text"]
 
 
 def test_a_web_article_links_its_title_and_pings_nobody(

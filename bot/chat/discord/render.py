@@ -55,7 +55,12 @@ def reindex_text(report: ReindexReport | str) -> str:
 
 def sources_text(articles: list[dict] | str) -> str:
     """/sources, as Discord shows it."""
-    return messages.article_list(articles, "-", safe_text)
+    return messages.article_list(articles, "-", safe_text, masked_link)
+
+
+def masked_link(title: str, url: str) -> str:
+    """A title linked to `url` as Discord writes it, without a preview of the page."""
+    return f"[{title}](<{url}>)"
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:

@@ -36,7 +36,12 @@ def reindex_text(report: ReindexReport | str) -> str:
 
 def sources_text(articles: list[dict] | str) -> str:
     """/sources, as Slack shows it."""
-    return messages.article_list(articles, "•", escape)
+    return messages.article_list(articles, "•", escape, slack_link)
+
+
+def slack_link(title: str, url: str) -> str:
+    """A title (already escaped) linked to `url` in Slack's mrkdwn."""
+    return f"<{link_target(url)}|{title}>"
 
 
 def link_target(url: str) -> str:
