@@ -200,6 +200,21 @@ def test_index_sources_and_settings_problems(
     assert all(p.split()[1] == "settings:" for p in problems)
 
 
+def test_an_announce_channel_that_is_not_a_channel_id_is_a_warning(
+    env: pytest.MonkeyPatch, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A channel name where an ID belongs ("#news": Slack only while the channel keeps
+    its name, Discord never) is a warning naming it; either platform's IDs are fine."""
+    slack_env(env, slack)
+    env.setenv("ARTICLEBOT_ANNOUNCE_CHANNELS", '["C0123NEWS", "930000000000000456"]')
+    assert main(["check"]) == 0
+    assert "ok       announcements default: 2 channel(s)" in capsys.readouterr().out
+    env.setenv("ARTICLEBOT_ANNOUNCE_CHANNELS", '["C0123NEWS", "#news"]')
+    assert main(["check"]) == 0
+    [line] = [ln for ln in capsys.readouterr().out.splitlines() if "announcements" in ln]
+    assert line.startswith("WARNING  announcements default: '#news' is not a channel ID")
+
+
 def test_the_shared_state_database_is_checked(
     env: pytest.MonkeyPatch,
     slack: FakeSlack,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,7 @@ def preflight(settings: Settings, platforms: list[str]) -> list[Finding]:
     findings = list(check_indexes(settings))
     findings += check_sources(settings)
     findings += check_state(settings)
+    findings += check_announce_channels(settings)
     wanted = platforms or [p for p in PLATFORMS if _token(settings, p)]
     if not wanted:
         findings.append(problem("no chat platform: set DISCORD_TOKEN or SLACK_BOT_TOKEN"))
@@ -111,6 +113,33 @@ def check_indexes(settings: Settings) -> Iterator[Finding]:
             f"index {name}: version {manifest.version}, {len(index.articles)} article(s), "
             f"questions embedded with {index.encoder.backend}"
         )
+
+
+# --- announcements ---------------------------------------------------------------------------
+
+# A Discord channel ID is a snowflake (digits); a Slack one a letter and capitals or digits.
+DISCORD_CHANNEL = re.compile(r"\d{15,21}")
+SLACK_CHANNEL = re.compile(r"[CGD][A-Z0-9]{6,}")
+
+
+def channel_id(channel: str) -> bool:
+    """Does `channel` look like a Discord or a Slack channel ID?"""
+    return bool(DISCORD_CHANNEL.fullmatch(channel) or SLACK_CHANNEL.fullmatch(channel))
+
+
+def check_announce_channels(settings: Settings) -> Iterator[Finding]:
+    """Each announce channel is a Discord or a Slack channel ID. A name ("#news")
+    reaches Slack only while the channel keeps it, and Discord never."""
+    for name, seen in _collections(settings):
+        channels = seen.announce_channels
+        wrong = [c for c in channels if not channel_id(c)]
+        for channel in wrong:
+            yield warning(
+                f"announcements {name}: {channel!r} is not a channel ID; use the ID (Discord: "
+                "Copy Channel ID; Slack: C… or G…, in the channel's details)"
+            )
+        if channels and not wrong:
+            yield ok(f"announcements {name}: {len(channels)} channel(s)")
 
 
 # --- the state replicas share -----------------------------------------------------------------
