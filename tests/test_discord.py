@@ -29,6 +29,7 @@ from bot.chat.discord.render import (
     EMBEDS_TOTAL_LIMIT,
     TEXT_LIMIT,
     format_answer,
+    split_text,
 )
 from bot.chat.service import ChatService
 from bot.cli import main
@@ -646,6 +647,17 @@ def test_summary_command(bot: ArticleBot, fake: FakeDiscord) -> None:
     which = slash(fake, "summary")
     (note,) = fake.wait_for(lambda: fake.shown(which))
     assert note["content"].startswith("Which article? I have 2: ")
+
+
+def test_a_long_text_is_cut_between_lines_where_it_can() -> None:
+    """A list longer than a message: each piece within Discord's limit, every line
+    whole (a line cut at a space would break a linked title in two)."""
+    lines = [
+        f"- [Article {n} " + "word " * 30 + f"](<https://news.example/{n}>)" for n in range(20)
+    ]
+    pieces = split_text("\n".join(lines))
+    assert len(pieces) > 1 and all(len(p) <= TEXT_LIMIT for p in pieces)
+    assert [line for piece in pieces for line in piece.splitlines()] == lines
 
 
 def test_sources_lists_articles(bot: ArticleBot, fake: FakeDiscord) -> None:

@@ -230,3 +230,13 @@ async def test_the_reindex_cooldown_holds_across_replicas(
         for replica in replicas:
             replica.close()
             replica.state.close()
+
+
+def test_a_list_too_long_for_a_message_keeps_whole_lines() -> None:
+    """Cut after the last line that fits, never inside one (a linked title cut short
+    shows its markup), with "…" for the rest."""
+    lines = [f"• <https://news.example/{n}|Article {n} " + "word " * 20 + ">" for n in range(40)]
+    shown = messages.whole_lines("\n".join(lines), 3000)
+    assert len(shown) <= 3000 and shown.endswith("\n…")
+    assert shown.splitlines()[:-1] == lines[: len(shown.splitlines()) - 1]
+    assert messages.whole_lines("short", 3000) == "short"

@@ -62,6 +62,15 @@ def more_news(count: int) -> str:
     return f"and {count} more new article(s): /sources lists them."
 
 
+def whole_lines(text: str, limit: int) -> str:
+    """`text` within `limit` characters, cut after its last whole line that fits (a
+    line cut short would break the link in it), with "…" for the rest."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit - 2)
+    return (text[:cut] if cut > 0 else text[: limit - 2]) + "\n…"
+
+
 def article_list(
     articles: list[dict] | str, bullet: str, escape: Escape, link: Link = plain_link
 ) -> str:

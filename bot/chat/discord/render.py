@@ -64,12 +64,14 @@ def masked_link(title: str, url: str) -> str:
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Pieces of at most `limit` characters, cut at paragraph, line or word breaks."""
+    """Pieces of at most `limit` characters, cut at a paragraph break if one falls in
+    the second half of the piece, else at a line break, else at a word break (so a
+    line, such as a listed article with its link, stays whole where it can)."""
     pieces = []
     while len(text) > limit:
         window = text[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-        cut = cut if cut > limit // 2 else limit
+        breaks = (window.rfind(mark) for mark in ("\n\n", "\n", " "))
+        cut = next((b for b in breaks if b > limit // 2), limit)
         pieces.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     if text:

@@ -397,4 +397,4 @@ async def sources(
     collection = chat.settings.collection_of(command.get("channel_id"))
     user = f"slack:{command['user_id']}"
     listing = sources_text(await chat.service.sources_for(user, collection))
-    await respond(text=shorten(listing, SECTION_LIMIT), response_type="ephemeral")
+    await respond(text=messages.whole_lines(listing, SECTION_LIMIT), response_type="ephemeral")
