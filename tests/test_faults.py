@@ -1,8 +1,8 @@
 """A disk that fails at every step of a build and of a publish, one step at a time:
 after each failure the index still opens at a complete version and answers, no
 temporary file is left behind, and the next build succeeds. (Killing the process
-at random moments, test_lifecycle, mostly lands in interpreter start-up; this
-reaches every write and rename deterministically.)"""
+at random moments, tests/lifecycle/test_publishing.py, mostly lands in interpreter
+start-up; this reaches every write and rename deterministically.)"""
 
 from __future__ import annotations
 
