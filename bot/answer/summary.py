@@ -14,6 +14,7 @@ from collections.abc import Callable
 from bot.answer.followup import Conversation
 from bot.answer.intent import SummaryRequest
 from bot.answer.records import Answer, Passage, shorten
+from index.sources.articles import is_url
 from index.storage.article_index import ArticleIndex
 from index.storage.sentences import SUMMARY_TITLE_CHARS
 
@@ -140,7 +141,7 @@ def article_lines(
 def linked(entry: dict, escape: Callable[[str], str], link: Link) -> str:
     """An entry's title, linked when its source is a web address (not a file)."""
     title, source = escape(entry["title"]), entry.get("source") or ""
-    return link(title, source) if source.startswith(("http://", "https://")) else title
+    return link(title, source) if is_url(source) else title
 
 
 def article_list_answer(index: ArticleIndex, asked: Answer) -> Answer:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from bot.answer.summary import by_date, summary_sentences
 from bot.chat.config import ChatConfig
+from index.sources.articles import is_url
 from index.storage.article_index import ArticleIndex
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class NewArticle:
     @property
     def link(self) -> str | None:
         """The article's web address; None for a file on the bot's disk."""
-        return self.source if self.source.startswith(("http://", "https://")) else None
+        return self.source if is_url(self.source) else None
 
 
 @dataclass(frozen=True)

@@ -146,7 +146,7 @@ def parse_html(html: str, *, article_id: str, source: str) -> Article:
     """The main text of a web page, found by trafilatura, with its title and date."""
     import trafilatura
 
-    url = source if source.startswith(("http://", "https://")) else None
+    url = source if is_url(source) else None
     doc = trafilatura.bare_extraction(html, url=url, with_metadata=True, include_comments=False)
     if doc is None or not (doc.text or "").strip():
         raise SourceError(source, "no article text found in the page")

@@ -12,6 +12,7 @@ import discord
 
 from bot.answer.records import Answer, Passage, shorten
 from bot.chat import messages
+from index.sources.articles import is_url
 
 TEXT_LIMIT = 2000
 EMBED_DESCRIPTION_LIMIT = 4096
@@ -81,7 +82,7 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 def source_embed(n: int, passage: Passage) -> discord.Embed:
     article = passage.article
-    url = article.source if article.source.startswith(("http://", "https://")) else None
+    url = article.source if is_url(article.source) else None
     quote = passage.quote(QUOTE_CHARS)
     embed = discord.Embed(
         title=shorten(f"[{n}] {safe_text(article.title)}", EMBED_TITLE_LIMIT),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from bot.answer.records import Answer, shorten
 from bot.chat import messages
+from index.sources.articles import is_url
 
 if TYPE_CHECKING:
     from bot.chat.announce import Announcement, NewArticle
@@ -96,7 +97,7 @@ def source_blocks(n: int, answer: Answer) -> list[dict]:
     passage = answer.sources[n - 1]
     article = passage.article
     title = escape(article.title)
-    if article.source.startswith(("http://", "https://")):
+    if is_url(article.source):
         title = f"<{link_target(article.source)}|{title}>"
     meta = " · ".join(
         filter(None, [f"*[{n}] {title}*", article.published, f"score {passage.score:.2f}"])
