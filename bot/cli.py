@@ -355,6 +355,14 @@ def _each_question(questions: Iterator[str], handle) -> None:
         raise typer.Exit(2)
 
 
+def _show(answer: Answer, as_json: bool) -> None:
+    """An answer as one JSON line, or as text with its sources."""
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+
+
 def _print_answer(answer: Answer) -> None:
     for note in answer.notes:
         typer.echo(f"({note})")
@@ -387,11 +395,7 @@ def ask(
     answerer = _answerer(_settings(ctx, collection, index_dir=index_dir))
 
     def handle(text: str) -> None:
-        answer = answerer.answer(text, top_k)
-        if as_json:
-            typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
-        else:
-            _print_answer(answer)
+        _show(answerer.answer(text, top_k), as_json)
 
     _each_question(questions, handle)
 
@@ -410,13 +414,8 @@ def summary(
     the list to choose from."""
     from bot.answer.intent import summary_message
 
-    answer = _answerer(_settings(ctx, collection, index_dir=index_dir)).answer(
-        summary_message(words or "")
-    )
-    if as_json:
-        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
-    else:
-        _print_answer(answer)
+    answerer = _answerer(_settings(ctx, collection, index_dir=index_dir))
+    _show(answerer.answer(summary_message(words or "")), as_json)
 
 
 @app.command()

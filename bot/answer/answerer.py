@@ -206,13 +206,12 @@ class Answerer:
         prepared = prepare_question(question, config.question_max_chars)
         served = self._served
         version = served.index.version
+        unanswered = Answer(prepared.text, "", False, notes=prepared.notes, index_version=version)
         if list_request(prepared.text):
-            asked = Answer(prepared.text, "", False, notes=prepared.notes, index_version=version)
-            return article_list_answer(served.index, asked)
+            return article_list_answer(served.index, unanswered)
         if (request := summary_request(prepared.text)) is not None:
-            asked = Answer(prepared.text, "", False, notes=prepared.notes, index_version=version)
             return summary_answer(
-                served.index, request, asked, conversation, partial(self._find, served)
+                served.index, request, unanswered, conversation, partial(self._find, served)
             )
         if language := other_language(prepared.text):
             return Answer(prepared.text, not_english(language), True, [], prepared.notes, version)

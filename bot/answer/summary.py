@@ -104,8 +104,11 @@ def by_date(entries: list[dict]) -> list[dict]:
 
 def newest_first(index: ArticleIndex) -> list[dict]:
     """The version's articles (the manifest's entries: id, title, date, source),
-    newest first where dated, each with its `gist`."""
-    return [{**e, "gist": gist(index, e["id"])} for e in by_date(index.manifest.articles)]
+    newest first where dated; those a list shows (the first TITLES_LISTED) each with
+    its `gist`, read from the version only for them."""
+    entries = by_date(index.manifest.articles)
+    listed = [{**e, "gist": gist(index, e["id"])} for e in entries[:TITLES_LISTED]]
+    return listed + entries[TITLES_LISTED:]
 
 
 Link = Callable[[str, str], str]  # (the title as shown, the article's URL) -> the title linked
