@@ -32,7 +32,53 @@ def test_no_highlight_when_ambiguous_or_not_asked() -> None:
     assert (
         answer_span("Who criticised it?", "Officials said Biden and Putin both spoke.") is None
     )  # two names
-    assert answer_span("How many stalls?", "It has sixty stalls.") is None  # no digit, no unit
+    assert answer_span("How many stalls?", "It has sixty stalls.") == (7, 12)  # spelled out
+    assert answer_span("How many stalls?", "No one counted them.") is None  # "one": a pronoun
     assert answer_span("How many visitors came?", "A record 18,000 visitors came.") == (9, 15)
     assert answer_span("Where did it open?", "It opened in Kettering Vale last week.") == (13, 27)
     assert answer_span("Where did it open?", "It opened in Kettering Vale on Monday.") is None
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        # chat questions name what they ask for last, with no question word
+        ("Newcomen engine year?", "date"),
+        ("IPCC founding year?", "date"),
+        ("Which century did it start in?", "date"),
+        ("Luther's wife?", "person"),
+        ("Which Harvard head served longest?", "person"),
+        ("which rival club's coach", "person"),
+        ("Chopin's birthplace?", "place"),
+        ("Warsaw population?", "number"),
+        # a question word decides first: not a date for "born", nor for "a year"
+        ("Where was Friedrich Ratzel born?", "place"),
+        ("How many projects does it realise a year?", "number"),
+        ("What is the head of the river called?", None),  # "head" not asked for as a role
+        ("What did the son say?", None),
+        ("Russia's space agency?", None),
+    ],
+)
+def test_chat_questions_ask_for_a_kind(question: str, kind: str | None) -> None:
+    assert asked_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        (
+            "When did the reform begin?",
+            "In the early 11th century the dukes began it.",
+            "11th century",
+        ),
+        ("When was the wall built?", "The wall went up around 122 AD under Hadrian.", "122 AD"),
+        ("How many kinds were there?", "There were two kinds of networks.", "two"),
+        ("How much higher was it?", "It was twice the average.", "twice"),
+        ("How large is the difference?", "There is a tenfold difference.", "tenfold"),
+        # "two-thirds" is no count of days
+        ("How many days?", "It has 30 days to override it by a two-thirds vote.", "30 days"),
+    ],
+)
+def test_dates_and_counts_in_words_are_found(question: str, sentence: str, expected: str) -> None:
+    span = answer_span(question, sentence)
+    assert span is not None and sentence[span[0] : span[1]] == expected

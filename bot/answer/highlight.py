@@ -16,7 +16,8 @@ MONTH = (
 )
 DATE = re.compile(
     rf"\b(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{MONTH}\s+\d{{4}}"
-    rf"|{MONTH}\s+\d{{4}}|(?:1[0-9]|20)\d{{2}}s?)\b"
+    rf"|{MONTH}\s+\d{{4}}|(?:1[0-9]|20)\d{{2}}s?"
+    r"|\d{1,2}(?:st|nd|rd|th)[\s-]centur(?:y|ies)|\d{1,4}\s?(?:BC|AD|BCE|CE)|AD\s?\d{1,4})\b"
 )
 UNITS = (
     r"(?:%|percent|per cent|million|billion|thousand|hundred|years?|months?|weeks?|days?|hours?"
@@ -26,23 +27,51 @@ UNITS = (
 NUMBER = re.compile(
     rf"(?:[$€£]\s?)?\b\d[\d,]*(?:\.\d+)?(?:\s+{UNITS}\b)?"
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
-    rf"thirty|forty|fifty|hundred)\s+{UNITS}\b",
+    rf"thirty|forty|fifty|hundred)\s+{UNITS}\b"
+    # a count spelled out ("two kinds", "nine affiliates"); not "one", mostly a pronoun
+    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
+    r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
+    r"|eighty|ninety|hundreds?|thousands?|millions?|dozens?|twice|half|\w+fold)\b(?!-)",
     re.IGNORECASE,
 )
 NAME = re.compile(r"\b[A-Z][\w'\u2019-]+(?:\s+(?:of|de|van|von|the|la)?\s*[A-Z][\w'\u2019-]+)*")
+ROLES = (
+    r"(?:person|man|woman|leader|president|king|queen|emperor|ruler|pope|chief|head|chair"
+    r"|chairman|director|founder|author|inventor|scientist|composer|architect|artist|writer"
+    r"|wife|husband|father|mother|son|daughter|successor|predecessor|boss|ceo|captain|coach)"
+)
+# what a question's own words ask for ("when", "how many", "which city")
 ASKS = [
-    ("date", r"^\s*(when|what year|which year|in what year|what date|on what date)\b"),
+    (
+        "date",
+        r"^\s*(when|since when|what year|which year|in what year|what date|on what date)\b"
+        r"|\b(what|which) (year|decade|century)\b",
+    ),
     (
         "number",
         r"\bhow (many|much|long|old|far|big|tall|high|large)\b|\bwhat (percentage|number)\b",
     ),
-    ("person", r"^\s*(who|whom|whose)\b|\bwhich (person|man|woman|leader|president)\b"),
+    ("person", rf"^\s*(who|whom|whose)\b|\b(which|what) (\w+ )?{ROLES}\b"),
     ("place", r"^\s*where\b|\b(what|which) (city|country|state|place|town|region|continent)\b"),
+]
+# failing those, what a terse chat question names last: "IPCC founding year?"
+END = r"\s*[?.!]*\s*$"
+TERSE = [
+    ("date", rf"\b(year|date|founded|founding|born|opened){END}"),
+    ("number", rf"\b(number of \w+|population|length|height|cost|price|age){END}"),
+    ("person", rf"\b{ROLES}{END}"),
+    ("place", rf"\b(where|birthplace|hometown|capital|headquarters|location){END}"),
 ]
 
 
 def asked_kind(question: str) -> str | None:
-    return next((kind for kind, pattern in ASKS if re.search(pattern, question, re.I)), None)
+    for patterns in (ASKS, TERSE):
+        found = next(
+            (kind for kind, pattern in patterns if re.search(pattern, question, re.I)), None
+        )
+        if found is not None:
+            return found
+    return None
 
 
 def _candidates(kind: str, sentence: str) -> list[tuple[int, int]]:
