@@ -155,9 +155,10 @@ GRID = {
     "answer_kind_weight": (0.0, 0.1, 0.2, 0.3, 0.5),
     "unknown_name_penalty": (0.0, 0.2, 0.4),
     "missing_number_penalty": (0.0, 0.2, 0.4),
+    "context_weight": (0.0, 0.3),
 }
-BEFORE = (0.0, 0.75, 0.0, 0.0, 0.0)
-SIGNS = np.array([1.0, 1.0, 1.0, 1.0, -1.0, -1.0])
+BEFORE = (0.0, 0.75, 0.0, 0.0, 0.0, 0.0)
+SIGNS = np.array([1.0, 1.0, 1.0, 1.0, -1.0, -1.0, 1.0])
 
 
 def evidence_decide(rows: list[dict], weights: tuple[float, ...]) -> list[tuple[bool, float, bool]]:

@@ -200,6 +200,20 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         ],
     ),
     (
+        "11 answer quality: the sentence before a candidate not read",
+        "bot/answer/answerer.py",
+        "                rows.append(features(question, passage, sentence, previous))",
+        "                rows.append(features(question, passage, sentence))",
+        ["tests/test_signals.py::test_each_feature_on_a_hand_made_article"],
+    ),
+    (
+        "11 answer quality: a terse question's last word not read for its kind",
+        "bot/answer/highlight.py",
+        "    for patterns in (ASKS, TERSE):",
+        "    for patterns in (ASKS,):",
+        ["tests/test_highlight.py::test_chat_questions_ask_for_a_kind"],
+    ),
+    (
         "9 announcements: the archive posted at a channel's first check",
         "bot/chat/announced.py",
         "        return new if started or existing else []",

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.answer.answerer import PASSAGES_FOR_ANSWER, Answerer
-from bot.answer.signals import FEATURES, Question, features, question_names, unknown_names
+from bot.answer.answerer import Answerer
+from bot.answer.signals import FEATURES, question_names, unknown_names
 from bot.settings import Settings, load_settings
 from bot.wiring import make_answerer
 from index.embedding.embedder import Embedder
@@ -128,16 +128,13 @@ def test_a_damaged_sentence_table_is_named(
 
 
 def features_by_sentence(answerer: Answerer, question: str) -> dict[str, dict[str, float]]:
-    """Each candidate sentence's features, by the sentence's text."""
-    served = answerer._served
-    passages, vector = answerer._passages(served, question, 5)
-    asked = Question.of(question, vector, served.retriever)
-    found = {}
-    for passage in passages[:PASSAGES_FOR_ANSWER]:
-        for sentence in served.retriever.sentences(passage.chunk):
-            text = passage.chunk.text[sentence.start : sentence.end]
-            found[text] = dict(zip(FEATURES, features(asked, passage, sentence), strict=True))
-    return found
+    """Each candidate sentence's features, by the sentence's text, as the answerer
+    weighs them."""
+    found = answerer.candidates(question)
+    return {
+        text: dict(zip(FEATURES, map(float, row), strict=True))
+        for text, row in zip(found.sentence_texts(), found.values, strict=True)
+    }
 
 
 def sentence_with(found: dict[str, dict[str, float]], words: str) -> dict[str, float]:
@@ -165,6 +162,11 @@ def test_each_feature_on_a_hand_made_article(
     cost = features_by_sentence(answerer, "How much did the bridge cost, 412 million dollars?")
     assert sentence_with(cost, "412 million dollars")["missing_numbers"] == 0
 
+    # "it" is the bridge: the sentence before adds the question's "bridge"
+    traffic = features_by_sentence(answerer, "How many vehicles a day cross the bridge?")
+    assert sentence_with(traffic, "40,000 vehicles")["context_coverage"] > 0.0
+    assert sentence_with(traffic, "Mara Lindqvist")["context_coverage"] == 0.0  # it has "bridge"
+
 
 def test_evidence_adds_and_subtracts_as_configured(
     fast_index_dir: Path, fast_embedder: HashingEmbedder, tmp_path: Path
@@ -175,12 +177,13 @@ def test_evidence_adds_and_subtracts_as_configured(
         "answer_kind_weight": 5.0,
         "unknown_name_penalty": 0.5,
         "missing_number_penalty": 0.25,
+        "context_weight": 1.5,
     }
     settings = load_settings(data_dir=tmp_path, **weights)
     answerer = make_answerer(settings, ArticleIndex.load(fast_index_dir, fast_embedder))
-    values = (0.5, 0.25, 0.5, 1.0, 2.0, 4.0)
+    values = (0.5, 0.25, 0.5, 1.0, 2.0, 4.0, 0.5)
     assert float(np.array(values) @ answerer.evidence_weights()) == pytest.approx(
-        0.5 + 0.5 + 1.5 + 5.0 - 1.0 - 1.0
+        0.5 + 0.5 + 1.5 + 5.0 - 1.0 - 1.0 + 0.75
     )
 
 

@@ -297,9 +297,14 @@ class Answerer:
     def _candidates(
         question: Question, passages: list[Passage], retriever: Retriever
     ) -> Candidates:
-        found = [(p, s) for p in passages for s in retriever.sentences(p.chunk)]
-        values = np.array([features(question, p, s) for p, s in found], dtype=np.float64)
-        return Candidates(question, found, values.reshape(len(found), len(FEATURES)))
+        found, rows = [], []
+        for passage in passages:
+            sentences = retriever.sentences(passage.chunk)
+            for previous, sentence in zip([None, *sentences], sentences, strict=False):
+                found.append((passage, sentence))
+                rows.append(features(question, passage, sentence, previous))
+        values = np.array(rows, dtype=np.float64).reshape(len(found), len(FEATURES))
+        return Candidates(question, found, values)
 
     def weigh(self, candidates: Candidates) -> np.ndarray:
         """How strongly each candidate answers: the trained reader's probability, or
@@ -315,7 +320,8 @@ class Answerer:
     def evidence_weights(self) -> np.ndarray:
         """The hand-made features' weights, as the settings say (fitted by
         bench/answer_features.py): passage cosine, sentence cosine, word share, answer
-        kind, unknown names and missing numbers (the last two subtracted)."""
+        kind, unknown names and missing numbers (these two subtracted), and the word
+        share the sentence before adds."""
         config = self.config
         return np.array(
             [
@@ -325,6 +331,7 @@ class Answerer:
                 config.answer_kind_weight,
                 -config.unknown_name_penalty,
                 -config.missing_number_penalty,
+                config.context_weight,
             ]
         )
 

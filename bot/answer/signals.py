@@ -6,7 +6,9 @@ how much of the question's (IDF-weighted) wording it holds, whether it holds
 something of the kind asked for (a date, a number, a person, a place) that the
 question does not, and two signs that the articles do not answer the question at
 all: names in the question that no article mentions ("Bill Nelson"), and numbers
-in the question its passage does not hold. The evidence is their weighted sum
+in the question its passage does not hold. A sentence is also read with the one
+before it: "It is a UNESCO World Heritage Site (2002)" answers "Rhine Gorge UNESCO
+year?" only with the sentence that names the gorge. The evidence is their weighted sum
 (AnswerConfig); bench/answer_features.py measures each and fits the weights.
 """
 
@@ -30,6 +32,7 @@ FEATURES = (
     "kind_found",
     "unknown_names",
     "missing_numbers",
+    "context_coverage",
 )
 NAME = re.compile(r"\b[A-Z][\w\u2019'&-]*")
 NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
@@ -102,17 +105,23 @@ class Question:
         )
 
 
-def features(question: Question, passage: Passage, sentence: Sentence) -> tuple[float, ...]:
-    """The FEATURES of one candidate sentence."""
+def features(
+    question: Question, passage: Passage, sentence: Sentence, previous: Sentence | None = None
+) -> tuple[float, ...]:
+    """The FEATURES of one candidate sentence (`previous`: the sentence before it in
+    its passage, if any)."""
     text = passage.chunk.text[sentence.start : sentence.end]
     similar = float(sentence.vector @ question.vector) if sentence.vector is not None else 0.0
     kinds = typed_spans(question.text, text) if question.kind else None
     missing = sum(n not in passage.chunk.text for n in question.numbers)
+    coverage = share(sentence.terms, question.weights)
+    with_previous = share(sentence.terms | previous.terms, question.weights) if previous else 0.0
     return (
         passage.score,
         similar,
-        share(sentence.terms, question.weights),
+        coverage,
         float(bool(kinds)),
         float(question.unknown_names),
         float(missing),
+        max(with_previous - coverage, 0.0),
     )
