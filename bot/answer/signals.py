@@ -7,8 +7,8 @@ something of the kind asked for (a date, a number, a person, a place) that the
 question does not, and two signs that the articles do not answer the question at
 all: names in the question that no article mentions ("Bill Nelson"), and numbers
 in the question its passage does not hold. A sentence is also read with the one
-before it: "It is a UNESCO World Heritage Site (2002)" answers "Rhine Gorge UNESCO
-year?" only with the sentence that names the gorge. The evidence is their weighted sum
+before it, which often names what its "it" is ("Around 40,000 vehicles a day are
+expected to cross it", after a sentence about the bridge). The evidence is their weighted sum
 (AnswerConfig); bench/answer_features.py measures each and fits the weights.
 """
 
