@@ -34,6 +34,7 @@ def test_no_highlight_when_ambiguous_or_not_asked() -> None:
     )  # two names
     assert answer_span("How many stalls?", "It has sixty stalls.") == (7, 12)  # spelled out
     assert answer_span("How many stalls?", "No one counted them.") is None  # "one": a pronoun
+    assert answer_span("How many modules?", "For two decades it has flown.") is None  # a span
     assert answer_span("How many visitors came?", "A record 18,000 visitors came.") == (9, 15)
     assert answer_span("Where did it open?", "It opened in Kettering Vale last week.") == (13, 27)
     assert answer_span("Where did it open?", "It opened in Kettering Vale on Monday.") is None

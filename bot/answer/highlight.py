@@ -28,10 +28,12 @@ NUMBER = re.compile(
     rf"(?:[$€£]\s?)?\b\d[\d,]*(?:\.\d+)?(?:\s+{UNITS}\b)?"
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
     rf"thirty|forty|fifty|hundred)\s+{UNITS}\b"
-    # a count spelled out ("two kinds", "nine affiliates"); not "one", mostly a pronoun
+    # a count spelled out ("two kinds", "nine affiliates"); not "one", mostly a pronoun,
+    # nor a span of time ("two decades" counts no modules)
     r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
     r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
-    r"|eighty|ninety|hundreds?|thousands?|millions?|dozens?|twice|half|\w+fold)\b(?!-)",
+    r"|eighty|ninety|hundreds?|thousands?|millions?|dozens?|twice|half|\w+fold)\b(?!-)"
+    r"(?!\s+(?:decades?|centur(?:y|ies)|years?|months?|weeks?|days?|hours?|minutes?)\b)",
     re.IGNORECASE,
 )
 NAME = re.compile(r"\b[A-Z][\w'\u2019-]+(?:\s+(?:of|de|van|von|the|la)?\s*[A-Z][\w'\u2019-]+)*")
