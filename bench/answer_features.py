@@ -153,7 +153,7 @@ GRID = {
     "sentence_weight": (0.0, 0.5, 1.0, 1.5),
     "lexical_weight": (0.5, 0.75, 1.0, 1.5),
     "answer_kind_weight": (0.0, 0.1, 0.2, 0.3, 0.5),
-    "unknown_name_penalty": (0.0, 0.2, 0.4),
+    "unknown_name_penalty": (0.0, 0.2, 0.4, 0.6),
     "missing_number_penalty": (0.0, 0.2, 0.4),
     "context_weight": (0.0, 0.3),
 }

@@ -27,7 +27,7 @@ class AnswerConfig(BaseModel):
     lexical_weight: float = Field(0.75, ge=0.0, le=5.0)
     sentence_weight: float = Field(1.0, ge=0.0, le=5.0)
     answer_kind_weight: float = Field(0.1, ge=0.0, le=5.0)
-    unknown_name_penalty: float = Field(0.2, ge=0.0, le=5.0)
+    unknown_name_penalty: float = Field(0.6, ge=0.0, le=5.0)
     missing_number_penalty: float = Field(0.4, ge=0.0, le=5.0)
     context_weight: float = Field(0.3, ge=0.0, le=5.0)
     recency_weight: float = Field(0.3, ge=0.0, le=5.0)

@@ -23,7 +23,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from bot.answer.highlight import asked_kind, typed_spans
 from bot.answer.records import Passage
 from index.retrieval import Retriever, Sentence, share
-from index.storage.lexicon import Lexicon
+from index.storage.lexicon import ABBREVIATION, Lexicon
 
 FEATURES = (
     "passage_cosine",
@@ -37,6 +37,9 @@ FEATURES = (
 NAME = re.compile(r"\b[A-Z][\w\u2019'&-]*")
 NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
 ROMAN = re.compile(r"^[IVXLC]+$")
+# the endings that make a people, a language or a plural of a name: "Crimean",
+# "Egyptians", "Americans", "Japanese"
+DERIVED_ENDINGS = ("s", "n", "ns", "an", "ans", "ian", "ians", "ese", "ish")
 POSSESSIVE = re.compile(r"['\u2019]s?$")
 # "who is yuri borisov": a question that is only "who is/was" and one to three words
 # names someone, however it is typed; a stop word ("the", "of") makes it a description
@@ -72,14 +75,20 @@ def lower_case_name(question: str) -> list[str]:
 
 
 def unknown_names(question: str, lexicon: Lexicon) -> int:
-    """Names of the question that no article of the version mentions (abbreviations
-    the articles spell out count as mentioned)."""
+    """Names of the question that no article mentions, as written or in a form of its
+    own: an abbreviation (the articles may spell it out another way: "USSR", "WWII")
+    or a word made from one of the articles' names ("Crimean", "Italians")."""
     if not lexicon.words:
         return 0
-    return sum(
-        name.casefold() not in lexicon.words and lexicon.expansion(name) is None
-        for name in question_names(question)
-    )
+    return sum(not _mentioned(name, lexicon) for name in question_names(question))
+
+
+def _mentioned(name: str, lexicon: Lexicon) -> bool:
+    folded = name.casefold()
+    if folded in lexicon.words or ABBREVIATION.match(name):
+        return True
+    stems = (folded.removesuffix(end) for end in DERIVED_ENDINGS if folded.endswith(end))
+    return any(len(stem) >= 4 and stem in lexicon.names for stem in stems)
 
 
 @dataclass(frozen=True)
