@@ -214,6 +214,20 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         ["tests/test_highlight.py::test_chat_questions_ask_for_a_kind"],
     ),
     (
+        "11 answer quality: an abbreviation the articles do not spell out is an unknown name",
+        "bot/answer/signals.py",
+        "    if folded in lexicon.words or ABBREVIATION.match(name):",
+        "    if folded in lexicon.words or lexicon.expansion(name) is not None:",
+        ["tests/test_signals.py::test_a_name_in_a_form_of_its_own_is_not_unknown"],
+    ),
+    (
+        "11 answer quality: a people or plural of an article's name is an unknown name",
+        "bot/answer/signals.py",
+        "    return any(len(stem) >= 4 and stem in lexicon.names for stem in stems)",
+        "    return False",
+        ["tests/test_signals.py::test_a_name_in_a_form_of_its_own_is_not_unknown"],
+    ),
+    (
         "9 announcements: the archive posted at a channel's first check",
         "bot/chat/announced.py",
         "        return new if started or existing else []",
