@@ -228,6 +228,13 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         ["tests/test_signals.py::test_a_name_in_a_form_of_its_own_is_not_unknown"],
     ),
     (
+        "11 answer quality: the sentence beside holding the asked-for date never added",
+        "bot/answer/answerer.py",
+        "        if len(chosen) == 1 and (neighbour := self._kind_neighbour(",
+        "        if False and (neighbour := self._kind_neighbour(",
+        ["tests/test_highlight.py::test_the_sentence_beside_gives_what_was_asked_for"],
+    ),
+    (
         "9 announcements: the archive posted at a channel's first check",
         "bot/chat/announced.py",
         "        return new if started or existing else []",

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.answer.answerer import Answerer
 from bot.answer.highlight import answer_span, asked_kind
+from bot.settings import load_settings
+from bot.wiring import make_answerer
+from index.build.publish import build_index
+from index.sources.articles import load_articles
+from index.storage.article_index import ArticleIndex
+from tests.fakes.hashing import HashingEmbedder
 
 
 @pytest.mark.parametrize(
@@ -83,3 +91,30 @@ def test_chat_questions_ask_for_a_kind(question: str, kind: str | None) -> None:
 def test_dates_and_counts_in_words_are_found(question: str, sentence: str, expected: str) -> None:
     span = answer_span(question, sentence)
     assert span is not None and sentence[span[0] : span[1]] == expected
+
+
+def test_the_sentence_beside_gives_what_was_asked_for(
+    tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """The sentence that matches the question best holds no date; the one after it
+    does, and comes with it."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "orchard.txt").write_text(
+        "Orchard festival returns\n\nThe Orchard Festival returns to Kettering Vale this "
+        "autumn with cider, music and a parade. It was first held in 1987 by the valley's "
+        "growers.\n",
+        encoding="utf-8",
+    )
+    articles, failures = load_articles([str(folder)])
+    assert not failures
+    build_index(articles, fast_embedder, tmp_path / "index")
+    index = ArticleIndex.load(tmp_path / "index", fast_embedder)
+    answerer = make_answerer(load_settings(data_dir=tmp_path), index)
+    answer = answerer.answer("When did the Orchard Festival in Kettering Vale begin?")
+    assert "Kettering Vale this autumn" in answer.text and "1987" in answer.text
+    assert answer.highlight is not None
+    assert answer.text[answer.highlight[0] : answer.highlight[1]] == "1987"
+    # asked for no date, the best sentence alone
+    offered = answerer.answer("What does the Orchard Festival in Kettering Vale offer?")
+    assert "cider" in offered.text and "1987" not in offered.text

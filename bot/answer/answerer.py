@@ -339,26 +339,52 @@ class Answerer:
         self, candidates: Candidates, boosts: dict[str, float]
     ) -> list[ScoredSentence]:
         """The best sentence, plus the runner-up when it scores almost as well and
-        covers question words the best one lacks."""
-        scored = []
+        covers question words the best one lacks; or else, when the question asks for
+        a date, number, person or place the best one lacks, its neighbour that holds
+        one ("The Orchard Festival returns …" then "It was first held in 1987 …")."""
         weights = candidates.question.weights.keys()
-        for (passage, sentence), evidence in zip(
-            candidates.sentences, self.weigh(candidates), strict=True
-        ):
-            score = float(evidence) + boosts.get(passage.chunk.id, 0.0)
-            found = sentence.terms & weights
-            scored.append(
-                ScoredSentence(passage, sentence.start, sentence.end, score, found, float(evidence))
+        scored = [
+            ScoredSentence(
+                passage,
+                sentence.start,
+                sentence.end,
+                float(evidence) + boosts.get(passage.chunk.id, 0.0),
+                sentence.terms & weights,
+                float(evidence),
             )
-        scored.sort(key=lambda s: s.score, reverse=True)
-        best = scored[0]
+            for (passage, sentence), evidence in zip(
+                candidates.sentences, self.weigh(candidates), strict=True
+            )
+        ]
+        order = sorted(range(len(scored)), key=lambda i: scored[i].score, reverse=True)
+        best = scored[order[0]]
         chosen = [best]
-        for other in scored[1:2]:
-            fits = len(best.text) + len(other.text) + 1 <= self.config.answer_max_chars
+        for other in (scored[i] for i in order[1:2]):
             adds = bool(other.terms - best.terms) and other.text != best.text
-            if fits and adds and other.score >= SECOND_SENTENCE_RATIO * best.score:
+            close = other.score >= SECOND_SENTENCE_RATIO * best.score
+            if self._fits(best, other) and adds and close:
                 chosen.append(other)
+        if len(chosen) == 1 and (neighbour := self._kind_neighbour(candidates, scored, order[0])):
+            chosen.append(neighbour)
         return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
+
+    def _fits(self, first: ScoredSentence, second: ScoredSentence) -> bool:
+        return len(first.text) + len(second.text) + 1 <= self.config.answer_max_chars
+
+    def _kind_neighbour(
+        self, candidates: Candidates, scored: list[ScoredSentence], best: int
+    ) -> ScoredSentence | None:
+        """The sentence next to the best one in its passage that holds something of
+        the kind asked for, when the best one holds nothing of it."""
+        kind = candidates.values[:, FEATURES.index("kind_found")]
+        if candidates.question.kind is None or kind[best]:
+            return None
+        passage = candidates.sentences[best][0]
+        for i in (best + 1, best - 1):
+            beside = 0 <= i < len(scored) and candidates.sentences[i][0] is passage
+            if beside and kind[i] and self._fits(scored[best], scored[i]):
+                return scored[i]
+        return None
 
     def close(self) -> None:
         if self.writer is not None:
