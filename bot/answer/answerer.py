@@ -369,6 +369,7 @@ class Answerer:
         return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
 
     def _fits(self, first: ScoredSentence, second: ScoredSentence) -> bool:
+        """Whether the two sentences fit in one answer."""
         return len(first.text) + len(second.text) + 1 <= self.config.answer_max_chars
 
     def _kind_neighbour(
