@@ -98,7 +98,7 @@ def source_blocks(n: int, answer: Answer) -> list[dict]:
     article = passage.article
     title = escape(article.title)
     if is_url(article.source):
-        title = f"<{link_target(article.source)}|{title}>"
+        title = slack_link(title, article.source)
     meta = " · ".join(
         filter(None, [f"*[{n}] {title}*", article.published, f"score {passage.score:.2f}"])
     )
