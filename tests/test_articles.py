@@ -43,6 +43,24 @@ def test_text_boilerplate_and_repeated_title(tmp_path: Path) -> None:
     assert article.published is None
 
 
+def test_a_text_without_a_title_line_keeps_its_first_paragraph(tmp_path: Path) -> None:
+    """A plain text file that starts with its first paragraph (as the SQuAD articles do)
+    keeps that paragraph as text, to be searched and quoted, and is titled by its name."""
+    lead = (
+        "The harbour bridge in Port Elsworth was opened to traffic on Monday by the mayor, "
+        "six years after work began."
+    )
+    source = tmp_path / "001-Harbour_bridge.txt"
+    source.write_text(f"{lead}\n\nAround 40,000 vehicles a day are expected to cross it.\n")
+    article = load_file(source)
+    assert article.title == "Harbour bridge"
+    assert article.text.startswith(lead)
+    headed = tmp_path / "harbour-news.txt"
+    headed.write_text("Harbour bridge opens after six years.\n\nThe new bridge opened.\n")
+    assert load_file(headed).title == "Harbour bridge opens after six years."
+    assert load_file(headed).text == "The new bridge opened."
+
+
 def test_markdown_front_matter_gives_title_and_date() -> None:
     article = load_file(FIXTURES / "orchard-festival.md")
     assert article.title == "Apple festival draws record crowds"

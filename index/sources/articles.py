@@ -45,6 +45,13 @@ BOILERPLATE_MAX_CHARS = 80
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd\u200b-\u200d\u2060\ufeff]")
 FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# A first line longer than this, or one that ends a sentence past PROSE_MIN_CHARS, is
+# the article's first paragraph, not its title (plain text without a title line, as
+# the SQuAD articles are): headlines are short and rarely end with a full stop.
+TITLE_MAX_CHARS = 300
+PROSE_MIN_CHARS = 100
+SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*$")
+NUMBERED_STEM = re.compile(r"^\d+[-_ .]+(?=[^\W\d_])")
 
 
 # --- cleaning ------------------------------------------------------------------
@@ -78,12 +85,31 @@ def clean_body(title: str, body: str) -> str:
 
 
 def split_title(text: str) -> tuple[str, str]:
-    """Title = the first non-empty line; the body is everything after it."""
+    """Title = the first non-empty line, and the body everything after it; when that
+    line reads as a paragraph, there is no title line and the body is all the text."""
     lines = text.split("\n")
     for i, line in enumerate(lines):
         if line.strip():
+            if is_prose(line.strip()):
+                return "", text
             return line.strip().lstrip("#").strip(), "\n".join(lines[i + 1 :])
     return "", ""
+
+
+def is_prose(line: str) -> bool:
+    """Whether a first line is a paragraph rather than a headline."""
+    long_sentence = len(line) > PROSE_MIN_CHARS and bool(SENTENCE_END.search(line))
+    return len(line) > TITLE_MAX_CHARS or long_sentence
+
+
+def title_of_file(path: Path) -> str:
+    """A title for a file that has none: its name, without a numbered prefix, words
+    parted by spaces ("001-Super_Bowl_50.txt": "Super Bowl 50"; "harbour-bridge.txt":
+    "Harbour bridge")."""
+    name = NUMBERED_STEM.sub("", path.stem).replace("_", " ").strip() or path.stem
+    if " " not in name and name.islower():
+        name = name.replace("-", " ")
+    return name[:1].upper() + name[1:]
 
 
 def slugify(value: str) -> str:
@@ -130,12 +156,14 @@ def _date_or_none(value: str | None) -> str | None:
     return match.group(0) if match else None
 
 
-def parse_text(raw: str, *, article_id: str, source: str) -> Article:
-    """A plain text or Markdown article: optional front matter, title on the first line."""
+def parse_text(raw: str, *, article_id: str, source: str, untitled: str = "") -> Article:
+    """A plain text or Markdown article: optional front matter, title on the first line
+    (`untitled`: the title when the text has none)."""
     meta, rest = _front_matter(raw.lstrip("\ufeff"))
     title, body = split_title(rest)
     if meta.get("title"):
         title, body = meta["title"], rest
+    title = title or untitled
     published = _date_or_none(meta.get("date") or meta.get("published"))
     return make_article(
         article_id=article_id, title=title, body=body, source=source, published=published
@@ -191,7 +219,7 @@ def load_file(path: Path) -> Article:
     article_id = article_id_for_path(path)
     if suffix in HTML_SUFFIXES:
         return parse_html(raw, article_id=article_id, source=str(path))
-    return parse_text(raw, article_id=article_id, source=str(path))
+    return parse_text(raw, article_id=article_id, source=str(path), untitled=title_of_file(path))
 
 
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/xml", "text/xml"}
