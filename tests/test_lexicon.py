@@ -39,6 +39,17 @@ def test_abbreviations_are_spelled_out(lexicon: Lexicon) -> None:
     assert asked.expanded == [("ISS", "International Space Station")]
 
 
+def test_a_bracket_that_is_no_abbreviation_of_the_words_before_it_is_ignored() -> None:
+    """ "Fellow of the Royal Society (UK)" says which country, so a question's "UK" is
+    not "Royal Society"; a foreign-language abbreviation still counts ("Home Army (AK)",
+    for Armia Krajowa)."""
+    lexicon = Lexicon.of(
+        ["He was a Fellow of the Royal Society (UK) in 1990.", "The Home Army (AK) rose."]
+    )
+    assert lexicon.expansion("UK") is None
+    assert lexicon.expansion("AK") == "Home Army"
+
+
 def test_misspelt_words_become_the_articles_words(lexicon: Lexicon) -> None:
     asked = rewrite("When was the station lanched in Warsw?", lexicon, ENGLISH)
     assert asked.text == "When was the station launched in Warsaw?"

@@ -62,6 +62,14 @@ def is_english(word: str, known: frozenset[str] | set[str]) -> bool:
     return False
 
 
+def may_stand_for(abbreviation: str, phrase: str) -> bool:
+    """Whether a bracketed abbreviation may be the phrase before it: one of the
+    phrase's words begins with its first letter ("Home Army (AK)", but not "Royal
+    Society (UK)", where the bracket says which country)."""
+    first = abbreviation[0].casefold()
+    return any(word[:1].casefold() == first for word in phrase.split())
+
+
 def name_part(phrase: str) -> str:
     words = phrase.split()
     while words and words[0].casefold() in LEADING:
@@ -93,7 +101,8 @@ class Lexicon:
                     aliases.setdefault(abbreviation, Counter())[phrase] += 1
             for long, short in DEFINED.findall(text):
                 tail = " ".join(long.split()[-len(short.replace("&", "")) - 2 :])
-                aliases.setdefault(short, Counter())[name_part(tail)] += 3
+                if may_stand_for(short, tail):
+                    aliases.setdefault(short, Counter())[name_part(tail)] += 3
         names = {w for w, n in capitalised.items() if 2 * n > words[w]}
         return cls(dict(words), {k: dict(v) for k, v in aliases.items()}, names)
 
