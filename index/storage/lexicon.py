@@ -25,6 +25,12 @@ CAPITAL_RUN = re.compile(
 )
 DEFINED = re.compile(r"([A-Z][\w'\u2019 &-]{3,80}?)\s+\(([A-Z][A-Za-z&]{1,9})\)")
 ABBREVIATION = re.compile(r"^(?:[A-Z][A-Z&]{1,8}|[A-Z]&[A-Z])$")
+ROMAN = re.compile(r"^[IVXLC]+$")  # "World War II": a numeral, not initials
+NAME_BEFORE = re.compile(
+    r"[A-Z][\w'\u2019-]*(?:\s+(?:(?:of|and|for|on|the|de|du|la|van|von|&)\s+)?[A-Z][\w'\u2019-]*)*\s*$"
+)
+ABBREVIATION_WORD = re.compile(r"(?<![\w&])[A-Z][A-Z&]+(?![\w&])")
+DEFINED_WEIGHT = 3  # a phrase the articles define the abbreviation as counts three times
 MIN_LENGTH = 3
 
 
@@ -36,7 +42,7 @@ def initials(phrase: str) -> set[str]:
     capitalised first word, such as "The", is not part of the name)."""
     words = name_part(phrase).split()
     capitals = [w for w in words if w not in CONNECTORS and w[:1].isupper()]
-    found = {"".join(w[0] for w in capitals)}
+    found = {"".join(w if ROMAN.match(w) else w[0] for w in capitals)}
     if len(words) >= 3 and words[1] == "and":  # Victoria and Albert Museum: V&A
         found.add(f"{words[0][0]}&{words[2][0]}")
     return {a for a in found if len(a) >= 2}
@@ -62,12 +68,25 @@ def is_english(word: str, known: frozenset[str] | set[str]) -> bool:
     return False
 
 
-def may_stand_for(abbreviation: str, phrase: str) -> bool:
-    """Whether a bracketed abbreviation may be the phrase before it: one of the
-    phrase's words begins with its first letter ("Home Army (AK)", but not "Royal
-    Society (UK)", where the bracket says which country)."""
-    first = abbreviation[0].casefold()
-    return any(word[:1].casefold() == first for word in phrase.split())
+def defined_phrase(abbreviation: str, before: str) -> str | None:
+    """The phrase a bracketed abbreviation defines, from the words before the bracket:
+    the last words whose initials spell it ("defeated the National Football Conference
+    (NFC)", "Synthetic aperture radar (SAR)"); else the capitalised name just before the
+    bracket, if a word of it begins with its first letter ("Home Army (AK)", for Armia
+    Krajowa). None otherwise ("Royal Society (UK)": the bracket says which country)."""
+    letters = abbreviation.replace("&", "").upper()
+    words = before.split()[-len(letters) - 2 :]
+    for start in (i for i, w in enumerate(words) if w not in CONNECTORS):
+        spelt = [w if ROMAN.match(w) else w[0] for w in words[start:] if w not in CONNECTORS]
+        if "".join(spelt).upper() == letters:
+            return " ".join(words[start:])
+    match = NAME_BEFORE.search(before)
+    name = name_part(match.group(0)).split() if match else []
+    while name and ABBREVIATION.match(name[0]):  # "NFL Most Valuable Player (MVP)"
+        name = name[1:]
+    if any(w[:1].upper() == letters[0] for w in name):
+        return " ".join(name)
+    return None
 
 
 def name_part(phrase: str) -> str:
@@ -85,43 +104,59 @@ class Lexicon:
     words: dict[str, int] = field(default_factory=dict)
     aliases: dict[str, dict[str, int]] = field(default_factory=dict)
     names: set[str] = field(default_factory=set)  # words written capitalised most of the time
+    # abbreviations the articles write and never define ("TV", "V&A" written bare);
+    # None in lexicons made before it was kept
+    written: set[str] | None = None
 
     @classmethod
     def of(cls, texts: Iterable[str]) -> Lexicon:
         words: Counter[str] = Counter()
         capitalised: Counter[str] = Counter()
         aliases: dict[str, Counter[str]] = {}
+        written: set[str] = set()
+        defined: set[str] = set()
         for text in texts:
             found = [w for w in WORD.findall(text) if len(w) >= MIN_LENGTH]
             words.update(w.casefold() for w in found)
             capitalised.update(w.casefold() for w in found if w[0].isupper())
+            written.update(w for w in ABBREVIATION_WORD.findall(text) if ABBREVIATION.match(w))
             for match in CAPITAL_RUN.finditer(text):
                 phrase = name_part(match.group(0))
                 for abbreviation in initials(phrase):
                     aliases.setdefault(abbreviation, Counter())[phrase] += 1
-            for long, short in DEFINED.findall(text):
-                tail = " ".join(long.split()[-len(short.replace("&", "")) - 2 :])
-                if may_stand_for(short, tail):
-                    aliases.setdefault(short, Counter())[name_part(tail)] += 3
+            for before, short in DEFINED.findall(text):
+                phrase = defined_phrase(short, before)
+                if phrase:
+                    aliases.setdefault(short, Counter())[phrase] += DEFINED_WEIGHT
+                    defined.add(short)
         names = {w for w, n in capitalised.items() if 2 * n > words[w]}
-        return cls(dict(words), {k: dict(v) for k, v in aliases.items()}, names)
+        aliases_found = {k: dict(v) for k, v in aliases.items()}
+        return cls(dict(words), aliases_found, names, written - defined)
 
     def to_json(self) -> str:
         data = {"words": self.words, "aliases": self.aliases, "names": sorted(self.names)}
+        if self.written is not None:
+            data["written"] = sorted(self.written)
         return json.dumps(data, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Lexicon:
         data = json.loads(text)
-        return cls(data["words"], data["aliases"], set(data["names"]))
+        written = set(data["written"]) if "written" in data else None
+        return cls(data["words"], data["aliases"], set(data["names"]), written)
 
     def expansion(self, token: str) -> str | None:
         """The phrase an abbreviation in a question stands for, when the articles
-        spell it out (the most frequent phrase wins)."""
-        if not ABBREVIATION.match(token):
+        spell it out (the most frequent phrase wins). A phrase only guessed from its
+        initials, never defined, is not used for an abbreviation the articles write
+        themselves: there it means what they mean by it ("TV" is not "Treaty of
+        Versailles" where the articles write "TV"). Nor is a numeral ("II") expanded."""
+        if not ABBREVIATION.match(token) or ROMAN.match(token):
             return None
         phrases = self.aliases.get(token)
         if not phrases:
+            return None
+        if self.written is not None and token in self.written:
             return None
         return max(phrases.items(), key=lambda item: (item[1], -len(item[0])))[0]
 
