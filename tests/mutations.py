@@ -278,6 +278,37 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
             "tests/test_announce.py::test_removed_or_changed_articles_are_not_announced",
         ],
     ),
+    (
+        "12 articles: a first line that reads as a paragraph is still the title",
+        "index/sources/articles.py",
+        "            if is_prose(line.strip()):",
+        "            if False:",
+        ["tests/test_articles.py::test_a_text_without_a_title_line_keeps_its_first_paragraph"],
+    ),
+    (
+        "12 lexicon: a guess from initials used for an abbreviation the articles write",
+        "index/storage/lexicon.py",
+        "        if self.written is not None and token in self.written:",
+        "        if False:",
+        [
+            "tests/test_lexicon.py::"
+            "test_a_guess_from_initials_is_not_what_the_articles_own_abbreviation_means"
+        ],
+    ),
+    (
+        "12 lexicon: a bracket defines every word before it in its window",
+        "index/storage/lexicon.py",
+        "    for start in (i for i, w in enumerate(words) if w not in CONNECTORS):",
+        "    for start in range(len(words)):",
+        ["tests/test_lexicon.py::test_a_bracket_defines_the_words_before_it_that_spell_it"],
+    ),
+    (
+        "12 lexicon: a bracket defines the words before it whatever their letters",
+        "index/storage/lexicon.py",
+        "    if any(w[:1].upper() == letters[0] for w in name):",
+        "    if name:",
+        ["tests/test_lexicon.py::test_a_bracket_defines_the_words_before_it_that_spell_it"],
+    ),
 ]
 
 
