@@ -309,6 +309,15 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "    if name:",
         ["tests/test_lexicon.py::test_a_bracket_defines_the_words_before_it_that_spell_it"],
     ),
+    (
+        "12 answer quality: a close runner-up holding the asked-for date not added",
+        "bot/answer/answerer.py",
+        "            adds = bool(other.terms - best.terms) or self._gives_kind(candidates, order[0], i)",
+        "            adds = bool(other.terms - best.terms)",
+        [
+            "tests/test_highlight.py::test_a_close_runner_up_with_what_was_asked_for_comes_with_the_best"
+        ],
+    ),
 ]
 
 

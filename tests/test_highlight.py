@@ -118,3 +118,30 @@ def test_the_sentence_beside_gives_what_was_asked_for(
     # asked for no date, the best sentence alone
     offered = answerer.answer("What does the Orchard Festival in Kettering Vale offer?")
     assert "cider" in offered.text and "1987" not in offered.text
+
+
+def test_a_close_runner_up_with_what_was_asked_for_comes_with_the_best(
+    tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """The best sentence holds every word of the question but no date; the runner-up,
+    two sentences on, holds the date and no word the best lacks: it is quoted too."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "bridge.txt").write_text(
+        "Harbour bridge\n\nThe open day of the Port Elsworth harbour bridge draws crowds "
+        "to the old quarter. Gulls nest under its deck. The open day of the harbour bridge "
+        "was first held in 2019.\n",
+        encoding="utf-8",
+    )
+    articles, failures = load_articles([str(folder)])
+    assert not failures
+    build_index(articles, fast_embedder, tmp_path / "index")
+    index = ArticleIndex.load(tmp_path / "index", fast_embedder)
+    answerer = make_answerer(load_settings(data_dir=tmp_path), index)
+    answer = answerer.answer("When was the open day of the Port Elsworth harbour bridge?")
+    assert "open day" in answer.text and "2019" in answer.text and "Gulls" not in answer.text
+    # asked for no date, the best sentence alone
+    where = answerer.answer(
+        "Where does the open day of the Port Elsworth harbour bridge draw crowds?"
+    )
+    assert "old quarter" in where.text and "2019" not in where.text

@@ -339,9 +339,9 @@ class Answerer:
         self, candidates: Candidates, boosts: dict[str, float]
     ) -> list[ScoredSentence]:
         """The best sentence, plus the runner-up when it scores almost as well and
-        covers question words the best one lacks; or else, when the question asks for
-        a date, number, person or place the best one lacks, its neighbour that holds
-        one ("The Orchard Festival returns …" then "It was first held in 1987 …")."""
+        covers question words the best one lacks, or holds the date, number, person or
+        place asked for that the best one lacks; or else its neighbour that holds it
+        ("The Orchard Festival returns …" then "It was first held in 1987 …")."""
         weights = candidates.question.weights.keys()
         scored = [
             ScoredSentence(
@@ -359,14 +359,22 @@ class Answerer:
         order = sorted(range(len(scored)), key=lambda i: scored[i].score, reverse=True)
         best = scored[order[0]]
         chosen = [best]
-        for other in (scored[i] for i in order[1:2]):
-            adds = bool(other.terms - best.terms) and other.text != best.text
+        for i in order[1:2]:
+            other = scored[i]
+            adds = bool(other.terms - best.terms) or self._gives_kind(candidates, order[0], i)
             close = other.score >= SECOND_SENTENCE_RATIO * best.score
-            if self._fits(best, other) and adds and close:
+            if self._fits(best, other) and adds and close and other.text != best.text:
                 chosen.append(other)
         if len(chosen) == 1 and (neighbour := self._kind_neighbour(candidates, scored, order[0])):
             chosen.append(neighbour)
         return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
+
+    @staticmethod
+    def _gives_kind(candidates: Candidates, best: int, other: int) -> bool:
+        """Whether the other candidate holds the date, number, person or place the
+        question asks for, and the best one does not."""
+        kind = candidates.values[:, FEATURES.index("kind_found")]
+        return bool(kind[other] and not kind[best])
 
     def _fits(self, first: ScoredSentence, second: ScoredSentence) -> bool:
         """Whether the two sentences fit in one answer."""
