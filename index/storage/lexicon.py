@@ -20,15 +20,13 @@ from dataclasses import dataclass, field
 
 WORD = re.compile(r"[^\W\d_][^\W\d_'\u2019-]*", re.UNICODE)
 CONNECTORS = {"of", "and", "for", "on", "the", "de", "du", "la", "van", "von", "&"}
-CAPITAL_RUN = re.compile(
-    r"\b[A-Z][\w'\u2019-]*(?:\s+(?:(?:of|and|for|on|the|de|du|la|van|von|&)\s+)?[A-Z][\w'\u2019-]*)+"
-)
+NAME_WORD = r"[A-Z][\w'\u2019-]*"
+NAME_LINK = r"\s+(?:(?:of|and|for|on|the|de|du|la|van|von|&)\s+)?"
+CAPITAL_RUN = re.compile(rf"\b{NAME_WORD}(?:{NAME_LINK}{NAME_WORD})+")
+NAME_BEFORE = re.compile(rf"{NAME_WORD}(?:{NAME_LINK}{NAME_WORD})*\s*$")  # before a bracket
 DEFINED = re.compile(r"([A-Z][\w'\u2019 &-]{3,80}?)\s+\(([A-Z][A-Za-z&]{1,9})\)")
 ABBREVIATION = re.compile(r"^(?:[A-Z][A-Z&]{1,8}|[A-Z]&[A-Z])$")
 ROMAN = re.compile(r"^[IVXLC]+$")  # "World War II": a numeral, not initials
-NAME_BEFORE = re.compile(
-    r"[A-Z][\w'\u2019-]*(?:\s+(?:(?:of|and|for|on|the|de|du|la|van|von|&)\s+)?[A-Z][\w'\u2019-]*)*\s*$"
-)
 ABBREVIATION_WORD = re.compile(r"(?<![\w&])[A-Z][A-Z&]+(?![\w&])")
 DEFINED_WEIGHT = 3  # a phrase the articles define the abbreviation as counts three times
 MIN_LENGTH = 3
@@ -130,8 +128,8 @@ class Lexicon:
                     aliases.setdefault(short, Counter())[phrase] += DEFINED_WEIGHT
                     defined.add(short)
         names = {w for w, n in capitalised.items() if 2 * n > words[w]}
-        aliases_found = {k: dict(v) for k, v in aliases.items()}
-        return cls(dict(words), aliases_found, names, written - defined)
+        found_aliases = {k: dict(v) for k, v in aliases.items()}
+        return cls(dict(words), found_aliases, names, written - defined)
 
     def to_json(self) -> str:
         data = {"words": self.words, "aliases": self.aliases, "names": sorted(self.names)}
