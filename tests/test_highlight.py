@@ -93,24 +93,30 @@ def test_dates_and_counts_in_words_are_found(question: str, sentence: str, expec
     assert span is not None and sentence[span[0] : span[1]] == expected
 
 
+def answerer_of(tmp_path: Path, embedder: HashingEmbedder, article: str) -> Answerer:
+    """An answerer over an index of the one article written here."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "article.txt").write_text(article, encoding="utf-8")
+    articles, failures = load_articles([str(folder)])
+    assert not failures
+    build_index(articles, embedder, tmp_path / "index")
+    index = ArticleIndex.load(tmp_path / "index", embedder)
+    return make_answerer(load_settings(data_dir=tmp_path), index)
+
+
 def test_the_sentence_beside_gives_what_was_asked_for(
     tmp_path: Path, fast_embedder: HashingEmbedder
 ) -> None:
     """The sentence that matches the question best holds no date; the one after it
     does, and comes with it."""
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "orchard.txt").write_text(
+    answerer = answerer_of(
+        tmp_path,
+        fast_embedder,
         "Orchard festival returns\n\nThe Orchard Festival returns to Kettering Vale this "
         "autumn with cider, music and a parade. It was first held in 1987 by the valley's "
         "growers.\n",
-        encoding="utf-8",
     )
-    articles, failures = load_articles([str(folder)])
-    assert not failures
-    build_index(articles, fast_embedder, tmp_path / "index")
-    index = ArticleIndex.load(tmp_path / "index", fast_embedder)
-    answerer = make_answerer(load_settings(data_dir=tmp_path), index)
     answer = answerer.answer("When did the Orchard Festival in Kettering Vale begin?")
     assert "Kettering Vale this autumn" in answer.text and "1987" in answer.text
     assert answer.highlight is not None
@@ -125,19 +131,13 @@ def test_a_close_runner_up_with_what_was_asked_for_comes_with_the_best(
 ) -> None:
     """The best sentence holds every word of the question but no date; the runner-up,
     two sentences on, holds the date and no word the best lacks: it is quoted too."""
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "bridge.txt").write_text(
+    answerer = answerer_of(
+        tmp_path,
+        fast_embedder,
         "Harbour bridge\n\nThe open day of the Port Elsworth harbour bridge draws crowds "
         "to the old quarter. Gulls nest under its deck. The open day of the harbour bridge "
         "was first held in 2019.\n",
-        encoding="utf-8",
     )
-    articles, failures = load_articles([str(folder)])
-    assert not failures
-    build_index(articles, fast_embedder, tmp_path / "index")
-    index = ArticleIndex.load(tmp_path / "index", fast_embedder)
-    answerer = make_answerer(load_settings(data_dir=tmp_path), index)
     answer = answerer.answer("When was the open day of the Port Elsworth harbour bridge?")
     assert "open day" in answer.text and "2019" in answer.text and "Gulls" not in answer.text
     # asked for no date, the best sentence alone
