@@ -23,7 +23,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from bot.answer.highlight import asked_kind, typed_spans
 from bot.answer.records import Passage
 from index.retrieval import Retriever, Sentence, share
-from index.storage.lexicon import ABBREVIATION, Lexicon
+from index.storage.lexicon import ABBREVIATION, ROMAN, Lexicon
 
 FEATURES = (
     "passage_cosine",
@@ -36,7 +36,6 @@ FEATURES = (
 )
 NAME = re.compile(r"\b[A-Z][\w\u2019'&-]*")
 NUMBER = re.compile(r"\b\d[\d,.]*\d\b|\b\d\b")
-ROMAN = re.compile(r"^[IVXLC]+$")
 # the endings that make a people, a language or a plural of a name: "Crimean",
 # "Egyptians", "Americans", "Japanese"
 DERIVED_ENDINGS = ("s", "n", "ns", "an", "ans", "ian", "ians", "ese", "ish")

@@ -35,12 +35,18 @@ MIN_LENGTH = 3
 LEADING = {"the", "a", "an", "this", "that", "in", "on", "at", "by", "for", "from", "after"}
 
 
+def initial(word: str) -> str:
+    """What a word gives an abbreviation: its first letter, or a numeral whole
+    ("World War II": WWII)."""
+    return word if ROMAN.match(word) else word[0]
+
+
 def initials(phrase: str) -> set[str]:
     """Abbreviations a capitalised phrase may go by: ISS, IPCC, V&A (a sentence's
     capitalised first word, such as "The", is not part of the name)."""
     words = name_part(phrase).split()
     capitals = [w for w in words if w not in CONNECTORS and w[:1].isupper()]
-    found = {"".join(w if ROMAN.match(w) else w[0] for w in capitals)}
+    found = {"".join(map(initial, capitals))}
     if len(words) >= 3 and words[1] == "and":  # Victoria and Albert Museum: V&A
         found.add(f"{words[0][0]}&{words[2][0]}")
     return {a for a in found if len(a) >= 2}
@@ -75,8 +81,8 @@ def defined_phrase(abbreviation: str, before: str) -> str | None:
     letters = abbreviation.replace("&", "").upper()
     words = before.split()[-len(letters) - 2 :]
     for start in (i for i, w in enumerate(words) if w not in CONNECTORS):
-        spelt = [w if ROMAN.match(w) else w[0] for w in words[start:] if w not in CONNECTORS]
-        if "".join(spelt).upper() == letters:
+        spelt = "".join(initial(w) for w in words[start:] if w not in CONNECTORS)
+        if spelt.upper() == letters:
             return " ".join(words[start:])
     match = NAME_BEFORE.search(before)
     name = name_part(match.group(0)).split() if match else []
