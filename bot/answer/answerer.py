@@ -83,6 +83,10 @@ class Candidates:
     sentences: list[tuple[Passage, Sentence]]
     values: np.ndarray
 
+    def holds_kind(self) -> np.ndarray:
+        """Per candidate, whether it holds something of the kind the question asks for."""
+        return self.values[:, FEATURES.index("kind_found")] > 0
+
     def sentence_texts(self) -> list[str]:
         """Each sentence's text."""
         return [p.chunk.text[s.start : s.end] for p, s in self.sentences]
@@ -373,7 +377,7 @@ class Answerer:
     def _gives_kind(candidates: Candidates, best: int, other: int) -> bool:
         """Whether the other candidate holds the date, number, person or place the
         question asks for, and the best one does not."""
-        kind = candidates.values[:, FEATURES.index("kind_found")]
+        kind = candidates.holds_kind()
         return bool(kind[other] and not kind[best])
 
     def _fits(self, first: ScoredSentence, second: ScoredSentence) -> bool:
@@ -385,7 +389,7 @@ class Answerer:
     ) -> ScoredSentence | None:
         """The sentence next to the best one in its passage that holds something of
         the kind asked for, when the best one holds nothing of it."""
-        kind = candidates.values[:, FEATURES.index("kind_found")]
+        kind = candidates.holds_kind()
         if candidates.question.kind is None or kind[best]:
             return None
         passage = candidates.sentences[best][0]
