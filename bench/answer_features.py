@@ -37,6 +37,7 @@ from bot.errors import QuestionError
 from bot.settings import load_settings
 from bot.wiring import make_answerer, make_embedder, sync_from_sources
 from index.storage.article_index import ArticleIndex
+from training.data import train_articles
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"
@@ -203,18 +204,18 @@ def features_per_set(eval_dir: Path, work: Path) -> tuple[dict[str, list[dict]],
     return per_set, builds
 
 
-def split_rows(per_set: dict[str, list[dict]], split: dict) -> tuple[dict, dict]:
-    """Each SQuAD set's questions on the articles split.json marks `train`, and on
-    those it holds out."""
+def split_rows(per_set: dict[str, list[dict]], allowed: dict[str, set[str]]) -> tuple[dict, dict]:
+    """Each SQuAD set's questions on the articles split.json marks `train` (`allowed`,
+    training.data.train_articles), and on those it holds out."""
     train, held = {}, {}
     for name in ("squad-v1.1-dev", "squad-v2.0-dev-half"):
-        chosen = set(split[name]["train"])
+        chosen = allowed[name]
         train[name] = [r for r in per_set[name] if r["article"] in chosen]
         held[name] = [r for r in per_set[name] if r["article"] not in chosen]
     return train, held
 
 
-def report(per_set: dict[str, list[dict]], split: dict, fitter, decider) -> dict:
+def report(per_set: dict[str, list[dict]], split: dict[str, set[str]], fitter, decider) -> dict:
     """Figures from the `train` articles' folds, then the model fitted on all the
     `train` articles at their SQuAD 2.0 questions' 5 % threshold, measured on the
     held-out articles and on ontopic-dev, which nothing is fitted on."""
@@ -254,7 +255,7 @@ def main() -> None:
         per_set, builds = features_per_set(args.eval_dir, args.work_dir)
         with open(saved, "wb") as handle:  # for trying other models
             pickle.dump((per_set, builds), handle)
-    split = json.loads((args.eval_dir.parent / "train" / "split.json").read_text())
+    split = train_articles(args.eval_dir.parent)
     result: dict = {"features": list(FEATURES), "build_seconds": builds}
     for name, weights in (
         ("evidence before issue 13 (cosine + 0.75 x coverage)", BEFORE),
