@@ -312,11 +312,32 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "12 answer quality: a close runner-up holding the asked-for date not added",
         "bot/answer/answerer.py",
-        "            adds = bool(other.terms - best.terms) or self._gives_kind(candidates, order[0], i)",
-        "            adds = bool(other.terms - best.terms)",
+        "            adds = bool(other.terms - first.terms) or self._gives_kind(candidates, best, i)",
+        "            adds = bool(other.terms - first.terms)",
         [
             "tests/test_highlight.py::test_a_close_runner_up_with_what_was_asked_for_comes_with_the_best"
         ],
+    ),
+    (
+        "13 answer quality: a sentence that points back quoted without the one before",
+        "bot/answer/answerer.py",
+        "        chosen += self._referred_to(candidates, scored, chosen)",
+        "",
+        ["tests/test_highlight.py::test_a_sentence_that_points_back_comes_with_the_one_before_it"],
+    ),
+    (
+        "13 answer quality: every chosen sentence comes with the one before it",
+        "bot/answer/answerer.py",
+        " or not REFERS_BACK.match(scored[i].text):",
+        ":",
+        ["tests/test_highlight.py::test_a_sentence_that_points_back_comes_with_the_one_before_it"],
+    ),
+    (
+        "13 answer quality: the sentence pointed back to added past the answer's length",
+        "bot/answer/answerer.py",
+        "            if self._fits([scored[j] for j in (*chosen, *added, before)]):",
+        "            if True:",
+        ["tests/test_highlight.py::test_a_sentence_that_points_back_comes_with_the_one_before_it"],
     ),
 ]
 

@@ -126,6 +126,27 @@ def test_the_sentence_beside_gives_what_was_asked_for(
     assert "cider" in offered.text and "1987" not in offered.text
 
 
+def test_a_sentence_that_points_back_comes_with_the_one_before_it(
+    tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """The best sentence opens with "It": the sentence before says what "it" is and
+    is quoted first; a sentence that points nowhere is quoted alone, and a sentence
+    before that does not fit in one answer is left out."""
+    article = (
+        "Lantern fair\n\nThe lantern fair of Brindle Cove is run by the harbour guild. It "
+        "sets the fees for every stall each spring. Gulls circle the quay at dusk.\n"
+    )
+    answerer = answerer_of(tmp_path, fast_embedder, article)
+    fees = answerer.answer("Who sets the fees for every stall each spring?")
+    assert fees.text.startswith("The lantern fair of Brindle Cove is run by the harbour guild.")
+    assert fees.text.endswith("It sets the fees for every stall each spring.")
+    gulls = answerer.answer("What circles the quay at dusk?")
+    assert gulls.text == "Gulls circle the quay at dusk."
+    short = make_answerer(load_settings(data_dir=tmp_path, answer_max_chars=80), answerer.index)
+    alone = short.answer("Who sets the fees for every stall each spring?")
+    assert alone.text == "It sets the fees for every stall each spring."
+
+
 def test_a_close_runner_up_with_what_was_asked_for_comes_with_the_best(
     tmp_path: Path, fast_embedder: HashingEmbedder
 ) -> None:

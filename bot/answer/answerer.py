@@ -38,6 +38,11 @@ LATEST = re.compile(
     r"\b(latest|newest|most recent|recently|lately|today|this week|current news)\b", re.IGNORECASE
 )
 SECOND_SENTENCE_RATIO = 0.9
+# a sentence that opens by pointing back ("It was first proved in 1962", "This
+# committee has …", "His successor …") is quoted with the sentence before it
+REFERS_BACK = re.compile(
+    r"^\W*(?:it|its|he|she|his|her|they|their|this|these|that|those|such)\b", re.IGNORECASE
+)
 EVIDENCE_MIN_SCORE = 0.95  # the default threshold of the hand-weighted evidence
 PASSAGES_FOR_ANSWER = 3
 BM25_THREADS = 4  # questions whose BM25 can run beside their embedding at once
@@ -345,7 +350,8 @@ class Answerer:
         """The best sentence, plus the runner-up when it scores almost as well and
         covers question words the best one lacks, or holds the date, number, person or
         place asked for that the best one lacks; or else its neighbour that holds it
-        ("The Orchard Festival returns …" then "It was first held in 1987 …")."""
+        ("The Orchard Festival returns …" then "It was first held in 1987 …"). A
+        chosen sentence that opens by pointing back comes with the one before it."""
         weights = candidates.question.weights.keys()
         scored = [
             ScoredSentence(
@@ -361,17 +367,18 @@ class Answerer:
             )
         ]
         order = sorted(range(len(scored)), key=lambda i: scored[i].score, reverse=True)
-        best = scored[order[0]]
+        best = order[0]
         chosen = [best]
         for i in order[1:2]:
-            other = scored[i]
-            adds = bool(other.terms - best.terms) or self._gives_kind(candidates, order[0], i)
-            close = other.score >= SECOND_SENTENCE_RATIO * best.score
-            if self._fits(best, other) and adds and close and other.text != best.text:
-                chosen.append(other)
-        if len(chosen) == 1 and (neighbour := self._kind_neighbour(candidates, scored, order[0])):
+            first, other = scored[best], scored[i]
+            adds = bool(other.terms - first.terms) or self._gives_kind(candidates, best, i)
+            close = other.score >= SECOND_SENTENCE_RATIO * first.score
+            if self._fits([first, other]) and adds and close and other.text != first.text:
+                chosen.append(i)
+        if len(chosen) == 1 and (neighbour := self._kind_neighbour(candidates, scored, best)):
             chosen.append(neighbour)
-        return sorted(chosen, key=lambda s: (s.passage.rank, s.start))
+        chosen += self._referred_to(candidates, scored, chosen)
+        return sorted((scored[i] for i in chosen), key=lambda s: (s.passage.rank, s.start))
 
     @staticmethod
     def _gives_kind(candidates: Candidates, best: int, other: int) -> bool:
@@ -380,13 +387,14 @@ class Answerer:
         kind = candidates.holds_kind()
         return bool(kind[other] and not kind[best])
 
-    def _fits(self, first: ScoredSentence, second: ScoredSentence) -> bool:
-        """Whether the two sentences fit in one answer."""
-        return len(first.text) + len(second.text) + 1 <= self.config.answer_max_chars
+    def _fits(self, sentences: list[ScoredSentence]) -> bool:
+        """Whether the sentences fit in one answer."""
+        length = sum(len(s.text) for s in sentences) + len(sentences) - 1
+        return length <= self.config.answer_max_chars
 
     def _kind_neighbour(
         self, candidates: Candidates, scored: list[ScoredSentence], best: int
-    ) -> ScoredSentence | None:
+    ) -> int | None:
         """The sentence next to the best one in its passage that holds something of
         the kind asked for, when the best one holds nothing of it."""
         kind = candidates.holds_kind()
@@ -395,9 +403,27 @@ class Answerer:
         passage = candidates.sentences[best][0]
         for i in (best + 1, best - 1):
             beside = 0 <= i < len(scored) and candidates.sentences[i][0] is passage
-            if beside and kind[i] and self._fits(scored[best], scored[i]):
-                return scored[i]
+            if beside and kind[i] and self._fits([scored[best], scored[i]]):
+                return i
         return None
+
+    def _referred_to(
+        self, candidates: Candidates, scored: list[ScoredSentence], chosen: list[int]
+    ) -> list[int]:
+        """The sentences before chosen ones that open by pointing back ("It was first
+        proved in 1962"), as far as they fit: quoted alone, such a sentence leaves
+        the reader to guess what "it" is."""
+        added: list[int] = []
+        quoted = {scored[i].text for i in chosen}
+        for i in sorted(chosen):
+            before = i - 1
+            same = before >= 0 and candidates.sentences[before][0] is candidates.sentences[i][0]
+            if not same or scored[before].text in quoted or not REFERS_BACK.match(scored[i].text):
+                continue
+            if self._fits([scored[j] for j in (*chosen, *added, before)]):
+                added.append(before)
+                quoted.add(scored[before].text)
+        return added
 
     def close(self) -> None:
         if self.writer is not None:
