@@ -339,6 +339,20 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "            if True:",
         ["tests/test_highlight.py::test_a_sentence_that_points_back_comes_with_the_one_before_it"],
     ),
+    (
+        "13 highlight: the day or year of a date counted as a number asked for",
+        "bot/answer/highlight.py",
+        "        return [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in dates)]",
+        "        return [s for s in spans if not DATE.fullmatch(sentence[s[0] : s[1]])]",
+        ["tests/test_highlight.py::test_dates_and_counts_in_words_are_found"],
+    ),
+    (
+        '13 highlight: a chat question ending in "when" asks for no date',
+        "bot/answer/highlight.py",
+        "founded|founding|born|opened|when){END}",
+        "founded|founding|born|opened){END}",
+        ["tests/test_highlight.py::test_chat_questions_ask_for_a_kind"],
+    ),
 ]
 
 

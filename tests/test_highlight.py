@@ -60,6 +60,9 @@ def test_no_highlight_when_ambiguous_or_not_asked() -> None:
         ("which rival club's coach", "person"),
         ("Chopin's birthplace?", "place"),
         ("Warsaw population?", "number"),
+        ("Harvard founded when?", "date"),
+        ("whens the next launch", "date"),
+        ("When's the next launch?", "date"),
         # a question word decides first: not a date for "born", nor for "a year"
         ("Where was Friedrich Ratzel born?", "place"),
         ("How many projects does it realise a year?", "number"),
@@ -86,6 +89,9 @@ def test_chat_questions_ask_for_a_kind(question: str, kind: str | None) -> None:
         ("How large is the difference?", "There is a tenfold difference.", "tenfold"),
         # "two-thirds" is no count of days
         ("How many days?", "It has 30 days to override it by a two-thirds vote.", "30 days"),
+        # a day of a date is no count, and a count ends at its last digit
+        ("How long did it go on?", "From 1 August 1944, it went on for 63 days.", "63 days"),
+        ("How many came?", "In 1348, 25,000 came.", "25,000"),
     ],
 )
 def test_dates_and_counts_in_words_are_found(question: str, sentence: str, expected: str) -> None:

@@ -25,7 +25,7 @@ UNITS = (
     r"|dollars?|euros?|pounds?|people|times)"
 )
 NUMBER = re.compile(
-    rf"(?:[$€£]\s?)?\b\d[\d,]*(?:\.\d+)?(?:\s+{UNITS}\b)?"
+    rf"(?:[$€£]\s?)?\b\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s+{UNITS}\b)?"
     r"|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
     rf"thirty|forty|fifty|hundred)\s+{UNITS}\b"
     # a count spelled out ("two kinds", "nine affiliates"); not "one", mostly a pronoun,
@@ -46,7 +46,8 @@ ROLES = (
 ASKS = [
     (
         "date",
-        r"^\s*(when|since when|what year|which year|in what year|what date|on what date)\b"
+        r"^\s*(when(?:['\u2019]?s)?|since when|what year|which year|in what year|what date"
+        r"|on what date)\b"
         r"|\b(what|which) (year|decade|century)\b",
     ),
     (
@@ -59,7 +60,7 @@ ASKS = [
 # failing those, what a terse chat question names last: "IPCC founding year?"
 END = r"\s*[?.!]*\s*$"
 TERSE = [
-    ("date", rf"\b(year|date|founded|founding|born|opened){END}"),
+    ("date", rf"\b(year|date|founded|founding|born|opened|when){END}"),
     ("number", rf"\b(number of \w+|population|length|height|cost|price|age){END}"),
     ("person", rf"\b{ROLES}{END}"),
     ("place", rf"\b(where|birthplace|hometown|capital|headquarters|location){END}"),
@@ -80,8 +81,9 @@ def _candidates(kind: str, sentence: str) -> list[tuple[int, int]]:
     if kind == "date":
         return [m.span() for m in DATE.finditer(sentence)]
     if kind == "number":
+        dates = [m.span() for m in DATE.finditer(sentence)]
         spans = [m.span() for m in NUMBER.finditer(sentence)]
-        return [s for s in spans if not DATE.fullmatch(sentence[s[0] : s[1]])]
+        return [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in dates)]
     names = [m.span() for m in NAME.finditer(sentence)]
     return [s for s in names if s[0] > 0]  # the first word is capitalised anyway
 
