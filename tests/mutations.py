@@ -321,7 +321,7 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "13 answer quality: a sentence that points back quoted without the one before",
         "bot/answer/answerer.py",
-        "        chosen += self._referred_to(candidates, scored, chosen)",
+        "        quoted += [replace(scored[i], context=True) for i in self._referred_to(scored, chosen)]",
         "",
         ["tests/test_highlight.py::test_a_sentence_that_points_back_comes_with_the_one_before_it"],
     ),
@@ -352,6 +352,13 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "founded|founding|born|opened|when){END}",
         "founded|founding|born|opened){END}",
         ["tests/test_highlight.py::test_chat_questions_ask_for_a_kind"],
+    ),
+    (
+        "13 highlight: a sentence quoted for context searched for the asked-for part",
+        "bot/answer/answerer.py",
+        "        span = quoted_span(asked.text, quoted, [not s.context for s in chosen])",
+        "        span = quoted_span(asked.text, quoted, [True for s in chosen])",
+        ["tests/test_highlight.py::test_a_sentence_quoted_for_context_lends_no_highlight"],
     ),
 ]
 

@@ -153,6 +153,23 @@ def test_a_sentence_that_points_back_comes_with_the_one_before_it(
     assert alone.text == "It sets the fees for every stall each spring."
 
 
+def test_a_sentence_quoted_for_context_lends_no_highlight(
+    tmp_path: Path, fast_embedder: HashingEmbedder
+) -> None:
+    """The sentence before the answer is quoted for what "It" means; its own date is
+    not what was asked, so the answer's one date stays marked."""
+    answerer = answerer_of(
+        tmp_path,
+        fast_embedder,
+        "Lantern fair\n\nThe lantern fair of Brindle Cove began in 1987 under the harbour "
+        "guild. It first set the fees for every stall in 2001. Gulls circle the quay.\n",
+    )
+    answer = answerer.answer("When did the guild first set the fees for every stall?")
+    assert answer.text.startswith("The lantern fair") and "in 2001." in answer.text
+    assert answer.highlight is not None
+    assert answer.text[answer.highlight[0] : answer.highlight[1]] == "2001"
+
+
 def test_a_close_runner_up_with_what_was_asked_for_comes_with_the_best(
     tmp_path: Path, fast_embedder: HashingEmbedder
 ) -> None:

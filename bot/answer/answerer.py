@@ -21,7 +21,7 @@ import numpy as np
 
 from bot.answer.config import AnswerConfig
 from bot.answer.followup import Conversation, read_in_context
-from bot.answer.highlight import answer_span
+from bot.answer.highlight import quoted_span
 from bot.answer.intent import list_request, summary_request
 from bot.answer.language import other_language
 from bot.answer.question import prepare_question
@@ -112,6 +112,7 @@ class ScoredSentence:
     score: float
     terms: frozenset[int] = frozenset()  # term keys
     evidence: float = 0.0  # the score without any recency boost: what abstention looks at
+    context: bool = False  # quoted for what the sentence after it points back to
 
     @property
     def text(self) -> str:
@@ -242,8 +243,10 @@ class Answerer:
             return Answer(
                 prepared.text, NOT_FOUND, True, [], notes, version, confidence, read_as=read
             )
-        text = shorten(" ".join(s.text for s in chosen), config.answer_max_chars)
-        span = answer_span(asked.text, text)
+        quoted = [s.text for s in chosen]
+        text = shorten(" ".join(quoted), config.answer_max_chars)
+        span = quoted_span(asked.text, quoted, [not s.context for s in chosen])
+        span = span if span and span[1] <= len(text.removesuffix("…")) else None
         answer = Answer(
             prepared.text,
             text,
@@ -377,8 +380,9 @@ class Answerer:
                 chosen.append(i)
         if len(chosen) == 1 and (neighbour := self._kind_neighbour(candidates, scored, best)):
             chosen.append(neighbour)
-        chosen += self._referred_to(candidates, scored, chosen)
-        return sorted((scored[i] for i in chosen), key=lambda s: (s.passage.rank, s.start))
+        quoted = [scored[i] for i in chosen]
+        quoted += [replace(scored[i], context=True) for i in self._referred_to(scored, chosen)]
+        return sorted(quoted, key=lambda s: (s.passage.rank, s.start))
 
     @staticmethod
     def _gives_kind(candidates: Candidates, best: int, other: int) -> bool:
@@ -407,9 +411,7 @@ class Answerer:
                 return i
         return None
 
-    def _referred_to(
-        self, candidates: Candidates, scored: list[ScoredSentence], chosen: list[int]
-    ) -> list[int]:
+    def _referred_to(self, scored: list[ScoredSentence], chosen: list[int]) -> list[int]:
         """The sentences before chosen ones that open by pointing back ("It was first
         proved in 1962"), as far as they fit: quoted alone, such a sentence leaves
         the reader to guess what "it" is."""
@@ -417,7 +419,7 @@ class Answerer:
         quoted = {scored[i].text for i in chosen}
         for i in sorted(chosen):
             before = i - 1
-            same = before >= 0 and candidates.sentences[before][0] is candidates.sentences[i][0]
+            same = before >= 0 and scored[before].passage is scored[i].passage
             if not same or scored[before].text in quoted or not REFERS_BACK.match(scored[i].text):
                 continue
             if self._fits([scored[j] for j in (*chosen, *added, before)]):

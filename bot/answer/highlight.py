@@ -100,5 +100,17 @@ def typed_spans(question: str, sentence: str) -> list[tuple[int, int]] | None:
 
 def answer_span(question: str, sentence: str) -> tuple[int, int] | None:
     """The one date/number/person/place in `sentence` that the question asks for."""
-    spans = typed_spans(question, sentence)
-    return spans[0] if spans and len(spans) == 1 else None
+    return quoted_span(question, [sentence], [True])
+
+
+def quoted_span(
+    question: str, sentences: list[str], searched: list[bool]
+) -> tuple[int, int] | None:
+    """The one date/number/person/place the question asks for in `sentences` joined
+    by spaces, sought only in the `searched` ones (not those quoted for context)."""
+    spans, offset = [], 0
+    for sentence, search in zip(sentences, searched, strict=True):
+        if search:
+            spans += [(offset + a, offset + b) for a, b in typed_spans(question, sentence) or []]
+        offset += len(sentence) + 1
+    return spans[0] if len(spans) == 1 else None
