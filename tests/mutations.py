@@ -360,6 +360,13 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "        span = quoted_span(asked.text, quoted, [True for s in chosen])",
         ["tests/test_highlight.py::test_a_sentence_quoted_for_context_lends_no_highlight"],
     ),
+    (
+        '13 answer quality: a source cited for the sentence quoted only for what "it" means',
+        "bot/answer/answerer.py",
+        "        if chunk.id not in sources and not sentence.context:",
+        "        if chunk.id not in sources:",
+        ["tests/test_highlight.py::test_a_sentence_that_points_back_comes_with_the_one_before_it"],
+    ),
 ]
 
 

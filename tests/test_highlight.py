@@ -146,6 +146,11 @@ def test_a_sentence_that_points_back_comes_with_the_one_before_it(
     fees = answerer.answer("Who sets the fees for every stall each spring?")
     assert fees.text.startswith("The lantern fair of Brindle Cove is run by the harbour guild.")
     assert fees.text.endswith("It sets the fees for every stall each spring.")
+    # the source is cited for the sentence that answers, not the one before it
+    cited = fees.sources[0]
+    assert cited.cited is not None
+    start, end = cited.cited
+    assert cited.chunk.text[start:end] == "It sets the fees for every stall each spring."
     gulls = answerer.answer("What circles the quay at dusk?")
     assert gulls.text == "Gulls circle the quay at dusk."
     short = make_answerer(load_settings(data_dir=tmp_path, answer_max_chars=80), answerer.index)

@@ -433,13 +433,14 @@ class Answerer:
 
 
 def _cited_passages(chosen: list[ScoredSentence]) -> list[Passage]:
-    """The passages the answer quotes, each verified to contain its sentence."""
+    """The passages the answer quotes, each verified to contain its sentences and
+    cited for the first that answers (not one quoted only for what "it" means)."""
     sources: dict[str, Passage] = {}
     for sentence in chosen:
         passage = sentence.passage
         chunk, article = passage.chunk, passage.article
         if article.text[chunk.start : chunk.end] != chunk.text or sentence.text not in chunk.text:
             raise AssertionError(f"citation check failed for {chunk.id}")
-        if chunk.id not in sources:
+        if chunk.id not in sources and not sentence.context:
             sources[chunk.id] = replace(passage, cited=(sentence.start, sentence.end))
     return list(sources.values())
