@@ -356,8 +356,8 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "13 highlight: a sentence quoted for context searched for the asked-for part",
         "bot/answer/answerer.py",
-        "        span = quoted_span(asked.text, quoted, [not s.context for s in chosen])",
-        "        span = quoted_span(asked.text, quoted, [True for s in chosen])",
+        "        span = answer_span(asked.text, quoted, [not s.context for s in chosen])",
+        "        span = answer_span(asked.text, quoted, [True for s in chosen])",
         ["tests/test_highlight.py::test_a_sentence_quoted_for_context_lends_no_highlight"],
     ),
     (

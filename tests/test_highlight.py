@@ -35,17 +35,22 @@ def test_the_asked_for_part_is_highlighted(
     assert answer.marked("**").replace("**", "") == answer.text  # nothing else changed
 
 
+def span_in(question: str, sentence: str) -> tuple[int, int] | None:
+    """The highlight of an answer that is this one sentence."""
+    return answer_span(question, [sentence], [True])
+
+
 def test_no_highlight_when_ambiguous_or_not_asked() -> None:
     assert asked_kind("What now threatens the work?") is None
     assert (
-        answer_span("Who criticised it?", "Officials said Biden and Putin both spoke.") is None
+        span_in("Who criticised it?", "Officials said Biden and Putin both spoke.") is None
     )  # two names
-    assert answer_span("How many stalls?", "It has sixty stalls.") == (7, 12)  # spelled out
-    assert answer_span("How many stalls?", "No one counted them.") is None  # "one": a pronoun
-    assert answer_span("How many modules?", "For two decades it has flown.") is None  # a span
-    assert answer_span("How many visitors came?", "A record 18,000 visitors came.") == (9, 15)
-    assert answer_span("Where did it open?", "It opened in Kettering Vale last week.") == (13, 27)
-    assert answer_span("Where did it open?", "It opened in Kettering Vale on Monday.") is None
+    assert span_in("How many stalls?", "It has sixty stalls.") == (7, 12)  # spelled out
+    assert span_in("How many stalls?", "No one counted them.") is None  # "one": a pronoun
+    assert span_in("How many modules?", "For two decades it has flown.") is None  # a span
+    assert span_in("How many visitors came?", "A record 18,000 visitors came.") == (9, 15)
+    assert span_in("Where did it open?", "It opened in Kettering Vale last week.") == (13, 27)
+    assert span_in("Where did it open?", "It opened in Kettering Vale on Monday.") is None
 
 
 @pytest.mark.parametrize(
@@ -95,7 +100,7 @@ def test_chat_questions_ask_for_a_kind(question: str, kind: str | None) -> None:
     ],
 )
 def test_dates_and_counts_in_words_are_found(question: str, sentence: str, expected: str) -> None:
-    span = answer_span(question, sentence)
+    span = span_in(question, sentence)
     assert span is not None and sentence[span[0] : span[1]] == expected
 
 

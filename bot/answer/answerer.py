@@ -21,7 +21,7 @@ import numpy as np
 
 from bot.answer.config import AnswerConfig
 from bot.answer.followup import Conversation, read_in_context
-from bot.answer.highlight import quoted_span
+from bot.answer.highlight import answer_span
 from bot.answer.intent import list_request, summary_request
 from bot.answer.language import other_language
 from bot.answer.question import prepare_question
@@ -245,7 +245,7 @@ class Answerer:
             )
         quoted = [s.text for s in chosen]
         text = shorten(" ".join(quoted), config.answer_max_chars)
-        span = quoted_span(asked.text, quoted, [not s.context for s in chosen])
+        span = answer_span(asked.text, quoted, [not s.context for s in chosen])
         span = span if span and span[1] <= len(text.removesuffix("…")) else None
         answer = Answer(
             prepared.text,

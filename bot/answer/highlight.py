@@ -98,12 +98,7 @@ def typed_spans(question: str, sentence: str) -> list[tuple[int, int]] | None:
     return [s for s in _candidates(kind, sentence) if sentence[s[0] : s[1]].casefold() not in known]
 
 
-def answer_span(question: str, sentence: str) -> tuple[int, int] | None:
-    """The one date/number/person/place in `sentence` that the question asks for."""
-    return quoted_span(question, [sentence], [True])
-
-
-def quoted_span(
+def answer_span(
     question: str, sentences: list[str], searched: list[bool]
 ) -> tuple[int, int] | None:
     """The one date/number/person/place the question asks for in `sentences` joined
