@@ -281,7 +281,7 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "12 articles: a first line that reads as a paragraph is still the title",
         "index/sources/articles.py",
-        "            if is_prose(line.strip()):",
+        "            if is_prose(first):",
         "            if False:",
         ["tests/test_articles.py::test_a_text_without_a_title_line_keeps_its_first_paragraph"],
     ),

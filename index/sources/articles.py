@@ -89,10 +89,10 @@ def split_title(text: str) -> tuple[str, str]:
     line reads as a paragraph, there is no title line and the body is all the text."""
     lines = text.split("\n")
     for i, line in enumerate(lines):
-        if line.strip():
-            if is_prose(line.strip()):
+        if first := line.strip():
+            if is_prose(first):
                 return "", text
-            return line.strip().lstrip("#").strip(), "\n".join(lines[i + 1 :])
+            return first.lstrip("#").strip(), "\n".join(lines[i + 1 :])
     return "", ""
 
 
