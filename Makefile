@@ -5,6 +5,8 @@
 #               (property tests at 10,000 cases per target; plain `pytest` runs 300)
 #   make test-fast  the fast tier only: no real model, about a minute
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
+#   make train-reranker  retrain the shipped reranker (bot/answer/reranker/) from the
+#               training articles of ../shared/train/split.json, on the CPU (~25 min)
 #   make train-reader  train the sentence reader (opt-in: reader_dir) from the
 #               training articles of ../shared/train/split.json, on the CPU
 #   make lock   regenerate the lock files from pyproject.toml (after changing a pin);
@@ -42,7 +44,7 @@ PYTEST := $(BIN)/python -m pytest --dist loadfile
 PIP_COMPILE := pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--all-build-deps --no-emit-index-url --no-emit-find-links $(LOCK_UPGRADE)
 
-.PHONY: demo test test-fast lint venv bench-peers lock train-reader
+.PHONY: demo test test-fast lint venv bench-peers lock train-reader train-reranker
 
 venv: $(BIN)/python
 
@@ -97,12 +99,24 @@ bench-peers:
 	.venv-peers/bin/python -m pip install --quiet $(TORCH)
 	.venv-peers/bin/python -m pip install --quiet -r bench/peers/requirements.txt
 
+SHARED ?= ../shared
+
+# The shipped reranker, rebuilt from nothing with a fixed seed: an index of the
+# training articles, the evidence's best six sentences for each of their questions,
+# one epoch of listwise training of the shipped encoder as a cross-encoder, the int8
+# ONNX export, written over bot/answer/reranker/ (its MODEL_CARD.md stays; update its
+# figures with bench/reranker.py).
+RERANK_WORK ?= build/rerank
+train-reranker:
+	PYTHON=$(PYTHON) deploy/install.sh build $(VENV)
+	$(BIN)/python -m training.rerank bot/answer/reranker --shared $(SHARED) \
+		--work-dir $(RERANK_WORK)
+
 # The sentence reader, rebuilt from nothing with fixed seeds: training pairs from
 # the training articles only, one epoch of fine-tuning the shipped encoder, the
 # int8 ONNX export and the weighing with its threshold, into $(READER_WORK)/model:
 # set reader_dir to that folder to answer with it (bench/README.md, "Answer quality
 # III", says what each step gave and why it is not the default).
-SHARED ?= ../shared
 READER_WORK ?= build/reader
 READER_DIR := $(READER_WORK)/model
 train-reader:

@@ -20,6 +20,7 @@ from pathlib import Path
 from bot.answer.answerer import Answerer
 from bot.answer.config import AnswerConfig, GenerationConfig
 from bot.answer.reader import Reader
+from bot.answer.rerank import SHIPPED, Reranker
 from bot.chat.state import State, local_state
 from bot.settings import Settings
 from index.build.directory import ChangeReport, IndexDirectory
@@ -215,7 +216,8 @@ def make_answerer(settings: Settings, index: ArticleIndex) -> Answerer:
     retrieval = settings.section(RetrievalConfig)
     set_search_threads(retrieval.search_threads)
     reader = Reader.open(answer.reader_dir, settings.onnx_threads) if answer.reader_dir else None
-    return Answerer(index, answer, retrieval, writer, reader)
+    reranker = Reranker(SHIPPED, settings.onnx_threads) if answer.reranker else None
+    return Answerer(index, answer, retrieval, writer, reader, reranker)
 
 
 def open_answerer(

@@ -1,4 +1,5 @@
-"""The wheel carries the settings file and the bundled article, so `pip install .` works."""
+"""The wheel carries the settings file, the bundled article and the trained reranker,
+so `pip install .` works."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def test_wheel_contains_config_and_bundled_article(tmp_path: Path) -> None:
     assert "bot/_config/articlebot.toml" in names
     assert "bot/_config/articles/russia-leaves-iss.txt" in names
     assert "bot/answer/answerer.py" in names and "index/storage/article_index.py" in names
+    reranker = {"reranker.onnx", "tokenizer.json", "reranker.json", "MODEL_CARD.md"}
+    assert {f"bot/answer/reranker/{name}" for name in reranker} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "articlebot = bot.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

@@ -27,6 +27,7 @@ from bot.answer.language import other_language
 from bot.answer.question import prepare_question
 from bot.answer.reader import Reader, sentence_text
 from bot.answer.records import NOT_FOUND, Answer, Passage, not_english, shorten
+from bot.answer.rerank import Reranker
 from bot.answer.signals import FEATURES, Question, features
 from bot.answer.summary import article_list_answer, summary_answer
 from index.config import RetrievalConfig, RetrievalMode
@@ -137,11 +138,13 @@ class Answerer:
         retrieval: RetrievalConfig,
         writer: AnswerWriter | None = None,
         reader: Reader | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.config = config
         self.retrieval = retrieval
         self.writer = writer
         self.reader = reader
+        self.reranker = reranker
         self._terms = Terms()
         # BM25 runs here while the question is embedded (index/retrieval.py)
         self._pool = ThreadPoolExecutor(BM25_THREADS, thread_name_prefix="articlebot-bm25")
@@ -237,8 +240,7 @@ class Answerer:
             ranked = sorted(passages, key=lambda p: p.score + boosts[p.chunk.id], reverse=True)
         question_signals = Question.of(read, vector, served.retriever)
         found = self._candidates(question_signals, ranked[:PASSAGES_FOR_ANSWER], served.retriever)
-        chosen = self._choose_sentences(found, boosts)
-        confidence = max(s.evidence for s in chosen)
+        chosen, confidence = self._choose_sentences(found, boosts)
         if confidence < self.threshold:
             return Answer(
                 prepared.text, NOT_FOUND, True, [], notes, version, confidence, read_as=read
@@ -349,24 +351,29 @@ class Answerer:
 
     def _choose_sentences(
         self, candidates: Candidates, boosts: dict[str, float]
-    ) -> list[ScoredSentence]:
+    ) -> tuple[list[ScoredSentence], float]:
         """The best sentence, plus the runner-up when it scores almost as well and
         covers question words the best one lacks, or holds the date, number, person or
         place asked for that the best one lacks; or else its neighbour that holds it
         ("The Orchard Festival returns …" then "It was first held in 1987 …"). A
-        chosen sentence that opens by pointing back comes with the one before it."""
+        chosen sentence that opens by pointing back comes with the one before it.
+
+        With the confidence: the best evidence of any candidate, whichever sentence the
+        reranker or a preference (newer articles, the thread's) puts first, so that
+        neither decides abstention."""
         weights = candidates.question.weights.keys()
+        evidence = self.weigh(candidates)
         scored = [
             ScoredSentence(
                 passage,
                 sentence.start,
                 sentence.end,
-                float(evidence) + boosts.get(passage.chunk.id, 0.0),
+                float(weighed + added) + boosts.get(passage.chunk.id, 0.0),
                 sentence.terms & weights,
-                float(evidence),
+                float(weighed),
             )
-            for (passage, sentence), evidence in zip(
-                candidates.sentences, self.weigh(candidates), strict=True
+            for (passage, sentence), weighed, added in zip(
+                candidates.sentences, evidence, self._reranked(candidates, evidence), strict=True
             )
         ]
         order = sorted(range(len(scored)), key=lambda i: scored[i].score, reverse=True)
@@ -382,7 +389,15 @@ class Answerer:
             chosen.append(neighbour)
         quoted = [scored[i] for i in chosen]
         quoted += [replace(scored[i], context=True) for i in self._referred_to(scored, chosen)]
-        return sorted(quoted, key=lambda s: (s.passage.rank, s.start))
+        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), float(evidence.max())
+
+    def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> np.ndarray:
+        """What the reranker adds to each candidate's ranking score (not to the
+        evidence that abstention looks at); nothing without one."""
+        if self.reranker is None or not len(evidence):
+            return np.zeros(len(evidence))
+        texts = candidates.sentence_texts()
+        return self.reranker.bonus(candidates.question.text, texts, evidence)
 
     @staticmethod
     def _gives_kind(candidates: Candidates, best: int, other: int) -> bool:

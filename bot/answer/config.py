@@ -19,6 +19,9 @@ class AnswerConfig(BaseModel):
     # A trained sentence reader's folder (`make train-reader` writes one); set, it
     # weighs the candidates instead of the hand-weighted evidence below.
     reader_dir: Path | None = None
+    # The shipped reranker (bot/answer/rerank.py) reorders the evidence's best few
+    # sentences; off, the evidence alone chooses.
+    reranker: bool = True
     # Abstain below this confidence; unset, 0.95 of the hand-weighted evidence, or
     # the probability a reader's weighing chose.
     min_score: float | None = Field(None, ge=-1.0, le=3.0)

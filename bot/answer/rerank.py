@@ -1,0 +1,82 @@
+"""The reranker: a cross-encoder trained here (training/rerank.py, `make
+train-reranker`) that reads the question together with each of the few sentences
+the hand-weighted evidence ranks highest, and says which of them answers. The
+evidence alone matches words and meaning one side at a time; the reranker reads
+both at once, which is what tells "Russia lost control of access to the station"
+from the sentence that says who took it.
+
+It ships with the package as int8 ONNX with its tokenizer (no torch needed),
+opened once per process; its model card (MODEL_CARD.md beside it) says what it was
+trained on and how well it does. Its score only reorders the candidates it read:
+whether to abstain is still the evidence's call.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.errors import SettingsFileError
+from index.embedding.onnx_model import open_session
+
+MODEL_FILE = "reranker.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "reranker.json"
+MAX_TOKENS = 96  # question and sentence together; longer sentences lose their end
+SHIPPED = Path(__file__).parent / "reranker"
+
+
+@dataclass(frozen=True)
+class RerankSettings:
+    """What was fitted with the model: how many of the evidence's best candidates it
+    reads, and the weight of its score beside the evidence."""
+
+    top: int
+    weight: float
+
+
+class Reranker:
+    """The trained cross-encoder, opened once: scores for a question's candidates."""
+
+    def __init__(self, folder: Path = SHIPPED, threads: int = 0) -> None:
+        from tokenizers import Tokenizer
+
+        try:
+            fitted = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+            self.settings = RerankSettings(int(fitted["top"]), float(fitted["weight"]))
+            self._session = open_session((folder / MODEL_FILE).read_bytes(), threads)
+            self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        except Exception as error:  # onnxruntime and tokenizers raise their own types
+            raise SettingsFileError(
+                f"{folder} is not a reranker this version can use ({error}); "
+                "make one with `make train-reranker`"
+            ) from error
+        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
+        self._tokenizer.enable_padding()
+
+    def scores(self, question: str, sentences: list[str]) -> np.ndarray:
+        """How well each sentence answers the question, in one batched call: only
+        their differences mean anything (it was trained to pick one of a few)."""
+        if not sentences:
+            return np.zeros(0, dtype=np.float32)
+        encodings = self._tokenizer.encode_batch([(question, s) for s in sentences])
+        feed = {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+        return self._session.run(None, feed)[0]
+
+    def bonus(self, question: str, sentences: list[str], evidence: np.ndarray) -> np.ndarray:
+        """What to add to each candidate's evidence: the reranker's score (times its
+        weight, less the lowest it gave) for the evidence's best `top`, nothing for
+        the rest, so that a candidate it did not read never overtakes one it did."""
+        best = np.argsort(-evidence, kind="stable")[: self.settings.top]
+        read = self.scores(question, [sentences[i] for i in best])
+        added = np.zeros(len(sentences), dtype=np.float64)
+        if len(read):
+            added[best] = self.settings.weight * (read - read.min())
+        return added

@@ -1,0 +1,99 @@
+"""The shipped reranker (bot/answer/rerank.py, trained by training/rerank.py): the
+int8 model in the package reads a question against sentences of the bundled
+article and puts the one that answers first; what it adds to a candidate's ranking
+goes only to the few it read and never below nothing; a folder that is not a
+reranker is a clear settings error; an answerer without it chooses by the evidence
+alone. Fast tier: the reranker is ONNX, not the embedding model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.answer.rerank import CONFIG_FILE, SHIPPED, Reranker
+from bot.errors import SettingsFileError
+from bot.settings import load_settings
+from bot.wiring import make_answerer
+from index.storage.article_index import ArticleIndex
+
+ISS = [  # sentences of the bundled article
+    "For more than two decades, the International Space Station has been a collaborative "
+    "research vessel for astronauts around the world.",
+    "The International Space Station was launched in 1998 with Russia, the United States, "
+    "Canada, Japan and the European Space Agency and is one of the most ambitious "
+    "international cooperation projects in human history.",
+    "Last year, after SpaceX carried out its first mission at NASA's orbiting laboratory, "
+    "Russia lost control of access to the International Space Station.",
+    "It has already built Mir, a modular space station that has been in orbit for 15 years, "
+    "and Russia is set to work with China to build a research station on the moon.",
+    "According to a telegram statement from Dmitry Rogozin Roscosmos, the country's space "
+    "agency has begun work on the station's first base unit.",
+]
+
+
+@pytest.fixture(scope="module")
+def reranker() -> Reranker:
+    return Reranker()
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("When was the International Space Station launched?", 1),
+        ("iss launch year", 1),
+        ("Whose first mission cost Russia its control of access to the station?", 2),
+        ("How long was Mir in orbit?", 3),
+        ("What has Roscosmos begun work on?", 4),
+    ],
+)
+def test_the_shipped_reranker_puts_the_answering_sentence_first(
+    reranker: Reranker, question: str, answer: int
+) -> None:
+    scores = reranker.scores(question, ISS)
+    assert scores.shape == (len(ISS),)
+    assert int(np.argmax(scores)) == answer
+
+
+def test_it_adds_only_to_the_candidates_it_read_and_never_below_nothing(
+    reranker: Reranker,
+) -> None:
+    sentences = ISS * 2  # more candidates than it reads
+    evidence = np.linspace(2.0, 1.0, len(sentences))[::-1]  # the last ones are best
+    added = reranker.bonus("How long was Mir in orbit?", sentences, evidence)
+    read = np.argsort(-evidence)[: reranker.settings.top]
+    unread = np.setdiff1d(np.arange(len(sentences)), read)
+    assert len(unread) and np.all(added[unread] == 0.0)
+    assert np.all(added[read] >= 0.0) and np.min(added[read]) == 0.0
+    assert np.argmax(added) == 8  # the Mir sentence among those it read
+    assert reranker.bonus("anything", [], np.zeros(0)).shape == (0,)
+
+
+def test_a_folder_that_is_not_a_reranker_is_a_clear_settings_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsFileError, match="make train-reranker"):
+        Reranker(tmp_path)
+    (tmp_path / CONFIG_FILE).write_text((SHIPPED / CONFIG_FILE).read_text())
+    with pytest.raises(SettingsFileError, match="not a reranker"):
+        Reranker(tmp_path)  # its settings, without the model
+
+
+def test_the_answerer_has_it_unless_the_settings_turn_it_off(
+    fast_index_dir: Path, fast_embedder, tmp_path: Path
+) -> None:
+    index = ArticleIndex.load(fast_index_dir, fast_embedder)
+    on = make_answerer(load_settings(data_dir=tmp_path), index)
+    off = make_answerer(load_settings(data_dir=tmp_path, reranker=False), index)
+    assert isinstance(on.reranker, Reranker) and off.reranker is None
+    question = "Where is the observatory?"
+    reranked, evidence_only = on.answer(question), off.answer(question)
+    assert "Hallberg Mountain Observatory" in reranked.text
+    assert "Hallberg" not in evidence_only.text  # the evidence's best: "the observatory's …"
+    # it changes which sentence is quoted, not how sure the bot is that one answers
+    assert reranked.confidence == evidence_only.confidence > 0
+
+
+def test_a_question_longer_than_it_reads_is_cut_not_refused(reranker: Reranker) -> None:
+    question = "When was the International Space Station launched? " * 40  # 400 word pieces
+    scores = reranker.scores(question, ISS)
+    assert scores.shape == (len(ISS),) and np.all(np.isfinite(scores))

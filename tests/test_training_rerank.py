@@ -1,0 +1,59 @@
+"""The reranker's training (training/rerank.py): a question's group is the
+evidence's best candidates as the answerer sees them, with the ones that hold a
+gold answer marked; the listwise loss is low when the gold sentence scores highest
+and high when another does; the fold figures compare the evidence's choice with
+the reranked one. Fast tier: the answerer over the hashing-embedder index."""
+
+from __future__ import annotations
+
+import pytest
+
+from training.rerank import Group, groups_of, validate
+
+ROWS = [
+    {"article": "iss", "question": "How long was Mir in orbit?", "answers": ["15 years"]},
+    {"article": "iss", "question": "When was the station launched?", "answers": ["1998"]},
+    {"article": "iss", "question": "Who is the mayor of Paris?", "answers": []},
+    {"article": "iss", "question": "What colour is it?", "answers": ["mauve"]},
+]
+
+
+def test_a_group_is_the_evidences_best_candidates_with_the_gold_ones_marked(
+    fast_answerer,
+) -> None:
+    groups = groups_of(fast_answerer, ROWS, top=4)
+    # the unanswerable question and the one whose answer no candidate holds teach nothing
+    assert [g.question for g in groups] == [ROWS[0]["question"], ROWS[1]["question"]]
+    for group, answer in zip(groups, ("15 years", "1998"), strict=True):
+        assert len(group.sentences) == len(group.gold) == len(group.evidence) == 4
+        assert list(group.evidence) == sorted(group.evidence, reverse=True)
+        assert group.gold == tuple(answer in s for s in group.sentences) and any(group.gold)
+
+
+def test_the_listwise_loss_is_low_when_the_gold_sentence_scores_highest() -> None:
+    import torch
+
+    from training.rerank import listwise_loss
+
+    group = Group("a", "q", ("x", "y", "z"), (1.0, 0.9, 0.8), (False, True, False))
+    right = listwise_loss(torch.tensor([0.0, 3.0, 0.0]), [group])
+    wrong = listwise_loss(torch.tensor([3.0, 0.0, 0.0]), [group])
+    assert float(right) < 0.2 < 2.0 < float(wrong)
+    two = Group("a", "q", ("x", "y"), (1.0, 0.9), (True, True))  # both hold it
+    assert float(listwise_loss(torch.tensor([5.0, 5.0]), [two])) == pytest.approx(0.6931, 1e-3)
+
+
+def test_the_fold_figures_compare_the_evidence_with_the_reranked_choice() -> None:
+    import numpy as np
+
+    groups = [
+        Group("a", "q1", ("x", "y"), (1.0, 0.9), (False, True)),
+        Group("a", "q2", ("x", "y"), (1.0, 0.9), (True, False)),
+    ]
+    scores = [np.array([0.0, 1.0]), np.array([0.0, 1.0])]  # prefers y both times
+    report = validate(groups, scores)
+    assert report["evidence"] == 0.5 and report["questions"] == 2
+    assert report["weight 0.05"] == 0.5  # 0.05 does not overturn a 0.1 lead
+    assert report["weight 0.2"] == 0.5 and report["weight 1.0"] == 0.5
+    scores = [np.array([0.0, 1.0]), np.array([1.0, 0.0])]  # right both times
+    assert validate(groups, scores)["weight 0.2"] == 1.0

