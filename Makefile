@@ -102,7 +102,8 @@ bench-peers:
 SHARED ?= ../shared
 
 # The shipped reranker, rebuilt from nothing with a fixed seed: an index of the
-# training articles, the evidence's best six sentences for each of their questions,
+# training articles, the evidence's best six sentences for each of their questions
+# (it reads five when answering),
 # one epoch of listwise training of the shipped encoder as a cross-encoder, the int8
 # ONNX export, written over bot/answer/reranker/ (its MODEL_CARD.md stays; update its
 # figures with bench/reranker.py).

@@ -669,4 +669,4 @@ def test_ask_file_loads_the_model_once_for_all_questions(
     index = ["--index-dir", str(bundled_index_dir)]
     code, out, _ = run(capsys, "ask", *index, "--json", "--file", str(questions))
     assert code == 0 and len(json_lines(out)) == 3
-    assert len(sessions) == 1
+    assert len(sessions) == 2  # the encoder and the reranker, once each for all three
