@@ -367,6 +367,36 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "        if chunk.id not in sources:",
         ["tests/test_highlight.py::test_a_sentence_that_points_back_comes_with_the_one_before_it"],
     ),
+    (
+        "13 reranker: its raw score added, below nothing for the ones it likes least",
+        "bot/answer/rerank.py",
+        "            added[best] = self.settings.weight * (read - read.min())",
+        "            added[best] = self.settings.weight * read",
+        [
+            "tests/test_rerank.py::test_it_adds_only_to_the_candidates_it_read_and_never_below_nothing"
+        ],
+    ),
+    (
+        "13 reranker: the answerer never consults it",
+        "bot/answer/answerer.py",
+        "        if self.reranker is None or not len(evidence):",
+        "        if True:",
+        ["tests/test_rerank.py::test_the_answerer_has_it_unless_the_settings_turn_it_off"],
+    ),
+    (
+        "13 reranker: abstention follows the reranked choice",
+        "bot/answer/answerer.py",
+        "        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), float(evidence.max())",
+        "        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), min(s.evidence for s in quoted)",
+        ["tests/test_rerank.py::test_the_answerer_has_it_unless_the_settings_turn_it_off"],
+    ),
+    (
+        "13 reranker: a long question truncated as in training, only the sentence",
+        "bot/answer/rerank.py",
+        'strategy="longest_first"',
+        'strategy="only_second"',
+        ["tests/test_rerank.py::test_a_question_longer_than_it_reads_is_cut_not_refused"],
+    ),
 ]
 
 
