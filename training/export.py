@@ -64,18 +64,7 @@ def export(encoder_dir: Path, out: Path, keep_fp32: bool = False) -> dict[str, f
     with tempfile.TemporaryDirectory() as scratch:
         fp32 = Path(scratch) / "fp32.onnx"
         dynamic = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "tokens")}
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on frozen shape checks
-            torch.onnx.export(
-                pipeline,
-                tuple(sample[name] for name in INPUTS),
-                str(fp32),
-                input_names=list(INPUTS),
-                output_names=list(OUTPUTS),
-                dynamic_axes={**dynamic, "embedding": {0: "batch"}},
-                opset_version=17,
-                dynamo=False,
-            )
+        to_onnx(pipeline, sample, fp32, list(OUTPUTS), {**dynamic, "embedding": {0: "batch"}})
         quantize_dynamic(
             str(fp32), str(out / "reader.onnx"), weight_type=QuantType.QInt8, per_channel=True
         )
@@ -84,6 +73,23 @@ def export(encoder_dir: Path, out: Path, keep_fp32: bool = False) -> dict[str, f
             shutil.copy(fp32, out / "reader-fp32.onnx")
     shutil.copy(Path(encoder_dir) / "tokenizer.json", out / "tokenizer.json")
     return agreement
+
+
+def to_onnx(module: nn.Module, sample, path: Path, outputs: list[str], axes: dict) -> None:
+    """Traces `module` on a tokenizer's `sample` batch (its INPUTS, in order) into an
+    fp32 ONNX file, with the given outputs and dynamic axes."""
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on frozen shape checks
+        torch.onnx.export(
+            module,
+            tuple(sample[name] for name in INPUTS),
+            str(path),
+            input_names=list(INPUTS),
+            output_names=outputs,
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 def _agreement(fp32: Path, int8: Path, tokenizer) -> dict[str, float]:

@@ -30,7 +30,6 @@ import random
 import shutil
 import tempfile
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -238,31 +237,20 @@ def export(
     largest gap between the int8 and the fp32 scores of a few probe pairs. With
     `fp32_copy`, the same files with the fp32 model there, to measure what
     quantizing costs (bench/reranker.py --fp32)."""
-    import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from training.export import INPUTS, to_onnx  # imports torch
 
     out.mkdir(parents=True, exist_ok=True)
     probe = Group("", "When was the station launched?", PROBES, (0.0,) * 3, (True,) * 3)
     sample = encode(tokens, [probe])
-    names = ("input_ids", "attention_mask", "token_type_ids")
-    axes = {**{n: {0: "pairs", 1: "tokens"} for n in names}, "score": {0: "pairs"}}
+    axes = {**{n: {0: "pairs", 1: "tokens"} for n in INPUTS}, "score": {0: "pairs"}}
     with tempfile.TemporaryDirectory() as scratch:
         fp32 = Path(scratch) / "fp32.onnx"
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes on frozen shape checks
-            torch.onnx.export(
-                model,
-                tuple(sample[n] for n in names),
-                str(fp32),
-                input_names=list(names),
-                output_names=["score"],
-                dynamic_axes=axes,
-                opset_version=17,
-                dynamo=False,
-            )
+        to_onnx(model, sample, fp32, ["score"], axes)
         quantize_dynamic(str(fp32), str(out / MODEL_FILE), weight_type=QuantType.QInt8,
                          per_channel=True)  # fmt: skip
-        gap = _gap(fp32, out / MODEL_FILE, {n: sample[n].numpy() for n in names})
+        gap = _gap(fp32, out / MODEL_FILE, {n: sample[n].numpy() for n in INPUTS})
         for folder in (out, fp32_copy) if fp32_copy else (out,):
             folder.mkdir(parents=True, exist_ok=True)
             tokens.backend_tokenizer.save(str(folder / TOKENIZER_FILE))
