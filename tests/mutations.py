@@ -379,7 +379,7 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "13 reranker: the answerer never consults it",
         "bot/answer/answerer.py",
-        "        if self.reranker is None or not len(evidence):",
+        "        if self.reranker is None or self.reader is not None or not len(evidence):",
         "        if True:",
         ["tests/test_rerank.py::test_the_answerer_has_it_unless_the_settings_turn_it_off"],
     ),

@@ -393,8 +393,9 @@ class Answerer:
 
     def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> np.ndarray:
         """What the reranker adds to each candidate's ranking score (not to the
-        evidence that abstention looks at); nothing without one."""
-        if self.reranker is None or not len(evidence):
+        evidence that abstention looks at); nothing without one, or beside a trained
+        reader's probability (its weight was fitted beside the hand-weighted evidence)."""
+        if self.reranker is None or self.reader is not None or not len(evidence):
             return np.zeros(len(evidence))
         texts = candidates.sentence_texts()
         return self.reranker.bonus(candidates.question.text, texts, evidence)

@@ -20,7 +20,7 @@ class AnswerConfig(BaseModel):
     # weighs the candidates instead of the hand-weighted evidence below.
     reader_dir: Path | None = None
     # The shipped reranker (bot/answer/rerank.py) reorders the evidence's best few
-    # sentences; off, the evidence alone chooses.
+    # sentences; off, the evidence alone chooses. Not used with reader_dir.
     reranker: bool = True
     # Abstain below this confidence; unset, 0.95 of the hand-weighted evidence, or
     # the probability a reader's weighing chose.
