@@ -204,7 +204,15 @@ def _first_build(settings: Settings, index_dir: Path) -> None:
     )
 
 
-def make_answerer(settings: Settings, index: ArticleIndex) -> Answerer:
+def make_reranker(settings: Settings) -> Reranker | None:
+    """The shipped reranker, opened once per process and shared by every answerer
+    in it; None when the settings turn it off."""
+    return Reranker(SHIPPED, settings.onnx_threads) if settings.reranker else None
+
+
+def make_answerer(
+    settings: Settings, index: ArticleIndex, reranker: Reranker | None = None
+) -> Answerer:
     """The answerer for a loaded index: extractive, or, with answer_backend =
     "openai", reworded by a chat model (checked, the extractive answer as fallback)."""
     answer = settings.section(AnswerConfig)
@@ -216,17 +224,23 @@ def make_answerer(settings: Settings, index: ArticleIndex) -> Answerer:
     retrieval = settings.section(RetrievalConfig)
     set_search_threads(retrieval.search_threads)
     reader = Reader.open(answer.reader_dir, settings.onnx_threads) if answer.reader_dir else None
-    reranker = Reranker(SHIPPED, settings.onnx_threads) if answer.reranker else None
+    reranker = (reranker or make_reranker(settings)) if answer.reranker else None
     return Answerer(index, answer, retrieval, writer, reader, reranker)
 
 
 def open_answerer(
-    settings: Settings, embedder: Embedder | None = None, *, bootstrap: bool = False
+    settings: Settings,
+    embedder: Embedder | None = None,
+    *,
+    bootstrap: bool = False,
+    reranker: Reranker | None = None,
 ) -> Answerer:
     """The answerer for the configured index: the one way from settings to answers.
-    With `bootstrap`, the index is first built if there is none yet."""
+    With `bootstrap`, the index is first built if there is none yet; `reranker`, one
+    already open, else the settings' own is opened."""
     embedder = embedder or make_embedder(settings)
-    return make_answerer(settings, open_index(settings, embedder, bootstrap=bootstrap))
+    index = open_index(settings, embedder, bootstrap=bootstrap)
+    return make_answerer(settings, index, reranker)
 
 
 def open_state(settings: Settings) -> State:

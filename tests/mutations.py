@@ -397,6 +397,13 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         'strategy="only_second"',
         ["tests/test_rerank.py::test_a_question_longer_than_it_reads_is_cut_not_refused"],
     ),
+    (
+        "13 reranker: each answerer opens its own, not the one it is given",
+        "bot/wiring.py",
+        "    reranker = (reranker or make_reranker(settings)) if answer.reranker else None",
+        "    reranker = make_reranker(settings) if answer.reranker else None",
+        ["tests/test_rerank.py::test_answerers_share_the_reranker_they_are_given"],
+    ),
 ]
 
 

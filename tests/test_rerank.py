@@ -15,7 +15,7 @@ import pytest
 from bot.answer.rerank import CONFIG_FILE, SHIPPED, Reranker
 from bot.errors import SettingsFileError
 from bot.settings import load_settings
-from bot.wiring import make_answerer
+from bot.wiring import make_answerer, make_reranker, open_answerer
 from index.storage.article_index import ArticleIndex
 
 ISS = [  # sentences of the bundled article
@@ -97,3 +97,17 @@ def test_a_question_longer_than_it_reads_is_cut_not_refused(reranker: Reranker) 
     question = "When was the International Space Station launched? " * 40  # 400 word pieces
     scores = reranker.scores(question, ISS)
     assert scores.shape == (len(ISS),) and np.all(np.isfinite(scores))
+
+
+def test_answerers_share_the_reranker_they_are_given(
+    fast_index_dir: Path, fast_embedder, tmp_path: Path
+) -> None:
+    """As a bot's collections do (bot/process/launcher.py): one reranker a process."""
+    settings = load_settings(data_dir=tmp_path, index_dir=fast_index_dir)
+    shared = make_reranker(settings)
+    first = open_answerer(settings, fast_embedder, reranker=shared)
+    second = open_answerer(settings, fast_embedder, reranker=shared)
+    assert first.reranker is shared and second.reranker is shared
+    off = load_settings(data_dir=tmp_path, index_dir=fast_index_dir, reranker=False)
+    assert make_reranker(off) is None
+    assert open_answerer(off, fast_embedder, reranker=shared).reranker is None

@@ -20,7 +20,7 @@ from bot.errors import LaunchError, MissingSecretError
 from bot.ops import OpsServer
 from bot.process.refresher import start_refresher
 from bot.settings import Settings
-from bot.wiring import make_embedder, open_answerer, open_state
+from bot.wiring import make_embedder, make_reranker, open_answerer, open_state
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -36,10 +36,15 @@ def make_service(settings: Settings, platform: str, state: State) -> ChatService
     directory is the default one (a configured directory is the operator's to build)."""
     embedder = make_embedder(settings)
     embedder.bulk_with_torch = False  # a bot's /reindex and refreshes stay torch-free
-    answerer = open_answerer(settings, embedder, bootstrap=settings.index_dir is None)
+    reranker = make_reranker(settings)  # one for every collection, as the embedder
+    default = settings.index_dir is None
+    answerer = open_answerer(settings, embedder, bootstrap=default, reranker=reranker)
     collections = {
         name: open_answerer(
-            settings.for_collection(name), embedder, bootstrap=collection.index_dir is None
+            settings.for_collection(name),
+            embedder,
+            bootstrap=collection.index_dir is None,
+            reranker=reranker,
         )
         for name, collection in settings.collections.items()
     }
