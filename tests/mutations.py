@@ -395,7 +395,10 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "bot/answer/rerank.py",
         'strategy="longest_first"',
         'strategy="only_second"',
-        ["tests/test_rerank.py::test_a_question_longer_than_it_reads_is_cut_not_refused"],
+        [
+            "tests/test_rerank.py::test_a_question_longer_than_it_reads_is_cut_not_refused",
+            "tests/test_properties.py::test_the_reranker_reads_any_question",
+        ],
     ),
     (
         "13 reranker: each answerer opens its own, not the one it is given",
