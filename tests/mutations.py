@@ -397,7 +397,7 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         'strategy="only_second"',
         [
             "tests/test_rerank.py::test_a_question_longer_than_it_reads_is_cut_not_refused",
-            "tests/test_properties.py::test_the_reranker_reads_any_question",
+            "tests/test_rerank.py::test_the_reranker_reads_any_question",
         ],
     ),
     (

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -40,35 +39,11 @@ def test_question_path_never_crashes(
     fast_index_dir: Path, fast_embedder, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Without the reranker, whose share of the path (a few ms a case) has its own
-    property below and the model's 300 cases: 10,000 cases of it took minutes."""
+    property (test_rerank.py) and the model's 300 cases: 10,000 cases of it took
+    minutes."""
     config = load_settings(data_dir=tmp_path_factory.mktemp("data"), reranker=False)
     answerer = make_answerer(config, ArticleIndex.load(fast_index_dir, fast_embedder))
     ran_every_case(question_path_holds(answerer, CASES), CASES)
-
-
-RERANKER_CASES = min(CASES, 1_000)
-
-
-def test_the_reranker_reads_any_question(fast_answerer: Answerer) -> None:
-    """Any question, up to the longest the answerer passes on (question_max_chars),
-    gets a finite score for each sentence."""
-    reranker = fast_answerer.reranker
-    assert reranker is not None
-    sentences = ["The station was launched in 1998.", "Mir was in orbit for 15 years.", ""]
-    ran: list[int] = []
-
-    longest = fast_answerer.config.question_max_chars
-
-    @settings(max_examples=RERANKER_CASES)
-    @given(TEXT, st.booleans())
-    def check(text: str, longest_allowed: bool) -> None:
-        ran.append(1)
-        question = (text or "@everyone ") * longest if longest_allowed else text
-        scores = reranker.scores(question[:longest], sentences)
-        assert scores.shape == (len(sentences),) and np.all(np.isfinite(scores))
-
-    check()
-    ran_every_case(ran, RERANKER_CASES)
 
 
 def test_question_path_never_crashes_with_the_model(answerer: Answerer) -> None:

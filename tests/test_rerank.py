@@ -11,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.answer.rerank import CONFIG_FILE, SHIPPED, Reranker
 from bot.errors import SettingsFileError
 from bot.settings import load_settings
 from bot.wiring import make_answerer, make_reranker, open_answerer
 from index.storage.article_index import ArticleIndex
+from tests.strategies import CASES, TEXT, ran_every_case
 
 ISS = [  # sentences of the bundled article
     "For more than two decades, the International Space Station has been a collaborative "
@@ -111,3 +114,30 @@ def test_answerers_share_the_reranker_they_are_given(
     off = load_settings(data_dir=tmp_path, index_dir=fast_index_dir, reranker=False)
     assert make_reranker(off) is None
     assert open_answerer(off, fast_embedder, reranker=shared).reranker is None
+
+
+# a property in a file of its own: test_properties.py's 10,000-case targets hold one
+# worker for minutes already
+RERANKER_CASES = min(CASES, 1_000)
+
+
+def test_the_reranker_reads_any_question(fast_answerer) -> None:
+    """Any question, up to the longest the answerer passes on (question_max_chars),
+    gets a finite score for each sentence."""
+    reranker = fast_answerer.reranker
+    assert reranker is not None
+    sentences = ["The station was launched in 1998.", "Mir was in orbit for 15 years.", ""]
+    ran: list[int] = []
+
+    longest = fast_answerer.config.question_max_chars
+
+    @settings(max_examples=RERANKER_CASES)
+    @given(TEXT, st.booleans())
+    def check(text: str, longest_allowed: bool) -> None:
+        ran.append(1)
+        question = (text or "@everyone ") * longest if longest_allowed else text
+        scores = reranker.scores(question[:longest], sentences)
+        assert scores.shape == (len(sentences),) and np.all(np.isfinite(scores))
+
+    check()
+    ran_every_case(ran, RERANKER_CASES)
