@@ -24,7 +24,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from bot.answer.signals import FEATURES
 from bot.errors import SettingsFileError
-from index.embedding.onnx_model import open_session
+from index.embedding.onnx_model import model_inputs, open_session
 from index.storage.terms import QUESTION_WORDS
 
 READINGS = ("reader_closeness", "reader_weakest")
@@ -82,11 +82,7 @@ class SentenceReader:
         if not candidates:
             return np.zeros((0, len(READINGS)), dtype=np.float32)
         encodings = self._tokenizer.encode_batch([question, *candidates])
-        feed = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
+        feed = model_inputs(encodings)
         vectors, tokens = self._session.run(None, feed)
         closeness = vectors[1:] @ vectors[0]
         asked = tokens[0][_content_positions(question, encodings[0])]

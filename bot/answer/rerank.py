@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.errors import SettingsFileError
-from index.embedding.onnx_model import open_session
+from index.embedding.onnx_model import model_inputs, open_session
 
 MODEL_FILE = "reranker.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -63,12 +63,7 @@ class Reranker:
         if not sentences:
             return np.zeros(0, dtype=np.float32)
         encodings = self._tokenizer.encode_batch([(question, s) for s in sentences])
-        feed = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
-        return self._session.run(None, feed)[0]
+        return self._session.run(None, model_inputs(encodings))[0]
 
     def bonus(self, question: str, sentences: list[str], evidence: np.ndarray) -> np.ndarray:
         """What to add to each candidate's evidence: the reranker's score (times its

@@ -98,13 +98,18 @@ class OnnxEncoder:
 
     def _run(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)
-        feed = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
+        feed = model_inputs(encodings)
         bulk = len(texts) > 1  # a question alone needs little arena, and is run most often
         return self._session.run(None, feed, self._run_options if bulk else None)[0]
+
+
+def model_inputs(encodings: list) -> dict[str, np.ndarray]:
+    """A BERT model's INPUTS from a batch of tokenizers encodings (padded alike)."""
+    return {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+    }
 
 
 def open_session(model: bytes, threads: int = 0) -> object:
