@@ -27,7 +27,7 @@ from bot.answer.language import other_language
 from bot.answer.question import prepare_question
 from bot.answer.reader import Reader, sentence_text
 from bot.answer.records import NOT_FOUND, Answer, Passage, not_english, shorten
-from bot.answer.rerank import Reranker
+from bot.answer.rerank import Reading, Reranker
 from bot.answer.signals import FEATURES, Question, features
 from bot.answer.summary import article_list_answer, summary_answer
 from index.config import RetrievalConfig, RetrievalMode
@@ -164,10 +164,15 @@ class Answerer:
     @property
     def threshold(self) -> float:
         """The confidence below which the bot abstains: `min_score` when set, else the
-        trained reader's chosen probability, else the hand-weighted evidence's default."""
+        trained reader's chosen probability, else the one fitted with the reranker's
+        doubt, else the hand-weighted evidence's default."""
         if self.config.min_score is not None:
             return self.config.min_score
-        return self.reader.weighing.threshold if self.reader else EVIDENCE_MIN_SCORE
+        if self.reader:
+            return self.reader.weighing.threshold
+        if self.reranker and self.reranker.settings.threshold is not None:
+            return self.reranker.settings.threshold
+        return EVIDENCE_MIN_SCORE
 
     def search(
         self,
@@ -360,9 +365,10 @@ class Answerer:
 
         With the confidence: the best evidence of any candidate, whichever sentence the
         reranker or a preference (newer articles, the thread's) puts first, so that
-        neither decides abstention."""
+        neither decides it; less the reranker's doubt that any of them answers."""
         weights = candidates.question.weights.keys()
         evidence = self.weigh(candidates)
+        reading = self._reranked(candidates, evidence)
         scored = [
             ScoredSentence(
                 passage,
@@ -373,7 +379,7 @@ class Answerer:
                 float(weighed),
             )
             for (passage, sentence), weighed, added in zip(
-                candidates.sentences, evidence, self._reranked(candidates, evidence), strict=True
+                candidates.sentences, evidence, reading.bonus, strict=True
             )
         ]
         order = sorted(range(len(scored)), key=lambda i: scored[i].score, reverse=True)
@@ -389,16 +395,17 @@ class Answerer:
             chosen.append(neighbour)
         quoted = [scored[i] for i in chosen]
         quoted += [replace(scored[i], context=True) for i in self._referred_to(scored, chosen)]
-        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), float(evidence.max())
+        confidence = float(evidence.max()) - reading.doubt
+        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), confidence
 
-    def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> np.ndarray:
+    def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> Reading:
         """What the reranker adds to each candidate's ranking score (not to the
-        evidence that abstention looks at); nothing without one, or beside a trained
-        reader's probability (its weight was fitted beside the hand-weighted evidence)."""
+        evidence), and its doubt; nothing without one, or beside a trained reader's
+        probability (its weight was fitted beside the hand-weighted evidence)."""
         if self.reranker is None or self.reader is not None or not len(evidence):
-            return np.zeros(len(evidence))
+            return Reading(np.zeros(len(evidence)), 0.0)
         texts = candidates.sentence_texts()
-        return self.reranker.bonus(candidates.question.text, texts, evidence)
+        return self.reranker.read(candidates.question.text, texts, evidence)
 
     @staticmethod
     def _gives_kind(candidates: Candidates, best: int, other: int) -> bool:
