@@ -106,7 +106,7 @@ SHARED ?= ../shared
 # (it reads five when answering), with questions made unanswerable and chat-style
 # copies beside SQuAD's; one epoch of listwise training of the shipped encoder as a
 # cross-encoder with a learned "none of them" score, on the training articles
-# outside fold 0; the weight of its odds and the threshold fitted on fold 0; the
+# outside fold 0; the weight of its doubt and the threshold fitted on fold 0; the
 # int8 ONNX export, written over bot/answer/reranker/ (its MODEL_CARD.md stays;
 # update its figures with bench/reranker.py). About 50 minutes on 2 cores.
 RERANK_WORK ?= build/rerank

@@ -37,21 +37,6 @@ def test_a_group_is_the_evidences_best_candidates_with_the_gold_ones_marked(
     assert [g.answerable for g in groups] == [True, True, False, True]
 
 
-def test_a_question_asked_with_its_answer_taken_out_has_the_rest_as_its_group(
-    fast_answerer,
-) -> None:
-    """The near misses an on-topic question the articles do not answer meets."""
-    row = {**ROWS[1], "kind": "removed"}  # "When was the station launched?", "1998"
-    [whole] = groups_of(fast_answerer, [ROWS[1]], top=4)
-    [removed] = groups_of(fast_answerer, [row], top=4)
-    assert any("1998" in s for s in whole.sentences)
-    assert removed.kind == "removed" and not removed.answerable and removed.teaches
-    assert not any("1998" in s for s in removed.sentences) and not any(removed.gold)
-    kept = [s for s in whole.sentences if "1998" not in s]
-    assert list(removed.sentences[: len(kept)]) == kept  # the rest, in the same order
-    assert len(removed.sentences) == 4
-
-
 def test_the_listwise_loss_is_low_when_the_gold_sentence_scores_highest() -> None:
     import torch
 
@@ -113,25 +98,19 @@ def test_each_answerable_question_comes_with_what_is_made_of_it(
         ("001-Harbour", None, ["1932"]),
         ("001-Harbour", "chat", ["1932"]),
         ("001-Harbour", "asked", []),  # no name or year of its own to swap
-        ("001-Harbour", "removed", ["1932"]),  # its answer kept, to be taken out
         ("001-Harbour", None, ["rigger"]),
         ("001-Harbour", "chat", ["rigger"]),
         ("001-Harbour", "swapped", []),  # no plain word of four letters to swap
-        ("001-Harbour", "removed", ["rigger"]),
         ("001-Harbour", None, []),  # unanswerable: nothing made of it
         ("002-Comet", None, ["Chile"]),
         ("002-Comet", "chat", ["Chile"]),
         ("002-Comet", "swapped", []),
         ("002-Comet", "asked", []),
-        ("002-Comet", "removed", ["Chile"]),
     ]
-    made = {row["question"] for row in asked if row.get("kind") not in (None, "removed")}
+    made = {row["question"] for row in asked if row.get("kind")}
     assert len(made) == 7 and not made & {row["question"] for row in rows}
-    removed = [row["question"] for row in asked if row.get("kind") == "removed"]
-    assert removed == [row["question"] for row in rows if row["answers"]]
-    assert "Comet" in asked[6]["question"] or "Tsuchinshan" in asked[6]["question"]
+    assert "Comet" in asked[5]["question"] or "Tsuchinshan" in asked[5]["question"]
     monkeypatch.setitem(MADE_SHARES, "chat", 0.0)
-    monkeypatch.setitem(MADE_SHARES, "removed", 0.0)
     again = questions_to_ask(folder, "squad-v1.1-dev", {"001-Harbour"}, random.Random(0))
     # one article alone: no foreign name or word to swap in, and no chat copies asked for
     assert [row.get("kind") for row in again] == [None, None, None]
@@ -153,16 +132,16 @@ def test_the_fold_figures_compare_the_evidence_with_the_reranked_choice() -> Non
     assert validate(groups, scores)["weight 0.2"] == 1.0
 
 
-def test_the_odds_weight_and_threshold_are_fitted_to_abstain_most_within_the_wrongly_allowed() -> (
+def test_the_doubt_weight_and_threshold_are_fitted_to_abstain_most_within_the_wrongly_allowed() -> (
     None
 ):
     """Unanswerable questions whose evidence looks as good as the answerable ones',
-    but whose sentences the reranker scores far below "none": only its odds can
+    but whose sentences the reranker scores far below "none": only its doubt can
     tell them apart, so a weight above zero is chosen, with the threshold that
-    abstains on no more of the answerable ones than allowed, in either wording."""
+    abstains on no more of the answerable ones than allowed."""
     import numpy as np
 
-    from bot.answer.rerank import answer_odds
+    from bot.answer.rerank import doubt
     from training.rerank import fit_abstention
 
     def row(kind: str, evidence: float, score: float) -> dict:
@@ -173,21 +152,16 @@ def test_the_odds_weight_and_threshold_are_fitted_to_abstain_most_within_the_wro
     unanswerable = [row("swapped", 1.0 + i / 100, -3.0) for i in range(50)]
     asked = [row("asked", 1.0 + i / 100, 3.0) for i in range(50)]  # it is fooled by these
     fitted = fit_abstention(answerable + unanswerable + asked, wrongly=0.05)
-    assert fitted["odds_weight"] > 0 and fitted["swapped"] == 1.0 and fitted["asked"] <= 0.1
+    assert fitted["doubt_weight"] > 0 and fitted["swapped"] == 1.0 and fitted["asked"] <= 0.1
     assert fitted["abstained"] == pytest.approx((fitted["swapped"] + fitted["asked"]) / 2)
     evidence_alone = fitted["tried"][0]
     assert (
-        evidence_alone["odds_weight"] == 0.0 and evidence_alone["abstained"] == 0.1
+        evidence_alone["doubt_weight"] == 0.0 and evidence_alone["abstained"] == 0.1
     )  # 5 + 5 of 100
     assert evidence_alone["threshold"] == pytest.approx(1.05)  # 5 of 100 below it
-    typed = [row("chat", 0.5 + i / 100, 2.0) for i in range(100)]  # chat: less evidence
-    with_chat = fit_abstention(answerable + typed + unanswerable + asked, wrongly=0.05)
-    assert with_chat["tried"][0]["threshold"] == pytest.approx(0.55)  # 5 of chat's 100
-    assert with_chat["tried"][0]["abstained"] == 0.0 < fitted["tried"][0]["abstained"]
     for tried in fitted["tried"]:  # each threshold keeps to the answerable questions allowed
         confidences = [
-            max(r["evidence"])
-            + tried["odds_weight"] * answer_odds(np.array(r["scores"]), r["none"])
+            max(r["evidence"]) - tried["doubt_weight"] * doubt(np.array(r["scores"]), r["none"])
             for r in answerable
         ]
         assert sum(c < tried["threshold"] for c in confidences) <= 5

@@ -23,7 +23,7 @@ onnxruntime's quantizer), tokenizer.json and reranker.json (how many candidates 
 reads, the weight its score gets beside the evidence, its "none" score). With
 --valid-fold, the articles of that fold are left out of training; the figures on
 them are printed (the evidence's best sentence against the reranked one, per
-weight), and the weight of the reranker's odds in the confidence and the
+weight), and the weight of the reranker's doubt in the confidence and the
 threshold with it are fitted there: the most of the fold's unanswerable questions
 abstained on, with at most `wrongly` of its answerable ones (`make
 train-reranker` holds out fold 0)."""
@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.answer.evaluation import contains_gold
-from bot.answer.rerank import CONFIG_FILE, MAX_TOKENS, MODEL_FILE, TOKENIZER_FILE, answer_odds
+from bot.answer.rerank import CONFIG_FILE, MAX_TOKENS, MODEL_FILE, TOKENIZER_FILE, doubt
 from bot.errors import QuestionError
 from training.data import (
     QUESTION_FILES,
@@ -70,9 +70,8 @@ class Group:
     """One question's best candidates by the evidence, best first: their texts, their
     evidence and which hold a gold answer. `kind` says where the question comes from:
     "answer" (SQuAD's), "chat" (one reworded as people type it), "unanswerable"
-    (SQuAD 2.0's), "swapped" (a name or year swapped for a foreign one), "asked"
-    (a word of what it asks swapped for one the article never uses) or "removed"
-    (an answerable one, with the candidates that hold its answer taken out)."""
+    (SQuAD 2.0's), "swapped" (a name or year swapped for a foreign one) or "asked"
+    (a word of what it asks swapped for one the article never uses)."""
 
     article: str
     question: str  # as the answerer reads it (abbreviations spelled out, typos fixed)
@@ -104,14 +103,12 @@ def groups_of(answerer, rows: list[dict], top: int) -> list[Group]:
         except QuestionError:
             continue
         evidence = answerer.weigh(found)
+        if not len(evidence):
+            continue
+        best = np.argsort(-evidence, kind="stable")[:top]
         texts = found.sentence_texts()
         answers = row.get("answers") or []
         kind = row.get("kind") or ("answer" if answers else "unanswerable")
-        if kind == "removed":  # its answer taken out: what is left is on topic, not an answer
-            evidence = np.where([contains_gold(t, answers) for t in texts], -np.inf, evidence)
-        if not np.isfinite(evidence).any():
-            continue
-        best = np.argsort(-evidence, kind="stable")[: min(top, int(np.isfinite(evidence).sum()))]
         groups.append(
             Group(
                 row["article"],
@@ -152,9 +149,8 @@ def training_groups(shared: Path, work: Path, top: int, seed: int) -> list[Group
 
 
 # The share of answerable questions that also come reworded as people type them, and
-# made unanswerable: by a swapped name or year, by a swapped word of what they ask,
-# or asked again with every candidate that holds their answer taken out.
-MADE_SHARES = {"chat": 0.4, "swapped": 0.25, "asked": 0.15, "removed": 0.3}
+# made unanswerable by a swapped name or year, or by a swapped word of what they ask.
+MADE_SHARES = {"chat": 0.2, "swapped": 0.35, "asked": 0.2}
 
 
 def questions_to_ask(folder: Path, name: str, allowed: set[str], rng: random.Random) -> list[dict]:
@@ -170,7 +166,6 @@ def questions_to_ask(folder: Path, name: str, allowed: set[str], rng: random.Ran
         "chat": lambda question, article, _, rng: chat_style(question, article, rng),
         "swapped": swapped,
         "asked": asked_otherwise,
-        "removed": lambda question, *_: question,
     }
     asked: list[dict] = []
     for row, question in zip(rows, questions, strict=True):
@@ -183,7 +178,7 @@ def questions_to_ask(folder: Path, name: str, allowed: set[str], rng: random.Ran
                 continue
             other = made[kind](question, article, foreign[article.name], rng)
             if other is not None:
-                answers = row["answers"] if kind in ("chat", "removed") else []
+                answers = row["answers"] if kind == "chat" else []
                 asked.append({"article": row["article"], "question": other.text,
                               "answers": answers, "kind": kind})  # fmt: skip
     return asked
@@ -319,7 +314,7 @@ def fit_on_fold(
     model, tokens, held: list[Group], settings: dict, wrongly: float, work: Path
 ) -> dict:
     """The fold's figures (printed, and each question's in valid-fold.json) and the
-    odds weight and threshold fitted on them."""
+    doubt weight and threshold fitted on them."""
     scores = scores_of(model, tokens, held)
     answered = [(g, s) for g, s in zip(held, scores, strict=True) if any(g.gold)]
     print(json.dumps({"valid fold": validate(*map(list, zip(*answered, strict=True)))}))
@@ -328,7 +323,7 @@ def fit_on_fold(
     (work / "valid-fold.json").write_text(json.dumps(records), encoding="utf-8")
     fitted = fit_abstention(records, wrongly)
     print(json.dumps({"abstention": fitted}))
-    return {"odds_weight": fitted["odds_weight"], "threshold": fitted["threshold"]}
+    return {"doubt_weight": fitted["doubt_weight"], "threshold": fitted["threshold"]}
 
 
 def record(group: Group, scores: np.ndarray, none: float) -> dict:
@@ -344,40 +339,31 @@ def record(group: Group, scores: np.ndarray, none: float) -> dict:
     }
 
 
-ODDS_WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+DOUBT_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 
 
 def fit_abstention(records: list[dict], wrongly: float) -> dict:
-    """The weight of the reranker's odds in the confidence, and the threshold with it,
+    """The weight of the reranker's doubt in the confidence, and the threshold with it,
     that abstain on most of the held fold's questions the articles do not answer
-    while abstaining on at most `wrongly` of its answerable ones, as SQuAD words
-    them and as people type them in chat (each on its own); with what each
-    weight gave. The confidence is the answerer's: the best evidence plus the
-    weighted odds."""
+    while abstaining on at most `wrongly` of its answerable ones; with what each
+    weight gave. The confidence is the answerer's: the best evidence less the
+    weighted doubt."""
+    answerable = [r for r in records if r["kind"] in ANSWERABLE]
     others = [r for r in records if r["kind"] not in ANSWERABLE]
     tried = []
-    for weight in ODDS_WEIGHTS:
-        threshold = min(
-            _quantile([_confidence(r, weight) for r in records if r["kind"] == kind], wrongly)
-            for kind in ANSWERABLE
-            if any(r["kind"] == kind for r in records)
-        )
+    for weight in DOUBT_WEIGHTS:
+        sure = sorted(_confidence(r, weight) for r in answerable)
+        threshold = sure[min(len(sure) - 1, int(wrongly * len(sure)))]
         abstained = [_confidence(r, weight) < threshold for r in others]
         kinds = [r["kind"] for r in others]
         by_kind = {
             kind: _share([a for a, k in zip(abstained, kinds, strict=True) if k == kind])
             for kind in sorted(set(kinds))
         }
-        tried.append({"odds_weight": weight, "threshold": threshold,
+        tried.append({"doubt_weight": weight, "threshold": round(threshold, 4),
                       "abstained": _share(abstained), **by_kind})  # fmt: skip
-    best = max(tried, key=lambda t: (t["abstained"], -t["odds_weight"]))
+    best = max(tried, key=lambda t: (t["abstained"], -t["doubt_weight"]))
     return {**best, "tried": tried}
-
-
-def _quantile(confidences: list[float], share: float) -> float:
-    """The threshold below which at most `share` of these confidences fall."""
-    ordered = sorted(confidences)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def _share(flags: list[bool]) -> float:
@@ -386,7 +372,7 @@ def _share(flags: list[bool]) -> float:
 
 def _confidence(record: dict, weight: float) -> float:
     evidence = max(record["evidence"])
-    return evidence + weight * answer_odds(np.asarray(record["scores"]), record["none"])
+    return evidence - weight * doubt(np.asarray(record["scores"]), record["none"])
 
 
 def export(

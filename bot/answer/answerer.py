@@ -165,7 +165,7 @@ class Answerer:
     def threshold(self) -> float:
         """The confidence below which the bot abstains: `min_score` when set, else the
         trained reader's chosen probability, else the one fitted with the reranker's
-        odds, else the hand-weighted evidence's default."""
+        doubt, else the hand-weighted evidence's default."""
         if self.config.min_score is not None:
             return self.config.min_score
         if self.reader:
@@ -365,8 +365,7 @@ class Answerer:
 
         With the confidence: the best evidence of any candidate, whichever sentence the
         reranker or a preference (newer articles, the thread's) puts first, so that
-        neither decides it; plus the reranker's weighted odds that one of those it read
-        answers (less, where it thinks none does)."""
+        neither decides it; less the reranker's doubt that any of them answers."""
         weights = candidates.question.weights.keys()
         evidence = self.weigh(candidates)
         reading = self._reranked(candidates, evidence)
@@ -396,12 +395,12 @@ class Answerer:
             chosen.append(neighbour)
         quoted = [scored[i] for i in chosen]
         quoted += [replace(scored[i], context=True) for i in self._referred_to(scored, chosen)]
-        confidence = float(evidence.max()) + reading.odds
+        confidence = float(evidence.max()) - reading.doubt
         return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), confidence
 
     def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> Reading:
         """What the reranker adds to each candidate's ranking score (not to the
-        evidence), and its odds; nothing without one, or beside a trained reader's
+        evidence), and its doubt; nothing without one, or beside a trained reader's
         probability (its weight was fitted beside the hand-weighted evidence)."""
         if self.reranker is None or self.reader is not None or not len(evidence):
             return Reading(np.zeros(len(evidence)), 0.0)

@@ -9,8 +9,8 @@ It ships with the package as int8 ONNX with its tokenizer (no torch needed),
 opened once per process; its model card (MODEL_CARD.md beside it) says what it was
 trained on and how well it does. Its scores reorder the candidates it read; and,
 trained with questions the articles do not answer, it learned a score for "none of
-them answers": its odds that one of them does, against that, add to the
-confidence the bot abstains on.
+them answers": how far that is above them all lowers the confidence the bot
+abstains on.
 """
 
 from __future__ import annotations
@@ -35,13 +35,12 @@ SHIPPED = Path(__file__).parent / "reranker"
 class RerankSettings:
     """What was fitted with the model: how many of the evidence's best candidates it
     reads, the weight of its score beside the evidence, its learned score of "none of
-    them answers", and the weight of its odds in the confidence, with the threshold
-    fitted with that weight."""
+    them answers", and the weight and threshold of its doubt in the confidence."""
 
     top: int
     weight: float
     none: float | None = None  # a model trained without unanswerable questions has none
-    odds_weight: float = 0.0
+    doubt_weight: float = 0.0
     threshold: float | None = None
 
     @classmethod
@@ -52,7 +51,7 @@ class RerankSettings:
             int(fitted["top"]),
             float(fitted["weight"]),
             None if none is None else float(none),
-            float(fitted.get("odds_weight", 0.0)),
+            float(fitted.get("doubt_weight", 0.0)),
             None if threshold is None else float(threshold),
         )
 
@@ -60,11 +59,11 @@ class RerankSettings:
 @dataclass(frozen=True)
 class Reading:
     """What the reranker says of a question's candidates: what to add to each one's
-    ranking score, and what to add to the confidence for its odds that one of those
-    it read answers (below nothing where it thinks none does)."""
+    ranking score, and what to take off the confidence for its doubt that any of
+    those it read answers."""
 
     bonus: np.ndarray
-    odds: float
+    doubt: float
 
 
 class Reranker:
@@ -98,24 +97,25 @@ class Reranker:
         """What to add to each candidate's evidence: the reranker's score (times its
         weight, less the lowest it gave) for the evidence's best `top`, nothing for
         the rest, so that a candidate it did not read never overtakes one it did. With
-        its odds that one of them answers, weighted for the confidence."""
+        its doubt: how far it puts "none of them answers" above them all."""
         best = np.argsort(-evidence, kind="stable")[: self.settings.top]
         read = self.scores(question, [sentences[i] for i in best])
         added = np.zeros(len(sentences), dtype=np.float64)
         if not len(read):
             return Reading(added, 0.0)
         added[best] = self.settings.weight * (read - read.min())
-        return Reading(added, self._weighted_odds(read))
+        return Reading(added, self._doubt(read))
 
-    def _weighted_odds(self, read: np.ndarray) -> float:
-        """What to add to the confidence: its odds, times the weight fitted with them."""
-        if self.settings.none is None or not self.settings.odds_weight:
+    def _doubt(self, read: np.ndarray) -> float:
+        """What to take off the confidence: its doubt, times the weight fitted with it."""
+        if self.settings.none is None or not self.settings.doubt_weight:
             return 0.0
-        return self.settings.odds_weight * answer_odds(read, self.settings.none)
+        return self.settings.doubt_weight * doubt(read, self.settings.none)
 
 
-def answer_odds(read: np.ndarray, none: float) -> float:
-    """The log-odds that one of the sentences read answers: all of them at once against
-    "none of them", as in the softmax it was trained with."""
+def doubt(read: np.ndarray, none: float) -> float:
+    """The log-odds that none of the sentences read answers, where above even: "none"
+    scored against all of them at once, as in the softmax it was trained with."""
     top = float(read.max())
-    return top + float(np.log(np.exp(read - top).sum())) - none
+    answers = top + float(np.log(np.exp(read - top).sum()))
+    return max(0.0, none - answers)
