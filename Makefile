@@ -6,7 +6,7 @@
 #   make test-fast  the fast tier only: no real model, about a minute
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
 #   make train-reranker  retrain the shipped reranker (bot/answer/reranker/) from the
-#               training articles of ../shared/train/split.json, on the CPU (~50 min)
+#               training articles of ../shared/train/split.json, on the CPU (~25 min)
 #   make train-reader  train the sentence reader (opt-in: reader_dir) from the
 #               training articles of ../shared/train/split.json, on the CPU
 #   make lock   regenerate the lock files from pyproject.toml (after changing a pin);
@@ -103,17 +103,15 @@ SHARED ?= ../shared
 
 # The shipped reranker, rebuilt from nothing with a fixed seed: an index of the
 # training articles, the evidence's best six sentences for each of their questions
-# (it reads five when answering), with questions made unanswerable and chat-style
-# copies beside SQuAD's; one epoch of listwise training of the shipped encoder as a
-# cross-encoder with a learned "none of them" score, on the training articles
-# outside fold 0; the weight of its doubt and the threshold fitted on fold 0; the
-# int8 ONNX export, written over bot/answer/reranker/ (its MODEL_CARD.md stays;
-# update its figures with bench/reranker.py). About 50 minutes on 2 cores.
+# (it reads five when answering),
+# one epoch of listwise training of the shipped encoder as a cross-encoder, the int8
+# ONNX export, written over bot/answer/reranker/ (its MODEL_CARD.md stays; update its
+# figures with bench/reranker.py).
 RERANK_WORK ?= build/rerank
 train-reranker:
 	PYTHON=$(PYTHON) deploy/install.sh build $(VENV)
 	$(BIN)/python -m training.rerank bot/answer/reranker --shared $(SHARED) \
-		--work-dir $(RERANK_WORK) --valid-fold 0
+		--work-dir $(RERANK_WORK)
 
 # The sentence reader, rebuilt from nothing with fixed seeds: training pairs from
 # the training articles only, one epoch of fine-tuning the shipped encoder, the

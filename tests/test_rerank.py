@@ -7,8 +7,6 @@ alone. Fast tier: the reranker is ONNX, not the embedding model."""
 
 from __future__ import annotations
 
-import copy
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answer.answerer import EVIDENCE_MIN_SCORE
-from bot.answer.rerank import CONFIG_FILE, SHIPPED, Reranker, RerankSettings, doubt
+from bot.answer.rerank import CONFIG_FILE, SHIPPED, Reranker
 from bot.errors import SettingsFileError
 from bot.settings import load_settings
 from bot.wiring import make_answerer, make_reranker, open_answerer
@@ -67,14 +64,13 @@ def test_it_adds_only_to_the_candidates_it_read_and_never_below_nothing(
 ) -> None:
     sentences = ISS * 2  # more candidates than it reads
     evidence = np.linspace(2.0, 1.0, len(sentences))[::-1]  # the last ones are best
-    added = reranker.read("How long was Mir in orbit?", sentences, evidence).bonus
+    added = reranker.bonus("How long was Mir in orbit?", sentences, evidence)
     read = np.argsort(-evidence)[: reranker.settings.top]
     unread = np.setdiff1d(np.arange(len(sentences)), read)
     assert len(unread) and np.all(added[unread] == 0.0)
     assert np.all(added[read] >= 0.0) and np.min(added[read]) == 0.0
     assert np.argmax(added) == 8  # the Mir sentence among those it read
-    nothing = reranker.read("anything", [], np.zeros(0))
-    assert nothing.bonus.shape == (0,) and nothing.doubt == 0.0
+    assert reranker.bonus("anything", [], np.zeros(0)).shape == (0,)
 
 
 def test_a_folder_that_is_not_a_reranker_is_a_clear_settings_error(tmp_path: Path) -> None:
@@ -96,55 +92,8 @@ def test_the_answerer_has_it_unless_the_settings_turn_it_off(
     reranked, evidence_only = on.answer(question), off.answer(question)
     assert "Hallberg Mountain Observatory" in reranked.text
     assert "Hallberg" not in evidence_only.text  # the evidence's best: "the observatory's …"
-    # it changes which sentence is quoted, and takes its doubt (if any) off the confidence
-    candidates = on.candidates(question)
-    doubted = on.reranker.read(
-        candidates.question.text, candidates.sentence_texts(), on.weigh(candidates)
-    ).doubt
-    assert reranked.confidence == pytest.approx(evidence_only.confidence - doubted)
-    assert evidence_only.confidence > 0
-
-
-def test_its_doubt_is_how_far_none_scores_above_all_it_read_together() -> None:
-    assert doubt(np.array([0.0, 0.0]), none=float(np.log(2.0)) + 1.0) == pytest.approx(1.0)
-    assert doubt(np.array([0.0, 0.0]), none=float(np.log(2.0)) - 1.0) == 0.0  # below even
-    assert doubt(np.array([3.0]), none=1.0) == 0.0
-    assert doubt(np.array([-2.0]), none=1.0) == pytest.approx(3.0)
-
-
-def test_a_reranker_trained_without_none_has_no_doubt_nor_threshold(
-    reranker: Reranker,
-) -> None:
-    """A reranker.json of the first version (no "none", no doubt weight, no threshold)
-    still reads: it reorders, and abstention stays the evidence's."""
-    old = RerankSettings.read({"top": 5, "weight": 0.2, "max_tokens": 96})
-    assert old == RerankSettings(5, 0.2, None, 0.0, None)
-    plain = copy.copy(reranker)
-    plain.settings = old
-    assert plain.read("Who taxed the moon?", ISS, np.ones(len(ISS))).doubt == 0.0
-
-
-def test_the_answerer_takes_the_doubt_off_its_confidence_and_abstains_on_its_threshold(
-    fast_index_dir: Path, fast_embedder, reranker: Reranker, tmp_path: Path
-) -> None:
-    index = ArticleIndex.load(fast_index_dir, fast_embedder)
-    off = load_settings(data_dir=tmp_path, reranker=False)
-    plain = make_answerer(off, index).answer("Where is the observatory?")
-    sure = copy.copy(reranker)  # "none" far above anything: its doubt is half of that
-    sure.settings = replace(reranker.settings, none=100.0, doubt_weight=0.5, threshold=-60.0)
-    answerer = make_answerer(load_settings(data_dir=tmp_path), index, sure)
-    assert answerer.reranker is sure
-    doubted = answerer.answer("Where is the observatory?")
-    assert answerer.threshold == -60.0  # the reranker's own, fitted with its doubt
-    assert plain.confidence - 50.0 < doubted.confidence < plain.confidence - 40.0 < -35.0
-    assert not doubted.abstained and "Hallberg Mountain Observatory" in doubted.text
-    sure.settings = replace(sure.settings, threshold=None)
-    assert (
-        answerer.threshold == EVIDENCE_MIN_SCORE
-        and answerer.answer("Where is the observatory?").abstained
-    )
-    answerer.config = answerer.config.model_copy(update={"min_score": -20.0})
-    assert answerer.threshold == -20.0  # one's own threshold comes first
+    # it changes which sentence is quoted, not how sure the bot is that one answers
+    assert reranked.confidence == evidence_only.confidence > 0
 
 
 def test_a_question_longer_than_it_reads_is_cut_not_refused(reranker: Reranker) -> None:

@@ -5,7 +5,6 @@ give nothing, and questions made unanswerable have no positive. Fast tier."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -147,29 +146,3 @@ def test_a_sample_of_the_training_questions_keeps_each_with_its_chat_copy(
     sample = evenly_spaced(rows, 4)  # 7 rows: every second question
     assert [r["id"] for r in sample] == ["h1", "h1", "h3"]
     assert evenly_spaced(rows, None) == rows
-
-
-def test_a_question_asked_otherwise_uses_a_word_its_article_never_does(shared: Path) -> None:
-    """One plain word of what it asks (a word its article uses) swapped for one
-    another training article's questions use and this article never does."""
-    import random
-
-    from training.data import SquadArticle, asked_otherwise, foreign_of, load_questions
-
-    folder = shared / "eval" / "squad-v1.1-dev"
-    allowed = {"001-Harbour", "002-Comet"}
-    questions = load_questions(folder / "questions-all.jsonl", allowed)
-    articles = {a: SquadArticle.read(folder / "articles" / f"{a}.txt") for a in allowed}
-    foreign = foreign_of(articles, questions)
-    harbour = articles["001-Harbour"]
-    assert foreign["001-Harbour"].words == ["astronomers", "photograph"]
-    opened = next(q for q in questions if q.id == "h1")  # "When did the harbour bridge open?"
-    made = asked_otherwise(opened, harbour, foreign["001-Harbour"], random.Random(0))
-    assert made is not None and made.id == "h1:asked" and not made.answerable
-    before, after = opened.text.rstrip("?").split(), made.text.rstrip("?").split()
-    changed = [(b, a) for b, a in zip(before, after, strict=True) if b != a]
-    assert len(changed) == 1
-    assert changed[0][0] in harbour.text and changed[0][1] not in harbour.text.casefold()
-    assert changed[0][1] in ("astronomers", "photograph")
-    cost = replace(opened, text="How much did it cost?")  # "cost": not in the article
-    assert asked_otherwise(cost, harbour, foreign["001-Harbour"], random.Random(0)) is None

@@ -180,20 +180,12 @@ class Foreign:
 
     names: list[str]
     years: list[str]
-    words: list[str]  # plain words of other questions (lower case, no stop words)
 
     @classmethod
-    def of(
-        cls,
-        article: SquadArticle,
-        names: Iterable[str],
-        years: Iterable[str],
-        words: Iterable[str] = (),
-    ) -> Foreign:
+    def of(cls, article: SquadArticle, names: Iterable[str], years: Iterable[str]) -> Foreign:
         return cls(
             sorted({n for n in names if n.casefold() not in article.folded}),
             sorted({y for y in years if y not in article.text}),
-            sorted({w for w in words if w not in article.folded}),
         )
 
 
@@ -214,26 +206,6 @@ def swapped(
     )
 
 
-def asked_otherwise(
-    question: SquadQuestion, article: SquadArticle, foreign: Foreign, rng: random.Random
-) -> SquadQuestion | None:
-    """The question with one plain word of what it asks (one the article uses) swapped
-    for a foreign one, so that it asks what the article does not say ("When was the
-    station launched?" → "When was the station taxed?"); None when it has no such word."""
-    own = [w for w in _plain_words(question.text) if w in article.folded]
-    if not own or not foreign.words:
-        return None
-    pattern = rf"\b{re.escape(rng.choice(own))}\b"
-    text = re.sub(pattern, rng.choice(foreign.words), question.text, count=1)
-    made = f"{question.id}:asked"
-    return SquadQuestion(made, question.article, text, (), question.paragraph, False)
-
-
-def _plain_words(text: str) -> list[str]:
-    """The question's lower-case words of four letters or more, not stop words."""
-    return [w for w in WORD.findall(text) if w.islower() and len(w) >= 4 and w not in STOPWORDS]
-
-
 def build(shared: Path, seed: int = 0) -> Iterator[Pair]:
     """Every pair of the training articles, in a fixed order for a given seed."""
     rng = random.Random(seed)
@@ -241,7 +213,7 @@ def build(shared: Path, seed: int = 0) -> Iterator[Pair]:
         folder = shared / "eval" / name
         questions = load_questions(folder / QUESTION_FILES[name], allowed)
         articles = {a: SquadArticle.read(folder / "articles" / f"{a}.txt") for a in sorted(allowed)}
-        foreign = foreign_of(articles, questions)
+        foreign = _foreign(articles, questions)
         for question in questions:
             article = articles[question.article]
             yield from pairs_for(question, article)
@@ -252,23 +224,19 @@ def build(shared: Path, seed: int = 0) -> Iterator[Pair]:
                 yield from pairs_for(made, article, kind="swapped")
 
 
-def foreign_of(
+def _foreign(
     articles: dict[str, SquadArticle], questions: list[SquadQuestion]
 ) -> dict[str, Foreign]:
-    """Each article's Foreign, from the names and words asked about and the years
-    written elsewhere."""
+    """Each article's Foreign, from the names asked about and years written elsewhere."""
     names: dict[str, set[str]] = {a: set() for a in articles}
-    words: dict[str, set[str]] = {a: set() for a in articles}
     for question in questions:
         names[question.article].update(question_names(question.text))
-        words[question.article].update(_plain_words(question.text))
     years = {a: set(YEAR.findall(article.text)) for a, article in articles.items()}
     return {
         a: Foreign.of(
             article,
             (n for other in articles if other != a for n in names[other]),
             (y for other in articles if other != a for y in years[other]),
-            (w for other in articles if other != a for w in words[other]),
         )
         for a, article in articles.items()
     }

@@ -27,7 +27,7 @@ from bot.answer.language import other_language
 from bot.answer.question import prepare_question
 from bot.answer.reader import Reader, sentence_text
 from bot.answer.records import NOT_FOUND, Answer, Passage, not_english, shorten
-from bot.answer.rerank import Reading, Reranker
+from bot.answer.rerank import Reranker
 from bot.answer.signals import FEATURES, Question, features
 from bot.answer.summary import article_list_answer, summary_answer
 from index.config import RetrievalConfig, RetrievalMode
@@ -164,15 +164,10 @@ class Answerer:
     @property
     def threshold(self) -> float:
         """The confidence below which the bot abstains: `min_score` when set, else the
-        trained reader's chosen probability, else the one fitted with the reranker's
-        doubt, else the hand-weighted evidence's default."""
+        trained reader's chosen probability, else the hand-weighted evidence's default."""
         if self.config.min_score is not None:
             return self.config.min_score
-        if self.reader:
-            return self.reader.weighing.threshold
-        if self.reranker and self.reranker.settings.threshold is not None:
-            return self.reranker.settings.threshold
-        return EVIDENCE_MIN_SCORE
+        return self.reader.weighing.threshold if self.reader else EVIDENCE_MIN_SCORE
 
     def search(
         self,
@@ -365,10 +360,9 @@ class Answerer:
 
         With the confidence: the best evidence of any candidate, whichever sentence the
         reranker or a preference (newer articles, the thread's) puts first, so that
-        neither decides it; less the reranker's doubt that any of them answers."""
+        neither decides abstention."""
         weights = candidates.question.weights.keys()
         evidence = self.weigh(candidates)
-        reading = self._reranked(candidates, evidence)
         scored = [
             ScoredSentence(
                 passage,
@@ -379,7 +373,7 @@ class Answerer:
                 float(weighed),
             )
             for (passage, sentence), weighed, added in zip(
-                candidates.sentences, evidence, reading.bonus, strict=True
+                candidates.sentences, evidence, self._reranked(candidates, evidence), strict=True
             )
         ]
         order = sorted(range(len(scored)), key=lambda i: scored[i].score, reverse=True)
@@ -395,17 +389,16 @@ class Answerer:
             chosen.append(neighbour)
         quoted = [scored[i] for i in chosen]
         quoted += [replace(scored[i], context=True) for i in self._referred_to(scored, chosen)]
-        confidence = float(evidence.max()) - reading.doubt
-        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), confidence
+        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), float(evidence.max())
 
-    def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> Reading:
+    def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> np.ndarray:
         """What the reranker adds to each candidate's ranking score (not to the
-        evidence), and its doubt; nothing without one, or beside a trained reader's
-        probability (its weight was fitted beside the hand-weighted evidence)."""
+        evidence that abstention looks at); nothing without one, or beside a trained
+        reader's probability (its weight was fitted beside the hand-weighted evidence)."""
         if self.reranker is None or self.reader is not None or not len(evidence):
-            return Reading(np.zeros(len(evidence)), 0.0)
+            return np.zeros(len(evidence))
         texts = candidates.sentence_texts()
-        return self.reranker.read(candidates.question.text, texts, evidence)
+        return self.reranker.bonus(candidates.question.text, texts, evidence)
 
     @staticmethod
     def _gives_kind(candidates: Candidates, best: int, other: int) -> bool:
