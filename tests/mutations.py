@@ -401,6 +401,13 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         ],
     ),
     (
+        "13 training: the held-out articles indexed beside the train ones",
+        "training/train_index.py",
+        "        for article in sorted(allowed):",
+        '        for article in sorted(p.stem for p in (shared / "eval" / name / "articles").glob("*.txt")):',
+        ["tests/test_training_index.py::test_each_set_is_answered_from_its_train_articles_alone"],
+    ),
+    (
         "13 reranker: each answerer opens its own, not the one it is given",
         "bot/wiring.py",
         "    reranker = (reranker or make_reranker(settings)) if answer.reranker else None",

@@ -39,6 +39,7 @@ from bot.answer.evaluation import contains_gold
 from bot.answer.rerank import CONFIG_FILE, MAX_TOKENS, MODEL_FILE, TOKENIZER_FILE
 from bot.errors import QuestionError
 from training.data import QUESTION_FILES, fold_of, train_articles
+from training.train_index import train_set_answerers
 
 WEIGHTS = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 BATCH_GROUPS = 4
@@ -90,23 +91,15 @@ def training_groups(shared: Path, work: Path, top: int) -> list[Group]:
     """Every answerable question of the train articles, as a group, each SQuAD set
     over an index of its own train articles."""
     from bot.settings import load_settings
-    from bot.wiring import make_answerer, make_embedder, sync_from_sources
-    from index.storage.article_index import ArticleIndex
+    from bot.wiring import make_embedder
 
     settings = load_settings(reader_dir=None, reranker=False, data_dir=work)
-    embedder = make_embedder(settings)
+    allowed = train_articles(shared)
     groups: list[Group] = []
-    for name, allowed in train_articles(shared).items():
-        folder = shared / "eval" / name
-        articles = work / f"{name}-articles"
-        articles.mkdir(parents=True, exist_ok=True)
-        for article in sorted(allowed):
-            shutil.copy(folder / "articles" / f"{article}.txt", articles)
-        index_dir = work / f"{name}-index"
-        sync_from_sources(settings, embedder, index_dir, [str(articles)])
-        answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
-        with (folder / QUESTION_FILES[name]).open(encoding="utf-8") as lines:
-            rows = [row for row in map(json.loads, lines) if row["article"] in allowed]
+    for name, answerer in train_set_answerers(shared, work, settings, make_embedder(settings)):
+        path = shared / "eval" / name / QUESTION_FILES[name]
+        with path.open(encoding="utf-8") as lines:
+            rows = [row for row in map(json.loads, lines) if row["article"] in allowed[name]]
         groups += groups_of(answerer, rows, top)
         print(json.dumps({"set": name, "groups": len(groups)}), flush=True)
     return groups

@@ -19,7 +19,6 @@ import argparse
 import json
 import pickle
 import random
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ from training.data import (
     fold_of,
     train_articles,
 )
+from training.train_index import train_set_answerers
 
 ALL_FEATURES = FEATURES + READINGS
 
@@ -188,23 +188,14 @@ def scored_training_rows(
     """The training questions' candidates, over an index of each set's train
     articles: every question, or at most `most` of each set, evenly spaced."""
     from bot.settings import load_settings
-    from bot.wiring import make_answerer, make_embedder, sync_from_sources
-    from index.storage.article_index import ArticleIndex
+    from bot.wiring import make_embedder
 
     settings = load_settings(reader_dir=None, data_dir=work)
-    embedder = make_embedder(settings)
     reader = SentenceReader(reader_dir)
-    allowed = train_articles(shared)
+    questions = training_questions(shared)
     rows: list[Scored] = []
-    for name, questions in training_questions(shared).items():
-        folder = work / f"{name}-articles"
-        folder.mkdir(parents=True, exist_ok=True)
-        for article in sorted(allowed[name]):
-            shutil.copy(shared / "eval" / name / "articles" / f"{article}.txt", folder)
-        index_dir = work / f"{name}-index"
-        sync_from_sources(settings, embedder, index_dir, [str(folder)])
-        answerer = make_answerer(settings, ArticleIndex.load(index_dir, embedder))
-        rows += question_rows(answerer, reader, evenly_spaced(questions, most))
+    for name, answerer in train_set_answerers(shared, work, settings, make_embedder(settings)):
+        rows += question_rows(answerer, reader, evenly_spaced(questions[name], most))
         print(json.dumps({"set": name, "questions": len(rows)}), flush=True)
     return rows
 

@@ -1,0 +1,33 @@
+"""What training asks its questions of: an answerer over each SQuAD set's `train`
+articles alone (split.json), so that a model learns from the candidates the
+answerer really sees, never from a held-out article. Shared by the reranker's
+training (training/rerank.py) and the reader's weighing (training/weighing.py)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from bot.answer.answerer import Answerer
+from bot.settings import Settings
+from index.embedding.embedder import Embedder
+from training.data import train_articles
+
+
+def train_set_answerers(
+    shared: Path, work: Path, settings: Settings, embedder: Embedder
+) -> Iterator[tuple[str, Answerer]]:
+    """Each SQuAD set's name with an answerer over an index (in `work`) of copies of
+    its `train` articles; a second run finds the index in step and embeds nothing."""
+    from bot.wiring import make_answerer, sync_from_sources
+    from index.storage.article_index import ArticleIndex
+
+    for name, allowed in train_articles(shared).items():
+        articles = work / f"{name}-articles"
+        articles.mkdir(parents=True, exist_ok=True)
+        for article in sorted(allowed):
+            shutil.copy(shared / "eval" / name / "articles" / f"{article}.txt", articles)
+        index_dir = work / f"{name}-index"
+        sync_from_sources(settings, embedder, index_dir, [str(articles)])
+        yield name, make_answerer(settings, ArticleIndex.load(index_dir, embedder))
