@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.settings import load_settings
 from training.train_index import train_set_answerers
 
 ARTICLES = {
@@ -35,12 +34,12 @@ def layout(root: Path) -> Path:
 
 def test_each_set_is_answered_from_its_train_articles_alone(tmp_path: Path, fast_embedder) -> None:
     shared, work = layout(tmp_path / "a-copy-of-its-layout"), tmp_path / "work"
-    settings = load_settings(data_dir=work, reranker=False)
-    [(name, answerer)] = list(train_set_answerers(shared, work, settings, fast_embedder))
+    [(name, answerer)] = list(train_set_answerers(shared, work, fast_embedder))
+    assert answerer.reranker is None and answerer.reader is None  # the evidence alone
     assert name == "squad-v1.1-dev"
     titles = sorted(a.title for a in answerer.index.articles.values())
     assert titles == ["Comet Tsuchinshan", "The harbour bridge"]  # not the held-out orchard
     assert "1932" in answerer.answer("When did the harbour bridge open?").text
     assert "noon" not in answerer.answer("When did the apples sell out at the orchard?").text
-    [(_, again)] = list(train_set_answerers(shared, work, settings, fast_embedder))
+    [(_, again)] = list(train_set_answerers(shared, work, fast_embedder))
     assert again.index.version == answerer.index.version  # nothing changed, nothing rebuilt

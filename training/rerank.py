@@ -90,13 +90,9 @@ def groups_of(answerer, rows: list[dict], top: int) -> list[Group]:
 def training_groups(shared: Path, work: Path, top: int) -> list[Group]:
     """Every answerable question of the train articles, as a group, each SQuAD set
     over an index of its own train articles."""
-    from bot.settings import load_settings
-    from bot.wiring import make_embedder
-
-    settings = load_settings(reader_dir=None, reranker=False, data_dir=work)
     allowed = train_articles(shared)
     groups: list[Group] = []
-    for name, answerer in train_set_answerers(shared, work, settings, make_embedder(settings)):
+    for name, answerer in train_set_answerers(shared, work):
         path = shared / "eval" / name / QUESTION_FILES[name]
         with path.open(encoding="utf-8") as lines:
             rows = [row for row in map(json.loads, lines) if row["article"] in allowed[name]]

@@ -10,19 +10,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bot.answer.answerer import Answerer
-from bot.settings import Settings
 from index.embedding.embedder import Embedder
 from training.data import train_articles
 
 
 def train_set_answerers(
-    shared: Path, work: Path, settings: Settings, embedder: Embedder
+    shared: Path, work: Path, embedder: Embedder | None = None
 ) -> Iterator[tuple[str, Answerer]]:
     """Each SQuAD set's name with an answerer over an index (in `work`) of copies of
-    its `train` articles; a second run finds the index in step and embeds nothing."""
-    from bot.wiring import make_answerer, sync_from_sources
+    its `train` articles; a second run finds the index in step and embeds nothing.
+    The answerers weigh by the hand-weighted evidence alone (no reader, no reranker):
+    what the models trained on their candidates are fitted beside."""
+    from bot.settings import load_settings
+    from bot.wiring import make_answerer, make_embedder, sync_from_sources
     from index.storage.article_index import ArticleIndex
 
+    settings = load_settings(reader_dir=None, reranker=False, data_dir=work)
+    embedder = embedder or make_embedder(settings)
     for name, allowed in train_articles(shared).items():
         articles = work / f"{name}-articles"
         articles.mkdir(parents=True, exist_ok=True)

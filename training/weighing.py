@@ -187,14 +187,10 @@ def scored_training_rows(
 ) -> list[Scored]:
     """The training questions' candidates, over an index of each set's train
     articles: every question, or at most `most` of each set, evenly spaced."""
-    from bot.settings import load_settings
-    from bot.wiring import make_embedder
-
-    settings = load_settings(reader_dir=None, data_dir=work)
     reader = SentenceReader(reader_dir)
     questions = training_questions(shared)
     rows: list[Scored] = []
-    for name, answerer in train_set_answerers(shared, work, settings, make_embedder(settings)):
+    for name, answerer in train_set_answerers(shared, work):
         rows += question_rows(answerer, reader, evenly_spaced(questions[name], most))
         print(json.dumps({"set": name, "questions": len(rows)}), flush=True)
     return rows
