@@ -414,6 +414,20 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "    reranker = make_reranker(settings) if answer.reranker else None",
         ["tests/test_rerank.py::test_answerers_share_the_reranker_they_are_given"],
     ),
+    (
+        "14 answer quality: a copy of the best sentence taken for its runner-up",
+        "bot/answer/answerer.py",
+        "    return next(([i] for i in order[1:] if scored[i].text != first), [])",
+        "    return order[1:2]",
+        ["tests/test_highlight.py::test_the_runner_up_is_another_sentence_not_a_copy_of_the_best"],
+    ),
+    (
+        "14 answer quality: any number answers, whatever it measures",
+        "bot/answer/highlight.py",
+        "        return _measured(question, sentence, undated)",
+        "        return undated",
+        ["tests/test_highlight.py::test_a_number_must_measure_what_was_asked"],
+    ),
 ]
 
 

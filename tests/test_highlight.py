@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.answer.answerer import Answerer
+from bot.answer.answerer import Answerer, ScoredSentence, runner_up
 from bot.answer.highlight import answer_span, asked_kind
+from bot.answer.records import Passage
 from bot.settings import load_settings
 from bot.wiring import make_answerer
 from index.build.publish import build_index
+from index.records import Article, Chunk
 from index.sources.articles import load_articles
 from index.storage.article_index import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
@@ -102,6 +104,42 @@ def test_chat_questions_ask_for_a_kind(question: str, kind: str | None) -> None:
 def test_dates_and_counts_in_words_are_found(question: str, sentence: str, expected: str) -> None:
     span = span_in(question, sentence)
     assert span is not None and sentence[span[0] : span[1]] == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        # a number that measures something else is no answer: money wants a currency
+        ("How much money does it put in each year?", "It has flown for 15 years.", None),
+        ("How much did the bridge cost?", "It cost £43 million and took 5 years.", "£43 million"),
+        ("How much did it cost?", "Begun in 1990, it cost 43 million pounds.", "43 million"),
+        # a share wants a percentage, and a count of things is no span of time
+        ("What percentage are macrophages?", "Of 50 or 60 kinds, 30 per cent.", "30 per cent"),
+        ("How many bridges cross it?", "For 15 years, 12 bridges have crossed it.", "12"),
+        ("How many years did it last?", "It lasted 15 years.", "15 years"),
+    ],
+)
+def test_a_number_must_measure_what_was_asked(
+    question: str, sentence: str, expected: str | None
+) -> None:
+    span = span_in(question, sentence)
+    assert (sentence[span[0] : span[1]] if span else None) == expected
+
+
+def test_the_runner_up_is_another_sentence_not_a_copy_of_the_best() -> None:
+    """Passages overlap: the best sentence is a candidate twice, and the runner-up
+    is the next sentence that is not it."""
+    text = "The quay opened in 2019. Gulls nest under it."
+    article = Article("a", "Quay", text, "quay.txt")
+    chunk = Chunk("a:0", "a", 0, len(text), text)
+    passages = [Passage(rank, chunk, article, 1.0) for rank in (1, 2)]
+    scored = [
+        ScoredSentence(passages[0], 0, 24, 2.0),
+        ScoredSentence(passages[1], 0, 24, 1.9),  # the same sentence again
+        ScoredSentence(passages[1], 25, 45, 1.8),
+    ]
+    assert runner_up(scored, [0, 1, 2]) == [2]
+    assert runner_up(scored[:2], [0, 1]) == []
 
 
 def answerer_of(tmp_path: Path, embedder: HashingEmbedder, article: str) -> Answerer:

@@ -379,11 +379,11 @@ class Answerer:
         order = sorted(range(len(scored)), key=lambda i: scored[i].score, reverse=True)
         best = order[0]
         chosen = [best]
-        for i in order[1:2]:
+        for i in runner_up(scored, order):
             first, other = scored[best], scored[i]
             adds = bool(other.terms - first.terms) or self._gives_kind(candidates, best, i)
             close = other.score >= SECOND_SENTENCE_RATIO * first.score
-            if self._fits([first, other]) and adds and close and other.text != first.text:
+            if self._fits([first, other]) and adds and close:
                 chosen.append(i)
         if len(chosen) == 1 and (neighbour := self._kind_neighbour(candidates, scored, best)):
             chosen.append(neighbour)
@@ -446,6 +446,14 @@ class Answerer:
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
+
+
+def runner_up(scored: list[ScoredSentence], order: list[int]) -> list[int]:
+    """The best candidate after the first (`order`: best first) that is another
+    sentence, not the first again: passages overlap, so one sentence is often a
+    candidate twice, and its copy is no runner-up. Empty when there is none."""
+    first = scored[order[0]].text
+    return next(([i] for i in order[1:] if scored[i].text != first), [])
 
 
 def _cited_passages(chosen: list[ScoredSentence]) -> list[Passage]:

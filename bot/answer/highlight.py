@@ -36,6 +36,25 @@ NUMBER = re.compile(
     r"(?!\s+(?:decades?|centur(?:y|ies)|years?|months?|weeks?|days?|hours?|minutes?)\b)",
     re.IGNORECASE,
 )
+# what a question for a number asks it to measure, when its words say: money wants
+# a currency, a share wants a percentage; a count of things ("how many bridges") is
+# never a span of time ("15 years"), unless it counts years, days or hours
+MONEY_ASKED = re.compile(
+    r"\b(?:money|costs?|costing|price|budget|spend|spent|paid|pay|pays|funding|worth|salary"
+    r"|revenue|donat\w+|invest\w*)\b",
+    re.IGNORECASE,
+)
+SHARE_ASKED = re.compile(r"\b(?:percentage|percent|per cent|proportion|fraction)\b", re.I)
+COUNT_ASKED = re.compile(r"\bhow many\s+(\w+)", re.IGNORECASE)
+MONEY = re.compile(
+    r"[$€£¥]|\b(?:dollars?|euros?|pounds?|sterling|francs?|marks|yen|roubles?|rubles?"
+    r"|guilders?|florins?|crowns?|lire|pesos?|USD|GBP|EUR)\b",
+    re.IGNORECASE,
+)
+SHARE = re.compile(r"%|\b(?:per ?cent|percent|half|third|quarter|fifth|tenth)\b", re.I)
+TIME_UNIT = r"(?:years?|months?|weeks?|days?|hours?|minutes?|seconds?|decades?|centur(?:y|ies))"
+SPAN_OF_TIME = re.compile(rf"\b{TIME_UNIT}\b", re.IGNORECASE)
+UNIT_AFTER = 24  # characters after a number that may name its unit: "43 million pounds"
 NAME = re.compile(r"\b[A-Z][\w'\u2019-]+(?:\s+(?:of|de|van|von|the|la)?\s*[A-Z][\w'\u2019-]+)*")
 ROLES = (
     r"(?:person|man|woman|leader|president|king|queen|emperor|ruler|pope|chief|head|chair"
@@ -77,13 +96,46 @@ def asked_kind(question: str) -> str | None:
     return None
 
 
-def _candidates(kind: str, sentence: str) -> list[tuple[int, int]]:
+def asked_measure(question: str) -> re.Pattern[str] | None:
+    """For a question that asks for a number, what the number's own words must hold
+    (a currency, a percentage), or must not (a span of time, when it counts things);
+    as a pattern, with `excluded` telling which: see `_measured`."""
+    if MONEY_ASKED.search(question):
+        return MONEY
+    if SHARE_ASKED.search(question):
+        return SHARE
+    counted = COUNT_ASKED.search(question)
+    if counted and not re.fullmatch(TIME_UNIT, counted.group(1), re.IGNORECASE):
+        return SPAN_OF_TIME
+    return None
+
+
+def _measured(question: str, sentence: str, spans: list[tuple[int, int]]) -> list:
+    """The numbers that measure what the question asks: "how much money" is not
+    answered by "15 years", nor "how many bridges" by "15 years"."""
+    measure = asked_measure(question)
+    if measure is None:
+        return spans
+    if measure is SPAN_OF_TIME:  # its unit, if any, is part of the number's span
+        return [(a, b) for a, b in spans if not measure.search(sentence[a:b])]
+    return [(a, b) for a, b in spans if measure.search(_with_unit(sentence, a, b))]
+
+
+def _with_unit(sentence: str, start: int, end: int) -> str:
+    """A number with the sign before it and the words after it, up to the next
+    number: "£43 million", "43 million pounds", "12 %"."""
+    after = re.split(r"\d", sentence[end : end + UNIT_AFTER], maxsplit=1)[0]
+    return sentence[max(0, start - 1) : end] + after
+
+
+def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]]:
     if kind == "date":
         return [m.span() for m in DATE.finditer(sentence)]
     if kind == "number":
         dates = [m.span() for m in DATE.finditer(sentence)]
         spans = [m.span() for m in NUMBER.finditer(sentence)]
-        return [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in dates)]
+        undated = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in dates)]
+        return _measured(question, sentence, undated)
     names = [m.span() for m in NAME.finditer(sentence)]
     return [s for s in names if s[0] > 0]  # the first word is capitalised anyway
 
@@ -95,7 +147,8 @@ def typed_spans(question: str, sentence: str) -> list[tuple[int, int]] | None:
     if kind is None:
         return None
     known = question.casefold()
-    return [s for s in _candidates(kind, sentence) if sentence[s[0] : s[1]].casefold() not in known]
+    found = _candidates(kind, sentence, question)
+    return [s for s in found if sentence[s[0] : s[1]].casefold() not in known]
 
 
 def answer_span(
