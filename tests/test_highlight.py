@@ -117,6 +117,9 @@ def test_dates_and_counts_in_words_are_found(question: str, sentence: str, expec
         ("What percentage are macrophages?", "Of 50 or 60 kinds, 30 per cent.", "30 per cent"),
         ("How many bridges cross it?", "For 15 years, 12 bridges have crossed it.", "12"),
         ("How many years did it last?", "It lasted 15 years.", "15 years"),
+        # a count is a count, whatever its question says about money
+        ("How many students pay full fees?", "About 2,000 students pay full fees.", "2,000"),
+        ("How many dollars did it cost?", "It cost 40 dollars in 1990.", "40 dollars"),
     ],
 )
 def test_a_number_must_measure_what_was_asked(

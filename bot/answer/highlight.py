@@ -98,15 +98,17 @@ def asked_kind(question: str) -> str | None:
 
 def asked_measure(question: str) -> re.Pattern[str] | None:
     """For a question that asks for a number, what the number's own words must hold
-    (a currency, a percentage), or must not (a span of time, when it counts things);
-    as a pattern, with `excluded` telling which: see `_measured`."""
+    (a currency, a percentage), or, for a count of things, must not (a span of time):
+    as a pattern, SPAN_OF_TIME being the one excluded (see `_measured`)."""
+    if counted := COUNT_ASKED.search(question):  # "how many students pay …" counts
+        noun = counted.group(1)
+        if MONEY.fullmatch(noun):
+            return MONEY
+        return None if re.fullmatch(TIME_UNIT, noun, re.IGNORECASE) else SPAN_OF_TIME
     if MONEY_ASKED.search(question):
         return MONEY
     if SHARE_ASKED.search(question):
         return SHARE
-    counted = COUNT_ASKED.search(question)
-    if counted and not re.fullmatch(TIME_UNIT, counted.group(1), re.IGNORECASE):
-        return SPAN_OF_TIME
     return None
 
 
