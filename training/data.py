@@ -242,10 +242,18 @@ def _foreign(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", type=Path)
+def command_line(doc: str) -> argparse.ArgumentParser:
+    """A training command's parser, described by its module's first paragraph, with
+    the option every one of them takes: `--shared`, the shared data (by default
+    ../shared beside the checkout, as the README lays it out)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=Path(__file__).parents[2] / "shared")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = command_line(__doc__)
+    parser.add_argument("out", type=Path)
     parser.add_argument("--seed", type=int, default=0)
     options = parser.parse_args(argv)
     counts: dict[str, int] = {}

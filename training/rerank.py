@@ -23,7 +23,6 @@ evidence's best sentence against the reranked one, per weight) are printed.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -38,7 +37,7 @@ import numpy as np
 from bot.answer.evaluation import contains_gold
 from bot.answer.rerank import CONFIG_FILE, MAX_TOKENS, MODEL_FILE, TOKENIZER_FILE
 from bot.errors import QuestionError
-from training.data import QUESTION_FILES, fold_of, train_articles
+from training.data import QUESTION_FILES, command_line, fold_of, train_articles
 from training.train_index import train_set_answerers
 
 WEIGHTS = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -267,9 +266,8 @@ def _gap(fp32: Path, int8: Path, feed: dict) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = command_line(__doc__)
     parser.add_argument("out", type=Path)
-    parser.add_argument("--shared", type=Path, default=Path(__file__).parents[2] / "shared")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--top", type=int, default=6)

@@ -15,7 +15,6 @@ left out in turn.
 
 from __future__ import annotations
 
-import argparse
 import json
 import pickle
 import random
@@ -35,6 +34,7 @@ from training.data import (
     SquadArticle,
     SquadQuestion,
     chat_style,
+    command_line,
     fold_of,
     train_articles,
 )
@@ -197,9 +197,8 @@ def scored_training_rows(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = command_line(__doc__)
     parser.add_argument("reader", type=Path)
-    parser.add_argument("--shared", type=Path, default=Path(__file__).parents[2] / "shared")
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--max-wrongly-abstained", type=float, default=0.05)
     parser.add_argument("--most", type=int, default=3000, help="questions per set, at most")
