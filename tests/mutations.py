@@ -428,6 +428,24 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "        return undated",
         ["tests/test_highlight.py::test_a_number_must_measure_what_was_asked"],
     ),
+    (
+        "14 reranker: a sentence that points back read without the one before it",
+        "bot/answer/rerank.py",
+        '    before = f"{previous} " if previous and REFERS_BACK.match(sentence) else ""',
+        '    before = ""',
+        [
+            "tests/test_rerank.py::test_a_sentence_is_read_after_its_title_and_what_it_points_back_to"
+        ],
+    ),
+    (
+        "14 reranker: a sentence read without its article's title",
+        "bot/answer/rerank.py",
+        '    return f"{title}: {before}{sentence}"',
+        '    return f"{before}{sentence}"',
+        [
+            "tests/test_rerank.py::test_a_sentence_is_read_after_its_title_and_what_it_points_back_to"
+        ],
+    ),
 ]
 
 

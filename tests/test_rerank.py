@@ -14,13 +14,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.answer.rerank import CONFIG_FILE, SHIPPED, Reranker
+from bot.answer.rerank import CONFIG_FILE, SHIPPED, Reranker, reranked_text
 from bot.errors import SettingsFileError
 from bot.settings import load_settings
 from bot.wiring import make_answerer, make_reranker, open_answerer
 from index.storage.article_index import ArticleIndex
 from tests.strategies import CASES, TEXT, ran_every_case
+from tests.test_highlight import answerer_of
 
+TITLE = "Russia plans to leave the International Space Station"
 ISS = [  # sentences of the bundled article
     "For more than two decades, the International Space Station has been a collaborative "
     "research vessel for astronauts around the world.",
@@ -34,6 +36,10 @@ ISS = [  # sentences of the bundled article
     "According to a telegram statement from Dmitry Rogozin Roscosmos, the country's space "
     "agency has begun work on the station's first base unit.",
 ]
+# as the answerer has it read them: after the title, "It has already built Mir" after
+# the sentence before it in the article
+BEFORE_MIR = "Russia also has a history of running a space laboratory."
+READ = [reranked_text(TITLE, BEFORE_MIR if i == 3 else None, s) for i, s in enumerate(ISS)]
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +51,7 @@ def reranker() -> Reranker:
     ("question", "answer"),
     [
         ("When was the International Space Station launched?", 1),
-        ("iss launch year", 1),
+        ("mir orbit years?", 3),
         ("Whose first mission cost Russia its control of access to the station?", 2),
         ("How long was Mir in orbit?", 3),
         ("What has Roscosmos begun work on?", 4),
@@ -54,15 +60,15 @@ def reranker() -> Reranker:
 def test_the_shipped_reranker_puts_the_answering_sentence_first(
     reranker: Reranker, question: str, answer: int
 ) -> None:
-    scores = reranker.scores(question, ISS)
-    assert scores.shape == (len(ISS),)
+    scores = reranker.scores(question, READ)
+    assert scores.shape == (len(READ),)
     assert int(np.argmax(scores)) == answer
 
 
 def test_it_adds_only_to_the_candidates_it_read_and_never_below_nothing(
     reranker: Reranker,
 ) -> None:
-    sentences = ISS * 2  # more candidates than it reads
+    sentences = READ * 2  # more candidates than it reads
     evidence = np.linspace(2.0, 1.0, len(sentences))[::-1]  # the last ones are best
     added = reranker.bonus("How long was Mir in orbit?", sentences, evidence)
     read = np.argsort(-evidence)[: reranker.settings.top]
@@ -71,6 +77,30 @@ def test_it_adds_only_to_the_candidates_it_read_and_never_below_nothing(
     assert np.all(added[read] >= 0.0) and np.min(added[read]) == 0.0
     assert np.argmax(added) == 8  # the Mir sentence among those it read
     assert reranker.bonus("anything", [], np.zeros(0)).shape == (0,)
+
+
+def test_a_sentence_is_read_after_its_title_and_what_it_points_back_to(
+    tmp_path: Path, fast_embedder
+) -> None:
+    """The reranker reads each candidate after its article's title, and a sentence
+    that opens with "It" after the sentence before it in its passage: alone, "It sets
+    the fees" does not say who does."""
+    title = "Lantern fair"
+    answerer = answerer_of(
+        tmp_path,
+        fast_embedder,
+        f"{title}\n\nThe lantern fair of Brindle Cove is run by the harbour guild. It sets "
+        "the fees for every stall each spring. Gulls circle the quay at dusk.\n",
+    )
+    read = answerer.candidates("Who sets the fees for every stall?").in_context()
+    assert f"{title}: The lantern fair of Brindle Cove is run by the harbour guild." in read
+    assert (
+        f"{title}: The lantern fair of Brindle Cove is run by the harbour guild. It sets the "
+        "fees for every stall each spring." in read
+    )
+    assert f"{title}: Gulls circle the quay at dusk." in read  # it points nowhere
+    # the first sentence of a passage has nothing before it to read
+    assert reranked_text(title, None, "It sets the fees.") == f"{title}: It sets the fees."
 
 
 def test_a_folder_that_is_not_a_reranker_is_a_clear_settings_error(tmp_path: Path) -> None:

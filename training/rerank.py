@@ -71,14 +71,14 @@ def groups_of(answerer, rows: list[dict], top: int) -> list[Group]:
             continue
         evidence = answerer.weigh(found)
         best = np.argsort(-evidence, kind="stable")[:top]
-        texts = found.sentence_texts()
+        texts, read = found.sentence_texts(), found.in_context()
         gold = tuple(contains_gold(texts[i], row["answers"]) for i in best)
         if any(gold):
             groups.append(
                 Group(
                     row["article"],
                     found.question.text,
-                    tuple(texts[i] for i in best),
+                    tuple(read[i] for i in best),
                     tuple(float(evidence[i]) for i in best),
                     gold,
                 )

@@ -27,7 +27,7 @@ from bot.answer.language import other_language
 from bot.answer.question import prepare_question
 from bot.answer.reader import Reader, sentence_text
 from bot.answer.records import NOT_FOUND, Answer, Passage, not_english, shorten
-from bot.answer.rerank import Reranker
+from bot.answer.rerank import REFERS_BACK, Reranker, reranked_text
 from bot.answer.signals import FEATURES, Question, features
 from bot.answer.summary import article_list_answer, summary_answer
 from index.config import RetrievalConfig, RetrievalMode
@@ -39,11 +39,6 @@ LATEST = re.compile(
     r"\b(latest|newest|most recent|recently|lately|today|this week|current news)\b", re.IGNORECASE
 )
 SECOND_SENTENCE_RATIO = 0.9
-# a sentence that opens by pointing back ("It was first proved in 1962", "This
-# committee has …", "His successor …") is quoted with the sentence before it
-REFERS_BACK = re.compile(
-    r"^\W*(?:it|its|he|she|his|her|they|their|this|these|that|those|such)\b", re.IGNORECASE
-)
 EVIDENCE_MIN_SCORE = 0.95  # the default threshold of the hand-weighted evidence
 PASSAGES_FOR_ANSWER = 3
 BM25_THREADS = 4  # questions whose BM25 can run beside their embedding at once
@@ -96,6 +91,20 @@ class Candidates:
     def sentence_texts(self) -> list[str]:
         """Each sentence's text."""
         return [p.chunk.text[s.start : s.end] for p, s in self.sentences]
+
+    def in_context(self) -> list[str]:
+        """Each sentence as the reranker reads it: after its article's title, and
+        after the sentence before it when it opens by pointing back ("It was first
+        established in 1988", read after the sentence that names the IPCC)."""
+        texts = self.sentence_texts()
+        return [
+            reranked_text(
+                passage.article.title,
+                texts[i - 1] if i and self.sentences[i - 1][0] is passage else None,
+                texts[i],
+            )
+            for i, (passage, _) in enumerate(self.sentences)
+        ]
 
     def texts(self) -> list[str]:
         """Each sentence as the reader reads it (with its article's title)."""
@@ -397,8 +406,7 @@ class Answerer:
         reader's probability (its weight was fitted beside the hand-weighted evidence)."""
         if self.reranker is None or self.reader is not None or not len(evidence):
             return np.zeros(len(evidence))
-        texts = candidates.sentence_texts()
-        return self.reranker.bonus(candidates.question.text, texts, evidence)
+        return self.reranker.bonus(candidates.question.text, candidates.in_context(), evidence)
 
     @staticmethod
     def _gives_kind(candidates: Candidates, best: int, other: int) -> bool:

@@ -3,7 +3,9 @@ train-reranker`) that reads the question together with each of the few sentences
 the hand-weighted evidence ranks highest, and says which of them answers. The
 evidence alone matches words and meaning one side at a time; the reranker reads
 both at once, which is what tells "Russia lost control of access to the station"
-from the sentence that says who took it.
+from the sentence that says who took it. It reads each sentence after its
+article's title, and after the sentence before it when it opens by pointing back,
+so that "It was first established in 1988" is read knowing what "it" is.
 
 It ships with the package as int8 ONNX with its tokenizer (no torch needed),
 opened once per process; its model card (MODEL_CARD.md beside it) says what it was
@@ -14,6 +16,7 @@ whether to abstain is still the evidence's call.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +28,11 @@ from index.embedding.onnx_model import model_inputs, open_session
 MODEL_FILE = "reranker.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "reranker.json"
-MAX_TOKENS = 96  # question and sentence together; longer sentences lose their end
+MAX_TOKENS = 128  # question and sentence in context together; longer ones lose their end
+# a sentence that opens by pointing back ("It was …", "This committee …")
+REFERS_BACK = re.compile(
+    r"^\W*(?:it|its|he|she|his|her|they|their|this|these|that|those|such)\b", re.IGNORECASE
+)
 SHIPPED = Path(__file__).parent / "reranker"
 
 
@@ -49,12 +56,13 @@ class Reranker:
             self.settings = RerankSettings(int(fitted["top"]), float(fitted["weight"]))
             self._session = open_session((folder / MODEL_FILE).read_bytes(), threads)
             self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+            longest = int(fitted.get("max_tokens", MAX_TOKENS))  # what it was trained on
         except Exception as error:  # onnxruntime and tokenizers raise their own types
             raise SettingsFileError(
                 f"{folder} is not a reranker this version can use ({error}); "
                 "make one with `make train-reranker`"
             ) from error
-        self._tokenizer.enable_truncation(MAX_TOKENS, strategy="longest_first")
+        self._tokenizer.enable_truncation(longest, strategy="longest_first")
         self._tokenizer.enable_padding()
 
     def scores(self, question: str, sentences: list[str]) -> np.ndarray:
@@ -75,3 +83,11 @@ class Reranker:
         if len(read):
             added[best] = self.settings.weight * (read - read.min())
         return added
+
+
+def reranked_text(title: str, previous: str | None, sentence: str) -> str:
+    """What the reranker reads of a candidate, the same in training and here: the
+    sentence after its article's title, and after the sentence before it (`previous`,
+    None for a passage's first) when it opens by pointing back."""
+    before = f"{previous} " if previous and REFERS_BACK.match(sentence) else ""
+    return f"{title}: {before}{sentence}"
