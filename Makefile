@@ -6,7 +6,7 @@
 #   make test-fast  the fast tier only: no real model, about a minute
 #   make bench-peers  the LangChain peer's own environment for bench/speed.py
 #   make train-reranker  retrain the shipped reranker (bot/answer/reranker/) from the
-#               training articles of ../shared/train/split.json, on the CPU (~25 min)
+#               training articles of ../shared/train/split.json, on the CPU (~40 min)
 #   make train-reader  train the sentence reader (opt-in: reader_dir) from the
 #               training articles of ../shared/train/split.json, on the CPU
 #   make lock   regenerate the lock files from pyproject.toml (after changing a pin);
