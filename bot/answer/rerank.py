@@ -29,7 +29,9 @@ MODEL_FILE = "reranker.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "reranker.json"
 MAX_TOKENS = 128  # question and sentence in context together; longer ones lose their end
-# a sentence that opens by pointing back ("It was …", "This committee …")
+# a sentence that opens by pointing back ("It was first proved in 1962", "This
+# committee has …", "His successor …"): read here, and quoted in an answer, with
+# the sentence before it
 REFERS_BACK = re.compile(
     r"^\W*(?:it|its|he|she|his|her|they|their|this|these|that|those|such)\b", re.IGNORECASE
 )
