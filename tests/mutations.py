@@ -342,8 +342,8 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "13 highlight: the day or year of a date counted as a number asked for",
         "bot/answer/highlight.py",
-        "        return [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in dates)]",
-        "        return [s for s in spans if not DATE.fullmatch(sentence[s[0] : s[1]])]",
+        "        undated = [s for s in spans if not any(a <= s[0] and s[1] <= b for a, b in dates)]",
+        "        undated = [s for s in spans if not DATE.fullmatch(sentence[s[0] : s[1]])]",
         ["tests/test_highlight.py::test_dates_and_counts_in_words_are_found"],
     ),
     (
