@@ -103,10 +103,11 @@ SHARED ?= ../shared
 
 # The shipped reranker, rebuilt from nothing with a fixed seed: an index of the
 # training articles, the evidence's best six sentences for each of their questions
-# (it reads five when answering),
-# one epoch of listwise training of the shipped encoder as a cross-encoder, the int8
-# ONNX export, written over bot/answer/reranker/ (its MODEL_CARD.md stays; update its
-# figures with bench/reranker.py).
+# (it reads five when answering), each read after its article's title and, when it
+# points back, the sentence before it; one epoch of listwise training of the shipped
+# encoder as a cross-encoder; the int8 ONNX export, written over bot/answer/reranker/
+# (its MODEL_CARD.md stays; update its figures with bench/reranker.py). About 40
+# minutes on 2 cores.
 RERANK_WORK ?= build/rerank
 train-reranker:
 	PYTHON=$(PYTHON) deploy/install.sh build $(VENV)
