@@ -1,7 +1,8 @@
 """Trains the reranker: a cross-encoder that reads `question [SEP] sentence` for the
-few sentences the hand-weighted evidence ranks highest and says which of them
-answers. It learns from what the answerer really sees: every question of the
-`train` articles of split.json is asked over an index of those articles alone,
+few sentences the hand-weighted evidence ranks highest (each in its context, as
+`bot.answer.rerank.reranked_text` writes it) and says which of them answers. It
+learns from what the answerer really sees: every question of the `train` articles
+of split.json is asked over an index of those articles alone,
 and the evidence's best `top` candidates are one group, with the sentences that
 hold a gold answer as its positives. The loss is listwise (softmax over the group),
 since the answerer needs the best of a few, not a probability for each.
@@ -53,7 +54,7 @@ class Group:
 
     article: str
     question: str  # as the answerer reads it (abbreviations spelled out, typos fixed)
-    sentences: tuple[str, ...]
+    sentences: tuple[str, ...]  # as the reranker reads them: title, and what "it" is
     evidence: tuple[float, ...]
     gold: tuple[bool, ...]
 
