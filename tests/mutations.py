@@ -321,7 +321,7 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "13 answer quality: a sentence that points back quoted without the one before",
         "bot/answer/answerer.py",
-        "        quoted += [replace(scored[i], context=True) for i in self._referred_to(scored, chosen)]",
+        "        quoted += [replace(scored[i], context=True) for i in referred]",
         "",
         ["tests/test_highlight.py::test_a_sentence_that_points_back_comes_with_the_one_before_it"],
     ),

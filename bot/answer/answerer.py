@@ -92,6 +92,11 @@ class Candidates:
         """Each sentence's text."""
         return [p.chunk.text[s.start : s.end] for p, s in self.sentences]
 
+    def before(self, i: int) -> int | None:
+        """The candidate that is the sentence before candidate `i` in its passage (a
+        passage's sentences are candidates in their order), None for its first."""
+        return i - 1 if i and self.sentences[i - 1][0] is self.sentences[i][0] else None
+
     def in_context(self) -> list[str]:
         """Each sentence as the reranker reads it: after its article's title, and
         after the sentence before it when it opens by pointing back ("It was first
@@ -99,11 +104,9 @@ class Candidates:
         texts = self.sentence_texts()
         return [
             reranked_text(
-                passage.article.title,
-                texts[i - 1] if i and self.sentences[i - 1][0] is passage else None,
-                texts[i],
+                p.article.title, None if (j := self.before(i)) is None else texts[j], texts[i]
             )
-            for i, (passage, _) in enumerate(self.sentences)
+            for i, (p, _) in enumerate(self.sentences)
         ]
 
     def texts(self) -> list[str]:
@@ -397,7 +400,8 @@ class Answerer:
         if len(chosen) == 1 and (neighbour := self._kind_neighbour(candidates, scored, best)):
             chosen.append(neighbour)
         quoted = [scored[i] for i in chosen]
-        quoted += [replace(scored[i], context=True) for i in self._referred_to(scored, chosen)]
+        referred = self._referred_to(candidates, scored, chosen)
+        quoted += [replace(scored[i], context=True) for i in referred]
         return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), float(evidence.max())
 
     def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> np.ndarray:
@@ -435,16 +439,18 @@ class Answerer:
                 return i
         return None
 
-    def _referred_to(self, scored: list[ScoredSentence], chosen: list[int]) -> list[int]:
+    def _referred_to(
+        self, candidates: Candidates, scored: list[ScoredSentence], chosen: list[int]
+    ) -> list[int]:
         """The sentences before chosen ones that open by pointing back ("It was first
         proved in 1962"), as far as they fit: quoted alone, such a sentence leaves
         the reader to guess what "it" is."""
         added: list[int] = []
         quoted = {scored[i].text for i in chosen}
         for i in sorted(chosen):
-            before = i - 1
-            same = before >= 0 and scored[before].passage is scored[i].passage
-            if not same or scored[before].text in quoted or not REFERS_BACK.match(scored[i].text):
+            before = candidates.before(i)
+            nothing_to_add = before is None or scored[before].text in quoted
+            if nothing_to_add or not REFERS_BACK.match(scored[i].text):
                 continue
             if self._fits([scored[j] for j in (*chosen, *added, before)]):
                 added.append(before)
