@@ -14,10 +14,23 @@ MONTH = (
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December"
     r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
 )
+DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+# the dates news is written in ("last year", "on Monday"): they answer "when" only where
+# no date says which year, and no sentence beside need be quoted for a date
+RELATIVE_DATE = re.compile(
+    r"\b(?:(?:[Ll]ast|[Nn]ext|[Tt]his|[Ee]arlier this|[Ll]ater this)\s+"
+    r"(?:year|month|week|decade|century|spring|summer|autumn|fall|winter|weekend)"
+    rf"|[Yy]esterday|{WEEKDAY})\b"
+)
+# a date with or without its year ("23 November"), a year, a century, an era's year
+# ("13,000 BP"), or a time ago ("2.7 billion years ago")
 DATE = re.compile(
-    rf"\b(?:{MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}\s+{MONTH}\s+\d{{4}}"
-    rf"|{MONTH}\s+\d{{4}}|(?:1[0-9]|20)\d{{2}}s?"
-    r"|\d{1,2}(?:st|nd|rd|th)[\s-]centur(?:y|ies)|\d{1,4}\s?(?:BC|AD|BCE|CE)|AD\s?\d{1,4})\b"
+    rf"\b(?:{MONTH}\s+{DAY},?\s+\d{{4}}|{DAY}\s+{MONTH}\s+\d{{4}}"
+    rf"|{MONTH}\s+\d{{4}}|{MONTH}\s+{DAY}|{DAY}\s+{MONTH}|(?:1[0-9]|20)\d{{2}}s?"
+    r"|\d{1,2}(?:st|nd|rd|th)[\s-]centur(?:y|ies)|\d[\d,]{0,6}\s?(?:BC|AD|BCE|CE|BP)"
+    r"|AD\s?\d{1,4}|\d[\d,.]*(?:\s?[\u2013-]\s?\d[\d,.]*)?\s+(?:(?:thousand|million|billion)\s+)?"
+    r"years\s+ago)\b"
 )
 UNITS = (
     r"(?:%|percent|per cent|million|billion|thousand|hundred|years?|months?|weeks?|days?|hours?"
@@ -32,7 +45,10 @@ NUMBER = re.compile(
     # nor a span of time ("two decades" counts no modules)
     r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
     r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
-    r"|eighty|ninety|hundreds?|thousands?|millions?|dozens?|twice|half|\w+fold)\b(?!-)"
+    r"|eighty|ninety|hundreds?|thousands?|millions?|dozens?|twice|half|\w+fold)"
+    # "twenty-five", "six-time" and "four-valve" count; "two-thirds" is a share
+    r"(?:-(?:one|two|three|four|five|six|seven|eight|nine))?\b"
+    r"(?!-(?:halves|thirds?|quarters?|fifths?|sixths?|sevenths?|eighths?|ninths?|tenths?)\b)"
     r"(?!\s+(?:decades?|centur(?:y|ies)|years?|months?|weeks?|days?|hours?|minutes?)\b)",
     re.IGNORECASE,
 )
@@ -45,7 +61,8 @@ MONEY_ASKED = re.compile(
     re.IGNORECASE,
 )
 SHARE_ASKED = re.compile(r"\b(?:percentage|percent|per cent|proportion|fraction)\b", re.I)
-COUNT_ASKED = re.compile(r"\bhow many\s+(\w+)", re.IGNORECASE)
+# the words after "how many" that may name what is counted: "how many paid holiday days"
+COUNT_ASKED = re.compile(r"\bhow many((?:\s+\w+){1,3})", re.IGNORECASE)
 MONEY = re.compile(
     r"[$€£¥]|\b(?:dollars?|euros?|pounds?|sterling|francs?|marks|yen|roubles?|rubles?"
     r"|guilders?|florins?|crowns?|lire|pesos?|USD|GBP|EUR)\b",
@@ -76,8 +93,22 @@ ASKS = [
     ("person", rf"^\s*(who|whom|whose)\b|\b(which|what) (\w+ )?{ROLES}\b"),
     ("place", r"^\s*where\b|\b(what|which) (city|country|state|place|town|region|continent)\b"),
 ]
-# failing those, what a terse chat question names last: "IPCC founding year?"
+# failing those, what a terse chat question names last: "IPCC founding year?",
+# "which rival club's coach"; not in a question that asks why, how, or yes or no: "Why
+# is new oil sold at a higher price?" asks for no number
 END = r"\s*[?.!]*\s*$"
+ASKS_ELSE = re.compile(
+    r"^\s*(?:why|how|is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b",
+    re.IGNORECASE,
+)
+TERSE_MAX_WORDS = 6  # "What was the Song dynasty's capital?"; a longer one has a verb
+# a clause before what is asked: "When the Rhine leaves the lake, which way does it flow?"
+CLAUSE_FIRST = re.compile(
+    r"^\s*(?:when|if|since|while|although|though|because|after|before|once|given)\b[^,?]*,\s*"
+    r"(?=(?:who|whom|whose|what|which|where|when|why|how|in what|on what|is|are|was|were"
+    r"|do|does|did)\b)",
+    re.IGNORECASE,
+)
 TERSE = [
     ("date", rf"\b(year|date|founded|founding|born|opened|when){END}"),
     ("number", rf"\b(number of \w+|population|length|height|cost|price|age){END}"),
@@ -87,7 +118,13 @@ TERSE = [
 
 
 def asked_kind(question: str) -> str | None:
+    """The kind of thing the question asks for (date, number, person, place), if any."""
+    question = CLAUSE_FIRST.sub("", question, count=1)
     for patterns in (ASKS, TERSE):
+        if patterns is TERSE and (
+            ASKS_ELSE.match(question) or len(question.split()) > TERSE_MAX_WORDS
+        ):
+            return None
         found = next(
             (kind for kind, pattern in patterns if re.search(pattern, question, re.I)), None
         )
@@ -101,10 +138,9 @@ def asked_measure(question: str) -> re.Pattern[str] | None:
     (a currency, a percentage), or, for a count of things, must not (a span of time):
     as a pattern, SPAN_OF_TIME being the one excluded (see `_measured`)."""
     if counted := COUNT_ASKED.search(question):  # "how many students pay …" counts
-        noun = counted.group(1)
-        if MONEY.fullmatch(noun):
-            return MONEY
-        return None if re.fullmatch(TIME_UNIT, noun, re.IGNORECASE) else SPAN_OF_TIME
+        words = counted.group(1).split()  # "how many pounds of steam": not only money
+        counts_time = any(re.fullmatch(TIME_UNIT, word, re.IGNORECASE) for word in words)
+        return None if counts_time else SPAN_OF_TIME
     if MONEY_ASKED.search(question):
         return MONEY
     if SHARE_ASKED.search(question):
@@ -130,9 +166,10 @@ def _with_unit(sentence: str, start: int, end: int) -> str:
     return sentence[max(0, start - 1) : end] + after
 
 
-def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]]:
+def _candidates(kind: str, sentence: str, question: str, relative: bool) -> list[tuple[int, int]]:
     if kind == "date":
-        return [m.span() for m in DATE.finditer(sentence)]
+        dates = [m.span() for m in DATE.finditer(sentence)]
+        return dates + [m.span() for m in RELATIVE_DATE.finditer(sentence) if relative]
     if kind == "number":
         dates = [m.span() for m in DATE.finditer(sentence)]
         spans = [m.span() for m in NUMBER.finditer(sentence)]
@@ -142,14 +179,17 @@ def _candidates(kind: str, sentence: str, question: str) -> list[tuple[int, int]
     return [s for s in names if s[0] > 0]  # the first word is capitalised anyway
 
 
-def typed_spans(question: str, sentence: str) -> list[tuple[int, int]] | None:
+def typed_spans(
+    question: str, sentence: str, relative: bool = False
+) -> list[tuple[int, int]] | None:
     """The dates, numbers, people or places in `sentence` that could answer the
-    question (what it asks for, not already in it); None when it asks for no kind."""
+    question (what it asks for, not already in it), with dates such as "last year" if
+    `relative`; None when it asks for no kind."""
     kind = asked_kind(question)
     if kind is None:
         return None
     known = question.casefold()
-    found = _candidates(kind, sentence, question)
+    found = _candidates(kind, sentence, question, relative)
     return [s for s in found if sentence[s[0] : s[1]].casefold() not in known]
 
 
@@ -161,6 +201,10 @@ def answer_span(
     spans, offset = [], 0
     for sentence, search in zip(sentences, searched, strict=True):
         if search:
-            spans += [(offset + a, offset + b) for a, b in typed_spans(question, sentence) or []]
+            found = typed_spans(question, sentence, relative=True) or []
+            spans += [(offset + a, offset + b) for a, b in found]
         offset += len(sentence) + 1
+    text = " ".join(sentences)  # "last year" (or "Monday") only where nothing else is
+    named = [(a, b) for a, b in spans if not RELATIVE_DATE.fullmatch(text[a:b])]
+    spans = named or spans
     return spans[0] if len(spans) == 1 else None
