@@ -453,6 +453,48 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "    return list(groups), held",
         ["tests/test_training_rerank.py::test_a_held_out_fold_is_never_trained_on"],
     ),
+    (
+        "16 answer quality: an answer without the date or number asked for as sure as one with it",
+        "bot/answer/answerer.py",
+        "        return 0.0 if holds else self.config.missing_kind_penalty",
+        "        return 0.0",
+        ["tests/test_signals.py::test_an_answer_without_the_date_or_number_asked_for_is_less_sure"],
+    ),
+    (
+        '16 answer quality: "on Monday" no date to an answer that must hold one',
+        "bot/answer/answerer.py",
+        "typed_spans(question.text, texts[i], relative=True)",
+        "typed_spans(question.text, texts[i])",
+        ["tests/test_signals.py::test_an_answer_without_the_date_or_number_asked_for_is_less_sure"],
+    ),
+    (
+        "16 highlight: a terse form read in a question that asks why, how, or yes or no",
+        "bot/answer/highlight.py",
+        "            ASKS_ELSE.match(question) or len(question.split()) > TERSE_MAX_WORDS",
+        "            len(question.split()) > TERSE_MAX_WORDS",
+        ["tests/test_highlight.py::test_chat_questions_ask_for_a_kind"],
+    ),
+    (
+        "16 highlight: a clause before the question word read as what is asked",
+        "bot/answer/highlight.py",
+        '    question = CLAUSE_FIRST.sub("", question, count=1)',
+        "",
+        ["tests/test_highlight.py::test_chat_questions_ask_for_a_kind"],
+    ),
+    (
+        '16 highlight: what is counted read from the one word after "how many"',
+        "bot/answer/highlight.py",
+        "(?:\\s+\\w+){1,3}",
+        "(?:\\s+\\w+){1}",
+        ["tests/test_highlight.py::test_a_number_must_measure_what_was_asked"],
+    ),
+    (
+        '16 highlight: "last year" highlighted beside a date that says which year',
+        "bot/answer/highlight.py",
+        "    spans = named or spans",
+        "    spans = spans",
+        ["tests/test_highlight.py::test_a_date_that_says_which_year_is_preferred_to_last_year"],
+    ),
 ]
 
 

@@ -202,6 +202,34 @@ def test_evidence_adds_and_subtracts_as_configured(
     )
 
 
+def confidence_with(
+    settings_dir: Path, index: ArticleIndex, question: str, missing_kind_penalty: float
+) -> float:
+    settings = load_settings(data_dir=settings_dir, missing_kind_penalty=missing_kind_penalty)
+    return make_answerer(settings, index).answer(question).confidence
+
+
+@pytest.mark.parametrize(
+    ("question", "taken_off"),
+    [
+        # the article names her tunnel and gives no year for it
+        ("When did Mara Lindqvist build the northern tunnel?", 0.25),
+        ("How many vehicles a day cross the bridge?", 0.0),  # 40,000
+        ("When did the harbour bridge open to traffic?", 0.0),  # on Monday
+    ],
+)
+def test_an_answer_without_the_date_or_number_asked_for_is_less_sure(
+    fast_index_dir: Path,
+    fast_embedder: HashingEmbedder,
+    tmp_path: Path,
+    question: str,
+    taken_off: float,
+) -> None:
+    index = ArticleIndex.load(fast_index_dir, fast_embedder)
+    without = confidence_with(tmp_path, index, question, 0.0)
+    assert without - confidence_with(tmp_path, index, question, 0.25) == pytest.approx(taken_off)
+
+
 def answers_with(
     settings_dir: Path, index: ArticleIndex, question: str, **overrides: float
 ) -> bool:

@@ -21,7 +21,7 @@ import numpy as np
 
 from bot.answer.config import AnswerConfig
 from bot.answer.followup import Conversation, read_in_context
-from bot.answer.highlight import answer_span
+from bot.answer.highlight import answer_span, typed_spans
 from bot.answer.intent import list_request, summary_request
 from bot.answer.language import other_language
 from bot.answer.question import prepare_question
@@ -39,6 +39,9 @@ LATEST = re.compile(
     r"\b(latest|newest|most recent|recently|lately|today|this week|current news)\b", re.IGNORECASE
 )
 SECOND_SENTENCE_RATIO = 0.9
+# the kinds an answer must hold to answer at all: a year or a count is there or not, where
+# a capitalised word may or may not name the person or place asked for
+COUNTED_KINDS = ("date", "number")
 EVIDENCE_MIN_SCORE = 0.95  # the default threshold of the hand-weighted evidence
 PASSAGES_FOR_ANSWER = 3
 BM25_THREADS = 4  # questions whose BM25 can run beside their embedding at once
@@ -371,8 +374,9 @@ class Answerer:
         chosen sentence that opens by pointing back comes with the one before it.
 
         With the confidence: the best evidence of any candidate, whichever sentence the
-        reranker or a preference (newer articles, the thread's) puts first, so that
-        neither decides abstention."""
+        reranker or a preference (newer articles, the thread's) puts first, less
+        `missing_kind_penalty` when the question asks for a date or a number and no
+        sentence of the answer holds one."""
         weights = candidates.question.weights.keys()
         evidence = self.weigh(candidates)
         scored = [
@@ -402,7 +406,21 @@ class Answerer:
         quoted = [scored[i] for i in chosen]
         referred = self._referred_to(candidates, scored, chosen)
         quoted += [replace(scored[i], context=True) for i in referred]
-        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), float(evidence.max())
+        confidence = float(evidence.max()) - self._missing_kind(candidates, chosen)
+        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), confidence
+
+    def _missing_kind(self, candidates: Candidates, chosen: list[int]) -> float:
+        """What is taken off the confidence when the question asks for a date or a
+        number and none of the chosen sentences holds one: "When was the Medical
+        University founded?" answered by a sentence that names it and gives no year,
+        as the articles do when they do not say ("last year" is a date here; not beside a
+        reader's probability)."""
+        question = candidates.question
+        if question.kind not in COUNTED_KINDS or self.reader is not None:
+            return 0.0
+        texts = candidates.sentence_texts()
+        holds = any(typed_spans(question.text, texts[i], relative=True) for i in chosen)
+        return 0.0 if holds else self.config.missing_kind_penalty
 
     def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> np.ndarray:
         """What the reranker adds to each candidate's ranking score (not to the
