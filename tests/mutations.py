@@ -458,7 +458,10 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "bot/answer/answerer.py",
         "        return 0.0 if holds else self.config.missing_kind_penalty",
         "        return 0.0",
-        ["tests/test_signals.py::test_an_answer_without_the_date_or_number_asked_for_is_less_sure"],
+        [
+            "tests/test_signals.py::test_an_answer_without_the_date_or_number_asked_for_is_less_sure",
+            "tests/test_signals.py::test_a_question_the_article_does_not_answer_abstains",
+        ],
     ),
     (
         '16 answer quality: "on Monday" no date to an answer that must hold one',

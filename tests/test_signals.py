@@ -247,6 +247,9 @@ def answers_with(
         ("What did Dmitry Rogozin say about the station in 2019?", "number"),
         # nor of Yuri Borisov, asked after the way people type
         ("who is yuri borisov", "name"),
+        # it says Roscosmos has begun work, not when; it counts no astronauts
+        ("When did Roscosmos begin work on the new station?", "kind"),
+        ("How many astronauts live on the ISS?", "kind"),
     ],
 )
 def test_a_question_the_article_does_not_answer_abstains(
@@ -254,7 +257,11 @@ def test_a_question_the_article_does_not_answer_abstains(
 ) -> None:
     index = ArticleIndex.load(bundled_index_dir, embedder)
     assert not answers_with(tmp_path, index, question)
-    off = {"name": "unknown_name_penalty", "number": "missing_number_penalty"}[penalty]
+    off = {
+        "name": "unknown_name_penalty",
+        "number": "missing_number_penalty",
+        "kind": "missing_kind_penalty",
+    }[penalty]
     assert answers_with(tmp_path, index, question, **{off: 0.0})  # the penalty decided it
     assert answers_with(tmp_path, index, "What did Dmitry Rogozin say about the station?")
 
@@ -262,12 +269,13 @@ def test_a_question_the_article_does_not_answer_abstains(
 # --- the threshold: near misses and its edge ------------------------------------------------
 
 # On-topic questions the bundled article does not answer, whose evidence comes close to
-# the default threshold (0.81-0.94 when written): no speed, no module count, no altitude.
+# the default threshold (0.81-0.94 when written): no speed, no altitude. (Nor a module
+# count, 0.94, but no near miss since an answer without the number asked for is less
+# sure: 0.44.)
 # (A person it never names, "What does Elon Musk think …", is no near miss since the
 # unknown-name penalty became 0.6 a name.)
 NEAR_MISSES = [
     "How fast does the ISS orbit the Earth?",
-    "How many modules does the ISS have?",
     "What is the altitude of the station's orbit?",
 ]
 
