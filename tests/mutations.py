@@ -466,8 +466,8 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         '16 answer quality: "on Monday" no date to an answer that must hold one',
         "bot/answer/answerer.py",
-        "typed_spans(question.text, texts[i], relative=True)",
-        "typed_spans(question.text, texts[i])",
+        "typed_spans(question.text, text, relative=True)",
+        "typed_spans(question.text, text)",
         ["tests/test_signals.py::test_an_answer_without_the_date_or_number_asked_for_is_less_sure"],
     ),
     (

@@ -418,8 +418,9 @@ class Answerer:
         question = candidates.question
         if question.kind not in COUNTED_KINDS or self.reader is not None:
             return 0.0
-        texts = candidates.sentence_texts()
-        holds = any(typed_spans(question.text, texts[i], relative=True) for i in chosen)
+        quoted = (candidates.sentences[i] for i in chosen)
+        texts = [passage.chunk.text[s.start : s.end] for passage, s in quoted]
+        holds = any(typed_spans(question.text, text, relative=True) for text in texts)
         return 0.0 if holds else self.config.missing_kind_penalty
 
     def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> np.ndarray:

@@ -16,8 +16,9 @@ MONTH = (
 )
 DAY = r"\d{1,2}(?:st|nd|rd|th)?"
 WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
-# the dates news is written in ("last year", "on Monday"): they answer "when" only where
-# no date says which year, and no sentence beside need be quoted for a date
+# the dates news is written in ("last year", "on Monday"): an answer that holds one
+# gives a date, but it is shown in bold only where no date says which year, and it does
+# not stop the sentence beside that holds a year from being quoted (`relative`)
 RELATIVE_DATE = re.compile(
     r"\b(?:(?:[Ll]ast|[Nn]ext|[Tt]his|[Ee]arlier this|[Ll]ater this)\s+"
     r"(?:year|month|week|decade|century|spring|summer|autumn|fall|winter|weekend)"
