@@ -386,8 +386,8 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "13 reranker: abstention follows the reranked choice",
         "bot/answer/answerer.py",
-        "        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), float(evidence.max())",
-        "        return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), min(s.evidence for s in quoted)",
+        "        confidence = float(evidence.max()) - self._missing_kind(candidates, chosen)",
+        "        confidence = min(s.evidence for s in quoted) - self._missing_kind(candidates, chosen)",
         ["tests/test_rerank.py::test_the_answerer_has_it_unless_the_settings_turn_it_off"],
     ),
     (
