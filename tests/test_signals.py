@@ -269,9 +269,9 @@ def test_a_question_the_article_does_not_answer_abstains(
 # --- the threshold: near misses and its edge ------------------------------------------------
 
 # On-topic questions the bundled article does not answer, whose evidence comes close to
-# the default threshold (0.81-0.94 when written): no speed, no altitude. (Nor a module
-# count, 0.94, but no near miss since an answer without the number asked for is less
-# sure: 0.44.)
+# the default threshold (0.81-0.94 when written): no speed, no altitude. (It gives no
+# module count either, but that question is no near miss since an answer without the
+# number asked for is less sure: 0.94 → 0.44.)
 # (A person it never names, "What does Elon Musk think …", is no near miss since the
 # unknown-name penalty became 0.6 a name.)
 NEAR_MISSES = [
