@@ -404,23 +404,20 @@ class Answerer:
         if len(chosen) == 1 and (neighbour := self._kind_neighbour(candidates, scored, best)):
             chosen.append(neighbour)
         quoted = [scored[i] for i in chosen]
+        confidence = float(evidence.max()) - self._missing_kind(candidates.question, quoted)
         referred = self._referred_to(candidates, scored, chosen)
         quoted += [replace(scored[i], context=True) for i in referred]
-        confidence = float(evidence.max()) - self._missing_kind(candidates, chosen)
         return sorted(quoted, key=lambda s: (s.passage.rank, s.start)), confidence
 
-    def _missing_kind(self, candidates: Candidates, chosen: list[int]) -> float:
+    def _missing_kind(self, question: Question, chosen: list[ScoredSentence]) -> float:
         """What is taken off the confidence when the question asks for a date or a
         number and none of the chosen sentences holds one: "When was the Medical
         University founded?" answered by a sentence that names it and gives no year,
         as the articles do when they do not say ("last year" is a date here; not beside a
         reader's probability)."""
-        question = candidates.question
         if question.kind not in COUNTED_KINDS or self.reader is not None:
             return 0.0
-        quoted = (candidates.sentences[i] for i in chosen)
-        texts = [passage.chunk.text[s.start : s.end] for passage, s in quoted]
-        holds = any(typed_spans(question.text, text, relative=True) for text in texts)
+        holds = any(typed_spans(question.text, s.text, relative=True) for s in chosen)
         return 0.0 if holds else self.config.missing_kind_penalty
 
     def _reranked(self, candidates: Candidates, evidence: np.ndarray) -> np.ndarray:
