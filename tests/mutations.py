@@ -209,8 +209,8 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "11 answer quality: a terse question's last word not read for its kind",
         "bot/answer/highlight.py",
-        "    for patterns in (ASKS, TERSE):",
-        "    for patterns in (ASKS,):",
+        "    return _first_kind(TERSE, question)",
+        "    return None",
         ["tests/test_highlight.py::test_chat_questions_ask_for_a_kind"],
     ),
     (
@@ -386,8 +386,8 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "13 reranker: abstention follows the reranked choice",
         "bot/answer/answerer.py",
-        "        confidence = float(evidence.max()) - self._missing_kind(candidates, chosen)",
-        "        confidence = min(s.evidence for s in quoted) - self._missing_kind(candidates, chosen)",
+        "        confidence = float(evidence.max()) - self._missing_kind(candidates.question, quoted)",
+        "        confidence = min(s.evidence for s in quoted) - self._missing_kind(candidates.question, quoted)",
         ["tests/test_rerank.py::test_the_answerer_has_it_unless_the_settings_turn_it_off"],
     ),
     (
@@ -466,15 +466,15 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         '16 answer quality: "on Monday" no date to an answer that must hold one',
         "bot/answer/answerer.py",
-        "typed_spans(question.text, text, relative=True)",
-        "typed_spans(question.text, text)",
+        "typed_spans(question.text, s.text, relative=True)",
+        "typed_spans(question.text, s.text)",
         ["tests/test_signals.py::test_an_answer_without_the_date_or_number_asked_for_is_less_sure"],
     ),
     (
         "16 highlight: a terse form read in a question that asks why, how, or yes or no",
         "bot/answer/highlight.py",
-        "            ASKS_ELSE.match(question) or len(question.split()) > TERSE_MAX_WORDS",
-        "            len(question.split()) > TERSE_MAX_WORDS",
+        "    if ASKS_ELSE.match(question) or len(question.split()) > TERSE_MAX_WORDS:",
+        "    if len(question.split()) > TERSE_MAX_WORDS:",
         ["tests/test_highlight.py::test_chat_questions_ask_for_a_kind"],
     ),
     (

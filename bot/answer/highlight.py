@@ -121,17 +121,15 @@ TERSE = [
 def asked_kind(question: str) -> str | None:
     """The kind of thing the question asks for (date, number, person, place), if any."""
     question = CLAUSE_FIRST.sub("", question, count=1)
-    for patterns in (ASKS, TERSE):
-        if patterns is TERSE and (
-            ASKS_ELSE.match(question) or len(question.split()) > TERSE_MAX_WORDS
-        ):
-            return None
-        found = next(
-            (kind for kind, pattern in patterns if re.search(pattern, question, re.I)), None
-        )
-        if found is not None:
-            return found
-    return None
+    if (found := _first_kind(ASKS, question)) is not None:
+        return found
+    if ASKS_ELSE.match(question) or len(question.split()) > TERSE_MAX_WORDS:
+        return None  # not terse
+    return _first_kind(TERSE, question)
+
+
+def _first_kind(patterns: list[tuple[str, str]], question: str) -> str | None:
+    return next((kind for kind, pattern in patterns if re.search(pattern, question, re.I)), None)
 
 
 def asked_measure(question: str) -> re.Pattern[str] | None:
