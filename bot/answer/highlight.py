@@ -168,7 +168,7 @@ def _with_unit(sentence: str, start: int, end: int) -> str:
 def _candidates(kind: str, sentence: str, question: str, relative: bool) -> list[tuple[int, int]]:
     if kind == "date":
         dates = [m.span() for m in DATE.finditer(sentence)]
-        return dates + [m.span() for m in RELATIVE_DATE.finditer(sentence) if relative]
+        return dates + [m.span() for m in RELATIVE_DATE.finditer(sentence)] if relative else dates
     if kind == "number":
         dates = [m.span() for m in DATE.finditer(sentence)]
         spans = [m.span() for m in NUMBER.finditer(sentence)]
