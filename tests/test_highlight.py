@@ -70,6 +70,8 @@ def test_no_highlight_when_ambiguous_or_not_asked() -> None:
         # chat questions name what they ask for last, with no question word
         ("Newcomen engine year?", "date"),
         ("IPCC founding year?", "date"),
+        # as the answerer reads it: an abbreviation's spelling out adds no words
+        ("IPCC (Intergovernmental Panel on Climate Change) founding year?", "date"),
         ("Which century did it start in?", "date"),
         ("Luther's wife?", "person"),
         ("Which Harvard head served longest?", "person"),

@@ -103,6 +103,9 @@ ASKS_ELSE = re.compile(
     re.IGNORECASE,
 )
 TERSE_MAX_WORDS = 6  # "What was the Song dynasty's capital?"; a longer one has a verb
+# what the words are counted without: an abbreviation's spelling out, which the answerer
+# adds ("IPCC (Intergovernmental Panel on Climate Change) founding year?")
+IN_BRACKETS = re.compile(r"\([^()]*\)")
 # a clause before what is asked: "When the Rhine leaves the lake, which way does it flow?"
 CLAUSE_FIRST = re.compile(
     r"^\s*(?:when|if|since|while|although|though|because|after|before|once|given)\b[^,?]*,\s*"
@@ -123,7 +126,7 @@ def asked_kind(question: str) -> str | None:
     question = CLAUSE_FIRST.sub("", question, count=1)
     if (found := _first_kind(ASKS, question)) is not None:
         return found
-    if ASKS_ELSE.match(question) or len(question.split()) > TERSE_MAX_WORDS:
+    if ASKS_ELSE.match(question) or len(IN_BRACKETS.sub("", question).split()) > TERSE_MAX_WORDS:
         return None  # not terse
     return _first_kind(TERSE, question)
 
