@@ -473,8 +473,15 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "16 highlight: a terse form read in a question that asks why, how, or yes or no",
         "bot/answer/highlight.py",
-        "    if ASKS_ELSE.match(question) or len(question.split()) > TERSE_MAX_WORDS:",
-        "    if len(question.split()) > TERSE_MAX_WORDS:",
+        '    if ASKS_ELSE.match(question) or len(IN_BRACKETS.sub("", question).split()) > TERSE_MAX_WORDS:',
+        '    if len(IN_BRACKETS.sub("", question).split()) > TERSE_MAX_WORDS:',
+        ["tests/test_highlight.py::test_chat_questions_ask_for_a_kind"],
+    ),
+    (
+        "16 highlight: an abbreviation's spelling out counted as words of the question",
+        "bot/answer/highlight.py",
+        'len(IN_BRACKETS.sub("", question).split())',
+        "len(question.split())",
         ["tests/test_highlight.py::test_chat_questions_ask_for_a_kind"],
     ),
     (
