@@ -459,7 +459,7 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "        return 0.0 if holds else self.config.missing_kind_penalty",
         "        return 0.0",
         [
-            "tests/test_signals.py::test_an_answer_without_the_date_or_number_asked_for_is_less_sure",
+            "tests/test_signals.py::test_an_answer_without_what_was_asked_for_is_less_sure",
             "tests/test_signals.py::test_a_question_the_article_does_not_answer_abstains",
         ],
     ),
@@ -468,7 +468,27 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "bot/answer/answerer.py",
         "typed_spans(question.text, s.text, relative=True)",
         "typed_spans(question.text, s.text)",
-        ["tests/test_signals.py::test_an_answer_without_the_date_or_number_asked_for_is_less_sure"],
+        ["tests/test_signals.py::test_an_answer_without_what_was_asked_for_is_less_sure"],
+    ),
+    (
+        "17 answer quality: a yes-or-no question answered by a sentence that does not say what it asks",
+        "bot/answer/answerer.py",
+        "            holds = said >= YES_OR_NO_SAID",
+        "            holds = True",
+        [
+            "tests/test_signals.py::test_an_answer_without_what_was_asked_for_is_less_sure",
+            "tests/test_signals.py::test_a_question_the_article_does_not_answer_abstains",
+        ],
+    ),
+    (
+        "17 answer quality: only a question that opens with is, was or did read as yes or no",
+        "bot/answer/highlight.py",
+        '    return bool(YES_OR_NO.match(CLAUSE_FIRST.sub("", question, count=1)))',
+        '    return bool(re.search(r"\\b(is|was|did)\\b", question, re.IGNORECASE))',
+        [
+            "tests/test_highlight.py::test_a_yes_or_no_question_is_told_from_others",
+            "tests/test_signals.py::test_an_answer_without_what_was_asked_for_is_less_sure",
+        ],
     ),
     (
         "16 highlight: a terse form read in a question that asks why, how, or yes or no",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.answer.answerer import Answerer, ScoredSentence, runner_up
-from bot.answer.highlight import answer_span, asked_kind
+from bot.answer.highlight import answer_span, asked_kind, asks_yes_or_no
 from bot.answer.records import Passage
 from bot.settings import load_settings
 from bot.wiring import make_answerer
@@ -270,3 +270,19 @@ def test_a_close_runner_up_with_what_was_asked_for_comes_with_the_best(
         "Where does the open day of the Port Elsworth harbour bridge draw crowds?"
     )
     assert "old quarter" in where.text and "2019" not in where.text
+
+
+@pytest.mark.parametrize(
+    ("question", "yes_or_no"),
+    [
+        ("Is the ISS going to crash?", True),
+        ("did russia build mir", True),
+        ("If it rains, is the festival called off?", True),  # after a clause
+        ("When did the bridge open?", False),
+        ("What is the bridge made of?", False),
+        ("Isaac Newton's birthplace?", False),
+        ("Why is the station ageing?", False),
+    ],
+)
+def test_a_yes_or_no_question_is_told_from_others(question: str, yes_or_no: bool) -> None:
+    assert asks_yes_or_no(question) is yes_or_no

@@ -216,9 +216,12 @@ def confidence_with(
         ("When did Mara Lindqvist build the northern tunnel?", 0.25),
         ("How many vehicles a day cross the bridge?", 0.0),  # 40,000
         ("When did the harbour bridge open to traffic?", 0.0),  # on Monday
+        # a yes-or-no question: only a sentence that says what it asks about answers it
+        ("Is the harbour bridge going to collapse in a storm?", 0.25),
+        ("Did the harbour bridge open to traffic on Monday?", 0.0),
     ],
 )
-def test_an_answer_without_the_date_or_number_asked_for_is_less_sure(
+def test_an_answer_without_what_was_asked_for_is_less_sure(
     fast_index_dir: Path,
     fast_embedder: HashingEmbedder,
     tmp_path: Path,
@@ -250,6 +253,8 @@ def answers_with(
         # it says Roscosmos has begun work, not when; it counts no astronauts
         ("When did Roscosmos begin work on the new station?", "kind"),
         ("How many astronauts live on the ISS?", "kind"),
+        # it names the station and says nothing of its crashing
+        ("Is the ISS going to crash?", "kind"),
     ],
 )
 def test_a_question_the_article_does_not_answer_abstains(

@@ -102,6 +102,10 @@ ASKS_ELSE = re.compile(
     r"^\s*(?:why|how|is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b",
     re.IGNORECASE,
 )
+YES_OR_NO = re.compile(
+    r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b",
+    re.IGNORECASE,
+)
 TERSE_MAX_WORDS = 6  # "What was the Song dynasty's capital?"; a longer one has a verb
 # what the words are counted without: an abbreviation's spelling out, which the answerer
 # adds ("IPCC (Intergovernmental Panel on Climate Change) founding year?")
@@ -119,6 +123,12 @@ TERSE = [
     ("person", rf"\b{ROLES}{END}"),
     ("place", rf"\b(where|birthplace|hometown|capital|headquarters|location){END}"),
 ]
+
+
+def asks_yes_or_no(question: str) -> bool:
+    """Whether the question asks yes or no ("Is the ISS going to crash?"), after any
+    clause before what is asked: only a sentence that says what it asks answers it."""
+    return bool(YES_OR_NO.match(CLAUSE_FIRST.sub("", question, count=1)))
 
 
 def asked_kind(question: str) -> str | None:
