@@ -33,7 +33,8 @@ class AnswerConfig(BaseModel):
     unknown_name_penalty: float = Field(0.6, ge=0.0, le=5.0)
     missing_number_penalty: float = Field(0.4, ge=0.0, le=5.0)
     # Taken off the confidence (not the ranking) when a question asks for a date or a
-    # number and the answer's sentences hold none.
+    # number and the answer's sentences hold none, or asks yes or no and they hold little
+    # of its wording.
     missing_kind_penalty: float = Field(0.5, ge=0.0, le=5.0)
     context_weight: float = Field(0.3, ge=0.0, le=5.0)
     recency_weight: float = Field(0.3, ge=0.0, le=5.0)
