@@ -120,10 +120,10 @@ def test_the_command_writes_one_pair_a_line(shared: Path, tmp_path: Path, capsys
     assert {"question", "sentence", "previous", "title", "label", "kind", "fold"} <= set(rows[0])
 
 
-def test_the_weighing_is_fitted_on_training_questions_and_their_chat_copies(
+def test_models_are_fitted_on_training_questions_and_their_chat_copies(
     shared: Path,
 ) -> None:
-    from training.weighing import training_questions
+    from training.data import training_questions
 
     rows = training_questions(shared)["squad-v1.1-dev"]
     assert {r["article"] for r in rows} == {"001-Harbour", "002-Comet"}  # never 003
@@ -135,12 +135,14 @@ def test_the_weighing_is_fitted_on_training_questions_and_their_chat_copies(
     assert squad["question"] == "When did the harbour bridge open?"
     assert chat["question"] != squad["question"] and chat["answers"] == ["1932"]
     assert chat["answerable"] and not by_id["h3"][0]["answerable"]
+    assert chat["wording"] == "chat" and "wording" not in squad
 
 
 def test_a_sample_of_the_training_questions_keeps_each_with_its_chat_copy(
     shared: Path,
 ) -> None:
-    from training.weighing import evenly_spaced, training_questions
+    from training.data import training_questions
+    from training.weighing import evenly_spaced
 
     rows = training_questions(shared)["squad-v1.1-dev"]  # h1 h1' h2 h2' h3 c1 c1'
     sample = evenly_spaced(rows, 4)  # 7 rows: every second question

@@ -30,6 +30,9 @@ def test_a_group_is_the_evidences_best_candidates_with_the_gold_ones_marked(
         assert len(group.sentences) == len(group.gold) == len(group.evidence) == 4
         assert list(group.evidence) == sorted(group.evidence, reverse=True)
         assert group.gold == tuple(answer in s for s in group.sentences) and any(group.gold)
+        assert group.wording == "squad"
+    typed = groups_of(fast_answerer, [{**ROWS[1], "wording": "chat"}], top=4)
+    assert [g.wording for g in typed] == ["chat"]  # its figures are given apart
 
 
 def test_the_listwise_loss_is_low_when_the_gold_sentence_scores_highest() -> None:
@@ -53,12 +56,23 @@ def test_the_fold_figures_compare_the_evidence_with_the_reranked_choice() -> Non
         Group("a", "q2", ("x", "y"), (1.0, 0.9), (True, False)),
     ]
     scores = [np.array([0.0, 1.0]), np.array([0.0, 1.0])]  # prefers y both times
-    report = validate(groups, scores)
+    report = validate(groups, scores)["squad"]
     assert report["evidence"] == 0.5 and report["questions"] == 2
     assert report["weight 0.05"] == 0.5  # 0.05 does not overturn a 0.1 lead
     assert report["weight 0.2"] == 0.5 and report["weight 1.0"] == 0.5
     scores = [np.array([0.0, 1.0]), np.array([1.0, 0.0])]  # right both times
-    assert validate(groups, scores)["weight 0.2"] == 1.0
+    assert validate(groups, scores)["squad"]["weight 0.2"] == 1.0
+
+
+def test_the_fold_figures_are_given_for_each_wording_apart() -> None:
+    import numpy as np
+
+    squad = Group("a", "q1", ("x", "y"), (1.0, 0.9), (False, True))
+    chat = Group("a", "q1 typed", ("x", "y"), (1.0, 0.9), (True, False), "chat")
+    report = validate([squad, chat], [np.array([0.0, 1.0])] * 2)  # prefers y both times
+    assert report["squad"] == {**report["squad"], "questions": 1, "weight 1.0": 1.0}
+    assert report["chat"] == {**report["chat"], "questions": 1, "weight 1.0": 0.0}
+    assert report["squad"]["evidence"] == 0.0 and report["chat"]["evidence"] == 1.0
 
 
 def test_a_held_out_fold_is_never_trained_on() -> None:

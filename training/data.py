@@ -242,6 +242,41 @@ def _foreign(
     }
 
 
+def training_questions(shared: Path, seed: int = 0) -> dict[str, list[dict]]:
+    """Per SQuAD set, the questions on its `train` articles in the eval format, each
+    answerable one once more as typed in chat (`chat_style`), in a row that keeps its id
+    and says "wording": "chat"."""
+    rng = random.Random(seed)
+    out: dict[str, list[dict]] = {}
+    for name, allowed in train_articles(shared).items():
+        folder = shared / "eval" / name
+        rows = [json.loads(line) for line in (folder / QUESTION_FILES[name]).open(encoding="utf-8")]
+        articles: dict[str, SquadArticle] = {}
+        kept = []
+        for row in rows:
+            if row["article"] not in allowed:
+                continue
+            row = {**row, "answerable": bool(row.get("answers")) and not row.get("is_impossible")}
+            kept.append(row)
+            if row["answerable"]:
+                article = articles.get(row["article"]) or SquadArticle.read(
+                    folder / "articles" / f"{row['article']}.txt"
+                )
+                articles[row["article"]] = article
+                question = SquadQuestion(
+                    row["id"],
+                    row["article"],
+                    row["question"],
+                    (),
+                    row["context_paragraph_index"],
+                    True,
+                )
+                chat = chat_style(question, article, rng).text
+                kept.append({**row, "question": chat, "wording": "chat"})
+        out[name] = kept
+    return out
+
+
 def command_line(doc: str) -> argparse.ArgumentParser:
     """A training command's parser, described by its module's first paragraph, with
     the option every one of them takes: `--shared`, the shared data (by default

@@ -9,7 +9,7 @@ since the answerer needs the best of a few, not a probability for each.
 
     python -m training.rerank OUT_DIR [--shared ../shared] [--epochs 1] [--top 6]
         [--read 5] [--weight 0.2] [--valid-fold F] [--work-dir DIR] [--seed 0]
-        [--keep-fp32 DIR]
+        [--keep-fp32 DIR] [--chat-copies]
 
 It is trained on groups of `top` (6) and reads the best `read` (5) when answering:
 on fold 0 of the train articles five chose as well as six, and cost less.
@@ -19,7 +19,12 @@ embeddings frozen), with a fixed seed. Writes OUT_DIR/reranker.onnx (int8, by
 onnxruntime's quantizer), tokenizer.json and reranker.json (how many candidates it
 reads and the weight its score gets beside the evidence). With --valid-fold, the
 articles of that fold are left out of training, and the figures on them (the
-evidence's best sentence against the reranked one, per weight) are printed.
+evidence's best sentence against the reranked one, per weight) are printed, for
+SQuAD's wording and, with --chat-copies, for the chat copies apart: each question
+asked once more as people type it (training/data.py's `chat_style`: lower case, a
+word it shares with its paragraph dropped, a typo), which the answerer reads as it
+would read a chat question (typos corrected), so that the model learns more than the
+words SQuAD's questions copy from their answer.
 """
 
 from __future__ import annotations
@@ -38,7 +43,13 @@ import numpy as np
 from bot.answer.evaluation import contains_gold
 from bot.answer.rerank import CONFIG_FILE, MAX_TOKENS, MODEL_FILE, TOKENIZER_FILE
 from bot.errors import QuestionError
-from training.data import QUESTION_FILES, command_line, fold_of, train_articles
+from training.data import (
+    QUESTION_FILES,
+    command_line,
+    fold_of,
+    train_articles,
+    training_questions,
+)
 from training.train_index import train_set_answerers
 
 WEIGHTS = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -57,6 +68,7 @@ class Group:
     sentences: tuple[str, ...]  # as the reranker reads them: title, and what "it" is
     evidence: tuple[float, ...]
     gold: tuple[bool, ...]
+    wording: str = "squad"  # or "chat": a copy of the question as typed in chat
 
 
 def groups_of(answerer, rows: list[dict], top: int) -> list[Group]:
@@ -82,21 +94,24 @@ def groups_of(answerer, rows: list[dict], top: int) -> list[Group]:
                     tuple(read[i] for i in best),
                     tuple(float(evidence[i]) for i in best),
                     gold,
+                    row.get("wording", "squad"),
                 )
             )
     return groups
 
 
-def training_groups(shared: Path, work: Path, top: int) -> list[Group]:
+def training_groups(shared: Path, work: Path, top: int, chat: bool = False) -> list[Group]:
     """Every answerable question of the train articles, as a group, each SQuAD set
-    over an index of its own train articles."""
+    over an index of its own train articles; with `chat`, each once more as typed
+    in chat (training/data.py's `chat_style`), asked as the answerer would ask it."""
     allowed = train_articles(shared)
+    questions = training_questions(shared) if chat else {}
     groups: list[Group] = []
     for name, answerer in train_set_answerers(shared, work):
         path = shared / "eval" / name / QUESTION_FILES[name]
         with path.open(encoding="utf-8") as lines:
             rows = [row for row in map(json.loads, lines) if row["article"] in allowed[name]]
-        groups += groups_of(answerer, rows, top)
+        groups += groups_of(answerer, questions.get(name, rows), top)
         print(json.dumps({"set": name, "groups": len(groups)}), flush=True)
     return groups
 
@@ -210,12 +225,18 @@ def scores_of(model, tokens, groups: list[Group]) -> list[np.ndarray]:
         return [model(**encode(tokens, [g])).numpy() for g in groups]
 
 
-def validate(groups: list[Group], scores: list[np.ndarray]) -> dict[str, float]:
-    """How often the chosen sentence holds the answer: the evidence's best, and the
-    best once the reranker's score (times each weight) is added."""
-    report = {"questions": len(groups), "evidence": _right(groups, scores, 0.0)}
-    for weight in WEIGHTS:
-        report[f"weight {weight}"] = _right(groups, scores, weight)
+def validate(groups: list[Group], scores: list[np.ndarray]) -> dict[str, dict[str, float]]:
+    """How often the chosen sentence holds the answer, per wording of the questions:
+    the evidence's best, and the best once the reranker's score (times each weight)
+    is added."""
+    report = {}
+    for wording in sorted({g.wording for g in groups}):
+        kept = [(g, s) for g, s in zip(groups, scores, strict=True) if g.wording == wording]
+        worded, scored = [g for g, _ in kept], [s for _, s in kept]
+        figures = {"questions": len(worded), "evidence": _right(worded, scored, 0.0)}
+        for weight in WEIGHTS:
+            figures[f"weight {weight}"] = _right(worded, scored, weight)
+        report[wording] = figures
     return report
 
 
@@ -285,11 +306,14 @@ def main(argv: list[str] | None = None) -> int:
         "--read", type=int, default=5, help="how many candidates it reads when answering"
     )
     parser.add_argument("--valid-fold", type=int, default=None)
+    parser.add_argument(
+        "--chat-copies", action="store_true", help="each question once more as typed in chat"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep-fp32", type=Path, default=None, help="a folder for the fp32 copy")
     options = parser.parse_args(argv)
     work = options.work_dir or Path(tempfile.mkdtemp(prefix="articlebot-rerank-"))
-    groups = training_groups(options.shared, work, options.top)
+    groups = training_groups(options.shared, work, options.top, options.chat_copies)
     trained_on, held = split_by_fold(groups, options.valid_fold)
     model, tokens = train(trained_on, options.epochs, options.seed)
     if held:

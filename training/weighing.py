@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import random
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,16 +27,7 @@ from bot.answer.evaluation import contains_gold
 from bot.answer.reader import READINGS, SentenceReader
 from bot.answer.signals import FEATURES
 from bot.errors import QuestionError
-from training.data import (
-    FOLDS,
-    QUESTION_FILES,
-    SquadArticle,
-    SquadQuestion,
-    chat_style,
-    command_line,
-    fold_of,
-    train_articles,
-)
+from training.data import FOLDS, command_line, fold_of, training_questions
 from training.train_index import train_set_answerers
 
 ALL_FEATURES = FEATURES + READINGS
@@ -138,39 +128,6 @@ def figures(decisions: list[tuple[bool, float, bool]], threshold: float) -> dict
         ),
         "unanswerable_abstained": round(sum(c < threshold for c in una) / max(1, len(una)), 3),
     }
-
-
-def training_questions(shared: Path, seed: int = 0) -> dict[str, list[dict]]:
-    """Per SQuAD set, the questions on its `train` articles in the eval format, each
-    answerable one once more as typed in chat (training/data.py's rewording)."""
-    rng = random.Random(seed)
-    out: dict[str, list[dict]] = {}
-    for name, allowed in train_articles(shared).items():
-        folder = shared / "eval" / name
-        rows = [json.loads(line) for line in (folder / QUESTION_FILES[name]).open(encoding="utf-8")]
-        articles: dict[str, SquadArticle] = {}
-        kept = []
-        for row in rows:
-            if row["article"] not in allowed:
-                continue
-            row = {**row, "answerable": bool(row.get("answers")) and not row.get("is_impossible")}
-            kept.append(row)
-            if row["answerable"]:
-                article = articles.get(row["article"]) or SquadArticle.read(
-                    folder / "articles" / f"{row['article']}.txt"
-                )
-                articles[row["article"]] = article
-                question = SquadQuestion(
-                    row["id"],
-                    row["article"],
-                    row["question"],
-                    (),
-                    row["context_paragraph_index"],
-                    True,
-                )
-                kept.append({**row, "question": chat_style(question, article, rng).text})
-        out[name] = kept
-    return out
 
 
 def evenly_spaced(questions: list[dict], most: int | None) -> list[dict]:
