@@ -481,6 +481,24 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         ],
     ),
     (
+        "17 answer quality: the sentence after the best quoted though what it holds is cut off",
+        "bot/answer/answerer.py",
+        "            return after if shown + 1 < self.config.answer_max_chars else None",
+        "            return after",
+        [
+            "tests/test_highlight.py::test_the_sentence_after_gives_what_was_asked_for_even_if_cut_short"
+        ],
+    ),
+    (
+        "17 answer quality: the sentence after the best left out when both do not fit",
+        "bot/answer/answerer.py",
+        "            return after if shown + 1 < self.config.answer_max_chars else None",
+        "            return None",
+        [
+            "tests/test_highlight.py::test_the_sentence_after_gives_what_was_asked_for_even_if_cut_short"
+        ],
+    ),
+    (
         "17 answer quality: only a question that opens with is, was or did read as yes or no",
         "bot/answer/highlight.py",
         '    return bool(YES_OR_NO.match(CLAUSE_FIRST.sub("", question, count=1)))',

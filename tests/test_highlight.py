@@ -208,6 +208,45 @@ def test_the_sentence_beside_gives_what_was_asked_for(
     assert "cider" in offered.text and "1987" not in offered.text
 
 
+LONG_BEST = (
+    "The Orchard Festival returns to Kettering Vale this autumn with cider from twelve "
+    "farms, music on three stages, a parade of decorated tractors, a lantern walk along "
+    "the river and stalls selling preserves, cheeses and breads from across the valley."
+)
+LONG_AFTER = (
+    "It was first held in {early} by the valley's growers, who wanted a day to sell what "
+    "the summer had left over, and it has grown every year since then, drawing visitors "
+    "from the coast, the capital and the hill towns, with a record crowd in {late}."
+)
+
+
+@pytest.mark.parametrize(
+    ("early", "late", "shown"),
+    [
+        ("1987", "the end", "1987"),  # early in the sentence after: shown, the rest cut
+        ("the end", "2019", None),  # only past the cut: the best sentence alone
+    ],
+)
+def test_the_sentence_after_gives_what_was_asked_for_even_if_cut_short(
+    tmp_path: Path, fast_embedder: HashingEmbedder, early: str, late: str, shown: str | None
+) -> None:
+    """The two sentences do not fit in one answer (400 characters); the one after the
+    best is quoted when the date it holds comes before the cut."""
+    after = LONG_AFTER.format(early=early, late=late)
+    assert len(LONG_BEST) + 1 + len(after) > 400
+    answerer = answerer_of(
+        tmp_path, fast_embedder, f"Orchard festival returns\n\n{LONG_BEST} {after}\n"
+    )
+    answer = answerer.answer("When did the Orchard Festival in Kettering Vale begin?")
+    assert answer.text.startswith(LONG_BEST)
+    if shown is None:
+        assert answer.text == LONG_BEST  # ("this autumn" is the date it shows)
+    else:
+        assert answer.text.endswith("…") and len(answer.text) <= 400
+        assert answer.highlight is not None
+        assert answer.text[answer.highlight[0] : answer.highlight[1]] == shown
+
+
 def test_a_sentence_that_points_back_comes_with_the_one_before_it(
     tmp_path: Path, fast_embedder: HashingEmbedder
 ) -> None:

@@ -455,7 +455,10 @@ class Answerer:
         self, candidates: Candidates, scored: list[ScoredSentence], best: int
     ) -> int | None:
         """The sentence next to the best one in its passage that holds something of
-        the kind asked for, when the best one holds nothing of it."""
+        the kind asked for, when the best one holds nothing of it: one that fits
+        beside it, or the one after it where what it holds comes before the answer is
+        cut short ("… (IPCC) is a scientific body …" then "It was first established
+        in 1988 by two United Nations organizations, …")."""
         kind = candidates.holds_kind()
         if candidates.question.kind is None or kind[best]:
             return None
@@ -464,6 +467,11 @@ class Answerer:
             beside = 0 <= i < len(scored) and candidates.sentences[i][0] is passage
             if beside and kind[i] and self._fits([scored[best], scored[i]]):
                 return i
+        after = best + 1
+        if after < len(scored) and candidates.sentences[after][0] is passage and kind[after]:
+            ends = [end for _, end in typed_spans(candidates.question.text, scored[after].text)]
+            shown = len(scored[best].text) + 1 + min(ends, default=self.config.answer_max_chars)
+            return after if shown + 1 < self.config.answer_max_chars else None
         return None
 
     def _referred_to(
