@@ -98,14 +98,9 @@ ASKS = [
 # "which rival club's coach"; not in a question that asks why, how, or yes or no: "Why
 # is new oil sold at a higher price?" asks for no number
 END = r"\s*[?.!]*\s*$"
-ASKS_ELSE = re.compile(
-    r"^\s*(?:why|how|is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b",
-    re.IGNORECASE,
-)
-YES_OR_NO = re.compile(
-    r"^\s*(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b",
-    re.IGNORECASE,
-)
+AUXILIARY = r"is|are|was|were|do|does|did|can|could|will|would|should|has|have|had"
+ASKS_ELSE = re.compile(rf"^\s*(?:why|how|{AUXILIARY})\b", re.IGNORECASE)
+YES_OR_NO = re.compile(rf"^\s*(?:{AUXILIARY})\b", re.IGNORECASE)
 TERSE_MAX_WORDS = 6  # "What was the Song dynasty's capital?"; a longer one has a verb
 # what the words are counted without: an abbreviation's spelling out, which the answerer
 # adds ("IPCC (Intergovernmental Panel on Climate Change) founding year?")
