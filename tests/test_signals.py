@@ -271,6 +271,18 @@ def test_a_question_the_article_does_not_answer_abstains(
     assert answers_with(tmp_path, index, "What did Dmitry Rogozin say about the station?")
 
 
+@pytest.mark.parametrize("question", ["when did the ISS launch", "when did the iss launch?"])
+def test_a_chat_question_about_the_launch_is_answered_with_1998(
+    bundled_index_dir: Path, embedder: Embedder, tmp_path: Path, question: str
+) -> None:
+    """Typed as people type it, the question the article does answer still gets the
+    year, shown in bold, beside the ones it does not (above)."""
+    index = ArticleIndex.load(bundled_index_dir, embedder)
+    answer = make_answerer(load_settings(data_dir=tmp_path), index).answer(question)
+    assert not answer.abstained and answer.highlight is not None
+    assert answer.text[answer.highlight[0] : answer.highlight[1]] == "1998"
+
+
 # --- the threshold: near misses and its edge ------------------------------------------------
 
 # On-topic questions the bundled article does not answer, whose evidence comes close to
