@@ -11,11 +11,9 @@ from bot.answer.highlight import answer_span, asked_kind, asks_yes_or_no
 from bot.answer.records import Passage
 from bot.settings import load_settings
 from bot.wiring import make_answerer
-from index.build.publish import build_index
 from index.records import Article, Chunk
-from index.sources.articles import load_articles
-from index.storage.article_index import ArticleIndex
 from tests.fakes.hashing import HashingEmbedder
+from tests.one_article import answerer_of
 
 
 @pytest.mark.parametrize(
@@ -173,18 +171,6 @@ def test_the_runner_up_is_another_sentence_not_a_copy_of_the_best() -> None:
     ]
     assert runner_up(scored, [0, 1, 2]) == [2]
     assert runner_up(scored[:2], [0, 1]) == []
-
-
-def answerer_of(tmp_path: Path, embedder: HashingEmbedder, article: str) -> Answerer:
-    """An answerer over an index of the one article written here."""
-    folder = tmp_path / "articles"
-    folder.mkdir()
-    (folder / "article.txt").write_text(article, encoding="utf-8")
-    articles, failures = load_articles([str(folder)])
-    assert not failures
-    build_index(articles, embedder, tmp_path / "index")
-    index = ArticleIndex.load(tmp_path / "index", embedder)
-    return make_answerer(load_settings(data_dir=tmp_path), index)
 
 
 def test_the_sentence_beside_gives_what_was_asked_for(

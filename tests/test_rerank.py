@@ -19,8 +19,8 @@ from bot.errors import SettingsFileError
 from bot.settings import load_settings
 from bot.wiring import make_answerer, make_reranker, open_answerer
 from index.storage.article_index import ArticleIndex
+from tests.one_article import answerer_of
 from tests.strategies import CASES, TEXT, ran_every_case
-from tests.test_highlight import answerer_of
 
 TITLE = "Russia plans to leave the International Space Station"
 ISS = [  # sentences of the bundled article
