@@ -44,10 +44,8 @@ from bot.answer.evaluation import contains_gold
 from bot.answer.rerank import CONFIG_FILE, MAX_TOKENS, MODEL_FILE, TOKENIZER_FILE
 from bot.errors import QuestionError
 from training.data import (
-    QUESTION_FILES,
     command_line,
     fold_of,
-    train_articles,
     training_questions,
 )
 from training.train_index import train_set_answerers
@@ -104,14 +102,11 @@ def training_groups(shared: Path, work: Path, top: int, chat: bool = False) -> l
     """Every answerable question of the train articles, as a group, each SQuAD set
     over an index of its own train articles; with `chat`, each once more as typed
     in chat (training/data.py's `chat_style`), asked as the answerer would ask it."""
-    allowed = train_articles(shared)
-    questions = training_questions(shared) if chat else {}
+    questions = training_questions(shared)
     groups: list[Group] = []
     for name, answerer in train_set_answerers(shared, work):
-        path = shared / "eval" / name / QUESTION_FILES[name]
-        with path.open(encoding="utf-8") as lines:
-            rows = [row for row in map(json.loads, lines) if row["article"] in allowed[name]]
-        groups += groups_of(answerer, questions.get(name, rows), top)
+        rows = [row for row in questions[name] if chat or row.get("wording") != "chat"]
+        groups += groups_of(answerer, rows, top)
         print(json.dumps({"set": name, "groups": len(groups)}), flush=True)
     return groups
 
