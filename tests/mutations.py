@@ -483,8 +483,8 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "17 answer quality: the sentence after the best quoted though what it holds is cut off",
         "bot/answer/answerer.py",
-        "            return after if shown and shown + 1 < self.config.answer_max_chars else None",
-        "            return after",
+        "            if ends and len(scored[best].text) + 1 + min(ends) + 1 < self.config.answer_max_chars:",
+        "            if ends:",
         [
             "tests/test_highlight.py::test_the_sentence_after_gives_what_was_asked_for_even_if_cut_short"
         ],
@@ -492,8 +492,8 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "17 answer quality: the sentence after the best left out when both do not fit",
         "bot/answer/answerer.py",
-        "            return after if shown and shown + 1 < self.config.answer_max_chars else None",
-        "            return None",
+        '                return after  # what it holds ends before the cut (and its "…")',
+        "                return None",
         [
             "tests/test_highlight.py::test_the_sentence_after_gives_what_was_asked_for_even_if_cut_short"
         ],

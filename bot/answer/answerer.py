@@ -469,9 +469,9 @@ class Answerer:
                 return i
         after = best + 1
         if after < len(scored) and candidates.sentences[after][0] is passage and kind[after]:
-            held = typed_spans(candidates.question.text, scored[after].text)
-            shown = len(scored[best].text) + 1 + min(end for _, end in held) if held else None
-            return after if shown and shown + 1 < self.config.answer_max_chars else None
+            ends = [end for _, end in typed_spans(candidates.question.text, scored[after].text)]
+            if ends and len(scored[best].text) + 1 + min(ends) + 1 < self.config.answer_max_chars:
+                return after  # what it holds ends before the cut (and its "…")
         return None
 
     def _referred_to(
