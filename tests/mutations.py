@@ -370,11 +370,16 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "13 reranker: its raw score added, below nothing for the ones it likes least",
         "bot/answer/rerank.py",
-        "            added[best] = self.settings.weight * (read - read.min())",
-        "            added[best] = self.settings.weight * read",
-        [
-            "tests/test_rerank.py::test_it_adds_only_to_the_candidates_it_read_and_never_below_nothing"
-        ],
+        "        added = dict(zip(best, self.settings.weight * (read - read.min()), strict=True))",
+        "        added = dict(zip(best, self.settings.weight * read, strict=True))",
+        ["tests/test_rerank.py::test_it_reads_each_sentence_once_and_adds_only_to_those_it_read"],
+    ),
+    (
+        "18 reranker: a sentence that is a candidate twice read twice, in another's place",
+        "bot/answer/rerank.py",
+        "        best = list(dict.fromkeys(sentences[i] for i in order))[: self.settings.top]",
+        "        best = list(dict.fromkeys(sentences[i] for i in order[: self.settings.top]))",
+        ["tests/test_rerank.py::test_it_reads_each_sentence_once_and_adds_only_to_those_it_read"],
     ),
     (
         "13 reranker: the answerer never consults it",

@@ -1,7 +1,8 @@
 """The shipped reranker (bot/answer/rerank.py, trained by training/rerank.py): the
 int8 model in the package reads a question against sentences of the bundled
-article and puts the one that answers first; what it adds to a candidate's ranking
-goes only to the few it read and never below nothing; a folder that is not a
+article and puts the one that answers first; it reads each sentence once, however
+many passages hold it, and what it adds to a candidate's ranking goes only to the
+few it read and never below nothing; a folder that is not a
 reranker is a clear settings error; an answerer without it chooses by the evidence
 alone. Fast tier: the reranker is ONNX, not the embedding model."""
 
@@ -65,17 +66,19 @@ def test_the_shipped_reranker_puts_the_answering_sentence_first(
     assert int(np.argmax(scores)) == answer
 
 
-def test_it_adds_only_to_the_candidates_it_read_and_never_below_nothing(
-    reranker: Reranker,
-) -> None:
-    sentences = READ * 2  # more candidates than it reads
-    evidence = np.linspace(2.0, 1.0, len(sentences))[::-1]  # the last ones are best
+def test_it_reads_each_sentence_once_and_adds_only_to_those_it_read(reranker: Reranker) -> None:
+    """Passages overlap, so a sentence is often a candidate twice: it is read once, its
+    copies share its score and the next sentence is read in place of a copy; what it
+    adds goes only to the sentences it read, and never below nothing."""
+    assert reranker.settings.top == len(READ)  # it reads as many as there are here
+    others = ["The weather in Moscow was cold.", "Tickets went on sale on Monday."]
+    sentences = [s for s in READ for _ in range(2)] + others  # each twice, best first
+    evidence = np.linspace(2.0, 1.0, len(sentences))
     added = reranker.bonus("How long was Mir in orbit?", sentences, evidence)
-    read = np.argsort(-evidence)[: reranker.settings.top]
-    unread = np.setdiff1d(np.arange(len(sentences)), read)
-    assert len(unread) and np.all(added[unread] == 0.0)
-    assert np.all(added[read] >= 0.0) and np.min(added[read]) == 0.0
-    assert np.argmax(added) == 8  # the Mir sentence among those it read
+    copies = added[: 2 * len(READ)]
+    assert np.array_equal(copies[0::2], copies[1::2]) and np.all(added[len(copies) :] == 0.0)
+    assert np.all(copies >= 0.0) and np.min(copies) == 0.0
+    assert np.argmax(added) == 6  # the Mir sentence (read only because copies are read once)
     assert reranker.bonus("anything", [], np.zeros(0)).shape == (0,)
 
 

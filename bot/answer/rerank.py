@@ -77,14 +77,17 @@ class Reranker:
 
     def bonus(self, question: str, sentences: list[str], evidence: np.ndarray) -> np.ndarray:
         """What to add to each candidate's evidence: the reranker's score (times its
-        weight, less the lowest it gave) for the evidence's best `top`, nothing for
-        the rest, so that a candidate it did not read never overtakes one it did."""
-        best = np.argsort(-evidence, kind="stable")[: self.settings.top]
-        read = self.scores(question, [sentences[i] for i in best])
-        added = np.zeros(len(sentences), dtype=np.float64)
-        if len(read):
-            added[best] = self.settings.weight * (read - read.min())
-        return added
+        weight, less the lowest it gave) for the evidence's best `top` sentences,
+        nothing for the rest, so that a candidate it did not read never overtakes one
+        it did. Passages overlap, so a sentence is often a candidate twice: it is read
+        once, each copy gets its score, and the next sentence is read in its place."""
+        order = np.argsort(-evidence, kind="stable")
+        best = list(dict.fromkeys(sentences[i] for i in order))[: self.settings.top]
+        read = self.scores(question, best)
+        if not len(read):
+            return np.zeros(len(sentences), dtype=np.float64)
+        added = dict(zip(best, self.settings.weight * (read - read.min()), strict=True))
+        return np.array([added.get(s, 0.0) for s in sentences], dtype=np.float64)
 
 
 def reranked_text(title: str, previous: str | None, sentence: str) -> str:
