@@ -548,6 +548,23 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "    spans = spans",
         ["tests/test_highlight.py::test_a_date_that_says_which_year_is_preferred_to_last_year"],
     ),
+    (
+        "18 training: the reranker's optimizer never steps",
+        "training/rerank.py",
+        "        optimizer.step()",
+        "        pass",
+        ["tests/test_training_rerank.py::test_a_few_training_steps_lower_the_loss"],
+    ),
+    (
+        "18 model card: the data's licence not named",
+        "bot/answer/reranker/MODEL_CARD.md",
+        "text from Wikipedia; licence CC BY-SA 4.0)",
+        "text from Wikipedia)",
+        [
+            "tests/test_rerank.py::"
+            "test_its_model_card_names_the_base_model_the_data_the_split_and_the_command"
+        ],
+    ),
 ]
 
 

@@ -174,3 +174,22 @@ def test_the_reranker_reads_any_question(fast_answerer) -> None:
 
     check()
     ran_every_case(ran, RERANKER_CASES)
+
+
+def test_its_model_card_names_the_base_model_the_data_the_split_and_the_command() -> None:
+    """The card beside the shipped model says what it was made from and how to make
+    it again: the base model, SQuAD and its licence, the split it was trained on, the
+    training command, the held-out figures and the threshold."""
+    card = (SHIPPED / "MODEL_CARD.md").read_text(encoding="utf-8")
+    for needed in (
+        "all-MiniLM-L6-v2",
+        "SQuAD v1.1",
+        "SQuAD 2.0",
+        "CC BY-SA 4.0",
+        "split.json",
+        "`train`",
+        "make train-reranker",
+        "## Held out",
+        "| threshold |",
+    ):
+        assert needed in card, needed

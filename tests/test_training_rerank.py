@@ -83,3 +83,35 @@ def test_a_held_out_fold_is_never_trained_on() -> None:
     assert {fold_of(g.article) for g in held} == {0}
     assert 0 not in {fold_of(g.article) for g in trained_on}
     assert split_by_fold(groups, None) == (groups, [])
+
+
+@pytest.mark.model
+def test_a_few_training_steps_lower_the_loss() -> None:
+    """Trained a few steps from the shipped encoder (a fixed seed, no warm-up), the
+    model reads these groups better than it did before: the loss falls."""
+    import torch
+
+    from training.rerank import cross_encoder, encode, listwise_loss, tokenizer, train
+
+    sentences = (
+        "Mir was a modular space station that stayed in orbit for 15 years.",
+        "The station was launched in 1998 by five partners.",
+        "Roscosmos has begun work on the first base unit.",
+        "The weather in Moscow was cold that week.",
+    )
+    asked = ("How long was Mir in orbit?", "When was the station launched?",
+             "What has Roscosmos begun work on?", "What was the weather like?")  # fmt: skip
+    groups = [
+        Group("iss", q, sentences, (1.0, 0.9, 0.8, 0.7), tuple(i == n for i in range(4)))
+        for n, q in enumerate(asked)
+    ]
+    tokens = tokenizer()
+
+    def loss_of(model) -> float:
+        with torch.no_grad():
+            return float(listwise_loss(model(**encode(tokens, groups)), groups))
+
+    torch.manual_seed(0)  # as train() starts: the same head before training
+    before = loss_of(cross_encoder().eval())
+    trained, _ = train(groups, epochs=3, seed=0, warmup=1)  # three steps of four groups
+    assert loss_of(trained) < 0.95 * before

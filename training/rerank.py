@@ -163,8 +163,9 @@ def encode(tokens, groups: list[Group]) -> dict:
     )
 
 
-def train(groups: list[Group], epochs: float, seed: int):
-    """The cross-encoder, trained listwise on the groups with a fixed seed."""
+def train(groups: list[Group], epochs: float, seed: int, warmup: int = WARMUP_STEPS):
+    """The cross-encoder, trained listwise on the groups with a fixed seed (the
+    learning rate rising over the first `warmup` steps, then falling to nothing)."""
     import torch
 
     torch.manual_seed(seed)
@@ -176,7 +177,7 @@ def train(groups: list[Group], epochs: float, seed: int):
     optimizer = torch.optim.AdamW(trained, lr=LEARNING_RATE, weight_decay=0.01)
     steps = max(1, int(len(groups) * epochs / BATCH_GROUPS))
     schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min(1.0, (s + 1) / WARMUP_STEPS) * max(0.0, 1 - s / steps)
+        optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, 1 - s / steps)
     )
     model.train()
     order: list[int] = []
