@@ -391,8 +391,8 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
     (
         "13 reranker: abstention follows the reranked choice",
         "bot/answer/answerer.py",
-        "        confidence = float(evidence.max()) - self._missing_kind(candidates.question, quoted)",
-        "        confidence = min(s.evidence for s in quoted) - self._missing_kind(candidates.question, quoted)",
+        "        confidence = self._confidence(candidates, evidence)",
+        "        confidence = min(s.evidence for s in quoted)",
         ["tests/test_rerank.py::test_the_answerer_has_it_unless_the_settings_turn_it_off"],
     ),
     (
@@ -547,6 +547,43 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         "    spans = named or spans",
         "    spans = spans",
         ["tests/test_highlight.py::test_a_date_that_says_which_year_is_preferred_to_last_year"],
+    ),
+    (
+        "18 answer quality: the confidence counts how near the passage is",
+        "bot/answer/answerer.py",
+        '        weights[[FEATURES.index("passage_cosine"), FEATURES.index("context_coverage")]] = 0.0',
+        '        weights[[FEATURES.index("context_coverage")]] = 0.0',
+        [
+            "tests/test_signals.py::"
+            "test_how_sure_an_answer_is_reads_its_sentences_not_how_near_their_passage_is"
+        ],
+    ),
+    (
+        "18 answer quality: the confidence counts what the sentence before adds",
+        "bot/answer/answerer.py",
+        '        weights[[FEATURES.index("passage_cosine"), FEATURES.index("context_coverage")]] = 0.0',
+        '        weights[[FEATURES.index("passage_cosine")]] = 0.0',
+        [
+            "tests/test_signals.py::"
+            "test_how_sure_an_answer_is_reads_its_sentences_not_how_near_their_passage_is"
+        ],
+    ),
+    (
+        "18 answer quality: a question for the latest news needs a sentence that answers",
+        "bot/answer/answerer.py",
+        "        if self.reader is not None or NEWS_ON.search(candidates.question.text):",
+        "        if self.reader is not None:",
+        ["tests/lifecycle/test_articles.py::test_latest_news_prefers_newer_articles"],
+    ),
+    (
+        "18 answer quality: any question that says the latest read as a request for the news",
+        "bot/answer/answerer.py",
+        '    r"\\s+(?:on|about|with|from|for|regarding|concerning)\\b"',
+        '    r""',
+        [
+            "tests/test_signals.py::"
+            "test_a_request_for_the_latest_news_is_told_from_a_question_that_says_today"
+        ],
     ),
     (
         "18 training: the reranker's optimizer never steps",

@@ -129,7 +129,8 @@ def test_article_dates_are_ranked_when_a_question_first_asks_for_the_latest(
     monkeypatch.setattr(
         answering, "recency_ranks", lambda articles: ranked.append(1) or rank(articles)
     )
-    answerer = make_answerer(settings, fast_index)
+    never_abstains = settings.model_copy(update={"min_score": -1.0})  # every question cited
+    answerer = make_answerer(never_abstains, fast_index)
     answerer.answer("When did the harbour bridge open?")
     assert ranked == []
     for question in ("What is the latest news on the bridge?", "Latest on the ferry?"):

@@ -22,8 +22,8 @@ class AnswerConfig(BaseModel):
     # The shipped reranker (bot/answer/rerank.py) reorders the evidence's best few
     # sentences; off, the evidence alone chooses. Not used with reader_dir.
     reranker: bool = True
-    # Abstain below this confidence; unset, 0.95 of the hand-weighted evidence, or
-    # the probability a reader's weighing chose.
+    # Abstain below this confidence; unset, 0.628 of the hand-weighted evidence of the
+    # best sentence by itself, or the probability a reader's weighing chose.
     min_score: float | None = Field(None, ge=-1.0, le=3.0)
     # The evidence a sentence answers with (bot/answer/signals.py): its passage's cosine,
     # plus these times its features; fitted by bench/answer_features.py.
