@@ -388,9 +388,8 @@ class Answerer:
 
         With the confidence (`_confidence`): the best evidence of any candidate by
         itself, whichever sentence the reranker or a preference (newer articles, the
-        thread's) puts first, less
-        `missing_kind_penalty` when the question asks for a date or a number and no
-        sentence of the answer holds one."""
+        thread's) puts first, less `missing_kind_penalty` when the answer lacks what
+        the question asks for (`_missing_kind`)."""
         weights = candidates.question.weights.keys()
         evidence = self.weigh(candidates)
         scored = [
