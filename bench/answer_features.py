@@ -31,13 +31,12 @@ import numpy as np
 
 from bot.answer.answerer import Answerer
 from bot.answer.config import AnswerConfig
-from bot.answer.evaluation import contains_gold
 from bot.answer.signals import FEATURES
-from bot.errors import QuestionError
 from bot.settings import load_settings
 from bot.wiring import make_answerer, make_embedder, sync_from_sources
 from index.storage.article_index import ArticleIndex
 from training.data import train_articles
+from training.train_index import asked_questions
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT.parent / "shared" / "eval"
@@ -66,22 +65,15 @@ def question_rows(answerer: Answerer, rows: list[dict]) -> list[dict]:
     """Per question: the feature matrix of its candidate sentences (the sentences of
     the passages the answer chooses from, as the Answerer sees them) and labels."""
     out = []
-    for row in rows:
-        try:
-            found = answerer.candidates(row["question"])
-        except QuestionError:
-            continue
-        if not found.sentences:
-            continue
+    for row, found, y in asked_questions(answerer, rows):
         x = found.values
-        y = [contains_gold(text, row["answers"]) for text in found.sentence_texts()]
         out.append(
             {
                 "article": row.get("article") or row["id"].split("-")[0],
                 "answerable": bool(row["answers"]) and row.get("answerable", True),
                 "kind": row.get("kind", ""),
                 "x": np.array(x, dtype=np.float32),
-                "y": np.array(y, dtype=bool),
+                "y": y,
             }
         )
     return out

@@ -28,10 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from bot.answer.answerer import COUNTED_KINDS, Answerer
-from bot.answer.evaluation import contains_gold
-from bot.errors import QuestionError
 from training.data import fold_of, training_questions
-from training.train_index import train_set_answerers
+from training.train_index import asked_questions, train_set_answerers
 
 RESULTS = Path(__file__).parent / "results" / "confidence.json"
 SHARES = (0.05, 0.10)
@@ -41,13 +39,7 @@ def asked(answerer: Answerer, rows: list[dict]) -> list[dict]:
     """Each question's candidates: features, which hold a gold answer, and the penalty
     its answer would have."""
     found = []
-    for row in rows:
-        try:
-            candidates = answerer.candidates(row["question"])
-        except QuestionError:
-            continue
-        texts = candidates.sentence_texts()
-        gold = np.array([row["answerable"] and contains_gold(t, row["answers"]) for t in texts])
+    for row, candidates, gold in asked_questions(answerer, rows):
         found.append(
             {
                 "answerable": row["answerable"],

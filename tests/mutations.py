@@ -452,6 +452,17 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
         ],
     ),
     (
+        "18 training: no candidate marked as holding the gold answer",
+        "training/train_index.py",
+        "            yield row, candidates, np.array([contains_gold(t, answers) for t in texts], bool)",
+        "            yield row, candidates, np.zeros(len(texts), bool)",
+        [
+            "tests/test_training_rerank.py::"
+            "test_a_group_is_the_evidences_best_candidates_with_the_gold_ones_marked",
+            "tests/test_weighing.py",
+        ],
+    ),
+    (
         "15 training: the held-out fold trained on as well",
         "training/rerank.py",
         "    return [g for g in groups if fold_of(g.article) != fold], held",

@@ -40,15 +40,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.answer.evaluation import contains_gold
 from bot.answer.rerank import CONFIG_FILE, MAX_TOKENS, MODEL_FILE, TOKENIZER_FILE
-from bot.errors import QuestionError
 from training.data import (
     command_line,
     fold_of,
     training_questions,
 )
-from training.train_index import train_set_answerers
+from training.train_index import asked_questions, train_set_answerers
 
 WEIGHTS = (0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 BATCH_GROUPS = 4
@@ -73,17 +71,12 @@ def groups_of(answerer, rows: list[dict], top: int) -> list[Group]:
     """The group of each answerable question (`rows`: the eval format) whose best
     `top` candidates hold a gold answer; a group without one teaches nothing."""
     groups = []
-    for row in rows:
-        if not row.get("answers") or row.get("is_impossible"):
-            continue
-        try:
-            found = answerer.candidates(row["question"])
-        except QuestionError:
-            continue
+    answerable = [row for row in rows if row.get("answers") and not row.get("is_impossible")]
+    for row, found, holds in asked_questions(answerer, answerable):
         evidence = answerer.weigh(found)
         best = np.argsort(-evidence, kind="stable")[:top]
-        texts, read = found.sentence_texts(), found.in_context()
-        gold = tuple(contains_gold(texts[i], row["answers"]) for i in best)
+        read = found.in_context()
+        gold = tuple(bool(holds[i]) for i in best)
         if any(gold):
             groups.append(
                 Group(

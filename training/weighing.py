@@ -23,12 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.answer.evaluation import contains_gold
 from bot.answer.reader import READINGS, SentenceReader
 from bot.answer.signals import FEATURES
-from bot.errors import QuestionError
 from training.data import FOLDS, command_line, fold_of, training_questions
-from training.train_index import train_set_answerers
+from training.train_index import asked_questions, train_set_answerers
 
 ALL_FEATURES = FEATURES + READINGS
 
@@ -48,20 +46,10 @@ def question_rows(answerer, reader: SentenceReader, rows: list[dict]) -> list[Sc
     """The candidates of each question (`rows`: the eval format) as the answerer
     chooses among them, with the reader's readings beside their features."""
     out = []
-    for row in rows:
-        try:
-            found = answerer.candidates(row["question"])
-        except QuestionError:
-            continue
-        if not found.sentences:
-            continue
-        texts = found.texts()
-        readings = reader.read(found.question.text, texts)
-        gold = [contains_gold(text, row["answers"]) for text in found.sentence_texts()]
+    for row, found, gold in asked_questions(answerer, rows):
+        readings = reader.read(found.question.text, found.texts())
         answerable = bool(row["answers"]) and row.get("answerable", True)
-        out.append(
-            Scored(row["article"], answerable, np.hstack([found.values, readings]), np.array(gold))
-        )
+        out.append(Scored(row["article"], answerable, np.hstack([found.values, readings]), gold))
     return out
 
 
